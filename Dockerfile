@@ -1,0 +1,14 @@
+# Production image: slim, non-root, migrations then uvicorn; health is /readyz.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    DVC_ENV=prod DVC_HOST=0.0.0.0 DVC_PORT=8000 DVC_WORKERS=2 DVC_STORAGE_DIR=/data/files DVC_VAR_DIR=/data/var
+WORKDIR /srv/dvc
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY migrations ./migrations
+RUN pip install . && useradd --system --uid 10001 --home /srv/dvc dvc && mkdir -p /data && chown dvc /data
+USER dvc
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD python -c "import os,urllib.request;urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"DVC_PORT\"]}/readyz',timeout=4)"
+CMD ["sh", "-c", "alembic upgrade heads && exec uvicorn app.main:create_app --factory --host \"$DVC_HOST\" --port \"$DVC_PORT\" --workers \"$DVC_WORKERS\" --no-access-log --timeout-graceful-shutdown 20"]

@@ -1,0 +1,36 @@
+"""Prometheus metrics: requests by route template and status, and the database pool."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("dvc_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
+LATENCY = Histogram(
+    "dvc_http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY,
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+POOL_CHECKED_OUT = Gauge("dvc_db_pool_checked_out", "Database connections in use", registry=REGISTRY)
+POOL_SIZE = Gauge("dvc_db_pool_size", "Database pool size", registry=REGISTRY)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    from app.core.db import pool_status
+
+    checked_out, size = pool_status()
+    POOL_CHECKED_OUT.set(checked_out)
+    POOL_SIZE.set(size)
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

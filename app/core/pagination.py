@@ -1,0 +1,111 @@
+"""Cursor pagination shared by every list: `?limit=` (1-200, default 50) and an opaque `?cursor=`.
+
+Cursors are keyset positions (the sort key of the last row), so a page costs the same at row 10 and at
+row 1,000,000, and concurrent inserts never shift or repeat items.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.core.problems import ProblemError
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page (at most 200).")] = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"u": str(value)}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and "t" in value:
+        return datetime.fromisoformat(value["t"])
+    if isinstance(value, dict) and "u" in value:
+        return uuid.UUID(value["u"])
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != arity:
+            raise ValueError("arity")
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError, KeyError) as error:
+        raise ProblemError("validation_error", "The cursor is not valid for this list.",
+                           errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from error
+
+
+def keyset_after(columns: Sequence[Any], values: Sequence[Any], descending: Sequence[bool]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order given by `columns`/`descending` (mixed directions allowed)."""
+    clauses = []
+    for i, column in enumerate(columns):
+        equal_prefix = [columns[j] == values[j] for j in range(i)]
+        step = column < values[i] if descending[i] else column > values[i]
+        clauses.append(and_(*equal_prefix, step))
+    return or_(*clauses)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    *,
+    order: Sequence[tuple[Any, bool]],
+    params: PageParams,
+    key: Callable[[Any], Sequence[Any]],
+    scalars: bool = True,
+) -> tuple[list[Any], str | None]:
+    """Run `stmt` ordered by `order` ((column, descending) pairs, ending in a unique column), one page of it."""
+    columns = [c for c, _ in order]
+    descending = [d for _, d in order]
+    if params.cursor:
+        stmt = stmt.where(keyset_after(columns, decode_cursor(params.cursor, len(columns)), descending))
+    stmt = stmt.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(params.limit + 1)
+    result = await session.execute(stmt)
+    rows = list(result.scalars().all() if scalars else result.all())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        next_cursor = encode_cursor(key(rows[-1]))
+    return rows, next_cursor

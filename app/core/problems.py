@@ -1,0 +1,206 @@
+"""RFC 9457 problem details: every error leaves the service as `application/problem+json`.
+
+Errors are exceptions carrying a stable `code`; one set of handlers turns them into bodies. The catalogue
+below is the contract: a code keeps its status and meaning once released.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.request_context import current_request_id
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://dvc-service.gov.vn/problems/"
+
+log = logging.getLogger("app.problems")
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    status: int
+    title: str
+    title_vi: str
+
+
+# code -> status, English title, Vietnamese title (shown to citizens).
+PROBLEM_KINDS: dict[str, ProblemKind] = {
+    "bad_request": ProblemKind(400, "Bad request", "Yêu cầu không hợp lệ"),
+    "token_missing": ProblemKind(401, "Authentication required", "Cần đăng nhập"),
+    "token_invalid": ProblemKind(401, "Invalid token", "Mã xác thực không hợp lệ"),
+    "token_expired": ProblemKind(401, "Token expired", "Phiên đăng nhập đã hết hạn"),
+    "callback_signature_invalid": ProblemKind(401, "Invalid callback signature", "Chữ ký không hợp lệ"),
+    "account_not_registered": ProblemKind(403, "Account not registered", "Tài khoản chưa đăng ký"),
+    "account_suspended": ProblemKind(403, "Account suspended", "Tài khoản đã bị khóa"),
+    "forbidden_role": ProblemKind(403, "Role not allowed", "Không có quyền thực hiện"),
+    "scope_missing": ProblemKind(403, "Scope missing", "Thiếu phạm vi truy cập"),
+    "not_a_representative": ProblemKind(403, "Not a representative", "Không phải người đại diện"),
+    "assurance_too_low": ProblemKind(403, "Assurance level too low", "Mức độ xác thực chưa đủ"),
+    "not_found": ProblemKind(404, "Not found", "Không tìm thấy"),
+    "method_not_allowed": ProblemKind(405, "Method not allowed", "Phương thức không được hỗ trợ"),
+    "not_acceptable": ProblemKind(406, "Not acceptable", "Định dạng không được hỗ trợ"),
+    "account_exists": ProblemKind(409, "Account exists", "Tài khoản đã tồn tại"),
+    "conflict": ProblemKind(409, "Conflict", "Xung đột dữ liệu"),
+    "version_published": ProblemKind(409, "Version published", "Phiên bản đã công bố"),
+    "dossier_not_draft": ProblemKind(409, "Dossier is not a draft", "Hồ sơ không còn ở trạng thái nháp"),
+    "attachments_closed": ProblemKind(409, "Attachments closed", "Không thể nộp thêm tệp"),
+    "transition_not_allowed": ProblemKind(409, "Transition not allowed", "Thao tác không hợp lệ"),
+    "fees_unpaid": ProblemKind(409, "Fees unpaid", "Chưa hoàn thành nghĩa vụ tài chính"),
+    "payment_in_progress": ProblemKind(409, "Payment in progress", "Đang có giao dịch thanh toán"),
+    "nothing_to_pay": ProblemKind(409, "Nothing to pay", "Không có khoản cần thanh toán"),
+    "refund_amount_mismatch": ProblemKind(409, "Refund amount mismatch", "Số tiền hoàn không khớp"),
+    "idempotency_in_progress": ProblemKind(409, "Request in progress", "Yêu cầu đang được xử lý"),
+    "precondition_failed": ProblemKind(412, "Precondition failed", "Dữ liệu đã thay đổi"),
+    "file_too_large": ProblemKind(413, "File too large", "Tệp quá lớn"),
+    "payload_too_large": ProblemKind(413, "Request too large", "Yêu cầu quá lớn"),
+    "media_type_not_allowed": ProblemKind(415, "Media type not allowed", "Loại tệp không được chấp nhận"),
+    "validation_error": ProblemKind(422, "Validation error", "Dữ liệu không hợp lệ"),
+    "documents_missing": ProblemKind(422, "Documents missing", "Thiếu thành phần hồ sơ"),
+    "idempotency_key_reused": ProblemKind(422, "Idempotency key reused", "Khóa chống lặp đã được dùng"),
+    "result_not_signed": ProblemKind(422, "Result not signed", "Kết quả chưa được ký số"),
+    "precondition_required": ProblemKind(428, "Precondition required", "Thiếu điều kiện If-Match"),
+    "rate_limited": ProblemKind(429, "Too many requests", "Quá nhiều yêu cầu"),
+    "internal_error": ProblemKind(500, "Internal error", "Lỗi hệ thống"),
+    "identity_provider_unavailable": ProblemKind(
+        503, "Identity provider unavailable", "Hệ thống định danh không phản hồi"
+    ),
+    "not_ready": ProblemKind(503, "Not ready", "Dịch vụ chưa sẵn sàng"),
+}
+
+
+class ProblemFieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; `code` is the stable machine-readable key."""
+
+    type: str
+    title: str
+    title_vi: str | None = None
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str
+    request_id: str | None = None
+    errors: list[ProblemFieldError] | None = None
+    extra: dict[str, Any] | None = Field(default=None, description="Code-specific details.")
+
+
+class ProblemError(Exception):
+    """Raise anywhere below the routers to answer with a problem; never carries internals."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if code not in PROBLEM_KINDS:
+            raise ValueError(f"unknown problem code {code!r}")
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        return PROBLEM_KINDS[self.code].status
+
+
+def not_found(what: str = "resource") -> ProblemError:
+    return ProblemError("not_found", f"The {what} does not exist or is not visible to you.")
+
+
+def validation_problem(errors: list[dict[str, Any]], detail: str | None = None) -> ProblemError:
+    """422 with each failing field, for rules checked in services rather than by pydantic."""
+    return ProblemError("validation_error", detail or "The request has invalid fields.", errors=errors)
+
+
+def problem_body(
+    code: str,
+    *,
+    instance: str | None,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    kind = PROBLEM_KINDS[code]
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": kind.title,
+        "title_vi": kind.title_vi,
+        "status": kind.status,
+        "detail": detail or kind.title,
+        "instance": instance,
+        "code": code,
+        "request_id": current_request_id(),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body["extra"] = extra
+    return body
+
+
+def problem_response(
+    code: str,
+    *,
+    instance: str | None,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(code, instance=instance, detail=detail, errors=errors, extra=extra)
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+                 415: "media_type_not_allowed", 400: "bad_request", 409: "conflict", 429: "rate_limited"}
+
+
+def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.code, instance=request.url.path, detail=exc.detail, errors=exc.errors,
+                                extra=exc.extra, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+                  for e in exc.errors()]
+        return problem_response("validation_error", instance=request.url.path,
+                                detail="The request has invalid fields.", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else None
+        return problem_response(code, instance=request.url.path, detail=detail,
+                                headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response("internal_error", instance=request.url.path,
+                                detail="An unexpected error occurred; quote the request id when reporting it.")

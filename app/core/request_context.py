@@ -1,0 +1,84 @@
+"""Per-request context (request id) and the outermost middleware: ids, access logs, metrics, last-resort 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+log = logging.getLogger("app.access")
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template, so metrics are not keyed by ids."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class RequestContextMiddleware:
+    """Pure ASGI (no body buffering, so streamed uploads stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from app.core import metrics  # local: metrics imports settings lazily
+        from app.core.problems import problem_body
+
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        _request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if response_started:
+                raise
+            body = problem_body("internal_error", instance=scope.get("path"),
+                                detail="An unexpected error occurred; quote the request id when reporting it.")
+            await send_with_id({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/problem+json")]})
+            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+        finally:
+            duration = time.perf_counter() - started
+            route = route_template(scope)
+            metrics.observe_request(scope["method"], route, status, duration)
+            log.info("request", extra={"method": scope["method"], "route": route, "path": scope.get("path"),
+                                       "status": status, "duration_ms": round(duration * 1000, 2)})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None

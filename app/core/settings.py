@@ -1,0 +1,115 @@
+"""One settings object for the whole service, read from `DVC_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "prod"]
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up when a setting is invalid; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DVC_", extra="ignore", frozen=True)
+
+    # --- runtime
+    env: Environment = "dev"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    # --- storage
+    database_url: str = "sqlite+aiosqlite:///./dvc.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
+    sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
+    storage_dir: Path = Path("./var/files")
+    var_dir: Path = Path("./var")
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+
+    # --- identity (Decree 45/2020 Art. 7: only registered, verified accounts act)
+    oidc_issuer: str = "http://127.0.0.1:8000/dev"
+    oidc_audience: str = "dvc-service"
+    oidc_jwks_url: str = ""
+    oidc_jwks_file: str = ""
+    oidc_jwks_min_refresh_s: int = Field(default=60, ge=0)
+    oidc_algorithms: str = "RS256,PS256,ES256"
+    oidc_leeway_s: int = Field(default=30, ge=0, le=600)
+    oidc_claim_citizen_id: str = "citizen_id"
+    oidc_claim_tax_code: str = "tax_code"
+    oidc_claim_name: str = "name"
+    oidc_claim_email: str = "email"
+    oidc_claim_client_id: str = "azp"
+    oidc_required_acr: str = ""
+
+    # --- dossiers
+    dossier_code_pattern: str = "{agency_code}-{yymmdd}-{seq:04d}"
+    public_rate_limit_per_min: int = Field(default=120, ge=0)
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
+
+    # --- time (DOMAIN.md "Time")
+    timezone: str = "Asia/Ho_Chi_Minh"
+    working_day_end_hour: int = Field(default=17, ge=1, le=23)
+    clock_on_supplement_default: Literal["pause", "restart"] = "pause"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: str) -> str:
+        algorithms = [a.strip() for a in value.split(",") if a.strip()]
+        if not algorithms:
+            raise ValueError("must list at least one algorithm")
+        refused = [a for a in algorithms if a.lower() == "none" or a.upper().startswith("HS")]
+        if refused:
+            raise ValueError(f"symmetric or 'none' algorithms are never accepted: {','.join(refused)}")
+        return ",".join(algorithms)
+
+    @model_validator(mode="after")
+    def _prod_has_no_dev_features(self) -> Settings:
+        if self.env == "prod" and self.oidc_issuer.endswith("/dev"):
+            raise ValueError("DVC_OIDC_ISSUER: prod refuses the development identity provider")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def algorithm_list(self) -> list[str]:
+        return self.oidc_algorithms.split(",")
+
+    @property
+    def dev_features(self) -> bool:
+        return self.env == "dev"
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    message = str(first["msg"])
+    if not field and ":" in message:  # model-level errors name the variable themselves
+        return f"invalid setting {message.removeprefix('Value error, ')}"
+    return f"invalid setting DVC_{field.upper()}: {message}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; a bad value stops the process with one readable line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_one_line(error)) from None

@@ -1,0 +1,5 @@
+"""HTTP routes of the fees domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,55 @@
+"""create_app(): routers, middleware and exception handlers; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.catalogue.router import router as catalogue_router
+from app.core import ops
+from app.core.db import close_database
+from app.core.logging import configure_logging
+from app.core.openapi import build_openapi, operation_id
+from app.core.problems import install_problem_handlers
+from app.core.request_context import RequestContextMiddleware
+from app.core.settings import get_settings
+from app.dossiers.router import router as dossiers_router
+from app.fees.router import router as fees_router
+from app.identity.router import router as identity_router
+from app.integration.router import router as integration_router
+from app.notifications.router import router as notifications_router
+from app.reporting.router import router as reporting_router
+from app.workflow.router import router as workflow_router
+
+API_DESCRIPTION = """Backend of an online public-service portal (Cổng dịch vụ công): identity-linked accounts,
+the procedure catalogue, dossier submission, status transitions (Circular 22/2019/TT-BTTTT), fees and reports.
+Errors are RFC 9457 `application/problem+json` with a stable `code`."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await close_database()  # graceful shutdown: uvicorn drains requests first, then pools close
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()  # fails fast, one line, on a bad DVC_* value
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="dvc-service",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        servers=None,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops.router)
+    for router in (identity_router, catalogue_router, dossiers_router, workflow_router, fees_router,
+                   reporting_router, integration_router, notifications_router):
+        app.include_router(router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,5 @@
+"""HTTP routes of the notifications domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

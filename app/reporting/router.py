@@ -1,0 +1,5 @@
+"""HTTP routes of the reporting domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

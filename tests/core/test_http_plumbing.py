@@ -1,0 +1,122 @@
+"""Problem details, request ids, health, readiness and metrics through the real app."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from app.main import create_app
+
+PROBLEM = "application/problem+json"
+
+
+async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == "not_found"
+    assert body["type"].endswith("/problems/not_found")
+    assert body["instance"] == "/v1/no-such-thing"
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+async def test_wrong_method_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/healthz")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+class _Echo(BaseModel):
+    name: str
+    count: int
+
+
+@pytest.fixture
+async def scratch_client(database_url: str):  # type: ignore[no-untyped-def]
+    """A second app instance with routes that exist only to exercise the error paths."""
+    app = create_app()
+
+    @app.post("/scratch/echo")
+    async def echo(payload: _Echo) -> _Echo:
+        return payload
+
+    @app.get("/scratch/boom")
+    async def boom() -> dict[str, str]:
+        raise RuntimeError("secret-internal-detail SELECT * FROM accounts")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        yield http
+
+
+async def test_malformed_json_is_422_problem(scratch_client: httpx.AsyncClient) -> None:
+    response = await scratch_client.post("/scratch/echo", content=b"{not json",
+                                         headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "validation_error"
+
+
+async def test_field_errors_are_listed(scratch_client: httpx.AsyncClient) -> None:
+    response = await scratch_client.post("/scratch/echo", json={"name": "x", "count": "many"})
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [e["loc"] for e in errors] == [["body", "count"]]
+
+
+async def test_unhandled_error_is_500_without_internals(scratch_client: httpx.AsyncClient,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = await scratch_client.get("/scratch/boom", headers={"X-Request-ID": "req-abc-123"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["x-request-id"] == "req-abc-123"
+    body = response.json()
+    assert body["code"] == "internal_error"
+    assert body["request_id"] == "req-abc-123"
+    assert "secret-internal-detail" not in response.text and "SELECT" not in response.text
+    assert any("unhandled" in r.getMessage() for r in caplog.records)
+
+
+async def test_request_id_is_generated_when_absent_and_unsafe_ones_replaced(client: httpx.AsyncClient) -> None:
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ready"
+
+
+async def test_readiness_fails_when_migrations_are_behind(client: httpx.AsyncClient,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core import ops
+
+    monkeypatch.setattr(ops, "migration_heads", lambda: frozenset({"not-applied"}))
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "not_ready"
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    text = (await client.get("/metrics")).text
+    assert 'dvc_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "dvc_db_pool_size" in text
+
+
+def test_log_lines_are_json_with_request_id() -> None:
+    from app.core.logging import JsonFormatter
+
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    record.route = "/x"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "hello world" and line["route"] == "/x" and "request_id" in line

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from app.core.settings import Settings, SettingsError, get_settings
+
+
+def _fresh(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        return get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_invalid_setting_names_the_variable_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        _fresh(monkeypatch, DVC_PORT="not-a-port")
+    message = str(caught.value)
+    assert message.startswith("invalid setting DVC_PORT:") and "\n" not in message
+
+
+def test_unsupported_database_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match="DVC_DATABASE_URL"):
+        _fresh(monkeypatch, DVC_DATABASE_URL="mysql://x")
+
+
+@pytest.mark.parametrize("algorithms", ["HS256", "RS256,none", "none"])
+def test_symmetric_and_none_algorithms_are_never_accepted(monkeypatch: pytest.MonkeyPatch, algorithms: str) -> None:
+    with pytest.raises(SettingsError, match="DVC_OIDC_ALGORITHMS"):
+        _fresh(monkeypatch, DVC_OIDC_ALGORITHMS=algorithms)
+
+
+def test_prod_refuses_the_development_identity_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DVC_OIDC_ISSUER", raising=False)
+    with pytest.raises(SettingsError, match="DVC_OIDC_ISSUER"):
+        _fresh(monkeypatch, DVC_ENV="prod")

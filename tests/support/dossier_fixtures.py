@@ -1,0 +1,1 @@
+"""Fixtures shared across test folders (filled by its domain)."""
