@@ -48,7 +48,24 @@ def seed() -> None:
     typer.echo(asyncio.run(sample.load_sample()))
 
 
+def _register_domain_commands() -> None:
+    """Each domain may offer commands in `app/<domain>/commands.py` as `register(cli: typer.Typer)`."""
+    import importlib
+
+    for domain in ("identity", "catalogue", "dossiers", "workflow", "fees", "reporting", "integration",
+                   "notifications", "worker"):
+        module_name = f"app.{domain}.commands" if domain != "worker" else "app.core.worker"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        module.register(cli)
+
+
 def main() -> None:
+    _register_domain_commands()
     cli()
 
 
