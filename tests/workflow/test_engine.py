@@ -1,0 +1,125 @@
+"""The engine and the shipped definitions, without a database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from app.core.problems import ProblemError
+from app.workflow.definition import WorkflowDefinition, definitions, load_definition
+from app.workflow.engine import ActorView, TransitionRequest, next_actions, plan
+
+STANDARD = definitions()["standard"]
+RECEPTION = ActorView(roles=frozenset({"reception"}))
+APPLICANT = ActorView(is_applicant=True)
+ALL_GUARDS = {g: True for g in ("fees_before_processing_settled", "has_fees_before_processing",
+                                "fees_on_result_settled", "approved", "before_apology_deadline")}
+
+NATIONAL_CODES = {"submitted": 1, "received": 2, "rejected": 3, "processing": 4, "supplement_requested": 5,
+                  "payment_requested": 6, "withdrawn": 7, "stopped": 8, "processed": 9, "returned": 10}
+
+
+def test_both_definitions_ship_and_differ() -> None:
+    assert set(definitions()) >= {"standard", "no_fee"}
+    assert "request_payment" in STANDARD.actions
+    assert "request_payment" not in definitions()["no_fee"].actions
+
+
+def test_every_state_maps_to_its_national_code() -> None:
+    for definition in definitions().values():
+        for state, spec in definition.states.items():
+            assert spec.national_code == NATIONAL_CODES[state]
+
+
+def test_receive_moves_submitted_to_received() -> None:
+    result = plan(STANDARD, state="submitted", previous_state=None, request=TransitionRequest("receive"),
+                  actor=RECEPTION, guards=ALL_GUARDS)
+    assert (result.to_state, result.from_code, result.to_code) == ("received", 1, 2)
+
+
+def test_action_from_wrong_state_lists_allowed_ones() -> None:
+    with pytest.raises(ProblemError) as caught:
+        plan(STANDARD, state="received", previous_state=None, request=TransitionRequest("receive"),
+             actor=RECEPTION, guards=ALL_GUARDS)
+    assert caught.value.code == "transition_not_allowed"
+    assert "assign" in caught.value.extra["allowed_actions"]  # type: ignore[index]
+
+
+def test_wrong_role_is_forbidden() -> None:
+    with pytest.raises(ProblemError) as caught:
+        plan(STANDARD, state="submitted", previous_state=None, request=TransitionRequest("receive"),
+             actor=APPLICANT, guards=ALL_GUARDS)
+    assert caught.value.code == "forbidden_role"
+
+
+def test_requirements_are_listed() -> None:
+    with pytest.raises(ProblemError) as caught:
+        plan(STANDARD, state="received", previous_state=None,
+             request=TransitionRequest("apologise"), actor=ActorView(roles=frozenset({"processing"})),
+             guards=ALL_GUARDS)
+    assert caught.value.code == "validation_error"
+    assert [e["loc"] for e in caught.value.errors or []] == [["body", "reason"], ["body", "new_due_date"]]
+
+
+def test_unsettled_fees_block_receive_and_return() -> None:
+    guards = {**ALL_GUARDS, "fees_before_processing_settled": False}
+    with pytest.raises(ProblemError) as caught:
+        plan(STANDARD, state="submitted", previous_state=None, request=TransitionRequest("receive"),
+             actor=RECEPTION, guards=guards)
+    assert caught.value.code == "fees_unpaid"
+
+
+def test_supplement_returns_to_the_previous_state() -> None:
+    request = TransitionRequest("supplement", attachments=(uuid.uuid4(),))
+    result = plan(STANDARD, state="supplement_requested", previous_state="processing", request=request,
+                  actor=APPLICANT, guards=ALL_GUARDS)
+    assert result.to_state == "processing" and result.to_code == 4
+
+
+def test_apology_keeps_the_state() -> None:
+    request = TransitionRequest("apologise", reason="workload", new_due_date=date(2025, 3, 3))
+    result = plan(STANDARD, state="processing", previous_state=None, request=request,
+                  actor=ActorView(roles=frozenset({"processing"})), guards=ALL_GUARDS)
+    assert result.to_state == "processing"
+
+
+def test_next_actions_depend_on_actor_and_guards() -> None:
+    assert next_actions(STANDARD, "submitted", APPLICANT) == ["withdraw"]
+    reception = next_actions(STANDARD, "submitted", RECEPTION, {"fees_before_processing_settled": False})
+    assert "receive" not in reception and "request_payment" in reception
+
+
+def test_terminal_states_have_no_way_out() -> None:
+    for definition in definitions().values():
+        for state, spec in definition.states.items():
+            if spec.terminal:
+                assert next_actions(definition, state, ActorView(roles=frozenset({"reception", "processing",
+                                    "approval", "finance"}), is_applicant=True, is_system=True)) == []
+
+
+def _broken(tmp_path: Path, mutate) -> WorkflowDefinition:  # type: ignore[no-untyped-def]
+    source = Path(__file__).resolve().parents[2] / "app/workflow/definitions/standard.yaml"
+    data = yaml.safe_load(source.read_text())
+    mutate(data)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_definition(path)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["actions"].update(reopen={"from": ["returned"], "to": "processing", "roles": ["reception"]}),
+     "terminal"),
+    (lambda d: d["states"].update(limbo={"national_code": 10, "label": "x"}), "national code"),
+    (lambda d: d["states"].update(limbo={"national_code": 11, "label": "x"}), "less than or equal"),
+    (lambda d: d["actions"].pop("stop"), "not reachable"),
+    (lambda d: d["states"]["processed"].update(terminal=False) or d["actions"].pop("return_result"),
+     "not reachable"),
+])
+def test_broken_definitions_are_refused(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationError, match=message):
+        _broken(tmp_path, mutate)
