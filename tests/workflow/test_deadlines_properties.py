@@ -1,0 +1,81 @@
+"""Properties of the working calendar and deadlines, over random dates, overrides and pauses (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core.clock import LOCAL_TZ
+from app.workflow import deadlines
+from app.workflow.calendar import DayOverride, WorkingCalendar
+
+# Years the package's lunar tables and swaps cover well, Tết included.
+DAYS = st.dates(min_value=date(2010, 1, 1), max_value=date(2035, 12, 31))
+MOMENTS = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2035, 12, 31),
+                       timezones=st.just(UTC))
+OVERRIDES = st.dictionaries(DAYS, st.builds(DayOverride, working=st.booleans(), note=st.just("test")),
+                            max_size=30)
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> WorkingCalendar:
+    return WorkingCalendar(draw(OVERRIDES))
+
+
+@given(day=DAYS, n=st.integers(min_value=0, max_value=120), calendar=calendars())
+def test_adding_n_working_days_then_counting_back_gives_n(day: date, n: int, calendar: WorkingCalendar) -> None:
+    later = calendar.add_working_days(day, n)
+    assert calendar.count_working_days(day, later) == n
+    if n:
+        assert calendar.is_working_day(later)
+        assert calendar.add_working_days(later, -n) <= day
+
+
+@given(day=DAYS, n=st.integers(min_value=1, max_value=60), calendar=calendars())
+def test_going_back_from_a_working_day_then_counting_forward_gives_n(day: date, n: int,
+                                                                       calendar: WorkingCalendar) -> None:
+    start = calendar.working_day_on_or_after(day)
+    earlier = calendar.add_working_days(start, -n)
+    assert calendar.count_working_days(earlier, start) == n
+
+
+@given(received=MOMENTS, n=st.integers(min_value=0, max_value=90), calendar=calendars())
+def test_no_due_date_falls_on_a_non_working_day(received: datetime, n: int, calendar: WorkingCalendar) -> None:
+    due = deadlines.due_at(received, n, calendar)
+    local_due = due.astimezone(LOCAL_TZ)
+    assert calendar.is_working_day(local_due.date())
+    assert (local_due.hour, local_due.minute) == (17, 0)
+    assert due > received
+    effective = deadlines.effective_reception_date(received, calendar)
+    assert calendar.is_working_day(effective)
+    assert calendar.count_working_days(effective, local_due.date()) == n
+
+
+@given(received=MOMENTS, n=st.integers(min_value=0, max_value=60), calendar=calendars())
+def test_a_later_reception_never_gives_an_earlier_due_date(received: datetime, n: int,
+                                                           calendar: WorkingCalendar) -> None:
+    for hours in (1, 8, 30):
+        assert deadlines.due_at(received + timedelta(hours=hours), n, calendar) >= deadlines.due_at(
+            received, n, calendar)
+
+
+@given(received=MOMENTS, n=st.integers(min_value=1, max_value=60),
+       pause_after=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=90)),
+       waited=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=120)),
+       calendar=calendars())
+def test_pauses_never_shorten_a_deadline(received: datetime, n: int, pause_after: timedelta, waited: timedelta,
+                                         calendar: WorkingCalendar) -> None:
+    due = deadlines.due_at(received, n, calendar)
+    paused_from = received + pause_after
+    resumed_at = paused_from + waited
+    extended = deadlines.extend_for_pause(due, paused_from, resumed_at, calendar)
+    assert extended >= due
+    assert calendar.is_working_day(extended.astimezone(LOCAL_TZ).date())
+    lost = deadlines.working_days_between(paused_from, resumed_at, calendar)
+    assert calendar.count_working_days(due.astimezone(LOCAL_TZ).date(),
+                                       extended.astimezone(LOCAL_TZ).date()) == lost
+    # Waiting longer never gives an earlier due date.
+    longer = deadlines.extend_for_pause(due, paused_from, resumed_at + timedelta(days=1), calendar)
+    assert longer >= extended
