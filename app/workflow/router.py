@@ -1,5 +1,55 @@
-"""HTTP routes of the workflow domain."""
+"""HTTP routes of the workflow domain. For now the working calendar; transitions come with the engine."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.identity.deps import AdminDep
+from app.workflow import calendar_service
+from app.workflow.schemas import CalendarOverrideIn, CalendarOverrideOut, WorkingDays
 
 router = APIRouter()
+
+
+@router.get("/v1/calendar/working-days", response_model=WorkingDays, tags=["calendar"],
+            responses=problems("not_found", "validation_error"))
+async def list_working_days(
+    session: ReadSessionDep,
+    start: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD).")],
+    end: Annotated[date, Query(alias="to", description="Last day, inclusive; at most 366 days after `from`.")],
+    agency: Annotated[str | None, Query(max_length=64, description="Agency code.")] = None,
+) -> WorkingDays:
+    """The working calendar, one item per day: working or not, and why (public)."""
+    items = await calendar_service.working_days(session, start, end, agency)
+    return WorkingDays(items=items)
+
+
+@router.put("/v1/calendar/overrides/{date}", response_model=CalendarOverrideOut, tags=["calendar"],
+            responses=problems("validation_error"))
+async def put_calendar_override(date: date, body: CalendarOverrideIn, admin: AdminDep,
+                                session: SessionDep) -> CalendarOverrideOut:
+    """Make `date` a working day or a day off, whatever the holiday package says (system admin)."""
+    row = await calendar_service.put_override(session, date, working=body.working, note=body.note,
+                                              actor_id=admin.account_id)
+    return CalendarOverrideOut.model_validate(row)
+
+
+@router.get("/v1/calendar/overrides", response_model=Page[CalendarOverrideOut], tags=["calendar"],
+            responses=problems("validation_error"))
+async def list_calendar_overrides(
+    admin: AdminDep,
+    session: ReadSessionDep,
+    page: PageDep,
+    start: Annotated[date | None, Query(alias="from", description="Only overrides on or after this day.")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Only overrides on or before this day.")] = None,
+) -> Page[CalendarOverrideOut]:
+    """The overrides, by date (system admin)."""
+    rows, next_cursor = await calendar_service.list_overrides(session, page, start, end)
+    return Page[CalendarOverrideOut](items=[CalendarOverrideOut.model_validate(r) for r in rows],
+                                     next_cursor=next_cursor)

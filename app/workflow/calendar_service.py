@@ -1,0 +1,109 @@
+"""The working calendar as the service sees it: the package's calendar plus the override table.
+
+`load_calendar` is the one way the rest of the service gets a `WorkingCalendar`: one query for the overrides
+in the range the caller will walk over, then pure arithmetic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue.models import Agency
+from app.core import clock
+from app.core.pagination import PageParams, decode_cursor, keyset_page
+from app.core.problems import not_found, validation_problem
+from app.workflow.calendar import DayOverride, WorkingCalendar
+from app.workflow.models import CalendarOverride
+from app.workflow.schemas import MAX_CALENDAR_RANGE_DAYS, WorkingDay
+
+
+async def load_calendar(session: AsyncSession, start: date, end: date) -> WorkingCalendar:
+    """A calendar with the overrides dated within [start, end] (one query).
+
+    Days outside the range are answered by the package alone, so load a range that covers every day the
+    arithmetic will visit; `deadline_window` gives one for a deadline.
+    """
+    rows = await session.scalars(select(CalendarOverride).where(CalendarOverride.date.between(start, end)))
+    return WorkingCalendar({row.date: DayOverride(working=row.working, note=row.note) for row in rows})
+
+
+def deadline_window(start: date, working_days: int) -> tuple[date, date]:
+    """A date range surely holding `working_days` working days after `start`.
+
+    Weeks give 5 working days in 7; the longest run of days off in Vietnam (Tết with its weekends) is
+    about 10 days, so twice the calendar-day equivalent plus a month is a safe margin.
+    """
+    span = abs(working_days) * 7 // 5 * 2 + 31
+    return start - timedelta(days=span), start + timedelta(days=span)
+
+
+async def load_calendar_for_deadline(session: AsyncSession, start: date, working_days: int) -> WorkingCalendar:
+    first, last = deadline_window(start, working_days)
+    return await load_calendar(session, first, last)
+
+
+async def ensure_agency(session: AsyncSession, agency_code: str) -> None:
+    # The calendar is national today; `agency` is accepted (and checked) so that per-agency calendars can
+    # come without changing the contract.
+    found = await session.scalar(select(Agency.id).where(Agency.code == agency_code))
+    if found is None:
+        raise not_found("agency")
+
+
+def _check_range(start: date, end: date) -> None:
+    if end < start:
+        raise validation_problem([{"loc": ["query", "to"], "msg": "must not be before `from`"}])
+    if (end - start).days + 1 > MAX_CALENDAR_RANGE_DAYS:
+        raise validation_problem([{"loc": ["query", "to"],
+                                   "msg": f"the range spans at most {MAX_CALENDAR_RANGE_DAYS} days"}])
+
+
+async def working_days(session: AsyncSession, start: date, end: date, agency_code: str | None) -> list[WorkingDay]:
+    """One entry per day of [start, end] (at most 366 days)."""
+    _check_range(start, end)
+    if agency_code is not None:
+        await ensure_agency(session, agency_code)
+    calendar = await load_calendar(session, start, end)
+    return [WorkingDay(date=day, working=working, reason=reason)
+            for day, working, reason in calendar.days(start, end)]
+
+
+async def put_override(session: AsyncSession, day: date, *, working: bool, note: str,
+                       actor_id: uuid.UUID) -> CalendarOverride:
+    """Create or replace the override for `day` (an upsert, so two admins at once cannot collide)."""
+    values = {"date": day, "working": working, "note": note, "updated_by": actor_id, "updated_at": clock.now()}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(CalendarOverride).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=[CalendarOverride.date],
+                                      set_={k: v for k, v in values.items() if k != "date"})
+    await session.execute(stmt)
+    row = await session.scalar(select(CalendarOverride).where(CalendarOverride.date == day)
+                               .execution_options(populate_existing=True))
+    assert row is not None
+    return row
+
+
+async def list_overrides(session: AsyncSession, page: PageParams, start: date | None,
+                         end: date | None) -> tuple[list[CalendarOverride], str | None]:
+    stmt: Select[tuple[CalendarOverride]] = select(CalendarOverride)
+    if start is not None:
+        stmt = stmt.where(CalendarOverride.date >= start)
+    if end is not None:
+        stmt = stmt.where(CalendarOverride.date <= end)
+    if page.cursor:
+        # The shared cursor codec knows datetimes and UUIDs, not dates: the position travels as ISO text.
+        (after,) = decode_cursor(page.cursor, 1)
+        try:
+            stmt = stmt.where(CalendarOverride.date > date.fromisoformat(str(after)))
+        except ValueError as error:
+            raise validation_problem([{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from error
+        page = PageParams(limit=page.limit, cursor=None)
+    return await keyset_page(session, stmt, order=[(CalendarOverride.date, False)], params=page,
+                             key=lambda row: (row.date.isoformat(),))
