@@ -1,0 +1,119 @@
+"""Identity tables: accounts, the token identities linked to them, representatives, and the audit log."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core import clock
+from app.core.db import Base, BigIntId
+
+
+class AccountKind(enum.StrEnum):
+    citizen = "citizen"
+    organisation = "organisation"
+    official = "official"
+    client = "client"
+
+
+class AccountStatus(enum.StrEnum):
+    active = "active"
+    suspended = "suspended"
+
+
+class OfficialRole(enum.StrEnum):
+    reception = "reception"
+    processing = "processing"
+    approval = "approval"
+    finance = "finance"
+    agency_admin = "agency_admin"
+    system_admin = "system_admin"
+
+
+class ClientScope(enum.StrEnum):
+    dossiers_read = "dossiers:read"
+    dossiers_sync = "dossiers:sync"
+    catalogue_write = "catalogue:write"
+    reports_read = "reports:read"
+
+
+APPLICANT_KINDS = frozenset({AccountKind.citizen, AccountKind.organisation})
+
+
+class Account(Base):
+    """Anyone who may call the API: an applicant, an official or an integrator system.
+
+    The identification number lives in the column of its kind only (enforced by the check constraints), so a
+    plain unique index on each column means "unique among citizens" / "unique among organisations".
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("(kind = 'citizen') = (citizen_id IS NOT NULL)", name="citizen_id_iff_citizen"),
+        CheckConstraint("(kind = 'organisation') = (tax_code IS NOT NULL)", name="tax_code_iff_organisation"),
+        CheckConstraint("(kind = 'client') = (client_id IS NOT NULL)", name="client_id_iff_client"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[AccountKind] = mapped_column(Enum(AccountKind, native_enum=False, length=16))
+    status: Mapped[AccountStatus] = mapped_column(Enum(AccountStatus, native_enum=False, length=16),
+                                                  default=AccountStatus.active)
+    citizen_id: Mapped[str | None] = mapped_column(String(12), unique=True, default=None)
+    tax_code: Mapped[str | None] = mapped_column(String(14), unique=True, default=None)
+    client_id: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
+    name: Mapped[str | None] = mapped_column(String(400), default=None)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    address: Mapped[str | None] = mapped_column(Text, default=None)
+    agency_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("agencies.code"), index=True,
+                                                    default=None)
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    agency_codes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class Identity(Base):
+    """A token's (issuer, subject), bound to one account; the gate's lookup key."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Representative(Base):
+    """A citizen account authorised by an organisation account to file dossiers for it."""
+
+    __tablename__ = "representatives"
+    __table_args__ = (UniqueConstraint("organisation_id", "citizen_account_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    citizen_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                                          index=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class AccountAudit(Base):
+    """Who changed which account, when, and from what to what (never updated, never deleted)."""
+
+    __tablename__ = "account_audit"
+    __table_args__ = (Index("ix_account_audit_account", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    account_id: Mapped[uuid.UUID]
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # None: the command line
+    action: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> {"old": ..., "new": ...}
+    at: Mapped[datetime] = mapped_column(default=clock.now)

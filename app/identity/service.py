@@ -1,0 +1,159 @@
+"""Applicant accounts: registration from a verified token, contacts, and representatives.
+
+Identifiers come from the token's claims (names configurable), never from the request body: the identity
+provider vouches for them, the applicant does not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.problems import ProblemError, not_found, validation_problem
+from app.core.settings import get_settings
+from app.identity import audit
+from app.identity.identifiers import is_citizen_id, is_tax_code
+from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative
+from app.identity.schemas import ContactsPatch, RegistrationIn
+from app.identity.tokens import VerifiedToken
+
+
+def _claim(token: VerifiedToken, name: str) -> str | None:
+    value = token.claims.get(name)
+    if value is None or value == "":
+        return None
+    return str(value).strip()
+
+
+def applicant_identifier(token: VerifiedToken) -> tuple[AccountKind, str]:
+    """(kind, identification number) from the token; a tax code claim makes it an organisation."""
+    settings = get_settings()
+    tax_code = _claim(token, settings.oidc_claim_tax_code)
+    if tax_code is not None:
+        if not is_tax_code(tax_code):
+            raise validation_problem([{"loc": ["token", settings.oidc_claim_tax_code],
+                                       "msg": "not a valid tax code (10 digits with check digit, -NNN, or 12 digits)"}])
+        return AccountKind.organisation, tax_code
+    citizen_id = _claim(token, settings.oidc_claim_citizen_id)
+    if citizen_id is not None:
+        if not is_citizen_id(citizen_id):
+            raise validation_problem([{"loc": ["token", settings.oidc_claim_citizen_id],
+                                       "msg": "not a 12-digit personal identification number"}])
+        return AccountKind.citizen, citizen_id
+    raise validation_problem([{"loc": ["token"], "msg": "the token carries no identification number "
+                               f"({settings.oidc_claim_citizen_id} or {settings.oidc_claim_tax_code})"}])
+
+
+async def register(session: AsyncSession, token: VerifiedToken, data: RegistrationIn) -> Account:
+    """Register the token's identity; link it to the account already holding its identification number."""
+    kind, number = applicant_identifier(token)
+    known = await session.scalar(select(Identity.id).where(Identity.issuer == token.issuer,
+                                                           Identity.subject == token.subject))
+    if known is not None:
+        raise ProblemError("account_exists", "This identity is already registered.")
+    column = Account.citizen_id if kind is AccountKind.citizen else Account.tax_code
+    account = await session.scalar(select(Account).where(Account.kind == kind, column == number))
+    if account is None:
+        account = _new_applicant(token, kind, number, data)
+        session.add(account)
+        await session.flush()
+        audit.record(session, account.id, account.id, "account.registered",
+                     audit.created(account, ("kind", "citizen_id", "tax_code", "name", "email", "phone",
+                                             "address", "status")))
+    identity = Identity(account_id=account.id, issuer=token.issuer, subject=token.subject)
+    session.add(identity)
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent registration of the same identity or number won the race
+        raise ProblemError("account_exists", "This identity is already registered.") from None
+    audit.record(session, account.id, account.id, "identity.linked",
+                 {"identity": {"old": None, "new": {"issuer": token.issuer, "subject": token.subject}}})
+    return account
+
+
+def _new_applicant(token: VerifiedToken, kind: AccountKind, number: str, data: RegistrationIn) -> Account:
+    token_name = _claim(token, get_settings().oidc_claim_name)
+    if kind is AccountKind.citizen:
+        return Account(id=uuid.uuid4(), kind=kind, citizen_id=number, name=token_name, email=str(data.email),
+                       phone=data.phone, address=data.address, status=AccountStatus.active)
+    name = data.name or token_name
+    if not name:
+        raise validation_problem([{"loc": ["body", "name"], "msg": "an organisation needs its registered name"}])
+    return Account(id=uuid.uuid4(), kind=kind, tax_code=number, name=name, email=str(data.email),
+                   phone=data.phone, address=data.address, status=AccountStatus.active)
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise not_found("account")
+    return account
+
+
+async def update_contacts(session: AsyncSession, account_id: uuid.UUID, patch: ContactsPatch) -> Account:
+    account = await get_account(session, account_id)
+    updates: dict[str, Any] = {}
+    for field in patch.model_fields_set:
+        value = getattr(patch, field)
+        if value is None and field == "email":
+            raise validation_problem([{"loc": ["body", "email"], "msg": "email cannot be removed"}])
+        updates[field] = str(value) if field == "email" else value
+    diff = audit.apply_changes(account, updates)
+    if diff:
+        audit.record(session, account.id, account.id, "account.contacts_changed", diff)
+        await session.flush()
+    return account
+
+
+# --- representatives ---------------------------------------------------------------------------------------
+
+async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
+                             citizen_id: str) -> tuple[Representative, Account]:
+    citizen = await session.scalar(select(Account).where(Account.kind == AccountKind.citizen,
+                                                         Account.citizen_id == citizen_id))
+    if citizen is None:
+        raise validation_problem([{"loc": ["body", "citizen_id"],
+                                   "msg": "no registered citizen account has this identification number"}])
+    existing = await session.scalar(select(Representative).where(
+        Representative.organisation_id == organisation_id, Representative.citizen_account_id == citizen.id))
+    if existing is not None:
+        raise ProblemError("conflict", "This citizen is already a representative of the organisation.")
+    link = Representative(id=uuid.uuid4(), organisation_id=organisation_id, citizen_account_id=citizen.id)
+    session.add(link)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise ProblemError("conflict", "This citizen is already a representative of the organisation.") from None
+    audit.record(session, organisation_id, organisation_id, "representative.added",
+                 {"representative": {"old": None, "new": {"id": str(link.id), "citizen_id": citizen_id}}})
+    return link, citizen
+
+
+async def list_representatives(session: AsyncSession,
+                               organisation_id: uuid.UUID) -> list[tuple[Representative, Account]]:
+    rows = await session.execute(
+        select(Representative, Account)
+        .join(Account, Account.id == Representative.citizen_account_id)
+        .where(Representative.organisation_id == organisation_id)
+        .order_by(Representative.created_at, Representative.id))
+    return [(r, a) for r, a in rows.tuples()]
+
+
+async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID,
+                                representative_id: uuid.UUID) -> None:
+    row = (await session.execute(
+        select(Representative, Account.citizen_id)
+        .join(Account, Account.id == Representative.citizen_account_id)
+        .where(Representative.id == representative_id, Representative.organisation_id == organisation_id)
+    )).first()
+    if row is None:
+        raise not_found("representative")
+    link, citizen_id = row
+    await session.delete(link)
+    audit.record(session, organisation_id, organisation_id, "representative.removed",
+                 {"representative": {"old": {"id": str(link.id), "citizen_id": citizen_id}, "new": None}})
+    await session.flush()

@@ -1,0 +1,240 @@
+"""Bearer token verification: OpenID Connect JWTs checked against the identity provider's JWKS.
+
+Only asymmetric algorithms from settings are accepted, so a token signed with HS256 using the public key as
+the secret (key confusion) or `alg: none` never verifies. Keys are constructed once per (kid, alg) and kept:
+building an RSA key object costs more than verifying a signature with it. An unknown `kid` triggers at most
+one JWKS refresh per `DVC_OIDC_JWKS_MIN_REFRESH_S`; an unreachable JWKS never lets a token through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from jose import jwk, jws, jwt
+from jose.backends.base import Key
+from jose.exceptions import ExpiredSignatureError, JWKError, JWSError, JWTClaimsError, JWTError
+
+from app.core.problems import ProblemError
+from app.core.settings import Settings, get_settings
+
+log = logging.getLogger("app.identity.tokens")
+
+MAX_TOKEN_BYTES = 8 * 1024
+JWKS_TIMEOUT_S = 5.0
+_KTY_BY_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
+
+def unauthorized(code: str, detail: str) -> ProblemError:
+    """401 with the RFC 6750 challenge: no error attribute when no credentials were sent at all."""
+    challenge = 'Bearer realm="dvc-service"'
+    if code != "token_missing":
+        challenge += ', error="invalid_token"'
+    return ProblemError(code, detail, headers={"WWW-Authenticate": challenge})
+
+
+def identity_provider_unavailable() -> ProblemError:
+    return ProblemError("identity_provider_unavailable",
+                        "The identity provider's signing keys cannot be fetched; try again shortly.",
+                        headers={"Retry-After": "30"})
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    issuer: str
+    subject: str
+    claims: dict[str, Any]
+
+
+class KeySet:
+    """One JWKS document; key objects are built lazily and kept per (kid, alg)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        keys = document.get("keys")
+        if not isinstance(keys, list):
+            raise ValueError("JWKS document has no 'keys' list")
+        self._jwks: list[dict[str, Any]] = [k for k in keys if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+        self._constructed: dict[tuple[str | None, str], list[Key]] = {}
+
+    def candidates(self, kid: str | None, alg: str) -> list[Key]:
+        cached = self._constructed.get((kid, alg))
+        if cached is not None:
+            return cached
+        kty = _KTY_BY_ALG_PREFIX.get(alg[:2])
+        built: list[Key] = []
+        for data in self._jwks:
+            if kid is not None and data.get("kid") != kid:
+                continue
+            if data.get("kty") != kty or data.get("alg", alg) != alg:
+                continue
+            try:
+                built.append(jwk.construct(data, alg))
+            except (JWKError, ValueError, TypeError):
+                log.warning("ignoring an unusable JWKS key", extra={"kid": data.get("kid")})
+        if built:  # only successes are kept, so an unknown kid is looked up again after a refresh
+            self._constructed[(kid, alg)] = built
+        return built
+
+
+class JwksSource(Protocol):
+    async def load(self) -> dict[str, Any]: ...
+
+
+class FileSource:
+    """A local JWKS file, for air-gapped sites and tests; re-read on refresh so keys can rotate."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    async def load(self) -> dict[str, Any]:
+        text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
+        document: dict[str, Any] = json.loads(text)
+        return document
+
+
+class UrlSource:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def load(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=JWKS_TIMEOUT_S, follow_redirects=False) as http:
+            response = await http.get(self.url, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            document: dict[str, Any] = response.json()
+            return document
+
+
+class DevSource:
+    """The development identity provider's key (DVC_ENV=dev only)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def load(self) -> dict[str, Any]:
+        from app.identity import devidp
+
+        return await asyncio.to_thread(devidp.jwks, self.settings)
+
+
+class NoSource:
+    async def load(self) -> dict[str, Any]:
+        raise RuntimeError("no JWKS configured: set DVC_OIDC_JWKS_URL or DVC_OIDC_JWKS_FILE")
+
+
+def source_for(settings: Settings) -> JwksSource:
+    if settings.oidc_jwks_file:
+        return FileSource(settings.oidc_jwks_file)
+    if settings.oidc_jwks_url:
+        return UrlSource(settings.oidc_jwks_url)
+    if settings.dev_features:
+        return DevSource(settings)
+    return NoSource()
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, source: JwksSource) -> None:
+        self.settings = settings
+        self.source = source
+        self.algorithms = frozenset(settings.algorithm_list)
+        self._keys: KeySet | None = None
+        self._last_attempt = -math.inf
+        self._unavailable = False
+        # asyncio locks belong to one event loop; tests drive the app from several.
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
+        self._options = {
+            "verify_signature": False,  # checked just before, with the cached key objects
+            "require_iss": True, "require_aud": True, "require_sub": True, "require_exp": True,
+            "require_iat": True, "verify_at_hash": False, "leeway": settings.oidc_leeway_s,
+        }
+
+    async def verify(self, token: str) -> VerifiedToken:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise unauthorized("token_invalid", "The token is larger than 8 KiB.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError:
+            raise unauthorized("token_invalid", "The token is not a signed JWT.") from None
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise unauthorized("token_invalid", "The token's signing algorithm is not accepted.")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise unauthorized("token_invalid", "The token's key id is malformed.")
+        keys = await self._keys_for(kid, alg)
+        if not any(self._signature_matches(token, key, alg) for key in keys):
+            raise unauthorized("token_invalid", "The token's signature does not verify.")
+        claims = self._claims(token)
+        return VerifiedToken(issuer=claims["iss"], subject=claims["sub"], claims=claims)
+
+    @staticmethod
+    def _signature_matches(token: str, key: Key, alg: str) -> bool:
+        try:
+            jws.verify(token, key, [alg])
+        except (JWSError, JWTError):
+            return False
+        return True
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(token, "", options=dict(self._options),
+                                                audience=self.settings.oidc_audience,
+                                                issuer=self.settings.oidc_issuer)
+        except ExpiredSignatureError:
+            raise unauthorized("token_expired", "The token has expired.") from None
+        except JWTClaimsError as error:
+            raise unauthorized("token_invalid", f"The token's claims are not acceptable: {error}.") from None
+        except JWTError as error:
+            raise unauthorized("token_invalid", f"The token is not acceptable: {error}.") from None
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise unauthorized("token_invalid", "The token has no subject.")
+        return claims
+
+    async def _keys_for(self, kid: str | None, alg: str) -> list[Key]:
+        if self._keys is not None:
+            found = self._keys.candidates(kid, alg)
+            if found:
+                return found
+        await self._refresh()
+        if self._keys is not None:
+            found = self._keys.candidates(kid, alg)
+            if found:
+                return found
+        if self._unavailable:
+            raise identity_provider_unavailable()
+        raise unauthorized("token_invalid", "The token was signed by a key the identity provider does not hold.")
+
+    async def _refresh(self) -> None:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            now = time.monotonic()
+            if now - self._last_attempt < self.settings.oidc_jwks_min_refresh_s:
+                return  # someone refreshed moments ago (or failed to): do not hammer the provider
+            self._last_attempt = now
+            try:
+                self._keys = KeySet(await self.source.load())
+                self._unavailable = False
+            except Exception as error:  # any failure to fetch or parse means "unavailable", never "let through"
+                self._unavailable = True
+                log.warning("JWKS fetch failed", extra={"error": type(error).__name__})
+
+
+_verifier: TokenVerifier | None = None
+
+
+def get_verifier() -> TokenVerifier:
+    """The process-wide verifier; rebuilt when the settings object changes (tests reload settings)."""
+    global _verifier
+    settings = get_settings()
+    if _verifier is None or _verifier.settings is not settings:
+        _verifier = TokenVerifier(settings, source_for(settings))
+    return _verifier
