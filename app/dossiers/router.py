@@ -1,5 +1,191 @@
-"""HTTP routes of the dossiers domain."""
+"""HTTP routes of the dossiers domain: drafts, intake, submit, attachments, lists, public tracking."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import base64
+import uuid
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.idempotency import IdempotencyDep
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.ratelimit import public_limiter, rate_limited
+from app.dossiers import attachments, listing, submission
+from app.dossiers.access import check_if_match, etag, get_dossier_for
+from app.dossiers.deps import ViewerDep
+from app.dossiers.schemas import (
+    AttachmentList,
+    AttachmentOut,
+    ChannelName,
+    DossierCreate,
+    DossierFilters,
+    DossierIntake,
+    DossierOut,
+    DossierPatch,
+    PublicDossierOut,
+)
+from app.dossiers.storage import get_store
+from app.identity.deps import require_assurance
+
+router = APIRouter(tags=["dossiers"])
+
+IfMatch = Annotated[str | None, Header(description="The ETag last read (required to change a draft).")]
+
+
+def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = DossierOut.of(dossier).model_dump(mode="json")
+    return JSONResponse(body, status_code=status_code, headers={"ETag": etag(dossier), **(headers or {})})
+
+
+@router.post("/v1/dossiers", status_code=201, response_model=DossierOut,
+             responses=problems("not_found", "idempotency_in_progress", "idempotency_key_reused",
+                                "not_a_representative", "validation_error"))
+async def create_dossier(body: DossierCreate, viewer: ViewerDep, idem: IdempotencyDep,
+                         session: SessionDep) -> Response:
+    """Start a draft for a published procedure (online filing; `X-On-Behalf-Of` for representatives)."""
+    replay = await idem.replay_or_claim(scope=str(viewer.account_id),
+                                        payload={"for": str(viewer.applicant_id), "body": body.model_dump(mode="json")})
+    if replay is not None:
+        return replay
+    dossier = await submission.create_draft(session, viewer, body)
+    return await idem.respond(session, DossierOut.of(dossier), status_code=201,
+                              headers={"Location": f"/v1/dossiers/{dossier.id}", "ETag": etag(dossier)})
+
+
+@router.post("/v1/dossiers/intake", status_code=201, response_model=DossierOut,
+             responses=problems("documents_missing", "idempotency_in_progress", "idempotency_key_reused",
+                                "validation_error"))
+async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: IdempotencyDep,
+                         session: SessionDep) -> Response:
+    """Register a dossier handed in at the desk or received by post (reception officials); `submit` files it."""
+    replay = await idem.replay_or_claim(scope=str(viewer.account_id), payload=body)
+    if replay is not None:
+        return replay
+    dossier = await submission.create_intake(session, viewer, body)
+    return await idem.respond(session, DossierOut.of(dossier), status_code=201,
+                              headers={"Location": f"/v1/dossiers/{dossier.id}", "ETag": etag(dossier)})
+
+
+@router.get("/v1/dossiers", response_model=Page[DossierOut], responses=problems("validation_error"))
+async def list_dossiers(
+    viewer: ViewerDep, session: ReadSessionDep, page: PageDep,
+    state: Annotated[str | None, Query(max_length=32)] = None,
+    procedure: Annotated[str | None, Query(max_length=64)] = None,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    channel: ChannelName | None = None,
+    submitted_from: date | None = None,
+    submitted_to: date | None = None,
+    overdue: bool | None = None,
+    code: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[DossierOut]:
+    """The dossiers the caller may see, newest first (applicants: their own; officials: their agency's)."""
+    filters = DossierFilters(state=state, procedure=procedure, agency=agency, channel=channel,
+                             submitted_from=submitted_from, submitted_to=submitted_to, overdue=overdue, code=code)
+    rows, cursor = await listing.list_dossiers(session, viewer, filters, page)
+    return Page[DossierOut](items=[DossierOut.of(d) for d in rows], next_cursor=cursor)
+
+
+@router.get("/v1/dossiers/{dossier_id}", response_model=DossierOut, responses=problems("not_found"))
+async def get_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> Response:
+    return _dossier_response(await get_dossier_for(session, viewer, dossier_id))
+
+
+@router.patch("/v1/dossiers/{dossier_id}", response_model=DossierOut,
+              responses=problems("not_found", "dossier_not_draft", "precondition_failed", "precondition_required",
+                                 "validation_error"))
+async def update_dossier(dossier_id: uuid.UUID, body: DossierPatch, viewer: ViewerDep, session: SessionDep,
+                         if_match: IfMatch = None) -> Response:
+    """Change a draft (If-Match required)."""
+    dossier = await submission.editable_draft(session, viewer, dossier_id)
+    check_if_match(dossier, if_match)
+    dossier = await submission.update_draft(session, dossier, body)
+    return _dossier_response(dossier)
+
+
+@router.delete("/v1/dossiers/{dossier_id}", status_code=204,
+               responses=problems("not_found", "dossier_not_draft", "precondition_failed"))
+async def delete_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: SessionDep,
+                         if_match: IfMatch = None) -> Response:
+    """Discard a draft."""
+    dossier = await submission.editable_draft(session, viewer, dossier_id)
+    check_if_match(dossier, if_match, required=False)
+    await submission.delete_draft(session, dossier)
+    return Response(status_code=204)
+
+
+@router.post("/v1/dossiers/{dossier_id}/submit", response_model=DossierOut,
+             responses=problems("not_found", "dossier_not_draft", "documents_missing", "idempotency_in_progress",
+                                "idempotency_key_reused", "validation_error"))
+async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: IdempotencyDep,
+                         session: SessionDep) -> Response:
+    """File the draft: every required part attached; assigns the dossier code; state `submitted`."""
+    replay = await idem.replay_or_claim(scope=str(viewer.account_id), payload={"for": str(viewer.applicant_id)})
+    if replay is not None:
+        return replay
+    if viewer.principal.is_applicant:
+        require_assurance(viewer.principal)
+    dossier = await submission.submit(session, viewer, dossier_id)
+    return await idem.respond(session, DossierOut.of(dossier), headers={"ETag": etag(dossier)})
+
+
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["part", "file"],
+    "properties": {"part": {"type": "string", "description": "A document part key of the procedure version."},
+                   "file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/v1/dossiers/{dossier_id}/attachments", status_code=201, response_model=AttachmentOut,
+             openapi_extra=_UPLOAD_BODY,
+             responses=problems("not_found", "attachments_closed", "file_too_large", "media_type_not_allowed",
+                                "validation_error"))
+async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, viewer: ViewerDep) -> Response:
+    """Attach one file, streamed (multipart fields `part`, then `file`); its type is judged by its content."""
+    attachment = await attachments.add_attachment(viewer, dossier_id, request)
+    body = AttachmentOut.of(attachment).model_dump(mode="json")
+    return JSONResponse(body, status_code=201, headers={
+        "Location": f"/v1/dossiers/{dossier_id}/attachments/{attachment.id}/content"})
+
+
+@router.get("/v1/dossiers/{dossier_id}/attachments", response_model=AttachmentList,
+            responses=problems("not_found"))
+async def list_dossier_attachments(dossier_id: uuid.UUID, viewer: ViewerDep,
+                                   session: ReadSessionDep) -> AttachmentList:
+    rows = await attachments.list_attachments(session, viewer, dossier_id)
+    return AttachmentList(items=[AttachmentOut.of(a) for a in rows])
+
+
+@router.get("/v1/dossiers/{dossier_id}/attachments/{attachment_id}/content", response_class=StreamingResponse,
+            responses={**problems("not_found"),
+                       200: {"description": "The file", "content": {"application/octet-stream": {}}}})
+async def download_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.UUID, viewer: ViewerDep,
+                                      session: ReadSessionDep) -> Response:
+    """The file's bytes, streamed, with its SHA-256 (`Digest`, `ETag`)."""
+    attachment = await attachments.get_attachment(session, viewer, dossier_id, attachment_id)
+    digest = base64.b64encode(bytes.fromhex(attachment.sha256)).decode()
+    headers = {"ETag": f'"{attachment.sha256}"', "Digest": f"sha-256={digest}",
+               "Repr-Digest": f"sha-256=:{digest}:", "Content-Length": str(attachment.size),
+               "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.file_name)}",
+               "X-Content-Type-Options": "nosniff"}
+    return StreamingResponse(get_store().read(attachment.storage_key), media_type=attachment.media_type,
+                             headers=headers)
+
+
+@router.delete("/v1/dossiers/{dossier_id}/attachments/{attachment_id}", status_code=204,
+               responses=problems("not_found", "dossier_not_draft"))
+async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.UUID, viewer: ViewerDep,
+                                    session: SessionDep) -> Response:
+    await attachments.delete_attachment(session, viewer, dossier_id, attachment_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],
+            dependencies=[rate_limited(public_limiter)], responses=problems("not_found", "rate_limited"))
+async def track_dossier(code: Annotated[str, Path(max_length=100)], session: ReadSessionDep) -> PublicDossierOut:
+    """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""
+    return await listing.public_status(session, code)

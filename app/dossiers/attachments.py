@@ -1,0 +1,113 @@
+"""Attachments: who may add which files when, and the order of writes that keeps files and rows consistent.
+
+Order: check visibility and state (short read), stream the body to a staging file (no transaction open, so a
+slow 100 MiB upload never holds SQLite's write lock), then one write transaction re-checks the state under
+the dossier's lock, places the file (fsync + rename) and inserts the row. Any failure before the rename
+removes the staging file; a crash after it leaves an unreferenced file for `dvc storage gc`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from app.catalogue import service as catalogue
+from app.catalogue.models import ProcedureVersion
+from app.core import clock
+from app.core.db import get_database
+from app.core.problems import ProblemError, not_found, validation_problem
+from app.dossiers.access import Viewer, get_dossier_for, lock_dossier, may_edit_draft
+from app.dossiers.models import Attachment, AttachmentKind, Dossier, DossierState
+from app.dossiers.storage import BlobStore, get_store
+from app.dossiers.submission import editable_draft
+from app.dossiers.uploads import DEFAULT_PART_MAX_BYTES, PartResolver, PartRule, receive_upload
+
+RESULT_PART = "result"
+RESULT_MEDIA_TYPES = frozenset({"application/pdf", "application/xml", "application/zip"})
+
+
+def upload_kind(viewer: Viewer, dossier: Dossier) -> AttachmentKind:
+    """What this caller may attach now; 409 `attachments_closed` otherwise."""
+    if dossier.state == DossierState.draft and may_edit_draft(viewer, dossier):
+        return AttachmentKind.document
+    if dossier.state == DossierState.supplement_requested and (
+            (viewer.principal.is_applicant and dossier.applicant_id == viewer.applicant_id)
+            or viewer.official_at(dossier.agency_code, "reception")):
+        return AttachmentKind.supplement
+    if dossier.state == DossierState.processing and viewer.official_at(dossier.agency_code, "approval"):
+        return AttachmentKind.result
+    raise ProblemError("attachments_closed", f"Files cannot be attached to this dossier now ({dossier.state}).")
+
+
+def part_resolver(version: ProcedureVersion, kind: AttachmentKind) -> PartResolver:
+    if kind == AttachmentKind.result:
+        rules = {RESULT_PART: PartRule(DEFAULT_PART_MAX_BYTES, RESULT_MEDIA_TYPES)}
+    else:
+        rules = {p["key"]: PartRule(int(p.get("max_bytes") or DEFAULT_PART_MAX_BYTES),
+                                    frozenset(p.get("media_types") or ()))
+                 for p in (version.document_parts or [])}
+
+    def resolve(key: str) -> PartRule:
+        rule = rules.get(key)
+        if rule is None:
+            raise validation_problem([{"loc": ["body", "part"], "type": "unknown_part",
+                                       "msg": f"unknown document part; expected one of {sorted(rules)}"}])
+        return rule
+
+    return resolve
+
+
+async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request,
+                         store: BlobStore | None = None) -> Attachment:
+    store = store or get_store()
+    database = get_database()
+    async with database.read_sessions() as session:
+        dossier = await get_dossier_for(session, viewer, dossier_id)
+        kind = upload_kind(viewer, dossier)
+        version = await catalogue.get_version(session, dossier.procedure_code, dossier.procedure_version)
+        if version is None:
+            raise RuntimeError("pinned procedure version is gone")
+    received = await receive_upload(request, store, part_resolver(version, kind))
+    try:
+        async with database.write_sessions() as session:
+            dossier = await lock_dossier(session, dossier_id)
+            if upload_kind(viewer, dossier) != kind:  # the state moved while the file was streaming
+                raise ProblemError("attachments_closed", "The dossier changed while the file was uploading.")
+            key, _ = await store.place(received.staged, received.sha256)
+            attachment = Attachment(dossier_id=dossier_id, part=received.part, kind=kind.value,
+                                    file_name=received.file_name, media_type=received.media_type,
+                                    size=received.size, sha256=received.sha256, storage_key=key,
+                                    uploaded_by=viewer.account_id, uploaded_at=clock.now())
+            session.add(attachment)
+            await session.commit()
+    finally:
+        received.staged.unlink(missing_ok=True)  # already gone after a successful place
+    return attachment
+
+
+async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> list[Attachment]:
+    await get_dossier_for(session, viewer, dossier_id)
+    return list((await session.execute(
+        select(Attachment).where(Attachment.dossier_id == dossier_id)
+        .order_by(Attachment.uploaded_at, Attachment.id))).scalars())
+
+
+async def get_attachment(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
+                         attachment_id: uuid.UUID) -> Attachment:
+    await get_dossier_for(session, viewer, dossier_id)
+    attachment = (await session.execute(select(Attachment).where(
+        Attachment.id == attachment_id, Attachment.dossier_id == dossier_id))).scalar_one_or_none()
+    if attachment is None:
+        raise not_found("attachment")
+    return attachment
+
+
+async def delete_attachment(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
+                            attachment_id: uuid.UUID) -> None:
+    """While the dossier is a draft; the file itself goes with `dvc storage gc` once unreferenced."""
+    await get_attachment(session, viewer, dossier_id, attachment_id)
+    await editable_draft(session, viewer, dossier_id)
+    await session.execute(delete(Attachment).where(Attachment.id == attachment_id))

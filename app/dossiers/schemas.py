@@ -1,0 +1,190 @@
+"""Dossier I/O: the names issue 6 fixes (id, code, procedure_code, ..., delivery {method, address})."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from app.dossiers.models import Attachment, Dossier
+
+ChannelName = Literal["online", "desk", "post"]
+DeskChannel = Literal["desk", "post"]
+ProcedureCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+CitizenId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+TaxCode = Annotated[str, StringConstraints(pattern=r"^\d{10}(-\d{3})?$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Delivery(Strict):
+    """How the result goes back: online, at the desk, or by public post (BCCI) to `address`."""
+
+    method: Literal["online", "desk", "post"] = "online"
+    address: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)] | None = None
+
+    @model_validator(mode="after")
+    def _post_needs_address(self) -> Delivery:
+        if self.method == "post" and not self.address:
+            raise ValueError("a postal delivery needs an address")
+        return self
+
+
+class DossierCreate(Strict):
+    procedure_code: ProcedureCode
+    channel: ChannelName = "online"
+    delivery: Delivery = Field(default_factory=Delivery)
+    form: dict[str, Any] = Field(default_factory=dict)
+
+
+class DossierPatch(Strict):
+    """Fields to change on a draft; those left out stay as they are."""
+
+    channel: ChannelName | None = None
+    delivery: Delivery | None = None
+    form: dict[str, Any] | None = None
+
+
+class IntakeApplicant(Strict):
+    """The applicant at the desk or by post, identified by CCCD (citizen) or tax code (organisation)."""
+
+    citizen_id: CitizenId | None = None
+    tax_code: TaxCode | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> IntakeApplicant:
+        if (self.citizen_id is None) == (self.tax_code is None):
+            raise ValueError("give exactly one of citizen_id or tax_code")
+        return self
+
+
+class Contact(Strict):
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
+class DossierIntake(Strict):
+    """A dossier handed in at the reception desk or received by post, registered by a reception official."""
+
+    procedure_code: ProcedureCode
+    channel: DeskChannel
+    applicant: IntakeApplicant
+    delivery: Delivery = Field(default_factory=lambda: Delivery(method="desk"))
+    form: dict[str, Any] = Field(default_factory=dict)
+    contact: Contact | None = None
+    submit: bool = Field(default=False, description="Submit at once (every required document part present).")
+
+
+class PartyOut(BaseModel):
+    id: uuid.UUID | None
+    kind: str
+    name: str | None
+    citizen_id: str | None = None
+    tax_code: str | None = None
+
+
+class DeliveryOut(BaseModel):
+    method: str
+    address: str | None
+
+
+class ContactOut(BaseModel):
+    email: str | None
+    phone: str | None
+
+
+class DossierOut(BaseModel):
+    id: uuid.UUID
+    code: str | None
+    procedure_code: str
+    procedure_version: int
+    procedure_name: str
+    agency_code: str
+    applicant: PartyOut
+    actor: PartyOut | None
+    channel: str
+    source: str
+    delivery: DeliveryOut
+    contact: ContactOut | None
+    form: dict[str, Any]
+    state: str
+    national_status_code: int | None
+    created_at: datetime
+    submitted_at: datetime | None
+    received_at: datetime | None
+    due_at: datetime | None
+    finished_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, dossier: Dossier) -> DossierOut:
+        actor = None
+        if dossier.actor_id is not None:
+            actor = PartyOut(id=dossier.actor_id, kind=dossier.actor_kind or "citizen", name=dossier.actor_name)
+        contact = None
+        if dossier.contact_email or dossier.contact_phone:
+            contact = ContactOut(email=dossier.contact_email, phone=dossier.contact_phone)
+        return cls(
+            id=dossier.id, code=dossier.code, procedure_code=dossier.procedure_code,
+            procedure_version=dossier.procedure_version, procedure_name=dossier.procedure_name,
+            agency_code=dossier.agency_code,
+            applicant=PartyOut(id=dossier.applicant_id, kind=dossier.applicant_kind, name=dossier.applicant_name,
+                               citizen_id=dossier.applicant_citizen_id, tax_code=dossier.applicant_tax_code),
+            actor=actor, channel=dossier.channel, source=dossier.source,
+            delivery=DeliveryOut(method=dossier.delivery_method, address=dossier.delivery_address),
+            contact=contact, form=dossier.form, state=dossier.state,
+            national_status_code=dossier.national_status_code, created_at=dossier.created_at,
+            submitted_at=dossier.submitted_at, received_at=dossier.received_at, due_at=dossier.due_at,
+            finished_at=dossier.finished_at, version=dossier.version,
+        )
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    part: str
+    kind: str
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+    @classmethod
+    def of(cls, attachment: Attachment) -> AttachmentOut:
+        return cls(id=attachment.id, part=attachment.part, kind=attachment.kind, file_name=attachment.file_name,
+                   media_type=attachment.media_type, size=attachment.size, sha256=attachment.sha256,
+                   uploaded_at=attachment.uploaded_at)
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentOut]
+
+
+class PublicDossierOut(BaseModel):
+    """Public tracking: no personal data."""
+
+    code: str
+    procedure_name: str
+    agency_name: str
+    state: str
+    national_status_code: int | None
+    received_at: datetime | None
+    due_at: datetime | None
+    result_ready: bool
+
+
+class DossierFilters(BaseModel):
+    state: str | None = None
+    procedure: str | None = None
+    agency: str | None = None
+    channel: str | None = None
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+    overdue: bool | None = None
+    code: str | None = None

@@ -1,0 +1,197 @@
+"""Filing a dossier: drafts (online, or desk/post intake by reception), edits, and the submit step.
+
+Submit is one transaction: every required document part present, form valid, code assigned from the
+per-agency per-day counter, state `submitted` (national code 1), outbox `dossier.submitted`. Any failure
+rolls all of it back, including the code's sequence number.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue import service as catalogue
+from app.catalogue.models import ProcedureVersion
+from app.core import clock
+from app.core.outbox import emit
+from app.core.problems import ProblemError, not_found, validation_problem
+from app.dossiers import schemas
+from app.dossiers.access import Viewer, get_dossier_for, lock_dossier, may_edit_draft, require_draft
+from app.dossiers.codes import next_dossier_code
+from app.dossiers.formcheck import form_errors
+from app.dossiers.models import NATIONAL_STATUS_CODES, Attachment, Dossier, DossierState
+from app.identity import service as identity
+from app.identity.models import Account
+
+
+async def _published(session: AsyncSession, procedure_code: str) -> ProcedureVersion:
+    version = await catalogue.get_published_version(session, procedure_code)
+    if version is None:
+        raise validation_problem([{"loc": ["body", "procedure_code"],
+                                   "msg": "no published procedure with this code", "type": "not_published"}])
+    return version
+
+
+def _check_offer(version: ProcedureVersion, channel: str, applicant_kind: str) -> None:
+    errors = []
+    if channel not in (version.channels or []):
+        errors.append({"loc": ["body", "channel"], "msg": f"this procedure is not offered by {channel}; "
+                       f"channels: {', '.join(version.channels or [])}", "type": "channel_not_offered"})
+    if applicant_kind not in (version.applicant_kinds or []):
+        errors.append({"loc": ["body", "procedure_code"],
+                       "msg": f"this procedure is not for {applicant_kind} applicants", "type": "applicant_kind"})
+    if errors:
+        raise validation_problem(errors)
+
+
+def _check_form(version: ProcedureVersion, form: dict[str, Any]) -> None:
+    errors = form_errors(version.form_schema, form)
+    if errors:
+        raise validation_problem(errors, "The form has invalid fields.")
+
+
+async def _new_dossier(session: AsyncSession, version: ProcedureVersion, **values: Any) -> Dossier:
+    agency = await catalogue.get_agency(session, version.agency_code)
+    dossier = Dossier(procedure_code=version.procedure_code, procedure_version=version.version,
+                      procedure_name=version.name, agency_code=version.agency_code,
+                      agency_name=agency.name if agency else version.agency_code,
+                      state=DossierState.draft.value, national_status_code=None, created_at=clock.now(), **values)
+    session.add(dossier)
+    await session.flush()
+    return dossier
+
+
+async def create_draft(session: AsyncSession, viewer: Viewer, data: schemas.DossierCreate) -> Dossier:
+    """An applicant's draft, pinned to the procedure's published version."""
+    principal = viewer.principal
+    if not principal.is_applicant or viewer.applicant_id is None:
+        raise ProblemError("forbidden_role", "Only citizen and organisation accounts file dossiers online.")
+    version = await _published(session, data.procedure_code)
+    on_behalf = viewer.applicant_id != principal.account_id
+    applicant = await identity.get_account(session, viewer.applicant_id) if on_behalf else None
+    applicant_kind = str(applicant.kind) if applicant else principal.kind
+    _check_offer(version, data.channel, applicant_kind)
+    _check_form(version, data.form)
+    return await _new_dossier(
+        session, version,
+        applicant_id=viewer.applicant_id, applicant_kind=applicant_kind,
+        applicant_name=applicant.name if applicant else principal.name,
+        applicant_citizen_id=applicant.citizen_id if applicant else principal.citizen_id,
+        applicant_tax_code=applicant.tax_code if applicant else principal.tax_code,
+        actor_id=principal.account_id if on_behalf else None, actor_kind=principal.kind if on_behalf else None,
+        actor_name=principal.name if on_behalf else None,
+        channel=data.channel, source="online", delivery_method=data.delivery.method,
+        delivery_address=data.delivery.address, form=data.form)
+
+
+async def _find_applicant(session: AsyncSession, citizen_id: str | None, tax_code: str | None) -> Account | None:
+    """The registered account with this CCCD or tax code, if any (read-only; identity has no such lookup yet)."""
+    column = Account.citizen_id if citizen_id else Account.tax_code
+    return (await session.execute(select(Account).where(column == (citizen_id or tax_code)))).scalar_one_or_none()
+
+
+async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.DossierIntake) -> Dossier:
+    """A desk or postal dossier registered by a reception official of the procedure's agency."""
+    version = await _published(session, data.procedure_code)
+    if not viewer.official_at(version.agency_code, "reception"):
+        raise ProblemError("forbidden_role", "Only reception officials of the procedure's agency register dossiers.")
+    kind = "citizen" if data.applicant.citizen_id else "organisation"
+    _check_offer(version, data.channel, kind)
+    _check_form(version, data.form)
+    account = await _find_applicant(session, data.applicant.citizen_id, data.applicant.tax_code)
+    principal = viewer.principal
+    contact = data.contact or schemas.Contact()
+    dossier = await _new_dossier(
+        session, version,
+        applicant_id=account.id if account else None, applicant_kind=kind,
+        applicant_name=data.applicant.name, applicant_citizen_id=data.applicant.citizen_id,
+        applicant_tax_code=data.applicant.tax_code,
+        actor_id=principal.account_id, actor_kind=principal.kind, actor_name=principal.name,
+        channel=data.channel, source=data.channel, delivery_method=data.delivery.method,
+        delivery_address=data.delivery.address, form=data.form,
+        contact_email=contact.email or (account.email if account else None),
+        contact_phone=contact.phone or (account.phone if account else None))
+    if data.submit:
+        return await _submit_locked(session, dossier)
+    return dossier
+
+
+async def editable_draft(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
+    """Visible (404), locked, a draft (409) and editable by this caller (404: others' drafts are invisible)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    dossier = await lock_dossier(session, dossier_id)
+    if not may_edit_draft(viewer, dossier):
+        if dossier.state == DossierState.draft:
+            raise not_found("dossier")
+        raise ProblemError("dossier_not_draft", f"The dossier is {dossier.state}; only drafts can be changed.")
+    require_draft(dossier)
+    return dossier
+
+
+async def update_draft(session: AsyncSession, dossier: Dossier, patch: schemas.DossierPatch) -> Dossier:
+    version = await _pinned(session, dossier)
+    if patch.channel is not None and patch.channel != dossier.channel:
+        _check_offer(version, patch.channel, dossier.applicant_kind)
+        dossier.channel = patch.channel
+    if patch.delivery is not None:
+        dossier.delivery_method = patch.delivery.method
+        dossier.delivery_address = patch.delivery.address
+    if patch.form is not None:
+        _check_form(version, patch.form)
+        dossier.form = patch.form
+    await session.flush()
+    return dossier
+
+
+async def delete_draft(session: AsyncSession, dossier: Dossier) -> None:
+    """Removes the row and its attachment rows; unreferenced files go with `dvc storage gc`."""
+    await session.delete(dossier)
+    await session.flush()
+
+
+async def _pinned(session: AsyncSession, dossier: Dossier) -> ProcedureVersion:
+    version = await catalogue.get_version(session, dossier.procedure_code, dossier.procedure_version)
+    if version is None:  # versions are history and never deleted; this is a broken database
+        raise RuntimeError(f"pinned version {dossier.procedure_code} v{dossier.procedure_version} is gone")
+    return version
+
+
+async def missing_parts(session: AsyncSession, dossier: Dossier, version: ProcedureVersion) -> list[dict[str, Any]]:
+    present = set((await session.execute(
+        select(Attachment.part).where(Attachment.dossier_id == dossier.id).distinct())).scalars())
+    return [part for part in (version.document_parts or [])
+            if part.get("required", True) and part["key"] not in present]
+
+
+async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
+    dossier = await editable_draft(session, viewer, dossier_id)
+    return await _submit_locked(session, dossier)
+
+
+async def _submit_locked(session: AsyncSession, dossier: Dossier) -> Dossier:
+    version = await _pinned(session, dossier)
+    missing = await missing_parts(session, dossier, version)
+    if missing:
+        raise ProblemError(
+            "documents_missing", "Every required document part must be attached before submitting.",
+            errors=[{"loc": ["body", "attachments", p["key"]], "msg": f"missing: {p.get('name', p['key'])}",
+                     "type": "missing"} for p in missing],
+            extra={"missing": [p["key"] for p in missing]})
+    _check_form(version, dossier.form)
+    now = clock.now()
+    dossier.code = await next_dossier_code(session, dossier.agency_code, now)
+    dossier.state = DossierState.submitted.value
+    dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
+    dossier.submitted_at = now
+    await session.flush()
+    await emit(session, "dossier.submitted", aggregate_type="dossier", aggregate_id=dossier.id, payload={
+        "id": str(dossier.id), "code": dossier.code, "procedure_code": dossier.procedure_code,
+        "procedure_version": dossier.procedure_version, "agency_code": dossier.agency_code,
+        "channel": dossier.channel, "source": dossier.source, "state": dossier.state,
+        "national_status_code": dossier.national_status_code,
+        "applicant_id": str(dossier.applicant_id) if dossier.applicant_id else None,
+        "submitted_at": now.isoformat()})
+    return dossier
