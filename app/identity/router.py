@@ -1,5 +1,112 @@
-"""HTTP routes of the identity domain."""
+"""HTTP routes of the identity domain: registration, own account, representatives, the dev JWKS.
 
-from fastapi import APIRouter
+Officials and clients live in `staff_router.py` and are included here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.idempotency import IdempotencyDep
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep, keyset_page
+from app.core.problems import not_found
+from app.core.settings import get_settings
+from app.identity import service
+from app.identity.deps import ApplicantDep, CallerDep, OrganisationDep, TokenDep
+from app.identity.models import Account, Representative
+from app.identity.schemas import (
+    AccountOut,
+    ContactsPatch,
+    RegistrationIn,
+    RepresentativeIn,
+    RepresentativeOut,
+)
+from app.identity.staff_router import router as staff_router
 
 router = APIRouter()
+accounts = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+@accounts.post("", status_code=201, summary="Register the caller's identity as an account",
+               responses=problems("account_exists", "validation_error"))
+async def register_account(token: TokenDep, body: RegistrationIn, session: SessionDep,
+                           response: Response) -> AccountOut:
+    """Identifiers come from the verified token (citizen id or tax code claim), never from the body. An identity
+    whose identification number already has an account is linked to that account (one person, several
+    identity providers) and the answer is that account."""
+    account = await service.register(session, token, body)
+    response.headers["Location"] = "/v1/accounts/me"
+    return AccountOut.model_validate(account)
+
+
+@accounts.get("/me", summary="The caller's account")
+async def get_my_account(caller: CallerDep, session: ReadSessionDep) -> AccountOut:
+    return AccountOut.model_validate(await service.get_account(session, caller.account_id))
+
+
+@accounts.patch("/me", summary="Change the caller's contact details", responses=problems("validation_error"))
+async def update_my_account(caller: ApplicantDep, body: ContactsPatch, session: SessionDep) -> AccountOut:
+    return AccountOut.model_validate(await service.update_contacts(session, caller.account_id, body))
+
+
+def _representative_out(link: Representative, citizen: Account) -> RepresentativeOut:
+    return RepresentativeOut(id=link.id, organisation_id=link.organisation_id,
+                             citizen_account_id=link.citizen_account_id, citizen_id=citizen.citizen_id or "",
+                             name=citizen.name, created_at=link.created_at)
+
+
+@accounts.post("/me/representatives", status_code=201, response_model=RepresentativeOut,
+               summary="Authorise a citizen account to act for the caller's organisation",
+               responses=problems("conflict", "validation_error", "idempotency_in_progress",
+                                  "idempotency_key_reused"))
+async def add_representative(caller: OrganisationDep, body: RepresentativeIn, idem: IdempotencyDep,
+                             session: SessionDep) -> Any:
+    replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
+    if replay:
+        return replay
+    link, citizen = await service.add_representative(session, caller.account_id, body.citizen_id)
+    return await idem.respond(session, _representative_out(link, citizen), status_code=201,
+                              headers={"Location": f"/v1/accounts/me/representatives/{link.id}"})
+
+
+@accounts.get("/me/representatives", summary="Citizen accounts authorised to act for the caller's organisation")
+async def list_representatives(caller: OrganisationDep, page: PageDep,
+                               session: ReadSessionDep) -> Page[RepresentativeOut]:
+    stmt = (select(Representative, Account).join(Account, Account.id == Representative.citizen_account_id)
+            .where(Representative.organisation_id == caller.account_id))
+    rows, cursor = await keyset_page(session, stmt, scalars=False, params=page,  # type: ignore[arg-type]
+                                     order=[(Representative.created_at, False), (Representative.id, False)],
+                                     key=lambda row: (row[0].created_at, row[0].id))
+    return Page(items=[_representative_out(link, citizen) for link, citizen in rows], next_cursor=cursor)
+
+
+@accounts.delete("/me/representatives/{representative_id}", status_code=204,
+                 summary="Withdraw a representative's authorisation", responses=problems("not_found"))
+async def remove_representative(caller: OrganisationDep, representative_id: uuid.UUID,
+                                session: SessionDep) -> Response:
+    await service.remove_representative(session, caller.account_id, representative_id)
+    return Response(status_code=204)
+
+
+@router.get("/dev/jwks.json", include_in_schema=False)
+async def dev_jwks() -> JSONResponse:
+    """The development identity provider's public keys; absent (404) outside DVC_ENV=dev."""
+    import asyncio
+
+    from app.identity import devidp
+
+    settings = get_settings()
+    if not settings.dev_features:
+        raise not_found("page")
+    return JSONResponse(await asyncio.to_thread(devidp.jwks, settings))
+
+
+router.include_router(accounts)
+router.include_router(staff_router)

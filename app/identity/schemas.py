@@ -66,6 +66,8 @@ class AccountOut(BaseModel):
     email: str | None = None
     phone: str | None = None
     address: str | None = None
+    agency_code: str | None = Field(default=None, description="Officials: their agency.")
+    roles: list[str] = Field(default_factory=list, description="Officials: their roles.")
     status: AccountStatus
     created_at: datetime
 

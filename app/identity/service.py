@@ -133,16 +133,6 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
     return link, citizen
 
 
-async def list_representatives(session: AsyncSession,
-                               organisation_id: uuid.UUID) -> list[tuple[Representative, Account]]:
-    rows = await session.execute(
-        select(Representative, Account)
-        .join(Account, Account.id == Representative.citizen_account_id)
-        .where(Representative.organisation_id == organisation_id)
-        .order_by(Representative.created_at, Representative.id))
-    return [(r, a) for r, a in rows.tuples()]
-
-
 async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID,
                                 representative_id: uuid.UUID) -> None:
     row = (await session.execute(

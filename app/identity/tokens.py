@@ -119,9 +119,9 @@ class DevSource:
         self.settings = settings
 
     async def load(self) -> dict[str, Any]:
-        from app.identity import devidp
+        from app.identity.devidp import jwks
 
-        return await asyncio.to_thread(devidp.jwks, self.settings)
+        return await asyncio.to_thread(jwks, self.settings)
 
 
 class NoSource:

@@ -1,0 +1,101 @@
+"""HTTP routes for officials (system admins anywhere, agency admins in their own agency) and clients (system
+admins only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.idempotency import IdempotencyDep
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.problems import not_found
+from app.identity import staff
+from app.identity.deps import AdminDep, Principal, official
+from app.identity.models import Account, AccountKind
+from app.identity.schemas import ClientIn, ClientOut, ClientPatch, OfficialIn, OfficialOut, OfficialPatch
+
+router = APIRouter()
+officials = APIRouter(prefix="/v1/officials", tags=["officials"])
+clients = APIRouter(prefix="/v1/clients", tags=["clients"])
+
+AgencyAdminDep = Annotated[Principal, official("agency_admin")]
+_IDEM = ("idempotency_in_progress", "idempotency_key_reused")
+
+
+@officials.post("", status_code=201, response_model=OfficialOut, summary="Create an official bound to an identity",
+                responses=problems("account_exists", "validation_error", *_IDEM))
+async def create_official(caller: AgencyAdminDep, body: OfficialIn, idem: IdempotencyDep,
+                          session: SessionDep) -> Any:
+    replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
+    if replay:
+        return replay
+    account = await staff.create_official(session, caller, body)
+    return await idem.respond(session, OfficialOut.model_validate(account), status_code=201,
+                              headers={"Location": f"/v1/officials/{account.id}"})
+
+
+@officials.get("", summary="Officials (an agency admin sees its own agency only)")
+async def list_officials(caller: AgencyAdminDep, page: PageDep, session: ReadSessionDep,
+                         agency_code: Annotated[str | None, Query(max_length=64)] = None) -> Page[OfficialOut]:
+    rows, cursor = await staff.list_officials(session, caller, page, agency_code)
+    return Page(items=[OfficialOut.model_validate(a) for a in rows], next_cursor=cursor)
+
+
+async def _visible_official(session: ReadSessionDep, caller: Principal, official_id: uuid.UUID) -> Account:
+    account = await session.get(Account, official_id)
+    if account is None or account.kind != AccountKind.official:
+        raise not_found("official")
+    if not caller.is_system_admin and account.agency_code != caller.agency_code:
+        raise not_found("official")
+    return account
+
+
+@officials.get("/{official_id}", summary="One official", responses=problems("not_found"))
+async def get_official(caller: AgencyAdminDep, official_id: uuid.UUID, session: ReadSessionDep) -> OfficialOut:
+    return OfficialOut.model_validate(await _visible_official(session, caller, official_id))
+
+
+@officials.patch("/{official_id}", summary="Change an official's roles, agency, contacts or status",
+                 responses=problems("not_found", "validation_error"))
+async def update_official(caller: AgencyAdminDep, official_id: uuid.UUID, body: OfficialPatch,
+                          session: SessionDep) -> OfficialOut:
+    return OfficialOut.model_validate(await staff.update_official(session, caller, official_id, body))
+
+
+@clients.post("", status_code=201, response_model=ClientOut, summary="Register an integrator client",
+              responses=problems("account_exists", "validation_error", *_IDEM))
+async def create_client(caller: AdminDep, body: ClientIn, idem: IdempotencyDep, session: SessionDep) -> Any:
+    replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
+    if replay:
+        return replay
+    account = await staff.create_client(session, caller, body)
+    return await idem.respond(session, ClientOut.model_validate(account), status_code=201,
+                              headers={"Location": f"/v1/clients/{account.id}"})
+
+
+@clients.get("", summary="Integrator clients")
+async def list_clients(caller: AdminDep, page: PageDep, session: ReadSessionDep) -> Page[ClientOut]:
+    rows, cursor = await staff.list_clients(session, page)
+    return Page(items=[ClientOut.model_validate(a) for a in rows], next_cursor=cursor)
+
+
+@clients.get("/{client_id}", summary="One integrator client", responses=problems("not_found"))
+async def get_client(caller: AdminDep, client_id: uuid.UUID, session: ReadSessionDep) -> ClientOut:
+    account = await session.get(Account, client_id)
+    if account is None or account.kind != AccountKind.client:
+        raise not_found("client")
+    return ClientOut.model_validate(account)
+
+
+@clients.patch("/{client_id}", summary="Change a client's scopes, agencies, name or status",
+               responses=problems("not_found", "validation_error"))
+async def update_client(caller: AdminDep, client_id: uuid.UUID, body: ClientPatch, session: SessionDep) -> ClientOut:
+    return ClientOut.model_validate(await staff.update_client(session, caller, client_id, body))
+
+
+router.include_router(officials)
+router.include_router(clients)
