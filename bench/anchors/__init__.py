@@ -1,0 +1,32 @@
+"""Bare anchor apps: the least code that does a scenario's work, so the app's overhead shows as a ratio.
+
+Each anchor is a tiny module served by uvicorn (1 worker) on its own loopback port. Database anchors
+read `BENCH_DSN` (asyncpg DSN of the bench database) and use their own table, created by `DDL` and
+filled by `SEED` before the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.anchors import insert_app, json_app, pk_read_app
+from bench.model import Request
+
+
+@dataclass(frozen=True)
+class Anchor:
+    name: str
+    module: str  # "package.module:app" for uvicorn
+    description: str
+    request: Request
+    ddl: str = ""
+    seed: str = ""
+
+
+ANCHORS: dict[str, Anchor] = {
+    "json": Anchor("json", "bench.anchors.json_app:app", "FastAPI, fixed JSON", json_app.REQUEST),
+    "insert": Anchor("insert", "bench.anchors.insert_app:app", "FastAPI + asyncpg one-row insert",
+                     insert_app.REQUEST, insert_app.DDL),
+    "pk_read": Anchor("pk_read", "bench.anchors.pk_read_app:app", "FastAPI + asyncpg primary-key read",
+                      pk_read_app.REQUEST, pk_read_app.DDL, pk_read_app.SEED),
+}

@@ -1,0 +1,141 @@
+"""`python -m bench`: one PostgreSQL database, the app and the anchors up, each driven by the same load."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from bench.anchors import ANCHORS, Anchor
+from bench.database import BenchDatabase, find_user
+from bench.identity import BenchIdentity
+from bench.load import Load, find_wrk
+from bench.model import BenchContext, Measurement, Request, Scenario
+from bench.report import Row, render, write
+from bench.scenarios import all_scenarios
+from bench.servers import Server
+
+WARM_UP_S = 1.0
+PROBE_TIMEOUT_S = 10
+
+
+def parse(argv: list[str] | None, scenarios: dict[str, Scenario]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scenario", action="append", choices=sorted(scenarios), metavar="NAME",
+                        help=f"run only these (repeatable); default all: {', '.join(sorted(scenarios))}")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per target (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    parser.add_argument("--app-log-level", default="INFO", help="DVC_LOG_LEVEL of the app (default INFO, as prod)")
+    parser.add_argument("--no-write", action="store_true", help="print the table only, no results file")
+    args = parser.parse_args(argv)
+    if not 1 <= args.duration <= 120 or not 1 <= args.connections <= 1024 or not 1 <= args.threads <= 64:
+        parser.error("bounds: 1 <= duration <= 120, 1 <= connections <= 1024, 1 <= threads <= 64")
+    return args
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: servers stopped, database dropped
+
+
+def probe(url: str, request: Request, what: str) -> None:
+    """One request before the load: a scenario that answers an error would only measure the error path."""
+    headers = dict(request.headers) | {name: f"bench-probe-{name}" for name in request.unique_headers}
+    response = httpx.request(request.method, url + request.path, headers=headers, content=request.body,
+                             timeout=PROBE_TIMEOUT_S)
+    if response.status_code >= 400:
+        raise RuntimeError(f"{what}: {request.method} {request.path} answered {response.status_code}: "
+                           f"{response.text[:500]}")
+
+
+def measure(load: Load, url: str, request: Request, what: str) -> Measurement:
+    probe(url, request, what)
+    load.run(url, request, WARM_UP_S)
+    result = load.run(url, request)
+    print(f"  {what}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+          + (f", {result.errors} ERRORS" if result.errors else ""), flush=True)
+    return result
+
+
+async def prepare(scenarios: list[Scenario], app: Server, identity: BenchIdentity,
+                  database: BenchDatabase) -> dict[str, Request]:
+    async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:
+        context = BenchContext(app_url=app.url, http=http, identity=identity, database_dsn=database.dsn)
+        return {scenario.name: await scenario.prepare(context) for scenario in scenarios}
+
+
+def run(args: argparse.Namespace, scenarios: list[Scenario], anchors: list[Anchor], work: Path) -> tuple[str, datetime]:
+    started = datetime.now().astimezone()
+    wrk = None if args.python_load else find_wrk(install=not args.no_install)
+    load = Load(args.duration, args.connections, args.threads, wrk)
+    print(f"bench: {len(scenarios)} scenario(s), {len(anchors)} anchor(s), load {load.tool}", flush=True)
+
+    database = BenchDatabase(asyncio.run(find_user()), f"dvc_bench_{os.getpid()}")
+    servers: list[Server] = []
+    try:
+        asyncio.run(database.create())
+        database.migrate()
+        for anchor in anchors:
+            asyncio.run(database.prepare_anchor(anchor))
+        identity = BenchIdentity(work)
+        app = Server("app", "app.main:create_app", work, factory=True, env={
+            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": args.app_log_level,
+            "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env()})
+        servers.append(app)
+        anchor_servers = {a.name: Server(f"anchor-{a.name}", a.module, work, env={"BENCH_DSN": database.dsn})
+                          for a in anchors}
+        servers.extend(anchor_servers.values())
+        for server in servers:
+            server.start()
+        app.wait_ready("/readyz")
+        for server in anchor_servers.values():
+            server.wait_ready("/", frozenset({404}))  # any answer: the lifespan (pool) is up
+
+        requests = asyncio.run(prepare(scenarios, app, identity, database))
+        anchor_rows = {a.name: Row(a.name, a.description,
+                                   measure(load, anchor_servers[a.name].url, a.request, f"anchor {a.name}"))
+                       for a in anchors}
+        scenario_rows = [Row(s.name, s.description, measure(load, app.url, requests[s.name], s.name),
+                             s.anchor, anchor_rows[s.anchor].measurement) for s in scenarios]
+    except Exception:
+        for server in servers:
+            print(f"--- {server.name} log (tail)\n{server.log_tail()}", file=sys.stderr)
+        raise
+    finally:
+        for server in servers:
+            server.stop()
+        try:
+            asyncio.run(database.drop())
+        except Exception as error:  # never hide the run's own error behind a failed clean-up
+            print(f"bench: could not drop database {database.name}: {error}", file=sys.stderr)
+    return render(scenario_rows, list(anchor_rows.values()), tool=load.tool, connections=args.connections,
+                  threads=args.threads, duration_s=args.duration, started=started), started
+
+
+def main(argv: list[str] | None = None) -> int:
+    registry = all_scenarios()
+    args = parse(argv, registry)
+    scenarios = [registry[name] for name in (args.scenario or sorted(registry))]
+    for scenario in scenarios:
+        if scenario.anchor not in ANCHORS:
+            raise SystemExit(f"bench: scenario {scenario.name} names unknown anchor {scenario.anchor!r}")
+    # Every anchor on a full run (the table shows them all); only the ones needed for a selection.
+    wanted = {s.anchor for s in scenarios} if args.scenario else set(ANCHORS)
+    anchors = [anchor for name, anchor in ANCHORS.items() if name in wanted]
+    signal.signal(signal.SIGTERM, _terminate)
+    with tempfile.TemporaryDirectory(prefix="dvc-bench-") as work:
+        table, started = run(args, scenarios, anchors, Path(work))
+    print("\n" + table)
+    if not args.no_write:
+        print(f"bench: written to {write(table, started)}")
+    return 0

@@ -1,0 +1,83 @@
+"""The vocabulary shared by scenarios, anchors and the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bench.identity import BenchIdentity
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, sent over and over by the load generator.
+
+    `unique_headers` get a fresh value on every request (e.g. "Idempotency-Key"), so a create scenario
+    creates a new row each time instead of replaying the first response.
+    """
+
+    method: str = "GET"
+    path: str = "/"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    unique_headers: tuple[str, ...] = ()
+
+    @classmethod
+    def json(cls, method: str, path: str, body: bytes, headers: Mapping[str, str] | None = None,
+             unique_headers: tuple[str, ...] = ()) -> Request:
+        return cls(method, path, {"Content-Type": "application/json", **(headers or {})}, body, unique_headers)
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    """What a scenario's setup may use: the running app, tokens it accepts, and the bench database."""
+
+    app_url: str
+    http: httpx.AsyncClient  # base_url = app_url; for seeding through the real API
+    identity: BenchIdentity  # signs tokens the app accepts (its JWKS file is in the app's env)
+    database_dsn: str  # plain asyncpg DSN of the bench database, for seeding rows directly
+
+
+Setup = Callable[[BenchContext], Awaitable[Request]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A request against the app, compared with the anchor that does the same work with nothing around it.
+
+    Give either a fixed `request` or an async `setup` that prepares data (accounts, rows, tokens) and
+    returns the request to repeat.
+    """
+
+    name: str
+    anchor: str  # a key of bench.anchors.ANCHORS: "json", "insert" or "pk_read"
+    description: str
+    request: Request | None = None
+    setup: Setup | None = None
+
+    def __post_init__(self) -> None:
+        if (self.request is None) == (self.setup is None):
+            raise ValueError(f"scenario {self.name}: give exactly one of request= or setup=")
+
+    async def prepare(self, context: BenchContext) -> Request:
+        if self.setup is not None:
+            return await self.setup(context)
+        assert self.request is not None
+        return self.request
+
+
+@dataclass(frozen=True)
+class Measurement:
+    requests: int
+    seconds: float
+    errors: int  # transport errors, timeouts and non-2xx/3xx answers
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
