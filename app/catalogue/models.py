@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String, Text
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
@@ -19,6 +20,20 @@ class AgencyLevel(enum.StrEnum):
     department = "department"
     district = "district"  # history only: districts were abolished on 2025-07-01
     commune = "commune"
+
+
+class OnlineLevel(enum.StrEnum):
+    """Decree 42/2022: full (toàn trình), partial (một phần), or not online at all."""
+
+    full = "full"
+    partial = "partial"
+    direct = "direct"
+
+
+class VersionStatus(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+    retired = "retired"
 
 
 class Agency(Base):
@@ -35,5 +50,76 @@ class Agency(Base):
     address: Mapped[str | None] = mapped_column(Text, default=None)
     working_hours: Mapped[str | None] = mapped_column(String(200), default=None)
     saturday_morning: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class Field(Base):
+    """A subject area (lĩnh vực), optionally scoped to one agency."""
+
+    __tablename__ = "catalogue_fields"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(400))
+    agency_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("agencies.code"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class Procedure(Base):
+    """A procedure's identity (its national code); everything else lives in its versions."""
+
+    __tablename__ = "procedures"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Bumped by every publish/retire: the row lock taken on it serialises lifecycle changes per procedure.
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class ProcedureVersion(Base):
+    """One version of a procedure. Drafts are editable; published and retired versions are history."""
+
+    __tablename__ = "procedure_versions"
+    __table_args__ = (
+        UniqueConstraint("procedure_code", "version"),
+        # The database, not only the code, keeps at most one published version per procedure.
+        Index("uq_procedure_versions_one_published", "procedure_code", unique=True,
+              sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'")),
+        Index("ix_procedure_versions_live", "status", "valid_from", "procedure_code"),
+        # On PostgreSQL the migration builds this as a pg_trgm GIN index; elsewhere it is a plain index.
+        Index("ix_procedure_versions_search_name", "search_name",
+              postgresql_using="gin", postgresql_ops={"search_name": "gin_trgm_ops"}),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    procedure_code: Mapped[str] = mapped_column(String(64), ForeignKey("procedures.code", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[VersionStatus] = mapped_column(Enum(VersionStatus, native_enum=False, length=16),
+                                                  default=VersionStatus.draft)
+    name: Mapped[str] = mapped_column(Text)
+    agency_code: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.code"), index=True)
+    field_code: Mapped[str] = mapped_column(String(64), ForeignKey("catalogue_fields.code"), index=True)
+    online_level: Mapped[OnlineLevel] = mapped_column(Enum(OnlineLevel, native_enum=False, length=16))
+    applicant_kinds: Mapped[list[Any]] = mapped_column(default=list)
+    channels: Mapped[list[Any]] = mapped_column(default=list)
+    processing_days: Mapped[int] = mapped_column(Integer)
+    clock_on_supplement: Mapped[str] = mapped_column(String(16), default="pause")
+    document_parts: Mapped[list[Any]] = mapped_column(default=list)
+    fee_items: Mapped[list[Any]] = mapped_column(default=list)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    form_schema: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    workflow: Mapped[str] = mapped_column(String(64), default="standard")
+    legal_basis: Mapped[str | None] = mapped_column(Text, default=None)
+    step_time_limits: Mapped[list[Any]] = mapped_column(default=list)
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_from: Mapped[datetime | None] = mapped_column(default=None)
+    valid_to: Mapped[datetime | None] = mapped_column(default=None)
+    # Maintained on every write (app.catalogue.text): normalised name, field+agency names, and filter tags.
+    search_name: Mapped[str] = mapped_column(Text, default=" ")
+    search_extra: Mapped[str] = mapped_column(Text, default=" ")
+    facets: Mapped[str] = mapped_column(String(200), default=" ")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

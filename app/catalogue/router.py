@@ -1,5 +1,201 @@
-"""HTTP routes of the catalogue domain."""
+"""HTTP routes of the catalogue domain: public reads, editor writes, bulk import/export."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.catalogue import importer, search, service, versions
+from app.catalogue.models import OnlineLevel
+from app.catalogue.schemas import (
+    AgencyIn,
+    AgencyOut,
+    AgencyPatch,
+    CatalogueDocument,
+    FieldIn,
+    FieldOut,
+    ImportSummary,
+    ProcedureCreate,
+    ProcedureOut,
+    PublishIn,
+    RetireIn,
+    VersionPatch,
+)
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.problems import ProblemError, not_found
+from app.identity.deps import Principal, official_or_client
+
+router = APIRouter(tags=["catalogue"])
+
+EditorDep = Annotated[Principal, official_or_client(roles=("agency_admin",), scopes=("catalogue:write",))]
+
+
+# --- public ------------------------------------------------------------------------------------------------
+
+@router.get("/v1/agencies", response_model=Page[AgencyOut], responses=problems("validation_error"))
+async def catalogue_list_agencies(session: ReadSessionDep, page: PageDep,
+                                  parent: Annotated[str | None, Query(max_length=64)] = None) -> Page[AgencyOut]:
+    rows, cursor = await service.list_agencies(session, page, parent=parent)
+    return Page(items=[AgencyOut.model_validate(a) for a in rows], next_cursor=cursor)
+
+
+@router.get("/v1/agencies/{code}", response_model=AgencyOut, responses=problems("not_found"))
+async def catalogue_get_agency(code: str, session: ReadSessionDep) -> AgencyOut:
+    agency = await service.get_agency(session, code)
+    if agency is None:
+        raise not_found("agency")
+    return AgencyOut.model_validate(agency)
+
+
+@router.get("/v1/fields", response_model=Page[FieldOut], responses=problems("validation_error"))
+async def catalogue_list_fields(session: ReadSessionDep, page: PageDep,
+                                agency: Annotated[str | None, Query(max_length=64)] = None) -> Page[FieldOut]:
+    rows, cursor = await service.list_fields(session, page, agency=agency)
+    return Page(items=[FieldOut.model_validate(f) for f in rows], next_cursor=cursor)
+
+
+@router.get("/v1/procedures", response_model=Page[ProcedureOut], responses=problems("validation_error"))
+async def catalogue_search_procedures(
+    session: ReadSessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=200, description="Words, with or without Vietnamese accents.")] = None,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    field: Annotated[str | None, Query(max_length=64)] = None,
+    online_level: OnlineLevel | None = None,
+    channel: Literal["online", "desk", "post"] | None = None,
+    applicant_kind: Literal["citizen", "organisation"] | None = None,
+) -> Page[ProcedureOut]:
+    """Procedures in force; with `q`, best match first (see app/catalogue/search.py for the ranking)."""
+    rows, cursor = await search.search_procedures(session, page, q=q, agency=agency, field=field,
+                                                  online_level=online_level, channel=channel,
+                                                  applicant_kind=applicant_kind)
+    return Page(items=[versions.to_out(v) for v in rows], next_cursor=cursor)
+
+
+@router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses=problems("not_found"))
+async def catalogue_get_procedure(code: str, session: ReadSessionDep, response: Response) -> ProcedureOut:
+    """The version in force now, with an `ETag` that changes whenever it does."""
+    version = await service.get_published_version(session, code)
+    if version is None:
+        raise not_found("procedure")
+    out = versions.to_out(version)
+    response.headers["ETag"] = versions.etag_of(out)
+    return out
+
+
+@router.get("/v1/procedures/{code}/versions", response_model=Page[ProcedureOut], responses=problems("not_found"))
+async def catalogue_list_versions(code: str, session: ReadSessionDep) -> Page[ProcedureOut]:
+    """Published and retired versions, oldest first (drafts are visible to editors only)."""
+    rows = await versions.list_versions(session, code)
+    return Page(items=[versions.to_out(v) for v in rows], next_cursor=None)
+
+
+@router.get("/v1/catalogue/export", response_model=CatalogueDocument)
+async def catalogue_export(session: ReadSessionDep) -> CatalogueDocument:
+    """Agencies, fields and published procedures in the import format."""
+    return await importer.export_document(session)
+
+
+# --- editors -----------------------------------------------------------------------------------------------
+
+_WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role")
+
+
+@router.post("/v1/agencies", status_code=201, response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
+async def catalogue_create_agency(body: AgencyIn, editor: EditorDep, session: SessionDep,
+                                  response: Response) -> AgencyOut:
+    agency = await service.create_agency(session, editor, body)
+    response.headers["Location"] = f"/v1/agencies/{agency.code}"
+    return AgencyOut.model_validate(agency)
+
+
+@router.patch("/v1/agencies/{code}", response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
+async def catalogue_update_agency(code: str, body: AgencyPatch, editor: EditorDep, session: SessionDep,
+                                  ) -> AgencyOut:
+    return AgencyOut.model_validate(await service.update_agency(session, editor, code, body))
+
+
+@router.post("/v1/fields", status_code=201, response_model=FieldOut, responses=problems(*_WRITE_PROBLEMS))
+async def catalogue_create_field(body: FieldIn, editor: EditorDep, session: SessionDep,
+                                 response: Response) -> FieldOut:
+    row = await service.create_field(session, editor, body)
+    response.headers["Location"] = f"/v1/fields?agency={row.agency_code or ''}"
+    return FieldOut.model_validate(row)
+
+
+def _version_location(response: Response, out: ProcedureOut) -> ProcedureOut:
+    response.headers["Location"] = f"/v1/procedures/{out.code}/versions/{out.version}"
+    return out
+
+
+@router.post("/v1/procedures", status_code=201, response_model=ProcedureOut, responses=problems(*_WRITE_PROBLEMS))
+async def catalogue_create_procedure(body: ProcedureCreate, editor: EditorDep, session: SessionDep,
+                                     response: Response) -> ProcedureOut:
+    """A new procedure with its first draft (version 1)."""
+    version = await versions.create_procedure(session, editor, body)
+    return _version_location(response, versions.to_out(version))
+
+
+@router.post("/v1/procedures/{code}/versions", status_code=201, response_model=ProcedureOut,
+             responses=problems(*_WRITE_PROBLEMS))
+async def catalogue_create_version(code: str, editor: EditorDep, session: SessionDep,
+                                   response: Response) -> ProcedureOut:
+    """A new draft, copied from the version in force."""
+    version = await versions.new_draft(session, editor, code)
+    return _version_location(response, versions.to_out(version))
+
+
+@router.get("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
+            responses=problems("not_found", "forbidden_role"))
+async def catalogue_get_version(code: str, n: int, editor: EditorDep, session: ReadSessionDep) -> ProcedureOut:
+    """Any version, drafts included (for editors)."""
+    version = await service.get_version(session, code, n)
+    if version is None:
+        raise not_found("procedure version")
+    service.require_edit(editor, version.agency_code)
+    return versions.to_out(version)
+
+
+@router.patch("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
+              responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
+async def catalogue_update_version(code: str, n: int, body: VersionPatch, editor: EditorDep,
+                                   session: SessionDep) -> ProcedureOut:
+    """Change a draft; published versions are immutable (409 `version_published`)."""
+    return versions.to_out(await versions.patch_draft(session, editor, code, n, body))
+
+
+@router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
+             responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
+async def catalogue_publish_version(code: str, n: int, editor: EditorDep, session: SessionDep,
+                                    body: PublishIn | None = None) -> ProcedureOut:
+    """Publish a draft from `valid_from` (default now), retiring the version in force at that instant."""
+    valid_from = body.valid_from if body else None
+    return versions.to_out(await versions.publish(session, editor, code, n, valid_from))
+
+
+@router.post("/v1/procedures/{code}/versions/{n}/retire", response_model=ProcedureOut,
+             responses=problems(*_WRITE_PROBLEMS, "conflict"))
+async def catalogue_retire_version(code: str, n: int, editor: EditorDep, session: SessionDep,
+                                   body: RetireIn | None = None) -> ProcedureOut:
+    """Withdraw a published version from `valid_to` (default now) without a successor."""
+    valid_to = body.valid_to if body else None
+    return versions.to_out(await versions.retire(session, editor, code, n, valid_to))
+
+
+_IMPORT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/CatalogueDocument"}}}}}
+
+
+@router.post("/v1/catalogue/import", response_model=ImportSummary, openapi_extra=_IMPORT_BODY,
+             responses=problems("validation_error", "forbidden_role", "bad_request"))
+async def catalogue_import(request: Request, editor: EditorDep, session: SessionDep) -> ImportSummary:
+    """Validate the whole document, then write it; any error -> 422 listing each with its JSON `pointer`."""
+    try:
+        raw = await request.json()
+    except ValueError as error:
+        raise ProblemError("bad_request", "The body is not JSON.") from error
+    return await importer.import_document(session, editor, raw)
+

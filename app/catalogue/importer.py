@@ -1,0 +1,216 @@
+"""Bulk import and export of the catalogue (POST /v1/catalogue/import, `dvc catalogue import FILE`).
+
+Import checks the whole document first (shape, duplicates, references, permissions, validity dates) and
+reports every error with its JSON pointer; only a clean document is written, in the caller's transaction.
+An entry whose content equals the procedure's published version changes nothing, so re-importing a file is a
+no-op. A changed entry becomes a new version published at its `valid_from` (default: now), retiring the
+previous one. Export writes the published versions in the same format, so export -> import round-trips.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue import schemas
+from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
+from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra
+from app.catalogue.versions import content_of, resolved_content, write_content
+from app.core import clock
+from app.core.outbox import emit
+from app.core.problems import ProblemError, validation_problem
+
+
+def parse_document(raw: Any) -> schemas.CatalogueDocument:
+    try:
+        return schemas.CatalogueDocument.model_validate(raw)
+    except ValidationError as error:
+        raise validation_problem([field_error(["body", *e["loc"]], e["msg"], e["type"]) for e in error.errors()],
+                                 "The catalogue document has invalid entries; nothing was imported.") from error
+
+
+def _duplicates(entries: list[Any], section: str) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    errors = []
+    for i, entry in enumerate(entries):
+        if entry.code in seen:
+            errors.append(field_error(["body", section, i, "code"], f"code {entry.code!r} appears twice"))
+        seen.add(entry.code)
+    return errors
+
+
+async def _existing(session: AsyncSession) -> tuple[dict[str, Agency], dict[str, Field],
+                                                    dict[str, list[ProcedureVersion]]]:
+    agencies = {a.code: a for a in (await session.execute(select(Agency))).scalars()}
+    fields = {f.code: f for f in (await session.execute(select(Field))).scalars()}
+    versions: dict[str, list[ProcedureVersion]] = {}
+    for v in (await session.execute(select(ProcedureVersion).where(
+            ProcedureVersion.status != VersionStatus.draft))).scalars():
+        versions.setdefault(v.procedure_code, []).append(v)
+    return agencies, fields, versions
+
+
+def _published(versions: list[ProcedureVersion]) -> ProcedureVersion | None:
+    return next((v for v in versions if v.status == VersionStatus.published), None)
+
+
+def _check_permissions(editor: Editor, doc: schemas.CatalogueDocument) -> None:
+    codes = {a.code for a in doc.agencies} | {f.agency_code for f in doc.fields} | {
+        p.agency_code for p in doc.procedures}
+    denied = sorted(str(c) for c in codes if not may_edit(editor, c))
+    if denied:
+        raise ProblemError("forbidden_role", f"You may not edit the catalogue of: {', '.join(denied)}.")
+
+
+async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.CatalogueDocument,
+                   ) -> list[dict[str, Any]]:
+    """Every problem of the document against the current catalogue (empty: safe to apply)."""
+    if editor is not None:
+        _check_permissions(editor, doc)
+    agencies, fields, versions = await _existing(session)
+    errors = _duplicates(doc.agencies, "agencies") + _duplicates(doc.fields, "fields")
+    errors += _duplicates(doc.procedures, "procedures")
+    agency_codes = set(agencies) | {a.code for a in doc.agencies}
+    field_scope = {code: f.agency_code for code, f in fields.items()} | {f.code: f.agency_code for f in doc.fields}
+    for i, agency in enumerate(doc.agencies):
+        if agency.parent_code and agency.parent_code not in agency_codes:
+            errors.append(field_error(["body", "agencies", i, "parent_code"], f"unknown agency {agency.parent_code!r}"))
+    for i, f in enumerate(doc.fields):
+        if f.agency_code and f.agency_code not in agency_codes:
+            errors.append(field_error(["body", "fields", i, "agency_code"], f"unknown agency {f.agency_code!r}"))
+    now = clock.now()
+    for i, entry in enumerate(doc.procedures):
+        loc: list[str | int] = ["body", "procedures", i]
+        if entry.agency_code not in agency_codes:
+            errors.append(field_error([*loc, "agency_code"], f"unknown agency {entry.agency_code!r}"))
+        if entry.field_code not in field_scope:
+            errors.append(field_error([*loc, "field_code"], f"unknown field {entry.field_code!r}"))
+        elif field_scope[entry.field_code] not in (None, entry.agency_code):
+            owner = field_scope[entry.field_code]
+            errors.append(field_error([*loc, "field_code"], f"field {entry.field_code!r} belongs to agency {owner!r}"))
+        if not entry.document_parts:
+            errors.append(field_error([*loc, "document_parts"], "a published procedure needs document parts"))
+        history = versions.get(entry.code, [])
+        current = _published(history)
+        if current is not None and content_of(current) == resolved_content(entry):
+            continue
+        start = entry.valid_from or now
+        for other in history:
+            if (other is current and other.valid_from is not None and other.valid_from >= start) or (
+                    other is not current and other.valid_to is not None and other.valid_to > start):
+                errors.append(field_error([*loc, "valid_from"], f"overlaps the validity of version {other.version}"))
+                break
+    return errors
+
+
+def _parents_first(entries: list[schemas.AgencyIn]) -> list[schemas.AgencyIn]:
+    by_code = {a.code: a for a in entries}
+    ordered: list[schemas.AgencyIn] = []
+    placed: set[str] = set()
+
+    def place(agency: schemas.AgencyIn, depth: int = 0) -> None:
+        if agency.code in placed or depth > len(entries):
+            return
+        if agency.parent_code in by_code:
+            place(by_code[agency.parent_code], depth + 1)
+        placed.add(agency.code)
+        ordered.append(agency)
+
+    for agency in entries:
+        place(agency)
+    return ordered
+
+
+async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schemas.ImportSummary:
+    """Write a validated document (call validate() first, in the same transaction)."""
+    summary = schemas.ImportSummary()
+    agencies, fields, versions = await _existing(session)
+    for entry in _parents_first(doc.agencies):
+        data = entry.model_dump()
+        agency = agencies.get(entry.code)
+        if agency is None:
+            session.add(Agency(**data))
+            summary.agencies_created += 1
+            await session.flush()  # children reference it by foreign key
+        elif any(getattr(agency, k) != v for k, v in data.items()):
+            renamed = agency.name != entry.name
+            for k, v in data.items():
+                setattr(agency, k, v)
+            summary.agencies_updated += 1
+            if renamed:
+                await session.flush()
+                await refresh_search_extra(session, agency_code=entry.code)
+    for f in doc.fields:
+        existing = fields.get(f.code)
+        if existing is None:
+            session.add(Field(**f.model_dump()))
+            summary.fields_created += 1
+        elif existing.name != f.name or existing.agency_code != f.agency_code:
+            renamed = existing.name != f.name
+            existing.name, existing.agency_code = f.name, f.agency_code
+            summary.fields_updated += 1
+            if renamed:
+                await session.flush()
+                await refresh_search_extra(session, field_code=f.code)
+    await session.flush()
+    now = clock.now()
+    for procedure_entry in doc.procedures:
+        await _apply_procedure(session, procedure_entry, versions.get(procedure_entry.code, []), now, summary)
+    return summary
+
+
+async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure, history: list[ProcedureVersion],
+                           now: Any, summary: schemas.ImportSummary) -> None:
+    data = resolved_content(entry)
+    current = _published(history)
+    if current is not None and content_of(current) == data:
+        summary.unchanged += 1
+        return
+    procedure = (await session.execute(select(Procedure).where(Procedure.code == entry.code)
+                                       .with_for_update())).scalar_one_or_none()
+    if procedure is None:
+        procedure = Procedure(code=entry.code)
+        session.add(procedure)
+        await session.flush()
+        summary.procedures_created += 1
+    start = entry.valid_from or now
+    latest = (await session.execute(select(ProcedureVersion.version).where(
+        ProcedureVersion.procedure_code == entry.code).order_by(ProcedureVersion.version.desc()).limit(1))).scalar()
+    if current is not None:
+        current.status, current.valid_to = VersionStatus.retired, start
+        await session.flush()
+    version = ProcedureVersion(procedure_code=entry.code, version=(latest or 0) + 1,
+                               status=VersionStatus.published, valid_from=start)
+    await write_content(session, version, data)
+    session.add(version)
+    await session.flush()
+    summary.versions_published += 1
+    await emit(session, "procedure.published", aggregate_type="procedure", aggregate_id=procedure.id,
+               payload={"code": entry.code, "version": version.version, "valid_from": start.isoformat(),
+                        "retired_version": current.version if current else None})
+
+
+async def import_document(session: AsyncSession, editor: Editor | None, raw: Any) -> schemas.ImportSummary:
+    """Validate everything, then write; `editor=None` is the trusted CLI."""
+    doc = parse_document(raw)
+    errors = await validate(session, editor, doc)
+    if errors:
+        raise validation_problem(errors, f"{len(errors)} error(s) in the catalogue document; nothing was imported.")
+    return await apply(session, doc)
+
+
+async def export_document(session: AsyncSession) -> schemas.CatalogueDocument:
+    agencies = (await session.execute(select(Agency).order_by(Agency.code))).scalars().all()
+    fields = (await session.execute(select(Field).order_by(Field.code))).scalars().all()
+    published = (await session.execute(select(ProcedureVersion).where(
+        ProcedureVersion.status == VersionStatus.published).order_by(ProcedureVersion.procedure_code))).scalars()
+    agency_models = _parents_first([schemas.AgencyIn.model_validate(a, from_attributes=True) for a in agencies])
+    return schemas.CatalogueDocument(
+        agencies=agency_models,
+        fields=[schemas.FieldIn.model_validate(f, from_attributes=True) for f in fields],
+        procedures=[schemas.ImportProcedure(code=v.procedure_code, valid_from=v.valid_from, **content_of(v))
+                    for v in published],
+    )

@@ -1,0 +1,265 @@
+"""Catalogue I/O: the names the frontends rely on (issue 5) and the import/export document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from app.catalogue.models import AgencyLevel, OnlineLevel, VersionStatus
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+LongName = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+Amount = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Whole Vietnamese đồng.")]
+ApplicantKind = Literal["citizen", "organisation"]
+Channel = Literal["online", "desk", "post"]
+ClockRule = Literal["pause", "restart"]
+
+# Media types a document part may accept (what the dossier upload path can check by content).
+KNOWN_MEDIA_TYPES = frozenset({
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "image/tiff",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/xml",
+    "application/zip",
+})
+_FORM_TYPES = frozenset({"string", "number", "integer", "boolean"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentPart(Strict):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]{0,63}$")]
+    name: LongName
+    required: bool = True
+    media_types: list[str] = Field(default_factory=lambda: ["application/pdf"], min_length=1)
+    max_bytes: PositiveInt = 10 * 1024 * 1024
+    original_at_desk: bool = False
+    copies: PositiveInt = 1
+    template_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("media_types")
+    @classmethod
+    def _known_media_types(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in KNOWN_MEDIA_TYPES]
+        if unknown:
+            raise ValueError(f"unknown media type {unknown[0]!r}; allowed: {', '.join(sorted(KNOWN_MEDIA_TYPES))}")
+        if len(set(value)) != len(value):
+            raise ValueError("media types repeat")
+        return value
+
+
+class FeeItem(Strict):
+    kind: Literal["charge", "fee"] = Field(description="`charge` = phí, `fee` = lệ phí.")
+    name: LongName
+    amount: Amount
+    due: Literal["before_processing", "on_result"] = Field(
+        default="on_result", description="`before_processing` is requested at step 2.3, after reception checks.")
+    exemption_note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class ResultSpec(Strict):
+    name: LongName
+    electronic: bool = True
+    must_be_signed: bool = True
+
+
+class StepTimeLimit(Strict):
+    """A time limit for one internal process step (workflow issue); days or hours, not both."""
+
+    step: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+    working_days: PositiveInt | None = None
+    hours: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> StepTimeLimit:
+        if (self.working_days is None) == (self.hours is None):
+            raise ValueError("give exactly one of working_days or hours")
+        return self
+
+
+def check_form_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A flat JSON Schema object: string (optionally format date), number, integer, boolean or enum properties."""
+    if schema is None:
+        return None
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        raise ValueError("form_schema must be a JSON Schema with type 'object' and 'properties'")
+    properties: dict[str, Any] = schema["properties"]
+    for name, prop in properties.items():
+        if not isinstance(prop, dict):
+            raise ValueError(f"property {name!r} must be an object")
+        if "enum" in prop:
+            if not isinstance(prop["enum"], list) or not prop["enum"]:
+                raise ValueError(f"property {name!r}: enum must be a non-empty list")
+        elif prop.get("type") not in _FORM_TYPES:
+            raise ValueError(f"property {name!r}: type must be one of {sorted(_FORM_TYPES)} or an enum")
+        if prop.get("format") not in (None, "date") or ("format" in prop and prop.get("type") != "string"):
+            raise ValueError(f"property {name!r}: only string properties may have format 'date'")
+    required = schema.get("required", [])
+    if not isinstance(required, list) or any(r not in properties for r in required):
+        raise ValueError("form_schema.required must list names of its properties")
+    return schema
+
+
+def _unique(values: list[Any], what: str) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} repeat")
+    return values
+
+
+class ProcedureContent(Strict):
+    """What a version says. Shared by creation, draft edits, import entries and output."""
+
+    name: LongName
+    agency_code: Code
+    field_code: Code
+    online_level: OnlineLevel
+    applicant_kinds: list[ApplicantKind] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1)
+    processing_days: PositiveInt = Field(description="Working days from reception of a complete dossier.")
+    clock_on_supplement: ClockRule | None = Field(
+        default=None, description="Defaults to the DVC_CLOCK_ON_SUPPLEMENT_DEFAULT setting.")
+    document_parts: list[DocumentPart] = Field(default_factory=list)
+    fee_items: list[FeeItem] = Field(default_factory=list)
+    result: ResultSpec
+    workflow: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] = "standard"
+    form_schema: dict[str, Any] | None = None
+    legal_basis: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    step_time_limits: list[StepTimeLimit] = Field(default_factory=list)
+    sample: bool = Field(default=False, description="Invented values (sample catalogue), not legal ones.")
+
+    @field_validator("applicant_kinds", "channels")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        return _unique(value, "values")
+
+    @field_validator("form_schema")
+    @classmethod
+    def _form_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_form_schema(value)
+
+    @field_validator("document_parts")
+    @classmethod
+    def _unique_keys(cls, value: list[DocumentPart]) -> list[DocumentPart]:
+        _unique([p.key for p in value], "document part keys")
+        return value
+
+
+class _Coded(Strict):
+    code: Code = Field(description="National procedure code, e.g. `1.004567.000.00.00.H01`.")
+
+
+class ProcedureCreate(ProcedureContent, _Coded):
+    """A new procedure with its first draft (`code` comes first in the JSON)."""
+
+
+class VersionPatch(Strict):
+    """A draft edit: only the fields given change; the result is validated as a whole."""
+
+    name: LongName | None = None
+    agency_code: Code | None = None
+    field_code: Code | None = None
+    online_level: OnlineLevel | None = None
+    applicant_kinds: list[ApplicantKind] | None = None
+    channels: list[Channel] | None = None
+    processing_days: PositiveInt | None = None
+    clock_on_supplement: ClockRule | None = None
+    document_parts: list[DocumentPart] | None = None
+    fee_items: list[FeeItem] | None = None
+    result: ResultSpec | None = None
+    workflow: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] | None = None
+    form_schema: dict[str, Any] | None = None
+    legal_basis: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    step_time_limits: list[StepTimeLimit] | None = None
+    sample: bool | None = None
+
+
+class ProcedureOut(ProcedureContent, _Coded):
+    clock_on_supplement: ClockRule  # always resolved on output
+    version: int
+    status: VersionStatus
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+
+class PublishIn(Strict):
+    valid_from: datetime | None = Field(default=None, description="Defaults to now: live at once.")
+
+
+class RetireIn(Strict):
+    valid_to: datetime | None = Field(default=None, description="Defaults to now.")
+
+
+class AgencyIn(Strict):
+    code: Code
+    name: Name
+    parent_code: Code | None = None
+    level: AgencyLevel
+    province: Annotated[str, StringConstraints(max_length=200)] | None = None
+    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    working_hours: Annotated[str, StringConstraints(max_length=200)] | None = None
+    saturday_morning: bool = False
+
+
+class AgencyPatch(Strict):
+    name: Name | None = None
+    parent_code: Code | None = None
+    level: AgencyLevel | None = None
+    province: Annotated[str, StringConstraints(max_length=200)] | None = None
+    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    working_hours: Annotated[str, StringConstraints(max_length=200)] | None = None
+    saturday_morning: bool | None = None
+
+
+class AgencyOut(AgencyIn):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class FieldIn(Strict):
+    code: Code
+    name: Name
+    agency_code: Code | None = Field(default=None, description="The agency whose field this is, if scoped.")
+
+
+class FieldOut(FieldIn):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ImportProcedure(ProcedureCreate):
+    valid_from: datetime | None = Field(
+        default=None, description="When this content takes effect; defaults to the import time.")
+
+
+class CatalogueDocument(Strict):
+    """The import/export format; an export imports back unchanged."""
+
+    format: Literal["dvc-catalogue/1"] = "dvc-catalogue/1"
+    note: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    agencies: list[AgencyIn] = Field(default_factory=list)
+    fields: list[FieldIn] = Field(default_factory=list)
+    procedures: list[ImportProcedure] = Field(default_factory=list)
+
+
+class ImportSummary(BaseModel):
+    agencies_created: int = 0
+    agencies_updated: int = 0
+    fields_created: int = 0
+    fields_updated: int = 0
+    procedures_created: int = 0
+    versions_published: int = 0
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return any((self.agencies_created, self.agencies_updated, self.fields_created, self.fields_updated,
+                    self.procedures_created, self.versions_published))

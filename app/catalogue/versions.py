@@ -1,0 +1,242 @@
+"""Procedure versions: draft -> published (valid_from) -> retired (valid_to).
+
+Publishing retires the previous published version at the new version's valid_from, in one transaction. The
+procedure row is locked first (SELECT ... FOR UPDATE on PostgreSQL; SQLite write transactions are already
+serialised by BEGIN IMMEDIATE), and a partial unique index keeps at most one published version per procedure
+even if some other path forgot the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue import schemas
+from app.catalogue.models import Procedure, ProcedureVersion, VersionStatus
+from app.catalogue.service import (
+    Editor,
+    field_error,
+    get_agency,
+    get_field,
+    get_published_version,
+    get_version,
+    require_edit,
+    search_extra_for,
+)
+from app.catalogue.text import search_column
+from app.core import clock
+from app.core.outbox import emit
+from app.core.problems import ProblemError, not_found, validation_problem
+from app.core.settings import get_settings
+
+CONTENT_FIELDS = tuple(schemas.ProcedureContent.model_fields)
+
+
+def content_of(version: ProcedureVersion) -> dict[str, Any]:
+    """A version's content as plain JSON-able data, in the order of ProcedureContent."""
+    return {name: getattr(version, name) for name in CONTENT_FIELDS}
+
+
+def to_out(version: ProcedureVersion) -> schemas.ProcedureOut:
+    return schemas.ProcedureOut(code=version.procedure_code, version=version.version, status=version.status,
+                                valid_from=version.valid_from, valid_to=version.valid_to, **content_of(version))
+
+
+def etag_of(out: schemas.ProcedureOut) -> str:
+    digest = hashlib.sha256(out.model_dump_json().encode()).hexdigest()[:32]
+    return f'"{out.code}-v{out.version}-{digest}"'
+
+
+def resolved_content(content: schemas.ProcedureContent) -> dict[str, Any]:
+    """Stored form of a content model: defaults resolved, nested models as dicts."""
+    data = content.model_dump(mode="json", include=set(CONTENT_FIELDS))
+    if data["clock_on_supplement"] is None:
+        data["clock_on_supplement"] = get_settings().clock_on_supplement_default
+    return data
+
+
+def _facets(data: dict[str, Any]) -> str:
+    tags = [f"channel:{c}" for c in data["channels"]] + [f"applicant:{k}" for k in data["applicant_kinds"]]
+    return f" {' '.join(tags)} "
+
+
+async def check_references(session: AsyncSession, data: dict[str, Any], loc: list[str | int],
+                           ) -> list[dict[str, Any]]:
+    """Agency and field must exist, and a field scoped to an agency serves only that agency."""
+    errors = []
+    if await get_agency(session, data["agency_code"]) is None:
+        errors.append(field_error([*loc, "agency_code"], f"unknown agency {data['agency_code']!r}"))
+    field = await get_field(session, data["field_code"])
+    if field is None:
+        errors.append(field_error([*loc, "field_code"], f"unknown field {data['field_code']!r}"))
+    elif field.agency_code is not None and field.agency_code != data["agency_code"]:
+        errors.append(field_error([*loc, "field_code"],
+                                  f"field {field.code!r} belongs to agency {field.agency_code!r}"))
+    return errors
+
+
+async def write_content(session: AsyncSession, version: ProcedureVersion, data: dict[str, Any]) -> None:
+    for name, value in data.items():
+        setattr(version, name, value)
+    version.search_name = search_column(data["name"])
+    version.search_extra = await search_extra_for(session, data["agency_code"], data["field_code"])
+    version.facets = _facets(data)
+
+
+async def _procedure_for_update(session: AsyncSession, code: str) -> Procedure:
+    stmt = select(Procedure).where(Procedure.code == code).with_for_update()
+    procedure = (await session.execute(stmt)).scalar_one_or_none()
+    if procedure is None:
+        raise not_found("procedure")
+    return procedure
+
+
+async def _latest(session: AsyncSession, code: str) -> ProcedureVersion | None:
+    stmt = (select(ProcedureVersion).where(ProcedureVersion.procedure_code == code)
+            .order_by(ProcedureVersion.version.desc()).limit(1))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def create_procedure(session: AsyncSession, editor: Editor, data: schemas.ProcedureCreate,
+                           ) -> ProcedureVersion:
+    """A new procedure and its first draft (version 1)."""
+    require_edit(editor, data.agency_code)
+    content = resolved_content(data)
+    errors = await check_references(session, content, ["body"])
+    if (await session.execute(select(Procedure.id).where(Procedure.code == data.code))).first() is not None:
+        errors.insert(0, field_error(["body", "code"], f"procedure {data.code!r} already exists"))
+    if errors:
+        raise validation_problem(errors)
+    session.add(Procedure(code=data.code))
+    await session.flush()
+    version = ProcedureVersion(procedure_code=data.code, version=1, status=VersionStatus.draft)
+    await write_content(session, version, content)
+    session.add(version)
+    await session.flush()
+    return version
+
+
+async def new_draft(session: AsyncSession, editor: Editor, code: str) -> ProcedureVersion:
+    """A new draft copied from the version in force (or the latest one when none is)."""
+    await _procedure_for_update(session, code)
+    source = await get_published_version(session, code) or await _latest(session, code)
+    if source is None:
+        raise not_found("procedure")
+    require_edit(editor, source.agency_code)
+    latest = await _latest(session, code)
+    number = (latest.version if latest else 0) + 1
+    version = ProcedureVersion(procedure_code=code, version=number, status=VersionStatus.draft)
+    await write_content(session, version, content_of(source))
+    session.add(version)
+    await session.flush()
+    return version
+
+
+async def _editable_version(session: AsyncSession, editor: Editor, code: str, number: int) -> ProcedureVersion:
+    version = await get_version(session, code, number)
+    if version is None:
+        raise not_found("procedure version")
+    require_edit(editor, version.agency_code)
+    if version.status == VersionStatus.published:
+        raise ProblemError("version_published", f"Version {number} is published and cannot change; "
+                           "create a new draft instead.")
+    if version.status == VersionStatus.retired:
+        raise ProblemError("conflict", f"Version {number} is retired and cannot change.")
+    return version
+
+
+async def patch_draft(session: AsyncSession, editor: Editor, code: str, number: int,
+                      patch: schemas.VersionPatch) -> ProcedureVersion:
+    version = await _editable_version(session, editor, code, number)
+    merged = {**content_of(version), **patch.model_dump(mode="json", exclude_unset=True)}
+    try:
+        content = schemas.ProcedureContent.model_validate(merged)
+    except ValidationError as error:
+        raise validation_problem([field_error(["body", *e["loc"]], e["msg"], e["type"])
+                                  for e in error.errors()]) from error
+    data = resolved_content(content)
+    errors = await check_references(session, data, ["body"])
+    if errors:
+        raise validation_problem(errors)
+    require_edit(editor, data["agency_code"])
+    await write_content(session, version, data)
+    await session.flush()
+    return version
+
+
+async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
+                  valid_from: datetime | None = None) -> ProcedureVersion:
+    procedure = await _procedure_for_update(session, code)
+    version = await _editable_version(session, editor, code, number)
+    start = valid_from or clock.now()
+    if not version.document_parts:
+        raise validation_problem([field_error(["document_parts"],
+                                              "a version needs at least one document part to be published")])
+    others = (await session.execute(select(ProcedureVersion).where(
+        ProcedureVersion.procedure_code == code, ProcedureVersion.id != version.id,
+        ProcedureVersion.status != VersionStatus.draft))).scalars().all()
+    current = next((v for v in others if v.status == VersionStatus.published), None)
+    for other in others:
+        # A new validity must start after everything already in force, or two versions would overlap.
+        if (other is current and other.valid_from is not None and other.valid_from >= start) or (
+                other is not current and other.valid_to is not None and other.valid_to > start):
+            raise validation_problem([field_error(["body", "valid_from"],
+                                                  f"overlaps the validity of version {other.version}")])
+    try:
+        if current is not None:
+            current.status = VersionStatus.retired
+            current.valid_to = start
+            await session.flush()  # retire first: the partial unique index sees one published row at a time
+        version.status = VersionStatus.published
+        version.valid_from = start
+        version.valid_to = None
+        procedure.updated_at = clock.now()
+        await session.flush()
+    except IntegrityError as error:
+        raise ProblemError("conflict", "Another version was published at the same time; retry.") from error
+    await emit(session, "procedure.published", aggregate_type="procedure", aggregate_id=procedure.id,
+               payload={"code": code, "version": number, "valid_from": start.isoformat(),
+                        "retired_version": current.version if current else None})
+    return version
+
+
+async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
+                 valid_to: datetime | None = None) -> ProcedureVersion:
+    procedure = await _procedure_for_update(session, code)
+    version = await get_version(session, code, number)
+    if version is None:
+        raise not_found("procedure version")
+    require_edit(editor, version.agency_code)
+    if version.status != VersionStatus.published:
+        raise ProblemError("conflict", f"Version {number} is {version.status.value}; only a published "
+                           "version can be retired.")
+    end = valid_to or clock.now()
+    if version.valid_from is not None and end <= version.valid_from:
+        raise validation_problem([field_error(["body", "valid_to"], "must be after valid_from")])
+    version.status = VersionStatus.retired
+    version.valid_to = end
+    procedure.updated_at = clock.now()
+    await session.flush()
+    await emit(session, "procedure.retired", aggregate_type="procedure", aggregate_id=procedure.id,
+               payload={"code": code, "version": number, "valid_to": end.isoformat()})
+    return version
+
+
+async def list_versions(session: AsyncSession, code: str, *, include_drafts: bool = False,
+                        ) -> list[ProcedureVersion]:
+    """Every version, oldest first; drafts only for editors."""
+    stmt = select(ProcedureVersion).where(ProcedureVersion.procedure_code == code)
+    if not include_drafts:
+        stmt = stmt.where(ProcedureVersion.status != VersionStatus.draft)
+    versions = list((await session.execute(stmt.order_by(ProcedureVersion.version))).scalars().all())
+    if not versions:
+        exists = await session.scalar(select(func.count()).select_from(Procedure).where(Procedure.code == code))
+        if not exists:
+            raise not_found("procedure")
+    return versions
