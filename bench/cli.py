@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -33,14 +34,19 @@ def parse(argv: list[str] | None, scenarios: dict[str, Scenario]) -> argparse.Na
                         help=f"run only these (repeatable); default all: {', '.join(sorted(scenarios))}")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per target (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="split each target's duration into rounds, interleaved across targets, so a "
+                             "background load change hits scenario and anchor alike (default 2)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--app-log-level", default="INFO", help="DVC_LOG_LEVEL of the app (default INFO, as prod)")
     parser.add_argument("--no-write", action="store_true", help="print the table only, no results file")
     args = parser.parse_args(argv)
-    if not 1 <= args.duration <= 120 or not 1 <= args.connections <= 1024 or not 1 <= args.threads <= 64:
-        parser.error("bounds: 1 <= duration <= 120, 1 <= connections <= 1024, 1 <= threads <= 64")
+    if not (1 <= args.duration <= 120 and 1 <= args.connections <= 1024 and 1 <= args.threads <= 64
+            and 1 <= args.rounds <= 10 and args.duration / args.rounds >= 1):
+        parser.error("bounds: 1 <= duration <= 120, 1 <= connections <= 1024, 1 <= threads <= 64, "
+                     "1 <= rounds <= 10, duration / rounds >= 1")
     return args
 
 
@@ -58,13 +64,26 @@ def probe(url: str, request: Request, what: str) -> None:
                            f"{response.text[:500]}")
 
 
-def measure(load: Load, url: str, request: Request, what: str) -> Measurement:
-    probe(url, request, what)
-    load.run(url, request, WARM_UP_S)
-    result = load.run(url, request)
-    print(f"  {what}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
-          + (f", {result.errors} ERRORS" if result.errors else ""), flush=True)
-    return result
+@dataclass(frozen=True)
+class Target:
+    label: str
+    url: str
+    request: Request
+
+
+def measure(load: Load, targets: list[Target], rounds: int) -> dict[str, Measurement]:
+    """Probe and warm every target, then `rounds` interleaved slices of the duration each."""
+    for target in targets:
+        probe(target.url, target.request, target.label)
+        load.run(target.url, target.request, WARM_UP_S)
+    slices: dict[str, list[Measurement]] = {target.label: [] for target in targets}
+    for round_number in range(1, rounds + 1):
+        for target in targets:
+            result = load.run(target.url, target.request, load.duration_s / rounds)
+            slices[target.label].append(result)
+            print(f"  [{round_number}/{rounds}] {target.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms,"
+                  f" p99 {result.p99_ms:.2f} ms" + (f", {result.errors} ERRORS" if result.errors else ""), flush=True)
+    return {label: Measurement.combine(results) for label, results in slices.items()}
 
 
 async def prepare(scenarios: list[Scenario], app: Server, identity: BenchIdentity,
@@ -102,11 +121,12 @@ def run(args: argparse.Namespace, scenarios: list[Scenario], anchors: list[Ancho
             server.wait_ready("/", frozenset({404}))  # any answer: the lifespan (pool) is up
 
         requests = asyncio.run(prepare(scenarios, app, identity, database))
-        anchor_rows = {a.name: Row(a.name, a.description,
-                                   measure(load, anchor_servers[a.name].url, a.request, f"anchor {a.name}"))
-                       for a in anchors}
-        scenario_rows = [Row(s.name, s.description, measure(load, app.url, requests[s.name], s.name),
-                             s.anchor, anchor_rows[s.anchor].measurement) for s in scenarios]
+        targets = [Target(f"anchor {a.name}", anchor_servers[a.name].url, a.request) for a in anchors]
+        targets += [Target(s.name, app.url, requests[s.name]) for s in scenarios]
+        results = measure(load, targets, args.rounds)
+        anchor_rows = {a.name: Row(a.name, a.description, results[f"anchor {a.name}"]) for a in anchors}
+        scenario_rows = [Row(s.name, s.description, results[s.name], s.anchor, anchor_rows[s.anchor].measurement)
+                         for s in scenarios]
     except Exception:
         for server in servers:
             print(f"--- {server.name} log (tail)\n{server.log_tail()}", file=sys.stderr)
@@ -119,7 +139,8 @@ def run(args: argparse.Namespace, scenarios: list[Scenario], anchors: list[Ancho
         except Exception as error:  # never hide the run's own error behind a failed clean-up
             print(f"bench: could not drop database {database.name}: {error}", file=sys.stderr)
     return render(scenario_rows, list(anchor_rows.values()), tool=load.tool, connections=args.connections,
-                  threads=args.threads, duration_s=args.duration, started=started), started
+                  threads=args.threads, duration_s=args.duration, rounds=args.rounds,
+                  started=started), started
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,3 +81,12 @@ class Measurement:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    @classmethod
+    def combine(cls, rounds: list[Measurement]) -> Measurement:
+        """Rounds of one target: counts add up; p50 is the median of the rounds' p50, p99 the worst p99
+        (percentiles cannot be merged exactly from summaries; this errs on the pessimistic side)."""
+        p50s = sorted(m.p50_ms for m in rounds)
+        return cls(requests=sum(m.requests for m in rounds), seconds=sum(m.seconds for m in rounds),
+                   errors=sum(m.errors for m in rounds), p50_ms=p50s[(len(p50s) - 1) // 2],
+                   p99_ms=max(m.p99_ms for m in rounds))
