@@ -34,9 +34,9 @@ def parse(argv: list[str] | None, scenarios: dict[str, Scenario]) -> argparse.Na
                         help=f"run only these (repeatable); default all: {', '.join(sorted(scenarios))}")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per target (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
-    parser.add_argument("--rounds", type=int, default=2,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="split each target's duration into rounds, interleaved across targets, so a "
-                             "background load change hits scenario and anchor alike (default 2)")
+                             "background load change hits scenario and anchor alike (default 5)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")

@@ -57,7 +57,8 @@ def render(scenarios: list[Row], anchors: list[Row], *, tool: str, connections: 
     lines = [f"## Run {started:%Y-%m-%d %H:%M:%S %Z}".rstrip(), "",
              f"Commit {_commit()}; {_machine()}; load: {tool}, {connections} connections"
              + (f", {threads} threads" if tool == "wrk" else "")
-             + f", {duration_s:g} s per target in {rounds} interleaved round(s) after a 1 s warm-up; app: uvicorn 1 worker, DVC_ENV=test, PostgreSQL on loopback.", "",
+             + f", {duration_s:g} s per target in {rounds} interleaved round(s) after a 1 s warm-up; "
+             "app: uvicorn 1 worker, DVC_ENV=test, PostgreSQL on loopback.", "",
              "| scenario | req/s | p50 ms | p99 ms | errors | anchor | anchor req/s | ratio to anchor |",
              "|---|---:|---:|---:|---:|---|---:|---:|"]
     for row in scenarios:
