@@ -23,7 +23,7 @@ DEFAULT_AGENCY = "000.00.12.H01"
 TOKEN_LIFETIME_S = 3600
 
 
-@dataclass
+@dataclass(eq=False)  # hashable by identity, so tests can key dicts by actor
 class Actor:
     id: uuid.UUID
     token: str
