@@ -88,7 +88,7 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
             errors.append(field_error([*loc, "agency_code"], f"unknown agency {entry.agency_code!r}"))
         if entry.field_code not in field_scope:
             errors.append(field_error([*loc, "field_code"], f"unknown field {entry.field_code!r}"))
-        elif field_scope[entry.field_code] not in (None, entry.agency_code):
+        elif entry.agency_code in agency_codes and field_scope[entry.field_code] not in (None, entry.agency_code):
             owner = field_scope[entry.field_code]
             errors.append(field_error([*loc, "field_code"], f"field {entry.field_code!r} belongs to agency {owner!r}"))
         if not entry.document_parts:

@@ -70,12 +70,13 @@ async def check_references(session: AsyncSession, data: dict[str, Any], loc: lis
                            ) -> list[dict[str, Any]]:
     """Agency and field must exist, and a field scoped to an agency serves only that agency."""
     errors = []
-    if await get_agency(session, data["agency_code"]) is None:
+    agency = await get_agency(session, data["agency_code"])
+    if agency is None:
         errors.append(field_error([*loc, "agency_code"], f"unknown agency {data['agency_code']!r}"))
     field = await get_field(session, data["field_code"])
     if field is None:
         errors.append(field_error([*loc, "field_code"], f"unknown field {data['field_code']!r}"))
-    elif field.agency_code is not None and field.agency_code != data["agency_code"]:
+    elif agency is not None and field.agency_code is not None and field.agency_code != data["agency_code"]:
         errors.append(field_error([*loc, "field_code"],
                                   f"field {field.code!r} belongs to agency {field.agency_code!r}"))
     return errors
