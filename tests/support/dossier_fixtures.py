@@ -51,6 +51,7 @@ class _Editor:
 class Dossiers:
     def __init__(self, accounts: Accounts) -> None:
         self.accounts = accounts
+        self.parts: dict[str, list[dict[str, Any]]] = {}
 
     async def procedure(self, agency_code: str = DEFAULT_AGENCY, *, parts: list[dict[str, Any]] | None = None,
                         form_schema: dict[str, Any] | None = None, channels: tuple[str, ...] = ("online", "desk",
@@ -76,6 +77,7 @@ class Dossiers:
                 "result": {"name": "Giấy chứng nhận"}, "form_schema": form_schema})
             version = await versions.create_procedure(session, editor, data)
             await versions.publish(session, editor, code, version.version)
+        self.parts[code] = parts if parts is not None else DEFAULT_PARTS
         return code
 
     async def draft(self, client: Any, actor: Actor, procedure_code: str, *, form: dict[str, Any] | None = None,
@@ -97,10 +99,12 @@ class Dossiers:
         return await client.post(f"/v1/dossiers/{dossier_id}/submit", headers={**actor.headers, **(headers or {})})
 
     async def submitted(self, client: Any, actor: Actor, procedure_code: str, **kwargs: Any) -> dict[str, Any]:
-        """A draft with its required form uploaded, submitted."""
+        """A draft with a PDF for each required part, submitted."""
         draft = await self.draft(client, actor, procedure_code, **kwargs)
-        upload = await self.upload(client, actor, draft["id"])
-        assert upload.status_code == 201, upload.text
+        for part in self.parts.get(procedure_code, DEFAULT_PARTS):
+            if part.get("required", True):
+                upload = await self.upload(client, actor, draft["id"], part["key"])
+                assert upload.status_code == 201, upload.text
         response = await self.submit(client, actor, draft["id"])
         assert response.status_code == 200, response.text
         return dict(response.json())
