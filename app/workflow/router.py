@@ -31,7 +31,7 @@ async def list_working_days(
 
 
 @router.put("/v1/calendar/overrides/{date}", response_model=CalendarOverrideOut, tags=["calendar"],
-            responses=problems("validation_error"))
+            responses=problems("bad_request", "validation_error"))
 async def put_calendar_override(date: date, body: CalendarOverrideIn, admin: AdminDep,
                                 session: SessionDep) -> CalendarOverrideOut:
     """Make `date` a working day or a day off, whatever the holiday package says (system admin)."""
