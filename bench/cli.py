@@ -51,6 +51,7 @@ def parse(argv: list[str] | None, scenarios: dict[str, Scenario]) -> argparse.Na
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    print(f"bench: signal {signum}, cleaning up", file=sys.stderr, flush=True)
     raise SystemExit(128 + signum)  # unwinds through the finally blocks: servers stopped, database dropped
 
 
