@@ -44,7 +44,7 @@ def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, s
 
 
 @router.post("/v1/dossiers", status_code=201, response_model=DossierOut,
-             responses=problems("not_found", "idempotency_in_progress", "idempotency_key_reused",
+             responses=problems("bad_request", "not_found", "idempotency_in_progress", "idempotency_key_reused",
                                 "not_a_representative", "validation_error"))
 async def create_dossier(body: DossierCreate, viewer: ViewerDep, idem: IdempotencyDep,
                          session: SessionDep) -> Response:
@@ -59,8 +59,8 @@ async def create_dossier(body: DossierCreate, viewer: ViewerDep, idem: Idempoten
 
 
 @router.post("/v1/dossiers/intake", status_code=201, response_model=DossierOut,
-             responses=problems("documents_missing", "idempotency_in_progress", "idempotency_key_reused",
-                                "validation_error"))
+             responses=problems("bad_request", "documents_missing", "idempotency_in_progress",
+                                "idempotency_key_reused", "validation_error"))
 async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: IdempotencyDep,
                          session: SessionDep) -> Response:
     """Register a dossier handed in at the desk or received by post (reception officials); `submit` files it."""
@@ -97,8 +97,8 @@ async def get_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSes
 
 
 @router.patch("/v1/dossiers/{dossier_id}", response_model=DossierOut,
-              responses=problems("not_found", "dossier_not_draft", "precondition_failed", "precondition_required",
-                                 "validation_error"))
+              responses=problems("bad_request", "not_found", "dossier_not_draft", "precondition_failed",
+                                 "precondition_required", "validation_error"))
 async def update_dossier(dossier_id: uuid.UUID, body: DossierPatch, viewer: ViewerDep, session: SessionDep,
                          if_match: IfMatch = None) -> Response:
     """Change a draft (If-Match required)."""
