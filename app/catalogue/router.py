@@ -93,15 +93,10 @@ async def catalogue_list_versions(code: str, session: ReadSessionDep) -> Page[Pr
     return Page(items=[versions.to_out(v) for v in rows], next_cursor=None)
 
 
-@router.get("/v1/catalogue/export", response_model=CatalogueDocument)
-async def catalogue_export(session: ReadSessionDep) -> CatalogueDocument:
-    """Agencies, fields and published procedures in the import format."""
-    return await importer.export_document(session)
-
-
 # --- editors -----------------------------------------------------------------------------------------------
 
-_WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role")
+# bad_request: a body that is not JSON at all.
+_WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role", "bad_request")
 
 
 @router.post("/v1/agencies", status_code=201, response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
@@ -185,12 +180,18 @@ async def catalogue_retire_version(code: str, n: int, editor: EditorDep, session
     return versions.to_out(await versions.retire(session, editor, code, n, valid_to))
 
 
+@router.get("/v1/catalogue/export", response_model=CatalogueDocument)
+async def catalogue_export(editor: EditorDep, session: ReadSessionDep) -> CatalogueDocument:
+    """Agencies, fields and published procedures in the import format (for catalogue editors)."""
+    return await importer.export_document(session)
+
+
 _IMPORT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/CatalogueDocument"}}}}}
 
 
 @router.post("/v1/catalogue/import", response_model=ImportSummary, openapi_extra=_IMPORT_BODY,
-             responses=problems("validation_error", "forbidden_role", "bad_request"))
+             responses=problems(*_WRITE_PROBLEMS))
 async def catalogue_import(request: Request, editor: EditorDep, session: SessionDep) -> ImportSummary:
     """Validate the whole document, then write it; any error -> 422 listing each with its JSON `pointer`."""
     try:
