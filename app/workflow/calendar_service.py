@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalogue.models import Agency
+from app.catalogue import service as catalogue_service
 from app.core import clock
 from app.core.pagination import PageParams, decode_cursor, keyset_page
 from app.core.problems import not_found, validation_problem
@@ -51,8 +51,7 @@ async def load_calendar_for_deadline(session: AsyncSession, start: date, working
 async def ensure_agency(session: AsyncSession, agency_code: str) -> None:
     # The calendar is national today; `agency` is accepted (and checked) so that per-agency calendars can
     # come without changing the contract.
-    found = await session.scalar(select(Agency.id).where(Agency.code == agency_code))
-    if found is None:
+    if await catalogue_service.get_agency(session, agency_code) is None:
         raise not_found("agency")
 
 
