@@ -76,8 +76,11 @@ def _lookup_statement(issuer: str, subject: str) -> Any:
 
 async def principal_for(token: VerifiedToken) -> Principal:
     """Map a verified token to its registered, active account (one indexed query, own short read session)."""
-    async with get_database().read_sessions() as session:
-        row = (await session.execute(_lookup_statement(token.issuer, token.subject))).one_or_none()
+    # Runs on every request: a bare connection in autocommit mode, so the lookup is one round trip (no BEGIN
+    # and ROLLBACK around a single SELECT), and the route's own session is untouched.
+    async with get_database().read_engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await connection.execute(_lookup_statement(token.issuer, token.subject))).one_or_none()
     if row is None:
         raise forbidden("account_not_registered",
                         "No account is registered for this identity; register with POST /v1/accounts.")

@@ -35,7 +35,7 @@ accounts = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 @accounts.post("", status_code=201, summary="Register the caller's identity as an account",
-               responses=problems("account_exists", "validation_error"))
+               responses=problems("bad_request", "account_exists", "validation_error"))
 async def register_account(token: TokenDep, body: RegistrationIn, session: SessionDep,
                            response: Response) -> AccountOut:
     """Identifiers come from the verified token (citizen id or tax code claim), never from the body. An identity
@@ -51,7 +51,8 @@ async def get_my_account(caller: CallerDep, session: ReadSessionDep) -> AccountO
     return AccountOut.model_validate(await service.get_account(session, caller.account_id))
 
 
-@accounts.patch("/me", summary="Change the caller's contact details", responses=problems("validation_error"))
+@accounts.patch("/me", summary="Change the caller's contact details",
+                responses=problems("bad_request", "validation_error"))
 async def update_my_account(caller: ApplicantDep, body: ContactsPatch, session: SessionDep) -> AccountOut:
     return AccountOut.model_validate(await service.update_contacts(session, caller.account_id, body))
 
@@ -64,7 +65,7 @@ def _representative_out(link: Representative, citizen: Account) -> Representativ
 
 @accounts.post("/me/representatives", status_code=201, response_model=RepresentativeOut,
                summary="Authorise a citizen account to act for the caller's organisation",
-               responses=problems("conflict", "validation_error", "idempotency_in_progress",
+               responses=problems("bad_request", "conflict", "validation_error", "idempotency_in_progress",
                                   "idempotency_key_reused"))
 async def add_representative(caller: OrganisationDep, body: RepresentativeIn, idem: IdempotencyDep,
                              session: SessionDep) -> Any:

@@ -27,7 +27,7 @@ _IDEM = ("idempotency_in_progress", "idempotency_key_reused")
 
 
 @officials.post("", status_code=201, response_model=OfficialOut, summary="Create an official bound to an identity",
-                responses=problems("account_exists", "validation_error", *_IDEM))
+                responses=problems("bad_request", "account_exists", "validation_error", *_IDEM))
 async def create_official(caller: AgencyAdminDep, body: OfficialIn, idem: IdempotencyDep,
                           session: SessionDep) -> Any:
     replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
@@ -60,14 +60,14 @@ async def get_official(caller: AgencyAdminDep, official_id: uuid.UUID, session: 
 
 
 @officials.patch("/{official_id}", summary="Change an official's roles, agency, contacts or status",
-                 responses=problems("not_found", "validation_error"))
+                 responses=problems("bad_request", "not_found", "validation_error"))
 async def update_official(caller: AgencyAdminDep, official_id: uuid.UUID, body: OfficialPatch,
                           session: SessionDep) -> OfficialOut:
     return OfficialOut.model_validate(await staff.update_official(session, caller, official_id, body))
 
 
 @clients.post("", status_code=201, response_model=ClientOut, summary="Register an integrator client",
-              responses=problems("account_exists", "validation_error", *_IDEM))
+              responses=problems("bad_request", "account_exists", "validation_error", *_IDEM))
 async def create_client(caller: AdminDep, body: ClientIn, idem: IdempotencyDep, session: SessionDep) -> Any:
     replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
     if replay:
@@ -92,7 +92,7 @@ async def get_client(caller: AdminDep, client_id: uuid.UUID, session: ReadSessio
 
 
 @clients.patch("/{client_id}", summary="Change a client's scopes, agencies, name or status",
-               responses=problems("not_found", "validation_error"))
+               responses=problems("bad_request", "not_found", "validation_error"))
 async def update_client(caller: AdminDep, client_id: uuid.UUID, body: ClientPatch, session: SessionDep) -> ClientOut:
     return ClientOut.model_validate(await staff.update_client(session, caller, client_id, body))
 

@@ -30,6 +30,7 @@ log = logging.getLogger("app.identity.tokens")
 
 MAX_TOKEN_BYTES = 8 * 1024
 JWKS_TIMEOUT_S = 5.0
+VERIFIED_CACHE_SIZE = 10_000
 _KTY_BY_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 
 
@@ -150,6 +151,9 @@ class TokenVerifier:
         # asyncio locks belong to one event loop; tests drive the app from several.
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
+        # token -> (verified, exp, nbf): verifying an RSA signature again for a token already verified costs
+        # as much as the registration lookup; the claims cannot change, only the clock moves.
+        self._verified: dict[str, tuple[VerifiedToken, float, float]] = {}
         self._options = {
             "verify_signature": False,  # checked just before, with the cached key objects
             "require_iss": True, "require_aud": True, "require_sub": True, "require_exp": True,
@@ -157,6 +161,21 @@ class TokenVerifier:
         }
 
     async def verify(self, token: str) -> VerifiedToken:
+        cached = self._verified.get(token)
+        if cached is not None:
+            # Same bytes, same verdict: only time can change it, so re-check expiry and not-before.
+            verified, expires, not_before = cached
+            now = time.time()
+            if not_before - self.settings.oidc_leeway_s <= now < expires + self.settings.oidc_leeway_s:
+                return verified
+        verified = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # oldest first; a bounded dict, not a leak
+        claims = verified.claims
+        self._verified[token] = (verified, float(claims["exp"]), float(claims.get("nbf", 0) or 0))
+        return verified
+
+    async def _verify(self, token: str) -> VerifiedToken:
         if len(token) > MAX_TOKEN_BYTES:
             raise unauthorized("token_invalid", "The token is larger than 8 KiB.")
         try:
