@@ -175,6 +175,9 @@ _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptab
                  415: "media_type_not_allowed", 400: "bad_request", 409: "conflict", 429: "rate_limited"}
 
 
+_BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's text for undecodable bodies
+
+
 def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
@@ -194,6 +197,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+            # A body that is not decodable JSON (e.g. invalid UTF-8) is malformed input like any other: 422.
+            return problem_response("validation_error", instance=request.url.path,
+                                    detail="The request body could not be parsed.",
+                                    errors=[{"loc": ["body"], "msg": "body could not be parsed",
+                                             "type": "body_invalid"}])
         code = _STATUS_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else None
         return problem_response(code, instance=request.url.path, detail=detail,

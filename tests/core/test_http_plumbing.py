@@ -120,3 +120,10 @@ def test_log_lines_are_json_with_request_id() -> None:
     record.route = "/x"
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "hello world" and line["route"] == "/x" and "request_id" in line
+
+
+async def test_undecodable_body_is_422_not_400(scratch_client: httpx.AsyncClient) -> None:
+    response = await scratch_client.post("/scratch/echo", content=b'{"name": "\xff\xfe", "count": 1}',
+                                         headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
