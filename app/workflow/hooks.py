@@ -7,6 +7,7 @@ version alone (fees exist if the version lists any; nothing is ever settled with
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -64,14 +65,24 @@ class VersionFeeGate:
         return None
 
 
-_gate: FeeGate = VersionFeeGate()
+_gate: FeeGate | None = None
 
 
 def register_fee_gate(gate: FeeGate) -> None:
-    """Called once by the fees domain at import time."""
+    """Called by the fees domain (app/fees/gate.py) when it is imported."""
     global _gate
     _gate = gate
 
 
 def fee_gate() -> FeeGate:
+    """The fees domain's gate when it ships (app/fees/gate.py registers itself), else the version-only one."""
+    if _gate is None:
+        try:
+            importlib.import_module("app.fees.gate")
+        except ModuleNotFoundError as error:
+            if error.name != "app.fees.gate":
+                raise
+        if _gate is None:
+            register_fee_gate(VersionFeeGate())
+    assert _gate is not None
     return _gate
