@@ -73,6 +73,9 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
         503, "Identity provider unavailable", "Hệ thống định danh không phản hồi"
     ),
     "not_ready": ProblemKind(503, "Not ready", "Dịch vụ chưa sẵn sàng"),
+    "payment_provider_unavailable": ProblemKind(
+        503, "Payment provider unavailable", "Cổng thanh toán không phản hồi"
+    ),
 }
 
 

@@ -59,6 +59,23 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     working_day_end_hour: int = Field(default=17, ge=1, le=23)
     clock_on_supplement_default: Literal["pause", "restart"] = "pause"
+    # Resolution 131/NQ-CP: an apology (form 04) is due by the end of the working day this many working days
+    # before the due date.
+    apology_deadline_working_days: int = Field(default=1, ge=0, le=30)
+
+    # --- signed results (Decree 45/2020): PEM files of the CAs whose signatures on result PDFs are trusted
+    signature_trust_roots: str = ""
+
+    # --- fees and payments (app/fees)
+    fakepay_secret: str = "dev-fakepay-secret-change-me"
+    vnpay_tmn_code: str = ""
+    vnpay_hash_secret: str = ""
+    vnpay_payment_url: str = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
+    vnpay_api_url: str = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
+    payment_callback_window_s: int = Field(default=300, ge=1)
+    payment_attempt_ttl_s: int = Field(default=90 * 60, ge=60)
+    payment_reconcile_after_s: int = Field(default=300, ge=0)
+    payment_provider_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

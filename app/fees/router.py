@@ -1,5 +1,162 @@
-"""HTTP routes of the fees domain."""
+"""HTTP routes of the fees domain: the fees of a dossier, payments, receipts, refunds, provider callbacks."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.idempotency import IdempotencyDep
+from app.core.openapi import problems
+from app.core.problems import ProblemError, not_found
+from app.dossiers.access import get_dossier_for
+from app.dossiers.deps import ViewerDep
+from app.fees import gate as _gate  # noqa: F401  (registers the fees gate with the workflow)
+from app.fees import payments, refunds
+from app.fees.callbacks import handle_callback
+from app.fees.devpages import router as dev_router
+from app.fees.models import FeeObligation, PaymentAttempt
+from app.fees.obligations import list_obligations
+from app.fees.providers import ONLINE_PROVIDERS, get_provider
+from app.fees.providers.base import CallbackRequest
+from app.fees.receipts import build_receipt, receipt_pdf
+from app.fees.schemas import (
+    CounterPaymentCreate,
+    FeesOut,
+    ObligationOut,
+    PaymentCreate,
+    PaymentOut,
+    ReceiptOut,
+    RefundCreate,
+    RefundOut,
+)
+from app.identity.deps import Principal, official
+
+router = APIRouter(tags=["fees"])
+router.include_router(dev_router)
+
+FinanceDep = Annotated[Principal, official("finance")]
+IDEMPOTENCY_PROBLEMS = ("idempotency_in_progress", "idempotency_key_reused")
+
+
+def _obligation_out(obligation: FeeObligation) -> ObligationOut:
+    return ObligationOut.model_validate({
+        "id": obligation.id, "stage": obligation.stage, "due": obligation.due, "paid": obligation.paid,
+        "refunded": obligation.refunded, "balance": obligation.balance,
+        "settled": obligation.paid >= obligation.due, "created_at": obligation.created_at,
+        "settled_at": obligation.settled_at, "lines": obligation.lines})
+
+
+async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> PaymentAttempt:
+    attempt = await session.get(PaymentAttempt, payment_id)
+    if attempt is None:
+        raise not_found("payment")
+    await get_dossier_for(session, viewer, attempt.dossier_id)  # 404 when the caller may not see it
+    return attempt
+
+
+@router.get("/v1/dossiers/{dossier_id}/fees", response_model=FeesOut, responses=problems("not_found"))
+async def fees_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> FeesOut:
+    """Obligations with their lines: due, paid, refunded and balance (applicant and the agency's officials)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    obligations = [_obligation_out(o) for o in await list_obligations(session, dossier_id)]
+    return FeesOut(dossier_id=dossier_id, obligations=obligations, due=sum(o.due for o in obligations),
+                   paid=sum(o.paid for o in obligations), refunded=sum(o.refunded for o in obligations),
+                   balance=sum(o.balance for o in obligations))
+
+
+@router.post("/v1/dossiers/{dossier_id}/payments", status_code=201, response_model=PaymentOut,
+             responses=problems("not_found", "forbidden_role", "payment_in_progress", "nothing_to_pay",
+                                "payment_provider_unavailable", "validation_error", *IDEMPOTENCY_PROBLEMS))
+async def payments_start(dossier_id: uuid.UUID, body: PaymentCreate, request: Request, viewer: ViewerDep,
+                         idem: IdempotencyDep, session: SessionDep) -> Response:
+    """Pay the balance online: creates an attempt and answers with the provider's `next_url`."""
+    if not viewer.principal.is_applicant:
+        raise ProblemError("forbidden_role", "Only the applicant pays online; officials record desk payments.")
+    # Claim the key before the request's own transaction starts (SQLite has one writer at a time).
+    replay = await idem.replay_or_claim(scope=str(viewer.account_id),
+                                        payload={"dossier": str(dossier_id), "body": body.model_dump(mode="json")})
+    if replay is not None:
+        return replay
+    dossier = await get_dossier_for(session, viewer, dossier_id)
+    attempt = await payments.start_payment(session, dossier, provider_name=body.provider,
+                                           return_url=body.return_url, payer_id=viewer.account_id,
+                                           client_ip=request.client.host if request.client else "127.0.0.1")
+    return await idem.respond(session, PaymentOut.model_validate(attempt), status_code=201,
+                              headers={"Location": f"/v1/payments/{attempt.id}"})
+
+
+@router.post("/v1/dossiers/{dossier_id}/payments/counter", status_code=201, response_model=PaymentOut,
+             responses=problems("not_found", "payment_in_progress", "nothing_to_pay", "conflict",
+                                "validation_error", *IDEMPOTENCY_PROBLEMS))
+async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCreate, official_: FinanceDep,
+                                  idem: IdempotencyDep, session: SessionDep) -> Response:
+    """A desk payment (cash or card at the reception desk), recorded by a finance official with its receipt."""
+    replay = await idem.replay_or_claim(scope=str(official_.account_id),
+                                        payload={"dossier": str(dossier_id), "body": body.model_dump(mode="json")})
+    if replay is not None:
+        return replay
+    dossier = await get_dossier_for(session, official_, dossier_id)
+    attempt = await payments.counter_payment(session, dossier, official_id=official_.account_id,
+                                             receipt_number=body.receipt_number, amount=body.amount)
+    return await idem.respond(session, PaymentOut.model_validate(attempt), status_code=201,
+                              headers={"Location": f"/v1/payments/{attempt.id}"})
+
+
+@router.get("/v1/payments/{payment_id}", response_model=PaymentOut, responses=problems("not_found"))
+async def payments_get(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> PaymentOut:
+    return PaymentOut.model_validate(await _visible_attempt(session, viewer, payment_id))
+
+
+@router.get("/v1/payments/{payment_id}/receipt", response_model=ReceiptOut,
+            responses={**problems("not_found"),
+                       200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "The receipt (biên lai), as JSON or, with Accept: application/pdf, "
+                                            "as a printable PDF."}})
+async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep,
+                           accept: Annotated[str | None, Header()] = None) -> Response:
+    """The receipt of a succeeded payment: number, lines, payer, agency."""
+    attempt = await _visible_attempt(session, viewer, payment_id)
+    dossier = await get_dossier_for(session, viewer, attempt.dossier_id)
+    obligation = await session.get(FeeObligation, attempt.obligation_id)
+    if obligation is None:
+        raise not_found("receipt")
+    receipt = build_receipt(attempt, obligation, dossier)
+    if accept and "application/pdf" in accept:
+        return Response(receipt_pdf(receipt), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"'})
+    return JSONResponse(receipt.model_dump(mode="json"))
+
+
+@router.post("/v1/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut,
+             responses=problems("not_found", "refund_amount_mismatch", "validation_error", *IDEMPOTENCY_PROBLEMS))
+async def payments_refund(payment_id: uuid.UUID, body: RefundCreate, official_: FinanceDep, idem: IdempotencyDep,
+                          session: SessionDep) -> Response:
+    """Refund part or all of a succeeded payment through its provider (finance role)."""
+    replay = await idem.replay_or_claim(scope=str(official_.account_id),
+                                        payload={"payment": str(payment_id), "body": body.model_dump(mode="json")})
+    if replay is not None:
+        return replay
+    await _visible_attempt(session, official_, payment_id)
+    refund = await refunds.refund_payment(session, payment_id, amount=body.amount, reason=body.reason,
+                                          expected_available=body.expected_available,
+                                          official_id=official_.account_id)
+    return await idem.respond(session, RefundOut.model_validate(refund), status_code=201,
+                              headers={"Location": f"/v1/payments/{payment_id}"})
+
+
+@router.post("/v1/payments/providers/{provider}/callback",
+             responses={**problems("callback_signature_invalid", "not_found", "validation_error"),
+                        200: {"description": "Acknowledged, in the provider's own answer format."}})
+async def payments_provider_callback(provider: str, request: Request, session: SessionDep) -> Response:
+    """A provider's signed notification (public: authenticated by its signature, never by a token)."""
+    if provider not in ONLINE_PROVIDERS:
+        raise not_found("payment provider")
+    adapter = get_provider(provider)
+    callback = CallbackRequest(headers=dict(request.headers), query=dict(request.query_params),
+                               body=await request.body())
+    outcome, event = await handle_callback(session, adapter, callback)
+    return adapter.callback_response(outcome, event)

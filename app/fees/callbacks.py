@@ -1,0 +1,126 @@
+"""What the provider says happened to an order, applied once: from a signed callback or from reconciliation.
+
+Rules (so that duplicate, late and out-of-order news never double-credits):
+- every step runs with the attempt row locked, and the state is re-read under the lock;
+- a success is money that moved: it wins over an earlier `failed`/`cancelled`/`expired` (out of order or late)
+  and is credited if the obligation still owes it, else recorded as an overpayment to refund;
+- a success for an attempt already succeeded with the same transaction is a duplicate (nothing happens);
+- a reported amount that differs from the attempt's is recorded and flagged, never credited;
+- failure news only ends a live attempt; after a final state it is ignored.
+A credit that settles the fees due before processing moves the dossier payment_requested -> received
+(`confirm_payment`) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.outbox import emit
+from app.fees.models import AttemptState, FeeObligation, PaymentAttempt, PaymentCallback, Stage
+from app.fees.obligations import credit, lock_obligation
+from app.fees.providers.base import CallbackEvent, CallbackOutcome, CallbackRejected, CallbackRequest, PaymentProvider
+
+log = logging.getLogger("app.fees.callbacks")
+
+
+def receipt_number(attempt: PaymentAttempt) -> str:
+    return f"BL-{clock.local(clock.now()):%y%m%d}-{attempt.id.hex[:10].upper()}"
+
+
+async def lock_attempt_by_ref(session: AsyncSession, provider: str, provider_ref: str) -> PaymentAttempt | None:
+    stmt = (select(PaymentAttempt).where(PaymentAttempt.provider == provider,
+                                         PaymentAttempt.provider_ref == provider_ref)
+            .with_for_update().execution_options(populate_existing=True))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, attempt: PaymentAttempt) -> None:
+    """Fees before processing are settled: the dossier is received (step 2.3 ends), in this transaction."""
+    from app.dossiers.models import Dossier
+
+    if obligation.stage != Stage.before_processing or obligation.paid < obligation.due:
+        return
+    state = (await session.execute(select(Dossier.state).where(Dossier.id == obligation.dossier_id))).scalar()
+    if state != "payment_requested":
+        return
+    from app.workflow.transitions import apply_system_action
+
+    await apply_system_action(session, obligation.dossier_id, "confirm_payment",
+                              details={"payment_id": str(attempt.id), "receipt_number": attempt.receipt_number,
+                                       "amount": attempt.amount, "provider": attempt.provider})
+
+
+async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None) -> CallbackOutcome:
+    """Mark the (locked) attempt succeeded and credit it; shared by callbacks, reconciliation and the desk."""
+    now = clock.now()
+    obligation = await lock_obligation(session, attempt.obligation_id)
+    attempt.state = AttemptState.succeeded.value
+    attempt.provider_txn_id = attempt.provider_txn_id or txn_id
+    attempt.completed_at = attempt.updated_at = now
+    attempt.receipt_number = attempt.receipt_number or receipt_number(attempt)
+    credited = credit(obligation, attempt)
+    if not credited:
+        attempt.flag = "overpayment"  # the money arrived after the obligation was paid: refund it
+    await session.flush()
+    await emit(session, "payment.succeeded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
+               payload={"payment_id": str(attempt.id), "obligation_id": str(obligation.id),
+                        "stage": obligation.stage, "amount": attempt.amount, "provider": attempt.provider,
+                        "receipt_number": attempt.receipt_number, "credited": credited,
+                        "settled": obligation.paid >= obligation.due})
+    if credited:
+        await _confirm_dossier(session, obligation, attempt)
+    return "credited" if credited else "overpayment"
+
+
+async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str, txn_id: str | None,
+                 amount: int | None) -> CallbackOutcome:
+    """Apply the provider's news to a locked attempt (see the module docstring for the rules)."""
+    now = clock.now()
+    if status == "succeeded":
+        if amount is not None and amount != attempt.amount:
+            attempt.flag, attempt.reported_amount = "amount_mismatch", amount
+            if attempt.live:
+                attempt.state, attempt.completed_at = AttemptState.failed.value, now
+            attempt.updated_at = now
+            log.warning("payment %s: provider reported %s, attempt is %s", attempt.id, amount, attempt.amount)
+            return "amount_mismatch"
+        if attempt.state == AttemptState.succeeded:
+            if txn_id is None or attempt.provider_txn_id in (None, txn_id):
+                return "duplicate"
+            attempt.flag = "second_transaction"  # the payer paid the same order twice: refund one
+            return "overpayment"
+        return await record_success(session, attempt, txn_id)
+    if not attempt.live:
+        return "ignored"
+    attempt.state = AttemptState.cancelled.value if status == "cancelled" else AttemptState.failed.value
+    attempt.completed_at = attempt.updated_at = now
+    return "recorded"
+
+
+async def handle_callback(session: AsyncSession, provider: PaymentProvider,
+                          request: CallbackRequest) -> tuple[CallbackOutcome, CallbackEvent | None]:
+    try:
+        event = provider.verify_callback(request)
+    except CallbackRejected as rejected:
+        log.warning("%s callback rejected: %s", provider.name, rejected.detail)
+        return rejected.reason, None
+    attempt = await lock_attempt_by_ref(session, provider.name, event.provider_ref)
+    if attempt is None:
+        outcome: CallbackOutcome = "unknown_order"
+    else:
+        outcome = await settle(session, attempt, status=event.status, txn_id=event.txn_id, amount=event.amount)
+    session.add(PaymentCallback(provider=provider.name, provider_ref=event.provider_ref,
+                                provider_txn_id=event.txn_id, attempt_id=attempt.id if attempt else None,
+                                status=event.status, amount=event.amount, outcome=outcome,
+                                payload=_jsonable(event.raw), received_at=clock.now()))
+    await session.flush()
+    return outcome, event
+
+
+def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
+    return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in raw.items()}

@@ -1,0 +1,183 @@
+"""Fee tables: obligations (with their lines), payment attempts, refunds, and the log of provider callbacks.
+
+Money is whole đồng in integer columns. The database itself keeps the sums honest (CHECK constraints):
+an obligation never has paid > due or refunded > paid, an attempt never has refunded > amount. At most one
+attempt per obligation is live at a time (a partial unique index), so two browser tabs cannot pay twice.
+
+`paid` counts money credited to the obligation; `refunded` counts money given back from it (reserved as soon
+as a refund is submitted, released if the provider refuses). Balance = due - paid: a refund does not reopen
+the obligation (it returns money for a decision such as a stopped dossier, it does not undo the payment).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core import clock
+from app.core.db import Base, BigIntId
+
+
+class Stage(enum.StrEnum):
+    before_processing = "before_processing"
+    on_result = "on_result"
+
+
+class AttemptState(enum.StrEnum):
+    created = "created"
+    started = "started"
+    submitted = "submitted"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+LIVE_STATES = (AttemptState.created.value, AttemptState.started.value, AttemptState.submitted.value)
+_LIVE_SQL = "state IN ('created', 'started', 'submitted')"
+
+
+class RefundState(enum.StrEnum):
+    submitted = "submitted"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class FeeObligation(Base):
+    """What one dossier owes at one stage (step 2.3: created when an official requests it)."""
+
+    __tablename__ = "fee_obligations"
+    __table_args__ = (
+        CheckConstraint("due >= 0", name="due_non_negative"),
+        CheckConstraint("paid >= 0", name="paid_non_negative"),
+        CheckConstraint("refunded >= 0", name="refunded_non_negative"),
+        CheckConstraint("paid <= due", name="paid_at_most_due"),
+        CheckConstraint("refunded <= paid", name="refunded_at_most_paid"),
+        Index("uq_fee_obligations_dossier_stage", "dossier_id", "stage", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(24))
+    due: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    settled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    lines: Mapped[list[FeeLine]] = relationship(order_by="FeeLine.position", lazy="selectin",
+                                                cascade="all, delete-orphan")
+
+    @property
+    def balance(self) -> int:
+        return self.due - self.paid
+
+
+class FeeLine(Base):
+    """One fee item copied from the pinned procedure version; an exempt line is not charged."""
+
+    __tablename__ = "fee_lines"
+    __table_args__ = (CheckConstraint("amount >= 0", name="amount_non_negative"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    obligation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fee_obligations.id", ondelete="CASCADE"),
+                                                     index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    item_index: Mapped[int] = mapped_column(Integer)  # index in the version's fee_items
+    kind: Mapped[str] = mapped_column(String(16))  # charge (phí) | fee (lệ phí)
+    name: Mapped[str] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    exemption_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    exempted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+
+    @property
+    def charged(self) -> int:
+        return 0 if self.exempt else self.amount
+
+
+class PaymentAttempt(Base):
+    """One try to pay an obligation, online through a provider or at the desk (provider `counter`)."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),
+        # One live attempt per obligation: the database settles a race between two "pay" clicks.
+        Index("uq_payment_attempts_live", "obligation_id", unique=True,
+              sqlite_where=text(_LIVE_SQL), postgresql_where=text(_LIVE_SQL)),
+        Index("uq_payment_attempts_provider_ref", "provider", "provider_ref", unique=True),
+        Index("uq_payment_attempts_provider_txn", "provider", "provider_txn_id", unique=True),
+        Index("ix_payment_attempts_state_updated", "state", "updated_at"),
+        Index("ix_payment_attempts_dossier", "dossier_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    obligation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fee_obligations.id", ondelete="CASCADE"))
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_ref: Mapped[str] = mapped_column(String(100))  # our order reference, sent to the provider
+    provider_txn_id: Mapped[str | None] = mapped_column(String(100), default=None)  # the provider's id
+    amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default=AttemptState.created.value)
+    credited: Mapped[bool] = mapped_column(Boolean, default=False)  # counted in the obligation's `paid`
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    flag: Mapped[str | None] = mapped_column(String(32), default=None)  # amount_mismatch, overpayment, ...
+    reported_amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    next_url: Mapped[str | None] = mapped_column(Text, default=None)
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
+    payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    receipt_number: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded if self.state == AttemptState.succeeded else 0
+
+
+class Refund(Base):
+    __tablename__ = "payment_refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),
+                      Index("ix_payment_refunds_attempt", "attempt_id", "created_at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_attempts.id", ondelete="CASCADE"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=RefundState.submitted.value)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PaymentCallback(Base):
+    """Every callback a provider sent (verified or not), with what we made of it: the audit trail."""
+
+    __tablename__ = "payment_callbacks"
+    __table_args__ = (Index("ix_payment_callbacks_provider_txn", "provider", "provider_txn_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_ref: Mapped[str | None] = mapped_column(String(100), default=None)
+    provider_txn_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    attempt_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    status: Mapped[str | None] = mapped_column(String(16), default=None)
+    amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    outcome: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now)

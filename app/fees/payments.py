@@ -1,0 +1,120 @@
+"""Starting a payment (online through a provider, or recorded at the desk) for what a dossier still owes.
+
+One live attempt per obligation: checked under the obligation's row lock and backed by a partial unique
+index, so concurrent "pay" clicks make one attempt and the others get 409 `payment_in_progress`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.problems import ProblemError
+from app.core.settings import get_settings
+from app.fees.callbacks import record_success
+from app.fees.models import LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt
+from app.fees.obligations import list_obligations, lock_obligation
+from app.fees.providers import get_provider
+from app.fees.providers.base import PaymentOrder, ProviderError
+
+CLOSED_DOSSIER_STATES = frozenset({"rejected", "withdrawn", "stopped"})
+
+
+async def _owing_obligation(session: AsyncSession, dossier: object) -> FeeObligation:
+    """The oldest obligation with a balance, locked; 409 `nothing_to_pay` if there is none."""
+    if getattr(dossier, "state", None) in CLOSED_DOSSIER_STATES:
+        raise ProblemError("nothing_to_pay", "The dossier is closed; no fees can be paid for it.")
+    for obligation in await list_obligations(session, dossier.id):  # type: ignore[attr-defined]
+        locked = await lock_obligation(session, obligation.id)
+        if locked.due - locked.paid > 0:
+            return locked
+    raise ProblemError("nothing_to_pay", "Nothing is owed on this dossier.")
+
+
+async def expire_stale(session: AsyncSession, obligation_id: uuid.UUID) -> None:
+    """Attempts past their 90 minutes stop being live (compare-and-set: a late success still wins later)."""
+    now = clock.now()
+    await session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.obligation_id == obligation_id, PaymentAttempt.state.in_(LIVE_STATES),
+               PaymentAttempt.expires_at <= now)
+        .values(state=AttemptState.expired.value, completed_at=now, updated_at=now))
+
+
+async def _live_attempt(session: AsyncSession, obligation_id: uuid.UUID) -> PaymentAttempt | None:
+    stmt = select(PaymentAttempt).where(PaymentAttempt.obligation_id == obligation_id,
+                                        PaymentAttempt.state.in_(LIVE_STATES))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, provider: str, amount: int,
+                       payer_id: uuid.UUID | None, return_url: str | None) -> PaymentAttempt:
+    await expire_stale(session, obligation.id)
+    live = await _live_attempt(session, obligation.id)
+    if live is not None:
+        raise ProblemError("payment_in_progress", "A payment for these fees is already under way.",
+                           extra={"payment_id": str(live.id)})
+    now = clock.now()
+    attempt = PaymentAttempt(
+        id=uuid.uuid4(), obligation_id=obligation.id, dossier_id=obligation.dossier_id, provider=provider,
+        provider_ref=f"DVC{now:%y%m%d}{secrets.token_hex(6).upper()}", amount=amount,
+        state=AttemptState.created.value, credited=False, refunded=0, payer_id=payer_id, return_url=return_url,
+        created_at=now, updated_at=now, expires_at=now + timedelta(seconds=get_settings().payment_attempt_ttl_s))
+    session.add(attempt)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:  # another transaction's live attempt won the partial unique index
+        raise ProblemError("payment_in_progress", "A payment for these fees is already under way.") from None
+    return attempt
+
+
+async def start_payment(session: AsyncSession, dossier: object, *, provider_name: str, return_url: str,
+                        payer_id: uuid.UUID, client_ip: str = "127.0.0.1") -> PaymentAttempt:
+    """An attempt for the balance, registered with the provider; its `next_url` is where the payer goes."""
+    provider = get_provider(provider_name)
+    obligation = await _owing_obligation(session, dossier)
+    attempt = await _new_attempt(session, obligation, provider=provider.name,
+                                 amount=obligation.due - obligation.paid, payer_id=payer_id, return_url=return_url)
+    code = getattr(dossier, "code", None) or str(getattr(dossier, "id", ""))
+    try:
+        created = await provider.create(PaymentOrder(
+            attempt_id=attempt.id, provider_ref=attempt.provider_ref, amount=attempt.amount,
+            description=f"Thanh toan phi le phi ho so {code}", return_url=return_url,
+            created_at=attempt.created_at, client_ip=client_ip))
+    except ProviderError as error:
+        raise ProblemError("payment_provider_unavailable",
+                           f"The payment provider is not available: {error}") from None
+    attempt.state = AttemptState.started.value
+    attempt.next_url = created.next_url
+    attempt.updated_at = clock.now()
+    await session.flush()
+    return attempt
+
+
+async def counter_payment(session: AsyncSession, dossier: object, *, official_id: uuid.UUID,
+                          receipt_number: str, amount: int | None) -> PaymentAttempt:
+    """Cash or card at the desk, recorded by a finance official with the paper receipt's number."""
+    obligation = await _owing_obligation(session, dossier)
+    balance = obligation.due - obligation.paid
+    paying = balance if amount is None else amount
+    if not 0 < paying <= balance:
+        raise ProblemError("validation_error", "The amount must be positive and at most the balance.",
+                           errors=[{"loc": ["body", "amount"], "msg": f"must be between 1 and {balance}"}])
+    taken = (await session.execute(select(PaymentAttempt.id).where(
+        PaymentAttempt.receipt_number == receipt_number))).first()
+    if taken is not None:
+        raise ProblemError("conflict", "This receipt number is already recorded.")
+    attempt = await _new_attempt(session, obligation, provider="counter", amount=paying, payer_id=None,
+                                 return_url=None)
+    attempt.recorded_by = official_id
+    attempt.receipt_number = receipt_number
+    attempt.provider_txn_id = receipt_number
+    await record_success(session, attempt, receipt_number)
+    return attempt

@@ -1,0 +1,187 @@
+"""fakepay: a faithful local payment provider for development and tests.
+
+It behaves like a hosted-checkout gateway: `create` registers an order in the bank's own ledger (files under
+DVC_VAR_DIR/fakepay, so another process — `dvc payments reconcile` — can query it), the payer finishes on the
+checkout page (served by the app in DVC_ENV=dev only), and the bank then posts signed callbacks
+asynchronously. It can be told to duplicate, delay, reorder, fail or never send them.
+
+Callback wire format: JSON body {event_id, order_ref, transaction_id, status, amount, occurred_at}; headers
+`X-FakePay-Timestamp` (unix seconds) and `X-FakePay-Signature` = hex HMAC-SHA256(secret, f"{ts}." + body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from app.core import clock
+from app.core.problems import ProblemError
+from app.core.settings import get_settings
+from app.fees.providers.base import (
+    CallbackEvent,
+    CallbackOutcome,
+    CallbackRejected,
+    CallbackRequest,
+    CreatedPayment,
+    PaymentOrder,
+    ProviderStatus,
+    RefundOrder,
+    RefundResult,
+)
+
+log = logging.getLogger("app.fees.fakepay")
+
+Mode = Literal["normal", "duplicate", "delay", "reorder", "never"]
+Outcome = Literal["succeeded", "failed", "cancelled"]
+TIMESTAMP_HEADER = "X-FakePay-Timestamp"
+SIGNATURE_HEADER = "X-FakePay-Signature"
+CHECKOUT_PATH = "/dev/fakepay/checkout/{ref}"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedCallback:
+    body: bytes
+    headers: dict[str, str]
+
+
+class FakePayBank:
+    """The provider's side: its ledger of orders, and the callbacks it would send."""
+
+    def __init__(self, secret: str | None = None, ledger_dir: Path | None = None) -> None:
+        settings = get_settings()
+        self.secret = secret if secret is not None else settings.fakepay_secret
+        self.ledger_dir = ledger_dir or Path(settings.var_dir) / "fakepay"
+        self.fail_refunds = False
+
+    # --- ledger ---------------------------------------------------------------------------------------------
+    def _path(self, ref: str) -> Path:
+        safe = "".join(c for c in ref if c.isalnum() or c in "-_")
+        return self.ledger_dir / f"{safe}.json"
+
+    def order(self, ref: str) -> dict[str, Any] | None:
+        path = self._path(ref)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _save(self, order: dict[str, Any]) -> None:
+        self.ledger_dir.mkdir(parents=True, exist_ok=True)
+        path = self._path(order["ref"])
+        temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        temporary.write_text(json.dumps(order))
+        os.replace(temporary, path)  # atomic: a reader sees the old order or the new one
+
+    def open_order(self, ref: str, amount: int, return_url: str) -> None:
+        self._save({"ref": ref, "amount": amount, "return_url": return_url, "status": "pending",
+                    "txn_id": None, "paid_amount": None, "refunded": 0})
+
+    # --- the payer finishes -------------------------------------------------------------------------------------
+    def complete(self, ref: str, outcome: Outcome = "succeeded", *, mode: Mode = "normal",
+                 amount: int | None = None) -> list[SignedCallback]:
+        """Settle the order in the bank's ledger and return the callbacks the bank sends, in sending order."""
+        order = self.order(ref)
+        if order is None:
+            raise KeyError(ref)
+        txn_id = order["txn_id"] or f"FP{uuid.uuid4().hex[:16].upper()}"
+        paid = order["amount"] if amount is None else amount
+        order.update(status=outcome, txn_id=txn_id, paid_amount=paid)
+        self._save(order)
+        final = self.callback(ref, txn_id, outcome, paid)
+        if mode == "never":
+            return []
+        if mode == "duplicate":
+            return [final, final]
+        if mode == "reorder":
+            # A declined first try on the same order, delivered after the final answer (out of order).
+            stale = self.callback(ref, f"FP{uuid.uuid4().hex[:16].upper()}", "failed", paid)
+            return [final, stale]
+        return [final]
+
+    def callback(self, ref: str, txn_id: str, status: str, amount: int, *,
+                 timestamp: int | None = None) -> SignedCallback:
+        body = json.dumps({"event_id": uuid.uuid4().hex, "order_ref": ref, "transaction_id": txn_id,
+                           "status": status, "amount": amount,
+                           "occurred_at": clock.now().isoformat()}).encode()
+        ts = str(int(clock.now().timestamp()) if timestamp is None else timestamp)
+        return SignedCallback(body, {"Content-Type": "application/json", TIMESTAMP_HEADER: ts,
+                                     SIGNATURE_HEADER: sign(self.secret, ts, body)})
+
+
+async def deliver(callbacks: list[SignedCallback], url: str, *, delay_s: float = 0.0) -> None:
+    """Post callbacks to the app as the bank would: later, in order, each with a short timeout."""
+    await asyncio.sleep(delay_s)
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        for callback in callbacks:
+            try:
+                await http.post(url, content=callback.body, headers=callback.headers)
+            except httpx.HTTPError as error:  # a real bank retries later; reconciliation covers it here
+                log.warning("fakepay callback to %s failed: %s", url, error)
+
+
+class FakePayProvider:
+    name = "fakepay"
+
+    def __init__(self, bank: FakePayBank | None = None) -> None:
+        self.bank = bank or FakePayBank()
+
+    async def create(self, order: PaymentOrder) -> CreatedPayment:
+        self.bank.open_order(order.provider_ref, order.amount, order.return_url)
+        return CreatedPayment(next_url=CHECKOUT_PATH.format(ref=order.provider_ref))
+
+    async def status(self, provider_ref: str, created_at: Any) -> ProviderStatus:
+        order = self.bank.order(provider_ref)
+        if order is None:
+            return ProviderStatus("unknown")
+        return ProviderStatus(order["status"], order["txn_id"], order["paid_amount"], raw=order)
+
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        ledger = self.bank.order(order.provider_ref)
+        if ledger is None or ledger["status"] != "succeeded" or self.bank.fail_refunds:
+            return RefundResult("failed")
+        ledger["refunded"] = int(ledger.get("refunded", 0)) + order.amount
+        self.bank._save(ledger)
+        return RefundResult("succeeded", provider_refund_id=f"FPR{order.refund_id.hex[:16].upper()}")
+
+    def verify_callback(self, request: CallbackRequest) -> CallbackEvent:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
+        signature = headers.get(SIGNATURE_HEADER.lower(), "")
+        expected = sign(self.bank.secret, timestamp, request.body)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise CallbackRejected("signature_invalid", "The callback signature does not match.")
+        try:
+            sent = int(timestamp)
+        except ValueError:
+            raise CallbackRejected("signature_invalid", "The callback timestamp is not a number.") from None
+        if abs(clock.now().timestamp() - sent) > get_settings().payment_callback_window_s:
+            raise CallbackRejected("signature_invalid", "The callback timestamp is outside the allowed window.")
+        try:
+            data = json.loads(request.body)
+            status = str(data["status"])
+            if status not in ("succeeded", "failed", "cancelled"):
+                raise ValueError(status)
+            return CallbackEvent(provider_ref=str(data["order_ref"]), txn_id=str(data["transaction_id"]),
+                                 status=status, amount=int(data["amount"]), raw=data)  # type: ignore[arg-type]
+        except (ValueError, KeyError, TypeError):
+            raise CallbackRejected("malformed", "The callback body is not a fakepay event.") from None
+
+    def callback_response(self, outcome: CallbackOutcome, event: CallbackEvent | None) -> Response:
+        if outcome == "signature_invalid":
+            raise ProblemError("callback_signature_invalid", "The callback signature or timestamp is not valid.")
+        if outcome == "malformed":
+            raise ProblemError("validation_error", "The callback body is not a fakepay event.")
+        return JSONResponse({"outcome": outcome}, status_code=200)

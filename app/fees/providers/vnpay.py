@@ -1,0 +1,195 @@
+"""VNPAY payment gateway (cổng thanh toán VNPAY), API version 2.1.0, written to its published protocol.
+
+- Payment: redirect the payer to DVC_VNPAY_PAYMENT_URL with the `vnp_*` parameters sorted by name, each value
+  form-encoded (`quote_plus`), signed with `vnp_SecureHash` = hex HMAC-SHA512(hash secret, that query string).
+  Amounts travel x100 (10,000 đ is `vnp_Amount=1000000`); dates are yyyyMMddHHmmss in GMT+7.
+- IPN (the server-to-server callback): the same signed `vnp_*` parameters; answered with JSON
+  {"RspCode": "00", "Message": "Confirm Success"}, "97" invalid signature, "01" order not found, "02" order
+  already confirmed, "04" invalid amount, "99" anything else. Success is vnp_ResponseCode = vnp_TransactionStatus
+  = "00". VNPAY retries an IPN it did not see confirmed, so an IPN is accepted whatever its age; replays are
+  harmless because crediting is idempotent by transaction.
+- querydr / refund: JSON POSTs to DVC_VNPAY_API_URL, signed over "|"-joined fields. querydr is a read and is
+  retried (tenacity) on transport errors; refund moves money and is never retried automatically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus
+
+import httpx
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from app.core import clock
+from app.core.settings import get_settings
+from app.fees.providers.base import (
+    CallbackEvent,
+    CallbackOutcome,
+    CallbackRejected,
+    CallbackRequest,
+    CreatedPayment,
+    PaymentOrder,
+    ProviderError,
+    ProviderStatus,
+    RefundOrder,
+    RefundResult,
+)
+
+VERSION = "2.1.0"
+HASH_FIELDS = ("vnp_SecureHash", "vnp_SecureHashType")
+IPN_ANSWERS: dict[str, tuple[str, str]] = {
+    "credited": ("00", "Confirm Success"),
+    "recorded": ("00", "Confirm Success"),
+    "overpayment": ("00", "Confirm Success"),
+    "duplicate": ("02", "Order already confirmed"),
+    "ignored": ("02", "Order already confirmed"),
+    "unknown_order": ("01", "Order not found"),
+    "amount_mismatch": ("04", "invalid amount"),
+    "signature_invalid": ("97", "Invalid signature"),
+    "malformed": ("99", "Unknow error"),
+}
+QUERY_RESPONSE_FIELDS = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+                         "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+                         "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
+                         "vnp_PromotionAmount")
+
+
+def hmac_sha512(secret: str, data: str) -> str:
+    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
+
+
+def canonical_query(params: Mapping[str, str]) -> str:
+    """The signed string: vnp_* parameters (hash fields excluded) sorted by name, values form-encoded."""
+    items = sorted((k, str(v)) for k, v in params.items() if k.startswith("vnp_") and k not in HASH_FIELDS)
+    return "&".join(f"{k}={quote_plus(v)}" for k, v in items)
+
+
+def vnpay_time(moment: datetime) -> str:
+    return clock.local(moment).strftime("%Y%m%d%H%M%S")
+
+
+def signed_url(base_url: str, params: Mapping[str, str], secret: str) -> str:
+    query = canonical_query(params)
+    return f"{base_url}?{query}&vnp_SecureHash={hmac_sha512(secret, query)}"
+
+
+class VnpayProvider:
+    name = "vnpay"
+
+    def __init__(self, *, tmn_code: str | None = None, hash_secret: str | None = None,
+                 payment_url: str | None = None, api_url: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        settings = get_settings()
+        self.tmn_code = tmn_code if tmn_code is not None else settings.vnpay_tmn_code
+        self.hash_secret = hash_secret if hash_secret is not None else settings.vnpay_hash_secret
+        self.payment_url = payment_url or settings.vnpay_payment_url
+        self.api_url = api_url or settings.vnpay_api_url
+        self.timeout = settings.payment_provider_timeout_s
+        self.transport = transport  # tests plug a recorded exchange here
+
+    def payment_params(self, order: PaymentOrder) -> dict[str, str]:
+        ttl = timedelta(seconds=get_settings().payment_attempt_ttl_s)
+        return {
+            "vnp_Version": VERSION, "vnp_Command": "pay", "vnp_TmnCode": self.tmn_code,
+            "vnp_Amount": str(order.amount * 100), "vnp_CreateDate": vnpay_time(order.created_at),
+            "vnp_CurrCode": "VND", "vnp_IpAddr": order.client_ip, "vnp_Locale": "vn",
+            "vnp_OrderInfo": order.description, "vnp_OrderType": "other", "vnp_ReturnUrl": order.return_url,
+            "vnp_TxnRef": order.provider_ref, "vnp_ExpireDate": vnpay_time(order.created_at + ttl),
+        }
+
+    async def create(self, order: PaymentOrder) -> CreatedPayment:
+        if not (self.tmn_code and self.hash_secret):
+            raise ProviderError("VNPAY is not configured (DVC_VNPAY_TMN_CODE, DVC_VNPAY_HASH_SECRET)")
+        return CreatedPayment(next_url=signed_url(self.payment_url, self.payment_params(order), self.hash_secret))
+
+    # --- IPN ----------------------------------------------------------------------------------------------------
+    def verify_callback(self, request: CallbackRequest) -> CallbackEvent:
+        params = dict(request.query)
+        if request.body:
+            params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        received = params.get("vnp_SecureHash", "").lower()
+        expected = hmac_sha512(self.hash_secret, canonical_query(params))
+        if not self.hash_secret or not hmac.compare_digest(expected.encode(), received.encode()):
+            raise CallbackRejected("signature_invalid", "vnp_SecureHash does not match.")
+        try:
+            raw_amount = int(params["vnp_Amount"])
+            ok = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
+            status = "succeeded" if ok else ("cancelled" if params.get("vnp_ResponseCode") == "24" else "failed")
+            # An amount that is not whole đồng can never match an attempt: -1 makes it a mismatch.
+            amount = raw_amount // 100 if raw_amount % 100 == 0 else -1
+            return CallbackEvent(provider_ref=params["vnp_TxnRef"], txn_id=params.get("vnp_TransactionNo", ""),
+                                 status=status, amount=amount, raw=params)  # type: ignore[arg-type]
+        except (KeyError, ValueError):
+            raise CallbackRejected("malformed", "The IPN lacks vnp_TxnRef or vnp_Amount.") from None
+
+    def callback_response(self, outcome: CallbackOutcome, event: CallbackEvent | None) -> Response:
+        code, message = IPN_ANSWERS[outcome]
+        return JSONResponse({"RspCode": code, "Message": message}, status_code=200)
+
+    # --- merchant API -------------------------------------------------------------------------------------------
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), transport=self.transport)
+
+    def _base(self, command: str) -> dict[str, str]:
+        return {"vnp_RequestId": uuid.uuid4().hex[:32], "vnp_Version": VERSION, "vnp_Command": command,
+                "vnp_TmnCode": self.tmn_code, "vnp_CreateDate": vnpay_time(clock.now()),
+                "vnp_IpAddr": "127.0.0.1"}
+
+    @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3),
+           wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
+    async def _post_idempotent(self, body: dict[str, str]) -> dict[str, Any]:
+        async with self._client() as http:
+            response = await http.post(self.api_url, json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def status(self, provider_ref: str, created_at: Any) -> ProviderStatus:
+        body = self._base("querydr") | {"vnp_TxnRef": provider_ref, "vnp_OrderInfo": f"Query {provider_ref}",
+                                        "vnp_TransactionDate": vnpay_time(created_at)}
+        data = "|".join(body[k] for k in ("vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode",
+                                          "vnp_TxnRef", "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr",
+                                          "vnp_OrderInfo"))
+        body["vnp_SecureHash"] = hmac_sha512(self.hash_secret, data)
+        try:
+            answer = await self._post_idempotent(body)
+        except (httpx.HTTPError, ValueError) as error:
+            raise ProviderError(f"VNPAY querydr failed: {error}") from error
+        check = "|".join(str(answer.get(k, "")) for k in QUERY_RESPONSE_FIELDS)
+        if not hmac.compare_digest(hmac_sha512(self.hash_secret, check), str(answer.get("vnp_SecureHash", ""))):
+            raise ProviderError("VNPAY querydr answer has a bad signature")
+        if answer.get("vnp_ResponseCode") == "91":
+            return ProviderStatus("unknown", raw=answer)
+        if answer.get("vnp_ResponseCode") != "00":
+            raise ProviderError(f"VNPAY querydr answered {answer.get('vnp_ResponseCode')}")
+        amount = int(answer.get("vnp_Amount", "0")) // 100
+        txn = str(answer.get("vnp_TransactionNo") or "") or None
+        state = {"00": "succeeded", "01": "pending"}.get(str(answer.get("vnp_TransactionStatus")), "failed")
+        return ProviderStatus(state, txn, amount, raw=answer)  # type: ignore[arg-type]
+
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        body = self._base("refund") | {
+            "vnp_TransactionType": "02" if order.full else "03", "vnp_TxnRef": order.provider_ref,
+            "vnp_Amount": str(order.amount * 100), "vnp_TransactionNo": order.txn_id or "",
+            "vnp_TransactionDate": vnpay_time(order.paid_at), "vnp_CreateBy": order.requested_by,
+            "vnp_OrderInfo": order.reason[:255]}
+        data = "|".join(body[k] for k in ("vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode",
+                                          "vnp_TransactionType", "vnp_TxnRef", "vnp_Amount", "vnp_TransactionNo",
+                                          "vnp_TransactionDate", "vnp_CreateBy", "vnp_CreateDate", "vnp_IpAddr",
+                                          "vnp_OrderInfo"))
+        body["vnp_SecureHash"] = hmac_sha512(self.hash_secret, data)
+        try:  # moves money: one try only; an unknown outcome stays `submitted` for an operator
+            async with self._client() as http:
+                response = await http.post(self.api_url, json=body)
+            answer = dict(response.json())
+        except (httpx.HTTPError, ValueError):
+            return RefundResult("submitted")
+        if answer.get("vnp_ResponseCode") == "00":
+            return RefundResult("succeeded", str(answer.get("vnp_TransactionNo") or "") or None, raw=answer)
+        return RefundResult("failed", raw=answer)

@@ -1,0 +1,96 @@
+"""Reconciliation: ask the provider about attempts whose callback never came, settle them, expire old ones.
+
+Run by `dvc payments reconcile` and periodically by `dvc worker`. Safe next to callbacks and next to another
+reconciler: the provider is asked outside any transaction, then each attempt is settled in its own short
+transaction with its row locked (SKIP LOCKED on PostgreSQL, so two reconcilers split the work; SQLite's
+BEGIN IMMEDIATE serialises writers) and its state re-read under the lock, so only live attempts change.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.db import get_database
+from app.core.settings import get_settings
+from app.fees.callbacks import settle
+from app.fees.models import LIVE_STATES, AttemptState, PaymentAttempt, PaymentCallback
+from app.fees.providers import get_provider
+from app.fees.providers.base import ProviderError, ProviderStatus
+
+log = logging.getLogger("app.fees.reconcile")
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    settled: int = 0
+    expired: int = 0
+    unchanged: int = 0
+    errors: int = 0
+
+
+async def _candidates(older_than_s: float, limit: int) -> list[tuple[uuid.UUID, str, str, object]]:
+    cutoff = clock.now() - timedelta(seconds=older_than_s)
+    async with get_database().read_sessions() as session:
+        rows = (await session.execute(
+            select(PaymentAttempt.id, PaymentAttempt.provider, PaymentAttempt.provider_ref, PaymentAttempt.created_at)
+            .where(PaymentAttempt.state.in_(LIVE_STATES), PaymentAttempt.updated_at <= cutoff,
+                   PaymentAttempt.provider != "counter")
+            .order_by(PaymentAttempt.updated_at).limit(limit))).all()
+    return [(r.id, r.provider, r.provider_ref, r.created_at) for r in rows]
+
+
+async def _lock_live(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentAttempt | None:
+    stmt = (select(PaymentAttempt).where(PaymentAttempt.id == attempt_id)
+            .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+    attempt = (await session.execute(stmt)).scalar_one_or_none()
+    return attempt if attempt is not None and attempt.live else None
+
+
+async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: ReconcileReport) -> None:
+    async with get_database().write_sessions() as session, session.begin():
+        attempt = await _lock_live(session, attempt_id)
+        if attempt is None:  # settled meanwhile by a callback, or another reconciler holds it
+            report.unchanged += 1
+            return
+        now = clock.now()
+        if status is not None and status.state in ("succeeded", "failed", "cancelled"):
+            outcome = await settle(session, attempt, status=status.state, txn_id=status.txn_id,
+                                   amount=status.amount)
+            session.add(PaymentCallback(provider=attempt.provider, provider_ref=attempt.provider_ref,
+                                        provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
+                                        amount=status.amount, outcome=outcome, payload={"source": "reconcile"},
+                                        received_at=now))
+            report.settled += 1
+        elif attempt.expires_at <= now:
+            attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now
+            report.expired += 1
+        else:
+            report.unchanged += 1
+
+
+async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> ReconcileReport:
+    """One pass over attempts stuck in a live state for longer than `older_than_s` (default from settings)."""
+    wait = get_settings().payment_reconcile_after_s if older_than_s is None else older_than_s
+    report = ReconcileReport()
+    for attempt_id, provider_name, provider_ref, created_at in await _candidates(wait, limit):
+        report.checked += 1
+        status: ProviderStatus | None = None
+        try:
+            status = await get_provider(provider_name).status(provider_ref, created_at)
+        except ProviderError as error:  # try again next pass; expiry still applies
+            log.warning("reconcile: %s status of %s failed: %s", provider_name, provider_ref, error)
+            report.errors += 1
+        try:
+            await _apply(attempt_id, status, report)
+        except Exception:  # one bad attempt must not stop the pass
+            log.exception("reconcile: attempt %s", attempt_id)
+            report.errors += 1
+    return report

@@ -1,0 +1,137 @@
+"""Request and response bodies of the fees API. Money is whole đồng (integers)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeeLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    kind: Literal["charge", "fee"] = Field(description="`charge` = phí, `fee` = lệ phí.")
+    name: str
+    amount: Money
+    exempt: bool
+    exemption_reason: str | None
+    exempted_by: uuid.UUID | None
+    charged: Money
+
+
+class ObligationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    stage: Literal["before_processing", "on_result"]
+    due: Money
+    paid: Money
+    refunded: Money
+    balance: Money
+    settled: bool
+    created_at: datetime
+    settled_at: datetime | None
+    lines: list[FeeLineOut]
+
+
+class FeesOut(BaseModel):
+    dossier_id: uuid.UUID
+    obligations: list[ObligationOut]
+    due: Money
+    paid: Money
+    refunded: Money
+    balance: Money
+
+
+class PaymentCreate(Strict):
+    provider: Literal["fakepay", "vnpay"]
+    return_url: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^https?://\S+$")] = Field(
+        description="Where the provider sends the payer back (http or https URL).")
+
+
+class CounterPaymentCreate(Strict):
+    receipt_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./-]+$")]
+    amount: Annotated[int, Field(gt=0)] | None = Field(default=None, description="Defaults to the balance.")
+
+
+class RefundCreate(Strict):
+    amount: Annotated[int, Field(gt=0)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+    expected_available: Annotated[int, Field(ge=0, description="What you believe is still refundable.")]
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    payment_id: uuid.UUID = Field(validation_alias="attempt_id")
+    amount: Money
+    reason: str
+    state: Literal["submitted", "succeeded", "failed"]
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    dossier_id: uuid.UUID
+    obligation_id: uuid.UUID
+    provider: str
+    provider_ref: str
+    provider_txn_id: str | None
+    amount: Money
+    state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"]
+    credited: bool
+    refunded: Money
+    refundable: Money
+    flag: str | None = Field(description="Set when the payment needs an operator: amount_mismatch, overpayment.")
+    next_url: str | None = Field(description="Where to send the payer to finish the payment.")
+    receipt_number: str | None
+    created_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None
+
+
+class ReceiptLine(BaseModel):
+    kind: Literal["charge", "fee"]
+    name: str
+    amount: Money
+    exempt: bool
+
+
+class ReceiptParty(BaseModel):
+    name: str | None
+    citizen_id: str | None = None
+    tax_code: str | None = None
+
+
+class ReceiptAgency(BaseModel):
+    code: str
+    name: str
+
+
+class ReceiptOut(BaseModel):
+    receipt_number: str
+    payment_id: uuid.UUID
+    issued_at: datetime
+    dossier_id: uuid.UUID
+    dossier_code: str | None
+    procedure_name: str
+    payer: ReceiptParty
+    agency: ReceiptAgency
+    lines: list[ReceiptLine]
+    amount: Money
+    refunded: Money
+    provider: str
+    provider_txn_id: str | None
