@@ -153,5 +153,13 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
             await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            # Append-only tables refuse DELETE by trigger (PostgreSQL's TRUNCATE fires no row triggers):
+            # drop the triggers for the clean-up and put them back as they were.
+            triggers = (await connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL"))).all()
+            for name, _ in triggers:
+                await connection.execute(text(f'DROP TRIGGER "{name}"'))
             for table in reversed(metadata.sorted_tables):
                 await connection.execute(table.delete())
+            for _, sql in triggers:
+                await connection.execute(text(sql))

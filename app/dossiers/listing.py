@@ -22,6 +22,7 @@ from app.core.settings import get_settings
 from app.dossiers.access import DRAFT, Viewer, visible_to
 from app.dossiers.models import Dossier
 from app.dossiers.schemas import DossierFilters, PublicDossierOut
+from app.workflow.progress import CLOCK_RUNNING_STATES, at_risk_cutoff, is_overdue, overdue_clause, progress_map
 
 OPEN_STATES = ("submitted", "received", "processing", "supplement_requested", "payment_requested")
 
@@ -47,16 +48,34 @@ def _filtered(stmt: Select[Any], filters: DossierFilters) -> Select[Any]:
     if filters.submitted_to:
         stmt = stmt.where(Dossier.submitted_at < _local_midnight_utc(filters.submitted_to + timedelta(days=1)))
     if filters.overdue is not None:
-        now = clock.now()
-        late = (Dossier.due_at.is_not(None) & (Dossier.due_at < now) & Dossier.finished_at.is_(None)
-                & Dossier.state.in_(OPEN_STATES))
+        # One rule with the dossier's `overdue` field: clock running, unfinished, past due (app.workflow.progress).
+        late = overdue_clause(clock.now())
         stmt = stmt.where(late if filters.overdue else ~late)
     return stmt
+
+
+async def _at_risk(session: AsyncSession, stmt: Select[Any], n: int) -> Select[Any]:
+    """The officials' at-risk queue: clock running, not yet overdue, due by the end of the n-th working day."""
+    now = clock.now()
+    cutoff = await at_risk_cutoff(session, now, n)
+    return stmt.where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
+                      Dossier.due_at >= now, Dossier.due_at <= cutoff)
+
+
+async def workflow_fields(session: AsyncSession, rows: list[Dossier]) -> dict[Any, dict[str, Any]]:
+    """original_due_at, paused_working_days and overdue for a page of dossiers (one query; no next_actions)."""
+    now = clock.now()
+    progress = await progress_map(session, [d.id for d in rows])
+    return {d.id: {"original_due_at": p.original_due_at if (p := progress.get(d.id)) else None,
+                   "paused_working_days": p.paused_working_days if p else 0, "overdue": is_overdue(d, now)}
+            for d in rows}
 
 
 async def list_dossiers(session: AsyncSession, viewer: Viewer, filters: DossierFilters,
                         page: PageParams) -> tuple[list[Dossier], str | None]:
     stmt = _filtered(select(Dossier).where(visible_to(viewer)), filters)
+    if filters.due_within_working_days is not None:
+        stmt = await _at_risk(session, stmt, filters.due_within_working_days)
     by_creation = viewer.principal.is_applicant or filters.state == DRAFT
     if by_creation:
         order = [(Dossier.created_at, True), (Dossier.id, True)]

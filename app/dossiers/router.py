@@ -32,14 +32,16 @@ from app.dossiers.schemas import (
 )
 from app.dossiers.storage import get_store
 from app.identity.deps import require_assurance
+from app.workflow.transitions import dossier_workflow_view
 
 router = APIRouter(tags=["dossiers"])
 
 IfMatch = Annotated[str | None, Header(description="The ETag last read (required to change a draft).")]
 
 
-def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = DossierOut.of(dossier).model_dump(mode="json")
+def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None,
+                      workflow: dict[str, Any] | None = None) -> JSONResponse:
+    body = DossierOut.of(dossier, **(workflow or {})).model_dump(mode="json")
     return JSONResponse(body, status_code=status_code, headers={"ETag": etag(dossier), **(headers or {})})
 
 
@@ -83,17 +85,24 @@ async def list_dossiers(
     submitted_to: date | None = None,
     overdue: bool | None = None,
     code: Annotated[str | None, Query(max_length=100)] = None,
+    due_within_working_days: Annotated[int | None, Query(
+        ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
+        "today (0: today).")] = None,
 ) -> Page[DossierOut]:
     """The dossiers the caller may see, newest first (applicants: their own; officials: their agency's)."""
     filters = DossierFilters(state=state, procedure=procedure, agency=agency, channel=channel,
-                             submitted_from=submitted_from, submitted_to=submitted_to, overdue=overdue, code=code)
+                             submitted_from=submitted_from, submitted_to=submitted_to, overdue=overdue, code=code,
+                             due_within_working_days=due_within_working_days)
     rows, cursor = await listing.list_dossiers(session, viewer, filters, page)
-    return Page[DossierOut](items=[DossierOut.of(d) for d in rows], next_cursor=cursor)
+    extras = await listing.workflow_fields(session, rows)
+    return Page[DossierOut](items=[DossierOut.of(d, **extras[d.id]) for d in rows], next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}", response_model=DossierOut, responses=problems("not_found"))
 async def get_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> Response:
-    return _dossier_response(await get_dossier_for(session, viewer, dossier_id))
+    """One dossier with its workflow fields: next_actions (this caller's), due dates, pause, overdue."""
+    dossier = await get_dossier_for(session, viewer, dossier_id)
+    return _dossier_response(dossier, workflow=await dossier_workflow_view(session, viewer, dossier))
 
 
 @router.patch("/v1/dossiers/{dossier_id}", response_model=DossierOut,

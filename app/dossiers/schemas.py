@@ -121,9 +121,17 @@ class DossierOut(BaseModel):
     due_at: datetime | None
     finished_at: datetime | None
     version: int
+    # Workflow fields (issue 7): lists leave next_actions out (null) to stay one query per page.
+    original_due_at: datetime | None = Field(
+        default=None, description="The legal due date (supplement waits included), before any apology's new date.")
+    paused_working_days: int = Field(default=0, description="Working days spent waiting on a supplement.")
+    overdue: bool = Field(default=False, description="Clock running, not finished, and past due_at.")
+    next_actions: list[str] | None = Field(
+        default=None, description="The workflow actions this caller may take now (single reads only).")
 
     @classmethod
-    def of(cls, dossier: Dossier) -> DossierOut:
+    def of(cls, dossier: Dossier, *, original_due_at: datetime | None = None, paused_working_days: int = 0,
+           overdue: bool = False, next_actions: list[str] | None = None) -> DossierOut:
         actor = None
         if dossier.actor_id is not None:
             actor = PartyOut(id=dossier.actor_id, kind=dossier.actor_kind or "citizen", name=dossier.actor_name)
@@ -141,7 +149,8 @@ class DossierOut(BaseModel):
             contact=contact, form=dossier.form, state=dossier.state,
             national_status_code=dossier.national_status_code, created_at=dossier.created_at,
             submitted_at=dossier.submitted_at, received_at=dossier.received_at, due_at=dossier.due_at,
-            finished_at=dossier.finished_at, version=dossier.version,
+            finished_at=dossier.finished_at, version=dossier.version, original_due_at=original_due_at,
+            paused_working_days=paused_working_days, overdue=overdue, next_actions=next_actions,
         )
 
 
@@ -188,3 +197,4 @@ class DossierFilters(BaseModel):
     submitted_to: date | None = None
     overdue: bool | None = None
     code: str | None = None
+    due_within_working_days: int | None = None

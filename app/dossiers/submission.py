@@ -24,7 +24,9 @@ from app.dossiers.codes import next_dossier_code
 from app.dossiers.formcheck import form_errors
 from app.dossiers.models import NATIONAL_STATUS_CODES, Attachment, Dossier, DossierState
 from app.identity import service as identity
+from app.identity.deps import Principal
 from app.identity.models import Account
+from app.workflow.history import record_submission
 
 
 async def _published(session: AsyncSession, procedure_code: str) -> ProcedureVersion:
@@ -115,7 +117,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
         contact_email=contact.email or (account.email if account else None),
         contact_phone=contact.phone or (account.phone if account else None))
     if data.submit:
-        return await _submit_locked(session, dossier)
+        return await _submit_locked(session, dossier, principal)
     return dossier
 
 
@@ -168,10 +170,10 @@ async def missing_parts(session: AsyncSession, dossier: Dossier, version: Proced
 
 async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
     dossier = await editable_draft(session, viewer, dossier_id)
-    return await _submit_locked(session, dossier)
+    return await _submit_locked(session, dossier, viewer.principal)
 
 
-async def _submit_locked(session: AsyncSession, dossier: Dossier) -> Dossier:
+async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Principal) -> Dossier:
     version = await _pinned(session, dossier)
     missing = await missing_parts(session, dossier, version)
     if missing:
@@ -187,6 +189,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier) -> Dossier:
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
     dossier.submitted_at = now
     await session.flush()
+    await record_submission(session, dossier, actor)  # the first entry of the dossier's history
     await emit(session, "dossier.submitted", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "id": str(dossier.id), "code": dossier.code, "procedure_code": dossier.procedure_code,
         "procedure_version": dossier.procedure_version, "agency_code": dossier.agency_code,

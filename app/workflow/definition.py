@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 
-Requirement = Literal["reason", "items", "new_due_date", "attachments", "assignee"]
+Requirement = Literal["reason", "items", "new_due_date", "attachments", "assignee", "delivery"]
 Guard = Literal["fees_before_processing_settled", "has_fees_before_processing", "fees_on_result_settled",
                 "approved", "before_apology_deadline"]
 SimpleEffect = Literal["start_clock", "pause_clock", "resume_clock", "finish", "complete_processing",

@@ -44,6 +44,7 @@ class TransitionRequest:
     new_due_date: date | None = None
     attachments: tuple[uuid.UUID, ...] = ()
     assignee: uuid.UUID | None = None
+    delivery: str | None = None  # how a result goes back: online, desk or post
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _missing_requirements(spec: ActionSpec, request: TransitionRequest) -> list[
         "new_due_date": request.new_due_date is not None,
         "attachments": bool(request.attachments),
         "assignee": request.assignee is not None,
+        "delivery": request.delivery is not None,
     }
     return [{"loc": ["body", name], "msg": f"required by action {spec_name}"}
             for name in spec.requires if not present[name] for spec_name in [request.action]]

@@ -1,4 +1,5 @@
-"""HTTP routes of the workflow domain. For now the working calendar; transitions come with the engine."""
+"""HTTP routes of the workflow domain: the working calendar here; dossier transitions, history, steps and
+notices in transitions_router.py (included below)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from app.core.pagination import Page, PageDep
 from app.identity.deps import AdminDep
 from app.workflow import calendar_service
 from app.workflow.schemas import CalendarOverrideIn, CalendarOverrideOut, WorkingDays
+from app.workflow.transitions_router import router as transitions_router
 
 router = APIRouter()
+router.include_router(transitions_router)
 
 
 @router.get("/v1/calendar/working-days", response_model=WorkingDays, tags=["calendar"],

@@ -1,12 +1,12 @@
-"""Pydantic I/O of the workflow domain: the working calendar."""
+"""Pydantic I/O of the workflow domain: the working calendar, transitions, history, steps and notices."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_CALENDAR_RANGE_DAYS = 366
 
@@ -38,3 +38,114 @@ class CalendarOverrideOut(BaseModel):
     note: str
     updated_by: uuid.UUID | None
     updated_at: datetime
+
+
+# --- transitions, history, steps, notices --------------------------------------------------------------------
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class DeliveryIn(BaseModel):
+    """How the result was handed over (return_result): online, at the desk, or by post with a tracking number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["online", "desk", "post"]
+    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _post_has_tracking(self) -> DeliveryIn:
+        if self.method == "post" and not self.tracking_number:
+            raise ValueError("a postal return needs the tracking_number")
+        return self
+
+
+class ExemptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: int = Field(ge=0, le=999, description="Index of the fee line in the procedure version's fee_items.")
+    reason: ShortText
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,39}$")] = Field(
+        description="An action of the dossier's workflow (see `next_actions` on the dossier).")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+    items: list[ShortText] = Field(default_factory=list, max_length=100,
+                                   description="request_supplement: every missing item, listed at once.")
+    new_due_date: date | None = Field(default=None, description="apologise: the new return date (a working day).")
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    assignee: uuid.UUID | None = None
+    delivery: DeliveryIn | None = None
+    exemptions: list[ExemptionIn] = Field(default_factory=list, max_length=100)
+
+
+class ActorOut(BaseModel):
+    id: uuid.UUID | None
+    kind: str
+    name: str | None
+
+
+class HistoryEntryOut(BaseModel):
+    seq: int
+    action: str
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    to: str
+    from_code: int | None
+    to_code: int | None
+    actor: ActorOut
+    at: datetime
+    reason: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class HistoryOut(BaseModel):
+    items: list[HistoryEntryOut]
+
+
+class HistoryVerification(BaseModel):
+    valid: bool
+    entries: int
+    first_broken_seq: int | None
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    step: str
+    history_seq: int
+    holder_id: uuid.UUID | None
+    holder_name: str | None
+    started_at: datetime
+    ended_at: datetime
+    allowance_working_days: int | None
+    allowance_hours: int | None
+    due_at: datetime | None
+    overran: bool | None
+
+
+class StepList(BaseModel):
+    items: list[StepOut]
+
+
+class NoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    dossier_id: uuid.UUID
+    kind: str
+    form: str | None = Field(description="Circular 01/2018/TT-VPCP form number (01 receipt ... 04 apology).")
+    history_seq: int
+    issued_at: datetime
+    issued_by_name: str | None
+    content: dict[str, Any] = Field(description="The notice as issued; times in Asia/Ho_Chi_Minh (+07:00).")
+
+
+class NoticeList(BaseModel):
+    items: list[NoticeOut]

@@ -1,0 +1,272 @@
+"""What an action does besides moving the state: the effects named in the workflow definition.
+
+Each runner changes the dossier and its progress row inside the transition's transaction and adds what it
+did to the history entry's `details`. Clock effects follow DOMAIN.md "Time": start (due date from the
+version's processing days), pause and resume (the due date moves out by the working days waited) or restart
+(a new due date from the supplement's reception, with a new receipt), reschedule (an apology's new date).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import LOCAL_TZ
+from app.core.problems import ProblemError, validation_problem
+from app.dossiers.models import Attachment, Dossier
+from app.dossiers.storage import get_store
+from app.identity import service as identity
+from app.workflow import deadlines, notices, signatures, steps
+from app.workflow.calendar_service import load_calendar, load_calendar_for_deadline
+from app.workflow.definition import Effect, NoticeEffect, ObligationEffect, StepEffect
+from app.workflow.engine import Plan, TransitionRequest
+from app.workflow.history import ActorRef, iso
+from app.workflow.hooks import Exemption, fee_gate
+from app.workflow.models import DossierProgress
+from app.workflow.progress import VersionFacts
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    dossier: Dossier
+    progress: DossierProgress
+    facts: VersionFacts
+    plan: Plan
+    request: TransitionRequest
+    actor: ActorRef
+    now: datetime
+    seq: int  # the history entry this transition will write
+    tracking_number: str | None = None
+    exemptions: list[Exemption] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    result_files: list[Attachment] = field(default_factory=list)
+    signatures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _local_date(moment: datetime) -> Any:
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+async def _attachments(ctx: Context, kind: str) -> list[Attachment]:
+    """The request's attachments, each one of this dossier's files of `kind` (422 otherwise)."""
+    ids = list(dict.fromkeys(ctx.request.attachments))
+    rows = (await ctx.session.execute(select(Attachment).where(
+        Attachment.id.in_(ids), Attachment.dossier_id == ctx.dossier.id, Attachment.kind == kind))).scalars().all()
+    found = {a.id for a in rows}
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise validation_problem([{"loc": ["body", "attachments"], "type": "unknown_attachment",
+                                   "msg": f"not {kind} files of this dossier: {', '.join(missing)}"}])
+    return sorted(rows, key=lambda a: ids.index(a.id))
+
+
+async def start_clock(ctx: Context) -> None:
+    days = ctx.facts.processing_days
+    calendar = await load_calendar_for_deadline(ctx.session, _local_date(ctx.now), days)
+    due = deadlines.due_at(ctx.now, days, calendar)
+    ctx.dossier.received_at = ctx.now
+    ctx.dossier.due_at = due
+    ctx.progress.original_due_at = due
+    ctx.progress.paused_working_days = 0
+    ctx.progress.paused_at = None
+    ctx.progress.step_started_at = ctx.now
+    ctx.details.update(received_at=iso(ctx.now), due_at=iso(due), processing_days=days)
+
+
+async def pause_clock(ctx: Context) -> None:
+    # The wait starts now whether or not the clock runs yet: it also comes off the current step's time.
+    ctx.progress.paused_at = ctx.now
+    ctx.progress.supplement_requests += 1
+    ctx.progress.approved = False  # new documents must be approved again
+    ctx.details.update(items=list(ctx.request.items), supplement_requests=ctx.progress.supplement_requests)
+
+
+async def resume_clock(ctx: Context) -> None:
+    files = await _attachments(ctx, "supplement")
+    ctx.details["attachments"] = [str(a.id) for a in files]
+    progress, dossier = ctx.progress, ctx.dossier
+    paused_at = progress.paused_at
+    progress.paused_at = None
+    if paused_at is None:
+        return
+    if progress.step_started_at is not None:
+        progress.step_started_at += ctx.now - paused_at
+    if dossier.due_at is None or dossier.finished_at is not None:
+        return  # the clock had not started (a supplement asked at reception)
+    if ctx.facts.clock_on_supplement == "restart":
+        days = ctx.facts.processing_days
+        calendar = await load_calendar_for_deadline(ctx.session, _local_date(ctx.now), days)
+        due = deadlines.restart(ctx.now, days, calendar)
+        dossier.received_at = ctx.now  # received anew: the receipt issued now counts the days from here
+        dossier.due_at = progress.original_due_at = due
+        ctx.details.update(clock="restart", received_at=iso(ctx.now), due_at=iso(due))
+        _notice(ctx, "receipt", await _receipt_content(ctx))
+        return
+    first = min(_local_date(paused_at), _local_date(dossier.due_at))
+    span = (ctx.now - paused_at).days * 2 + 62
+    calendar = await load_calendar(ctx.session, first - timedelta(days=31),
+                                   max(_local_date(ctx.now), _local_date(dossier.due_at)) + timedelta(days=span))
+    waited = deadlines.working_days_between(paused_at, ctx.now, calendar)
+    dossier.due_at = deadlines.extend_for_pause(dossier.due_at, paused_at, ctx.now, calendar)
+    if progress.original_due_at is not None:
+        progress.original_due_at = deadlines.extend_for_pause(progress.original_due_at, paused_at, ctx.now,
+                                                              calendar)
+    progress.paused_working_days += waited
+    ctx.details.update(clock="pause", waited_working_days=waited, due_at=iso(dossier.due_at))
+
+
+async def finish(ctx: Context) -> None:
+    if ctx.dossier.finished_at is None:
+        ctx.dossier.finished_at = ctx.now
+
+
+async def complete_processing(ctx: Context) -> None:
+    """The result is issued: processing is over (what on-time is judged by); returning it comes after."""
+    dossier = ctx.dossier
+    dossier.finished_at = ctx.now
+    late = dossier.due_at is not None and ctx.now > dossier.due_at
+    ctx.details.update(finished_at=iso(ctx.now), late=late,
+                       late_against_original=bool(ctx.progress.original_due_at
+                                                  and ctx.now > ctx.progress.original_due_at))
+
+
+async def reschedule(ctx: Context) -> None:
+    """An apology's new return date: a working day after the current due date, due at its end."""
+    new_day = ctx.request.new_due_date
+    dossier = ctx.dossier
+    assert new_day is not None and dossier.due_at is not None  # required by the action; guard checked
+    current_day = _local_date(dossier.due_at)
+    calendar = await load_calendar(ctx.session, current_day, max(new_day, current_day) + timedelta(days=1))
+    errors = []
+    if new_day <= current_day:
+        errors.append("must be after the current due date " + current_day.isoformat())
+    elif not calendar.is_working_day(new_day):
+        errors.append(f"{new_day.isoformat()} is not a working day ({calendar.reason(new_day)})")
+    if errors:
+        raise validation_problem([{"loc": ["body", "new_due_date"], "msg": m, "type": "value_error"}
+                                  for m in errors])
+    previous = dossier.due_at
+    if ctx.progress.original_due_at is None:
+        ctx.progress.original_due_at = previous
+    dossier.due_at = deadlines.end_of_working_day(new_day)
+    ctx.details.update(previous_due_at=iso(previous), new_due_at=iso(dossier.due_at),
+                       original_due_at=iso(ctx.progress.original_due_at))
+
+
+async def verify_result(ctx: Context) -> None:
+    files = await _attachments(ctx, "result")
+    ctx.result_files = files
+    ctx.details["result_attachments"] = [str(a.id) for a in files]
+    if not ctx.facts.must_be_signed:
+        return
+    for attachment in files:
+        data = b"".join([chunk async for chunk in get_store().read(attachment.storage_key)])
+        found = await signatures.verify_pdf(data, attachment.file_name)
+        ctx.signatures += [{"attachment_id": str(attachment.id), **s.as_dict()} for s in found]
+    ctx.details["signatures"] = ctx.signatures
+
+
+async def _check_assignee(ctx: Context) -> uuid.UUID:
+    assignee = ctx.request.assignee
+    assert assignee is not None
+    try:
+        account: Any = await identity.get_account(ctx.session, assignee)
+    except ProblemError:
+        account = None
+    roles = set(getattr(account, "roles", None) or ())
+    if (account is None or str(account.kind) != "official" or account.agency_code != ctx.dossier.agency_code
+            or not roles & {"processing", "approval"} or str(getattr(account, "status", "active")) != "active"):
+        raise validation_problem([{"loc": ["body", "assignee"], "type": "unknown_assignee",
+                                   "msg": "must be an active processing or approval official of the dossier's agency"}])
+    ctx.details["assignee"] = {"id": str(assignee), "name": account.name}
+    return assignee
+
+
+async def step(ctx: Context, name: str) -> None:
+    if name == "assign":
+        ctx.progress.assignee_id = await _check_assignee(ctx)
+        ctx.progress.approved = False
+    started = ctx.progress.step_started_at or ctx.dossier.received_at or ctx.dossier.submitted_at or ctx.now
+    ctx.details["step"] = await steps.close_step(
+        ctx.session, dossier_id=ctx.dossier.id, agency_code=ctx.dossier.agency_code, step=name,
+        history_seq=ctx.seq, holder=ctx.actor, started_at=started, ended_at=ctx.now,
+        step_time_limits=ctx.facts.step_time_limits)
+    ctx.progress.step_started_at = ctx.now
+    if name == "approve":
+        ctx.progress.approved = True
+
+
+async def obligation(ctx: Context, stage: Any) -> None:
+    official = ctx.actor.id if ctx.actor.kind == "official" else None
+    await fee_gate().create_obligation(ctx.session, ctx.dossier, stage, official_id=official,
+                                       exemptions=ctx.exemptions)
+    ctx.details["obligation"] = {"stage": stage, "exemptions": [{"item": e.item, "reason": e.reason}
+                                                                 for e in ctx.exemptions]}
+
+
+async def _receipt_content(ctx: Context) -> dict[str, Any]:
+    names = {p.get("key"): p.get("name") for p in ctx.facts.document_parts if isinstance(p, dict)}
+    files = (await ctx.session.execute(select(Attachment).where(
+        Attachment.dossier_id == ctx.dossier.id, Attachment.kind.in_(("document", "supplement")))
+        .order_by(Attachment.uploaded_at, Attachment.id))).scalars().all()
+    return {"received_at": notices.local_iso(ctx.dossier.received_at),
+            "due_at": notices.local_iso(ctx.dossier.due_at),
+            "processing_days": ctx.facts.processing_days,
+            "documents": [{"part": a.part, "name": names.get(a.part, a.part), "file_name": a.file_name}
+                          for a in files],
+            "delivery": {"method": ctx.dossier.delivery_method, "address": ctx.dossier.delivery_address}}
+
+
+async def _notice_content(ctx: Context, kind: str) -> dict[str, Any]:
+    request, dossier = ctx.request, ctx.dossier
+    if kind == "receipt":
+        return await _receipt_content(ctx)
+    if kind == "supplement_request":
+        return {"items": list(request.items), "reason": request.reason}
+    if kind in ("refusal", "stop"):
+        return {"reasons": [r for r in [request.reason, *request.items] if r]}
+    if kind == "apology":
+        return {"reason": request.reason, "new_due_at": notices.local_iso(dossier.due_at),
+                "original_due_at": notices.local_iso(ctx.progress.original_due_at),
+                "previous_due_at": ctx.details.get("previous_due_at") and notices.local_iso(
+                    datetime.fromisoformat(ctx.details["previous_due_at"]))}
+    if kind == "payment_request":
+        exempt = {e.item: e.reason for e in ctx.exemptions}
+        fees = [{"name": f.get("name"), "amount": 0 if i in exempt else int(f.get("amount", 0)),
+                 "exempt_reason": exempt.get(i)}
+                for i, f in enumerate(ctx.facts.fee_items) if f.get("due", "on_result") == "before_processing"]
+        return {"fees": fees}
+    if kind == "result":
+        return {"result_name": ctx.facts.result.get("name"), "signatures": ctx.signatures,
+                "files": [{"id": str(a.id), "file_name": a.file_name} for a in ctx.result_files]}
+    if kind == "returned":
+        return {"delivery": {"method": request.delivery, "tracking_number": ctx.tracking_number,
+                             "address": dossier.delivery_address}}
+    return {}
+
+
+def _notice(ctx: Context, kind: str, content: dict[str, Any]) -> None:
+    notice = notices.issue(ctx.session, ctx.dossier, kind, history_seq=ctx.seq, at=ctx.now, by=ctx.actor,
+                           content=content)
+    ctx.details.setdefault("notices", []).append({"kind": kind, "id": str(notice.id)})
+
+
+SIMPLE = {"start_clock": start_clock, "pause_clock": pause_clock, "resume_clock": resume_clock, "finish": finish,
+          "complete_processing": complete_processing, "reschedule": reschedule, "verify_result": verify_result}
+
+
+async def run(ctx: Context, effect: Effect) -> None:
+    if isinstance(effect, str):
+        await SIMPLE[effect](ctx)
+    elif isinstance(effect, NoticeEffect):
+        _notice(ctx, effect.notice, await _notice_content(ctx, effect.notice))
+    elif isinstance(effect, ObligationEffect):
+        await obligation(ctx, effect.obligation)
+    elif isinstance(effect, StepEffect):
+        await step(ctx, effect.step)

@@ -1,0 +1,117 @@
+"""The dossier history: an append-only, hash-chained log of every state change and recorded sub-step.
+
+hash = SHA-256(prev_hash + canonical JSON of the entry), the first entry's prev_hash being 64 zeros.
+Canonical JSON: sorted keys, no spaces, UTF-8, times as ISO 8601 UTC with microseconds. The database refuses
+UPDATE and DELETE on the table (triggers, migration 0006); the chain makes an edit behind the triggers' back
+visible to `verify`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.dossiers.models import Dossier
+from app.identity.deps import Principal
+from app.workflow.models import GENESIS_HASH, DossierProgress, HistoryEntry
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """Who acted, as history and notices record it."""
+
+    id: uuid.UUID | None
+    kind: str  # citizen | organisation | official | client | system
+    name: str | None
+
+    @classmethod
+    def of(cls, principal: Principal | None, system_name: str = "system") -> ActorRef:
+        if principal is None:
+            return cls(None, "system", system_name)
+        return cls(principal.account_id, principal.kind, principal.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": str(self.id) if self.id else None, "kind": self.kind, "name": self.name}
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_payload(entry: HistoryEntry) -> dict[str, Any]:
+    """What the hash covers: everything in the entry except the hashes themselves."""
+    return {
+        "dossier_id": str(entry.dossier_id), "seq": entry.seq, "action": entry.action,
+        "from": entry.from_state, "to": entry.to_state, "from_code": entry.from_code, "to_code": entry.to_code,
+        "actor": {"id": str(entry.actor_id) if entry.actor_id else None, "kind": entry.actor_kind,
+                  "name": entry.actor_name},
+        "at": iso(entry.at), "reason": entry.reason, "details": entry.details or {},
+    }
+
+
+def chain_hash(prev_hash: str, entry: HistoryEntry) -> str:
+    return hashlib.sha256((prev_hash + canonical(entry_payload(entry))).encode("utf-8")).hexdigest()
+
+
+def append(session: AsyncSession, progress: DossierProgress, *, dossier_id: uuid.UUID, action: str,
+           from_state: str | None, to_state: str, from_code: int | None, to_code: int | None, actor: ActorRef,
+           at: datetime, reason: str | None = None, details: dict[str, Any] | None = None) -> HistoryEntry:
+    """Add the next entry of the chain; the progress row holds the chain's head (the dossier is locked)."""
+    entry = HistoryEntry(dossier_id=dossier_id, seq=progress.history_seq + 1, action=action,
+                         from_state=from_state, to_state=to_state, from_code=from_code, to_code=to_code,
+                         actor_id=actor.id, actor_kind=actor.kind, actor_name=actor.name, at=at, reason=reason,
+                         details=details or {}, prev_hash=progress.history_hash)
+    entry.hash = chain_hash(entry.prev_hash, entry)
+    session.add(entry)
+    progress.history_seq = entry.seq
+    progress.history_hash = entry.hash
+    return entry
+
+
+async def record_submission(session: AsyncSession, dossier: Dossier, actor: Principal | None) -> HistoryEntry:
+    """The first entry (draft -> submitted) and the dossier's progress row; called by the submit step."""
+    progress = await session.get(DossierProgress, dossier.id)
+    if progress is None:
+        progress = DossierProgress(dossier_id=dossier.id, paused_working_days=0, approved=False,
+                                   supplement_requests=0, history_seq=0, history_hash=GENESIS_HASH)
+        session.add(progress)
+    at = dossier.submitted_at or clock.now()
+    progress.step_started_at = at  # the reception step starts with the submission
+    return append(session, progress, dossier_id=dossier.id, action="submit", from_state="draft",
+                  to_state=dossier.state, from_code=None, to_code=dossier.national_status_code,
+                  actor=ActorRef.of(actor), at=at,
+                  details={"channel": dossier.channel, "source": dossier.source, "code": dossier.code})
+
+
+async def entries(session: AsyncSession, dossier_id: uuid.UUID) -> list[HistoryEntry]:
+    return list((await session.execute(select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id)
+                                       .order_by(HistoryEntry.seq))).scalars())
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    entries: int
+    first_broken_seq: int | None
+
+
+def verify_chain(rows: list[HistoryEntry]) -> Verification:
+    """Recompute every hash; the first entry whose seq, link or hash does not match breaks the chain."""
+    prev = GENESIS_HASH
+    for expected_seq, entry in enumerate(rows, start=1):
+        if entry.seq != expected_seq or entry.prev_hash != prev or chain_hash(prev, entry) != entry.hash:
+            return Verification(False, len(rows), entry.seq)
+        prev = entry.hash
+    return Verification(True, len(rows), None)

@@ -1,0 +1,120 @@
+"""Notices to the applicant, in the shape of the Circular 01/2018/TT-VPCP forms.
+
+01 receipt (giấy tiếp nhận hồ sơ và hẹn trả kết quả), 02 supplement request (all missing items at once),
+03 refusal (with reasons), 04 apology with a new return date; plus payment request, result, returned and
+stop notices. Content is frozen at issue (times as Asia/Ho_Chi_Minh ISO strings); the PDF is rendered from it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import LOCAL_TZ
+from app.core.pdf import render_document
+from app.dossiers.models import Dossier
+from app.workflow.history import ActorRef
+from app.workflow.models import Notice
+
+FORMS: dict[str, tuple[str | None, str]] = {
+    "receipt": ("01", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"),
+    "supplement_request": ("02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),
+    "refusal": ("03", "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),
+    "apology": ("04", "Phiếu xin lỗi và hẹn lại ngày trả kết quả"),
+    "payment_request": (None, "Thông báo thực hiện nghĩa vụ tài chính"),
+    "result": (None, "Thông báo kết quả giải quyết hồ sơ"),
+    "returned": (None, "Phiếu trả kết quả giải quyết hồ sơ"),
+    "stop": (None, "Thông báo dừng xử lý hồ sơ"),
+}
+DELIVERY_VI = {"online": "Trực tuyến", "desk": "Tại Bộ phận một cửa", "post": "Qua dịch vụ bưu chính công ích"}
+
+
+def local_iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+
+
+def _display(value: str | None) -> str:
+    """'10:00 ngày 22/01/2025' from a local ISO string."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value).astimezone(LOCAL_TZ)
+    return f"{moment:%H:%M} ngày {moment:%d/%m/%Y}"
+
+
+def issue(session: AsyncSession, dossier: Dossier, kind: str, *, history_seq: int, at: datetime,
+          by: ActorRef, content: dict[str, Any]) -> Notice:
+    form, title = FORMS[kind]
+    base = {"title": title, "dossier_code": dossier.code, "procedure_name": dossier.procedure_name,
+            "agency_name": dossier.agency_name, "applicant_name": dossier.applicant_name,
+            "issued_at": local_iso(at), "issued_by": by.name}
+    notice = Notice(id=uuid.uuid4(), dossier_id=dossier.id, kind=kind, form=form, history_seq=history_seq,
+                    issued_at=at, issued_by_id=by.id, issued_by_name=by.name, content={**base, **content})
+    session.add(notice)
+    return notice
+
+
+async def list_notices(session: AsyncSession, dossier_id: uuid.UUID) -> list[Notice]:
+    return list((await session.execute(select(Notice).where(Notice.dossier_id == dossier_id)
+                                       .order_by(Notice.issued_at, Notice.history_seq))).scalars())
+
+
+async def get_notice(session: AsyncSession, dossier_id: uuid.UUID, notice_id: uuid.UUID) -> Notice | None:
+    return (await session.execute(select(Notice).where(Notice.id == notice_id, Notice.dossier_id == dossier_id))
+            ).scalar_one_or_none()
+
+
+def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """(labelled fields, paragraphs, numbered items) of one notice."""
+    c = notice.content
+    fields = [("Mã hồ sơ", c.get("dossier_code") or "-"), ("Thủ tục", c.get("procedure_name") or "-"),
+              ("Người nộp hồ sơ", c.get("applicant_name") or "-")]
+    paragraphs: list[str] = []
+    items: list[str] = []
+    kind = notice.kind
+    if kind == "receipt":
+        delivery = c.get("delivery") or {}
+        fields += [("Tiếp nhận lúc", _display(c.get("received_at"))),
+                   ("Hẹn trả kết quả", _display(c.get("due_at"))),
+                   ("Nhận kết quả", DELIVERY_VI.get(delivery.get("method", ""), "-")
+                    + (f" - {delivery['address']}" if delivery.get("address") else ""))]
+        paragraphs.append("Thành phần hồ sơ đã nhận:")
+        items = [f"{d.get('name') or d.get('part')}: {d.get('file_name')}" for d in c.get("documents", [])]
+    elif kind == "supplement_request":
+        fields.append(("Ngày yêu cầu", _display(c.get("issued_at"))))
+        paragraphs.append("Đề nghị bổ sung, hoàn thiện các nội dung sau:")
+        if c.get("reason"):
+            paragraphs.append(f"Lý do: {c['reason']}")
+        items = list(c.get("items", []))
+    elif kind in ("refusal", "stop"):
+        paragraphs.append("Lý do:")
+        items = list(c.get("reasons", []))
+    elif kind == "apology":
+        fields += [("Hạn trả ban đầu", _display(c.get("original_due_at"))),
+                   ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
+        paragraphs += [f"Lý do chậm trễ: {c.get('reason') or '-'}",
+                       "Cơ quan giải quyết thành thật xin lỗi ông/bà vì sự chậm trễ này."]
+    elif kind == "payment_request":
+        paragraphs.append("Đề nghị thực hiện nghĩa vụ tài chính trước khi hồ sơ được giải quyết:")
+        items = [f"{f.get('name')}: {int(f.get('amount', 0)):,} đồng".replace(",", ".") for f in c.get("fees", [])]
+    elif kind == "result":
+        fields.append(("Kết quả", c.get("result_name") or "-"))
+        items = [f"Ký số bởi: {s.get('signer')}" for s in c.get("signatures", [])]
+    elif kind == "returned":
+        delivery = c.get("delivery") or {}
+        fields += [("Trả kết quả lúc", _display(c.get("issued_at"))),
+                   ("Hình thức", DELIVERY_VI.get(delivery.get("method", ""), "-"))]
+        if delivery.get("tracking_number"):
+            fields.append(("Mã vận đơn", delivery["tracking_number"]))
+    return fields, paragraphs, items
+
+
+def render_pdf(notice: Notice) -> bytes:
+    fields, paragraphs, items = _fields(notice)
+    form = f"Mẫu số {notice.form} - Thông tư 01/2018/TT-VPCP" if notice.form else None
+    footer = f"Lập lúc {_display(notice.content.get('issued_at'))} bởi {notice.issued_by_name or 'hệ thống'}."
+    return render_document(issuer=notice.content.get("agency_name") or "", title=notice.content["title"],
+                           subtitle=form, fields=fields, paragraphs=paragraphs, items=items, footer=footer)

@@ -1,0 +1,187 @@
+"""The transition flow: lock the dossier, check its ETag, plan with the engine, run the effects, record.
+
+One transaction: the dossier row is locked (row lock on PostgreSQL; SQLite's write transaction is exclusive)
+and its version is compared and bumped by the UPDATE (SQLAlchemy's version counter), so of many concurrent
+transitions sent with the same ETag exactly one applies; the others answer 412 `precondition_failed`.
+The history entry, step records, notices, fee obligation and the outbox event `dossier.status_changed` are
+written in that same transaction.
+
+Who may act (the engine's ActorView): the applicant of this dossier (or its representative); an official
+only with the roles they hold at the dossier's own agency (a system administrator without roles there takes
+no part in processing); the system (no principal) for `confirm_payment` called by the fees domain.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core import clock
+from app.core.outbox import emit
+from app.core.problems import ProblemError
+from app.dossiers.access import Viewer, check_if_match, lock_dossier, visible_to
+from app.dossiers.models import Dossier
+from app.identity.deps import Principal
+from app.workflow import effects, history
+from app.workflow.definition import WorkflowDefinition, get_definition
+from app.workflow.engine import ActorView, TransitionRequest, actions_from, may_take, next_actions, plan
+from app.workflow.history import ActorRef
+from app.workflow.hooks import Exemption, fee_gate
+from app.workflow.models import DossierProgress
+from app.workflow.progress import apology_deadline, get_progress, version_facts
+
+
+@dataclass(frozen=True)
+class TransitionInput:
+    request: TransitionRequest
+    tracking_number: str | None = None
+    exemptions: list[Exemption] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    dossier: Dossier
+    progress: DossierProgress
+    next_actions: list[str]
+
+
+def actor_view(principal: Principal | None, applicant_id: uuid.UUID | None, dossier: Dossier) -> ActorView:
+    if principal is None:
+        return ActorView(is_system=True)
+    if principal.is_applicant:
+        return ActorView(is_applicant=dossier.applicant_id is not None and dossier.applicant_id == applicant_id)
+    if principal.kind == "official" and principal.agency_code == dossier.agency_code:
+        return ActorView(roles=principal.roles)
+    return ActorView()
+
+
+async def guard_facts(session: AsyncSession, dossier: Dossier, progress: DossierProgress | None,
+                      names: Iterable[str], now: datetime) -> dict[str, bool]:
+    """Evaluate only the guards asked for (fee guards ask the fees domain through the FeeGate seam)."""
+    facts: dict[str, bool] = {}
+    for name in set(names):
+        if name == "fees_before_processing_settled":
+            facts[name] = await fee_gate().settled(session, dossier, "before_processing")
+        elif name == "has_fees_before_processing":
+            facts[name] = await fee_gate().has_fees(session, dossier, "before_processing")
+        elif name == "fees_on_result_settled":
+            facts[name] = await fee_gate().settled(session, dossier, "on_result")
+        elif name == "approved":
+            facts[name] = bool(progress and progress.approved)
+        elif name == "before_apology_deadline":
+            facts[name] = dossier.due_at is not None and now <= await apology_deadline(session, dossier.due_at)
+    return facts
+
+
+async def available_actions(session: AsyncSession, definition: WorkflowDefinition, dossier: Dossier,
+                            progress: DossierProgress | None, view: ActorView, now: datetime) -> list[str]:
+    """The actions this actor may take now, guards evaluated (only those of actions it could take)."""
+    candidates = [definition.actions[a] for a in actions_from(definition, dossier.state)]
+    needed = {g for spec in candidates if may_take(spec, view) for g in spec.guards}
+    return next_actions(definition, dossier.state, view, await guard_facts(session, dossier, progress, needed, now))
+
+
+async def _lock_visible(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
+    """The dossier, visible to the caller (404 otherwise) and locked, in one statement."""
+    dossier = (await session.execute(
+        select(Dossier).where(Dossier.id == dossier_id, visible_to(viewer)).with_for_update()
+        .execution_options(populate_existing=True))).scalar_one_or_none()
+    if dossier is None:
+        raise ProblemError("not_found", "The dossier does not exist or is not visible to you.")
+    return dossier
+
+
+async def transition(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID, data: TransitionInput,
+                     if_match: str | None) -> Outcome:
+    """POST /v1/dossiers/{id}/transitions: one action by the caller, If-Match required."""
+    dossier = await _lock_visible(session, viewer, dossier_id)
+    check_if_match(dossier, if_match)
+    view = actor_view(viewer.principal, viewer.applicant_id, dossier)
+    return await _apply(session, dossier, data, view, ActorRef.of(viewer.principal))
+
+
+async def apply_system_action(session: AsyncSession, dossier_id: uuid.UUID, action: str, *,
+                              details: dict[str, Any] | None = None) -> Dossier:
+    """An action taken by the service itself (e.g. `confirm_payment` once the fees are paid), in the caller's
+    transaction. Raises the same problems as an HTTP transition (409 `transition_not_allowed`, `fees_unpaid`)."""
+    dossier = await lock_dossier(session, dossier_id)
+    outcome = await _apply(session, dossier, TransitionInput(TransitionRequest(action)), ActorView(is_system=True),
+                           ActorRef.of(None), extra_details=details)
+    return outcome.dossier
+
+
+async def _apply(session: AsyncSession, dossier: Dossier, data: TransitionInput, view: ActorView, actor: ActorRef,
+                 extra_details: dict[str, Any] | None = None) -> Outcome:
+    now = clock.now()
+    facts = await version_facts(session, dossier)
+    definition = get_definition(facts.workflow)
+    progress = await get_progress(session, dossier)
+    request = data.request
+    spec = definition.actions.get(request.action)
+    needed = spec.guards if spec and dossier.state in spec.from_states and may_take(spec, view) else ()
+    guards = await guard_facts(session, dossier, progress, needed, now)
+    planned = plan(definition, state=dossier.state, previous_state=progress.previous_state, request=request,
+                   actor=view, guards=guards)
+    seq = progress.history_seq + 1
+    ctx = effects.Context(session=session, dossier=dossier, progress=progress, facts=facts, plan=planned,
+                          request=request, actor=actor, now=now, seq=seq, tracking_number=data.tracking_number,
+                          exemptions=list(data.exemptions))
+    for effect in planned.effects:
+        await effects.run(ctx, effect)
+    if planned.to_state != planned.from_state:
+        progress.previous_state = planned.from_state
+    dossier.state = planned.to_state
+    dossier.national_status_code = planned.to_code
+    dossier.updated_at = now  # every transition bumps the version (and so the ETag), sub-steps included
+    details = {**ctx.details, **_request_details(data), **(extra_details or {})}
+    history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
+                   to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
+                   at=now, reason=request.reason, details=details)
+    await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
+        "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
+        "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
+        "at": now.isoformat(), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
+    try:
+        await session.flush()
+    except StaleDataError as error:  # another transaction changed the dossier first
+        raise ProblemError("precondition_failed", "The dossier changed meanwhile; read it again.") from error
+    allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view, now)
+    return Outcome(dossier=dossier, progress=progress, next_actions=allowed)
+
+
+def _request_details(data: TransitionInput) -> dict[str, Any]:
+    request = data.request
+    details: dict[str, Any] = {}
+    if request.new_due_date:
+        details["new_due_date"] = request.new_due_date.isoformat()
+    if request.delivery:
+        details["delivery"] = {"method": request.delivery, "tracking_number": data.tracking_number}
+    if request.items and "items" not in details:
+        details["items"] = list(request.items)
+    return details
+
+
+async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier,
+                                *, with_actions: bool = True) -> dict[str, Any]:
+    """The workflow fields of GET /v1/dossiers/{id}: next_actions (this caller's), original due date, pause."""
+    from app.workflow.progress import is_overdue
+
+    now = clock.now()
+    progress = await session.get(DossierProgress, dossier.id)
+    actions: list[str] | None = None
+    if with_actions:
+        actions = []
+        if dossier.state != "draft":
+            facts = await version_facts(session, dossier)
+            view = actor_view(viewer.principal, viewer.applicant_id, dossier)
+            actions = await available_actions(session, get_definition(facts.workflow), dossier, progress, view, now)
+    return {"next_actions": actions, "original_due_at": progress.original_due_at if progress else None,
+            "paused_working_days": progress.paused_working_days if progress else 0,
+            "overdue": is_overdue(dossier, now)}

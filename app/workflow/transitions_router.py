@@ -1,0 +1,115 @@
+"""HTTP routes of dossier transitions: the action endpoint, history (and its check), steps and notices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.core import clock
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.openapi import problems
+from app.core.problems import not_found
+from app.dossiers.access import etag, get_dossier_for
+from app.dossiers.deps import ViewerDep
+from app.dossiers.schemas import DossierOut
+from app.workflow import history, notices, steps
+from app.workflow.engine import TransitionRequest
+from app.workflow.hooks import Exemption
+from app.workflow.progress import is_overdue
+from app.workflow.schemas import (
+    ActorOut,
+    HistoryEntryOut,
+    HistoryOut,
+    HistoryVerification,
+    NoticeList,
+    NoticeOut,
+    StepList,
+    StepOut,
+    TransitionIn,
+)
+from app.workflow.transitions import TransitionInput, transition
+
+router = APIRouter(tags=["workflow"])
+
+PDF_RESPONSE = {200: {"description": "The notice as JSON, or as a PDF with `Accept: application/pdf`.",
+                      "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.post("/v1/dossiers/{dossier_id}/transitions", response_model=DossierOut,
+             responses=problems("bad_request", "not_found", "forbidden_role", "transition_not_allowed",
+                                "fees_unpaid", "precondition_failed", "precondition_required", "validation_error",
+                                "result_not_signed"))
+async def transition_dossier(
+    dossier_id: uuid.UUID, body: TransitionIn, viewer: ViewerDep, session: SessionDep,
+    if_match: Annotated[str | None, Header(description="The dossier's ETag as last read (required).")] = None,
+) -> Response:
+    """Take one workflow action on the dossier (receive, request_supplement, assign, issue_result, ...).
+
+    Requires `If-Match`; answers the dossier as it now is with its new `ETag`. The allowed actions for the
+    caller are the dossier's `next_actions`.
+    """
+    request = TransitionRequest(
+        action=body.action, reason=body.reason or None, items=tuple(body.items), new_due_date=body.new_due_date,
+        attachments=tuple(body.attachments), assignee=body.assignee,
+        delivery=body.delivery.method if body.delivery else None)
+    data = TransitionInput(request=request, tracking_number=body.delivery.tracking_number if body.delivery else None,
+                           exemptions=[Exemption(e.item, e.reason) for e in body.exemptions])
+    outcome = await transition(session, viewer, dossier_id, data, if_match)
+    dossier, progress = outcome.dossier, outcome.progress
+    out = DossierOut.of(dossier, next_actions=outcome.next_actions, original_due_at=progress.original_due_at,
+                        paused_working_days=progress.paused_working_days, overdue=is_overdue(dossier, clock.now()))
+    return JSONResponse(out.model_dump(mode="json"), headers={"ETag": etag(dossier)})
+
+
+@router.get("/v1/dossiers/{dossier_id}/history", response_model=HistoryOut, responses=problems("not_found"))
+async def list_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> HistoryOut:
+    """Every state change of the dossier, oldest first, hash-chained (form 05's record of who did what when)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    rows = await history.entries(session, dossier_id)
+    return HistoryOut(items=[HistoryEntryOut(
+        seq=e.seq, action=e.action, from_=e.from_state, to=e.to_state, from_code=e.from_code, to_code=e.to_code,
+        actor=ActorOut(id=e.actor_id, kind=e.actor_kind, name=e.actor_name), at=e.at, reason=e.reason,
+        details=e.details or {}, prev_hash=e.prev_hash, hash=e.hash) for e in rows])
+
+
+@router.get("/v1/dossiers/{dossier_id}/history/verify", response_model=HistoryVerification,
+            responses=problems("not_found"))
+async def verify_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep,
+                                 session: ReadSessionDep) -> HistoryVerification:
+    """Recompute the hash chain: `valid` false and the first broken entry when anything was altered."""
+    await get_dossier_for(session, viewer, dossier_id)
+    result = history.verify_chain(await history.entries(session, dossier_id))
+    return HistoryVerification(valid=result.valid, entries=result.entries, first_broken_seq=result.first_broken_seq)
+
+
+@router.get("/v1/dossiers/{dossier_id}/steps", response_model=StepList, responses=problems("not_found"))
+async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> StepList:
+    """The internal process: each completed step, who held the dossier, its allowance and whether it overran."""
+    await get_dossier_for(session, viewer, dossier_id)
+    return StepList(items=[StepOut.model_validate(s) for s in await steps.list_steps(session, dossier_id)])
+
+
+@router.get("/v1/dossiers/{dossier_id}/notices", response_model=NoticeList, responses=problems("not_found"))
+async def list_dossier_notices(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> NoticeList:
+    """Notices issued to the applicant (receipt, supplement request, refusal, apology, result, ...)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    return NoticeList(items=[NoticeOut.model_validate(n) for n in await notices.list_notices(session, dossier_id)])
+
+
+@router.get("/v1/dossiers/{dossier_id}/notices/{notice_id}", response_model=NoticeOut,
+            responses={**problems("not_found"), **PDF_RESPONSE})
+async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, request: Request, viewer: ViewerDep,
+                             session: ReadSessionDep) -> Response:
+    """One notice: JSON, or the printable form as PDF (`Accept: application/pdf`)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    notice = await notices.get_notice(session, dossier_id, notice_id)
+    if notice is None:
+        raise not_found("notice")
+    if "application/pdf" in request.headers.get("accept", ""):
+        name = f"{notice.kind}-{notice.content.get('dossier_code') or notice.dossier_id}.pdf"
+        return Response(notices.render_pdf(notice), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"', "Vary": "Accept"})
+    return JSONResponse(NoticeOut.model_validate(notice).model_dump(mode="json"), headers={"Vary": "Accept"})
