@@ -89,9 +89,11 @@ class ProcedureVersion(Base):
         Index("uq_procedure_versions_one_published", "procedure_code", unique=True,
               sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'")),
         Index("ix_procedure_versions_live", "status", "valid_from", "procedure_code"),
-        # On PostgreSQL the migration builds this as a pg_trgm GIN index; elsewhere it is a plain index.
+        # On PostgreSQL the migration builds these as pg_trgm GIN indexes; elsewhere they are plain indexes.
         Index("ix_procedure_versions_search_name", "search_name",
               postgresql_using="gin", postgresql_ops={"search_name": "gin_trgm_ops"}),
+        Index("ix_procedure_versions_search_extra", "search_extra",
+              postgresql_using="gin", postgresql_ops={"search_extra": "gin_trgm_ops"}),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

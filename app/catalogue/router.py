@@ -25,7 +25,7 @@ from app.catalogue.schemas import (
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
-from app.core.problems import ProblemError, not_found
+from app.core.problems import not_found, validation_problem
 from app.identity.deps import Principal, official_or_client
 
 router = APIRouter(tags=["catalogue"])
@@ -95,8 +95,7 @@ async def catalogue_list_versions(code: str, session: ReadSessionDep) -> Page[Pr
 
 # --- editors -----------------------------------------------------------------------------------------------
 
-# bad_request: a body that is not JSON at all.
-_WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role", "bad_request")
+_WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role")
 
 
 @router.post("/v1/agencies", status_code=201, response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
@@ -196,7 +195,8 @@ async def catalogue_import(request: Request, editor: EditorDep, session: Session
     """Validate the whole document, then write it; any error -> 422 listing each with its JSON `pointer`."""
     try:
         raw = await request.json()
-    except ValueError as error:
-        raise ProblemError("bad_request", "The body is not JSON.") from error
+    except ValueError as error:  # like any undecodable body (app.core.problems): malformed input, 422
+        raise validation_problem([service.field_error(["body"], "body could not be parsed", "body_invalid")],
+                                 "The request body could not be parsed.") from error
     return await importer.import_document(session, editor, raw)
 

@@ -10,20 +10,23 @@ is one integer computed by the database:
     1,000,000 + 1000 * matched    some words in the name, more words higher
     matched in field/agency       no word in the name, but in the field or agency name
 
-Pagination is keyset on (rank DESC, procedure code ASC): the cursor carries the last (rank, code), so pages
-never repeat or skip while the catalogue is stable, and page N costs the same as page 1. A cursor belongs to
-the query that produced it. Without `q` the order is the procedure code.
+The three name bands are queried one after the other, each ordered by (rank DESC, code) and only until the
+page is full: the first band (every word in the name, AND of `LIKE '% word%'`) is selective and, on
+PostgreSQL, served by the pg_trgm GIN index of migration 0003, so the broad "some words" scan only runs for
+queries whose good matches do not fill a page.
 
-On PostgreSQL the name column has a pg_trgm GIN index (migration 0003) that serves the `LIKE '% word%'`
-filters; SQLite scans the (small) live set.
+Pagination is keyset on (rank DESC, procedure code ASC): the cursor carries the last (rank, code); the next
+page skips the bands above that rank and continues inside its band, so pages never repeat or skip while the
+catalogue is stable. A cursor belongs to the query that produced it. Without `q` the order is the code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, case, func, literal, or_, select
+from sqlalchemy import Integer, Select, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -33,7 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from app.catalogue.models import OnlineLevel, ProcedureVersion
 from app.catalogue.service import live_clause
 from app.catalogue.text import normalise, query_words
-from app.core.pagination import PageParams, keyset_page
+from app.core.pagination import PageParams, decode_cursor, encode_cursor, keyset_after, keyset_page
 
 PHRASE, ALL_WORDS, SOME_WORDS = 3_000_000, 2_000_000, 1_000_000
 
@@ -83,27 +86,42 @@ def _span(positions: Sequence[ColumnElement[int]]) -> ColumnElement[int]:
     return _extreme(True, *positions) - _extreme(False, *positions)
 
 
-def rank_expression(q: str) -> tuple[ColumnElement[int], ColumnElement[bool]] | None:
-    """(rank, filter) for a query, or None when the query has no words."""
+@dataclass(frozen=True)
+class Tier:
+    """A band of the rank: which rows belong to it and their rank inside it."""
+
+    floor: int
+    condition: ColumnElement[bool]
+    rank: ColumnElement[int]
+
+
+def _count(flags: Sequence[ColumnElement[int]]) -> ColumnElement[int]:
+    return sum(flags[1:], flags[0])
+
+
+def tiers(q: str) -> list[Tier]:
+    """The rank bands for a query, best first (empty when the query has no words).
+
+    Each band is a separate query: the first (every word in the name) is served by the trigram index on
+    PostgreSQL and usually fills the page, so the broad "some words" scan runs only when needed."""
     words = query_words(q)
     if not words:
-        return None
+        return []
     name, extra = ProcedureVersion.search_name, ProcedureVersion.search_extra
     phrase = " " + " ".join(normalise(q).split()[:24])
-    positions = [_position(name, literal(" " + w)) for w in words]
-    in_name = [case((p > 0, 1), else_=0) for p in positions]
-    in_extra = [case((_position(extra, literal(" " + w)) > 0, 1), else_=0) for w in words]
-    matched = sum(in_name[1:], in_name[0])
-    matched_extra = sum(in_extra[1:], in_extra[0])
-    rank = case(
-        (_position(name, literal(phrase)) > 0, PHRASE - func.length(name)),
-        (matched == len(words), ALL_WORDS - _span(positions)),
-        (matched > 0, SOME_WORDS + matched * 1000),
-        else_=matched_extra,
-    )
     patterns = [f"% {w}%" for w in words]
-    condition = or_(*[name.like(p) for p in patterns], *[extra.like(p) for p in patterns])
-    return rank, condition
+    positions = [_position(name, literal(" " + w)) for w in words]
+    all_in_name = and_(*[name.like(p) for p in patterns])  # indexable (pg_trgm)
+    some_in_extra = or_(*[extra.like(p) for p in patterns])  # indexable (pg_trgm)
+    # The "some words" band scans most rows anyway: strpos() is cheaper per row than LIKE there.
+    matched = _count([case((p > 0, 1), else_=0) for p in positions])
+    result = [Tier(ALL_WORDS, all_in_name, case(
+        (_position(name, literal(phrase)) > 0, PHRASE - func.length(name)), else_=ALL_WORDS - _span(positions)))]
+    if len(words) > 1:
+        result.append(Tier(SOME_WORDS, matched.between(1, len(words) - 1), SOME_WORDS + matched * 1000))
+    matched_extra = _count([case((_position(extra, literal(" " + w)) > 0, 1), else_=0) for w in words])
+    result.append(Tier(0, and_(some_in_extra, matched == 0), matched_extra))
+    return result
 
 
 def _filtered(stmt: Any, *, agency: str | None, field: str | None, online_level: OnlineLevel | None,
@@ -130,13 +148,25 @@ async def search_procedures(
     """The versions in force that match, best first; (items, next_cursor)."""
     filters: dict[str, Any] = {"agency": agency, "field": field, "online_level": online_level,
                                "channel": channel, "applicant_kind": applicant_kind}
-    ranked = rank_expression(q) if q else None
-    if ranked is None:
+    bands = tiers(q) if q else []
+    if not bands:
         stmt = _filtered(select(ProcedureVersion), **filters)
         return await keyset_page(session, stmt, order=[(ProcedureVersion.procedure_code, False)], params=page,
                                  key=lambda v: (v.procedure_code,))
-    rank, condition = ranked
-    stmt = _filtered(select(ProcedureVersion, rank.label("rank")), **filters).where(condition)
-    rows, cursor = await keyset_page(session, stmt, order=[(rank, True), (ProcedureVersion.procedure_code, False)],
-                                     params=page, key=lambda row: (row[1], row[0].procedure_code), scalars=False)
-    return [row[0] for row in rows], cursor
+    after = decode_cursor(page.cursor, 2) if page.cursor else None
+    found: list[tuple[ProcedureVersion, int]] = []
+    for band in bands:
+        if after is not None and after[0] < band.floor:
+            continue  # the cursor is already past this band
+        stmt = _filtered(select(ProcedureVersion, band.rank.label("rank")), **filters).where(band.condition)
+        if after is not None:
+            stmt = stmt.where(keyset_after([band.rank, ProcedureVersion.procedure_code], after, [True, False]))
+        stmt = stmt.order_by(band.rank.desc(), ProcedureVersion.procedure_code).limit(page.limit + 1 - len(found))
+        found += [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+        if len(found) > page.limit:
+            break
+    cursor = None
+    if len(found) > page.limit:
+        found = found[: page.limit]
+        cursor = encode_cursor([found[-1][1], found[-1][0].procedure_code])
+    return [version for version, _ in found], cursor

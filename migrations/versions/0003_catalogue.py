@@ -90,13 +90,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_procedure_versions_field_code'), ['field_code'], unique=False)
         batch_op.create_index('ix_procedure_versions_live', ['status', 'valid_from', 'procedure_code'], unique=False)
         batch_op.create_index('uq_procedure_versions_one_published', ['procedure_code'], unique=True, sqlite_where=sa.text("status = 'published'"), postgresql_where=sa.text("status = 'published'"))
-    if op.get_bind().dialect.name == "postgresql" and _trigram_available():
-        op.create_index('ix_procedure_versions_search_name', 'procedure_versions', ['search_name'], unique=False, postgresql_using='gin', postgresql_ops={'search_name': 'gin_trgm_ops'})
-    else:
-        op.create_index('ix_procedure_versions_search_name', 'procedure_versions', ['search_name'], unique=False)
+    trigram = op.get_bind().dialect.name == "postgresql" and _trigram_available()
+    for column in ('search_name', 'search_extra'):
+        if trigram:
+            op.create_index(f'ix_procedure_versions_{column}', 'procedure_versions', [column], unique=False, postgresql_using='gin', postgresql_ops={column: 'gin_trgm_ops'})
+        else:
+            op.create_index(f'ix_procedure_versions_{column}', 'procedure_versions', [column], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_procedure_versions_search_extra', table_name='procedure_versions')
     op.drop_index('ix_procedure_versions_search_name', table_name='procedure_versions')
     with op.batch_alter_table('procedure_versions', schema=None) as batch_op:
         batch_op.drop_index('uq_procedure_versions_one_published', sqlite_where=sa.text("status = 'published'"), postgresql_where=sa.text("status = 'published'"))

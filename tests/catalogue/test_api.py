@@ -147,4 +147,4 @@ async def test_import_over_http_reports_pointers_and_is_idempotent(client, accou
     assert (await client.get("/v1/catalogue/export")).status_code == 401
     exported = (await client.get("/v1/catalogue/export", headers=admin.headers)).json()
     assert exported["procedures"] == sample_document()["procedures"]
-    assert (await client.post("/v1/catalogue/import", content=b"{", headers=admin.headers)).status_code == 400
+    assert (await client.post("/v1/catalogue/import", content=b"{", headers=admin.headers)).status_code == 422
