@@ -1,0 +1,160 @@
+"""Concurrent pay requests, refunds (partial, full, stale expectation), reconciliation of lost callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.core import clock
+from app.core.db import get_database
+from app.core.outbox import OutboxEvent
+from app.fees.models import PaymentAttempt
+from app.fees.reconcile import reconcile
+from tests.fees.conftest import BEFORE_TOTAL, Fees
+
+
+async def _attempt_count() -> int:
+    async with get_database().read_sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(PaymentAttempt))).scalar() or 0)
+
+
+async def test_twenty_concurrent_pay_requests_with_one_key_make_one_attempt(client: httpx.AsyncClient,
+                                                                            fees: Fees) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    responses = await asyncio.gather(*(fees.pay_response(client, case, key="pay-once") for _ in range(20)))
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    created = [r for r in responses if r.status_code == 201]
+    assert created and len({r.json()["id"] for r in created}) == 1  # replays answer the same attempt
+    assert all(r.json()["code"] == "idempotency_in_progress" for r in responses if r.status_code == 409)
+    assert await _attempt_count() == 1
+    replay = await fees.pay_response(client, case, key="pay-once")
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == created[0].json()["id"]
+
+
+async def test_concurrent_pay_requests_without_a_key_make_one_live_attempt(client: httpx.AsyncClient,
+                                                                           fees: Fees) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    responses = await asyncio.gather(*(fees.pay_response(client, case) for _ in range(10)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 9
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"payment_in_progress"}
+    assert await _attempt_count() == 1
+
+
+async def _refund(client: httpx.AsyncClient, actor_headers: dict[str, str], payment_id: str, amount: int,
+                  expected: int) -> httpx.Response:
+    return await client.post(f"/v1/payments/{payment_id}/refunds", headers=actor_headers,
+                             json={"amount": amount, "reason": "Hồ sơ dừng xử lý", "expected_available": expected})
+
+
+async def test_partial_then_full_refund(client: httpx.AsyncClient, fees: Fees) -> None:
+    case, attempt = await fees.paid_case(client)
+    pid = str(attempt["id"])
+    first = await _refund(client, case.finance.headers, pid, 200000, BEFORE_TOTAL)
+    assert first.status_code == 201, first.text
+    assert first.json()["state"] == "succeeded" and first.json()["payment_id"] == pid
+    payment = (await client.get(f"/v1/payments/{pid}", headers=case.finance.headers)).json()
+    assert (payment["refunded"], payment["refundable"]) == (200000, 300000)
+    rest = await _refund(client, case.finance.headers, pid, 300000, 300000)
+    assert rest.status_code == 201
+    view = await fees.fees_of(client, case)
+    assert (view["paid"], view["refunded"]) == (BEFORE_TOTAL, BEFORE_TOTAL)
+    nothing = await _refund(client, case.finance.headers, pid, 1, 0)
+    assert nothing.status_code == 422  # nothing left to refund
+    assert fees.bank.order(str(attempt["provider_ref"]))["refunded"] == BEFORE_TOTAL  # through the provider
+    async with get_database().read_sessions() as session:
+        refunded = (await session.execute(select(OutboxEvent).where(
+            OutboxEvent.event_type == "payment.refunded"))).scalars().all()
+    assert [e.payload["amount"] for e in refunded] == [200000, 300000]
+
+
+async def test_refund_with_a_stale_expectation_is_409(client: httpx.AsyncClient, fees: Fees) -> None:
+    case, attempt = await fees.paid_case(client)
+    pid = str(attempt["id"])
+    assert (await _refund(client, case.finance.headers, pid, 100000, BEFORE_TOTAL)).status_code == 201
+    stale = await _refund(client, case.finance.headers, pid, 100000, BEFORE_TOTAL)  # a second official's screen
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "refund_amount_mismatch" and stale.json()["extra"]["available"] == 400000
+    too_much = await _refund(client, case.finance.headers, pid, 400001, 400000)
+    assert too_much.status_code == 422
+
+
+async def test_concurrent_refunds_of_the_same_money_refund_once(client: httpx.AsyncClient, fees: Fees) -> None:
+    case, attempt = await fees.paid_case(client)
+    responses = await asyncio.gather(*(_refund(client, case.finance.headers, str(attempt["id"]), BEFORE_TOTAL,
+                                               BEFORE_TOTAL) for _ in range(5)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
+    assert (await fees.fees_of(client, case))["refunded"] == BEFORE_TOTAL
+
+
+async def test_refunds_need_finance_at_the_agency(client: httpx.AsyncClient, fees: Fees) -> None:
+    case, attempt = await fees.paid_case(client)
+    for headers in (case.citizen.headers, case.reception.headers):
+        assert (await _refund(client, headers, str(attempt["id"]), 1, BEFORE_TOTAL)).status_code == 403
+    elsewhere = await fees.accounts.official("000.00.77.H77", ["finance"])
+    assert (await _refund(client, elsewhere.headers, str(attempt["id"]), 1, BEFORE_TOTAL)).status_code == 404
+
+
+async def test_a_refused_refund_releases_the_amount(client: httpx.AsyncClient, fees: Fees) -> None:
+    from app.fees.providers import use_provider
+    from app.fees.providers.fakepay import FakePayBank, FakePayProvider
+
+    case, attempt = await fees.paid_case(client)
+    refusing = FakePayBank()
+    refusing.fail_refunds = True
+    use_provider("fakepay", FakePayProvider(refusing))
+    try:
+        refused = await _refund(client, case.finance.headers, str(attempt["id"]), 1000, BEFORE_TOTAL)
+    finally:
+        use_provider("fakepay", None)
+    assert refused.status_code == 201 and refused.json()["state"] == "failed"
+    payment = (await client.get(f"/v1/payments/{attempt['id']}", headers=case.finance.headers)).json()
+    assert payment["refundable"] == BEFORE_TOTAL
+
+
+async def test_a_lost_callback_is_settled_by_reconciliation(client: httpx.AsyncClient, fees: Fees) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    assert fees.bank.complete(str(attempt["provider_ref"]), mode="never") == []
+    assert (await reconcile(older_than_s=3600)).checked == 0  # too recent to be "stuck"
+    report = await reconcile(older_than_s=0)
+    assert (report.checked, report.settled) == (1, 1)
+    assert await fees.state(client, case) == "received"
+    assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+    # The callback turns up after all: a duplicate; and a second reconciliation finds nothing.
+    [late] = fees.bank.complete(str(attempt["provider_ref"]))
+    assert (await fees.deliver(client, late)).json()["outcome"] == "duplicate"
+    assert (await reconcile(older_than_s=0)).checked == 0
+
+
+async def test_reconciliation_expires_abandoned_attempts(client: httpx.AsyncClient, fees: Fees,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    assert (await reconcile(older_than_s=0)).unchanged == 1  # the payer is still on the checkout page
+    later = clock.now() + timedelta(minutes=91)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert (await reconcile(older_than_s=0)).expired == 1
+    payment = (await client.get(f"/v1/payments/{attempt['id']}", headers=case.citizen.headers)).json()
+    assert payment["state"] == "expired"
+
+
+async def test_concurrent_reconcilers_and_callback_credit_once(client: httpx.AsyncClient, fees: Fees) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    [callback] = fees.bank.complete(str(attempt["provider_ref"]))
+    results = await asyncio.gather(reconcile(older_than_s=0), reconcile(older_than_s=0),
+                                   fees.deliver(client, callback))
+    assert results[2].status_code == 200
+    assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+    assert await fees.state(client, case) == "received"
