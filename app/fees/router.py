@@ -148,11 +148,24 @@ async def payments_refund(payment_id: uuid.UUID, body: RefundCreate, official_: 
                               headers={"Location": f"/v1/payments/{payment_id}"})
 
 
-@router.post("/v1/payments/providers/{provider}/callback",
-             responses={**problems("callback_signature_invalid", "not_found", "validation_error"),
-                        200: {"description": "Acknowledged, in the provider's own answer format."}})
+CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problems("callback_signature_invalid", "not_found", "validation_error"),
+    200: {"description": "Acknowledged, in the provider's own answer format."}}
+
+
+@router.post("/v1/payments/providers/{provider}/callback", responses=CALLBACK_RESPONSES)
 async def payments_provider_callback(provider: str, request: Request, session: SessionDep) -> Response:
     """A provider's signed notification (public: authenticated by its signature, never by a token)."""
+    return await _callback(provider, request, session)
+
+
+@router.get("/v1/payments/providers/{provider}/callback", responses=CALLBACK_RESPONSES)
+async def payments_provider_callback_get(provider: str, request: Request, session: SessionDep) -> Response:
+    """The same notification sent as a GET with signed query parameters (VNPAY's IPN calls it this way)."""
+    return await _callback(provider, request, session)
+
+
+async def _callback(provider: str, request: Request, session: Any) -> Response:
     if provider not in ONLINE_PROVIDERS:
         raise not_found("payment provider")
     adapter = get_provider(provider)

@@ -29,6 +29,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/v1/calendar/working-days"),
     # payment providers' callbacks: authenticated by their own signature, not a bearer token
     ("POST", "/v1/payments/providers/{provider}/callback"),
+    ("GET", "/v1/payments/providers/{provider}/callback"),
     # fakepay's hosted checkout, standing in for a provider's site (404 outside DVC_ENV=dev)
     ("GET", "/dev/fakepay/checkout/{ref}"),
     ("GET", "/dev/fakepay/checkout/{ref}/complete"),
