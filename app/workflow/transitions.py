@@ -133,8 +133,9 @@ async def _apply(session: AsyncSession, dossier: Dossier, data: TransitionInput,
     ctx = effects.Context(session=session, dossier=dossier, progress=progress, facts=facts, plan=planned,
                           request=request, actor=actor, now=now, seq=seq, tracking_number=data.tracking_number,
                           exemptions=list(data.exemptions))
-    for effect in planned.effects:
-        await effects.run(ctx, effect)
+    with session.no_autoflush:  # one UPDATE of the dossier per transition, so its version moves by one
+        for effect in planned.effects:
+            await effects.run(ctx, effect)
     if planned.to_state != planned.from_state:
         progress.previous_state = planned.from_state
     dossier.state = planned.to_state

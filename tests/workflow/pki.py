@@ -34,11 +34,11 @@ class Pki:
     ca_path: Path
     signer: signers.SimpleSigner
 
-    def sign(self, pdf: bytes) -> bytes:
+    async def sign(self, pdf: bytes) -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         meta = signers.PdfSignatureMetadata(field_name="ChuKySo")
-        out = signers.sign_pdf(writer, meta, signer=self.signer)
-        return out.getvalue()
+        out = await signers.async_sign_pdf(writer, meta, signer=self.signer)
+        return bytes(out.getvalue())
 
 
 def make_pki(directory: Path, signer_name: str = "Nguyễn Văn Duyệt") -> Pki:
