@@ -6,7 +6,7 @@ import importlib
 
 from sqlalchemy import MetaData
 
-DOMAINS = ("core.outbox", "core.idempotency", "identity", "catalogue", "dossiers", "workflow", "fees",
+DOMAINS = ("core.outbox", "core.idempotency", "core.delivery", "identity", "catalogue", "dossiers", "workflow", "fees",
            "reporting", "integration", "notifications")
 
 
