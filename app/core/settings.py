@@ -77,6 +77,25 @@ class Settings(BaseSettings):
     payment_reconcile_after_s: int = Field(default=300, ge=0)
     payment_provider_timeout_s: float = Field(default=10.0, gt=0)
 
+    # --- applicant notifications (app/notifications); a channel without its settings is off
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    mail_from: str = ""
+    sms_api_url: str = "https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+    sms_api_key: str = ""
+    sms_secret_key: str = ""
+    sms_brandname: str = ""
+    sms_unicode: bool = True
+    zalo_api_url: str = "https://business.openapi.zalo.me/message/template"
+    zalo_access_token: str = ""
+    zalo_template_id: str = ""
+    notification_timeout_s: float = Field(default=15.0, gt=0)
+    notification_max_attempts: int = Field(default=6, ge=1, le=50)
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:

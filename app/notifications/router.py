@@ -1,5 +1,58 @@
-"""HTTP routes of the notifications domain."""
+"""HTTP routes of the notifications domain: the applicant's channel preferences, a dossier's messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter
 
-router = APIRouter()
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.core.problems import ProblemError
+from app.dossiers.access import get_dossier_for
+from app.dossiers.deps import ViewerDep
+from app.identity.deps import ApplicantDep
+from app.notifications import channels, service
+from app.notifications.schemas import NotificationOut, PreferencesOut, PreferencesPatch
+
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    channels.announce()  # say once, at start, which channels are on and which are off
+    yield
+
+
+router = APIRouter(tags=["notifications"], lifespan=_lifespan)
+
+
+@router.get("/v1/accounts/me/notification-preferences", summary="The caller's notification channels")
+async def notifications_get_preferences(caller: ApplicantDep, session: ReadSessionDep) -> PreferencesOut:
+    """Without a saved choice: email on, SMS and Zalo off, Vietnamese. Required messages (supplement, payment,
+    apology, refusal) still reach at least one channel the applicant has when every channel is off."""
+    return service.preferences_out(await service.get_preferences(session, caller.account_id))
+
+
+@router.patch("/v1/accounts/me/notification-preferences", summary="Choose notification channels and language",
+              responses=problems("bad_request", "validation_error"))
+async def notifications_update_preferences(caller: ApplicantDep, body: PreferencesPatch,
+                                           session: SessionDep) -> PreferencesOut:
+    """Only the fields sent change. SMS and Zalo need a phone number on the account (422 otherwise)."""
+    return service.preferences_out(await service.update_preferences(session, caller.account_id, body))
+
+
+@router.get("/v1/dossiers/{dossier_id}/notifications", summary="Messages sent to the applicant about a dossier",
+            responses=problems("not_found", "forbidden_role"))
+async def notifications_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                                   session: ReadSessionDep) -> Page[NotificationOut]:
+    """The applicant and the agency's officials: what was sent, on which channel, when, its delivery state;
+    recipients masked. Officials also see the last delivery error."""
+    if viewer.principal.kind == "client":
+        raise ProblemError("forbidden_role", "Only the applicant and the agency's officials see notifications.")
+    await get_dossier_for(session, viewer, dossier_id)
+    items, cursor = await service.list_messages(session, dossier_id, page,
+                                                show_errors=viewer.principal.kind == "official")
+    return Page[NotificationOut](items=items, next_cursor=cursor)

@@ -1,0 +1,98 @@
+"""SMS through a Vietnamese brandname-SMS provider's HTTP API (eSMS.vn's JSON API: SendMultipleMessage_V4).
+
+Request: POST JSON {ApiKey, SecretKey, Phone, Content, Brandname, SmsType: "2" (customer care), IsUnicode,
+RequestId}; answer {"CodeResult": "100", "SMSID": ...} when accepted, another CodeResult otherwise (e.g. "101"
+wrong keys, "99" unknown error). `FakeSmsProvider` speaks the same wire format locally and records what it got.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.core.settings import Settings
+from app.notifications.channels.base import ChannelError, OutgoingMessage
+from app.notifications.channels.http import international, post_json, without_diacritics
+
+ACCEPTED = "100"
+
+
+class SmsChannel:
+    name = "sms"
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.url = settings.sms_api_url
+        self.api_key = settings.sms_api_key
+        self.secret_key = settings.sms_secret_key
+        self.brandname = settings.sms_brandname
+        self.unicode = settings.sms_unicode
+        self.timeout = settings.notification_timeout_s
+        self.transport = transport
+
+    def describe(self) -> str:
+        return f"SMS provider {self.url} as {self.brandname or '(no brandname)'}"
+
+    async def send(self, message: OutgoingMessage) -> None:
+        content = message.short if self.unicode else without_diacritics(message.short)
+        body = {"ApiKey": self.api_key, "SecretKey": self.secret_key, "Phone": international(message.recipient),
+                "Content": content, "Brandname": self.brandname, "SmsType": "2",
+                "IsUnicode": 1 if self.unicode else 0, "RequestId": message.reference}
+        answer = await post_json(self.url, body, headers=None, timeout_s=self.timeout, transport=self.transport,
+                                 provider="SMS provider")
+        code = str(answer.get("CodeResult"))
+        if code != ACCEPTED:
+            raise ChannelError(f"SMS provider refused the message: CodeResult {code} "
+                               f"{str(answer.get('ErrorMessage') or '')[:200]}".rstrip())
+
+
+@dataclass
+class FakeSmsProvider:
+    """A local eSMS-compatible endpoint (an httpx transport): checks the keys, records accepted messages.
+
+    `fail_status` answers that HTTP status (e.g. 503) to the next `fail_times` requests (forever when None);
+    `fail_code` answers HTTP 200 with that CodeResult instead."""
+
+    api_key: str = "test-sms-key"
+    secret_key: str = "test-sms-secret"  # noqa: S105  (the fake provider's own test key)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+    fail_status: int | None = None
+    fail_code: str | None = None
+    fail_times: int | None = None
+
+    def fail(self, *, status: int | None = None, code: str | None = None, times: int | None = None) -> None:
+        self.fail_status, self.fail_code, self.fail_times = status, code, times
+
+    def recover(self) -> None:
+        self.fail(status=None, code=None, times=None)
+
+    def _failing(self) -> bool:
+        if self.fail_status is None and self.fail_code is None:
+            return False
+        if self.fail_times is not None:
+            if self.fail_times <= 0:
+                return False
+            self.fail_times -= 1
+        return True
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self._failing():
+            if self.fail_status is not None:
+                return httpx.Response(self.fail_status, text="Service Unavailable")
+            return httpx.Response(200, json={"CodeResult": self.fail_code, "ErrorMessage": "fake failure"})
+        body = json.loads(request.content)
+        if body.get("ApiKey") != self.api_key or body.get("SecretKey") != self.secret_key:
+            return httpx.Response(200, json={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})
+        if not str(body.get("Phone", "")).isdigit() or not body.get("Content"):
+            return httpx.Response(200, json={"CodeResult": "99", "ErrorMessage": "Phone or Content invalid"})
+        self.received.append(body)
+        return httpx.Response(200, json={"CodeResult": ACCEPTED, "CountRegenerate": 0, "SMSID": uuid.uuid4().hex})
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)

@@ -1,0 +1,98 @@
+"""Zalo through the Zalo Official Account's ZNS API (Zalo Notification Service, template messages by phone).
+
+Request: POST {zalo_api_url} with header `access_token`, JSON {phone: "84...", template_id, template_data,
+tracking_id}; answer {"error": 0, "message": "Success", "data": {"msg_id": ...}} when accepted, a negative
+`error` otherwise (e.g. -124 invalid access token, -108 invalid phone). ZNS sends only approved templates: the
+OA registers one template (DVC_ZALO_TEMPLATE_ID) with the parameters dossier_code, title and content.
+`FakeZaloProvider` speaks the same wire format locally and records what it got.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.core.settings import Settings
+from app.notifications.channels.base import ChannelError, OutgoingMessage
+from app.notifications.channels.http import international, post_json
+
+
+class ZaloChannel:
+    name = "zalo"
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.url = settings.zalo_api_url
+        self.access_token = settings.zalo_access_token
+        self.template_id = settings.zalo_template_id
+        self.timeout = settings.notification_timeout_s
+        self.transport = transport
+
+    def describe(self) -> str:
+        return f"Zalo ZNS {self.url} template {self.template_id}"
+
+    async def send(self, message: OutgoingMessage) -> None:
+        body = {"phone": international(message.recipient), "template_id": self.template_id,
+                "template_data": {"dossier_code": message.dossier_code or "", "title": message.subject,
+                                  "content": message.short},
+                "tracking_id": message.reference}
+        answer = await post_json(self.url, body, headers={"access_token": self.access_token},
+                                 timeout_s=self.timeout, transport=self.transport, provider="Zalo ZNS")
+        if answer.get("error") != 0:
+            raise ChannelError(f"Zalo ZNS refused the message: error {answer.get('error')} "
+                               f"{str(answer.get('message') or '')[:200]}".rstrip())
+
+
+@dataclass
+class FakeZaloProvider:
+    """A local ZNS-compatible endpoint (an httpx transport): checks token and template, records messages.
+
+    `fail_status` answers that HTTP status to the next `fail_times` requests (forever when None); `fail_error`
+    answers HTTP 200 with that negative error code instead."""
+
+    access_token: str = "test-zalo-token"  # noqa: S105  (the fake provider's own test token)
+    template_id: str = "246810"
+    received: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+    fail_status: int | None = None
+    fail_error: int | None = None
+    fail_times: int | None = None
+
+    def fail(self, *, status: int | None = None, error: int | None = None, times: int | None = None) -> None:
+        self.fail_status, self.fail_error, self.fail_times = status, error, times
+
+    def recover(self) -> None:
+        self.fail(status=None, error=None, times=None)
+
+    def _failing(self) -> bool:
+        if self.fail_status is None and self.fail_error is None:
+            return False
+        if self.fail_times is not None:
+            if self.fail_times <= 0:
+                return False
+            self.fail_times -= 1
+        return True
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self._failing():
+            if self.fail_status is not None:
+                return httpx.Response(self.fail_status, text="Bad Gateway")
+            return httpx.Response(200, json={"error": self.fail_error, "message": "fake failure"})
+        if request.headers.get("access_token") != self.access_token:
+            return httpx.Response(200, json={"error": -124, "message": "Access token is invalid"})
+        body = json.loads(request.content)
+        if body.get("template_id") != self.template_id:
+            return httpx.Response(200, json={"error": -1123, "message": "Template is not approved"})
+        if not str(body.get("phone", "")).startswith("84"):
+            return httpx.Response(200, json={"error": -108, "message": "Phone number is invalid"})
+        self.received.append(body)
+        return httpx.Response(200, json={"error": 0, "message": "Success",
+                                         "data": {"msg_id": uuid.uuid4().hex, "sent_time": "0"}})
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)

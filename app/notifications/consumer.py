@@ -1,0 +1,112 @@
+"""The notifications consumer of the outbox (app/core/delivery.py): one delivery target per channel.
+
+Fan-out (`targets`, inside the delivery module's transaction) decides the message and its channels and writes
+one `notification_messages` row per channel; the delivery row for (consumer, event, channel) is unique, so a
+message is sent at most once per event and channel, however many workers run or retry. Each channel is its own
+target with its own ordering key (dossier and channel): a channel that keeps failing delays only its own later
+messages for that dossier, never another channel's, and never the dossier itself (the workflow does not wait
+for notifications). `deliver` renders outside any transaction, records what it sends, then sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import get_database
+from app.core.delivery import Delivery, RunStats, Target, run_consumer
+from app.core.outbox import OutboxEvent
+from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.notifications import channels
+from app.notifications.channels.base import Attachment, ChannelError, OutgoingMessage
+from app.notifications.compose import context_for, message_for
+from app.notifications.masking import mask, mask_text
+from app.notifications.models import NotificationMessage
+from app.notifications.preferences import REQUIRED_KINDS, routes_for
+from app.notifications.render import render
+from app.workflow import notices as workflow_notices
+from app.workflow.models import Notice
+
+log = logging.getLogger("app.notifications")
+MAX_DELAY = timedelta(hours=6)
+
+
+def retry_schedule(max_attempts: int) -> list[timedelta]:
+    """1, 3, 9, 27, 81 minutes ... (at most 6 hours): the delays before attempts 2..max_attempts."""
+    return [min(timedelta(minutes=3**i), MAX_DELAY) for i in range(max_attempts - 1)]
+
+
+class NotificationsConsumer:
+    name = "notifications"
+
+    def retry_delays(self) -> Sequence[timedelta]:
+        return retry_schedule(get_settings().notification_max_attempts)
+
+    async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
+        found = await message_for(session, event)
+        if found is None:
+            return []
+        kind, notice = found
+        dossier = await session.get(Dossier, event.aggregate_id)
+        if dossier is None:
+            return []
+        routes, language = await routes_for(session, dossier, kind, tuple(channels.active()))
+        if not routes:
+            level = logging.WARNING if kind in REQUIRED_KINDS else logging.INFO
+            log.log(level, "no channel for %s message of dossier %s (event %s)", kind, dossier.code, event.id)
+        for route in routes:
+            session.add(NotificationMessage(
+                event_id=event.id, event_type=event.event_type, channel=route.channel, dossier_id=dossier.id,
+                kind=kind, language=language, recipient=route.recipient, required=route.required,
+                notice_id=notice.id if notice is not None else None))
+        return [Target(route.channel, f"{dossier.id}:{route.channel}") for route in routes]
+
+    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        try:
+            message, outgoing = await self._prepare(delivery, event)
+        except ChannelError:
+            raise
+        except Exception as error:  # a bug or a missing row: recorded and retried like a channel failure
+            log.exception("notification for event %s on %s could not be prepared", event.id, delivery.target)
+            raise ChannelError(mask_text(f"{type(error).__name__}: {error}")) from None
+        channel = channels.active().get(message.channel)
+        if channel is None:
+            raise ChannelError(f"channel {message.channel} is not configured any more")
+        await channel.send(outgoing)
+        log.info("sent %s message for dossier %s on %s to %s", message.kind, outgoing.dossier_code,
+                 message.channel, mask(message.recipient))
+
+    async def _prepare(self, delivery: Delivery, event: OutboxEvent) -> tuple[NotificationMessage, OutgoingMessage]:
+        async with get_database().read_sessions() as session:
+            message = (await session.execute(select(NotificationMessage).where(
+                NotificationMessage.event_id == event.id, NotificationMessage.channel == delivery.target))
+            ).scalar_one()
+            dossier = await session.get_one(Dossier, message.dossier_id)
+            notice = await session.get(Notice, message.notice_id) if message.notice_id else None
+            context = await context_for(session, message.kind, message.language, dossier, notice, event)
+            rendered = render(message.kind, message.language, context)
+            attachments = []
+            if notice is not None and message.channel == "email":
+                pdf = await asyncio.to_thread(workflow_notices.render_pdf, notice)
+                attachments.append(Attachment(f"{notice.kind}-{dossier.code or dossier.id}.pdf", pdf))
+        async with get_database().write_sessions() as session, session.begin():
+            await session.execute(update(NotificationMessage).where(NotificationMessage.id == message.id)
+                                  .values(subject=rendered.subject, body=rendered.text))
+        outgoing = OutgoingMessage(recipient=message.recipient, subject=rendered.subject, text=rendered.text,
+                                   html=rendered.html, short=rendered.short, dossier_code=dossier.code,
+                                   reference=f"dvc-{event.event_id}-{message.channel}", attachments=attachments)
+        return message, outgoing
+
+
+consumer = NotificationsConsumer()
+
+
+async def deliver_notifications() -> RunStats:
+    """One worker pass of the notifications consumer."""
+    return await run_consumer(consumer)

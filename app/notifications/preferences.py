@@ -1,0 +1,82 @@
+"""Who gets a message, on which channels: the applicant's preferences and the rule for required messages.
+
+The rule (documented in the API too):
+- An account's choices are `email`, `sms`, `zalo` (each on or off) and `language` ("vi" or "en"). Without a
+  saved choice: email on (every applicant account registers with an email), SMS and Zalo off, Vietnamese.
+- A channel is used when the applicant chose it, has an address for it (email address; phone number for SMS
+  and Zalo) and the service has the channel configured.
+- Legally required messages (supplement request, payment request, apology with a new date, refusal: the
+  Circular 01/2018 forms and Resolution 131's apology) go out even when that leaves no channel: then the
+  first channel in the order email, SMS, Zalo that is configured and for which the applicant has an address
+  is used, whatever the preferences say.
+- Dossiers without an account (desk and postal intake) use the contact given at intake: email if an address
+  was given, SMS if a phone number was given; Zalo needs the applicant's consent, so never; Vietnamese.
+- The address is the dossier's contact (given at submission or intake), else the account's current one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.dossiers.models import Dossier
+from app.identity import service as identity
+from app.notifications.models import NotificationPreference
+
+CHANNEL_ORDER = ("email", "sms", "zalo")
+REQUIRED_KINDS = frozenset({"supplement_requested", "payment_requested", "apology", "refused"})
+
+
+@dataclass(frozen=True)
+class Preferences:
+    email: bool
+    sms: bool
+    zalo: bool
+    language: str
+
+    def wants(self, channel: str) -> bool:
+        return bool(getattr(self, channel))
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str
+    recipient: str
+    required: bool  # sent only because the message is legally required
+
+
+async def preferences_of(session: AsyncSession, account_id: uuid.UUID, *, has_email: bool) -> Preferences:
+    row = await session.get(NotificationPreference, account_id)
+    if row is None:
+        return Preferences(email=has_email, sms=False, zalo=False, language="vi")
+    return Preferences(email=row.email, sms=row.sms, zalo=row.zalo, language=row.language)
+
+
+async def save_preferences(session: AsyncSession, account_id: uuid.UUID, current: Preferences) -> None:
+    row = await session.get(NotificationPreference, account_id)
+    if row is None:
+        session.add(NotificationPreference(account_id=account_id, email=current.email, sms=current.sms,
+                                           zalo=current.zalo, language=current.language))
+    else:
+        row.email, row.sms, row.zalo, row.language = current.email, current.sms, current.zalo, current.language
+    await session.flush()
+
+
+async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,
+                     configured: tuple[str, ...]) -> tuple[list[Route], str]:
+    """The channels (with addresses) a message of `kind` about `dossier` goes to, and its language."""
+    email, phone = dossier.contact_email, dossier.contact_phone
+    if dossier.applicant_id is not None:
+        account = await identity.get_account(session, dossier.applicant_id)
+        email, phone = email or account.email, phone or account.phone
+        prefs = await preferences_of(session, dossier.applicant_id, has_email=bool(account.email))
+    else:
+        prefs = Preferences(email=True, sms=True, zalo=False, language="vi")
+    addresses = {"email": email, "sms": phone, "zalo": phone}
+    usable = [c for c in CHANNEL_ORDER if c in configured and addresses[c]]
+    routes = [Route(c, str(addresses[c]), False) for c in usable if prefs.wants(c)]
+    if not routes and kind in REQUIRED_KINDS and usable:
+        routes = [Route(usable[0], str(addresses[usable[0]]), True)]
+    return routes, prefs.language

@@ -1,0 +1,51 @@
+"""Notification I/O: preferences, and the messages of a dossier (recipients masked)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Language = Literal["vi", "en"]
+ChannelName = Literal["email", "sms", "zalo"]
+DeliveryState = Literal["pending", "delivered", "failed", "dead"]
+
+
+class PreferencesOut(BaseModel):
+    email: bool
+    sms: bool
+    zalo: bool
+    language: Language
+    required_messages: list[str] = Field(description=(
+        "Messages sent on at least one channel the applicant has even when every channel is switched off "
+        "(first of email, SMS, Zalo that is configured and has an address)."))
+
+
+class PreferencesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: bool | None = None
+    sms: bool | None = None
+    zalo: bool | None = None
+    language: Language | None = None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    event_type: str
+    kind: str = Field(description="submitted, received, supplement_requested, payment_requested, "
+                                  "payment_received, apology, refused, stopped, result_ready or returned")
+    channel: ChannelName
+    recipient: str = Field(description="Masked: a***@example.vn, 09******78.")
+    language: Language
+    required: bool = Field(description="Sent although the applicant switched this channel off (legally required).")
+    subject: str | None
+    state: DeliveryState = Field(description=(
+        "pending: not attempted yet; failed: the last attempt failed, another is scheduled (next_attempt_at); "
+        "delivered; dead: every attempt failed (DVC_NOTIFICATION_MAX_ATTEMPTS), no more tries."))
+    attempts: int
+    last_error: str | None = Field(description="The last failure (officials only; null for applicants).")
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None

@@ -1,0 +1,80 @@
+"""Notification rules behind the routes: preferences, and the list of a dossier's messages with their state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.delivery import DEAD, DELIVERED, Delivery
+from app.core.pagination import PageParams, keyset_page
+from app.core.problems import validation_problem
+from app.identity import service as identity
+from app.notifications.masking import mask
+from app.notifications.models import NotificationMessage
+from app.notifications.preferences import REQUIRED_KINDS, Preferences, preferences_of, save_preferences
+from app.notifications.schemas import NotificationOut, PreferencesOut, PreferencesPatch
+
+
+def preferences_out(prefs: Preferences) -> PreferencesOut:
+    return PreferencesOut(email=prefs.email, sms=prefs.sms, zalo=prefs.zalo, language=prefs.language,
+                          required_messages=sorted(REQUIRED_KINDS))
+
+
+async def get_preferences(session: AsyncSession, account_id: uuid.UUID) -> Preferences:
+    account = await identity.get_account(session, account_id)
+    return await preferences_of(session, account_id, has_email=bool(account.email))
+
+
+async def update_preferences(session: AsyncSession, account_id: uuid.UUID, patch: PreferencesPatch) -> Preferences:
+    """Apply the changed fields; SMS and Zalo need a phone number on the account, email an address (422)."""
+    account = await identity.get_account(session, account_id)
+    current = await preferences_of(session, account_id, has_email=bool(account.email))
+    changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise validation_problem([{"loc": ["body", field], "msg": "must not be null", "type": "value_error"}])
+    errors = []
+    if changes.get("email") and not account.email:
+        errors.append({"loc": ["body", "email"], "msg": "the account has no email address", "type": "value_error"})
+    for channel in ("sms", "zalo"):
+        if changes.get(channel) and not account.phone:
+            errors.append({"loc": ["body", channel], "type": "value_error",
+                           "msg": "the account has no phone number (PATCH /v1/accounts/me first)"})
+    if errors:
+        raise validation_problem(errors)
+    updated = Preferences(**{**current.__dict__, **changes})
+    await save_preferences(session, account_id, updated)
+    return updated
+
+
+def _state(delivery: Delivery | None) -> str:
+    if delivery is None or (delivery.state not in (DELIVERED, DEAD) and delivery.attempts == 0):
+        return "pending"
+    if delivery.state in (DELIVERED, DEAD):
+        return str(delivery.state)
+    return "failed"
+
+
+async def list_messages(session: AsyncSession, dossier_id: uuid.UUID, page: PageParams, *,
+                        show_errors: bool) -> tuple[list[NotificationOut], str | None]:
+    stmt: Any = (select(NotificationMessage, Delivery).outerjoin(Delivery, and_(
+        Delivery.consumer == "notifications", Delivery.event_id == NotificationMessage.event_id,
+        Delivery.target == NotificationMessage.channel)).where(NotificationMessage.dossier_id == dossier_id))
+    rows, cursor = await keyset_page(session, stmt, order=[(NotificationMessage.id, False)], params=page,
+                                     key=lambda row: (row[0].id,), scalars=False)
+    items = []
+    for message, delivery in rows:
+        state = _state(delivery)
+        items.append(NotificationOut(
+            id=message.id, event_type=message.event_type, kind=message.kind, channel=message.channel,
+            recipient=mask(message.recipient), language=message.language,
+            required=message.required, subject=message.subject, state=state,
+            attempts=delivery.attempts if delivery else 0,
+            last_error=(delivery.last_error if delivery and show_errors else None),
+            created_at=message.created_at,
+            next_attempt_at=delivery.next_attempt_at if delivery and state in ("pending", "failed") else None,
+            delivered_at=delivery.delivered_at if delivery else None))
+    return items, cursor
