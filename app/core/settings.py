@@ -77,6 +77,25 @@ class Settings(BaseSettings):
     payment_reconcile_after_s: int = Field(default=300, ge=0)
     payment_provider_timeout_s: float = Field(default=10.0, gt=0)
 
+    # --- reporting (app/reporting): Decision 766 indicators, the public late list
+    # Group weights, in order: transparency, progress, online service, digitisation, satisfaction.
+    indicator_weights: str = "18,20,22,22,18"
+    # Decision 766's published formula also counts a dossier whose supplement was requested more than once as late.
+    indicator_multi_supplement_late: bool = True
+    rating_satisfied_min_score: int = Field(default=4, ge=1, le=5)
+    public_report_cache_s: float = Field(default=60.0, ge=0)
+
+    # --- integration (app/integration): national-portal sync, intake, webhooks
+    national_portal_enabled: bool = False
+    national_portal_url: str = "http://127.0.0.1:8090"
+    national_portal_client_id: str = ""
+    national_portal_secret: str = ""
+    national_portal_timeout_s: float = Field(default=10.0, gt=0)
+    national_portal_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    integration_fetch_timeout_s: float = Field(default=30.0, gt=0)
+
     # --- applicant notifications (app/notifications); a channel without its settings is off
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -101,6 +120,17 @@ class Settings(BaseSettings):
     def _supported_database(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("indicator_weights")
+    @classmethod
+    def _five_weights(cls, value: str) -> str:
+        try:
+            weights = [float(w) for w in value.split(",")]
+        except ValueError:
+            raise ValueError("must be five comma-separated numbers") from None
+        if len(weights) != 5 or any(w < 0 for w in weights):
+            raise ValueError("must be five non-negative comma-separated numbers")
         return value
 
     @field_validator("oidc_algorithms")

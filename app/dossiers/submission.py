@@ -8,6 +8,7 @@ rolls all of it back, including the code's sequence number.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -198,3 +199,26 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Princip
         "applicant_id": str(dossier.applicant_id) if dossier.applicant_id else None,
         "submitted_at": now.isoformat()})
     return dossier
+
+
+async def create_forwarded(session: AsyncSession, actor: Principal, version: ProcedureVersion, *,
+                           applicant: schemas.IntakeApplicant, form: dict[str, Any], source: str,
+                           contact_email: str | None, contact_phone: str | None,
+                           attach: Callable[[Dossier], Awaitable[None]]) -> Dossier:
+    """A dossier filed elsewhere (the national portal) and forwarded by `actor`: created and submitted in the
+    caller's transaction through the same checks, code sequence, history entry and outbox event as an online
+    submission. `attach` adds the attachment rows before the required parts are checked."""
+    kind = "citizen" if applicant.citizen_id else "organisation"
+    _check_offer(version, "online", kind)
+    _check_form(version, form)
+    account = await _find_applicant(session, applicant.citizen_id, applicant.tax_code)
+    dossier = await _new_dossier(
+        session, version,
+        applicant_id=account.id if account else None, applicant_kind=kind, applicant_name=applicant.name,
+        applicant_citizen_id=applicant.citizen_id, applicant_tax_code=applicant.tax_code,
+        actor_id=actor.account_id, actor_kind=actor.kind, actor_name=actor.name,
+        channel="online", source=source, delivery_method="online", delivery_address=None, form=form,
+        contact_email=contact_email or (account.email if account else None),
+        contact_phone=contact_phone or (account.phone if account else None))
+    await attach(dossier)
+    return await _submit_locked(session, dossier, actor)

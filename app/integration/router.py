@@ -1,5 +1,134 @@
-"""HTTP routes of the integration domain."""
+"""HTTP routes of the integration domain: intake from the national portal, sync state, webhooks."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.delivery import PENDING, Delivery
+from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
+from app.dossiers.schemas import DossierOut
+from app.identity.deps import AdminDep, CallerDep, Principal, client, official_or_client
+from app.integration import intake, sync_service, webhooks
+from app.integration.models import WebhookSubscription
+from app.integration.schemas import (
+    DossierSyncOut,
+    NationalDossierIn,
+    SyncDeliveryOut,
+    SyncReplayOut,
+    SyncStateFilter,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryOut,
+    WebhookOut,
+)
+
+router = APIRouter(tags=["integration"])
+
+SyncClientDep = Annotated[Principal, client("dossiers:sync")]
+WebhookClientDep = Annotated[Principal, client()]
+SyncReaderDep = Annotated[Principal, official_or_client(roles=(), scopes=("dossiers:sync",))]
+
+
+def _webhook_out(subscription: WebhookSubscription) -> WebhookOut:
+    return WebhookOut(id=subscription.id, url=subscription.url, event_types=list(subscription.event_types),
+                      description=subscription.description, active=subscription.active,
+                      created_at=subscription.created_at)
+
+
+@router.post("/v1/integration/dossiers", status_code=201, response_model=DossierOut,
+             responses={200: {"model": DossierOut, "description": "This national dossier id was received before: "
+                                                                  "the dossier created then."},
+                        **problems("forbidden_role", "conflict", "documents_missing", "file_too_large",
+                                   "media_type_not_allowed", "validation_error")})
+async def integration_receive_dossier(body: NationalDossierIn, caller: SyncClientDep) -> Response:
+    """A dossier filed on the national portal, forwarded here: created submitted (channel online, source
+    national_portal). Idempotent by `national_dossier_id`."""
+    dossier, created = await intake.receive(caller, body)
+    content = DossierOut.of(dossier).model_dump(mode="json")
+    if created:
+        return JSONResponse(content, status_code=201, headers={"Location": f"/v1/dossiers/{dossier.id}"})
+    return JSONResponse(content, status_code=200)
+
+
+@router.get("/v1/dossiers/{dossier_id}/sync", response_model=DossierSyncOut, responses=problems("not_found"))
+async def dossier_sync_state(dossier_id: uuid.UUID, caller: CallerDep, session: ReadSessionDep) -> DossierSyncOut:
+    """What the national portal has been sent for this dossier: each delivery's state, attempts, last error."""
+    return await sync_service.dossier_sync(session, caller, dossier_id)
+
+
+@router.get("/v1/integration/sync", response_model=Page[SyncDeliveryOut], responses=problems("validation_error"))
+async def integration_sync_list(caller: SyncReaderDep, session: ReadSessionDep, page: PageDep,
+                                state: Annotated[SyncStateFilter | None, Query(
+                                    description="failed = pending after at least one attempt")] = None,
+                                ) -> Page[SyncDeliveryOut]:
+    """Portal deliveries of the caller's agency (all agencies for a system administrator), newest first."""
+    items, cursor = await sync_service.list_sync(session, caller, state, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.post("/v1/integration/sync/{dossier_id}/replay", status_code=202, response_model=SyncReplayOut,
+             responses=problems("not_found", "conflict"))
+async def integration_sync_replay(dossier_id: uuid.UUID, admin: AdminDep, session: SessionDep) -> SyncReplayOut:
+    """Send the dossier's current state to the portal again (after anything still pending for it)."""
+    return await sync_service.replay(session, admin, dossier_id)
+
+
+@router.post("/v1/webhooks", status_code=201, response_model=WebhookCreated, responses=problems("validation_error"))
+async def webhooks_create(body: WebhookCreate, caller: WebhookClientDep, session: SessionDep) -> Response:
+    """Subscribe a URL to event types; the answer carries the signing secret, shown only here."""
+    subscription = await webhooks.create(session, caller, body)
+    created = WebhookCreated(**_webhook_out(subscription).model_dump(), secret=subscription.secret)
+    return JSONResponse(created.model_dump(mode="json"), status_code=201,
+                        headers={"Location": f"/v1/webhooks/{subscription.id}"})
+
+
+@router.get("/v1/webhooks", response_model=Page[WebhookOut], responses=problems("validation_error"))
+async def webhooks_list(caller: WebhookClientDep, session: ReadSessionDep, page: PageDep) -> Page[WebhookOut]:
+    items, cursor = await webhooks.list_own(session, caller, page)
+    return Page(items=[_webhook_out(s) for s in items], next_cursor=cursor)
+
+
+@router.get("/v1/webhooks/{webhook_id}", response_model=WebhookOut, responses=problems("not_found"))
+async def webhooks_get(webhook_id: uuid.UUID, caller: WebhookClientDep, session: ReadSessionDep) -> WebhookOut:
+    return _webhook_out(await webhooks.get_own(session, caller, webhook_id))
+
+
+@router.delete("/v1/webhooks/{webhook_id}", status_code=204, response_class=Response,
+               responses=problems("not_found"))
+async def webhooks_delete(webhook_id: uuid.UUID, caller: WebhookClientDep, session: SessionDep) -> Response:
+    """Stop deliveries to this subscription (pending ones become dead; the log stays)."""
+    await webhooks.delete(session, caller, webhook_id)
+    return Response(status_code=204)
+
+
+def _delivery_out(row: Any) -> WebhookDeliveryOut:
+    delivery: Delivery = row[0]
+    return WebhookDeliveryOut(
+        id=delivery.id, event_id=row[1], event_type=row[2], state=delivery.state, attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        next_attempt_at=delivery.next_attempt_at if delivery.state == PENDING else None,
+        created_at=delivery.created_at, delivered_at=delivery.delivered_at)
+
+
+@router.get("/v1/webhooks/{webhook_id}/deliveries", response_model=Page[WebhookDeliveryOut],
+            responses=problems("not_found", "validation_error"))
+async def webhooks_deliveries(webhook_id: uuid.UUID, caller: WebhookClientDep, session: ReadSessionDep,
+                              page: PageDep) -> Page[WebhookDeliveryOut]:
+    """The delivery log of a subscription, newest first."""
+    rows, cursor = await webhooks.deliveries(session, caller, webhook_id, page)
+    return Page(items=[_delivery_out(r) for r in rows], next_cursor=cursor)
+
+
+@router.post("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", response_model=WebhookDeliveryOut,
+             responses=problems("not_found", "conflict"))
+async def webhooks_delivery_replay(webhook_id: uuid.UUID, delivery_id: int, caller: WebhookClientDep,
+                                   session: SessionDep) -> WebhookDeliveryOut:
+    """Make a failed or dead delivery due now (the worker sends it on its next pass)."""
+    row = await webhooks.replay(session, caller, webhook_id, delivery_id)
+    return _delivery_out(row)

@@ -1,0 +1,110 @@
+"""A local stand-in for the national portal's dossier-sync endpoint (tests, `dvc fake-portal` in dev).
+
+It accepts what `app/integration/portal.py` sends, records every request, and can be told to misbehave:
+
+    portal = FakePortal()
+    portal.fail_next(2, status=503)        # the next two calls answer 503
+    portal.mode = "timeout"                # every call hangs (longer than any client timeout)
+    portal.mode = "reject"                 # 200 with error_code "99" (the portal's own refusal)
+    httpx.AsyncClient(transport=httpx.ASGITransport(app=portal.app))
+
+The same controls over HTTP, for a running fake: `POST /_fake/mode {"mode": "ok"|"error"|"timeout"|"reject",
+"times": n}` (times: only the next n calls, then back to ok), `GET /_fake/received`, `DELETE /_fake/received`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SYNC_PATH = "/api/hoso/dongbohosomc"
+MODES = ("ok", "error", "timeout", "reject")
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakePortal:
+    client_id: str | None = None  # when set, calls must carry it (X-Client-Id) and the secret (Bearer)
+    secret: str | None = None
+    mode: str = "ok"
+    error_status: int = 503
+    hang_s: float = 3600.0
+    received: list[Received] = field(default_factory=list)
+    _scripted: list[tuple[str, int]] = field(default_factory=list)
+
+    def fail_next(self, times: int, *, status: int = 503, mode: str = "error") -> None:
+        """The next `times` calls misbehave (`mode`), then the fake answers normally again."""
+        self._scripted.extend([(mode, status)] * times)
+
+    def reset(self) -> None:
+        self.mode, self._scripted, self.received = "ok", [], []
+
+    @property
+    def accepted(self) -> list[dict[str, Any]]:
+        """The dossier records of calls answered with success, in arrival order."""
+        return [item for r in self.received if r.body.get("_accepted") for item in r.body.get("data", [])]
+
+    def _next_behaviour(self) -> tuple[str, int]:
+        if self._scripted:
+            return self._scripted.pop(0)
+        return self.mode, self.error_status
+
+    async def _sync(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error_code": "400", "message": "invalid JSON"}, status_code=400)
+        record = Received(request.url.path, dict(request.headers), body if isinstance(body, dict) else {})
+        self.received.append(record)
+        mode, status = self._next_behaviour()
+        if mode == "timeout":
+            await asyncio.sleep(self.hang_s)
+        if mode == "error":
+            return JSONResponse({"error_code": str(status), "message": "service unavailable"}, status_code=status)
+        if self.client_id is not None and (request.headers.get("x-client-id") != self.client_id
+                                           or request.headers.get("authorization") != f"Bearer {self.secret}"):
+            return JSONResponse({"error_code": "401", "message": "invalid credentials"}, status_code=401)
+        if mode == "reject" or not isinstance(body, dict) or not body.get("data"):
+            return JSONResponse({"error_code": "99", "message": "Hồ sơ không hợp lệ"})
+        record.body["_accepted"] = True
+        return JSONResponse({"error_code": "0", "message": "Thành công"})
+
+    async def _control(self, request: Request) -> Response:
+        body = await request.json()
+        mode = str(body.get("mode", "ok"))
+        if mode not in MODES:
+            return JSONResponse({"detail": f"mode must be one of {MODES}"}, status_code=422)
+        times = body.get("times")
+        status = int(body.get("status", self.error_status))
+        if times:
+            self.fail_next(int(times), status=status, mode=mode)
+        else:
+            self.mode, self.error_status = mode, status
+        return JSONResponse({"mode": self.mode, "scripted": len(self._scripted)})
+
+    async def _received(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.received = []
+            return Response(status_code=204)
+        return JSONResponse([{"path": r.path, "body": r.body} for r in self.received])
+
+    @cached_property
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route(SYNC_PATH, self._sync, methods=["POST"]),
+            Route("/_fake/mode", self._control, methods=["POST"]),
+            Route("/_fake/received", self._received, methods=["GET", "DELETE"]),
+        ])

@@ -1,0 +1,229 @@
+"""National-portal sync: the adapter speaking the portal's dossier-sync API, and the outbox consumer using it.
+
+The portal's integration documents are not public; the shape below follows what provinces' one-stop systems
+are known to send to Cổng Dịch vụ công quốc gia for "đồng bộ hồ sơ một cửa" (service `DongBoHoSoMC`), and is
+kept in this one module so it can be corrected without touching anything else. Assumed:
+
+    POST {DVC_NATIONAL_PORTAL_URL}/api/hoso/dongbohosomc
+    X-Client-Id: {DVC_NATIONAL_PORTAL_CLIENT_ID}
+    Authorization: Bearer {DVC_NATIONAL_PORTAL_SECRET}
+    {"service": "DongBoHoSoMC", "madonvi": "<agency code>", "isUpdating": false|true,
+     "data": [{"MaHoSo": "<national dossier id, or our code>", "MaHoSoTinh": "<our code>",
+               "MaTTHC": "<procedure code>", "MaDonVi": "<agency code>", "TrangThaiHoSo": "<1..10>",
+               "NgayCapNhat": "yyyyMMddHHmmss" (local time), "KenhThucHien": 1 online | 2 desk | 3 post}]}
+    -> 200 {"error_code": "0", "message": "..."}; any other error_code or HTTP status is a failure.
+
+Timeouts: httpx's per-operation timeouts plus an overall bound per call. A refused or reset connection is
+retried once at once (tenacity): nothing reached the portal. Everything else fails the delivery, which the
+outbox retries with exponential backoff (30 s, 1 min, 2 min, ... at most 1 h) and marks dead after
+DVC_NATIONAL_PORTAL_MAX_ATTEMPTS. The portal call is idempotent (it sets a status), so a retry after a lost
+answer does no harm. With DVC_NATIONAL_PORTAL_ENABLED=false the consumer creates no deliveries at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from app.core import clock
+from app.core.db import get_database
+from app.core.delivery import Delivery, Target
+from app.core.outbox import OutboxEvent
+from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.integration.models import DossierSyncStatus, NationalDossier
+
+log = logging.getLogger("app.integration.portal")
+
+CONSUMER = "national_portal"
+TARGET = "portal"
+SYNC_PATH = "/api/hoso/dongbohosomc"
+SYNC_EVENTS = frozenset({"dossier.submitted", "dossier.status_changed", "dossier.sync_replay"})
+CHANNEL_CODES = {"online": 1, "desk": 2, "post": 3}
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY = timedelta(hours=1)
+
+
+class PortalError(Exception):
+    """The portal did not accept the update (the message is recorded as the delivery's last error)."""
+
+
+@dataclass(frozen=True)
+class PortalUpdate:
+    """One dossier's status as the portal is told it."""
+
+    dossier_id: uuid.UUID
+    dossier_code: str
+    national_dossier_id: str | None
+    procedure_code: str
+    agency_code: str
+    status_code: int
+    at: datetime
+    channel: str
+    is_update: bool
+
+
+def portal_message(update: PortalUpdate) -> dict[str, Any]:
+    return {"service": "DongBoHoSoMC", "madonvi": update.agency_code, "isUpdating": update.is_update, "data": [{
+        "MaHoSo": update.national_dossier_id or update.dossier_code, "MaHoSoTinh": update.dossier_code,
+        "MaTTHC": update.procedure_code, "MaDonVi": update.agency_code, "TrangThaiHoSo": str(update.status_code),
+        "NgayCapNhat": clock.local(update.at).strftime("%Y%m%d%H%M%S"),
+        "KenhThucHien": CHANNEL_CODES.get(update.channel, 1)}]}
+
+
+class NationalPortal:
+    """The adapter: one HTTP call per update. `transport` lets tests plug in the fake portal."""
+
+    def __init__(self, base_url: str, *, client_id: str = "", secret: str = "", timeout_s: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id, self.secret, self.timeout_s = client_id, secret, timeout_s
+        self.transport = transport
+        self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_settings(cls, transport: httpx.AsyncBaseTransport | None = None) -> NationalPortal:
+        s = get_settings()
+        return cls(s.national_portal_url, client_id=s.national_portal_client_id, secret=s.national_portal_secret,
+                   timeout_s=s.national_portal_timeout_s, transport=transport)
+
+    def _client(self) -> httpx.AsyncClient:
+        """One pooled client per event loop (a worker keeps its connections; tests get a fresh one)."""
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            self._http = httpx.AsyncClient(base_url=self.base_url, transport=self.transport,
+                                           timeout=httpx.Timeout(self.timeout_s), follow_redirects=False)
+            self._loop = loop
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _post(self, message: dict[str, Any]) -> httpx.Response:
+        headers = {"X-Client-Id": self.client_id}
+        if self.secret:
+            headers["Authorization"] = f"Bearer {self.secret}"
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(httpx.ConnectError),
+                                           stop=stop_after_attempt(2), wait=wait_exponential(0.2, max=1),
+                                           reraise=True):
+            with attempt:
+                return await self._client().post(SYNC_PATH, json=message, headers=headers)
+        raise AssertionError("unreachable")  # AsyncRetrying either returns or re-raises
+
+    async def send(self, update: PortalUpdate) -> None:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._post(portal_message(update))
+        except TimeoutError as error:
+            raise PortalError(f"no answer within {self.timeout_s:g} s") from error
+        except httpx.TimeoutException as error:
+            raise PortalError(f"timed out: {type(error).__name__}") from error
+        except httpx.HTTPError as error:
+            raise PortalError(f"{type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            raise PortalError(f"HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            answer = response.json()
+        except ValueError as error:
+            raise PortalError("HTTP 200 with a body that is not JSON") from error
+        if str(answer.get("error_code")) != "0":
+            raise PortalError(f"refused: error_code={answer.get('error_code')} {answer.get('message', '')}"[:300])
+
+
+def retry_delays(max_attempts: int) -> list[timedelta]:
+    """Exponential backoff: 30 s, 1 min, 2 min, ... capped at 1 h; `max_attempts - 1` retries."""
+    return [min(FIRST_RETRY * 2 ** i, MAX_RETRY) for i in range(max_attempts - 1)]
+
+
+class NationalPortalConsumer:
+    """Outbox consumer `national_portal`: one delivery per sync event, ordered per dossier."""
+
+    name = CONSUMER
+
+    def __init__(self, portal: NationalPortal | None = None, *, enabled: bool | None = None) -> None:
+        self._portal = portal
+        self._enabled = enabled
+
+    @property
+    def portal(self) -> NationalPortal:
+        if self._portal is None:
+            self._portal = NationalPortal.from_settings()
+        return self._portal
+
+    @property
+    def enabled(self) -> bool:
+        return get_settings().national_portal_enabled if self._enabled is None else self._enabled
+
+    def retry_delays(self) -> Sequence[timedelta]:
+        return retry_delays(get_settings().national_portal_max_attempts)
+
+    async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
+        if not self.enabled or event.aggregate_type != "dossier" or event.event_type not in SYNC_EVENTS:
+            return []
+        return [Target(TARGET, ordering_key=str(event.aggregate_id))]
+
+    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        update = await _update_for(event)
+        await self.portal.send(update)
+        await record_synced(update, event.id)
+
+
+async def _update_for(event: OutboxEvent) -> PortalUpdate:
+    """The event's status code, with what the portal needs of the dossier (its channel, national id)."""
+    payload = event.payload
+    async with get_database().read_sessions() as session:
+        dossier = await session.get(Dossier, event.aggregate_id)
+        national_id = await session.scalar(select(NationalDossier.national_dossier_id)
+                                           .where(NationalDossier.dossier_id == event.aggregate_id))
+    if dossier is None:
+        raise PortalError("the dossier no longer exists")
+    code = payload.get("national_status_code")
+    if code is None:
+        raise PortalError("the event carries no national status code")
+    at = payload.get("at") or payload.get("submitted_at")
+    return PortalUpdate(
+        dossier_id=dossier.id, dossier_code=str(payload.get("code") or dossier.code),
+        national_dossier_id=national_id, procedure_code=str(payload.get("procedure_code") or dossier.procedure_code),
+        agency_code=str(payload.get("agency_code") or dossier.agency_code), status_code=int(code),
+        at=datetime.fromisoformat(at) if at else event.created_at, channel=dossier.channel,
+        is_update=event.event_type != "dossier.submitted")
+
+
+async def record_synced(update: PortalUpdate, event_id: int) -> None:
+    """Remember what the portal acknowledged; the first time, tell reporting a dossier was synced."""
+    now = clock.now()
+    async with get_database().write_sessions() as session, session.begin():
+        status = await session.get(DossierSyncStatus, update.dossier_id, with_for_update=True)
+        if status is None:
+            session.add(DossierSyncStatus(dossier_id=update.dossier_id, last_synced_code=update.status_code,
+                                          last_event_id=event_id, first_synced_at=now, synced_at=now))
+            await _count_synced(session, update.dossier_id)
+        elif event_id >= status.last_event_id:
+            status.last_synced_code, status.last_event_id, status.synced_at = update.status_code, event_id, now
+
+
+async def _count_synced(session: AsyncSession, dossier_id: uuid.UUID) -> None:
+    """Reporting's counters, when that domain offers `count_synced(session, dossier)`."""
+    try:
+        counters = importlib.import_module("app.reporting.counters")
+    except ModuleNotFoundError:
+        return
+    count_synced = getattr(counters, "count_synced", None)
+    if count_synced is not None:
+        dossier = await session.get(Dossier, dossier_id)
+        if dossier is not None:
+            await count_synced(session, dossier)

@@ -1,0 +1,144 @@
+"""Integration I/O: national-portal intake, sync state, webhook subscriptions and their deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from app.dossiers.schemas import CitizenId, Contact, IntakeApplicant, Phone, ProcedureCode, TaxCode
+
+NationalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
+PartKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+FileName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+# Events a webhook may subscribe to: every one concerns one dossier (so one agency).
+WEBHOOK_EVENT_TYPES = ("dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded")
+WebhookEventType = Literal["dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded"]
+SyncStateFilter = Literal["failed", "pending", "dead", "delivered"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ForwardedApplicant(Strict):
+    """The applicant as the portal identified them: CCCD (citizen) or tax code (organisation)."""
+
+    citizen_id: CitizenId | None = None
+    tax_code: TaxCode | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> ForwardedApplicant:
+        if (self.citizen_id is None) == (self.tax_code is None):
+            raise ValueError("give exactly one of citizen_id or tax_code")
+        if self.email is not None:
+            Contact(email=self.email)  # same e-mail check as the dossiers domain
+        return self
+
+    def identity(self) -> IntakeApplicant:
+        return IntakeApplicant(citizen_id=self.citizen_id, tax_code=self.tax_code, name=self.name)
+
+
+class ForwardedAttachment(Strict):
+    """One file: inline (`content_base64`) or at a URL the service fetches (http/https, public hosts only)."""
+
+    part: PartKey
+    file_name: FileName | None = None
+    content_base64: str | None = None
+    url: AnyUrl | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ForwardedAttachment:
+        if (self.content_base64 is None) == (self.url is None):
+            raise ValueError("give exactly one of content_base64 or url")
+        if self.content_base64 is not None and self.file_name is None:
+            raise ValueError("an inline file needs a file_name")
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: AnyUrl | None) -> AnyUrl | None:
+        if value is not None and value.scheme not in ("http", "https"):
+            raise ValueError("only http and https URLs are allowed")
+        return value
+
+
+class NationalDossierIn(Strict):
+    national_dossier_id: NationalId = Field(description="The portal's own dossier id (idempotency key).")
+    procedure_code: ProcedureCode
+    applicant: ForwardedApplicant
+    form: dict[str, Any] = Field(default_factory=dict)
+    attachments: list[ForwardedAttachment] = Field(default_factory=list, max_length=50)
+
+
+class SyncDeliveryOut(BaseModel):
+    id: int
+    dossier_id: uuid.UUID
+    event_type: str
+    national_status_code: int | None
+    state: str = Field(description="pending | delivered | dead (failed = pending with attempts > 0)")
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DossierSyncOut(BaseModel):
+    dossier_id: uuid.UUID
+    national_dossier_id: str | None = Field(description="Set when the dossier came from the national portal.")
+    last_synced_code: int | None
+    synced_at: datetime | None
+    deliveries: list[SyncDeliveryOut]
+
+
+class SyncReplayOut(BaseModel):
+    dossier_id: uuid.UUID
+    event_id: uuid.UUID
+    state: str
+    national_status_code: int
+
+
+class WebhookCreate(Strict):
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    event_types: list[str] = Field(min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
+    description: Annotated[str, StringConstraints(max_length=400)] | None = None
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {list(WEBHOOK_EVENT_TYPES)}")
+        return sorted(set(value))
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing key; shown only in this answer.")
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None

@@ -1,0 +1,107 @@
+"""What the national portal has been told: per dossier, across agencies, and re-sending on demand.
+
+The deliveries of consumer `national_portal` (core's `outbox_deliveries`) are the record; a "failed" delivery
+is one still pending after at least one attempt. A replay does not resurrect an old event: it emits
+`dossier.sync_replay` with the dossier's state now, which the consumer sends after anything still pending for
+that dossier (per-dossier order holds for replays too).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, false, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.delivery import PENDING, Delivery
+from app.core.outbox import OutboxEvent, emit
+from app.core.pagination import PageParams, keyset_page
+from app.core.problems import ProblemError
+from app.dossiers.access import get_dossier_for, lock_dossier
+from app.dossiers.models import Dossier, DossierState
+from app.identity.deps import Principal
+from app.integration.models import DossierSyncStatus, NationalDossier
+from app.integration.portal import CONSUMER
+from app.integration.schemas import DossierSyncOut, SyncDeliveryOut, SyncReplayOut
+
+MAX_LISTED = 200
+
+
+def _delivery_out(delivery: Delivery, event: OutboxEvent) -> SyncDeliveryOut:
+    code = event.payload.get("national_status_code")
+    return SyncDeliveryOut(
+        id=delivery.id, dossier_id=event.aggregate_id, event_type=event.event_type,
+        national_status_code=int(code) if code is not None else None, state=delivery.state,
+        attempts=delivery.attempts, last_error=delivery.last_error,
+        next_attempt_at=delivery.next_attempt_at if delivery.state == PENDING else None,
+        created_at=delivery.created_at, delivered_at=delivery.delivered_at)
+
+
+def _deliveries() -> Any:
+    return (select(Delivery, OutboxEvent).join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .where(Delivery.consumer == CONSUMER))
+
+
+async def _visible(session: AsyncSession, caller: Principal, dossier_id: uuid.UUID) -> Dossier:
+    """Whoever sees the dossier; also integrator clients syncing its agency (`dossiers:sync`)."""
+    if caller.kind == "client" and "dossiers:sync" in caller.scopes:
+        dossier = await session.get(Dossier, dossier_id)
+        if dossier is not None and dossier.state != DossierState.draft and dossier.agency_code in caller.agency_codes:
+            return dossier
+    return await get_dossier_for(session, caller, dossier_id)
+
+
+async def dossier_sync(session: AsyncSession, caller: Principal, dossier_id: uuid.UUID) -> DossierSyncOut:
+    await _visible(session, caller, dossier_id)
+    status = await session.get(DossierSyncStatus, dossier_id)
+    national_id = await session.scalar(select(NationalDossier.national_dossier_id)
+                                       .where(NationalDossier.dossier_id == dossier_id))
+    rows = (await session.execute(_deliveries().where(Delivery.ordering_key == str(dossier_id))
+                                  .order_by(Delivery.event_id.desc()).limit(MAX_LISTED))).all()
+    return DossierSyncOut(dossier_id=dossier_id, national_dossier_id=national_id,
+                          last_synced_code=status.last_synced_code if status else None,
+                          synced_at=status.synced_at if status else None,
+                          deliveries=[_delivery_out(d, e) for d, e in reversed(rows)])
+
+
+def _scope(caller: Principal) -> Any:
+    """Which dossiers' deliveries the caller may list: everything for a system administrator, else its
+    agency (officials) or agencies (clients)."""
+    if caller.is_system_admin:
+        return None
+    if caller.kind == "official":
+        return Dossier.agency_code == caller.agency_code if caller.agency_code else false()
+    return Dossier.agency_code.in_(sorted(caller.agency_codes)) if caller.agency_codes else false()
+
+
+async def list_sync(session: AsyncSession, caller: Principal, state: str | None,
+                    page: PageParams) -> tuple[list[SyncDeliveryOut], str | None]:
+    stmt = _deliveries()
+    scope = _scope(caller)
+    if scope is not None:
+        stmt = stmt.join(Dossier, Dossier.id == OutboxEvent.aggregate_id).where(scope)
+    if state == "failed":
+        stmt = stmt.where(and_(Delivery.state == PENDING, Delivery.attempts > 0))
+    elif state is not None:
+        stmt = stmt.where(Delivery.state == state)
+    rows, cursor = await keyset_page(session, stmt, order=[(Delivery.id, True)], params=page,
+                                     key=lambda row: (row[0].id,), scalars=False)
+    return [_delivery_out(d, e) for d, e in rows], cursor
+
+
+async def replay(session: AsyncSession, admin: Principal, dossier_id: uuid.UUID) -> SyncReplayOut:
+    """Queue the dossier's current state for the portal (system administrators)."""
+    await get_dossier_for(session, admin, dossier_id)
+    dossier = await lock_dossier(session, dossier_id)
+    if dossier.national_status_code is None or dossier.code is None:
+        raise ProblemError("conflict", "The dossier has not been submitted; there is nothing to sync.")
+    event = await emit(session, "dossier.sync_replay", aggregate_type="dossier", aggregate_id=dossier.id, payload={
+        "dossier_id": str(dossier.id), "code": dossier.code, "state": dossier.state,
+        "national_status_code": dossier.national_status_code, "at": clock.now().isoformat(),
+        "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
+        "requested_by": str(admin.account_id)})
+    return SyncReplayOut(dossier_id=dossier.id, event_id=event.event_id, state=dossier.state,
+                         national_status_code=dossier.national_status_code)
+

@@ -1,0 +1,203 @@
+"""Signed webhooks: clients' subscriptions, and the outbox consumer `webhooks` that delivers to them.
+
+Each event of a subscribed type about a dossier of one of the client's agencies becomes one delivery (target =
+subscription id, ordering key = dossier id: a receiver sees one dossier's events in order). The body is JSON
+`{"id": <event uuid>, "type", "created_at", "data"}`, signed with the subscription's secret:
+
+    X-DVC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{raw body}")>
+
+(docs/webhooks.md shows how to verify it). A 2xx answer is success; anything else, a timeout, a redirect or a
+target now resolving to a private address is a failure, retried after 1 min, 5 min, 30 min, 2 h and 1 day,
+then dead. The SSRF guard runs at creation and again, after DNS resolution, before every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.db import get_database
+from app.core.delivery import DEAD, PENDING, Delivery, Target, requeue
+from app.core.outbox import OutboxEvent
+from app.core.pagination import PageParams, keyset_page
+from app.core.problems import ProblemError, not_found, validation_problem
+from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.identity import service as identity
+from app.identity.deps import Principal
+from app.integration import ssrf
+from app.integration.models import WebhookSubscription
+from app.integration.schemas import WEBHOOK_EVENT_TYPES, WebhookCreate
+
+CONSUMER = "webhooks"
+SIGNATURE_HEADER = "X-DVC-Signature"
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+                timedelta(days=1))
+
+
+# --- signing ------------------------------------------------------------------------------------------------
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, body: bytes, header: str, *, tolerance_s: int = 300, now: float | None = None) -> bool:
+    """The receiver's side of the recipe (also used by the tests): signature matches and is recent."""
+    try:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance_s:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+def event_body(event: OutboxEvent) -> bytes:
+    return json.dumps({"id": str(event.event_id), "type": event.event_type,
+                       "created_at": event.created_at.isoformat().replace("+00:00", "Z"), "data": event.payload},
+                      separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- subscriptions ------------------------------------------------------------------------------------------
+
+async def create(session: AsyncSession, client: Principal, data: WebhookCreate) -> WebhookSubscription:
+    try:
+        await ssrf.check_url(data.url)
+    except ssrf.UnsafeUrl as error:
+        raise validation_problem([{"loc": ["body", "url"], "msg": str(error), "type": "unsafe_url"}]) from error
+    subscription = WebhookSubscription(client_id=client.account_id, url=data.url, event_types=data.event_types,
+                                       secret="whsec_" + secrets.token_urlsafe(32), description=data.description,
+                                       active=True, created_at=clock.now())
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def get_own(session: AsyncSession, client: Principal, subscription_id: uuid.UUID) -> WebhookSubscription:
+    subscription = await session.get(WebhookSubscription, subscription_id)
+    if subscription is None or subscription.client_id != client.account_id or subscription.deleted_at is not None:
+        raise not_found("webhook")
+    return subscription
+
+
+async def list_own(session: AsyncSession, client: Principal, page: PageParams) -> tuple[list[Any], str | None]:
+    stmt = select(WebhookSubscription).where(WebhookSubscription.client_id == client.account_id,
+                                             WebhookSubscription.deleted_at.is_(None))
+    return await keyset_page(session, stmt, order=[(WebhookSubscription.created_at, True),
+                                                   (WebhookSubscription.id, True)],
+                             params=page, key=lambda s: (s.created_at, s.id))
+
+
+async def delete(session: AsyncSession, client: Principal, subscription_id: uuid.UUID) -> None:
+    """Stops deliveries: the subscription is kept (its log stays readable), its pending deliveries die."""
+    subscription = await get_own(session, client, subscription_id)
+    subscription.active, subscription.deleted_at = False, clock.now()
+    await session.execute(update(Delivery).where(
+        Delivery.consumer == CONSUMER, Delivery.target == str(subscription.id), Delivery.state == PENDING)
+        .values(state=DEAD, last_error="subscription deleted"))
+
+
+async def deliveries(session: AsyncSession, client: Principal, subscription_id: uuid.UUID,
+                     page: PageParams) -> tuple[list[Any], str | None]:
+    """The delivery log, newest first: (Delivery, event uuid, event type) rows."""
+    await get_own(session, client, subscription_id)
+    stmt: Any = (select(Delivery, OutboxEvent.event_id, OutboxEvent.event_type)
+            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .where(Delivery.consumer == CONSUMER, Delivery.target == str(subscription_id)))
+    return await keyset_page(session, stmt, order=[(Delivery.id, True)], params=page,
+                             key=lambda row: (row[0].id,), scalars=False)
+
+
+def _log_row(subscription_id: uuid.UUID, delivery_id: int) -> Any:
+    return (select(Delivery, OutboxEvent.event_id, OutboxEvent.event_type)
+            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .where(Delivery.id == delivery_id, Delivery.consumer == CONSUMER, Delivery.target == str(subscription_id))
+            .execution_options(populate_existing=True))
+
+
+async def replay(session: AsyncSession, client: Principal, subscription_id: uuid.UUID, delivery_id: int) -> Any:
+    """Make a failed or dead delivery due now; a delivered one is not sent twice (409). Returns the log row."""
+    await get_own(session, client, subscription_id)
+    if (await session.execute(_log_row(subscription_id, delivery_id))).first() is None:
+        raise not_found("delivery")
+    if not await requeue(session, delivery_id):
+        raise ProblemError("conflict", "This delivery succeeded already; only failed or dead ones are replayed.")
+    return (await session.execute(_log_row(subscription_id, delivery_id))).one()
+
+
+# --- the consumer -------------------------------------------------------------------------------------------
+
+class WebhookError(Exception):
+    """A delivery attempt failed (the message is the delivery's last error)."""
+
+
+class WebhookConsumer:
+    name = CONSUMER
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport  # tests route deliveries to a recorder
+
+    def retry_delays(self) -> Sequence[timedelta]:
+        return RETRY_DELAYS
+
+    async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
+        if event.aggregate_type != "dossier" or event.event_type not in WEBHOOK_EVENT_TYPES:
+            return []
+        subscriptions = [s for s in (await session.execute(select(WebhookSubscription).where(
+            WebhookSubscription.active.is_(True)))).scalars() if event.event_type in (s.event_types or [])]
+        if not subscriptions:
+            return []
+        agency = event.payload.get("agency_code") or await session.scalar(
+            select(Dossier.agency_code).where(Dossier.id == event.aggregate_id))
+        allowed: dict[uuid.UUID, bool] = {}
+        targets = []
+        for subscription in subscriptions:
+            if subscription.client_id not in allowed:
+                account = await identity.get_account(session, subscription.client_id)
+                allowed[subscription.client_id] = (str(account.status) == "active"
+                                                   and agency in (account.agency_codes or []))
+            if allowed[subscription.client_id]:
+                targets.append(Target(str(subscription.id), ordering_key=str(event.aggregate_id)))
+        return targets
+
+    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        async with get_database().read_sessions() as session:
+            subscription = await session.get(WebhookSubscription, uuid.UUID(delivery.target))
+        if subscription is None or not subscription.active:
+            raise WebhookError("subscription deleted")
+        try:
+            await ssrf.check_url(subscription.url)
+        except ssrf.UnsafeUrl as error:
+            raise WebhookError(f"target refused: {error}") from error
+        body = event_body(event)
+        headers = {"Content-Type": "application/json", "User-Agent": "dvc-service-webhooks/1",
+                   SIGNATURE_HEADER: sign(subscription.secret, body, int(clock.now().timestamp())),
+                   "X-DVC-Event-Id": str(event.event_id), "X-DVC-Event-Type": event.event_type,
+                   "X-DVC-Delivery-Id": str(delivery.id)}
+        timeout = get_settings().webhook_timeout_s
+        try:
+            async with asyncio.timeout(timeout), httpx.AsyncClient(
+                    transport=self.transport, timeout=httpx.Timeout(timeout), follow_redirects=False) as http:
+                response = await http.post(subscription.url, content=body, headers=headers)
+        except TimeoutError as error:
+            raise WebhookError(f"no answer within {timeout:g} s") from error
+        except httpx.HTTPError as error:
+            raise WebhookError(f"{type(error).__name__}: {error}") from error
+        if not 200 <= response.status_code < 300:
+            raise WebhookError(f"HTTP {response.status_code}")
