@@ -1,5 +1,142 @@
-"""HTTP routes of the reporting domain."""
+"""HTTP routes of the reporting domain: indicators (Decision 766), snapshots, the public late list, ratings."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.openapi import problems
+from app.core.pagination import PageDep
+from app.core.problems import not_found, validation_problem
+from app.core.ratelimit import public_limiter, rate_limited
+from app.dossiers.access import Viewer, get_dossier_for
+from app.dossiers.deps import ViewerDep
+from app.identity.deps import ActingDep, ApplicantDep, Principal, official, official_or_client
+from app.reporting import indicators, late, ratings, snapshots
+from app.reporting.models import DossierRating
+from app.reporting.schemas import (
+    GroupBy,
+    IndicatorReport,
+    LateList,
+    Period,
+    RatingIn,
+    RatingOut,
+    SnapshotIn,
+    SnapshotOut,
+)
+from app.reporting.scope import agency_scope, public_scope
 
 router = APIRouter()
+
+MAX_RANGE_DAYS = 366 * 5
+ReportReader = Annotated[Principal, official_or_client(roles=(), scopes=("reports:read",))]
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The report as JSON, or with `Accept: text/csv` one line per ratio (total first).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IndicatorReport"}},
+                "text/csv": {"schema": {"type": "string"}}}}}
+
+
+def _period(start: date | None, end: date | None) -> tuple[date, date]:
+    """Default: the current local month up to today."""
+    today = clock.local(clock.now()).date()
+    end = end or (today if start is None or start <= today else start)
+    start = start or end.replace(day=1)
+    if start > end:
+        raise validation_problem([{"loc": ["query", "from"], "msg": "must not be after `to`", "type": "value_error"}])
+    if end - start > timedelta(days=MAX_RANGE_DAYS):
+        raise validation_problem([{"loc": ["query", "to"], "msg": f"at most {MAX_RANGE_DAYS} days after `from`",
+                                   "type": "value_error"}])
+    return start, end
+
+
+@router.get("/v1/reports/indicators", response_model=IndicatorReport, tags=["reports"],
+            responses={**problems("not_found", "validation_error"), **CSV_RESPONSE})
+async def get_indicators(
+    request: Request,
+    caller: ReportReader,
+    session: ReadSessionDep,
+    agency: Annotated[str | None, Query(max_length=64, description="Agency code (with the agencies under it).")] = None,
+    procedure: Annotated[str | None, Query(max_length=64, description="Procedure code.")] = None,
+    start: Annotated[date | None, Query(alias="from", description="First day (local), default the 1st of the "
+                                                                  "current month.")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (local), inclusive; default today.")] = None,
+    group_by: Annotated[GroupBy | None, Query(description="Also one row per agency, procedure or month.")] = None,
+) -> Any:
+    """Decision 766 indicators: five groups of ratios (numerator, denominator, value) and points.
+
+    Officials read their agency and those under it, system administrators every agency, clients with
+    `reports:read` the agencies they act for. An agency outside that scope is 404."""
+    first, last = _period(start, end)
+    scope = await agency_scope(session, caller, agency)
+    report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
+                                     agency=agency, group_by=group_by)
+    if "text/csv" in request.headers.get("accept", ""):
+        name = f"indicators-{first.isoformat()}-{last.isoformat()}.csv"
+        return Response(indicators.to_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"', "Vary": "Accept"})
+    return report
+
+
+@router.post("/v1/reports/indicators/snapshots", response_model=SnapshotOut, status_code=201, tags=["reports"],
+             responses=problems("conflict", "bad_request", "validation_error"))
+async def publish_indicator_snapshot(body: SnapshotIn, admin: Annotated[Principal, official("system_admin")],
+                                     session: SessionDep, response: Response) -> SnapshotOut:
+    """Freeze a month's indicators (system admin); immutable, public at /v1/public/indicators?period=."""
+    out = await snapshots.publish(session, body.period, admin.account_id)
+    response.headers["Location"] = f"/v1/public/indicators?period={out.period}"
+    return out
+
+
+@router.get("/v1/public/indicators", response_model=SnapshotOut, tags=["public"],
+            dependencies=[rate_limited(public_limiter)], responses=problems("not_found", "rate_limited"))
+async def get_public_indicators(session: ReadSessionDep,
+                                period: Annotated[Period, Query(description="The month, YYYY-MM.")]) -> SnapshotOut:
+    """A published month's indicators (no token; 404 until published)."""
+    return await snapshots.published(session, period)
+
+
+@router.get("/v1/public/late-dossiers", response_model=LateList, tags=["public"],
+            dependencies=[rate_limited(public_limiter)], responses=problems("not_found", "rate_limited"))
+async def get_public_late_dossiers(
+    session: ReadSessionDep,
+    page: PageDep,
+    agency: Annotated[str | None, Query(max_length=64, description="Agency code (with those under it).")] = None,
+    start: Annotated[date | None, Query(alias="from", description="First day, default the 1st of this month.")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day, inclusive; default today.")] = None,
+) -> LateList:
+    """Agencies and officials who processed dossiers late (UBND 442/2023 §2; no token; cached briefly)."""
+    first, last = _period(start, end)
+    scope = await _public_scope(session, agency)
+    return await late.cached_late_list(session, late.Window(first, last, scope), page.limit, page.cursor)
+
+
+async def _public_scope(session: AsyncSession, agency: str | None) -> frozenset[str] | None:
+    return None if agency is None else await public_scope(session, agency)
+
+
+@router.post("/v1/dossiers/{dossier_id}/rating", response_model=RatingOut, status_code=201, tags=["ratings"],
+             responses=problems("not_found", "conflict", "rating_not_allowed", "bad_request", "validation_error",
+                                "not_a_representative"))
+async def rate_dossier(dossier_id: uuid.UUID, body: RatingIn, caller: ApplicantDep, acting: ActingDep,
+                       session: SessionDep, response: Response) -> DossierRating:
+    """Rate a finished dossier once (its applicant or representative): 1-5 and an optional comment."""
+    rating = await ratings.rate(session, Viewer.of(caller, acting.applicant_id), dossier_id, body)
+    response.headers["Location"] = f"/v1/dossiers/{dossier_id}/rating"
+    return rating
+
+
+@router.get("/v1/dossiers/{dossier_id}/rating", response_model=RatingOut, tags=["ratings"],
+            responses=problems("not_found"))
+async def get_dossier_rating(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> DossierRating:
+    """The dossier's rating, for whoever may see the dossier (404 when not rated)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    rating = await session.get(DossierRating, dossier_id)
+    if rating is None:
+        raise not_found("rating")
+    return rating

@@ -1,0 +1,186 @@
+"""The raw figures behind the indicators, each one SQL aggregate (no dossier is loaded into Python).
+
+- `counter_sums`: sums over `reporting_counters` for the period (at most agencies × procedures × days rows);
+- `open_figures`: dossiers whose clock runs now (received or processing, not finished), from the dossiers
+  table through its (state, agency) index — a small set — with how many are past their ORIGINAL due date,
+  and how many count as late (overdue, or more than one supplement request when that rule is on). Waiting
+  for a supplement (or for fees, before reception) is not counted: those states are left out;
+- `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
+  is now), and `online_used`: online procedures that received an online dossier in the period.
+Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
+month "YYYY-MM" (local time).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue.models import ProcedureVersion
+from app.core.clock import LOCAL_TZ
+from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.reporting.models import COUNTER_COLUMNS, ReportingCounter
+from app.workflow.models import DossierProgress
+from app.workflow.progress import CLOCK_RUNNING_STATES
+
+ONLINE_LEVELS = ("full", "partial")
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    start: date
+    end: date  # inclusive
+    agencies: frozenset[str] | None  # None: every agency
+    procedure: str | None
+    group_by: str | None  # agency | procedure | month
+
+
+@dataclass(frozen=True)
+class OpenFigures:
+    total: int = 0
+    overdue: int = 0
+    late: int = 0
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
+
+
+def _is_pg(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _month_of_day(session: AsyncSession, column: Any) -> Any:
+    if _is_pg(session):
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _month_of_moment(session: AsyncSession, column: Any) -> Any:
+    """The local month of a UTC timestamp column (Viet Nam has no daylight saving: a fixed +7 hours)."""
+    if _is_pg(session):
+        return func.to_char(func.timezone("Asia/Ho_Chi_Minh", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+7 hours")
+
+
+def _counter_group(session: AsyncSession, query: ReportQuery) -> Any:
+    if query.group_by == "agency":
+        return ReportingCounter.agency_code
+    if query.group_by == "procedure":
+        return ReportingCounter.procedure_code
+    if query.group_by == "month":
+        return _month_of_day(session, ReportingCounter.day)
+    return literal("")
+
+
+def _counter_filters(query: ReportQuery) -> list[Any]:
+    filters = [ReportingCounter.day >= query.start, ReportingCounter.day <= query.end]
+    if query.agencies is not None:
+        filters.append(ReportingCounter.agency_code.in_(sorted(query.agencies)))
+    if query.procedure is not None:
+        filters.append(ReportingCounter.procedure_code == query.procedure)
+    return filters
+
+
+async def counter_sums(session: AsyncSession, query: ReportQuery) -> dict[str, dict[str, int]]:
+    group = _counter_group(session, query).label("k")
+    sums = [func.coalesce(func.sum(getattr(ReportingCounter, c)), 0).label(c) for c in COUNTER_COLUMNS]
+    stmt = select(group, *sums).where(*_counter_filters(query))
+    if query.group_by:
+        stmt = stmt.group_by(group)
+    out: dict[str, dict[str, int]] = {}
+    for row in (await session.execute(stmt)).mappings():
+        values = {c: int(row[c] or 0) for c in COUNTER_COLUMNS}
+        if query.group_by and not any(values.values()):
+            continue
+        out[str(row["k"])] = values
+    return out
+
+
+async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime) -> dict[str, OpenFigures]:
+    """Dossiers open now with their clock running, received before the end of the period."""
+    original_due = func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
+    overdue = original_due < now
+    late = overdue
+    if get_settings().indicator_multi_supplement_late:
+        late = overdue | (func.coalesce(DossierProgress.supplement_requests, 0) > 1)
+    if query.group_by == "agency":
+        group: Any = Dossier.agency_code
+    elif query.group_by == "procedure":
+        group = Dossier.procedure_code
+    elif query.group_by == "month":
+        group = _month_of_moment(session, Dossier.received_at)
+    else:
+        group = literal("")
+    key = group.label("k")
+    stmt = (select(key, func.count().label("total"),
+                   func.sum(case((overdue, 1), else_=0)).label("overdue"),
+                   func.sum(case((late, 1), else_=0)).label("late"))
+            .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+            .where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
+                   Dossier.received_at < local_midnight(query.end + timedelta(days=1))))
+    if query.agencies is not None:
+        stmt = stmt.where(Dossier.agency_code.in_(sorted(query.agencies)))
+    if query.procedure is not None:
+        stmt = stmt.where(Dossier.procedure_code == query.procedure)
+    if query.group_by:
+        stmt = stmt.group_by(key)
+    out: dict[str, OpenFigures] = {}
+    first_month = query.start.strftime("%Y-%m")
+    for row in (await session.execute(stmt)).all():
+        if not row.total:
+            continue
+        name = str(row.k)
+        if query.group_by == "month" and name < first_month:
+            name = first_month  # carried over from before the period: counted in its first month
+        prev = out.get(name, OpenFigures())
+        out[name] = OpenFigures(prev.total + int(row.total), prev.overdue + int(row.overdue or 0),
+                                prev.late + int(row.late or 0))
+    return out
+
+
+@dataclass(frozen=True)
+class CatalogueFigures:
+    published: dict[str, int]
+    online: dict[str, int]
+    online_codes: frozenset[str]
+
+
+async def catalogue_figures(session: AsyncSession, query: ReportQuery) -> CatalogueFigures:
+    """Published procedures (one row each, at most a few thousand) counted per agency or procedure."""
+    stmt = select(ProcedureVersion.agency_code, ProcedureVersion.procedure_code, ProcedureVersion.online_level) \
+        .where(ProcedureVersion.status == "published")
+    if query.agencies is not None:
+        stmt = stmt.where(ProcedureVersion.agency_code.in_(sorted(query.agencies)))
+    if query.procedure is not None:
+        stmt = stmt.where(ProcedureVersion.procedure_code == query.procedure)
+    published: dict[str, int] = defaultdict(int)
+    online: dict[str, int] = defaultdict(int)
+    codes = set()
+    for agency, procedure, level in (await session.execute(stmt)).all():
+        level = getattr(level, "value", level)
+        name = agency if query.group_by == "agency" else procedure if query.group_by == "procedure" else ""
+        published[name] += 1
+        if level in ONLINE_LEVELS:
+            online[name] += 1
+            codes.add(procedure)
+    return CatalogueFigures(dict(published), dict(online), frozenset(codes))
+
+
+async def online_used(session: AsyncSession, query: ReportQuery, online_codes: frozenset[str]) -> dict[str, int]:
+    """Online procedures that received at least one online dossier in the period."""
+    if not online_codes:
+        return {}
+    key = _counter_group(session, query).label("k")
+    stmt = (select(key, func.count(func.distinct(ReportingCounter.procedure_code)).label("n"))
+            .where(*_counter_filters(query), ReportingCounter.submitted_online > 0,
+                   ReportingCounter.procedure_code.in_(sorted(online_codes))))
+    if query.group_by:
+        stmt = stmt.group_by(key)
+    return {str(row.k): int(row.n) for row in (await session.execute(stmt)).all()}

@@ -1,0 +1,206 @@
+"""Decision 766/QĐ-TTg indicators: five groups of ratios, each with numerator and denominator, and points.
+
+Points: a group earns `weight × mean(value of its scored ratios that have a value)`; a ratio without a value
+(nothing to count in the period, or data the service does not hold) is left out of the mean rather than
+counted as 0 or 1, and a group with no such ratio has no points (null). Weights come from
+DVC_INDICATOR_WEIGHTS (default 18,20,22,22,18). Averages (processing days, rating) and "overdue still open"
+(lower is better) are shown but not scored.
+
+The formulas (DOMAIN.md "Decision 766"):
+- progress: finished on time = (finished on or before the ORIGINAL due date + open and still within it) /
+  (finished + open). "Finished" is counted on the day the result was issued or processing stopped; "open"
+  is the dossiers whose clock runs now, received before the end of the period (so a past period's report
+  reflects today's open dossiers). A dossier whose supplement was requested more than once counts as late
+  when DVC_INDICATOR_MULTI_SUPPLEMENT_LATE (default true). Waiting for a supplement is not counted.
+- complaints (phản ánh, kiến nghị) are not part of this service: their ratios are `available: false`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.settings import get_settings
+from app.reporting import figures
+from app.reporting.figures import CatalogueFigures, OpenFigures, ReportQuery
+from app.reporting.schemas import Group, IndicatorReport, IndicatorRow, Ratio
+
+GROUPS = ("transparency", "progress", "online_service", "digitisation", "satisfaction")
+NO_COMPLAINTS = "Complaints (phản ánh, kiến nghị) are not handled by this service yet; not computed."
+
+
+def weights() -> dict[str, float]:
+    values = [float(w) for w in get_settings().indicator_weights.split(",")]
+    return dict(zip(GROUPS, values, strict=True))
+
+
+def ratio(name: str, numerator: float, denominator: int, note: str | None = None, *, scored: bool = True,
+          average: bool = False) -> Ratio:
+    value = None if denominator == 0 else round(numerator / denominator, 4 if not average else 2)
+    return Ratio(name=name, numerator=numerator, denominator=denominator, value=value, available=True,
+                 scored=scored, note=note)
+
+
+def unavailable(name: str, note: str) -> Ratio:
+    return Ratio(name=name, numerator=None, denominator=None, value=None, available=False, scored=True, note=note)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    sums: dict[str, int]
+    open: OpenFigures
+    published: int
+    online: int
+    online_used: int
+
+
+def _progress(i: Inputs) -> list[Ratio]:
+    s, o = i.sums, i.open
+    multi = get_settings().indicator_multi_supplement_late
+    late = s["finished_late"] + (s["finished_multi_supplement"] if multi else 0)
+    on_time = s["finished"] - late + o.total - o.late
+    note = ("finished on or before the original due date, plus open dossiers still within it"
+            + ("; more than one supplement request counts as late" if multi else ""))
+    return [
+        ratio("finished_on_time", on_time, s["finished"] + o.total, note),
+        ratio("overdue_open", o.overdue, o.total, "open dossiers past their original due date (lower is better)",
+              scored=False),
+        ratio("average_processing_days", round(s["processing_seconds"] / 86400, 2), s["finished"],
+              "calendar days from reception to result, supplement waits included", scored=False, average=True),
+    ]
+
+
+def groups_for(i: Inputs, w: dict[str, float]) -> list[Group]:
+    s = i.sums
+    ratios: dict[str, list[Ratio]] = {
+        "transparency": [
+            unavailable("procedures_published_on_time",
+                        "The catalogue does not record announcement deadlines; not computed."),
+            ratio("dossiers_synced", s["synced"], s["submitted"], "dossiers synced to the national portal"),
+        ],
+        "progress": _progress(i),
+        "online_service": [
+            ratio("procedures_online", i.online, i.published,
+                  "published procedures offered fully or partly online (catalogue now)"),
+            ratio("online_procedures_used", i.online_used, i.online,
+                  "online procedures that received an online dossier in the period"),
+            ratio("dossiers_online", s["submitted_online"], s["submitted"], "dossiers filed online"),
+            ratio("fees_paid_online", s["paid_online"], s["fee_bearing"], "fee-bearing dossiers paid online"),
+        ],
+        "digitisation": [
+            ratio("electronic_results", s["electronic_results"], s["results_issued"],
+                  "results issued as digitally signed files"),
+            ratio("dossiers_digitised", s["digitised"], s["submitted"], "dossiers whose documents are files"),
+            unavailable("digitised_data_reused", "Reuse of digitised data is not recorded; not computed."),
+        ],
+        "satisfaction": [
+            unavailable("complaints_handled_on_time", NO_COMPLAINTS),
+            unavailable("complaint_handling_satisfaction", NO_COMPLAINTS),
+            unavailable("procedure_satisfaction",
+                        "100% − (overdue rate + rate with complaints or dissatisfied ratings): " + NO_COMPLAINTS),
+            ratio("ratings_satisfied", s["rating_satisfied"], s["rating_count"],
+                  f"ratings of {get_settings().rating_satisfied_min_score} or more"),
+            ratio("average_rating", s["rating_sum"], s["rating_count"], "mean score, 1 to 5", scored=False,
+                  average=True),
+        ],
+    }
+    out = []
+    for name in GROUPS:
+        values = [min(max(r.value, 0.0), 1.0) for r in ratios[name] if r.scored and r.value is not None]
+        points = round(w[name] * sum(values) / len(values), 2) if values else None
+        out.append(Group(name=name, weight=w[name], points=points, ratios=ratios[name]))
+    return out
+
+
+def _row(key: str, group_by: str | None, inputs: Inputs, w: dict[str, float]) -> IndicatorRow:
+    groups = groups_for(inputs, w)
+    scored = [g for g in groups if g.points is not None]
+    return IndicatorRow(agency_code=key if group_by == "agency" else None,
+                        procedure_code=key if group_by == "procedure" else None,
+                        month=key if group_by == "month" else None,
+                        points=round(sum(g.points or 0 for g in scored), 2) if scored else None,
+                        max_points=sum(g.weight for g in scored), groups=groups)
+
+
+def _inputs(key: str, group_by: str | None, sums: dict[str, dict[str, int]], opened: dict[str, OpenFigures],
+            cat: CatalogueFigures, used: dict[str, int]) -> Inputs:
+    zero = dict.fromkeys(figures.COUNTER_COLUMNS, 0)
+    cat_key = "" if group_by == "month" else key
+    return Inputs(sums=sums.get(key, zero), open=opened.get(key, OpenFigures()),
+                  published=cat.published.get(cat_key, 0), online=cat.online.get(cat_key, 0),
+                  online_used=used.get(key, 0))
+
+
+async def _figures(session: AsyncSession, query: ReportQuery) -> tuple[
+        dict[str, dict[str, int]], dict[str, OpenFigures], CatalogueFigures, dict[str, int]]:
+    sums = await figures.counter_sums(session, query)
+    opened = await figures.open_figures(session, query, clock.now())
+    cat = await figures.catalogue_figures(session, query)
+    used = await figures.online_used(session, query, cat.online_codes)
+    return sums, opened, cat, used
+
+
+def _total(sums: dict[str, dict[str, int]], opened: dict[str, OpenFigures], cat: CatalogueFigures,
+           used: dict[str, int], group_by: str | None) -> Inputs:
+    """The whole scope from per-group figures (a procedure is counted once in the catalogue totals)."""
+    total = dict.fromkeys(figures.COUNTER_COLUMNS, 0)
+    for values in sums.values():
+        for name, value in values.items():
+            total[name] += value
+    o = OpenFigures(sum(f.total for f in opened.values()), sum(f.overdue for f in opened.values()),
+                    sum(f.late for f in opened.values()))
+    if group_by == "month":  # the same catalogue every month; "used" may repeat a procedure across months
+        published, online = cat.published.get("", 0), cat.online.get("", 0)
+    else:
+        published, online = sum(cat.published.values()), sum(cat.online.values())
+    return Inputs(sums=total, open=o, published=published, online=online, online_used=sum(used.values()))
+
+
+async def report(session: AsyncSession, *, start: date, end: date, agencies: frozenset[str] | None,
+                 procedure: str | None, agency: str | None, group_by: str | None) -> IndicatorReport:
+    w = weights()
+    query = ReportQuery(start, end, agencies, procedure, group_by)
+    sums, opened, cat, used = await _figures(session, query)
+    if group_by == "month":
+        total_used = await figures.online_used(session, ReportQuery(start, end, agencies, procedure, None),
+                                               cat.online_codes)
+        total_inputs = _total(sums, opened, cat, {}, group_by)
+        total_inputs = Inputs(total_inputs.sums, total_inputs.open, total_inputs.published, total_inputs.online,
+                              total_used.get("", 0))
+    else:
+        total_inputs = _total(sums, opened, cat, used, group_by)
+    rows = []
+    if group_by:
+        keys = sorted(set(sums) | set(opened) | (set(cat.published) if group_by != "month" else set()))
+        rows = [_row(k, group_by, _inputs(k, group_by, sums, opened, cat, used), w) for k in keys]
+    return IndicatorReport(period_from=start, period_to=end, agency=agency, procedure=procedure, group_by=group_by,
+                           generated_at=clock.now(), weights=w, total=_row("", None, total_inputs, w), rows=rows)
+
+
+CSV_HEADER = ("agency_code", "procedure_code", "month", "group", "weight", "group_points", "ratio", "numerator",
+              "denominator", "value", "available", "note")
+
+
+def _csv_lines(row: IndicatorRow) -> Iterable[list[object]]:
+    for group in row.groups:
+        for r in group.ratios:
+            yield [row.agency_code or "", row.procedure_code or "", row.month or "", group.name, group.weight,
+                   "" if group.points is None else group.points, r.name,
+                   "" if r.numerator is None else r.numerator, "" if r.denominator is None else r.denominator,
+                   "" if r.value is None else r.value, "true" if r.available else "false", r.note or ""]
+
+
+def to_csv(report_: IndicatorReport) -> str:
+    """One line per ratio: the total first (empty key columns), then each group_by row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for row in [report_.total, *report_.rows]:
+        writer.writerows(_csv_lines(row))
+    return buffer.getvalue()

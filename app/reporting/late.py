@@ -1,0 +1,215 @@
+"""The public late list (UBND 442/2023 §2, Resolution 131/NQ-CP): who processed dossiers late.
+
+Per agency: dossiers handled (finished in the period + open now with the clock running, received by its
+end), finished late (after the ORIGINAL due date: an apology's new date does not excuse it), still overdue
+now, the share late, and how many late ones received an apology (form 04). The agency figures come from the
+counters and the small set of open dossiers.
+
+Per official (name and agency only, public by the province's instruction): lateness is attributed to the
+officials who held a step that overran its allowance (dossier_steps.overran, the process control slip),
+and, for a dossier still overdue, to the official it is assigned to now (step `in_progress`). A late dossier
+with no overrunning step and no assignee is counted for the agency only. No applicant data is read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalogue.models import Agency
+from app.core import clock
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.identity.models import Account
+from app.reporting.figures import local_midnight
+from app.reporting.models import ReportingCounter
+from app.reporting.schemas import LateAgency, LateList, LateOfficial
+from app.workflow.models import DossierProgress, Notice, StepRecord
+from app.workflow.progress import CLOCK_RUNNING_STATES
+
+FINISHED_STATES = ("processed", "returned", "stopped")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: date
+    end: date  # inclusive
+    agencies: frozenset[str] | None
+
+    @property
+    def since(self) -> datetime:
+        return local_midnight(self.start)
+
+    @property
+    def until(self) -> datetime:
+        return local_midnight(self.end + timedelta(days=1))
+
+
+def _apologised(dossier_id: Any) -> Any:
+    return exists().where(Notice.dossier_id == dossier_id, Notice.kind == "apology")
+
+
+def _original_due() -> Any:
+    return func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
+
+
+def _in_scope(column: Any, window: Window) -> list[Any]:
+    return [] if window.agencies is None else [column.in_(sorted(window.agencies))]
+
+
+async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -> dict[str, dict[str, int]]:
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    finished = (select(ReportingCounter.agency_code, func.sum(ReportingCounter.finished).label("finished"),
+                       func.sum(ReportingCounter.finished_late).label("late"),
+                       func.sum(ReportingCounter.finished_late_apologised).label("apologised"))
+                .where(ReportingCounter.day >= window.start, ReportingCounter.day <= window.end,
+                       *_in_scope(ReportingCounter.agency_code, window))
+                .group_by(ReportingCounter.agency_code))
+    for code, n, late, apologised in (await session.execute(finished)).all():
+        rows[code].update(handled=int(n or 0), finished_late=int(late or 0), apologised=int(apologised or 0))
+    overdue = _original_due() < now
+    open_ = (select(Dossier.agency_code, func.count().label("n"), func.sum(case((overdue, 1), else_=0)),
+                    func.sum(case((and_(overdue, _apologised(Dossier.id)), 1), else_=0)))
+             .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+             .where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
+                    Dossier.received_at < window.until, *_in_scope(Dossier.agency_code, window))
+             .group_by(Dossier.agency_code))
+    for code, n, late, apologised in (await session.execute(open_)).all():
+        row = rows[code]
+        row["handled"] += int(n or 0)
+        row["still_overdue"] = int(late or 0)
+        row["apologised"] += int(apologised or 0)
+    return {code: dict(row) for code, row in rows.items() if row.get("handled")}
+
+
+def _late_dossiers(window: Window, agencies: list[str], now: datetime) -> Any:
+    """(dossier id) of dossiers finished late in the window or open and overdue now, of these agencies."""
+    base = select(Dossier.id.label("dossier_id")).select_from(Dossier).outerjoin(
+        DossierProgress, DossierProgress.dossier_id == Dossier.id).where(Dossier.agency_code.in_(agencies))
+    finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
+                               Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
+                               Dossier.finished_at > _original_due())
+    overdue = base.where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
+                         Dossier.received_at < window.until, _original_due() < now)
+    return union_all(finished_late, overdue).subquery("late")
+
+
+async def _official_counts(session: AsyncSession, window: Window, agencies: list[str],
+                           now: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+    late = _late_dossiers(window, agencies, now)
+    held = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
+                   StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
+            .join(late, late.c.dossier_id == StepRecord.dossier_id)
+            .where(StepRecord.overran.is_(True), StepRecord.holder_id.is_not(None)))
+    holding = (select(Dossier.agency_code, DossierProgress.assignee_id, literal("in_progress"), Dossier.id)
+               .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+               .join(late, late.c.dossier_id == Dossier.id)
+               .where(Dossier.finished_at.is_(None), DossierProgress.assignee_id.is_not(None)))
+    blamed = union_all(held, holding).subquery("blamed")
+    out: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
+    per_step = (select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step,
+                       func.count(func.distinct(blamed.c.dossier_id)))
+                .group_by(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step))
+    for agency, holder, step, n in (await session.execute(per_step)).all():
+        out.setdefault((agency, holder), {"steps": {}})["steps"][step] = int(n)
+    per_official = (select(blamed.c.agency_code, blamed.c.holder_id, func.count(func.distinct(blamed.c.dossier_id)),
+                           func.count(func.distinct(case((_apologised(blamed.c.dossier_id), blamed.c.dossier_id)))))
+                    .group_by(blamed.c.agency_code, blamed.c.holder_id))
+    for agency, holder, n, apologised in (await session.execute(per_official)).all():
+        out[(agency, holder)].update(late=int(n), apologised=int(apologised or 0))
+    handled = (select(StepRecord.agency_code, StepRecord.holder_id, func.count(func.distinct(StepRecord.dossier_id)))
+               .where(StepRecord.agency_code.in_(agencies), StepRecord.holder_id.is_not(None),
+                      StepRecord.ended_at >= window.since, StepRecord.ended_at < window.until)
+               .group_by(StepRecord.agency_code, StepRecord.holder_id))
+    for agency, holder, n in (await session.execute(handled)).all():
+        out.setdefault((agency, holder), {"steps": {}})["handled"] = int(n)
+    return out
+
+
+async def _names(session: AsyncSession, ids: set[uuid.UUID | None]) -> dict[uuid.UUID | None, str | None]:
+    if not ids:
+        return {}
+    known = sorted(i for i in ids if i is not None)
+    rows = await session.execute(select(Account.id, Account.name).where(Account.id.in_(known)))
+    return {i: n for i, n in rows.all()}
+
+
+def _share(late: int, handled: int) -> float | None:
+    return round(late / handled, 4) if handled else None
+
+
+async def late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
+    now = clock.now()
+    counts = await _agency_counts(session, window, now)
+    codes = sorted(counts)
+    if cursor:
+        after = str(decode_cursor(cursor, 1)[0])
+        codes = [c for c in codes if c > after]
+    page, more = codes[:limit], len(codes) > limit
+    officials = await _official_counts(session, window, page, now) if page else {}
+    names = await _names(session, {holder for _, holder in officials})
+    agency_names = dict((await session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(page))))
+                        .all()) if page else {}
+    items = []
+    for code in page:
+        row = counts[code]
+        late = row.get("finished_late", 0) + row.get("still_overdue", 0)
+        people = [LateOfficial(name=names.get(holder), agency_code=agency, handled=o.get("handled", 0),
+                               late=o.get("late", 0), late_share=_share(o.get("late", 0), o.get("handled", 0)),
+                               apologised=o.get("apologised", 0), steps=o["steps"])
+                  for (agency, holder), o in officials.items() if agency == code and o.get("late")]
+        people.sort(key=lambda p: (-p.late, p.name or ""))
+        items.append(LateAgency(agency_code=code, agency_name=agency_names.get(code), handled=row["handled"],
+                                finished_late=row.get("finished_late", 0), still_overdue=row.get("still_overdue", 0),
+                                late=late, late_share=_share(late, row["handled"]),
+                                apologised=row.get("apologised", 0), officials=people))
+    return LateList(period_from=window.start, period_to=window.end, generated_at=now, items=items,
+                    next_cursor=encode_cursor([page[-1]]) if more and page else None)
+
+
+class TTLCache:
+    """A small in-process cache for public answers (each worker keeps its own; entries live `ttl` seconds)."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.entries: dict[Any, tuple[float, Any]] = {}
+        self.max_entries = max_entries
+
+    def get(self, key: Any) -> Any | None:
+        hit = self.entries.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            self.entries.pop(key, None)
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self.entries) >= self.max_entries:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+public_cache = TTLCache()
+
+
+async def cached_late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
+    key = ("late", window, limit, cursor)
+    found = public_cache.get(key)
+    if found is None:
+        found = await late_list(session, window, limit, cursor)
+        public_cache.put(key, found, get_settings().public_report_cache_s)
+    return found
+
+
+

@@ -1,0 +1,116 @@
+"""Pydantic I/O of the reporting domain: indicators (Decision 766), snapshots, the public late list, ratings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+GroupName = Literal["transparency", "progress", "online_service", "digitisation", "satisfaction"]
+GroupBy = Literal["agency", "procedure", "month"]
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+class Ratio(BaseModel):
+    name: str
+    numerator: float | None = Field(description="What is counted (e.g. dossiers finished on time).")
+    denominator: int | None = Field(description="Out of what (e.g. dossiers finished or still open).")
+    value: float | None = Field(description="numerator / denominator; null when unavailable or nothing to "
+                                            "count. Averages (`scored` false) are in their own unit.")
+    available: bool = Field(description="false: the service does not hold the data (e.g. complaints); "
+                                        "never estimated.")
+    scored: bool = Field(description="Whether the ratio counts towards the group's points.")
+    note: str | None = None
+
+
+class Group(BaseModel):
+    name: GroupName
+    weight: float
+    points: float | None = Field(description="weight × the mean of the group's scored ratios that have a "
+                                             "value; null when none has.")
+    ratios: list[Ratio]
+
+
+class IndicatorRow(BaseModel):
+    agency_code: str | None = None
+    procedure_code: str | None = None
+    month: str | None = None
+    points: float | None = Field(description="The sum of the groups' points.")
+    max_points: float = Field(description="The sum of the weights of the groups that have points.")
+    groups: list[Group]
+
+
+class IndicatorReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    agency: str | None
+    procedure: str | None
+    group_by: GroupBy | None
+    generated_at: datetime
+    weights: dict[str, float]
+    total: IndicatorRow
+    rows: list[IndicatorRow] = Field(description="One per agency, procedure or month with `group_by`.")
+
+
+class SnapshotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: Period = Field(description="The month to freeze, YYYY-MM; it must be over.")
+
+
+class SnapshotOut(BaseModel):
+    period: str
+    created_at: datetime
+    report: IndicatorReport
+
+
+class LateOfficial(BaseModel):
+    name: str | None
+    agency_code: str
+    handled: int = Field(description="Dossiers in which they completed a step in the period.")
+    late: int = Field(description="Late dossiers in which a step they held overran, or that they hold overdue.")
+    late_share: float | None
+    apologised: int
+    steps: dict[str, int] = Field(description="Late dossiers per step that overran (`in_progress`: held now).")
+
+
+class LateAgency(BaseModel):
+    agency_code: str
+    agency_name: str | None
+    handled: int = Field(description="Dossiers finished in the period plus those still open.")
+    finished_late: int
+    still_overdue: int
+    late: int
+    late_share: float | None
+    apologised: int = Field(description="Late dossiers that received an apology (form 04).")
+    officials: list[LateOfficial]
+
+
+class LateList(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    generated_at: datetime
+    items: list[LateAgency]
+    next_cursor: str | None = None
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class RatingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    dossier_id: uuid.UUID
+    score: int
+    comment: str | None
+    created_at: datetime
