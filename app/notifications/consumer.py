@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_database
-from app.core.delivery import Delivery, RunStats, Target, run_consumer
+from app.core.delivery import Delivery, RunStats, Target, deliver_due, run_consumer
 from app.core.outbox import OutboxEvent
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
@@ -107,6 +107,18 @@ class NotificationsConsumer:
 consumer = NotificationsConsumer()
 
 
-async def deliver_notifications() -> RunStats:
-    """One worker pass of the notifications consumer."""
-    return await run_consumer(consumer)
+async def deliver_notifications(*, max_rounds: int = 20) -> RunStats:
+    """One worker pass: fan out, then deliver rounds while they make progress.
+
+    A round delivers at most one message per dossier and channel (the next one waits for the earlier one to
+    be recorded), so a dossier that moved through several steps since the last pass needs several rounds."""
+    total = await run_consumer(consumer)
+    last = total
+    for _ in range(max_rounds - 1):
+        if last.delivered == 0:
+            break
+        last = await deliver_due(consumer)
+        total.delivered += last.delivered
+        total.failed += last.failed
+        total.dead += last.dead
+    return total

@@ -55,9 +55,9 @@ def _html_blocks(text: str) -> list[dict[str, list[str]]]:
     for paragraph in text.split("\n\n"):
         lines = paragraph.splitlines()
         if lines and all(line.startswith("- ") for line in lines):
-            blocks.append({"items": [line[2:] for line in lines], "lines": []})
+            blocks.append({"entries": [line[2:] for line in lines], "lines": []})
         else:
-            blocks.append({"items": [], "lines": lines})
+            blocks.append({"entries": [], "lines": lines})
     return blocks
 
 

@@ -7,8 +7,10 @@ message resent after a crash (between sending and recording) can be recognised a
 
 from __future__ import annotations
 
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import formatdate, parseaddr
 
 import aiosmtplib
@@ -18,11 +20,25 @@ from app.notifications.channels.base import ChannelError, OutgoingMessage
 from app.notifications.masking import mask_text
 
 
+class _Subject(str):
+    """A Subject folded by `email.header.Header` (RFC 2047 encoded words of at most 78 characters a line).
+
+    `email.policy`'s own folder drops the space where it breaks a line between encoded words ("bổ sung, hoàn"
+    arrives as "bổ sung,hoàn"); Header keeps spaces inside the encoded words. The policy calls `fold` on a
+    header value that has a `name` (EmailPolicy._fold), so only the Subject takes this path."""
+
+    name = "Subject"
+
+    def fold(self, *, policy: Policy) -> str:
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(linesep=policy.linesep, maxlinelen=78)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
 def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
     email = EmailMessage()
     email["From"] = sender
     email["To"] = message.recipient
-    email["Subject"] = message.subject
+    email["Subject"] = _Subject(message.subject) if not message.subject.isascii() else message.subject
     email["Date"] = formatdate(localtime=False)
     domain = parseaddr(sender)[1].partition("@")[2] or "dvc.local"
     email["Message-ID"] = f"<{message.reference}@{domain}>"
