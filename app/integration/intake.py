@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import anyio.to_thread
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.catalogue import service as catalogue
@@ -206,6 +206,11 @@ async def _create(client: Principal, data: NationalDossierIn, version: Any, stag
 
     try:
         async with get_database().write_sessions() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                # Serialise calls for one national id, so the loser waits and finds the dossier instead of
+                # rolling back (a rollback would also leave a gap in outbox ids that delays consumers).
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                      {"key": f"national_dossier:{data.national_dossier_id}"})
             taken = await session.get(NationalDossier, data.national_dossier_id)
             if taken is None:
                 applicant = data.applicant

@@ -1,0 +1,196 @@
+"""Webhooks: subscriptions, SSRF refusals, signed deliveries, agency scoping, retries, log and replay."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core import clock
+from app.core.delivery import DEAD, DELIVERED, PENDING, RunStats, run_consumer
+from app.integration.webhooks import CONSUMER, WebhookConsumer
+from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, make_due, submitted_dossier
+from tests.support.identity_fixtures import DEFAULT_AGENCY
+
+OTHER_AGENCY = "000.00.55.H01"
+URL = "https://hooks.example.com/dvc"
+
+
+class Receiver:
+    """A webhook receiver behind httpx.MockTransport: records requests, answers `status`."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.status = 200
+        self.consumer = WebhookConsumer(httpx.MockTransport(self._handle))
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(self.status)
+
+    async def run(self) -> RunStats:
+        total = RunStats()
+        for _ in range(20):
+            stats = await run_consumer(self.consumer)
+            total.delivered += stats.delivered
+            total.failed += stats.failed
+            if not (stats.fanned_out or stats.delivered):
+                return total
+        return total
+
+
+@pytest.fixture
+def receiver(dns: FakeDns) -> Receiver:
+    dns.set("hooks.example.com", PUBLIC_IP)
+    dns.set("other.example.com", PUBLIC_IP)
+    return Receiver()
+
+
+def verify_signature(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> bool:
+    """The recipe of docs/webhooks.md, written out independently of the service's own code."""
+    parts = dict(item.split("=", 1) for item in header.split(","))
+    timestamp = int(parts["t"])
+    if abs(time.time() - timestamp) > tolerance_s:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+async def _subscribe(client: Any, actor: Any, url: str = URL,
+                     event_types: tuple[str, ...] = ("dossier.submitted", "dossier.status_changed")) -> Any:
+    return await client.post("/v1/webhooks", json={"url": url, "event_types": list(event_types)},
+                             headers=actor.headers)
+
+
+async def test_creation_shows_the_secret_once(client, accounts, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    created = await _subscribe(client, integrator)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and created.headers["location"] == f"/v1/webhooks/{body['id']}"
+    listed = (await client.get("/v1/webhooks", headers=integrator.headers)).json()["items"]
+    assert [w["id"] for w in listed] == [body["id"]] and "secret" not in listed[0]
+    assert "secret" not in (await client.get(f"/v1/webhooks/{body['id']}", headers=integrator.headers)).json()
+    stranger = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    assert (await client.get(f"/v1/webhooks/{body['id']}", headers=stranger.headers)).status_code == 404
+    assert (await client.get("/v1/webhooks", headers=stranger.headers)).json()["items"] == []
+    official = await accounts.official(DEFAULT_AGENCY, ["reception"])
+    assert (await _subscribe(client, official)).status_code == 403
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/hook", "http://localhost:8080/hook", "http://10.0.0.8/hook", "http://192.168.1.1/hook",
+    "http://172.16.5.4/hook", "http://169.254.169.254/latest/meta-data/", "http://[::1]/hook",
+    "http://[fc00::1]/hook", "http://[fe80::1]/hook", "http://0.0.0.0/hook", "http://[::ffff:127.0.0.1]/hook",
+    "http://100.64.0.1/hook", "https://internal.example.com/hook", "https://nowhere.example.com/hook",
+    "ftp://hooks.example.com/hook", "hooks.example.com/hook", "https://user:pw@hooks.example.com/hook",
+])
+async def test_ssrf_targets_are_refused(client, accounts, receiver: Receiver, dns: FakeDns, url: str) -> None:  # type: ignore[no-untyped-def]
+    dns.set("internal.example.com", PUBLIC_IP, "10.20.30.40")  # one private address is enough to refuse
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    response = await _subscribe(client, integrator, url)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["errors"][0]["loc"] == ["body", "url"]
+
+
+async def test_private_targets_allowed_when_configured(client, accounts, settings_env: Any) -> None:  # type: ignore[no-untyped-def]
+    settings_env(DVC_WEBHOOK_ALLOW_PRIVATE="true")
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    assert (await _subscribe(client, integrator, "http://127.0.0.1:9000/hook")).status_code == 201
+
+
+async def test_unknown_event_types_are_refused(client, accounts, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    response = await _subscribe(client, integrator, event_types=("dossier.submitted", "dossier.eaten"))
+    assert response.status_code == 422 and response.json()["errors"][0]["loc"][:2] == ["body", "event_types"]
+
+
+async def test_deliveries_are_signed_and_scoped_to_the_clients_agencies(client, accounts, dossiers,  # type: ignore[no-untyped-def]
+                                                                       receiver: Receiver) -> None:
+    ours = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    theirs = await accounts.client(["dossiers:read"], [OTHER_AGENCY])
+    secret = (await _subscribe(client, ours)).json()["secret"]
+    await _subscribe(client, theirs, "https://other.example.com/dvc")
+    dossier = await submitted_dossier(client, accounts, dossiers)
+    await submitted_dossier(client, accounts, dossiers, OTHER_AGENCY)
+    await receiver.run()
+    by_host: dict[str, list[httpx.Request]] = {}
+    for request in receiver.requests:
+        by_host.setdefault(request.url.host, []).append(request)
+    [request] = by_host["hooks.example.com"]
+    [other] = by_host["other.example.com"]
+    body = request.content
+    assert verify_signature(secret, request.headers["x-dvc-signature"], body)
+    assert not verify_signature(secret, request.headers["x-dvc-signature"], body.replace(b"submitted", b"withdrawn"))
+    assert not verify_signature("whsec_wrong", request.headers["x-dvc-signature"], body)
+    event = json.loads(body)
+    assert set(event) == {"id", "type", "created_at", "data"}
+    assert event["type"] == "dossier.submitted" and event["data"]["code"] == dossier["code"]
+    assert request.headers["x-dvc-event-id"] == event["id"]
+    assert json.loads(other.content)["data"]["agency_code"] == OTHER_AGENCY
+
+
+async def test_failures_retry_on_schedule_then_die_and_can_be_replayed(client, accounts, dossiers,  # type: ignore[no-untyped-def]
+                                                                      receiver: Receiver) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator, event_types=("dossier.submitted",))).json()
+    await submitted_dossier(client, accounts, dossiers)
+    receiver.status = 500
+    before = clock.now()
+    await receiver.run()
+    [row] = await deliveries(CONSUMER)
+    assert row.state == PENDING and row.last_error == "WebhookError: HTTP 500"
+    assert timedelta(seconds=55) < row.next_attempt_at - before < timedelta(seconds=65)
+    for _ in range(6):
+        await make_due()
+        await receiver.run()
+    [row] = await deliveries(CONSUMER)
+    assert (row.state, row.attempts) == (DEAD, 6)  # 1 + retries at 1 min, 5 min, 30 min, 2 h, 1 day
+    log = await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=integrator.headers)
+    assert log.status_code == 200
+    [entry] = log.json()["items"]
+    assert (entry["state"], entry["attempts"], entry["event_type"]) == ("dead", 6, "dossier.submitted")
+    stranger = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    replay_path = f"/v1/webhooks/{hook['id']}/deliveries/{entry['id']}/replay"
+    assert (await client.post(replay_path, headers=stranger.headers)).status_code == 404
+    replayed = await client.post(replay_path, headers=integrator.headers)
+    assert replayed.status_code == 200 and replayed.json()["state"] == "pending"
+    receiver.status = 204
+    await receiver.run()
+    assert [d.state for d in await deliveries(CONSUMER)] == [DELIVERED]
+    assert (await client.post(replay_path, headers=integrator.headers)).json()["code"] == "conflict"
+
+
+async def test_a_target_that_turns_private_is_not_called(client, accounts, dossiers, receiver: Receiver,  # type: ignore[no-untyped-def]
+                                                         dns: FakeDns) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    await _subscribe(client, integrator)
+    dns.set("hooks.example.com", "169.254.169.254")  # DNS rebinding after creation
+    await submitted_dossier(client, accounts, dossiers)
+    await receiver.run()
+    assert receiver.requests == []
+    [row] = await deliveries(CONSUMER)
+    assert row.state == PENDING and "target refused" in (row.last_error or "")
+
+
+async def test_deleting_stops_deliveries(client, accounts, dossiers, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    await submitted_dossier(client, accounts, dossiers)
+    receiver.status = 503
+    await receiver.run()
+    deleted = await client.delete(f"/v1/webhooks/{hook['id']}", headers=integrator.headers)
+    assert deleted.status_code == 204
+    assert (await client.get(f"/v1/webhooks/{hook['id']}", headers=integrator.headers)).status_code == 404
+    assert [d.state for d in await deliveries(CONSUMER)] == [DEAD]
+    await submitted_dossier(client, accounts, dossiers)
+    await make_due()
+    await receiver.run()
+    assert len(receiver.requests) == 1  # only the first, failed attempt
