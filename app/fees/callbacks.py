@@ -14,14 +14,15 @@ A credit that settles the fees due before processing moves the dossier payment_r
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.outbox import emit
-from app.fees.models import AttemptState, FeeObligation, PaymentAttempt, PaymentCallback, Stage
+from app.fees.models import LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt, PaymentCallback, Stage
 from app.fees.obligations import credit, lock_obligation
 from app.fees.providers.base import CallbackEvent, CallbackOutcome, CallbackRejected, CallbackRequest, PaymentProvider
 
@@ -109,17 +110,38 @@ async def handle_callback(session: AsyncSession, provider: PaymentProvider,
     except CallbackRejected as rejected:
         log.warning("%s callback rejected: %s", provider.name, rejected.detail)
         return rejected.reason, None
-    attempt = await lock_attempt_by_ref(session, provider.name, event.provider_ref)
-    if attempt is None:
-        outcome: CallbackOutcome = "unknown_order"
-    else:
-        outcome = await settle(session, attempt, status=event.status, txn_id=event.txn_id, amount=event.amount)
-    session.add(PaymentCallback(provider=provider.name, provider_ref=event.provider_ref,
-                                provider_txn_id=event.txn_id, attempt_id=attempt.id if attempt else None,
-                                status=event.status, amount=event.amount, outcome=outcome,
-                                payload=_jsonable(event.raw), received_at=clock.now()))
-    await session.flush()
+    attempt_id, outcome = await _settled_already(session, provider.name, event)
+    if outcome is None:
+        attempt = await lock_attempt_by_ref(session, provider.name, event.provider_ref)
+        attempt_id = attempt.id if attempt else None
+        if attempt is None:
+            outcome = "unknown_order"
+        else:
+            outcome = await settle(session, attempt, status=event.status, txn_id=event.txn_id, amount=event.amount)
+    await session.execute(insert(PaymentCallback).values(
+        provider=provider.name, provider_ref=event.provider_ref, provider_txn_id=event.txn_id,
+        attempt_id=attempt_id, status=event.status, amount=event.amount, outcome=outcome,
+        payload=_jsonable(event.raw), received_at=clock.now()))
     return outcome, event
+
+
+async def _settled_already(session: AsyncSession, provider: str,
+                           event: CallbackEvent) -> tuple[uuid.UUID | None, CallbackOutcome | None]:
+    """Retries of news already applied, answered without taking the attempt's row lock (a provider retries a
+    lot, and they would all queue on one row). Safe because the states read here are final: a succeeded
+    attempt never changes again for the same transaction, and failure news about a finished attempt is
+    ignored whatever happens to it later."""
+    row = (await session.execute(
+        select(PaymentAttempt.id, PaymentAttempt.state, PaymentAttempt.provider_txn_id, PaymentAttempt.amount)
+        .where(PaymentAttempt.provider == provider, PaymentAttempt.provider_ref == event.provider_ref))).first()
+    if row is None:
+        return None, None
+    if (event.status == "succeeded" and row.state == AttemptState.succeeded and row.provider_txn_id == event.txn_id
+            and row.amount == event.amount):
+        return row.id, "duplicate"
+    if event.status != "succeeded" and row.state not in LIVE_STATES:
+        return row.id, "ignored"
+    return row.id, None
 
 
 def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
