@@ -15,7 +15,7 @@ Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 class Ratio(BaseModel):
     name: str
-    numerator: float | None = Field(description="What is counted (e.g. dossiers finished on time).")
+    numerator: int | float | None = Field(description="What is counted (e.g. dossiers finished on time).")
     denominator: int | None = Field(description="Out of what (e.g. dossiers finished or still open).")
     value: float | None = Field(description="numerator / denominator; null when unavailable or nothing to "
                                             "count. Averages (`scored` false) are in their own unit.")
