@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -34,8 +34,9 @@ from app.workflow.transitions import TransitionInput, transition
 
 router = APIRouter(tags=["workflow"])
 
-PDF_RESPONSE = {200: {"description": "The notice as JSON, or as a PDF with `Accept: application/pdf`.",
-                      "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The notice as JSON, or as a PDF with `Accept: application/pdf`.",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.post("/v1/dossiers/{dossier_id}/transitions", response_model=DossierOut,

@@ -106,7 +106,7 @@ async def test_fees_on_result_become_an_obligation_and_block_the_return(flow, ga
 
 async def test_no_fee_workflow_has_no_payment_step(flow, gate):
     code = await flow.procedure(workflow="no_fee")
-    citizen, dossier = await flow.submitted(code)
+    _, dossier = await flow.submitted(code)
     assert (await flow.get(flow.reception, dossier["id"]))["next_actions"] == ["receive", "reject",
                                                                               "request_supplement"]
     missing = await flow.post(flow.reception, dossier["id"], "request_payment")

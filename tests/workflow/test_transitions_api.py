@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from app.core.pdf import render_document
 from tests.workflow.conftest import outbox_events
 
@@ -37,7 +39,8 @@ async def test_received_processing_processed_returned(client, flow, pki):
     unsigned = await flow.post(flow.approval, did, "issue_result", attachments=[unsigned_id])
     assert unsigned.status_code == 422 and unsigned.json()["code"] == "result_not_signed"
 
-    signed_id = await flow.upload_result(did, await pki.sign(render_document(issuer="Sở KH&CN", title="Giấy chứng nhận")))
+    signed = await pki.sign(render_document(issuer="Sở KH&CN", title="Giấy chứng nhận"))
+    signed_id = await flow.upload_result(did, signed)
     processed = await flow.act(flow.approval, did, "issue_result", attachments=[signed_id])
     assert (processed["state"], processed["national_status_code"]) == ("processed", 9)
     assert processed["finished_at"] is not None and processed["overdue"] is False
@@ -61,7 +64,7 @@ async def test_received_processing_processed_returned(client, flow, pki):
     assert entries[2]["actor"]["id"] == str(flow.reception.id)
     assert entries[5]["details"]["signatures"][0]["signer"].startswith("Common Name: Nguyễn Văn Duyệt")
     assert entries[6]["details"]["delivery"] == {"method": "post", "tracking_number": "EL123456789VN"}
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(entries))
     verify = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert verify.json() == {"valid": True, "entries": 7, "first_broken_seq": None}
 
