@@ -173,3 +173,37 @@ async def test_payment_request_and_payment_in_english(client, flow, accounts, ma
     assert "receipt BL-0001" in _text(mail.messages[-2])
     assert subjects[1].startswith(f"[{dossier['code']}] Dossier received, result due ")
     assert "(UTC+7)" in subjects[1]
+
+
+async def test_the_worker_task_delivers(flow, accounts, mail):
+    import asyncio
+
+    import app.notifications.tasks  # noqa: F401  (registers the task, as `dvc worker` does at start)
+    from app.core.worker import registered_tasks, run_worker
+
+    task = registered_tasks()["notifications.deliver"]
+    _, dossier = await flow.submitted(await flow.procedure(), await accounts.citizen(email="ky@example.vn"))
+    await run_worker(asyncio.Event(), tasks=[task], once=True)
+    assert [m["To"] for m in mail.messages] == ["ky@example.vn"]
+    assert mail.messages[0]["Subject"].startswith(f"[{dossier['code']}] Hồ sơ đã được gửi")
+
+
+async def test_a_restarted_clock_sends_the_new_receipt(flow, accounts, mail, monkeypatch):
+    set_clock(monkeypatch, 2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=5, clock_on_supplement="restart")
+    citizen = await accounts.citizen(email="long@example.vn")
+    _, dossier = await flow.submitted(code, citizen)
+    did = dossier["id"]
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
+    await flow.act(flow.reception, did, "receive")
+    await flow.act(flow.reception, did, "request_supplement", items=["Bản chính giấy phép"])
+    supplement = await flow.upload_supplement(citizen, did)
+    set_clock(monkeypatch, 2025, 3, 6, 10, 0)  # Thursday: five working days from here end on Thursday 13/03
+    await flow.act(citizen, did, "supplement", attachments=[supplement])
+    await deliver()
+    subjects = [m["Subject"].split("] ", 1)[1] for m in mail.messages]
+    assert subjects == ["Hồ sơ đã được gửi đến Agency 000.00.12.H01",
+                        "Hồ sơ đã được tiếp nhận, hẹn trả kết quả 17:00 ngày 10/03/2025",
+                        "Yêu cầu bổ sung, hoàn thiện hồ sơ",
+                        "Hồ sơ đã được tiếp nhận, hẹn trả kết quả 17:00 ngày 13/03/2025"]
+    assert "GIẤY TIẾP NHẬN" in _pdf_text(mail.messages[-1])
