@@ -1,12 +1,12 @@
 """The raw figures behind the indicators, each one SQL aggregate (no dossier is loaded into Python).
 
-- `counter_sums`: sums over `reporting_counters` for the period (at most agencies × procedures × days rows);
+- `counter_sums`: sums over `reporting_counters` for the period (at most procedures × days rows);
 - `open_figures`: dossiers whose clock runs now (received or processing, not finished), from the dossiers
   table through its (state, agency) index — a small set — with how many are past their ORIGINAL due date,
   and how many count as late (overdue, or more than one supplement request when that rule is on). Waiting
   for a supplement (or for fees, before reception) is not counted: those states are left out;
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
-  is now), and `online_used`: online procedures that received an online dossier in the period.
+  is now); `counter_sums` also says which procedures received an online dossier in the period.
 Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
 month "YYYY-MM" (local time).
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import DateTime, case, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import ProcedureVersion
@@ -56,12 +56,6 @@ def _is_pg(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _month_of_day(session: AsyncSession, column: Any) -> Any:
-    if _is_pg(session):
-        return func.to_char(column, "YYYY-MM")
-    return func.strftime("%Y-%m", column)
-
-
 def _month_of_moment(session: AsyncSession, column: Any) -> Any:
     """The local month of a UTC timestamp column (Viet Nam has no daylight saving: a fixed +7 hours)."""
     if _is_pg(session):
@@ -69,14 +63,11 @@ def _month_of_moment(session: AsyncSession, column: Any) -> Any:
     return func.strftime("%Y-%m", column, "+7 hours")
 
 
-def _counter_group(session: AsyncSession, query: ReportQuery) -> Any:
-    if query.group_by == "agency":
-        return ReportingCounter.agency_code
-    if query.group_by == "procedure":
-        return ReportingCounter.procedure_code
-    if query.group_by == "month":
-        return _month_of_day(session, ReportingCounter.day)
-    return literal("")
+def _month_of_day_key(session: AsyncSession, column: Any) -> Any:
+    if _is_pg(session):
+        # On a timestamp without time zone (no zone conversion per row); formatted in Python.
+        return func.date_trunc("month", cast(column, DateTime(timezone=False)))
+    return func.strftime("%Y-%m", column)
 
 
 def _counter_filters(query: ReportQuery) -> list[Any]:
@@ -88,19 +79,48 @@ def _counter_filters(query: ReportQuery) -> list[Any]:
     return filters
 
 
-async def counter_sums(session: AsyncSession, query: ReportQuery) -> dict[str, dict[str, int]]:
-    group = _counter_group(session, query).label("k")
-    sums = [func.coalesce(func.sum(getattr(ReportingCounter, c)), 0).label(c) for c in COUNTER_COLUMNS]
-    stmt = select(group, *sums).where(*_counter_filters(query))
+@dataclass
+class CounterFigures:
+    sums: dict[str, dict[str, int]]  # by key, each counter column summed
+    used: dict[str, set[str]]  # by key, procedures that received an online dossier
+
+
+def _month_name(value: Any) -> str:
+    """Keys as text: codes and SQLite months are already; PostgreSQL's truncated months are timestamps."""
+    return value if isinstance(value, str) else f"{value.year:04d}-{value.month:02d}"
+
+
+def _counter_key(session: AsyncSession, query: ReportQuery) -> Any:
+    if query.group_by == "agency":
+        return ReportingCounter.agency_code
+    if query.group_by == "procedure":
+        return ReportingCounter.procedure_code
+    if query.group_by == "month":
+        return _month_of_day_key(session, ReportingCounter.day)
+    return literal("")
+
+
+async def counter_sums(session: AsyncSession, query: ReportQuery) -> CounterFigures:
+    """Two scans of the period's counter rows: the sums per key, and the (key, procedure) pairs that received
+    an online dossier (at most procedures × months rows come back)."""
+    if _is_pg(session):  # room to hash-aggregate a province-year in memory
+        await session.execute(text("SET LOCAL work_mem = '32MB'"))
+    key = _counter_key(session, query).label("k")
+    sums = [func.sum(getattr(ReportingCounter, c)).label(c) for c in COUNTER_COLUMNS]
+    stmt = select(key, *sums).where(*_counter_filters(query))
     if query.group_by:
-        stmt = stmt.group_by(group)
+        stmt = stmt.group_by(key)
     out: dict[str, dict[str, int]] = {}
     for row in (await session.execute(stmt)).mappings():
         values = {c: int(row[c] or 0) for c in COUNTER_COLUMNS}
-        if query.group_by and not any(values.values()):
-            continue
-        out[str(row["k"])] = values
-    return out
+        if any(values.values()):
+            out[_month_name(row["k"])] = values
+    pairs = (select(key, ReportingCounter.procedure_code).distinct()
+             .where(*_counter_filters(query), ReportingCounter.submitted_online > 0))
+    used: dict[str, set[str]] = defaultdict(set)
+    for name, procedure in (await session.execute(pairs)).all():
+        used[_month_name(name)].add(procedure)
+    return CounterFigures(out, dict(used))
 
 
 async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime) -> dict[str, OpenFigures]:
@@ -171,16 +191,3 @@ async def catalogue_figures(session: AsyncSession, query: ReportQuery) -> Catalo
             online[name] += 1
             codes.add(procedure)
     return CatalogueFigures(dict(published), dict(online), frozenset(codes))
-
-
-async def online_used(session: AsyncSession, query: ReportQuery, online_codes: frozenset[str]) -> dict[str, int]:
-    """Online procedures that received at least one online dossier in the period."""
-    if not online_codes:
-        return {}
-    key = _counter_group(session, query).label("k")
-    stmt = (select(key, func.count(func.distinct(ReportingCounter.procedure_code)).label("n"))
-            .where(*_counter_filters(query), ReportingCounter.submitted_online > 0,
-                   ReportingCounter.procedure_code.in_(sorted(online_codes))))
-    if query.group_by:
-        stmt = stmt.group_by(key)
-    return {str(row.k): int(row.n) for row in (await session.execute(stmt)).all()}

@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.settings import get_settings
 from app.reporting import figures
-from app.reporting.figures import CatalogueFigures, OpenFigures, ReportQuery
+from app.reporting.figures import CatalogueFigures, CounterFigures, OpenFigures, ReportQuery
+from app.reporting.models import COUNTER_COLUMNS
 from app.reporting.schemas import Group, IndicatorReport, IndicatorRow, Ratio
 
 GROUPS = ("transparency", "progress", "online_service", "digitisation", "satisfaction")
@@ -128,59 +129,53 @@ def _row(key: str, group_by: str | None, inputs: Inputs, w: dict[str, float]) ->
                         max_points=sum(g.weight for g in scored), groups=groups)
 
 
-def _inputs(key: str, group_by: str | None, sums: dict[str, dict[str, int]], opened: dict[str, OpenFigures],
-            cat: CatalogueFigures, used: dict[str, int]) -> Inputs:
-    zero = dict.fromkeys(figures.COUNTER_COLUMNS, 0)
+def _inputs(key: str, group_by: str | None, figs: Figures) -> Inputs:
     cat_key = "" if group_by == "month" else key
-    return Inputs(sums=sums.get(key, zero), open=opened.get(key, OpenFigures()),
-                  published=cat.published.get(cat_key, 0), online=cat.online.get(cat_key, 0),
-                  online_used=used.get(key, 0))
+    return Inputs(sums=figs.counters.sums.get(key, dict.fromkeys(COUNTER_COLUMNS, 0)),
+                  open=figs.opened.get(key, OpenFigures()), published=figs.catalogue.published.get(cat_key, 0),
+                  online=figs.catalogue.online.get(cat_key, 0),
+                  online_used=len(figs.counters.used.get(key, set()) & figs.catalogue.online_codes))
 
 
-async def _figures(session: AsyncSession, query: ReportQuery) -> tuple[
-        dict[str, dict[str, int]], dict[str, OpenFigures], CatalogueFigures, dict[str, int]]:
-    sums = await figures.counter_sums(session, query)
-    opened = await figures.open_figures(session, query, clock.now())
-    cat = await figures.catalogue_figures(session, query)
-    used = await figures.online_used(session, query, cat.online_codes)
-    return sums, opened, cat, used
+@dataclass(frozen=True)
+class Figures:
+    counters: CounterFigures
+    opened: dict[str, OpenFigures]
+    catalogue: CatalogueFigures
 
-
-def _total(sums: dict[str, dict[str, int]], opened: dict[str, OpenFigures], cat: CatalogueFigures,
-           used: dict[str, int], group_by: str | None) -> Inputs:
-    """The whole scope from per-group figures (a procedure is counted once in the catalogue totals)."""
-    total = dict.fromkeys(figures.COUNTER_COLUMNS, 0)
-    for values in sums.values():
-        for name, value in values.items():
-            total[name] += value
-    o = OpenFigures(sum(f.total for f in opened.values()), sum(f.overdue for f in opened.values()),
-                    sum(f.late for f in opened.values()))
-    if group_by == "month":  # the same catalogue every month; "used" may repeat a procedure across months
-        published, online = cat.published.get("", 0), cat.online.get("", 0)
-    else:
-        published, online = sum(cat.published.values()), sum(cat.online.values())
-    return Inputs(sums=total, open=o, published=published, online=online, online_used=sum(used.values()))
+    def total(self, group_by: str | None) -> Inputs:
+        """The whole scope from the per-key figures (a procedure counts once in the catalogue totals)."""
+        total = dict.fromkeys(COUNTER_COLUMNS, 0)
+        for values in self.counters.sums.values():
+            for name, value in values.items():
+                total[name] += value
+        opened = self.opened.values()
+        o = OpenFigures(sum(f.total for f in opened), sum(f.overdue for f in opened), sum(f.late for f in opened))
+        cat = self.catalogue
+        if group_by == "month":  # the same catalogue every month
+            published, online = cat.published.get("", 0), cat.online.get("", 0)
+        else:
+            published, online = sum(cat.published.values()), sum(cat.online.values())
+        used = set().union(*self.counters.used.values()) & cat.online_codes
+        return Inputs(sums=total, open=o, published=published, online=online, online_used=len(used))
 
 
 async def report(session: AsyncSession, *, start: date, end: date, agencies: frozenset[str] | None,
                  procedure: str | None, agency: str | None, group_by: str | None) -> IndicatorReport:
     w = weights()
     query = ReportQuery(start, end, agencies, procedure, group_by)
-    sums, opened, cat, used = await _figures(session, query)
-    if group_by == "month":
-        total_used = await figures.online_used(session, ReportQuery(start, end, agencies, procedure, None),
-                                               cat.online_codes)
-        total_inputs = _total(sums, opened, cat, {}, group_by)
-        total_inputs = Inputs(total_inputs.sums, total_inputs.open, total_inputs.published, total_inputs.online,
-                              total_used.get("", 0))
-    else:
-        total_inputs = _total(sums, opened, cat, used, group_by)
+    figs = Figures(await figures.counter_sums(session, query), await figures.open_figures(session, query,
+                                                                                        clock.now()),
+                   await figures.catalogue_figures(session, query))
     rows = []
     if group_by:
-        keys = sorted(set(sums) | set(opened) | (set(cat.published) if group_by != "month" else set()))
-        rows = [_row(k, group_by, _inputs(k, group_by, sums, opened, cat, used), w) for k in keys]
+        keys = set(figs.counters.sums) | set(figs.opened)
+        if group_by != "month":
+            keys |= set(figs.catalogue.published)
+        rows = [_row(k, group_by, _inputs(k, group_by, figs), w) for k in sorted(keys)]
     return IndicatorReport(period_from=start, period_to=end, agency=agency, procedure=procedure, group_by=group_by,
-                           generated_at=clock.now(), weights=w, total=_row("", None, total_inputs, w), rows=rows)
+                           generated_at=clock.now(), weights=w, total=_row("", None, figs.total(group_by), w),
+                           rows=rows)
 
 
 CSV_HEADER = ("agency_code", "procedure_code", "month", "group", "weight", "group_points", "ratio", "numerator",
