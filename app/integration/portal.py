@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -186,34 +188,46 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
     """The event's status code, with what the portal needs of the dossier (its channel, national id)."""
     payload = event.payload
     async with get_database().read_sessions() as session:
-        dossier = await session.get(Dossier, event.aggregate_id)
-        national_id = await session.scalar(select(NationalDossier.national_dossier_id)
-                                           .where(NationalDossier.dossier_id == event.aggregate_id))
-    if dossier is None:
+        row = (await session.execute(
+            select(Dossier.code, Dossier.procedure_code, Dossier.agency_code, Dossier.channel,
+                   NationalDossier.national_dossier_id)
+            .outerjoin(NationalDossier, NationalDossier.dossier_id == Dossier.id)
+            .where(Dossier.id == event.aggregate_id))).first()
+    if row is None:
         raise PortalError("the dossier no longer exists")
     code = payload.get("national_status_code")
     if code is None:
         raise PortalError("the event carries no national status code")
     at = payload.get("at") or payload.get("submitted_at")
     return PortalUpdate(
-        dossier_id=dossier.id, dossier_code=str(payload.get("code") or dossier.code),
-        national_dossier_id=national_id, procedure_code=str(payload.get("procedure_code") or dossier.procedure_code),
-        agency_code=str(payload.get("agency_code") or dossier.agency_code), status_code=int(code),
-        at=datetime.fromisoformat(at) if at else event.created_at, channel=dossier.channel,
+        dossier_id=event.aggregate_id, dossier_code=str(payload.get("code") or row.code),
+        national_dossier_id=row.national_dossier_id,
+        procedure_code=str(payload.get("procedure_code") or row.procedure_code),
+        agency_code=str(payload.get("agency_code") or row.agency_code), status_code=int(code),
+        at=datetime.fromisoformat(at) if at else event.created_at, channel=row.channel,
         is_update=event.event_type != "dossier.submitted")
 
 
 async def record_synced(update: PortalUpdate, event_id: int) -> None:
-    """Remember what the portal acknowledged; the first time, tell reporting a dossier was synced."""
+    """Remember what the portal acknowledged; the first time, tell reporting a dossier was synced.
+
+    One upsert (a later event never overwrites a newer one's code); it reports whether the row is new by
+    `first_synced_at = synced_at`, which only an insert leaves equal."""
     now = clock.now()
     async with get_database().write_sessions() as session, session.begin():
-        status = await session.get(DossierSyncStatus, update.dossier_id, with_for_update=True)
-        if status is None:
-            session.add(DossierSyncStatus(dossier_id=update.dossier_id, last_synced_code=update.status_code,
-                                          last_event_id=event_id, first_synced_at=now, synced_at=now))
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(DossierSyncStatus).values(
+            dossier_id=update.dossier_id, last_synced_code=update.status_code, last_event_id=event_id,
+            first_synced_at=now, synced_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[DossierSyncStatus.dossier_id],
+            set_={"last_synced_code": stmt.excluded.last_synced_code,
+                  "last_event_id": stmt.excluded.last_event_id, "synced_at": stmt.excluded.synced_at},
+            where=DossierSyncStatus.last_event_id <= stmt.excluded.last_event_id)
+        first = await session.scalar(stmt.returning(
+            DossierSyncStatus.first_synced_at == DossierSyncStatus.synced_at))
+        if first:
             await _count_synced(session, update.dossier_id)
-        elif event_id >= status.last_event_id:
-            status.last_synced_code, status.last_event_id, status.synced_at = update.status_code, event_id, now
 
 
 async def _count_synced(session: AsyncSession, dossier_id: uuid.UUID) -> None:
