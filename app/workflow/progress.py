@@ -48,16 +48,26 @@ class VersionFacts:
         return bool(self.result.get("must_be_signed", True))
 
 
+# The version columns the workflow reads; selected with the dossier when it is locked (one round trip).
+FACT_COLUMNS = (ProcedureVersion.name, ProcedureVersion.workflow, ProcedureVersion.processing_days,
+                ProcedureVersion.clock_on_supplement, ProcedureVersion.result, ProcedureVersion.step_time_limits,
+                ProcedureVersion.document_parts, ProcedureVersion.fee_items)
+
+
+def pinned_version_of(dossier_columns: Any) -> ColumnElement[bool]:
+    return ((ProcedureVersion.procedure_code == dossier_columns.procedure_code)
+            & (ProcedureVersion.version == dossier_columns.procedure_version))
+
+
 async def version_facts(session: AsyncSession, dossier: Dossier) -> VersionFacts:
     """The pinned version's workflow facts (one narrow query; versions are history and never change)."""
-    row = (await session.execute(
-        select(ProcedureVersion.name, ProcedureVersion.workflow, ProcedureVersion.processing_days,
-               ProcedureVersion.clock_on_supplement, ProcedureVersion.result, ProcedureVersion.step_time_limits,
-               ProcedureVersion.document_parts, ProcedureVersion.fee_items)
-        .where(ProcedureVersion.procedure_code == dossier.procedure_code,
-               ProcedureVersion.version == dossier.procedure_version))).one_or_none()
+    row = (await session.execute(select(*FACT_COLUMNS).where(pinned_version_of(dossier)))).one_or_none()
     if row is None:  # versions are never deleted; this is a broken database
         raise RuntimeError(f"pinned version {dossier.procedure_code} v{dossier.procedure_version} is gone")
+    return facts_from_row(row)
+
+
+def facts_from_row(row: Any) -> VersionFacts:
     rule = row.clock_on_supplement if row.clock_on_supplement in ("pause", "restart") else None
     return VersionFacts(name=row.name, workflow=row.workflow or "standard", processing_days=row.processing_days,
                         clock_on_supplement=rule or get_settings().clock_on_supplement_default,
@@ -66,7 +76,11 @@ async def version_facts(session: AsyncSession, dossier: Dossier) -> VersionFacts
 
 
 async def get_progress(session: AsyncSession, dossier: Dossier) -> DossierProgress:
-    progress = await session.get(DossierProgress, dossier.id)
+    return ensure_progress(session, dossier, await session.get(DossierProgress, dossier.id))
+
+
+def ensure_progress(session: AsyncSession, dossier: Dossier, progress: DossierProgress | None) -> DossierProgress:
+    """The dossier's progress row, created for dossiers submitted before the workflow kept one."""
     if progress is None:
         progress = DossierProgress(dossier_id=dossier.id, paused_working_days=0, approved=False,
                                    supplement_requests=0, history_seq=0, history_hash=GENESIS_HASH,

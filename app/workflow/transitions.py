@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError
-from app.dossiers.access import Viewer, check_if_match, lock_dossier, visible_to
+from app.dossiers.access import Viewer, check_if_match, visible_to
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
 from app.workflow import effects, history
@@ -35,7 +36,15 @@ from app.workflow.engine import ActorView, TransitionRequest, actions_from, may_
 from app.workflow.history import ActorRef
 from app.workflow.hooks import Exemption, fee_gate
 from app.workflow.models import DossierProgress
-from app.workflow.progress import apology_deadline, get_progress, version_facts
+from app.workflow.progress import (
+    FACT_COLUMNS,
+    VersionFacts,
+    apology_deadline,
+    ensure_progress,
+    facts_from_row,
+    pinned_version_of,
+    version_facts,
+)
 
 
 @dataclass(frozen=True)
@@ -88,41 +97,58 @@ async def available_actions(session: AsyncSession, definition: WorkflowDefinitio
     return next_actions(definition, dossier.state, view, await guard_facts(session, dossier, progress, needed, now))
 
 
-async def _lock_visible(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
-    """The dossier, visible to the caller (404 otherwise) and locked, in one statement."""
-    dossier = (await session.execute(
-        select(Dossier).where(Dossier.id == dossier_id, visible_to(viewer)).with_for_update()
-        .execution_options(populate_existing=True))).scalar_one_or_none()
-    if dossier is None:
-        raise ProblemError("not_found", "The dossier does not exist or is not visible to you.")
-    return dossier
+@dataclass(frozen=True)
+class Locked:
+    dossier: Dossier
+    progress: DossierProgress | None
+    facts: VersionFacts
+
+
+async def _lock(session: AsyncSession, dossier_id: uuid.UUID, viewer: Viewer | None) -> Locked:
+    """The dossier (visible to `viewer`, else 404), locked, with its progress row and its version's facts:
+    one statement, so the lock is held for as few round trips as possible."""
+    # Both rows are locked: under READ COMMITTED a waiter re-reads only the rows it locks once the lock
+    # is free, so an unlocked joined progress row would be the stale one (and the history seq collide).
+    for with_progress in (True, False):
+        stmt = select(Dossier, *FACT_COLUMNS).join(ProcedureVersion, pinned_version_of(Dossier))
+        if with_progress:
+            stmt = stmt.add_columns(DossierProgress).join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+        stmt = (stmt.where(Dossier.id == dossier_id)
+                .with_for_update(of=[Dossier, DossierProgress] if with_progress else [Dossier])
+                .execution_options(populate_existing=True))
+        if viewer is not None:
+            stmt = stmt.where(visible_to(viewer))
+        row = (await session.execute(stmt)).one_or_none()
+        if row is not None:  # (a dossier without a progress row predates the workflow: the second pass)
+            return Locked(row[0], row[-1] if with_progress else None, facts_from_row(row))
+    raise ProblemError("not_found", "The dossier does not exist or is not visible to you.")
 
 
 async def transition(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID, data: TransitionInput,
                      if_match: str | None) -> Outcome:
     """POST /v1/dossiers/{id}/transitions: one action by the caller, If-Match required."""
-    dossier = await _lock_visible(session, viewer, dossier_id)
-    check_if_match(dossier, if_match)
-    view = actor_view(viewer.principal, viewer.applicant_id, dossier)
-    return await _apply(session, dossier, data, view, ActorRef.of(viewer.principal))
+    locked = await _lock(session, dossier_id, viewer)
+    check_if_match(locked.dossier, if_match)
+    view = actor_view(viewer.principal, viewer.applicant_id, locked.dossier)
+    return await _apply(session, locked, data, view, ActorRef.of(viewer.principal))
 
 
 async def apply_system_action(session: AsyncSession, dossier_id: uuid.UUID, action: str, *,
                               details: dict[str, Any] | None = None) -> Dossier:
     """An action taken by the service itself (e.g. `confirm_payment` once the fees are paid), in the caller's
     transaction. Raises the same problems as an HTTP transition (409 `transition_not_allowed`, `fees_unpaid`)."""
-    dossier = await lock_dossier(session, dossier_id)
-    outcome = await _apply(session, dossier, TransitionInput(TransitionRequest(action)), ActorView(is_system=True),
+    locked = await _lock(session, dossier_id, None)
+    outcome = await _apply(session, locked, TransitionInput(TransitionRequest(action)), ActorView(is_system=True),
                            ActorRef.of(None), extra_details=details)
     return outcome.dossier
 
 
-async def _apply(session: AsyncSession, dossier: Dossier, data: TransitionInput, view: ActorView, actor: ActorRef,
+async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, view: ActorView, actor: ActorRef,
                  extra_details: dict[str, Any] | None = None) -> Outcome:
     now = clock.now()
-    facts = await version_facts(session, dossier)
+    dossier, facts = locked.dossier, locked.facts
     definition = get_definition(facts.workflow)
-    progress = await get_progress(session, dossier)
+    progress = ensure_progress(session, dossier, locked.progress)
     request = data.request
     spec = definition.actions.get(request.action)
     needed = spec.guards if spec and dossier.state in spec.from_states and may_take(spec, view) else ()
@@ -145,12 +171,11 @@ async def _apply(session: AsyncSession, dossier: Dossier, data: TransitionInput,
     history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
                    to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
                    at=now, reason=request.reason, details=details)
-    await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
-        "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
-        "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
-        "at": now.isoformat(), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
-    try:
-        await session.flush()
+    try:  # emit flushes everything: the dossier's UPDATE ... WHERE version = <read version> among it
+        await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
+            "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
+            "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
+            "at": now.isoformat(), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
     except StaleDataError as error:  # another transaction changed the dossier first
         raise ProblemError("precondition_failed", "The dossier changed meanwhile; read it again.") from error
     allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view, now)

@@ -107,3 +107,18 @@ async def test_notices_json_pdf_and_visibility(client, flow, accounts):
     assert (await client.get(f"/v1/dossiers/{did}/notices", headers=stranger.headers)).status_code == 404
     assert (await client.get(f"/v1/dossiers/{did}/notices/{uuid.uuid4()}", headers=citizen.headers)).status_code == 404
     assert (await client.get(f"/v1/dossiers/{did}/history", headers=stranger.headers)).status_code == 404
+
+
+async def test_concurrent_transitions_with_any_etag_apply_one_after_another(client, flow):
+    code = await flow.procedure()
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    current = await flow.to_processing(did)
+    headers = {**flow.processing.headers, "If-Match": "*"}  # "*": whatever the current version is
+    responses = await asyncio.gather(*[client.post(f"/v1/dossiers/{did}/transitions", json={"action": "appraise"},
+                                                   headers=headers) for _ in range(20)])
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses if r.status_code != 200]
+    assert sorted(r.json()["version"] for r in responses) == list(range(current["version"] + 1,
+                                                                       current["version"] + 21))
+    verify = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
+    assert verify.json() == {"valid": True, "entries": 23, "first_broken_seq": None}

@@ -1,0 +1,91 @@
+"""A workflow transition with If-Match (appraise on a dossier in processing) vs the one-row insert anchor.
+
+Setup writes, through the app's own services on the bench database, an agency, a published procedure, a
+processing official and a dossier already in `processing` (with its progress row). Every request is
+`POST /v1/dossiers/{id}/transitions {"action": "appraise"}` with `If-Match: *` (any current version: the
+load generator repeats one fixed request, so it cannot echo each new ETag). Each one runs the whole path:
+token and registration, the dossier row lock and compare-and-set on its version, the engine, a step record,
+a hash-chained history entry, the outbox event and the answer with the new ETag. All requests hit the same
+dossier, so they also queue on its row lock: the pessimistic case for a busy dossier.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bench.model import BenchContext, Request, Scenario
+
+
+@dataclass(frozen=True)
+class _Editor:
+    kind: str = "official"
+    agency_code: str | None = None
+    roles: frozenset[str] = frozenset({"system_admin"})
+    scopes: frozenset[str] = frozenset()
+    agency_codes: frozenset[str] = frozenset()
+
+    @property
+    def is_system_admin(self) -> bool:
+        return True
+
+
+async def _seed(dsn: str, issuer: str, subject: str) -> uuid.UUID:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from app.catalogue import service, versions
+    from app.catalogue.models import Agency, AgencyLevel
+    from app.catalogue.schemas import FieldIn, ProcedureCreate
+    from app.core import clock
+    from app.dossiers.models import Dossier
+    from app.identity import staff
+    from app.identity.schemas import OfficialIn
+    from app.workflow.models import GENESIS_HASH, DossierProgress
+
+    engine = create_async_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
+    agency, code, field = f"BENCH.{uuid.uuid4().hex[:6]}", f"9.{uuid.uuid4().hex[:8]}", f"f{uuid.uuid4().hex[:8]}"
+    try:
+        async with async_sessionmaker(engine)() as session, session.begin():
+            session.add(Agency(code=agency, name="Sở Khoa học và Công nghệ", level=AgencyLevel.department))
+            await session.flush()
+            await service.create_field(session, _Editor(), FieldIn(code=field, name="Đo lường"))
+            data: dict[str, Any] = {
+                "code": code, "name": "Cấp giấy chứng nhận (bench)", "agency_code": agency, "field_code": field,
+                "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
+                "processing_days": 15, "document_parts": [{"key": "don", "name": "Đơn"}],
+                "result": {"name": "Giấy chứng nhận"}}
+            version = await versions.create_procedure(session, _Editor(), ProcedureCreate.model_validate(data))
+            await versions.publish(session, _Editor(), code, version.version)
+            official = await staff.create_official(session, None, OfficialIn.model_validate({
+                "issuer": issuer, "subject": subject, "email": "tham.dinh@bench.gov.vn", "name": "Thẩm Định",
+                "agency_code": agency, "roles": ["processing"]}))
+            now = clock.now()
+            dossier = Dossier(procedure_code=code, procedure_version=version.version, procedure_name=version.name,
+                              agency_code=agency, agency_name="Sở Khoa học và Công nghệ", applicant_kind="citizen",
+                              channel="online", source="online", delivery_method="online", form={},
+                              state="processing", national_status_code=4, submitted_at=now, received_at=now,
+                              due_at=now.replace(year=now.year + 1), code=f"{agency}-BENCH-0001")
+            session.add(dossier)
+            await session.flush()
+            session.add(DossierProgress(
+                dossier_id=dossier.id, previous_state="received", original_due_at=dossier.due_at,
+                paused_working_days=0, assignee_id=official.id, approved=False, supplement_requests=0,
+                step_started_at=now, history_seq=0, history_hash=GENESIS_HASH))
+            return dossier.id
+    finally:
+        await engine.dispose()
+
+
+async def setup(ctx: BenchContext) -> Request:
+    subject = f"official-{uuid.uuid4().hex}"
+    dossier_id = await _seed(ctx.database_dsn, ctx.identity.issuer, subject)
+    headers = {**ctx.identity.bearer(ctx.identity.token(subject, email="tham.dinh@bench.gov.vn")), "If-Match": "*"}
+    return Request.json("POST", f"/v1/dossiers/{dossier_id}/transitions", json.dumps({"action": "appraise"}).encode(),
+                        headers=headers)
+
+
+SCENARIO = Scenario(name="transition", anchor="insert",
+                    description="appraise with If-Match (lock, compare-and-set, history, step, outbox) vs insert",
+                    setup=setup)
