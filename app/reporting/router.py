@@ -71,7 +71,9 @@ async def get_indicators(
     """Decision 766 indicators: five groups of ratios (numerator, denominator, value) and points.
 
     Officials read their agency and those under it, system administrators every agency, clients with
-    `reports:read` the agencies they act for. An agency outside that scope is 404."""
+    `reports:read` the agencies they act for. An agency outside that scope is 404. A group's points are its
+    weight (DVC_INDICATOR_WEIGHTS, default 18/20/22/22/18) × the mean of its scored ratios that have a value;
+    ratios the service holds no data for (complaints) are `available: false` and never estimated."""
     first, last = _period(start, end)
     scope = await agency_scope(session, caller, agency)
     report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
