@@ -116,7 +116,7 @@ async def fill(dsn: str, dossiers: int) -> None:
             "(SELECT sum(finished_late) FROM reporting_counters) AS c_late, "
             "(SELECT count(*) FROM dossiers WHERE finished_at > due_at) AS d_late")
         assert check["c_sub"] == check["d_sub"] and check["c_late"] == check["d_late"], dict(check)
-        print(f"  consistent: submitted {check['c_sub']:,}, finished late {check['c_late']:,}", flush=True)
+        print(f"  consistent: submitted {int(check['c_sub']):,}, finished late {int(check['c_late']):,}", flush=True)
     finally:
         await connection.close()
 
