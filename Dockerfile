@@ -11,4 +11,4 @@ USER dvc
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import os,urllib.request;urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"DVC_PORT\"]}/readyz',timeout=4)"
-CMD ["sh", "-c", "alembic upgrade heads && exec uvicorn app.main:create_app --factory --host \"$DVC_HOST\" --port \"$DVC_PORT\" --workers \"$DVC_WORKERS\" --no-access-log --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:create_app --factory --host \"$DVC_HOST\" --port \"$DVC_PORT\" --workers \"$DVC_WORKERS\" --no-access-log --timeout-graceful-shutdown 20"]

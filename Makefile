@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	export DVC_ENV=$${DVC_ENV:-dev}; \
-	$(BIN)/alembic upgrade heads && \
+	$(BIN)/alembic upgrade head && \
 	$(BIN)/dvc seed && \
 	exec $(BIN)/uvicorn app.main:create_app --factory --host $${DVC_HOST:-127.0.0.1} --port $${DVC_PORT:-8000} \
 		--workers $${DVC_WORKERS:-1} --no-access-log --timeout-graceful-shutdown 20
@@ -40,7 +40,7 @@ typecheck: $(VENV)/.installed-dev
 
 migrations-check: $(VENV)/.installed-dev
 	mkdir -p var && rm -f $(CHECK_DB)
-	DVC_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(BIN)/alembic upgrade heads
+	DVC_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(BIN)/alembic upgrade head
 	DVC_DATABASE_URL=sqlite+aiosqlite:///$(CHECK_DB) $(BIN)/alembic check
 	rm -f $(CHECK_DB)
 

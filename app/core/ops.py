@@ -53,7 +53,7 @@ async def readyz() -> Readiness:
     except Exception as error:  # any database failure means "not ready", never a 500
         raise ProblemError("not_ready", "The database is not reachable or not migrated.") from error
     if frozenset(rows) != migration_heads():
-        raise ProblemError("not_ready", "Database migrations are not at head; run `alembic upgrade heads`.")
+        raise ProblemError("not_ready", "Database migrations are not at head; run `alembic upgrade head`.")
     return Readiness(status="ready", database="ok", migrations=sorted(rows))
 
 

@@ -10,6 +10,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "prod"]
+# The local fake payment provider's development secret; prod refuses to start with it.
+DEV_FAKEPAY_SECRET = "dev-fakepay-secret-change-me"  # noqa: S105 - a public development default
 
 
 class SettingsError(SystemExit):
@@ -67,7 +69,7 @@ class Settings(BaseSettings):
     signature_trust_roots: str = ""
 
     # --- fees and payments (app/fees)
-    fakepay_secret: str = "dev-fakepay-secret-change-me"
+    fakepay_secret: str = DEV_FAKEPAY_SECRET
     vnpay_tmn_code: str = ""
     vnpay_hash_secret: str = ""
     vnpay_payment_url: str = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
@@ -148,6 +150,8 @@ class Settings(BaseSettings):
     def _prod_has_no_dev_features(self) -> Settings:
         if self.env == "prod" and self.oidc_issuer.endswith("/dev"):
             raise ValueError("DVC_OIDC_ISSUER: prod refuses the development identity provider")
+        if self.env == "prod" and self.fakepay_secret == DEV_FAKEPAY_SECRET:
+            raise ValueError("DVC_FAKEPAY_SECRET: prod refuses the development default secret")
         return self
 
     @property

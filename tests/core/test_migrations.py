@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from app.core.db import get_database
 from app.core.registry import load_all_models
@@ -28,14 +32,45 @@ async def test_migrated_schema_matches_the_models(app) -> None:  # type: ignore[
     assert differences == [], f"models and migrations differ; add a migration: {differences}"
 
 
-def test_downgrade_to_base_and_upgrade_again(tmp_path: Path) -> None:
+def test_single_head() -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1, "merge the migration heads"
+
+
+def _roundtrip(url: str) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["configure_logger"] = False
-    config.attributes["database_url"] = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"
+    config.attributes["database_url"] = url
 
     async def roundtrip() -> None:
-        await asyncio.to_thread(command.upgrade, config, "heads")
+        await asyncio.to_thread(command.upgrade, config, "head")
         await asyncio.to_thread(command.downgrade, config, "base")
-        await asyncio.to_thread(command.upgrade, config, "heads")
+        await asyncio.to_thread(command.upgrade, config, "head")
 
     asyncio.run(roundtrip())
+
+
+def test_downgrade_to_base_and_upgrade_again_on_sqlite(tmp_path: Path) -> None:
+    _roundtrip(f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}")
+
+
+@pytest.mark.skipif(not os.environ.get("DVC_TEST_DATABASE_URL"), reason="PostgreSQL run only")
+def test_downgrade_to_base_and_upgrade_again_on_postgresql() -> None:
+    import asyncpg
+
+    server = os.environ["DVC_TEST_DATABASE_URL"]
+    name = f"dvc_roundtrip_{uuid.uuid4().hex[:8]}"
+    dsn = server.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        _roundtrip(f"{server.rsplit('/', 1)[0]}/{name}")
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -37,3 +37,8 @@ def test_prod_refuses_the_development_identity_provider(monkeypatch: pytest.Monk
     monkeypatch.delenv("DVC_OIDC_ISSUER", raising=False)
     with pytest.raises(SettingsError, match="DVC_OIDC_ISSUER"):
         _fresh(monkeypatch, DVC_ENV="prod")
+
+
+def test_prod_refuses_the_development_payment_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match="DVC_FAKEPAY_SECRET"):
+        _fresh(monkeypatch, DVC_ENV="prod", DVC_OIDC_ISSUER="https://sso.example.gov.vn")
