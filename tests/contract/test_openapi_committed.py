@@ -31,6 +31,7 @@ def test_committed_spec_matches_the_app(app) -> None:  # type: ignore[no-untyped
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_spec_is_identical_in_every_environment(app, env: str, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DVC_OIDC_ISSUER", "https://sso.example.gov.vn")
+    monkeypatch.setenv("DVC_FAKEPAY_SECRET", "a-production-secret")
     assert _spec_for(env, monkeypatch) == app.openapi()
 
 

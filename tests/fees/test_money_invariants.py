@@ -145,7 +145,10 @@ class FeesMachine(RuleBasedStateMachine):
     @rule(data=st.data(), stale=st.booleans(), part=st.sampled_from([1, 2, 3]))
     def refund(self, data: st.DataObject, stale: bool, part: int) -> None:
         async def succeeded(session: Any) -> list[PaymentAttempt]:
+            # Only this machine's attempts: rows of earlier examples stay in the database, and drawing from them
+            # would make the draw depend on history (hypothesis reports that as a flaky strategy).
             return list((await session.execute(select(PaymentAttempt).where(
+                PaymentAttempt.obligation_id == self.obligation_id,
                 PaymentAttempt.state == "succeeded").order_by(PaymentAttempt.id))).scalars())
 
         candidates = self.run(self._write(succeeded))
