@@ -55,13 +55,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks: servers stopped, database dropped
 
 
-def probe(url: str, request: Request, what: str) -> None:
+def probe(url: str, request: Request, what: str, index: int = 0) -> None:
     """One request before the load: a scenario that answers an error would only measure the error path."""
-    headers = dict(request.headers) | {name: f"bench-probe-{name}" for name in request.unique_headers}
-    response = httpx.request(request.method, url + request.path, headers=headers, content=request.body,
-                             timeout=PROBE_TIMEOUT_S)
+    path, headers, body = request.at(index)
+    headers |= {name: f"bench-probe-{name}" for name in request.unique_headers}
+    response = httpx.request(request.method, url + path, headers=headers, content=body, timeout=PROBE_TIMEOUT_S)
     if response.status_code >= 400:
-        raise RuntimeError(f"{what}: {request.method} {request.path} answered {response.status_code}: "
+        raise RuntimeError(f"{what}: {request.method} {path} answered {response.status_code}: "
                            f"{response.text[:500]}")
 
 
@@ -73,17 +73,27 @@ class Target:
 
 
 def measure(load: Load, targets: list[Target], rounds: int) -> dict[str, Measurement]:
-    """Probe and warm every target, then `rounds` interleaved slices of the duration each."""
+    """Probe and warm every target, then `rounds` interleaved slices of the duration each.
+
+    A rotation continues where the previous slice stopped (offsets per target), so single-use entries are
+    not sent twice unless the run outlasts the list; that is reported."""
+    offsets = {target.label: 1 for target in targets}  # entry 0 went to the probe
     for target in targets:
         probe(target.url, target.request, target.label)
-        load.run(target.url, target.request, WARM_UP_S)
+        offsets[target.label] += load.run(target.url, target.request, WARM_UP_S, offset=1).issued
     slices: dict[str, list[Measurement]] = {target.label: [] for target in targets}
     for round_number in range(1, rounds + 1):
         for target in targets:
-            result = load.run(target.url, target.request, load.duration_s / rounds)
+            result = load.run(target.url, target.request, load.duration_s / rounds, offset=offsets[target.label])
+            offsets[target.label] += result.issued
             slices[target.label].append(result)
             print(f"  [{round_number}/{rounds}] {target.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms,"
                   f" p99 {result.p99_ms:.2f} ms" + (f", {result.errors} ERRORS" if result.errors else ""), flush=True)
+    for target in targets:
+        size = len(target.request.rotation)
+        if target.request.single_use and offsets[target.label] > size:
+            print(f"  WARNING {target.label}: {offsets[target.label]:,} requests over {size:,} single-use "
+                  f"entries: {offsets[target.label] - size:,} were repeats; prepare more", flush=True)
     return {label: Measurement.combine(results) for label, results in slices.items()}
 
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,36 +24,55 @@ WRK_RESULT = "BENCH_RESULT "
 INSTALL_TIMEOUT_S = 300
 PYTHON_MAX_REQUESTS = 2_000_000  # a hard cap besides the deadline: every loop is bounded in time and count
 
-# The request is fixed (wrk.* globals); only with unique headers does wrk call request() for each one,
-# giving those headers "<thread>-<counter>-<time>" values.
-# done() prints one JSON line with the counts and the percentiles in microseconds.
+# The request is fixed (wrk.* globals) unless it has unique headers or a rotation; then wrk calls request()
+# for each one. Unique headers get "<thread>-<counter>-<time>" values. A rotation is walked from `offset`:
+# thread t (1..stride) takes entries offset + t - 1, offset + t - 1 + stride, ... so no two threads send the
+# same entry at once. done() prints one JSON line with the counts, the percentiles in microseconds, and how
+# many requests were issued (highest per-thread counter x stride), so the next run continues the rotation.
 WRK_SCRIPT = """
 wrk.method, wrk.path, wrk.body = {method}, {path}, {body}
 wrk.headers = {headers}
 local unique = {unique}
+local variants = {variants}
+local offset, stride = {offset}, {stride}
 counter, thread_id = 0, 0  -- globals: thread:set() writes the thread's globals
 local next_id = 0
+local threads = {{}}
 
 function setup(thread)
   next_id = next_id + 1
   thread:set("thread_id", next_id)
+  table.insert(threads, thread)
 end
 
-if #unique > 0 then
+if #unique > 0 or #variants > 0 then
   function request()
     counter = counter + 1
     local h = {{}}
     for k, v in pairs(wrk.headers) do h[k] = v end
+    local path, body = wrk.path, wrk.body
+    if #variants > 0 then
+      local v = variants[(offset + (counter - 1) * stride + thread_id - 1) % #variants + 1]
+      path = v[1]
+      for k, x in pairs(v[2]) do h[k] = x end
+      if v[3] then body = v[3] end
+    end
     for _, name in ipairs(unique) do h[name] = "bench-" .. thread_id .. "-" .. counter .. "-" .. os.time() end
-    return wrk.format(nil, nil, h, nil)
+    return wrk.format(nil, path, h, body)
   end
 end
 
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('{marker}{{"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %d, "p99_us": %d}}\\n',
+  local issued = 0
+  for _, t in ipairs(threads) do
+    local c = t:get("counter") or 0
+    if c > issued then issued = c end
+  end
+  io.write(string.format('{marker}{{"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %d, '
+    .. '"p99_us": %d, "issued": %d}}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
-    math.floor(latency:percentile(50)), math.floor(latency:percentile(99))))
+    math.floor(latency:percentile(50)), math.floor(latency:percentile(99)), issued * stride))
 end
 """
 
@@ -61,14 +81,21 @@ def _lua_string(value: str | bytes | None) -> str:
     if value is None:
         return "nil"
     data = value.encode() if isinstance(value, str) else value
-    return '"' + "".join(chr(b) if chr(b).isalnum() or chr(b) in " /-_.:" else f"\\{b:03d}" for b in data) + '"'
+    # Printable ASCII stays as is (compact scripts for thousands of variants); the rest as decimal escapes.
+    return '"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}" for b in data) + '"'
 
 
-def wrk_script(request: Request) -> str:
-    headers = "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.headers.items()) + "}"
+def _lua_table(headers: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()) + "}"
+
+
+def wrk_script(request: Request, offset: int = 0, stride: int = 1) -> str:
     unique = "{" + ", ".join(_lua_string(name) for name in request.unique_headers) + "}"
+    variants = "{" + ",\n".join(f"{{{_lua_string(v.path)}, {_lua_table(v.headers)}, {_lua_string(v.body)}}}"
+                                for v in request.rotation) + "}"
     return WRK_SCRIPT.format(method=_lua_string(request.method), path=_lua_string(request.path),
-                             body=_lua_string(request.body), headers=headers, unique=unique, marker=WRK_RESULT)
+                             body=_lua_string(request.body), headers=_lua_table(request.headers), unique=unique,
+                             variants=variants, offset=offset, stride=stride, marker=WRK_RESULT)
 
 
 def find_wrk(install: bool) -> str | None:
@@ -97,19 +124,21 @@ class Load:
     def tool(self) -> str:
         return "wrk" if self.wrk else "python (httpx)"
 
-    def run(self, base_url: str, request: Request, duration_s: float | None = None) -> Measurement:
+    def run(self, base_url: str, request: Request, duration_s: float | None = None, offset: int = 0) -> Measurement:
+        """Drive the request for the duration; a rotation starts at entry `offset` (see Request)."""
         duration = duration_s if duration_s is not None else self.duration_s
         if self.wrk:
-            return self._run_wrk(base_url, request, duration)
-        return asyncio.run(python_load(base_url, request, duration, self.connections))
+            return self._run_wrk(base_url, request, duration, offset)
+        return asyncio.run(python_load(base_url, request, duration, self.connections, offset))
 
-    def _run_wrk(self, base_url: str, request: Request, duration: float) -> Measurement:
+    def _run_wrk(self, base_url: str, request: Request, duration: float, offset: int) -> Measurement:
         assert self.wrk is not None
+        threads = min(self.threads, self.connections)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(wrk_script(request))
+            script.write(wrk_script(request, offset, threads))
         try:
             seconds = max(1, round(duration))
-            command = [self.wrk, "-t", str(min(self.threads, self.connections)), "-c", str(self.connections),
+            command = [self.wrk, "-t", str(threads), "-c", str(self.connections),
                        "-d", f"{seconds}s", "--timeout", "5s", "-s", script.name, base_url + request.path]
             done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
         finally:
@@ -119,7 +148,8 @@ class Load:
             raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
         result = json.loads(lines[-1].removeprefix(WRK_RESULT))
         return Measurement(requests=result["requests"], seconds=result["duration_us"] / 1e6,
-                           errors=result["errors"], p50_ms=result["p50_us"] / 1000, p99_ms=result["p99_us"] / 1000)
+                           errors=result["errors"], p50_ms=result["p50_us"] / 1000, p99_ms=result["p99_us"] / 1000,
+                           issued=result["issued"])
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -129,8 +159,10 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-async def python_load(base_url: str, request: Request, duration_s: float, connections: int) -> Measurement:
-    """N workers on N keep-alive connections until the deadline (or the request cap); latencies in ms."""
+async def python_load(base_url: str, request: Request, duration_s: float, connections: int,
+                      offset: int = 0) -> Measurement:
+    """N workers on N keep-alive connections until the deadline (or the request cap); latencies in ms.
+    Request number k (over all workers) is the rotation's entry offset + k."""
     latencies: list[float] = []
     errors = 0
     sent = 0
@@ -147,14 +179,13 @@ async def python_load(base_url: str, request: Request, duration_s: float, connec
         counter = 0
         while time.perf_counter() < deadline and sent < PYTHON_MAX_REQUESTS:
             counter += 1
+            path, headers, body = request.at(offset + sent)  # single event loop: `sent` is not raced
             sent += 1
-            headers = dict(request.headers)
             for name in request.unique_headers:
                 headers[name] = f"bench-{worker_id}-{counter}-{int(time.time())}"
             started = time.perf_counter()
             try:
-                response = await client.request(request.method, request.path, headers=headers,
-                                                content=request.body)
+                response = await client.request(request.method, path, headers=headers, content=body)
                 if response.status_code >= 400:
                     errors += 1
             except httpx.HTTPError:
@@ -166,4 +197,4 @@ async def python_load(base_url: str, request: Request, duration_s: float, connec
     seconds = time.perf_counter() - started
     latencies.sort()
     return Measurement(requests=len(latencies), seconds=seconds, errors=errors,
-                       p50_ms=_percentile(latencies, 0.50), p99_ms=_percentile(latencies, 0.99))
+                       p50_ms=_percentile(latencies, 0.50), p99_ms=_percentile(latencies, 0.99), issued=sent)

@@ -13,11 +13,26 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One entry of a request's rotation: its own path, extra headers (over the request's) and body."""
+
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # None: the request's body
+
+
+@dataclass(frozen=True)
 class Request:
     """One HTTP request, sent over and over by the load generator.
 
     `unique_headers` get a fresh value on every request (e.g. "Idempotency-Key"), so a create scenario
     creates a new row each time instead of replaying the first response.
+
+    `rotation` (optional) is a list of prepared variants the generator walks through in order, one per
+    request, continuing across warm-up and rounds: e.g. 2,000 dossiers, so concurrent requests do not queue
+    on one row lock, or one signed callback per payment attempt. Concurrent connections take different
+    entries. `single_use` marks variants that are only valid once (a first callback): the runner reports
+    when the run wrapped round the list, since later requests then measure the duplicate path.
     """
 
     method: str = "GET"
@@ -25,11 +40,23 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
     unique_headers: tuple[str, ...] = ()
+    rotation: tuple[Variant, ...] = ()
+    single_use: bool = False
 
     @classmethod
     def json(cls, method: str, path: str, body: bytes, headers: Mapping[str, str] | None = None,
-             unique_headers: tuple[str, ...] = ()) -> Request:
-        return cls(method, path, {"Content-Type": "application/json", **(headers or {})}, body, unique_headers)
+             unique_headers: tuple[str, ...] = (), rotation: tuple[Variant, ...] = (),
+             single_use: bool = False) -> Request:
+        return cls(method, path, {"Content-Type": "application/json", **(headers or {})}, body, unique_headers,
+                   rotation, single_use)
+
+    def at(self, index: int) -> tuple[str, dict[str, str], bytes | None]:
+        """Path, headers and body of the request number `index` (the rotation entry index mod its length)."""
+        if not self.rotation:
+            return self.path, dict(self.headers), self.body
+        variant = self.rotation[index % len(self.rotation)]
+        body = variant.body if variant.body is not None else self.body
+        return variant.path, {**self.headers, **variant.headers}, body
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,7 @@ class Measurement:
     errors: int  # transport errors, timeouts and non-2xx/3xx answers
     p50_ms: float
     p99_ms: float
+    issued: int = 0  # requests started (>= requests): how far a rotation advanced
 
     @property
     def rps(self) -> float:
@@ -89,4 +117,4 @@ class Measurement:
         p50s = sorted(m.p50_ms for m in rounds)
         return cls(requests=sum(m.requests for m in rounds), seconds=sum(m.seconds for m in rounds),
                    errors=sum(m.errors for m in rounds), p50_ms=p50s[(len(p50s) - 1) // 2],
-                   p99_ms=max(m.p99_ms for m in rounds))
+                   p99_ms=max(m.p99_ms for m in rounds), issued=sum(m.issued for m in rounds))

@@ -1,12 +1,13 @@
 """A workflow transition with If-Match (appraise on a dossier in processing) vs the one-row insert anchor.
 
 Setup writes, through the app's own services on the bench database, an agency, a published procedure, a
-processing official and a dossier already in `processing` (with its progress row). Every request is
-`POST /v1/dossiers/{id}/transitions {"action": "appraise"}` with `If-Match: *` (any current version: the
-load generator repeats one fixed request, so it cannot echo each new ETag). Each one runs the whole path:
-token and registration, the dossier row lock and compare-and-set on its version, the engine, a step record,
-a hash-chained history entry, the outbox event and the answer with the new ETag. All requests hit the same
-dossier, so they also queue on its row lock: the pessimistic case for a busy dossier.
+processing official and DOSSIERS dossiers already in `processing` (with their progress rows). The load
+rotates through them: request k is `POST /v1/dossiers/{id_k}/transitions {"action": "appraise"}` with
+`If-Match: *` (any current version: the load generator cannot echo each new ETag). Each one runs the whole
+path: token and registration, the dossier row lock and compare-and-set on its version, the engine, a step
+record, a hash-chained history entry, the outbox event and the answer with the new ETag. Concurrent requests
+hit different dossiers (as they do in an agency), so they do not queue on one row lock; `appraise` keeps the
+dossier in `processing`, so the rotation can wrap round.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bench.model import BenchContext, Request, Scenario
+from bench.model import BenchContext, Request, Scenario, Variant
+
+DOSSIERS = 2000
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class _Editor:
         return True
 
 
-async def _seed(dsn: str, issuer: str, subject: str) -> uuid.UUID:
+async def _seed(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UUID]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from app.catalogue import service, versions
@@ -62,30 +65,34 @@ async def _seed(dsn: str, issuer: str, subject: str) -> uuid.UUID:
                 "issuer": issuer, "subject": subject, "email": "tham.dinh@bench.gov.vn", "name": "Thẩm Định",
                 "agency_code": agency, "roles": ["processing"]}))
             now = clock.now()
-            dossier = Dossier(procedure_code=code, procedure_version=version.version, procedure_name=version.name,
-                              agency_code=agency, agency_name="Sở Khoa học và Công nghệ", applicant_kind="citizen",
-                              channel="online", source="online", delivery_method="online", form={},
-                              state="processing", national_status_code=4, submitted_at=now, received_at=now,
-                              due_at=now.replace(year=now.year + 1), code=f"{agency}-BENCH-0001")
-            session.add(dossier)
+            dossiers = [Dossier(procedure_code=code, procedure_version=version.version,
+                                procedure_name=version.name, agency_code=agency,
+                                agency_name="Sở Khoa học và Công nghệ", applicant_kind="citizen", channel="online",
+                                source="online", delivery_method="online", form={}, state="processing",
+                                national_status_code=4, submitted_at=now, received_at=now,
+                                due_at=now.replace(year=now.year + 1), code=f"{agency}-BENCH-{n:05d}")
+                        for n in range(count)]
+            session.add_all(dossiers)
             await session.flush()
-            session.add(DossierProgress(
+            session.add_all([DossierProgress(
                 dossier_id=dossier.id, previous_state="received", original_due_at=dossier.due_at,
                 paused_working_days=0, assignee_id=official.id, approved=False, supplement_requests=0,
-                step_started_at=now, history_seq=0, history_hash=GENESIS_HASH))
-            return dossier.id
+                step_started_at=now, history_seq=0, history_hash=GENESIS_HASH) for dossier in dossiers])
+            return [dossier.id for dossier in dossiers]
     finally:
         await engine.dispose()
 
 
 async def setup(ctx: BenchContext) -> Request:
     subject = f"official-{uuid.uuid4().hex}"
-    dossier_id = await _seed(ctx.database_dsn, ctx.identity.issuer, subject)
+    ids = await _seed(ctx.database_dsn, ctx.identity.issuer, subject, DOSSIERS)
     headers = {**ctx.identity.bearer(ctx.identity.token(subject, email="tham.dinh@bench.gov.vn")), "If-Match": "*"}
-    return Request.json("POST", f"/v1/dossiers/{dossier_id}/transitions", json.dumps({"action": "appraise"}).encode(),
-                        headers=headers)
+    paths = [f"/v1/dossiers/{dossier_id}/transitions" for dossier_id in ids]
+    return Request.json("POST", paths[0], json.dumps({"action": "appraise"}).encode(), headers=headers,
+                        rotation=tuple(Variant(path) for path in paths))
 
 
 SCENARIO = Scenario(name="transition", anchor="insert",
-                    description="appraise with If-Match (lock, compare-and-set, history, step, outbox) vs insert",
+                    description=f"appraise with If-Match: * across {DOSSIERS:,} dossiers (lock, compare-and-set, "
+                                "history, step, outbox) vs insert",
                     setup=setup)
