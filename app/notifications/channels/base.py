@@ -43,3 +43,23 @@ class Channel(Protocol):
         ...
 
     async def send(self, message: OutgoingMessage) -> None: ...
+
+
+@dataclass
+class ScriptedFailures:
+    """How a local fake provider misbehaves on purpose: an HTTP `status`, or a provider `error` answered with
+    HTTP 200, for the next `times` requests (forever when None). Shared by the SMS and Zalo fakes."""
+
+    status: int | None = None
+    error: str | int | None = None
+    times: int | None = None
+
+    def next_fails(self) -> bool:
+        if self.status is None and self.error is None:
+            return False
+        if self.times is not None:
+            if self.times <= 0:
+                return False
+            self.times -= 1
+        return True
+

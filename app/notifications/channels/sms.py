@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from app.core.settings import Settings
-from app.notifications.channels.base import ChannelError, OutgoingMessage
+from app.notifications.channels.base import ChannelError, OutgoingMessage, ScriptedFailures
 from app.notifications.channels.http import international, post_json, without_diacritics
 
 ACCEPTED = "100"
@@ -60,31 +60,20 @@ class FakeSmsProvider:
     secret_key: str = "test-sms-secret"  # noqa: S105  (the fake provider's own test key)
     received: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
-    fail_status: int | None = None
-    fail_code: str | None = None
-    fail_times: int | None = None
+    failures: ScriptedFailures = field(default_factory=ScriptedFailures)
 
     def fail(self, *, status: int | None = None, code: str | None = None, times: int | None = None) -> None:
-        self.fail_status, self.fail_code, self.fail_times = status, code, times
+        self.failures = ScriptedFailures(status=status, error=code, times=times)
 
     def recover(self) -> None:
-        self.fail(status=None, code=None, times=None)
-
-    def _failing(self) -> bool:
-        if self.fail_status is None and self.fail_code is None:
-            return False
-        if self.fail_times is not None:
-            if self.fail_times <= 0:
-                return False
-            self.fail_times -= 1
-        return True
+        self.failures = ScriptedFailures()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
-        if self._failing():
-            if self.fail_status is not None:
-                return httpx.Response(self.fail_status, text="Service Unavailable")
-            return httpx.Response(200, json={"CodeResult": self.fail_code, "ErrorMessage": "fake failure"})
+        if self.failures.next_fails():
+            if self.failures.status is not None:
+                return httpx.Response(self.failures.status, text="Service Unavailable")
+            return httpx.Response(200, json={"CodeResult": self.failures.error, "ErrorMessage": "fake failure"})
         body = json.loads(request.content)
         if body.get("ApiKey") != self.api_key or body.get("SecretKey") != self.secret_key:
             return httpx.Response(200, json={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from app.core.settings import Settings
-from app.notifications.channels.base import ChannelError, OutgoingMessage
+from app.notifications.channels.base import ChannelError, OutgoingMessage, ScriptedFailures
 from app.notifications.channels.http import international, post_json
 
 
@@ -57,31 +57,20 @@ class FakeZaloProvider:
     template_id: str = "246810"
     received: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
-    fail_status: int | None = None
-    fail_error: int | None = None
-    fail_times: int | None = None
+    failures: ScriptedFailures = field(default_factory=ScriptedFailures)
 
     def fail(self, *, status: int | None = None, error: int | None = None, times: int | None = None) -> None:
-        self.fail_status, self.fail_error, self.fail_times = status, error, times
+        self.failures = ScriptedFailures(status=status, error=error, times=times)
 
     def recover(self) -> None:
-        self.fail(status=None, error=None, times=None)
-
-    def _failing(self) -> bool:
-        if self.fail_status is None and self.fail_error is None:
-            return False
-        if self.fail_times is not None:
-            if self.fail_times <= 0:
-                return False
-            self.fail_times -= 1
-        return True
+        self.failures = ScriptedFailures()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
-        if self._failing():
-            if self.fail_status is not None:
-                return httpx.Response(self.fail_status, text="Bad Gateway")
-            return httpx.Response(200, json={"error": self.fail_error, "message": "fake failure"})
+        if self.failures.next_fails():
+            if self.failures.status is not None:
+                return httpx.Response(self.failures.status, text="Bad Gateway")
+            return httpx.Response(200, json={"error": self.failures.error, "message": "fake failure"})
         if request.headers.get("access_token") != self.access_token:
             return httpx.Response(200, json={"error": -124, "message": "Access token is invalid"})
         body = json.loads(request.content)
