@@ -120,7 +120,10 @@ def run(args: argparse.Namespace, scenarios: list[Scenario], anchors: list[Ancho
         identity = BenchIdentity(work)
         app = Server("app", "app.main:create_app", work, factory=True, env={
             "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": args.app_log_level,
-            "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env()})
+            "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
+            # Public tracking is rate-limited per client address (120/min) and all load comes from loopback:
+            # off for the bench, so public_dossier measures the read, not 429 answers.
+            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": "0"})
         servers.append(app)
         anchor_servers = {a.name: Server(f"anchor-{a.name}", a.module, work, env={"BENCH_DSN": database.dsn})
                           for a in anchors}
