@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.catalogue import importer, search, service, versions
 from app.catalogue.models import OnlineLevel
@@ -27,6 +27,9 @@ from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
 from app.identity.deps import Principal, official_or_client
+
+# A version number; bounded so that absurd path values are a 422, not a database integer overflow.
+VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
 
 router = APIRouter(tags=["catalogue"])
 
@@ -144,7 +147,8 @@ async def catalogue_create_version(code: str, editor: EditorDep, session: Sessio
 
 @router.get("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
             responses=problems("not_found", "forbidden_role"))
-async def catalogue_get_version(code: str, n: int, editor: EditorDep, session: ReadSessionDep) -> ProcedureOut:
+async def catalogue_get_version(code: str, n: VersionNumber, editor: EditorDep,
+                                session: ReadSessionDep) -> ProcedureOut:
     """Any version, drafts included (for editors)."""
     version = await service.get_version(session, code, n)
     if version is None:
@@ -155,7 +159,7 @@ async def catalogue_get_version(code: str, n: int, editor: EditorDep, session: R
 
 @router.patch("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
               responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
-async def catalogue_update_version(code: str, n: int, body: VersionPatch, editor: EditorDep,
+async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPatch, editor: EditorDep,
                                    session: SessionDep) -> ProcedureOut:
     """Change a draft; published versions are immutable (409 `version_published`)."""
     return versions.to_out(await versions.patch_draft(session, editor, code, n, body))
@@ -163,7 +167,7 @@ async def catalogue_update_version(code: str, n: int, body: VersionPatch, editor
 
 @router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
-async def catalogue_publish_version(code: str, n: int, editor: EditorDep, session: SessionDep,
+async def catalogue_publish_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                     body: PublishIn | None = None) -> ProcedureOut:
     """Publish a draft from `valid_from` (default now), retiring the version in force at that instant."""
     valid_from = body.valid_from if body else None
@@ -172,7 +176,7 @@ async def catalogue_publish_version(code: str, n: int, editor: EditorDep, sessio
 
 @router.post("/v1/procedures/{code}/versions/{n}/retire", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, "conflict"))
-async def catalogue_retire_version(code: str, n: int, editor: EditorDep, session: SessionDep,
+async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                    body: RetireIn | None = None) -> ProcedureOut:
     """Withdraw a published version from `valid_to` (default now) without a successor."""
     valid_to = body.valid_to if body else None

@@ -87,6 +87,18 @@ def keyset_after(columns: Sequence[Any], values: Sequence[Any], descending: Sequ
     return or_(*clauses)
 
 
+def _check_cursor_types(columns: Sequence[Any], values: Sequence[Any]) -> None:
+    """A cursor is client input: each value must have its column's type (a forged one is a 422, not a 500)."""
+    for column, value in zip(columns, values, strict=True):
+        try:
+            expected = column.type.python_type
+        except (AttributeError, NotImplementedError):
+            continue
+        if value is not None and not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
+            raise ProblemError("validation_error", "The cursor is not valid for this list.",
+                               errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
+
+
 async def keyset_page(
     session: AsyncSession,
     stmt: Select[Any],
@@ -100,7 +112,9 @@ async def keyset_page(
     columns = [c for c, _ in order]
     descending = [d for _, d in order]
     if params.cursor:
-        stmt = stmt.where(keyset_after(columns, decode_cursor(params.cursor, len(columns)), descending))
+        values = decode_cursor(params.cursor, len(columns))
+        _check_cursor_types(columns, values)
+        stmt = stmt.where(keyset_after(columns, values, descending))
     stmt = stmt.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(params.limit + 1)
     result = await session.execute(stmt)
     rows = list(result.scalars().all() if scalars else result.all())

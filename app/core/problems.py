@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.request_context import current_request_id
@@ -182,6 +183,14 @@ _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptab
 _BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's text for undecodable bodies
 
 
+def _is_data_exception(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22 (data exception), or a driver that refused to encode a parameter."""
+    if isinstance(exc, DataError):
+        return True
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return str(getattr(cause, "sqlstate", "") or "").startswith("22")
+
+
 def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
@@ -198,6 +207,17 @@ def install_problem_handlers(app: FastAPI) -> None:
                   for e in exc.errors()]
         return problem_response("validation_error", instance=request.url.path,
                                 detail="The request has invalid fields.", errors=errors)
+
+    @app.exception_handler(DBAPIError)
+    async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The database refused a value that validation let through (an integer beyond its column, a NUL
+        # character, a cursor of the wrong type): bad input, not a server fault. The transaction is rolled back.
+        if not _is_data_exception(exc):
+            raise exc
+        log.warning("database refused a request value", extra={"path": request.url.path, "error": str(exc.orig)})
+        return problem_response("validation_error", instance=request.url.path,
+                                detail="A value in the request cannot be stored or compared (out of range, or "
+                                       "containing characters such as NUL that are not allowed).")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
@@ -27,6 +27,8 @@ from app.integration.schemas import (
     WebhookDeliveryOut,
     WebhookOut,
 )
+
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint id; larger values are a 422
 
 router = APIRouter(tags=["integration"])
 
@@ -127,7 +129,7 @@ async def webhooks_deliveries(webhook_id: uuid.UUID, caller: WebhookClientDep, s
 
 @router.post("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", response_model=WebhookDeliveryOut,
              responses=problems("not_found", "conflict"))
-async def webhooks_delivery_replay(webhook_id: uuid.UUID, delivery_id: int, caller: WebhookClientDep,
+async def webhooks_delivery_replay(webhook_id: uuid.UUID, delivery_id: DeliveryId, caller: WebhookClientDep,
                                    session: SessionDep) -> WebhookDeliveryOut:
     """Make a failed or dead delivery due now (the worker sends it on its next pass)."""
     row = await webhooks.replay(session, caller, webhook_id, delivery_id)

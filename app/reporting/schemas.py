@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 GroupName = Literal["transparency", "progress", "online_service", "digitisation", "satisfaction"]
 GroupBy = Literal["agency", "procedure", "month"]
-Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+# Months of the electronic one-stop era (years 2000-2099): year 0 has no calendar.
+Period = Annotated[str, StringConstraints(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")]
 
 
 class Ratio(BaseModel):

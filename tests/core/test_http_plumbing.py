@@ -127,3 +127,14 @@ async def test_undecodable_body_is_422_not_400(scratch_client: httpx.AsyncClient
                                          headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+async def test_values_the_database_refuses_are_422(client: httpx.AsyncClient) -> None:
+    # A NUL character passes HTTP validation but PostgreSQL refuses it in text; a forged cursor has the wrong type.
+    nul = await client.get("/v1/agencies", params={"parent": "a\x00b"})
+    assert nul.status_code in (200, 422), nul.text
+    from app.core.pagination import encode_cursor
+
+    forged = await client.get("/v1/agencies", params={"cursor": encode_cursor([12345])})
+    assert forged.status_code == 422, forged.text
+    assert forged.json()["code"] == "validation_error"
