@@ -81,12 +81,16 @@ async def get_dossier_for(session: AsyncSession, principal: Principal | Viewer, 
     return dossier
 
 
-async def lock_dossier(session: AsyncSession, dossier_id: uuid.UUID) -> Dossier:
+async def lock_dossier(session: AsyncSession, dossier_id: uuid.UUID, viewer: Viewer | None = None) -> Dossier:
     """The dossier, locked for the rest of the transaction (row lock on PostgreSQL; SQLite's write
-    transaction is already exclusive) and refreshed, so checks made now still hold at commit."""
+    transaction is already exclusive) and refreshed, so checks made now still hold at commit. With `viewer`,
+    only if that viewer may see it (else 404), in the same statement: PostgreSQL re-checks the condition on
+    the row it finally locks, so there is no separate visibility read (one round trip fewer)."""
+    stmt = select(Dossier).where(Dossier.id == dossier_id)
+    if viewer is not None:
+        stmt = stmt.where(visible_to(viewer))
     dossier = (await session.execute(
-        select(Dossier).where(Dossier.id == dossier_id).with_for_update()
-        .execution_options(populate_existing=True))).scalar_one_or_none()
+        stmt.with_for_update().execution_options(populate_existing=True))).scalar_one_or_none()
     if dossier is None:
         raise not_found("dossier")
     return dossier

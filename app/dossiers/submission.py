@@ -20,7 +20,7 @@ from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.dossiers import schemas
-from app.dossiers.access import Viewer, get_dossier_for, lock_dossier, may_edit_draft, require_draft
+from app.dossiers.access import Viewer, lock_dossier, may_edit_draft, require_draft
 from app.dossiers.codes import next_dossier_code
 from app.dossiers.formcheck import form_errors
 from app.dossiers.models import NATIONAL_STATUS_CODES, Attachment, Dossier, DossierState
@@ -124,8 +124,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
 
 async def editable_draft(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
     """Visible (404), locked, a draft (409) and editable by this caller (404: others' drafts are invisible)."""
-    await get_dossier_for(session, viewer, dossier_id)
-    dossier = await lock_dossier(session, dossier_id)
+    dossier = await lock_dossier(session, dossier_id, viewer)
     if not may_edit_draft(viewer, dossier):
         if dossier.state == DossierState.draft:
             raise not_found("dossier")
