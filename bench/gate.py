@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,7 @@ async def run(requests: int, rounds: int) -> float:
     gated_us = statistics.median(timings["gated"]) * 1e6
     ungated_us = statistics.median(timings["ungated"]) * 1e6
     ratio = gated_us / ungated_us
+    run.figures = (gated_us, ungated_us)  # type: ignore[attr-defined]
     print(f"ungated read: {ungated_us:8.1f} us/request")
     print(f"gated read:   {gated_us:8.1f} us/request (token verify + registration lookup + same read)")
     print(f"ratio:        {ratio:8.2f}  (target <= 1.30)")
@@ -73,7 +75,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--database-url", default=None, help="default: a throwaway SQLite file")
+    parser.add_argument("--no-write", action="store_true", help="print only; no section in bench/results")
     args = parser.parse_args()
+    started = datetime.now().astimezone()
     workdir = Path(tempfile.mkdtemp(prefix="dvc-bench-gate-"))
     identity = BenchIdentity(workdir)
     url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
@@ -85,6 +89,17 @@ def main() -> int:
                    cwd=Path(__file__).resolve().parents[1], capture_output=True)
     run.identity = identity  # type: ignore[attr-defined]
     ratio = asyncio.run(run(args.requests, args.rounds))
+    if not args.no_write:
+        from bench.report import _commit, _machine, write
+
+        backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        gated, ungated = run.figures  # type: ignore[attr-defined]
+        section = (f"## gate {started:%Y-%m-%d %H:%M:%S %Z} ({backend})\n\nCommit {_commit()}; {_machine()}; "
+                   f"`python -m bench.gate{' --database-url ' + url.split('@')[-1] if args.database_url else ''}`"
+                   f": {args.requests} requests per side in {args.rounds} interleaved rounds, in process "
+                   "(httpx ASGITransport).\n\n| ungated read us | gated read us | ratio | target |\n"
+                   f"|---:|---:|---:|---:|\n| {ungated:.0f} | {gated:.0f} | {ratio:.2f} | <= 1.30 |\n")
+        print(f"bench.gate: written to {write(section, started)}")
     return 0 if ratio <= 1.3 else 1
 
 
