@@ -22,6 +22,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Integer, String, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -73,6 +74,19 @@ class Idempotency:
         digest = _request_hash(self.request.method, self.request.url.path, body)
         now = clock.now()
         async with get_database().write_sessions() as session:
+            # The common case, a new key, in one statement (no read first): claim it unless a row exists.
+            # A concurrent claim of the same key makes this wait for that transaction, then do nothing.
+            insert = sqlite.insert if get_database().settings.is_sqlite else postgresql.insert
+            won = (await session.execute(
+                insert(IdempotencyRecord)
+                .values(scope=scope, key=self.key, request_hash=digest, created_at=now, locked_until=now + LEASE,
+                        expires_at=now + timedelta(seconds=get_settings().idempotency_ttl_s))
+                .on_conflict_do_nothing(index_elements=["scope", "key"])
+                .returning(IdempotencyRecord.scope))).first()
+            if won is not None:
+                await session.commit()
+                self.claimed = True
+                return None
             existing = await session.get(IdempotencyRecord, (scope, self.key))
             if existing is not None and existing.expires_at <= now:
                 await session.delete(existing)
