@@ -15,7 +15,9 @@ import asyncpg
 
 
 @dataclass(frozen=True)
-class _Editor:
+class SystemEditor:
+    """Stands in for a system admin when bench set-up calls the catalogue services directly."""
+
     kind: str = "official"
     agency_code: str | None = None
     roles: frozenset[str] = frozenset({"system_admin"})
@@ -42,13 +44,13 @@ async def procedure(dsn: str, document_parts: list[dict[str, Any]]) -> tuple[str
         async with async_sessionmaker(engine)() as session, session.begin():
             session.add(Agency(code=agency, name="Sở Tư pháp", level=AgencyLevel.department))
             await session.flush()
-            await service.create_field(session, _Editor(), FieldIn(code=field, name="Hộ tịch"))
+            await service.create_field(session, SystemEditor(), FieldIn(code=field, name="Hộ tịch"))
             data: dict[str, Any] = {
                 "code": code, "name": "Cấp bản sao trích lục (bench)", "agency_code": agency, "field_code": field,
                 "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
                 "processing_days": 5, "document_parts": document_parts, "result": {"name": "Bản sao trích lục"}}
-            version = await versions.create_procedure(session, _Editor(), ProcedureCreate.model_validate(data))
-            await versions.publish(session, _Editor(), code, version.version)
+            version = await versions.create_procedure(session, SystemEditor(), ProcedureCreate.model_validate(data))
+            await versions.publish(session, SystemEditor(), code, version.version)
     finally:
         await engine.dispose()
     return agency, code

@@ -14,25 +14,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from bench.model import BenchContext, Request, Scenario, Variant
+from bench.seed import SystemEditor
 
 DOSSIERS = 2000
-
-
-@dataclass(frozen=True)
-class _Editor:
-    kind: str = "official"
-    agency_code: str | None = None
-    roles: frozenset[str] = frozenset({"system_admin"})
-    scopes: frozenset[str] = frozenset()
-    agency_codes: frozenset[str] = frozenset()
-
-    @property
-    def is_system_admin(self) -> bool:
-        return True
 
 
 async def _seed(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UUID]:
@@ -53,14 +40,14 @@ async def _seed(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UU
         async with async_sessionmaker(engine)() as session, session.begin():
             session.add(Agency(code=agency, name="Sở Khoa học và Công nghệ", level=AgencyLevel.department))
             await session.flush()
-            await service.create_field(session, _Editor(), FieldIn(code=field, name="Đo lường"))
+            await service.create_field(session, SystemEditor(), FieldIn(code=field, name="Đo lường"))
             data: dict[str, Any] = {
                 "code": code, "name": "Cấp giấy chứng nhận (bench)", "agency_code": agency, "field_code": field,
                 "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
                 "processing_days": 15, "document_parts": [{"key": "don", "name": "Đơn"}],
                 "result": {"name": "Giấy chứng nhận"}}
-            version = await versions.create_procedure(session, _Editor(), ProcedureCreate.model_validate(data))
-            await versions.publish(session, _Editor(), code, version.version)
+            version = await versions.create_procedure(session, SystemEditor(), ProcedureCreate.model_validate(data))
+            await versions.publish(session, SystemEditor(), code, version.version)
             official = await staff.create_official(session, None, OfficialIn.model_validate({
                 "issuer": issuer, "subject": subject, "email": "tham.dinh@bench.gov.vn", "name": "Thẩm Định",
                 "agency_code": agency, "roles": ["processing"]}))
