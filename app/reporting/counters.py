@@ -41,6 +41,7 @@ CounterKey = tuple[str, str, date]
 TABLE: Table = ReportingCounter.__table__  # type: ignore[assignment]
 MARKS: Table = DossierMark.__table__  # type: ignore[assignment]
 KEY_COLUMNS = ("agency_code", "procedure_code", "day")
+_PENDING = "reporting_counter_deltas"
 FINISHING_STATES = frozenset({"processed", "stopped"})
 # "Online" as Decision 766 counts it: filed through a portal (ours or the national one), not at the desk.
 OFFLINE_CHANNELS = {"desk": "submitted_desk", "post": "submitted_post"}
@@ -57,6 +58,10 @@ class Deltas:
         for name, value in values.items():
             if value:
                 row[name] += value
+
+    def merge(self, other: Deltas) -> None:
+        for key, row in other.rows.items():
+            self.add(key, **row)
 
     def __bool__(self) -> bool:
         return any(any(v for v in row.values()) for row in self.rows.values())
@@ -198,5 +203,36 @@ def count_changes(session: Session, _flush_context: Any) -> None:
                 _once(connection, deltas, obj.dossier_id, "fee_bearing")
         elif obj.provider != "counter" and _became_credited(obj):
             _once(connection, deltas, obj.dossier_id, "paid_online")
-    if deltas:
-        write_deltas(connection, deltas)
+    if not deltas:
+        return
+    if session.in_nested_transaction():
+        write_deltas(connection, deltas)  # inside a savepoint: written now, so a savepoint rollback undoes them
+    else:
+        _pending(session).merge(deltas)  # written once, just before COMMIT (see `write_pending_counts`)
+
+
+def _pending(session: Session) -> Deltas:
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = Deltas()
+    return pending
+
+
+@event.listens_for(Session, "before_commit")
+def write_pending_counts(session: Session) -> None:
+    """Apply the transaction's counter deltas as late as possible.
+
+    Counter rows are shared (one per agency, procedure and day), and an upsert holds its row lock until
+    COMMIT; written at each flush, every submission, reception and online payment of that agency's procedure
+    queued behind the whole of the previous transaction. Written here, the lock is held only for the commit.
+    """
+    session.flush()  # the final flush's changes join the pending deltas first
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        write_deltas(session.connection(), pending)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending_counts(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the whole transaction ended (a rollback): its deltas never happened
+        session.info.pop(_PENDING, None)

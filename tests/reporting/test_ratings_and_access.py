@@ -119,11 +119,22 @@ async def test_counts_roll_back_with_their_transaction(client, flow, at):
     async with get_database().write_sessions() as session:
         row = await session.get(Dossier, uuid.UUID(dossier["id"]))
         row.state = "received"
-        await session.flush()  # the listener writes the delta on this transaction's connection
-        inside = (await session.execute(select(func.sum(ReportingCounter.received)))).scalar()
+        await session.flush()  # the listener gathers the delta; it is written just before COMMIT
         await session.rollback()
-    assert inside == 1
     assert await sums() == (0, 1)
+
+    async with get_database().write_sessions() as session, session.begin():
+        savepoint = await session.begin_nested()  # a savepoint's deltas are written inside it, undone with it
+        row = await session.get(Dossier, uuid.UUID(dossier["id"]))
+        row.state = "received"
+        await session.flush()
+        await savepoint.rollback()
+    assert await sums() == (0, 1)
+
+    async with get_database().write_sessions() as session, session.begin():
+        row = await session.get(Dossier, uuid.UUID(dossier["id"]))
+        row.state = "received"
+    assert await sums() == (1, 1)
 
 
 async def test_concurrent_upserts_add_up(database_url):
