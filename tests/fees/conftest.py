@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from app.fees.providers.fakepay import FakePayBank, SignedCallback
-from tests.support.dossier_fixtures import DEFAULT_PARTS, Dossiers, _Editor
+from tests.support.catalogue_fixtures import Editor
+from tests.support.dossier_fixtures import DEFAULT_PARTS, Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
 
 CALLBACK = "/v1/payments/providers/fakepay/callback"
@@ -62,7 +63,7 @@ class Fees:
         n = next(_counter)
         code = f"2.{n:06d}.{uuid.uuid4().hex[:6]}"
         field_code = f"fee-field-{uuid.uuid4().hex[:8]}"
-        editor = _Editor()
+        editor = Editor()
         async with get_database().write_sessions() as session, session.begin():
             await service.create_field(session, editor, FieldIn(code=field_code, name="Đo lường"))
             data = ProcedureCreate.model_validate({

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from tests.support.catalogue_fixtures import Editor
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -31,21 +31,6 @@ DEFAULT_PARTS: list[dict[str, Any]] = [
 OPTIONAL_PARTS: list[dict[str, Any]] = [
     {"key": "other", "name": "Giấy tờ khác", "required": False, "media_types": ["application/pdf"]},
 ]
-
-
-@dataclass(frozen=True)
-class _Editor:
-    """A catalogue editor for fixtures (what app.catalogue.service.Editor asks of a caller)."""
-
-    kind: str = "official"
-    agency_code: str | None = None
-    roles: frozenset[str] = frozenset({"system_admin"})
-    scopes: frozenset[str] = frozenset()
-    agency_codes: frozenset[str] = frozenset()
-
-    @property
-    def is_system_admin(self) -> bool:
-        return True
 
 
 class Dossiers:
@@ -66,7 +51,7 @@ class Dossiers:
         n = next(_counter)
         code = f"1.{n:06d}.{uuid.uuid4().hex[:6]}"
         field_code = f"field-{uuid.uuid4().hex[:8]}"
-        editor = _Editor()
+        editor = Editor()
         async with get_database().write_sessions() as session, session.begin():
             await service.create_field(session, editor, FieldIn(code=field_code, name="Tiêu chuẩn đo lường"))
             data = ProcedureCreate.model_validate({

@@ -42,7 +42,7 @@ class Flow:
         from app.catalogue import service, versions
         from app.catalogue.schemas import FieldIn, ProcedureCreate
         from app.core.db import get_database
-        from tests.support.dossier_fixtures import _Editor
+        from tests.support.catalogue_fixtures import Editor
 
         await self.accounts.ensure_agency(agency)
         n = next(_counter)
@@ -53,9 +53,9 @@ class Flow:
                 "channels": ["online", "desk", "post"], "processing_days": 10, "document_parts": DEFAULT_PARTS,
                 "result": {"name": "Giấy chứng nhận", "must_be_signed": False}, **overrides}
         async with get_database().write_sessions() as session, session.begin():
-            await service.create_field(session, _Editor(), FieldIn(code=field_code, name="Đo lường"))
-            version = await versions.create_procedure(session, _Editor(), ProcedureCreate.model_validate(body))
-            await versions.publish(session, _Editor(), code, version.version)
+            await service.create_field(session, Editor(), FieldIn(code=field_code, name="Đo lường"))
+            version = await versions.create_procedure(session, Editor(), ProcedureCreate.model_validate(body))
+            await versions.publish(session, Editor(), code, version.version)
         self.dossiers.parts[code] = DEFAULT_PARTS
         return code
 
