@@ -47,7 +47,7 @@ async def run(requests: int, rounds: int) -> float:
         assert created.status_code == 201, created.text
         account_id = created.json()["id"]
         gated = ("/v1/accounts/me", headers)
-        ungated = (f"/bench/accounts/{account_id}", {})
+        ungated: tuple[str, dict[str, str]] = (f"/bench/accounts/{account_id}", {})
         timings: dict[str, list[float]] = {"gated": [], "ungated": []}
         for path, hdrs in (gated, ungated):  # warm-up
             for _ in range(200):

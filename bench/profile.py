@@ -16,12 +16,14 @@ import argparse
 import asyncio
 import collections
 import os
+import pstats
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from bench.cli import prepare, probe
 from bench.database import BenchDatabase, find_user
@@ -55,6 +57,19 @@ def summarise(raw: Path, top: int = 30) -> str:
     return "\n".join(lines)
 
 
+def print_measurement(name: str, measurement: Any, tool: str) -> None:
+    if measurement:
+        print(f"{name} under {tool}: {measurement.rps:,.0f} req/s, p50 {measurement.p50_ms:.1f} ms,"
+              f" {measurement.errors} errors, {measurement.requests:,} requests")
+
+
+def print_pstats(path: Path, top: int = 60) -> None:
+    """Top functions by cumulative and by own time, with call counts (divide by the request count)."""
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top // 2)
+
+
 def main() -> int:
     scenarios = all_scenarios()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,6 +77,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out", default="profile", help="output stem (default ./profile -> .svg, .txt)")
+    parser.add_argument("--tool", choices=("py-spy", "cprofile"), default="py-spy",
+                        help="py-spy samples (low overhead); cprofile counts calls (bench/cprofile_server.py)")
     parser.add_argument("--extra-env", action="append", default=[], metavar="K=V", help="more app environment")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -74,10 +91,13 @@ def main() -> int:
         work = Path(tmp)
         identity = BenchIdentity(work)
         extra = dict(item.split("=", 1) for item in args.extra_env)
+        out = Path(args.out).resolve()
+        stats = out.with_suffix(".pstats")
         app = Server("app", "app.main:create_app", work, factory=True, env={
             "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": "INFO",
             "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
-            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": "0", **extra})
+            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": "0", **extra},
+            command=[sys.executable, "-m", "bench.cprofile_server", str(stats)] if args.tool == "cprofile" else None)
         try:
             asyncio.run(database.create())
             database.migrate()
@@ -86,21 +106,24 @@ def main() -> int:
             request = asyncio.run(prepare([scenario], app, identity, database))[scenario.name]
             probe(app.url, request, scenario.name)
             load = Load(args.duration, args.connections, 2, wrk)
-            results = {}
+            results: dict[str, Any] = {}
             runner = threading.Thread(target=lambda: results.setdefault("m", load.run(app.url, request, offset=1)))
             runner.start()
             assert app.process is not None
-            out = Path(args.out)
+            if args.tool == "cprofile":
+                runner.join(args.duration + 60)
+                app.stop()
+                print_measurement(scenario.name, results.get("m"), args.tool)
+                print_pstats(stats)
+                print(f"bench.profile: wrote {stats}")
+                return 0
             for fmt, suffix in (("raw", ".txt"), ("flamegraph", ".svg")):
                 # Two recordings of half the duration each: raw stacks for the summary, and the picture.
                 subprocess.run([spy, "record", "--pid", str(app.process.pid), "-d", str(max(1, args.duration // 2 - 1)),
                                 "-r", "250", "--nonblocking", "-f", fmt, "-o", str(out.with_suffix(suffix))],
                                check=False, capture_output=True, timeout=args.duration + 30)
             runner.join(args.duration + 60)
-            measurement = results.get("m")
-            if measurement:
-                print(f"{scenario.name} under py-spy: {measurement.rps:,.0f} req/s, p50 {measurement.p50_ms:.1f} ms,"
-                      f" {measurement.errors} errors")
+            print_measurement(scenario.name, results.get("m"), args.tool)
             print(summarise(out.with_suffix(".txt")))
             print(f"bench.profile: wrote {out.with_suffix('.svg')} and {out.with_suffix('.txt')}")
         finally:

@@ -30,7 +30,7 @@ class Server:
     """One uvicorn process (1 worker, no access log), its output in a log file under the run's temp dir."""
 
     def __init__(self, name: str, target: str, log_dir: Path, env: Mapping[str, str] | None = None,
-                 factory: bool = False) -> None:
+                 factory: bool = False, command: list[str] | None = None) -> None:
         self.name = name
         self.target = target
         self.port = free_port()
@@ -38,6 +38,8 @@ class Server:
         self.env = {**os.environ, **(env or {})}
         self.factory = factory
         self.process: subprocess.Popen[bytes] | None = None
+        self.command = command  # replaces the uvicorn command line; gets HOST and the port appended
+
 
     @property
     def url(self) -> str:
@@ -48,6 +50,8 @@ class Server:
                    "--workers", "1", "--no-access-log", "--log-level", "warning"]
         if self.factory:
             command.append("--factory")
+        if self.command:
+            command = [*self.command, HOST, str(self.port)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)

@@ -1,0 +1,128 @@
+"""One scenario's requests, one at a time, through the app in this process: time and SQL per request.
+
+    .venv/bin/python -m bench.inprocess --scenario NAME [--requests N] [--profile FILE.pstats]
+
+Same throwaway PostgreSQL database and scenario set-up as `python -m bench`, but the app runs in this process
+behind httpx's ASGI transport and the requests are sent sequentially, so each request's wall time is its own
+CPU plus its database round trips, nothing queued behind other requests. Prints the mean and median time per
+request and the SQL statements per request (counted on the engine), and with `--profile` writes cProfile
+stats (sequential, so cumulative times of coroutines are meaningful) and prints the top entries. For A/B work
+on the app's per-request cost; throughput under load is `python -m bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.database import BenchDatabase, find_user
+from bench.identity import BenchIdentity
+from bench.model import BenchContext
+from bench.scenarios import all_scenarios
+
+
+async def drive(scenario_name: str, requests: int, profile_path: str | None, database: BenchDatabase,
+                identity: BenchIdentity, tree_path: str | None = None) -> None:
+    from sqlalchemy import event
+
+    from app.core.db import close_database, get_database
+    from app.core.settings import get_settings
+    from app.main import create_app
+
+    get_settings.cache_clear()
+    app = create_app()
+    transport = httpx.ASGITransport(app=app)
+    base = "http://bench.local"
+    async with httpx.AsyncClient(transport=transport, base_url=base, timeout=30) as http:
+        context = BenchContext(app_url=base, http=http, identity=identity, database_dsn=database.dsn)
+        request = await all_scenarios()[scenario_name].prepare(context)
+        statements = 0
+
+        show_sql = bool(os.environ.get("BENCH_SHOW_SQL"))
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            nonlocal statements
+            statements += 1
+            if show_sql and statements <= 20:
+                print("SQL:", " ".join(statement.split())[:160])
+
+        engine = get_database().write_engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        read_engine = get_database().read_engine.sync_engine
+        if read_engine.pool is not engine.pool:  # PostgreSQL's read engine is a copy sharing events and pool
+            event.listen(read_engine, "before_cursor_execute", count)
+        timings = []
+        profiler = cProfile.Profile() if profile_path else None
+        sampler = None
+        if tree_path:
+            from pyinstrument import Profiler
+
+            sampler = Profiler(interval=0.0002, async_mode="enabled")
+        for index in range(requests + 20):
+            path, headers, body = request.at(index)
+            for name in request.unique_headers:
+                headers[name] = os.urandom(8).hex()
+            if index == 20:  # warm-up done: caches filled, pools open
+                statements = 0
+                if profiler:
+                    profiler.enable()
+                if sampler:
+                    sampler.start()
+            started = time.perf_counter()
+            response = await http.request(request.method, path, headers=headers, content=body)
+            if index >= 20:
+                timings.append(time.perf_counter() - started)
+            if response.status_code >= 400:
+                raise SystemExit(f"request {index}: {response.status_code} {response.text[:500]}")
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(str(profile_path))
+        if sampler and tree_path:
+            sampler.stop()
+            show_all = bool(os.environ.get("BENCH_SHOW_ALL"))
+            Path(tree_path).write_text(sampler.output_text(unicode=False, color=False, show_all=show_all))
+        print(f"{scenario_name}: {requests} sequential requests, mean {1000 * statistics.mean(timings):.2f} ms,"
+              f" median {1000 * statistics.median(timings):.2f} ms, {statements / requests:.1f} SQL statements"
+              " per request")
+        await close_database()
+        if profile_path:
+            stats = pstats.Stats(profile_path)
+            stats.sort_stats("cumulative").print_stats(r"app/|sqlalchemy/(orm|engine)/(session|base|flush)", 45)
+            stats.sort_stats("tottime").print_stats(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", required=True, choices=sorted(all_scenarios()))
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--profile", help="write cProfile stats here and print the top entries")
+    parser.add_argument("--pyinstrument", help="write a pyinstrument call tree (text) here (await time included)")
+    args = parser.parse_args()
+    database = BenchDatabase(asyncio.run(find_user()), f"dvc_bench_{os.getpid()}")
+    with tempfile.TemporaryDirectory(prefix="dvc-inprocess-") as tmp:
+        work = Path(tmp)
+        identity = BenchIdentity(work)
+        os.environ.update({
+            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": "INFO",
+            "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
+            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": "0"})
+        try:
+            asyncio.run(database.create())
+            database.migrate()
+            asyncio.run(drive(args.scenario, args.requests, args.profile, database, identity, args.pyinstrument))
+        finally:
+            asyncio.run(database.drop())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
