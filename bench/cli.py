@@ -41,6 +41,8 @@ def parse(argv: list[str] | None, scenarios: dict[str, Scenario]) -> argparse.Na
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--app-log-level", default="INFO", help="DVC_LOG_LEVEL of the app (default INFO, as prod)")
+    parser.add_argument("--anchor", action="append", choices=sorted(ANCHORS), metavar="NAME", default=[],
+                        help="also run this anchor (e.g. the ORM references orm_insert, orm_pk_read); repeatable")
     parser.add_argument("--no-write", action="store_true", help="print the table only, no results file")
     args = parser.parse_args(argv)
     if not (1 <= args.duration <= 120 and 1 <= args.connections <= 1024 and 1 <= args.threads <= 64
@@ -165,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         if scenario.anchor not in ANCHORS:
             raise SystemExit(f"bench: scenario {scenario.name} names unknown anchor {scenario.anchor!r}")
     # Every anchor on a full run (the table shows them all); only the ones needed for a selection.
-    wanted = {s.anchor for s in scenarios} if args.scenario else set(ANCHORS)
+    wanted = ({s.anchor for s in scenarios} if args.scenario else set(ANCHORS)) | set(args.anchor)
+    wanted |= {ANCHORS[name].tables_of for name in wanted if ANCHORS[name].tables_of}
     anchors = [anchor for name, anchor in ANCHORS.items() if name in wanted]
     signal.signal(signal.SIGTERM, _terminate)
     with tempfile.TemporaryDirectory(prefix="dvc-bench-") as work:

@@ -21,6 +21,7 @@ class Anchor:
     request: Request
     ddl: str = ""
     seed: str = ""
+    tables_of: str = ""  # another anchor whose tables (DDL, seed) this one uses
 
 
 ANCHORS: dict[str, Anchor] = {
@@ -29,4 +30,9 @@ ANCHORS: dict[str, Anchor] = {
                      insert_app.REQUEST, insert_app.DDL),
     "pk_read": Anchor("pk_read", "bench.anchors.pk_read_app:app", "FastAPI + asyncpg primary-key read",
                       pk_read_app.REQUEST, pk_read_app.DDL, pk_read_app.SEED),
+    # References (no scenario is measured against them): the same work through SQLAlchemy's async ORM.
+    "orm_insert": Anchor("orm_insert", "bench.anchors.orm_app:insert", "FastAPI + SQLAlchemy ORM one-row insert",
+                         insert_app.REQUEST, tables_of="insert"),
+    "orm_pk_read": Anchor("orm_pk_read", "bench.anchors.orm_app:pk_read",
+                          "FastAPI + SQLAlchemy ORM primary-key read", pk_read_app.REQUEST, tables_of="pk_read"),
 }
