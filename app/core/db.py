@@ -9,6 +9,7 @@ writers; on PostgreSQL both names share one engine.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from fastapi import Depends
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -99,28 +101,45 @@ def build_engine(settings: Settings, *, immediate: bool = True) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
-    if engine.dialect.driver == "asyncpg":
-        engine.sync_engine.dialect.do_ping = _one_trip_ping  # type: ignore[method-assign]
+    _check_idle_connections(engine, settings.database_ping_after_idle_s)
     return engine
 
 
-def _one_trip_ping(dbapi_connection: Any) -> bool:
-    """The pool's pre-ping on asyncpg in one round trip.
+def _check_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
+    """Check a pooled connection with one simple-protocol `SELECT 1` before use, unless it was in use moments ago.
 
-    SQLAlchemy's asyncpg ping wraps a prepared `;` in BEGIN ... ROLLBACK (three round trips, so that the
-    prepared statement suits pgbouncer's transaction mode), and it runs on every checkout: twice per
-    authenticated request (the gate's lookup, then the route's session). The profile showed it as ~40% of the
-    gate's cost. A simple-protocol `SELECT 1` prepares nothing, so it is safe under pgbouncer too; a dead connection
-    still raises here, is translated to the DBAPI error, and the pool replaces it before the request uses it.
+    SQLAlchemy's `pool_pre_ping` pings on every checkout, and on asyncpg as `BEGIN; <prepared ;>; ROLLBACK`:
+    with two or three checkouts per authenticated request that was a third of its round trips. Like
+    HikariCP's alive-bypass window, a connection returned to the pool less than `idle_s` ago is handed out
+    unchecked (under load, always); one idle longer (after a quiet spell, a database restart, a network cut)
+    is checked, and a dead one is discarded and replaced before the request sees it (the pool retries the
+    checkout on `DisconnectionError`). A connection that dies inside the window fails its request once; the
+    pool then discards every connection opened before the failure. `SELECT 1` prepares nothing, so it is
+    also safe behind pgbouncer.
     """
-    try:
-        await_(dbapi_connection._connection.execute("SELECT 1"))
-    except Exception as error:
-        dbapi_connection._handle_exception(error)
-    return True
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_s:
+            return  # opened for this checkout, or in use moments ago
+        try:
+            if engine.dialect.driver == "asyncpg":
+                await_(dbapi_connection._connection.execute("SELECT 1"))
+            else:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("SELECT 1")
+                cursor.close()
+        except Exception as error:
+            record.info.pop("returned_at", None)
+            raise DisconnectionError(f"pooled connection is dead: {error!r}") from error
 
 
 def build_null_pool_engine(settings: Settings) -> AsyncEngine:
@@ -134,13 +153,17 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.write_engine = build_engine(settings, immediate=True)
-        self.read_engine = build_engine(settings, immediate=False) if settings.is_sqlite else self.write_engine
+        # PostgreSQL reads run in autocommit, on the same pool: under READ COMMITTED every statement takes its
+        # own snapshot inside a transaction too, so BEGIN ... ROLLBACK around a read bought nothing but two
+        # round trips. SQLite keeps a deferred transaction: it is what gives a read one consistent snapshot.
+        self.read_engine = (build_engine(settings, immediate=False) if settings.is_sqlite
+                            else self.write_engine.execution_options(isolation_level="AUTOCOMMIT"))
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
+        if self.read_engine.pool is not self.write_engine.pool:
             await self.read_engine.dispose()
 
 
@@ -184,7 +207,7 @@ async def write_session() -> AsyncIterator[AsyncSession]:
 
 
 async def read_session() -> AsyncIterator[AsyncSession]:
-    """For routes that only read; never commits."""
+    """For routes that only read; never commits (on PostgreSQL it runs in autocommit: never write through it)."""
     async with get_database().read_sessions() as session:
         yield session
 

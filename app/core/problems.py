@@ -75,6 +75,7 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
         503, "Identity provider unavailable", "Hệ thống định danh không phản hồi"
     ),
     "not_ready": ProblemKind(503, "Not ready", "Dịch vụ chưa sẵn sàng"),
+    "database_unavailable": ProblemKind(503, "Database unavailable", "Cơ sở dữ liệu tạm thời không phản hồi"),
     "payment_provider_unavailable": ProblemKind(
         503, "Payment provider unavailable", "Cổng thanh toán không phản hồi"
     ),
@@ -212,6 +213,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
         # The database refused a value that validation let through (an integer beyond its column, a NUL
         # character, a cursor of the wrong type): bad input, not a server fault. The transaction is rolled back.
+        if exc.connection_invalidated:
+            # The connection broke under the request (a database restart inside the pool's check window):
+            # nothing was committed, the pool has dropped its old connections, and a retry gets a fresh one.
+            log.warning("database connection lost", extra={"path": request.url.path, "error": str(exc.orig)})
+            return problem_response("database_unavailable", instance=request.url.path,
+                                    detail="The database connection was lost; nothing was saved. Retry shortly.",
+                                    headers={"Retry-After": "1"})
         if not _is_data_exception(exc):
             raise exc
         log.warning("database refused a request value", extra={"path": request.url.path, "error": str(exc.orig)})

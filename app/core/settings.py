@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./dvc.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
+    # A pooled connection idle longer than this is checked (one `SELECT 1`) before use; 0 checks every time.
+    database_ping_after_idle_s: float = Field(default=1.0, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
     storage_dir: Path = Path("./var/files")
     var_dir: Path = Path("./var")

@@ -78,12 +78,8 @@ _LOOKUP = (
 async def principal_for(token: VerifiedToken) -> Principal:
     """Map a verified token to its registered, active account (one indexed query, own short read session)."""
     # Runs on every request: a bare connection, not an ORM session, and the route's own session is untouched.
-    # On PostgreSQL autocommit makes it one round trip (no BEGIN/ROLLBACK around one SELECT); on SQLite
-    # switching the mode costs more than it saves (measured), so it keeps the engine's deferred BEGIN.
-    database = get_database()
-    async with database.read_engine.connect() as connection:
-        if not database.settings.is_sqlite:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+    # The read engine runs in autocommit on PostgreSQL: one round trip (no BEGIN/ROLLBACK around one SELECT).
+    async with get_database().read_engine.connect() as connection:
         row = (await connection.execute(_LOOKUP, {"issuer": token.issuer, "subject": token.subject})).one_or_none()
     if row is None:
         raise forbidden("account_not_registered",

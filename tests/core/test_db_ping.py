@@ -1,8 +1,10 @@
-"""The pool's one-round-trip pre-ping (app/core/db.py): one simple statement per checkout, and a connection
-the server has dropped is still replaced before a request uses it."""
+"""The pool's liveness check (app/core/db.py): a connection idle past `database_ping_after_idle_s` is checked
+with one simple statement and, when the server has dropped it, replaced before a request uses it; one returned
+moments ago is handed out without a round trip."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -14,16 +16,17 @@ from app.core.db import build_engine
 from app.core.settings import Settings, get_settings
 
 
-def _one_connection_engine() -> tuple[Settings, AsyncEngine]:
+def _one_connection_engine(ping_after_idle_s: float = 0.0) -> tuple[Settings, AsyncEngine]:
     settings = get_settings()
     if settings.is_sqlite:
-        pytest.skip("the asyncpg pre-ping only exists on PostgreSQL")
-    return settings, build_engine(settings.model_copy(update={"database_pool_size": 1, "database_max_overflow": 0}))
+        pytest.skip("the pooled-connection check only exists on PostgreSQL")
+    return settings, build_engine(settings.model_copy(update={
+        "database_pool_size": 1, "database_max_overflow": 0, "database_ping_after_idle_s": ping_after_idle_s}))
 
 
 @pytest.mark.usefixtures("database_url")
 async def test_a_connection_killed_by_the_server_is_replaced_before_use() -> None:
-    settings, engine = _one_connection_engine()
+    settings, engine = _one_connection_engine(ping_after_idle_s=0.05)
     try:
         async with engine.connect() as connection:
             first = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
@@ -33,7 +36,8 @@ async def test_a_connection_killed_by_the_server_is_replaced_before_use() -> Non
                 assert (await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})).scalar_one()
         finally:
             await other.dispose()
-        # The pooled connection is dead; the pre-ping sees it and the pool opens a new one for this checkout.
+        await asyncio.sleep(0.1)  # idle past the window
+        # The pooled connection is dead; the check sees it and the pool opens a new one for this checkout.
         async with engine.connect() as connection:
             second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             assert (await connection.execute(text("SELECT 41 + 1"))).scalar_one() == 42
@@ -42,18 +46,33 @@ async def test_a_connection_killed_by_the_server_is_replaced_before_use() -> Non
         await engine.dispose()
 
 
+async def _statements_of_one_checkout(engine: AsyncEngine, idle_s: float) -> list[str]:
+    fairy: Any = await greenlet_spawn(engine.sync_engine.pool.connect)
+    adapted = fairy.dbapi_connection
+    fairy.close()
+    sent: list[str] = []
+    adapted._connection = _Recording(adapted._connection, sent)  # asyncpg's Connection has slots
+    await asyncio.sleep(idle_s)
+    fairy = await greenlet_spawn(engine.sync_engine.pool.connect)  # the checkout runs the check, if due
+    fairy.close()
+    adapted._connection = adapted._connection._wrapped
+    return sent
+
+
 @pytest.mark.usefixtures("database_url")
-async def test_the_pre_ping_is_one_simple_statement() -> None:
-    _, engine = _one_connection_engine()
+async def test_an_idle_connection_is_checked_with_one_simple_statement() -> None:
+    _, engine = _one_connection_engine(ping_after_idle_s=0.05)
     try:
-        fairy: Any = await greenlet_spawn(engine.sync_engine.pool.connect)
-        adapted = fairy.dbapi_connection
-        fairy.close()
-        sent: list[str] = []
-        adapted._connection = _Recording(adapted._connection, sent)  # asyncpg's Connection has slots
-        fairy = await greenlet_spawn(engine.sync_engine.pool.connect)  # the checkout runs the pre-ping
-        fairy.close()
-        assert sent == ["SELECT 1"]
+        assert await _statements_of_one_checkout(engine, idle_s=0.1) == ["SELECT 1"]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.usefixtures("database_url")
+async def test_a_connection_returned_moments_ago_is_not_checked() -> None:
+    _, engine = _one_connection_engine(ping_after_idle_s=60)
+    try:
+        assert await _statements_of_one_checkout(engine, idle_s=0) == []
     finally:
         await engine.dispose()
 

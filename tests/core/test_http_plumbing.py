@@ -8,7 +8,10 @@ import logging
 import httpx
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import text
 
+from app.core.db import build_engine
+from app.core.settings import get_settings
 from app.main import create_app
 
 PROBLEM = "application/problem+json"
@@ -49,6 +52,24 @@ async def scratch_client(database_url: str):  # type: ignore[no-untyped-def]
     async def boom() -> dict[str, str]:
         raise RuntimeError("secret-internal-detail SELECT * FROM accounts")
 
+    @app.get("/scratch/lost-connection")
+    async def lost_connection() -> dict[str, str]:
+        # A pooled connection the server drops inside the pool's check window (a restart moments after use).
+        settings = get_settings().model_copy(update={"database_pool_size": 1, "database_max_overflow": 0,
+                                                     "database_ping_after_idle_s": 3600})
+        engine, admin = build_engine(settings), build_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with admin.connect() as connection:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+            await admin.dispose()
+        return {"unexpected": "the dead connection answered"}
+
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         yield http
 
@@ -80,6 +101,16 @@ async def test_unhandled_error_is_500_without_internals(scratch_client: httpx.As
     assert body["request_id"] == "req-abc-123"
     assert "secret-internal-detail" not in response.text and "SELECT" not in response.text
     assert any("unhandled" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_connection_lost_under_a_request_is_503_retryable(scratch_client: httpx.AsyncClient) -> None:
+    if get_settings().is_sqlite:
+        pytest.skip("needs a database server that can drop a connection")
+    response = await scratch_client.get("/scratch/lost-connection")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "database_unavailable"
 
 
 async def test_request_id_is_generated_when_absent_and_unsafe_ones_replaced(client: httpx.AsyncClient) -> None:
