@@ -163,3 +163,6 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
                 await connection.execute(table.delete())
             for _, sql in triggers:
                 await connection.execute(text(sql))
+    from app.workflow.calendar_service import forget_cached_overrides
+
+    forget_cached_overrides()

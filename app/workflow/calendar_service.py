@@ -1,15 +1,18 @@
 """The working calendar as the service sees it: the package's calendar plus the override table.
 
-`load_calendar` is the one way the rest of the service gets a `WorkingCalendar`: one query for the overrides
-in the range the caller will walk over, then pure arithmetic.
+`load_calendar` is the one way the rest of the service gets a `WorkingCalendar`: the overrides in the range the
+caller will walk over, then pure arithmetic. The override rows are kept by each process for
+`OVERRIDES_TTL_S` (they change a few times a year, and most transitions read them), so a transition does not
+pay a query for them; a change is seen at once by the process that made it and by the others within the TTL.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,15 +25,51 @@ from app.workflow.calendar import DayOverride, WorkingCalendar
 from app.workflow.models import CalendarOverride
 from app.workflow.schemas import MAX_CALENDAR_RANGE_DAYS, WorkingDay
 
+OVERRIDES_TTL_S = 30.0
+_ALL_OVERRIDES = select(CalendarOverride.date, CalendarOverride.working, CalendarOverride.note)
+
+
+class _OverrideCache:
+    """Every override row of the table (a few per year), as this process last read it."""
+
+    def __init__(self) -> None:
+        self.overrides: dict[date, DayOverride] | None = None
+        self.expires = 0.0
+        self.generation = 0  # bumped by forget(): a read that started before a change is not stored
+
+    def fresh(self) -> dict[date, DayOverride] | None:
+        return self.overrides if self.overrides is not None and time.monotonic() < self.expires else None
+
+    def store(self, overrides: dict[date, DayOverride], generation: int) -> None:
+        if generation == self.generation:
+            self.overrides, self.expires = overrides, time.monotonic() + OVERRIDES_TTL_S
+
+    def forget(self) -> None:
+        self.generation += 1
+        self.overrides = None
+
+
+_cache = _OverrideCache()
+
+
+def forget_cached_overrides() -> None:
+    """Drop this process's copy of the overrides (after a change; tests after truncating the table)."""
+    _cache.forget()
+
 
 async def load_calendar(session: AsyncSession, start: date, end: date) -> WorkingCalendar:
-    """A calendar with the overrides dated within [start, end] (one query).
+    """A calendar with the overrides dated within [start, end].
 
     Days outside the range are answered by the package alone, so load a range that covers every day the
     arithmetic will visit; `deadline_window` gives one for a deadline.
     """
-    rows = await session.scalars(select(CalendarOverride).where(CalendarOverride.date.between(start, end)))
-    return WorkingCalendar({row.date: DayOverride(working=row.working, note=row.note) for row in rows})
+    overrides = _cache.fresh()
+    if overrides is None:
+        generation = _cache.generation
+        rows = (await session.execute(_ALL_OVERRIDES)).all()
+        overrides = {row.date: DayOverride(working=row.working, note=row.note) for row in rows}
+        _cache.store(overrides, generation)
+    return WorkingCalendar({day: value for day, value in overrides.items() if start <= day <= end})
 
 
 def deadline_window(start: date, working_days: int) -> tuple[date, date]:
@@ -83,6 +122,9 @@ async def put_override(session: AsyncSession, day: date, *, working: bool, note:
     stmt = stmt.on_conflict_do_update(index_elements=[CalendarOverride.date],
                                       set_={k: v for k, v in values.items() if k != "date"})
     await session.execute(stmt)
+    # Forget now (this transaction's later reads) and after the commit (reads that began in between).
+    _cache.forget()
+    event.listen(session.sync_session, "after_commit", lambda _: _cache.forget(), once=True)
     row = await session.scalar(select(CalendarOverride).where(CalendarOverride.date == day)
                                .execution_options(populate_existing=True))
     assert row is not None

@@ -156,3 +156,25 @@ async def test_load_calendar_applies_overrides_in_its_range(client: httpx.AsyncC
     assert date(2027, 9, 1) not in wide.overrides
     # Friday 5 March 2027 + 3 working days: Saturday 6 (override), Monday 8, Tuesday 9.
     assert deadlines.due_date(deadlines.end_of_working_day(date(2027, 3, 5)), 3, calendar) == date(2027, 3, 9)
+
+
+async def test_overrides_written_by_another_process_are_seen_once_the_cached_copy_expires(
+        client: httpx.AsyncClient) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from app.workflow import calendar_service
+    from app.workflow.models import CalendarOverride
+
+    saturday = date(2027, 3, 13)
+    async with get_database().read_sessions() as session:
+        assert not (await load_calendar(session, saturday, saturday)).is_working_day(saturday)
+    async with get_database().write_sessions() as session:  # as another worker would: not through this cache
+        await session.execute(insert(CalendarOverride).values(date=saturday, working=True, note="swap",
+                                                              updated_at=datetime(2027, 1, 1, tzinfo=UTC)))
+        await session.commit()
+    async with get_database().read_sessions() as session:
+        assert not (await load_calendar(session, saturday, saturday)).is_working_day(saturday)  # still cached
+        calendar_service._cache.expires = 0.0  # OVERRIDES_TTL_S later
+        assert (await load_calendar(session, saturday, saturday)).is_working_day(saturday)
