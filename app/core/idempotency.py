@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, delete, update
+from sqlalchemy import Integer, String, bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +55,23 @@ def _request_hash(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _claim(insert: Any) -> Any:
+    """Claim a new key unless a row exists (one statement, no read first; a concurrent claim of the same key
+    makes it wait for that transaction, then do nothing). Built once per dialect, like `_STORE_ANSWER`:
+    building a statement costs more than running it."""
+    columns = ("scope", "key", "request_hash", "created_at", "locked_until", "expires_at")
+    return (insert(IdempotencyRecord).values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyRecord.scope))
+
+
+_CLAIM_POSTGRESQL = _claim(postgresql.insert)
+_CLAIM_SQLITE = _claim(sqlite.insert)
+_STORE_ANSWER = (update(IdempotencyRecord)
+                 .where(IdempotencyRecord.scope == bindparam("b_scope"), IdempotencyRecord.key == bindparam("b_key"))
+                 .values(status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"),
+                         locked_until=None))
+
+
 class Idempotency:
     """Per-request handle; a no-op when the request carries no `Idempotency-Key`."""
 
@@ -74,15 +91,12 @@ class Idempotency:
         digest = _request_hash(self.request.method, self.request.url.path, body)
         now = clock.now()
         async with get_database().write_sessions() as session:
-            # The common case, a new key, in one statement (no read first): claim it unless a row exists.
-            # A concurrent claim of the same key makes this wait for that transaction, then do nothing.
-            insert = sqlite.insert if get_database().settings.is_sqlite else postgresql.insert
-            won = (await session.execute(
-                insert(IdempotencyRecord)
-                .values(scope=scope, key=self.key, request_hash=digest, created_at=now, locked_until=now + LEASE,
-                        expires_at=now + timedelta(seconds=get_settings().idempotency_ttl_s))
-                .on_conflict_do_nothing(index_elements=["scope", "key"])
-                .returning(IdempotencyRecord.scope))).first()
+            # The common case, a new key: claimed in one statement.
+            claim = _CLAIM_SQLITE if get_database().settings.is_sqlite else _CLAIM_POSTGRESQL
+            won = (await session.execute(claim, {
+                "scope": scope, "key": self.key, "request_hash": digest, "created_at": now,
+                "locked_until": now + LEASE,
+                "expires_at": now + timedelta(seconds=get_settings().idempotency_ttl_s)})).first()
             if won is not None:
                 await session.commit()
                 self.claimed = True
@@ -137,10 +151,9 @@ class Idempotency:
         """The answer; when a key was claimed, it is stored in the caller's transaction for replays."""
         content = body.model_dump(mode="json")
         if self.claimed and self.scope is not None:
-            await session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.scope == self.scope, IdempotencyRecord.key == self.key)
-                .values(status_code=status_code, body=content, headers=headers or {}, locked_until=None))
+            await session.execute(_STORE_ANSWER, {"b_scope": self.scope, "b_key": self.key,
+                                                  "status_code": status_code, "body": content,
+                                                  "headers": headers or {}})
             self.completed = True
         return JSONResponse(content, status_code=status_code, headers=headers)
 

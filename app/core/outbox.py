@@ -36,9 +36,12 @@ class OutboxEvent(Base):
 async def emit(
     session: AsyncSession, event_type: str, *, aggregate_type: str, aggregate_id: uuid.UUID, payload: dict[str, Any]
 ) -> OutboxEvent:
-    """Record an event inside the caller's transaction; it is delivered only if that transaction commits."""
-    event = OutboxEvent(event_type=event_type, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
-                        payload=payload, created_at=clock.now())
+    """Record an event inside the caller's transaction; it is delivered only if that transaction commits.
+
+    The row goes to the database with the transaction's next flush (at the latest its commit), in the order
+    of the calls; `event_id` is set here, `id` only once flushed.
+    """
+    event = OutboxEvent(event_id=uuid.uuid4(), event_type=event_type, aggregate_type=aggregate_type,
+                        aggregate_id=aggregate_id, payload=payload, created_at=clock.now())
     session.add(event)
-    await session.flush()
     return event

@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -85,12 +85,15 @@ async def list_dossiers(session: AsyncSession, viewer: Viewer, filters: DossierF
     return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.submitted_at, d.id))
 
 
+# Built once: the public tracking page is the most requested read, and building a select costs more than running it.
+_PUBLIC_STATUS = (select(Dossier.code, Dossier.procedure_name, Dossier.agency_name, Dossier.state,
+                         Dossier.national_status_code, Dossier.received_at, Dossier.due_at)
+                  .where(Dossier.code == bindparam("code")))
+
+
 async def public_status(session: AsyncSession, code: str) -> PublicDossierOut:
     """What anyone holding a dossier code may know: no names, no form, no files."""
-    row = (await session.execute(
-        select(Dossier.code, Dossier.procedure_name, Dossier.agency_name, Dossier.state,
-               Dossier.national_status_code, Dossier.received_at, Dossier.due_at)
-        .where(Dossier.code == code))).one_or_none()
+    row = (await session.execute(_PUBLIC_STATUS, {"code": code})).one_or_none()
     if row is None:
         raise not_found("dossier")
     return PublicDossierOut(code=row.code, procedure_name=row.procedure_name, agency_name=row.agency_name,

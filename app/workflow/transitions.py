@@ -171,11 +171,12 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
                    to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
                    at=now, reason=request.reason, details=details)
-    try:  # emit flushes everything: the dossier's UPDATE ... WHERE version = <read version> among it
-        await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
-            "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
-            "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
-            "at": now.isoformat(), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
+    await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
+        "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
+        "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
+        "at": now.isoformat(), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
+    try:  # one flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event
+        await session.flush()
     except StaleDataError as error:  # another transaction changed the dossier first
         raise ProblemError("precondition_failed", "The dossier changed meanwhile; read it again.") from error
     allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view, now)
