@@ -61,6 +61,9 @@ class ActionSpec(BaseModel):
     roles: tuple[str, ...] = ()
     applicant: bool = False
     system: bool = False
+    # Taken by the system in the same transaction as the action that leaves the dossier in one of its `from`
+    # states, when its guards already hold (e.g. `confirm_payment` once every fee line was exempted).
+    automatic: bool = False
     requires: tuple[Requirement, ...] = ()
     guards: tuple[Guard, ...] = ()
     effects: tuple[Effect, ...] = ()
@@ -69,6 +72,8 @@ class ActionSpec(BaseModel):
     def _someone_may_act(self) -> ActionSpec:
         if not (self.roles or self.applicant or self.system):
             raise ValueError("an action needs roles, applicant or system")
+        if self.automatic and not (self.system and self.guards):
+            raise ValueError("an automatic action must be a system action with guards")
         return self
 
     def notices(self) -> list[str]:

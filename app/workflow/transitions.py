@@ -130,17 +130,39 @@ async def transition(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUI
     locked = await _lock(session, dossier_id, viewer)
     check_if_match(locked.dossier, if_match)
     view = actor_view(viewer.principal, viewer.applicant_id, locked.dossier)
-    return await _apply(session, locked, data, view, ActorRef.of(viewer.principal))
+    outcome = await _apply(session, locked, data, view, ActorRef.of(viewer.principal))
+    definition = get_definition(locked.facts.workflow)
+    automatic = await _automatic_action(session, definition, outcome)
+    if automatic is None:
+        return outcome
+    followed = await _apply_system(session, dossier_id, automatic, {"automatic": True})
+    return Outcome(dossier=followed.dossier, progress=followed.progress, next_actions=await available_actions(
+        session, definition, followed.dossier, followed.progress, view, clock.now()))
+
+
+async def _automatic_action(session: AsyncSession, definition: WorkflowDefinition, outcome: Outcome) -> str | None:
+    """The definition's automatic action out of the new state whose guards already hold, if any."""
+    for name in actions_from(definition, outcome.dossier.state):
+        spec = definition.actions[name]
+        if spec.automatic:
+            facts = await guard_facts(session, outcome.dossier, outcome.progress, spec.guards, clock.now())
+            if all(facts.get(guard, False) for guard in spec.guards):
+                return name
+    return None
 
 
 async def apply_system_action(session: AsyncSession, dossier_id: uuid.UUID, action: str, *,
                               details: dict[str, Any] | None = None) -> Dossier:
     """An action taken by the service itself (e.g. `confirm_payment` once the fees are paid), in the caller's
     transaction. Raises the same problems as an HTTP transition (409 `transition_not_allowed`, `fees_unpaid`)."""
+    return (await _apply_system(session, dossier_id, action, details)).dossier
+
+
+async def _apply_system(session: AsyncSession, dossier_id: uuid.UUID, action: str,
+                        details: dict[str, Any] | None) -> Outcome:
     locked = await _lock(session, dossier_id, None)
-    outcome = await _apply(session, locked, TransitionInput(TransitionRequest(action)), ActorView(is_system=True),
-                           ActorRef.of(None), extra_details=details)
-    return outcome.dossier
+    return await _apply(session, locked, TransitionInput(TransitionRequest(action)), ActorView(is_system=True),
+                        ActorRef.of(None), extra_details=details)
 
 
 async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, view: ActorView, actor: ActorRef,

@@ -106,17 +106,23 @@ async def test_a_failed_payment_can_be_retried(client: httpx.AsyncClient, fees: 
 async def test_exempting_every_line_makes_a_settled_zero_obligation(client: httpx.AsyncClient,
                                                                     fees: Fees) -> None:
     case = await fees.case(client)
-    await fees.request_payment(client, case, exemptions=[{"item": 0, "reason": "Người có công"},
-                                                         {"item": 1, "reason": "Người có công"}])
+    requested = await fees.request_payment(client, case, exemptions=[{"item": 0, "reason": "Người có công"},
+                                                                     {"item": 1, "reason": "Người có công"}])
+    assert requested["state"] == "received"
     view = await fees.fees_of(client, case)
     [obligation] = view["obligations"]
     assert obligation["due"] == 0 and obligation["settled"] is True and obligation["settled_at"]
     assert all(line["exempt"] and line["exempted_by"] == str(case.reception.id) for line in obligation["lines"])
     refused = await fees.pay_response(client, case)
     assert refused.json()["code"] == "nothing_to_pay"
-    confirmed = await fees.transition(client, case, case.finance, "confirm_payment")
-    assert confirmed.status_code == 200, confirmed.text
-    assert confirmed.json()["state"] == "received"
+    # Nothing to pay: received at once, in request_payment's transaction, with the receipt and the clock.
+    dossier = (await client.get(f"/v1/dossiers/{case.id}", headers=case.reception.headers)).json()
+    assert dossier["state"] == "received" and dossier["national_status_code"] == 2 and dossier["due_at"]
+    history = (await client.get(f"/v1/dossiers/{case.id}/history", headers=case.reception.headers)).json()
+    last_two = [(entry["action"], entry["to"], entry["actor"]) for entry in history["items"][-2:]]
+    assert [(action, to) for action, to, _ in last_two] == [("request_payment", "payment_requested"),
+                                                           ("confirm_payment", "received")]
+    assert last_two[1][2]["kind"] == "system"
 
 
 async def test_partial_exemption_charges_the_rest(client: httpx.AsyncClient, fees: Fees) -> None:

@@ -119,6 +119,8 @@ def _broken(tmp_path: Path, mutate) -> WorkflowDefinition:  # type: ignore[no-un
     (lambda d: d["actions"].pop("stop"), "not reachable"),
     (lambda d: d["states"]["processed"].update(terminal=False) or d["actions"].pop("return_result"),
      "not reachable"),
+    (lambda d: d["actions"]["receive"].update(automatic=True), "automatic action must be a system action"),
+    (lambda d: d["actions"]["confirm_payment"].update(guards=[]), "automatic action must be a system action"),
 ])
 def test_broken_definitions_are_refused(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError, match=message):
