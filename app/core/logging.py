@@ -28,6 +28,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    # The lines carry none of these, and collecting them is most of a record's cost (one access line per
+    # request): the caller's file and line (a stack walk), thread, process and task (logging HOWTO,
+    # "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

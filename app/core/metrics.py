@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -22,9 +24,21 @@ POOL_CHECKED_OUT = Gauge("dvc_db_pool_checked_out", "Database connections in use
 POOL_SIZE = Gauge("dvc_db_pool_size", "Database pool size", registry=REGISTRY)
 
 
+# Labelled children by label values: `labels()` takes a lock and builds a key on every call; the label sets
+# are bounded (methods x route templates x statuses), so each child is looked up once.
+_request_counters: dict[tuple[str, str, int], Any] = {}
+_latencies: dict[tuple[str, str], Any] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    counter = _request_counters.get((method, route, status))
+    if counter is None:
+        counter = _request_counters[(method, route, status)] = REQUESTS.labels(method, route, str(status))
+    counter.inc()
+    latency = _latencies.get((method, route))
+    if latency is None:
+        latency = _latencies[(method, route)] = LATENCY.labels(method, route)
+    latency.observe(seconds)
 
 
 def render() -> tuple[bytes, str]:

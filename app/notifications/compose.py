@@ -2,9 +2,11 @@
 
 Messages per event: `dossier.submitted` -> submitted; `dossier.status_changed` by action (receive and
 confirm_payment -> received, reject -> refused, request_supplement, request_payment, apologise -> apology,
-stop -> stopped, issue_result -> result_ready, return_result -> returned; a supplement that restarts the clock
-issues a new receipt -> received); `payment.succeeded` -> payment_received. Other actions (assign, appraise,
-approve, a withdrawal by the applicant) send nothing.
+stop -> stopped, withdraw -> withdrawn (the applicant's confirmation), issue_result -> result_ready,
+return_result -> returned; a supplement that restarts the clock issues a new receipt -> received; a payment
+request with nothing to pay, every line exempted, sends nothing: the receipt follows at once);
+`payment.succeeded` -> payment_received; `payment.refunded` -> payment_refunded. Internal steps (assign,
+appraise, approve) send nothing.
 
 Details come from the workflow's notice (its content is the snapshot the applicant also gets as a PDF: items,
 reasons, dates), the dossier, the event and the fees domain. Times are shown in Asia/Ho_Chi_Minh.
@@ -26,10 +28,11 @@ from app.workflow.models import Notice
 
 ACTIONS = {"receive": "received", "confirm_payment": "received", "reject": "refused",
            "request_supplement": "supplement_requested", "request_payment": "payment_requested",
-           "apologise": "apology", "stop": "stopped", "issue_result": "result_ready", "return_result": "returned"}
+           "apologise": "apology", "stop": "stopped", "withdraw": "withdrawn", "issue_result": "result_ready",
+           "return_result": "returned"}
 NOTICE_OF = {"received": "receipt", "refused": "refusal", "supplement_requested": "supplement_request",
              "payment_requested": "payment_request", "apology": "apology", "stopped": "stop",
-             "result_ready": "result", "returned": "returned"}
+             "result_ready": "result", "returned": "returned"}  # a withdrawal issues no notice
 DELIVERY = {"vi": {"online": "trực tuyến", "desk": "tại Bộ phận một cửa", "post": "qua dịch vụ bưu chính công ích"},
             "en": {"online": "online", "desk": "at the reception desk", "post": "by public post"}}
 
@@ -55,6 +58,8 @@ async def message_for(session: AsyncSession, event: OutboxEvent) -> tuple[str, N
         return "submitted", None
     if event.event_type == "payment.succeeded":
         return "payment_received", None
+    if event.event_type == "payment.refunded":
+        return "payment_refunded", None
     if event.event_type != "dossier.status_changed":
         return None
     action = str(event.payload.get("action"))
@@ -65,7 +70,12 @@ async def message_for(session: AsyncSession, event: OutboxEvent) -> tuple[str, N
     kind = ACTIONS.get(action)
     if kind is None:
         return None
-    return kind, await find_notice(session, event.aggregate_id, NOTICE_OF[kind], at)
+    if kind == "payment_requested":
+        obligation = await _fees(session, event.aggregate_id, "before_processing")
+        if obligation is not None and obligation.due == 0:
+            return None
+    notice_kind = NOTICE_OF.get(kind)
+    return kind, await find_notice(session, event.aggregate_id, notice_kind, at) if notice_kind else None
 
 
 def when(value: str | datetime | None, language: str) -> str:
@@ -112,6 +122,8 @@ async def context_for(session: AsyncSession, kind: str, language: str, dossier: 
         "fees": [], "amount": money(0, language), "fees_on_result": None,
         "paid_amount": money(int(payload.get("amount") or 0), language),
         "receipt_number": payload.get("receipt_number"), "settled": bool(payload.get("settled")),
+        "refund_amount": money(int(payload.get("amount") or 0), language), "refund_reason": payload.get("reason"),
+        "withdrawn_at": when(event_time(event), language),
     }
     if kind == "payment_requested":
         ctx["fees"] = [{"name": f.get("name"), "amount": money(int(f.get("amount") or 0), language),

@@ -207,3 +207,34 @@ async def test_a_restarted_clock_sends_the_new_receipt(flow, accounts, mail, mon
                         "Yêu cầu bổ sung, hoàn thiện hồ sơ",
                         "Hồ sơ đã được tiếp nhận, hẹn trả kết quả 17:00 ngày 13/03/2025"]
     assert "GIẤY TIẾP NHẬN" in _pdf_text(mail.messages[-1])
+
+
+async def test_refund_and_withdrawal_are_confirmed_and_a_fully_exempted_request_is_not_sent(client, flow, accounts,
+                                                                                           mail):
+    fees = [{"kind": "fee", "name": "Lệ phí cấp giấy chứng nhận", "amount": 150000, "due": "before_processing"}]
+    code = await flow.procedure(fee_items=fees)
+    citizen = await accounts.citizen(email="mai@example.vn")
+    _, dossier = await flow.submitted(code, citizen)
+    did, dcode = dossier["id"], dossier["code"]
+    await flow.act(flow.reception, did, "request_payment")
+    paid = await client.post(f"/v1/dossiers/{did}/payments/counter", headers=flow.finance.headers,
+                             json={"receipt_number": "BL-0002"})
+    assert paid.status_code == 201, paid.text
+    refunded = await client.post(f"/v1/payments/{paid.json()['id']}/refunds", headers=flow.finance.headers,
+                                 json={"amount": 150000, "reason": "Nộp trùng khoản lệ phí",
+                                       "expected_available": 150000})
+    assert refunded.status_code == 201, refunded.text
+    await flow.act(citizen, did, "withdraw", reason="Không còn nhu cầu")
+    await deliver()
+    by_subject = {m["Subject"]: m for m in mail.messages}
+    refund = by_subject[f"[{dcode}] Hoàn trả 150.000 đồng"]
+    assert "Lý do: Nộp trùng khoản lệ phí" in _text(refund)
+    withdrawn = by_subject[f"[{dcode}] Đã rút hồ sơ"]
+    assert "hồ sơ đã được rút lúc" in _text(withdrawn)
+
+    _, exempted = await flow.submitted(code, citizen)
+    await flow.act(flow.reception, exempted["id"], "request_payment",
+                   exemptions=[{"item": 0, "reason": "Người có công với cách mạng"}])
+    await deliver()
+    subjects = [m["Subject"] for m in mail.messages if exempted["code"] in m["Subject"]]
+    assert len(subjects) == 2 and subjects[1].startswith(f"[{exempted['code']}] Hồ sơ đã được tiếp nhận"), subjects

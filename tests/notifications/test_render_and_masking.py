@@ -24,7 +24,8 @@ def _context(**overrides: object) -> dict[str, object]:
         "original_due_at": "17:00 ngày 10/03/2025", "new_due_at": "17:00 ngày 14/03/2025",
         "result_name": "Giấy chứng nhận", "tracking_number": "EL123456789VN", "returned_at": "10:00 ngày 15/03/2025",
         "fees": [{"name": "Lệ phí", "amount": "150.000 đồng", "exempt_reason": None}], "amount": "150.000 đồng",
-        "fees_on_result": None, "paid_amount": "150.000 đồng", "receipt_number": "BL-1", "settled": True}
+        "fees_on_result": None, "paid_amount": "150.000 đồng", "receipt_number": "BL-1", "settled": True,
+        "refund_amount": "150.000 đồng", "refund_reason": "Nộp trùng", "withdrawn_at": "10:00 ngày 04/03/2025"}
     return {**base, **overrides}
 
 
