@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,7 +65,7 @@ def field_error(loc: list[str | int], msg: str, kind: str = "value_error") -> di
 
 def live_clause(now: Any = None) -> ColumnElement[bool]:
     """The version currently in force: published or retired, with now inside [valid_from, valid_to)."""
-    moment = now or clock.now()
+    moment = clock.now() if now is None else now  # a moment, or a bind parameter for a prebuilt statement
     return and_(
         ProcedureVersion.status.in_([VersionStatus.published, VersionStatus.retired]),
         ProcedureVersion.valid_from.is_not(None),
@@ -76,12 +76,18 @@ def live_clause(now: Any = None) -> ColumnElement[bool]:
 
 # --- lookups used by other domains -------------------------------------------------------------------------
 
+# Built once, run with parameters: every dossier creation and submission looks these up, and building the
+# statement (the live clause above all) cost more than running it.
+_PUBLISHED_VERSION = (select(ProcedureVersion)
+                      .where(ProcedureVersion.procedure_code == bindparam("code"), live_clause(bindparam("now")))
+                      .order_by(ProcedureVersion.version.desc()).limit(1))
+_AGENCY = select(Agency).where(Agency.code == bindparam("code"))
+
+
 async def get_published_version(session: AsyncSession, procedure_code: str) -> ProcedureVersion | None:
     """The version in force now (what a new dossier is filed under), or None."""
-    stmt = (select(ProcedureVersion)
-            .where(ProcedureVersion.procedure_code == procedure_code, live_clause())
-            .order_by(ProcedureVersion.version.desc()).limit(1))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    result = await session.execute(_PUBLISHED_VERSION, {"code": procedure_code, "now": clock.now()})
+    return result.scalar_one_or_none()
 
 
 async def get_version(session: AsyncSession, procedure_code: str, version: int) -> ProcedureVersion | None:
@@ -91,7 +97,7 @@ async def get_version(session: AsyncSession, procedure_code: str, version: int) 
 
 
 async def get_agency(session: AsyncSession, code: str) -> Agency | None:
-    return (await session.execute(select(Agency).where(Agency.code == code))).scalar_one_or_none()
+    return (await session.execute(_AGENCY, {"code": code})).scalar_one_or_none()
 
 
 async def get_field(session: AsyncSession, code: str) -> Field | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,7 +27,7 @@ from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError
-from app.dossiers.access import Viewer, check_if_match, visible_to
+from app.dossiers.access import VISIBILITY_SHAPES, Viewer, check_if_match, visibility
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
 from app.workflow import effects, history
@@ -104,21 +104,30 @@ class Locked:
     facts: VersionFacts
 
 
+def _lock_statement(shape: str | None, with_progress: bool) -> Select[Any]:
+    stmt = select(Dossier, *FACT_COLUMNS).join(ProcedureVersion, pinned_version_of(Dossier))
+    if with_progress:
+        stmt = stmt.add_columns(DossierProgress).join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+    stmt = (stmt.where(Dossier.id == bindparam("dossier_id"))
+            .with_for_update(of=[Dossier, DossierProgress] if with_progress else [Dossier])
+            .execution_options(populate_existing=True))
+    return stmt if shape is None else stmt.where(VISIBILITY_SHAPES[shape])
+
+
+# Built once per (visibility shape, with the progress row): see app.dossiers.access.
+_LOCK_STATEMENTS = {(shape, with_progress): _lock_statement(shape, with_progress)
+                    for shape in (None, *VISIBILITY_SHAPES) for with_progress in (True, False)}
+
+
 async def _lock(session: AsyncSession, dossier_id: uuid.UUID, viewer: Viewer | None) -> Locked:
     """The dossier (visible to `viewer`, else 404), locked, with its progress row and its version's facts:
     one statement, so the lock is held for as few round trips as possible."""
+    shape, values = visibility(viewer) if viewer is not None else (None, {})
     # Both rows are locked: under READ COMMITTED a waiter re-reads only the rows it locks once the lock
     # is free, so an unlocked joined progress row would be the stale one (and the history seq collide).
     for with_progress in (True, False):
-        stmt = select(Dossier, *FACT_COLUMNS).join(ProcedureVersion, pinned_version_of(Dossier))
-        if with_progress:
-            stmt = stmt.add_columns(DossierProgress).join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-        stmt = (stmt.where(Dossier.id == dossier_id)
-                .with_for_update(of=[Dossier, DossierProgress] if with_progress else [Dossier])
-                .execution_options(populate_existing=True))
-        if viewer is not None:
-            stmt = stmt.where(visible_to(viewer))
-        row = (await session.execute(stmt)).one_or_none()
+        stmt = _LOCK_STATEMENTS[(shape, with_progress)]
+        row = (await session.execute(stmt, {"dossier_id": dossier_id, **values})).one_or_none()
         if row is not None:  # (a dossier without a progress row predates the workflow: the second pass)
             return Locked(row[0], row[-1] if with_progress else None, facts_from_row(row))
     raise ProblemError("not_found", "The dossier does not exist or is not visible to you.")
