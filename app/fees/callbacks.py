@@ -17,7 +17,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -33,11 +33,21 @@ def receipt_number(attempt: PaymentAttempt) -> str:
     return f"BL-{clock.local(clock.now()):%y%m%d}-{attempt.id.hex[:10].upper()}"
 
 
+# Statements of the callback path, built once and run with parameters (providers call back a lot, and
+# building a statement cost more than running it).
+_BY_REF = (PaymentAttempt.provider == bindparam("provider")) & (PaymentAttempt.provider_ref == bindparam("ref"))
+_ATTEMPT_BY_REF = select(PaymentAttempt.id, PaymentAttempt.state, PaymentAttempt.provider_txn_id,
+                         PaymentAttempt.amount).where(_BY_REF)
+_LOCK_ATTEMPT_BY_REF = (select(PaymentAttempt).where(_BY_REF).with_for_update()
+                        .execution_options(populate_existing=True))
+_RECORD_CALLBACK = insert(PaymentCallback).values({name: bindparam(name) for name in (
+    "provider", "provider_ref", "provider_txn_id", "attempt_id", "status", "amount", "outcome", "payload",
+    "received_at")})
+
+
 async def lock_attempt_by_ref(session: AsyncSession, provider: str, provider_ref: str) -> PaymentAttempt | None:
-    stmt = (select(PaymentAttempt).where(PaymentAttempt.provider == provider,
-                                         PaymentAttempt.provider_ref == provider_ref)
-            .with_for_update().execution_options(populate_existing=True))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    result = await session.execute(_LOCK_ATTEMPT_BY_REF, {"provider": provider, "ref": provider_ref})
+    return result.scalar_one_or_none()
 
 
 async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, attempt: PaymentAttempt) -> None:
@@ -118,10 +128,10 @@ async def handle_callback(session: AsyncSession, provider: PaymentProvider,
             outcome = "unknown_order"
         else:
             outcome = await settle(session, attempt, status=event.status, txn_id=event.txn_id, amount=event.amount)
-    await session.execute(insert(PaymentCallback).values(
-        provider=provider.name, provider_ref=event.provider_ref, provider_txn_id=event.txn_id,
-        attempt_id=attempt_id, status=event.status, amount=event.amount, outcome=outcome,
-        payload=_jsonable(event.raw), received_at=clock.now()))
+    await session.execute(_RECORD_CALLBACK, {
+        "provider": provider.name, "provider_ref": event.provider_ref, "provider_txn_id": event.txn_id,
+        "attempt_id": attempt_id, "status": event.status, "amount": event.amount, "outcome": outcome,
+        "payload": _jsonable(event.raw), "received_at": clock.now()})
     return outcome, event
 
 
@@ -131,9 +141,7 @@ async def _settled_already(session: AsyncSession, provider: str,
     lot, and they would all queue on one row). Safe because the states read here are final: a succeeded
     attempt never changes again for the same transaction, and failure news about a finished attempt is
     ignored whatever happens to it later."""
-    row = (await session.execute(
-        select(PaymentAttempt.id, PaymentAttempt.state, PaymentAttempt.provider_txn_id, PaymentAttempt.amount)
-        .where(PaymentAttempt.provider == provider, PaymentAttempt.provider_ref == event.provider_ref))).first()
+    row = (await session.execute(_ATTEMPT_BY_REF, {"provider": provider, "ref": event.provider_ref})).first()
     if row is None:
         return None, None
     if (event.status == "succeeded" and row.state == AttemptState.succeeded and row.provider_txn_id == event.txn_id

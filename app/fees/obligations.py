@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -44,10 +44,12 @@ async def get_obligation(session: AsyncSession, dossier_id: uuid.UUID, stage: st
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+_LOCK_OBLIGATION = (select(FeeObligation).where(FeeObligation.id == bindparam("obligation_id")).with_for_update()
+                    .execution_options(populate_existing=True))  # built once: on every credit and refund
+
+
 async def lock_obligation(session: AsyncSession, obligation_id: uuid.UUID) -> FeeObligation:
-    stmt = (select(FeeObligation).where(FeeObligation.id == obligation_id).with_for_update()
-            .execution_options(populate_existing=True))
-    return (await session.execute(stmt)).scalar_one()
+    return (await session.execute(_LOCK_OBLIGATION, {"obligation_id": obligation_id})).scalar_one()
 
 
 async def list_obligations(session: AsyncSession, dossier_id: uuid.UUID) -> Sequence[FeeObligation]:

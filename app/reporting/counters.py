@@ -19,12 +19,13 @@ What is counted when (old state -> new state):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, event, exists, select
+from sqlalchemy import Table, bindparam, event, exists, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -71,11 +72,19 @@ def local_day(moment: datetime | None) -> date:
     return clock.local(moment or clock.now()).date()
 
 
-def _upsert(dialect: str, key: CounterKey, values: dict[str, int]) -> Any:
+# Statements are built once (per dialect and set of figures) and run with parameters: they run in most
+# write transactions, and building one cost more than running it.
+@functools.cache
+def _upsert_statement(dialect: str, names: tuple[str, ...]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(TABLE).values({**dict(zip(KEY_COLUMNS, key, strict=True)), **values})
+    stmt = insert(TABLE).values({name: bindparam(name) for name in (*KEY_COLUMNS, *names)})
     return stmt.on_conflict_do_update(index_elements=list(KEY_COLUMNS),
-                                      set_={name: TABLE.c[name] + stmt.excluded[name] for name in values})
+                                      set_={name: TABLE.c[name] + stmt.excluded[name] for name in names})
+
+
+def _upsert(dialect: str, key: CounterKey, values: dict[str, int]) -> tuple[Any, dict[str, Any]]:
+    names = tuple(sorted(values))
+    return _upsert_statement(dialect, names), {**dict(zip(KEY_COLUMNS, key, strict=True)), **values}
 
 
 def write_deltas(connection: Connection, deltas: Deltas) -> None:
@@ -83,23 +92,25 @@ def write_deltas(connection: Connection, deltas: Deltas) -> None:
     for key in sorted(deltas.rows):  # one order for every writer: no deadlock between two transactions
         values = {k: v for k, v in deltas.rows[key].items() if v}
         if values:
-            connection.execute(_upsert(dialect, key, values))
+            connection.execute(*_upsert(dialect, key, values))
 
 
 async def add_counts(session: AsyncSession, key: CounterKey, **values: int) -> None:
     """Add to one counter row from async code (ratings, sync), in the session's transaction."""
     dialect = session.get_bind().dialect.name
-    await session.execute(_upsert(dialect, key, {k: v for k, v in values.items() if v}))
+    await session.execute(*_upsert(dialect, key, {k: v for k, v in values.items() if v}))
 
 
-def _mark_statement(dialect: str, dossier_id: uuid.UUID, mark: str) -> Any:
+@functools.cache
+def _mark_statement(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(MARKS).values(dossier_id=dossier_id, mark=mark).on_conflict_do_nothing()
+    return insert(MARKS).values(dossier_id=bindparam("dossier_id"), mark=bindparam("mark")).on_conflict_do_nothing()
 
 
 def _mark_once(connection: Connection, dossier_id: uuid.UUID, mark: str) -> bool:
     """True the first time (dossier, mark) is seen: the once-per-dossier figure should be counted now."""
-    return bool(connection.execute(_mark_statement(connection.dialect.name, dossier_id, mark)).rowcount == 1)
+    result = connection.execute(_mark_statement(connection.dialect.name), {"dossier_id": dossier_id, "mark": mark})
+    return bool(result.rowcount == 1)
 
 
 async def count_synced(session: AsyncSession, dossier: Any) -> None:
@@ -107,7 +118,8 @@ async def count_synced(session: AsyncSession, dossier: Any) -> None:
 
     For the integration domain: call it in the transaction that records a successful delivery. `dossier` is
     the Dossier (or anything with id, agency_code, procedure_code, submitted_at)."""
-    result = await session.execute(_mark_statement(session.get_bind().dialect.name, dossier.id, "synced"))
+    result = await session.execute(_mark_statement(session.get_bind().dialect.name),
+                                   {"dossier_id": dossier.id, "mark": "synced"})
     if getattr(result, "rowcount", 0) == 1:
         await add_counts(session, (dossier.agency_code, dossier.procedure_code, local_day(dossier.submitted_at)),
                          synced=1)
@@ -168,9 +180,12 @@ def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, 
         deltas.add((agency, procedure, local_day(dossier.finished_at)), **figures)
 
 
+_DOSSIER_KEY = (select(Dossier.agency_code, Dossier.procedure_code, Dossier.submitted_at)
+                .where(Dossier.id == bindparam("dossier_id")))
+
+
 def _dossier_key(connection: Connection, dossier_id: uuid.UUID) -> CounterKey | None:
-    row = connection.execute(select(Dossier.agency_code, Dossier.procedure_code, Dossier.submitted_at)
-                             .where(Dossier.id == dossier_id)).first()
+    row = connection.execute(_DOSSIER_KEY, {"dossier_id": dossier_id}).first()
     return None if row is None else (row.agency_code, row.procedure_code, local_day(row.submitted_at))
 
 
