@@ -90,10 +90,12 @@ async def get_published_version(session: AsyncSession, procedure_code: str) -> P
     return result.scalar_one_or_none()
 
 
+_VERSION = select(ProcedureVersion).where(ProcedureVersion.procedure_code == bindparam("code"),
+                                          ProcedureVersion.version == bindparam("version"))
+
+
 async def get_version(session: AsyncSession, procedure_code: str, version: int) -> ProcedureVersion | None:
-    stmt = select(ProcedureVersion).where(ProcedureVersion.procedure_code == procedure_code,
-                                          ProcedureVersion.version == version)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(_VERSION, {"code": procedure_code, "version": version})).scalar_one_or_none()
 
 
 async def get_agency(session: AsyncSession, code: str) -> Agency | None:

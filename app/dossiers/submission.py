@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue import service as catalogue
@@ -161,9 +161,11 @@ async def _pinned(session: AsyncSession, dossier: Dossier) -> ProcedureVersion:
     return version
 
 
+_PARTS_PRESENT = select(Attachment.part).where(Attachment.dossier_id == bindparam("dossier_id")).distinct()
+
+
 async def missing_parts(session: AsyncSession, dossier: Dossier, version: ProcedureVersion) -> list[dict[str, Any]]:
-    present = set((await session.execute(
-        select(Attachment.part).where(Attachment.dossier_id == dossier.id).distinct())).scalars())
+    present = set((await session.execute(_PARTS_PRESENT, {"dossier_id": dossier.id})).scalars())
     return [part for part in (version.document_parts or [])
             if part.get("required", True) and part["key"] not in present]
 

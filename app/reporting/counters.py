@@ -156,6 +156,10 @@ def _finishing(session: Session, connection: Connection, dossier: Dossier) -> di
             "finished_multi_supplement": int(not late and supplements > 1), "processing_seconds": max(seconds, 0)}
 
 
+_HAS_DOCUMENTS = select(exists().where(Attachment.dossier_id == bindparam("dossier_id"),
+                                      Attachment.kind == "document"))
+
+
 def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, deltas: Deltas) -> None:
     change = _state_change(dossier)
     if change is None:
@@ -164,8 +168,7 @@ def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, 
     agency, procedure = dossier.agency_code, dossier.procedure_code
     today = (agency, procedure, local_day(None))
     if new == "submitted" and old in (None, "draft"):
-        has_files = connection.execute(select(exists().where(
-            Attachment.dossier_id == dossier.id, Attachment.kind == "document"))).scalar()
+        has_files = connection.execute(_HAS_DOCUMENTS, {"dossier_id": dossier.id}).scalar()
         channel_column = OFFLINE_CHANNELS.get(dossier.channel, "submitted_online")
         deltas.add((agency, procedure, local_day(dossier.submitted_at)), submitted=1, digitised=int(bool(has_files)),
                    **{channel_column: 1})
