@@ -60,7 +60,21 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
         read_engine = get_database().read_engine.sync_engine
         if read_engine.pool is not engine.pool:  # PostgreSQL's read engine is a copy sharing events and pool
             event.listen(read_engine, "before_cursor_execute", count)
+        import gc
+
+        gc_time = [0.0, 0]
+        gc_started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            else:
+                gc_time[0] += time.perf_counter() - gc_started[0]
+                gc_time[1] += info.get("generation", 0) == 2
+
+        gc.callbacks.append(on_gc)
         timings = []
+        cpu_started = time.process_time()
         profiler = cProfile.Profile() if profile_path else None
         sampler = None
         if tree_path:
@@ -73,6 +87,8 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
                 headers[name] = os.urandom(8).hex()
             if index == 20:  # warm-up done: caches filled, pools open
                 statements = 0
+                gc_time[:] = [0.0, 0]
+                cpu_started = time.process_time()
                 if profiler:
                     profiler.enable()
                 if sampler:
@@ -83,6 +99,7 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
                 timings.append(time.perf_counter() - started)
             if response.status_code >= 400:
                 raise SystemExit(f"request {index}: {response.status_code} {response.text[:500]}")
+        cpu = time.process_time() - cpu_started
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile_path))
@@ -91,8 +108,10 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
             show_all = bool(os.environ.get("BENCH_SHOW_ALL"))
             Path(tree_path).write_text(sampler.output_text(unicode=False, color=False, show_all=show_all))
         print(f"{scenario_name}: {requests} sequential requests, mean {1000 * statistics.mean(timings):.2f} ms,"
-              f" median {1000 * statistics.median(timings):.2f} ms, {statements / requests:.1f} SQL statements"
-              " per request")
+              f" median {1000 * statistics.median(timings):.2f} ms, CPU {1000 * cpu / requests:.2f} ms (this process, the"
+              f" client included), {statements / requests:.1f} SQL statements"
+              f" per request; garbage collection {1000 * gc_time[0] / requests:.2f} ms per request"
+              f" ({gc_time[1]} full collections)")
         await close_database()
         if profile_path:
             stats = pstats.Stats(profile_path)
