@@ -108,8 +108,8 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
             show_all = bool(os.environ.get("BENCH_SHOW_ALL"))
             Path(tree_path).write_text(sampler.output_text(unicode=False, color=False, show_all=show_all))
         print(f"{scenario_name}: {requests} sequential requests, mean {1000 * statistics.mean(timings):.2f} ms,"
-              f" median {1000 * statistics.median(timings):.2f} ms, CPU {1000 * cpu / requests:.2f} ms (this process, the"
-              f" client included), {statements / requests:.1f} SQL statements"
+              f" median {1000 * statistics.median(timings):.2f} ms, CPU {1000 * cpu / requests:.2f} ms"
+              f" (this process, the client included), {statements / requests:.1f} SQL statements"
               f" per request; garbage collection {1000 * gc_time[0] / requests:.2f} ms per request"
               f" ({gc_time[1]} full collections)")
         await close_database()
