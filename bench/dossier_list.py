@@ -47,7 +47,7 @@ SELECT gen_random_uuid(), $1 || '-' || lpad(n::text, 8, '0'), $2, 1, 'Thủ tụ
 FROM (SELECT n, now() - (random() * interval '730 days') AS ts FROM generate_series($6::int, $7::int) AS n) AS g
 """
 
-# The app's page query for an official (app/dossiers/listing.py + access.visible_to), first page of 20 (+1).
+# The app's page query for an official (app/dossiers/listing.py + access.VISIBILITY_SHAPES), first page of 20 (+1).
 PAGE_QUERY = """
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT * FROM dossiers

@@ -112,6 +112,7 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
               f" (this process, the client included), {statements / requests:.1f} SQL statements"
               f" per request; garbage collection {1000 * gc_time[0] / requests:.2f} ms per request"
               f" ({gc_time[1]} full collections)")
+        print(f"objects tracked by the garbage collector at the end: {len(gc.get_objects()):,}")
         await close_database()
         if profile_path:
             stats = pstats.Stats(profile_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -107,8 +107,10 @@ async def keyset_page(
     params: PageParams,
     key: Callable[[Any], Sequence[Any]],
     scalars: bool = True,
+    parameters: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], str | None]:
-    """Run `stmt` ordered by `order` ((column, descending) pairs, ending in a unique column), one page of it."""
+    """Run `stmt` ordered by `order` ((column, descending) pairs, ending in a unique column), one page of it.
+    `parameters` are the values of `stmt`'s bind parameters, if it has any."""
     columns = [c for c, _ in order]
     descending = [d for _, d in order]
     if params.cursor:
@@ -116,7 +118,7 @@ async def keyset_page(
         _check_cursor_types(columns, values)
         stmt = stmt.where(keyset_after(columns, values, descending))
     stmt = stmt.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(params.limit + 1)
-    result = await session.execute(stmt)
+    result = await session.execute(stmt, dict(parameters or {}))
     rows = list(result.scalars().all() if scalars else result.all())
     next_cursor = None
     if len(rows) > params.limit:

@@ -56,9 +56,9 @@ class Viewer:
         return p.agency_code == agency_code and bool(p.roles.intersection(roles))
 
 
-# The visibility rule in each of its shapes, with bind parameters: routes that lock or read one dossier run
-# statements built once per shape (building a statement cost more than running it), lists compose the
-# same clause with their filters (`visible_to`).
+# The visibility rule in each of its shapes, with bind parameters (values from `visibility`): routes that lock
+# or read one dossier run statements built once per shape (building a statement cost more than running it),
+# lists compose the shape's clause with their filters and pass the values when they execute.
 _OWN_OR_SUBMITTED = or_(Dossier.state != DRAFT, Dossier.actor_id == bindparam("v_account"))
 VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
     "applicant": Dossier.applicant_id == bindparam("v_applicant"),
@@ -83,11 +83,6 @@ def visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
     if p.kind == "client" and "dossiers:read" in p.scopes and p.agency_codes:
         return "client", {"v_agencies": sorted(p.agency_codes)}
     return "nobody", {}
-
-
-def visible_to(viewer: Viewer) -> ColumnElement[bool]:
-    shape, values = visibility(viewer)
-    return VISIBILITY_SHAPES[shape].params(values) if values else VISIBILITY_SHAPES[shape]
 
 
 _BY_ID = {shape: select(Dossier).where(Dossier.id == bindparam("dossier_id"), clause)

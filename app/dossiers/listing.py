@@ -19,7 +19,7 @@ from app.core import clock
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import not_found
 from app.core.settings import get_settings
-from app.dossiers.access import DRAFT, Viewer, visible_to
+from app.dossiers.access import DRAFT, VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
 from app.dossiers.schemas import DossierFilters, PublicDossierOut
 from app.workflow.progress import CLOCK_RUNNING_STATES, at_risk_cutoff, is_overdue, overdue_clause, progress_map
@@ -73,16 +73,19 @@ async def workflow_fields(session: AsyncSession, rows: list[Dossier]) -> dict[An
 
 async def list_dossiers(session: AsyncSession, viewer: Viewer, filters: DossierFilters,
                         page: PageParams) -> tuple[list[Dossier], str | None]:
-    stmt = _filtered(select(Dossier).where(visible_to(viewer)), filters)
+    shape, visibility_values = visibility(viewer)
+    stmt = _filtered(select(Dossier).where(VISIBILITY_SHAPES[shape]), filters)
     if filters.due_within_working_days is not None:
         stmt = await _at_risk(session, stmt, filters.due_within_working_days)
     by_creation = viewer.principal.is_applicant or filters.state == DRAFT
     if by_creation:
         order = [(Dossier.created_at, True), (Dossier.id, True)]
-        return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.created_at, d.id))
+        return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.created_at, d.id),
+                                 parameters=visibility_values)
     stmt = stmt.where(Dossier.state != DRAFT)
     order = [(Dossier.submitted_at, True), (Dossier.id, True)]
-    return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.submitted_at, d.id))
+    return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.submitted_at, d.id),
+                             parameters=visibility_values)
 
 
 # Built once: the public tracking page is the most requested read, and building a select costs more than running it.

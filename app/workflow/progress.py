@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -89,11 +89,14 @@ def ensure_progress(session: AsyncSession, dossier: Dossier, progress: DossierPr
     return progress
 
 
+_PROGRESS_OF = select(DossierProgress).where(DossierProgress.dossier_id.in_(bindparam("ids", expanding=True)))
+
+
 async def progress_map(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DossierProgress]:
     """The progress rows of a page of dossiers, in one query (no N+1 on lists)."""
     if not ids:
         return {}
-    rows = await session.execute(select(DossierProgress).where(DossierProgress.dossier_id.in_(list(ids))))
+    rows = await session.execute(_PROGRESS_OF, {"ids": list(ids)})
     return {p.dossier_id: p for p in rows.scalars()}
 
 
