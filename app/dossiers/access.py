@@ -85,12 +85,11 @@ def visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
     return "nobody", {}
 
 
-_BY_ID = {shape: select(Dossier).where(Dossier.id == bindparam("dossier_id"), clause)
-          for shape, clause in VISIBILITY_SHAPES.items()}
-_LOCK_BY_ID = select(Dossier).where(Dossier.id == bindparam("dossier_id"))
-_LOCK_VISIBLE_BY_ID = {shape: _LOCK_BY_ID.where(clause).with_for_update().execution_options(populate_existing=True)
-                       for shape, clause in VISIBILITY_SHAPES.items()}
-_LOCK_BY_ID = _LOCK_BY_ID.with_for_update().execution_options(populate_existing=True)
+_ONE = select(Dossier).where(Dossier.id == bindparam("dossier_id"))
+_BY_ID = {shape: _ONE.where(clause) for shape, clause in VISIBILITY_SHAPES.items()}
+_LOCK_BY_ID = _ONE.with_for_update().execution_options(populate_existing=True)
+_LOCK_VISIBLE_BY_ID = {shape: statement.with_for_update().execution_options(populate_existing=True)
+                       for shape, statement in _BY_ID.items()}
 
 
 async def get_dossier_for(session: AsyncSession, principal: Principal | Viewer, dossier_id: uuid.UUID) -> Dossier:
