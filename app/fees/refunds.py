@@ -2,12 +2,14 @@
 
 `expected_available` is the caller's view of what is still refundable; a different value is 409
 `refund_amount_mismatch`, so two officials working from the same screen cannot refund the same money twice.
-The amount is reserved (attempt and obligation `refunded`) before the provider is asked, and released if the
-provider refuses; the database CHECKs keep refunded <= paid whatever happens.
+The amount is reserved (attempt and obligation `refunded`, a `submitted` refund row) and committed before the
+provider is asked, and released if the provider refuses; the database CHECKs keep refunded <= paid whatever
+happens.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import select
@@ -20,6 +22,8 @@ from app.fees.models import PaymentAttempt, Refund, RefundState
 from app.fees.obligations import lock_obligation
 from app.fees.providers import get_provider
 from app.fees.providers.base import RefundOrder, RefundResult
+
+log = logging.getLogger(__name__)
 
 
 async def lock_attempt(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentAttempt:
@@ -43,6 +47,23 @@ async def _ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by
 
 async def refund_payment(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int, reason: str,
                          expected_available: int, official_id: uuid.UUID) -> Refund:
+    """Reserve, commit, ask the provider, record: three steps, two transactions.
+
+    The reservation (a `submitted` refund holding its amount) is committed before the provider moves any money,
+    and no row lock is held while it is asked. Whatever happens next (the provider's answer lost, the process
+    killed, the database gone), the record exists and the amount stays reserved, so nobody can refund the same
+    money again; an unknown outcome stays `submitted` for an operator. The caller's session is committed here;
+    the answer is recorded in its next transaction, which the caller commits.
+    """
+    refund, attempt = await _reserve(session, attempt_id, amount=amount, reason=reason,
+                                     expected_available=expected_available, official_id=official_id)
+    await session.commit()
+    result = await _ask_provider(attempt, refund, requested_by=str(official_id))
+    return await _record(session, attempt.id, refund.id, result)
+
+
+async def _reserve(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int, reason: str,
+                   expected_available: int, official_id: uuid.UUID) -> tuple[Refund, PaymentAttempt]:
     attempt = await lock_attempt(session, attempt_id)
     obligation = await lock_obligation(session, attempt.obligation_id)
     available = attempt.refundable  # 0 unless the payment succeeded
@@ -53,26 +74,38 @@ async def refund_payment(session: AsyncSession, attempt_id: uuid.UUID, *, amount
     if not 0 < amount <= available:
         raise ProblemError("validation_error", "The refund amount must be positive and at most what is available.",
                            errors=[{"loc": ["body", "amount"], "msg": f"must be between 1 and {available}"}])
-    now = clock.now()
     refund = Refund(id=uuid.uuid4(), attempt_id=attempt.id, amount=amount, reason=reason,
-                    state=RefundState.submitted.value, requested_by=official_id, created_at=now)
+                    state=RefundState.submitted.value, requested_by=official_id, created_at=clock.now())
     session.add(refund)
     attempt.refunded += amount
     if attempt.credited:
         obligation.refunded += amount
+    attempt.updated_at = clock.now()
     await session.flush()
-    result = await _ask_provider(attempt, refund, requested_by=str(official_id))
+    return refund, attempt
+
+
+async def _record(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID,
+                  result: RefundResult) -> Refund:
+    """The provider's answer on the reserved refund: a failure releases the amount, a success is announced.
+    Rows are locked in the order every payment path uses: attempt, obligation, then the refund."""
+    attempt = await lock_attempt(session, attempt_id)
+    obligation = await lock_obligation(session, attempt.obligation_id)
+    refund = (await session.execute(select(Refund).where(Refund.id == refund_id).with_for_update()
+                                    .execution_options(populate_existing=True))).scalar_one()
     refund.provider_refund_id = result.provider_refund_id
     if result.state == "failed":
         refund.state, refund.completed_at = RefundState.failed.value, clock.now()
-        attempt.refunded -= amount
+        attempt.refunded -= refund.amount
         if attempt.credited:
-            obligation.refunded -= amount
+            obligation.refunded -= refund.amount
     elif result.state == "succeeded":
         refund.state, refund.completed_at = RefundState.succeeded.value, clock.now()
         await emit(session, "payment.refunded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
-                   payload={"payment_id": str(attempt.id), "refund_id": str(refund.id), "amount": amount,
-                            "refunded_total": attempt.refunded, "reason": reason})
+                   payload={"payment_id": str(attempt.id), "refund_id": str(refund.id), "amount": refund.amount,
+                            "refunded_total": attempt.refunded, "reason": refund.reason})
+    else:
+        log.warning("refund %s: outcome unknown at %s; kept submitted, amount reserved", refund.id, attempt.provider)
     attempt.updated_at = clock.now()
     await session.flush()
     return refund

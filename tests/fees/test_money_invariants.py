@@ -77,8 +77,14 @@ class FeesMachine(RuleBasedStateMachine):
             return dossier.id, obligation.id
 
     async def _write(self, work: Any) -> Any:
-        async with get_database().write_sessions() as session, session.begin():
-            return await work(session)
+        async with get_database().write_sessions() as session:  # as a request's session: work may commit too
+            try:
+                result = await work(session)
+                await session.commit()
+                return result
+            except BaseException:
+                await session.rollback()
+                raise
 
     def teardown(self) -> None:
         clock.now = _real_now  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -73,6 +74,37 @@ async def test_partial_then_full_refund(client: httpx.AsyncClient, fees: Fees) -
         refunded = (await session.execute(select(OutboxEvent).where(
             OutboxEvent.event_type == "payment.refunded"))).scalars().all()
     assert [e.payload["amount"] for e in refunded] == [200000, 300000]
+
+
+async def test_a_refund_is_on_record_before_the_provider_moves_money(client: httpx.AsyncClient, fees: Fees,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies after the bank refunded, before the answer is recorded: the refund is still on record
+    (submitted, amount reserved), so the same money cannot be refunded twice."""
+    from app.fees import refunds
+    from app.fees.models import Refund
+
+    case, attempt = await fees.paid_case(client)
+    pid = str(attempt["id"])
+    asked = refunds._ask_provider
+
+    async def killed_after_the_bank_answered(*args: object, **kwargs: object) -> object:
+        await asked(*args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("process killed")
+
+    monkeypatch.setattr(refunds, "_ask_provider", killed_after_the_bank_answered)
+    with pytest.raises(RuntimeError):
+        async with get_database().write_sessions() as session:
+            await refunds.refund_payment(session, uuid.UUID(pid), amount=BEFORE_TOTAL, reason="Nộp trùng",
+                                         expected_available=BEFORE_TOTAL, official_id=case.finance.id)
+    monkeypatch.setattr(refunds, "_ask_provider", asked)
+    assert fees.bank.order(str(attempt["provider_ref"]))["refunded"] == BEFORE_TOTAL  # the money left
+    async with get_database().read_sessions() as session:
+        [refund] = (await session.execute(select(Refund))).scalars().all()
+    assert (refund.state, refund.amount) == ("submitted", BEFORE_TOTAL)
+    payment = (await client.get(f"/v1/payments/{pid}", headers=case.finance.headers)).json()
+    assert (payment["refunded"], payment["refundable"]) == (BEFORE_TOTAL, 0)
+    again = await _refund(client, case.finance.headers, pid, BEFORE_TOTAL, BEFORE_TOTAL)
+    assert again.status_code == 409 and again.json()["code"] == "refund_amount_mismatch"
 
 
 async def test_refund_with_a_stale_expectation_is_409(client: httpx.AsyncClient, fees: Fees) -> None:
