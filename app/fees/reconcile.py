@@ -1,9 +1,14 @@
-"""Reconciliation: ask the provider about attempts whose callback never came, settle them, expire old ones.
+"""Reconciliation: ask the provider about attempts whose callback never came, settle them, expire old ones;
+and report refunds whose outcome is unknown.
 
 Run by `dvc payments reconcile` and periodically by `dvc worker`. Safe next to callbacks and next to another
 reconciler: the provider is asked outside any transaction, then each attempt is settled in its own short
 transaction with its row locked (SKIP LOCKED on PostgreSQL, so two reconcilers split the work; SQLite's
 BEGIN IMMEDIATE serialises writers) and its state re-read under the lock, so only live attempts change.
+
+A refund still `submitted` after the same wait (the provider's answer was lost, or the process died after
+asking) keeps its amount reserved, so it is never refunded twice; it is not re-sent (a provider's refund is not
+idempotent here), but counted and logged with its id for finance to settle with the provider.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from app.core import clock
 from app.core.db import get_database
 from app.core.settings import get_settings
 from app.fees.callbacks import settle
-from app.fees.models import LIVE_STATES, AttemptState, PaymentAttempt, PaymentCallback
+from app.fees.models import LIVE_STATES, AttemptState, PaymentAttempt, PaymentCallback, Refund, RefundState
 from app.fees.providers import get_provider
 from app.fees.providers.base import ProviderError, ProviderStatus
 
@@ -34,6 +39,7 @@ class ReconcileReport:
     expired: int = 0
     unchanged: int = 0
     errors: int = 0
+    refunds_unresolved: int = 0  # submitted refunds older than the wait: amount reserved, outcome unknown
 
 
 async def _candidates(older_than_s: float, limit: int) -> list[tuple[uuid.UUID, str, str, object]]:
@@ -93,4 +99,18 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
         except Exception:  # one bad attempt must not stop the pass
             log.exception("reconcile: attempt %s", attempt_id)
             report.errors += 1
+    for refund_id, attempt_id, amount in await _unresolved_refunds(wait):
+        report.refunds_unresolved += 1
+        log.warning("refund %s of payment %s (%s đồng) has no outcome from the provider; the amount stays "
+                    "reserved until finance settles it", refund_id, attempt_id, amount)
     return report
+
+
+async def _unresolved_refunds(older_than_s: float) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    cutoff = clock.now() - timedelta(seconds=older_than_s)
+    async with get_database().read_sessions() as session:
+        rows = (await session.execute(
+            select(Refund.id, Refund.attempt_id, Refund.amount)
+            .where(Refund.state == RefundState.submitted.value, Refund.created_at <= cutoff)
+            .order_by(Refund.created_at))).all()
+    return [(r.id, r.attempt_id, r.amount) for r in rows]

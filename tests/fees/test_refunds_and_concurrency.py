@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import timedelta
 
@@ -77,9 +78,10 @@ async def test_partial_then_full_refund(client: httpx.AsyncClient, fees: Fees) -
 
 
 async def test_a_refund_is_on_record_before_the_provider_moves_money(client: httpx.AsyncClient, fees: Fees,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     """The process dies after the bank refunded, before the answer is recorded: the refund is still on record
-    (submitted, amount reserved), so the same money cannot be refunded twice."""
+    (submitted, amount reserved), so the same money cannot be refunded twice, and reconciliation reports it."""
     from app.fees import refunds
     from app.fees.models import Refund
 
@@ -105,6 +107,10 @@ async def test_a_refund_is_on_record_before_the_provider_moves_money(client: htt
     assert (payment["refunded"], payment["refundable"]) == (BEFORE_TOTAL, 0)
     again = await _refund(client, case.finance.headers, pid, BEFORE_TOTAL, BEFORE_TOTAL)
     assert again.status_code == 409 and again.json()["code"] == "refund_amount_mismatch"
+    with caplog.at_level(logging.WARNING, logger="app.fees.reconcile"):
+        report = await reconcile(older_than_s=0)
+    assert report.refunds_unresolved == 1
+    assert any(str(refund.id) in record.getMessage() for record in caplog.records)
 
 
 async def test_refund_with_a_stale_expectation_is_409(client: httpx.AsyncClient, fees: Fees) -> None:
