@@ -7,7 +7,9 @@ by the outbox delivery (app/core/delivery.py); adapters do not retry themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
+
+import httpx
 
 
 class ChannelError(Exception):
@@ -63,3 +65,36 @@ class ScriptedFailures:
             self.times -= 1
         return True
 
+
+
+@dataclass
+class FakeProvider:
+    """The part the SMS and Zalo fakes share: an httpx transport that counts requests, records the accepted
+    bodies, and misbehaves on purpose (`failures`) before it looks at a request. A fake says how its provider
+    refuses (`refusal`) and what it answers otherwise (`answer`)."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+    failures: ScriptedFailures = field(default_factory=ScriptedFailures)
+    failure_text: ClassVar[str] = "Service Unavailable"
+
+    def recover(self) -> None:
+        self.failures = ScriptedFailures()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.failures.next_fails():
+            if self.failures.status is not None:
+                return httpx.Response(self.failures.status, text=self.failure_text)
+            return httpx.Response(200, json=self.refusal(self.failures.error, "fake failure"))
+        return self.answer(request)
+
+    def refusal(self, error: str | int | None, message: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        raise NotImplementedError
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)

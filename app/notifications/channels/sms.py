@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from app.core.settings import Settings
-from app.notifications.channels.base import ChannelError, OutgoingMessage, ScriptedFailures
+from app.notifications.channels.base import ChannelError, FakeProvider, OutgoingMessage, ScriptedFailures
 from app.notifications.channels.http import international, post_json, without_diacritics
 
 ACCEPTED = "100"
@@ -50,38 +50,26 @@ class SmsChannel:
 
 
 @dataclass
-class FakeSmsProvider:
+class FakeSmsProvider(FakeProvider):
     """A local eSMS-compatible endpoint (an httpx transport): checks the keys, records accepted messages.
 
-    `fail_status` answers that HTTP status (e.g. 503) to the next `fail_times` requests (forever when None);
-    `fail_code` answers HTTP 200 with that CodeResult instead."""
+    `fail(status=...)` answers that HTTP status (e.g. 503) to the next `times` requests (forever when None);
+    `fail(code=...)` answers HTTP 200 with that CodeResult instead."""
 
     api_key: str = "test-sms-key"
     secret_key: str = "test-sms-secret"  # noqa: S105  (the fake provider's own test key)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    requests: int = 0
-    failures: ScriptedFailures = field(default_factory=ScriptedFailures)
 
     def fail(self, *, status: int | None = None, code: str | None = None, times: int | None = None) -> None:
         self.failures = ScriptedFailures(status=status, error=code, times=times)
 
-    def recover(self) -> None:
-        self.failures = ScriptedFailures()
+    def refusal(self, error: str | int | None, message: str) -> dict[str, Any]:
+        return {"CodeResult": error, "ErrorMessage": message}
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        if self.failures.next_fails():
-            if self.failures.status is not None:
-                return httpx.Response(self.failures.status, text="Service Unavailable")
-            return httpx.Response(200, json={"CodeResult": self.failures.error, "ErrorMessage": "fake failure"})
+    def answer(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body.get("ApiKey") != self.api_key or body.get("SecretKey") != self.secret_key:
-            return httpx.Response(200, json={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})
+            return httpx.Response(200, json=self.refusal("101", "Authorize Failed"))
         if not str(body.get("Phone", "")).isdigit() or not body.get("Content"):
-            return httpx.Response(200, json={"CodeResult": "99", "ErrorMessage": "Phone or Content invalid"})
+            return httpx.Response(200, json=self.refusal("99", "Phone or Content invalid"))
         self.received.append(body)
         return httpx.Response(200, json={"CodeResult": ACCEPTED, "CountRegenerate": 0, "SMSID": uuid.uuid4().hex})
-
-    @property
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)

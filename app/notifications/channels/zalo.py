@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import httpx
 
 from app.core.settings import Settings
-from app.notifications.channels.base import ChannelError, OutgoingMessage, ScriptedFailures
+from app.notifications.channels.base import ChannelError, FakeProvider, OutgoingMessage, ScriptedFailures
 from app.notifications.channels.http import international, post_json
 
 
@@ -47,41 +47,30 @@ class ZaloChannel:
 
 
 @dataclass
-class FakeZaloProvider:
+class FakeZaloProvider(FakeProvider):
     """A local ZNS-compatible endpoint (an httpx transport): checks token and template, records messages.
 
-    `fail_status` answers that HTTP status to the next `fail_times` requests (forever when None); `fail_error`
-    answers HTTP 200 with that negative error code instead."""
+    `fail(status=...)` answers that HTTP status to the next `times` requests (forever when None);
+    `fail(error=...)` answers HTTP 200 with that negative error code instead."""
 
     access_token: str = "test-zalo-token"  # noqa: S105  (the fake provider's own test token)
     template_id: str = "246810"
-    received: list[dict[str, Any]] = field(default_factory=list)
-    requests: int = 0
-    failures: ScriptedFailures = field(default_factory=ScriptedFailures)
+    failure_text: ClassVar[str] = "Bad Gateway"
 
     def fail(self, *, status: int | None = None, error: int | None = None, times: int | None = None) -> None:
         self.failures = ScriptedFailures(status=status, error=error, times=times)
 
-    def recover(self) -> None:
-        self.failures = ScriptedFailures()
+    def refusal(self, error: str | int | None, message: str) -> dict[str, Any]:
+        return {"error": error, "message": message}
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        if self.failures.next_fails():
-            if self.failures.status is not None:
-                return httpx.Response(self.failures.status, text="Bad Gateway")
-            return httpx.Response(200, json={"error": self.failures.error, "message": "fake failure"})
+    def answer(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("access_token") != self.access_token:
-            return httpx.Response(200, json={"error": -124, "message": "Access token is invalid"})
+            return httpx.Response(200, json=self.refusal(-124, "Access token is invalid"))
         body = json.loads(request.content)
         if body.get("template_id") != self.template_id:
-            return httpx.Response(200, json={"error": -1123, "message": "Template is not approved"})
+            return httpx.Response(200, json=self.refusal(-1123, "Template is not approved"))
         if not str(body.get("phone", "")).startswith("84"):
-            return httpx.Response(200, json={"error": -108, "message": "Phone number is invalid"})
+            return httpx.Response(200, json=self.refusal(-108, "Phone number is invalid"))
         self.received.append(body)
         return httpx.Response(200, json={"error": 0, "message": "Success",
                                          "data": {"msg_id": uuid.uuid4().hex, "sent_time": "0"}})
-
-    @property
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
