@@ -29,28 +29,39 @@ class SystemEditor:
         return True
 
 
-async def procedure(dsn: str, document_parts: list[dict[str, Any]]) -> tuple[str, str]:
-    """An agency and a published citizen procedure (online, full level) with these document parts:
-    (agency_code, procedure_code)."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+AGENCY_NAME = "Sở Tư pháp"
 
+
+async def publish_procedure(session: Any, document_parts: list[dict[str, Any]], *,
+                            processing_days: int = 5) -> tuple[str, Any]:
+    """In `session`: an agency, a field and a published citizen procedure (online, full level) with these
+    document parts. Returns (agency_code, the published ProcedureVersion)."""
     from app.catalogue import service, versions
     from app.catalogue.models import Agency, AgencyLevel
     from app.catalogue.schemas import FieldIn, ProcedureCreate
 
-    engine = create_async_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
     agency, code, field = f"BENCH.{uuid.uuid4().hex[:6]}", f"9.{uuid.uuid4().hex[:8]}", f"f{uuid.uuid4().hex[:8]}"
+    session.add(Agency(code=agency, name=AGENCY_NAME, level=AgencyLevel.department))
+    await session.flush()
+    await service.create_field(session, SystemEditor(), FieldIn(code=field, name="Hộ tịch"))
+    data: dict[str, Any] = {
+        "code": code, "name": "Cấp bản sao trích lục (bench)", "agency_code": agency, "field_code": field,
+        "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
+        "processing_days": processing_days, "document_parts": document_parts, "result": {"name": "Bản sao trích lục"}}
+    version = await versions.create_procedure(session, SystemEditor(), ProcedureCreate.model_validate(data))
+    await versions.publish(session, SystemEditor(), code, version.version)
+    return agency, version
+
+
+async def procedure(dsn: str, document_parts: list[dict[str, Any]]) -> tuple[str, str]:
+    """`publish_procedure` in its own transaction on the bench database: (agency_code, procedure_code)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    engine = create_async_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
     try:
         async with async_sessionmaker(engine)() as session, session.begin():
-            session.add(Agency(code=agency, name="Sở Tư pháp", level=AgencyLevel.department))
-            await session.flush()
-            await service.create_field(session, SystemEditor(), FieldIn(code=field, name="Hộ tịch"))
-            data: dict[str, Any] = {
-                "code": code, "name": "Cấp bản sao trích lục (bench)", "agency_code": agency, "field_code": field,
-                "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
-                "processing_days": 5, "document_parts": document_parts, "result": {"name": "Bản sao trích lục"}}
-            version = await versions.create_procedure(session, SystemEditor(), ProcedureCreate.model_validate(data))
-            await versions.publish(session, SystemEditor(), code, version.version)
+            agency, version = await publish_procedure(session, document_parts)
+            code = str(version.procedure_code)
     finally:
         await engine.dispose()
     return agency, code

@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 
 from bench.model import BenchContext, Request, Scenario
-from bench.scenarios.transition import _seed
+from bench.scenarios.transition import seed_processing_dossiers
 
 DOSSIERS = 2000
 
 
 async def setup(ctx: BenchContext) -> Request:
     subject = f"official-{uuid.uuid4().hex}"
-    await _seed(ctx.database_dsn, ctx.identity.issuer, subject, DOSSIERS)
+    await seed_processing_dossiers(ctx.database_dsn, ctx.identity.issuer, subject, DOSSIERS)
     headers = ctx.identity.bearer(ctx.identity.token(subject, email="tham.dinh@bench.gov.vn"))
     return Request("GET", "/v1/dossiers?state=processing&limit=20", headers=headers)
 

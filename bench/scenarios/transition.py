@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 from bench.model import BenchContext, Request, Scenario, Variant
-from bench.seed import SystemEditor
+from bench.seed import AGENCY_NAME, publish_procedure
 
 DOSSIERS = 2000
 
 
-async def _seed(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UUID]:
+async def seed_processing_dossiers(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UUID]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-    from app.catalogue import service, versions
-    from app.catalogue.models import Agency, AgencyLevel
-    from app.catalogue.schemas import FieldIn, ProcedureCreate
     from app.core import clock
     from app.dossiers.models import Dossier
     from app.identity import staff
@@ -35,26 +31,16 @@ async def _seed(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UU
     from app.workflow.models import GENESIS_HASH, DossierProgress
 
     engine = create_async_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
-    agency, code, field = f"BENCH.{uuid.uuid4().hex[:6]}", f"9.{uuid.uuid4().hex[:8]}", f"f{uuid.uuid4().hex[:8]}"
     try:
         async with async_sessionmaker(engine)() as session, session.begin():
-            session.add(Agency(code=agency, name="Sở Khoa học và Công nghệ", level=AgencyLevel.department))
-            await session.flush()
-            await service.create_field(session, SystemEditor(), FieldIn(code=field, name="Đo lường"))
-            data: dict[str, Any] = {
-                "code": code, "name": "Cấp giấy chứng nhận (bench)", "agency_code": agency, "field_code": field,
-                "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
-                "processing_days": 15, "document_parts": [{"key": "don", "name": "Đơn"}],
-                "result": {"name": "Giấy chứng nhận"}}
-            version = await versions.create_procedure(session, SystemEditor(), ProcedureCreate.model_validate(data))
-            await versions.publish(session, SystemEditor(), code, version.version)
+            agency, version = await publish_procedure(session, [{"key": "don", "name": "Đơn"}], processing_days=15)
             official = await staff.create_official(session, None, OfficialIn.model_validate({
                 "issuer": issuer, "subject": subject, "email": "tham.dinh@bench.gov.vn", "name": "Thẩm Định",
                 "agency_code": agency, "roles": ["processing"]}))
             now = clock.now()
-            dossiers = [Dossier(procedure_code=code, procedure_version=version.version,
+            dossiers = [Dossier(procedure_code=version.procedure_code, procedure_version=version.version,
                                 procedure_name=version.name, agency_code=agency,
-                                agency_name="Sở Khoa học và Công nghệ", applicant_kind="citizen", channel="online",
+                                agency_name=AGENCY_NAME, applicant_kind="citizen", channel="online",
                                 source="online", delivery_method="online", form={}, state="processing",
                                 national_status_code=4, submitted_at=now, received_at=now,
                                 due_at=now.replace(year=now.year + 1), code=f"{agency}-BENCH-{n:05d}")
@@ -72,7 +58,7 @@ async def _seed(dsn: str, issuer: str, subject: str, count: int) -> list[uuid.UU
 
 async def setup(ctx: BenchContext) -> Request:
     subject = f"official-{uuid.uuid4().hex}"
-    ids = await _seed(ctx.database_dsn, ctx.identity.issuer, subject, DOSSIERS)
+    ids = await seed_processing_dossiers(ctx.database_dsn, ctx.identity.issuer, subject, DOSSIERS)
     headers = {**ctx.identity.bearer(ctx.identity.token(subject, email="tham.dinh@bench.gov.vn")), "If-Match": "*"}
     paths = [f"/v1/dossiers/{dossier_id}/transitions" for dossier_id in ids]
     return Request.json("POST", paths[0], json.dumps({"action": "appraise"}).encode(), headers=headers,
