@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.support.identity_fixtures",
     "tests.support.catalogue_fixtures",
     "tests.support.dossier_fixtures",
+    "tests.support.workflow_fixtures",
 ]
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="dvc-test-"))

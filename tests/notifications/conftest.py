@@ -30,9 +30,6 @@ from app.notifications.channels.sms import FakeSmsProvider, SmsChannel
 from app.notifications.channels.zalo import FakeZaloProvider, ZaloChannel
 from app.notifications.consumer import deliver_notifications
 from app.notifications.models import NotificationMessage
-from tests.support.dossier_fixtures import Dossiers
-from tests.support.identity_fixtures import Accounts
-from tests.workflow.conftest import Flow
 
 MAIL_FROM = "Cổng Dịch vụ công <no-reply@dvc.example.vn>"
 
@@ -117,13 +114,6 @@ def zalo() -> Iterator[FakeZaloProvider]:
     channels.install(ZaloChannel(settings, transport=fake.transport))
     yield fake
     channels.uninstall_all()
-
-
-@pytest.fixture
-async def flow(client: Any, accounts: Accounts, dossiers: Dossiers) -> Flow:
-    f = Flow(client, accounts, dossiers)
-    await f.officials()
-    return f
 
 
 async def deliver() -> RunStats:

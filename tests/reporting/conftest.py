@@ -15,7 +15,7 @@ from app.core.clock import LOCAL_TZ
 from tests.fees.conftest import Fees
 from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import Accounts, Actor
-from tests.workflow.conftest import Flow
+from tests.support.workflow_fixtures import Flow
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
 
@@ -45,13 +45,6 @@ def _fresh_public_cache() -> Iterator[None]:
     public_cache.clear()
     yield
     public_cache.clear()
-
-
-@pytest.fixture
-async def flow(client: Any, accounts: Accounts, dossiers: Dossiers) -> Flow:
-    f = Flow(client, accounts, dossiers)
-    await f.officials()
-    return f
 
 
 @pytest.fixture

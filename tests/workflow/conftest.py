@@ -1,130 +1,14 @@
-"""Driving dossiers through the workflow over HTTP: procedures with chosen rules, officials, and `act`.
-
-    async def test_x(flow):
-        code = await flow.procedure(processing_days=5)
-        citizen, dossier = await flow.submitted(code)
-        received = await flow.act(flow.reception, dossier["id"], "receive")
-"""
+"""Workflow tests: the `flow` fixture (tests/support/workflow_fixtures.py, shared with the notification and
+reporting tests) and a PKI for signed results."""
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from tests.support.dossier_fixtures import DEFAULT_PARTS, Dossiers
-from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
 from tests.workflow.pki import Pki, make_pki
-
-_counter = itertools.count(1)
-
-
-class Flow:
-    def __init__(self, client: Any, accounts: Accounts, dossiers: Dossiers) -> None:
-        self.client, self.accounts, self.dossiers = client, accounts, dossiers
-        self.reception: Actor
-        self.processing: Actor
-        self.approval: Actor
-        self.finance: Actor
-
-    async def officials(self, agency: str = DEFAULT_AGENCY) -> None:
-        self.reception = await self.accounts.official(agency, ["reception"], name="Lê Thị Tiếp Nhận")
-        self.processing = await self.accounts.official(agency, ["processing"], name="Phạm Văn Thẩm Định")
-        self.approval = await self.accounts.official(agency, ["approval"], name="Nguyễn Văn Duyệt")
-        self.finance = await self.accounts.official(agency, ["finance"], name="Hoàng Thị Kế Toán")
-
-    async def procedure(self, agency: str = DEFAULT_AGENCY, **overrides: Any) -> str:
-        """A published procedure with the given version fields (processing_days, fee_items, result, ...)."""
-        from app.catalogue import service, versions
-        from app.catalogue.schemas import FieldIn, ProcedureCreate
-        from app.core.db import get_database
-        from tests.support.catalogue_fixtures import Editor
-
-        await self.accounts.ensure_agency(agency)
-        n = next(_counter)
-        code = f"2.{n:06d}.{uuid.uuid4().hex[:6]}"
-        field_code = f"wf-{uuid.uuid4().hex[:8]}"
-        body = {"code": code, "name": f"Cấp giấy chứng nhận đủ điều kiện số {n}", "agency_code": agency,
-                "field_code": field_code, "online_level": "full", "applicant_kinds": ["citizen", "organisation"],
-                "channels": ["online", "desk", "post"], "processing_days": 10, "document_parts": DEFAULT_PARTS,
-                "result": {"name": "Giấy chứng nhận", "must_be_signed": False}, **overrides}
-        async with get_database().write_sessions() as session, session.begin():
-            await service.create_field(session, Editor(), FieldIn(code=field_code, name="Đo lường"))
-            version = await versions.create_procedure(session, Editor(), ProcedureCreate.model_validate(body))
-            await versions.publish(session, Editor(), code, version.version)
-        self.dossiers.parts[code] = DEFAULT_PARTS
-        return code
-
-    async def submitted(self, code: str, citizen: Actor | None = None) -> tuple[Actor, dict[str, Any]]:
-        citizen = citizen or await self.accounts.citizen(name="Trần Văn Đức")
-        return citizen, await self.dossiers.submitted(self.client, citizen, code)
-
-    async def get(self, actor: Actor, dossier_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/v1/dossiers/{dossier_id}", headers=actor.headers)
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-    async def post(self, actor: Actor, dossier_id: str, action: str, etag: str | None = None, **body: Any) -> Any:
-        """POST a transition; the If-Match is read first unless given."""
-        if etag is None:
-            read = await self.client.get(f"/v1/dossiers/{dossier_id}", headers=actor.headers)
-            etag = read.headers.get("etag", '"0"')
-        return await self.client.post(f"/v1/dossiers/{dossier_id}/transitions", json={"action": action, **body},
-                                      headers={**actor.headers, "If-Match": etag})
-
-    async def act(self, actor: Actor, dossier_id: str, action: str, **body: Any) -> dict[str, Any]:
-        response = await self.post(actor, dossier_id, action, **body)
-        assert response.status_code == 200, response.text
-        assert response.headers["etag"] == f'"{response.json()["version"]}"'
-        return dict(response.json())
-
-    async def upload_result(self, dossier_id: str, content: bytes) -> str:
-        response = await self.client.post(f"/v1/dossiers/{dossier_id}/attachments", headers=self.approval.headers,
-                                          data={"part": "result"},
-                                          files={"file": ("ket-qua.pdf", content, "application/pdf")})
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    async def upload_supplement(self, actor: Actor, dossier_id: str) -> str:
-        response = await self.dossiers.upload(self.client, actor, dossier_id, "id_copy", file_name="bo-sung.pdf")
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
-
-    async def to_processing(self, dossier_id: str) -> dict[str, Any]:
-        await self.act(self.reception, dossier_id, "receive")
-        return await self.act(self.reception, dossier_id, "assign", assignee=str(self.processing.id))
-
-    async def history(self, actor: Actor, dossier_id: str) -> list[dict[str, Any]]:
-        response = await self.client.get(f"/v1/dossiers/{dossier_id}/history", headers=actor.headers)
-        assert response.status_code == 200, response.text
-        return list(response.json()["items"])
-
-    async def notices(self, actor: Actor, dossier_id: str) -> list[dict[str, Any]]:
-        response = await self.client.get(f"/v1/dossiers/{dossier_id}/notices", headers=actor.headers)
-        assert response.status_code == 200, response.text
-        return list(response.json()["items"])
-
-
-async def outbox_events(dossier_id: str, event_type: str = "dossier.status_changed") -> list[dict[str, Any]]:
-    from app.core.db import get_database
-    from app.core.outbox import OutboxEvent
-
-    async with get_database().read_sessions() as session:
-        rows = await session.execute(select(OutboxEvent.payload).where(
-            OutboxEvent.aggregate_id == uuid.UUID(dossier_id), OutboxEvent.event_type == event_type)
-            .order_by(OutboxEvent.id))
-        return [dict(p) for p in rows.scalars()]
-
-
-@pytest.fixture
-async def flow(client: Any, accounts: Accounts, dossiers: Dossiers) -> Flow:
-    f = Flow(client, accounts, dossiers)
-    await f.officials()
-    return f
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.core.db import get_database
 from app.workflow.models import HistoryEntry
-from tests.workflow.conftest import outbox_events
+from tests.support.workflow_fixtures import outbox_events
 
 
 async def _history_dossier(flow) -> tuple[object, str]:  # type: ignore[no-untyped-def]

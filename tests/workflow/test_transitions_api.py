@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from app.core.pdf import render_document
-from tests.workflow.conftest import outbox_events
+from tests.support.workflow_fixtures import outbox_events
 
 
 async def test_received_processing_processed_returned(client, flow, pki):
