@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +17,7 @@ import httpx
 import pytest
 
 from app.fees.providers.fakepay import FakePayBank, SignedCallback
-from tests.support.catalogue_fixtures import Editor
-from tests.support.dossier_fixtures import DEFAULT_PARTS, Dossiers
+from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
 
 CALLBACK = "/v1/payments/providers/fakepay/callback"
@@ -30,9 +27,6 @@ FEE_ITEMS: list[dict[str, Any]] = [
     {"kind": "fee", "name": "Lệ phí trả kết quả", "amount": 20000, "due": "on_result"},
 ]
 BEFORE_TOTAL = 500000
-_counter = itertools.count(1)
-
-
 @dataclass
 class Case:
     citizen: Actor
@@ -55,27 +49,8 @@ class Fees:
     async def procedure(self, fee_items: list[dict[str, Any]] | None = None,
                         agency_code: str = DEFAULT_AGENCY) -> str:
         """A published procedure with fee items (through the catalogue services)."""
-        from app.catalogue import service, versions
-        from app.catalogue.schemas import FieldIn, ProcedureCreate
-        from app.core.db import get_database
-
-        await self.accounts.ensure_agency(agency_code)
-        n = next(_counter)
-        code = f"2.{n:06d}.{uuid.uuid4().hex[:6]}"
-        field_code = f"fee-field-{uuid.uuid4().hex[:8]}"
-        editor = Editor()
-        async with get_database().write_sessions() as session, session.begin():
-            await service.create_field(session, editor, FieldIn(code=field_code, name="Đo lường"))
-            data = ProcedureCreate.model_validate({
-                "code": code, "name": f"Thủ tục có phí {n}", "agency_code": agency_code, "field_code": field_code,
-                "online_level": "full", "applicant_kinds": ["citizen", "organisation"],
-                "channels": ["online", "desk"], "processing_days": 10, "document_parts": DEFAULT_PARTS,
-                "result": {"name": "Giấy chứng nhận"},
-                "fee_items": FEE_ITEMS if fee_items is None else fee_items})
-            version = await versions.create_procedure(session, editor, data)
-            await versions.publish(session, editor, code, version.version)
-        self.dossiers.parts[code] = DEFAULT_PARTS
-        return code
+        return await self.dossiers.procedure(agency_code, channels=("online", "desk"),
+                                             fee_items=FEE_ITEMS if fee_items is None else fee_items)
 
     async def case(self, client: httpx.AsyncClient, fee_items: list[dict[str, Any]] | None = None) -> Case:
         code = await self.procedure(fee_items)

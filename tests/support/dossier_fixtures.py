@@ -41,8 +41,9 @@ class Dossiers:
     async def procedure(self, agency_code: str = DEFAULT_AGENCY, *, parts: list[dict[str, Any]] | None = None,
                         form_schema: dict[str, Any] | None = None, channels: tuple[str, ...] = ("online", "desk",
                         "post"), applicant_kinds: tuple[str, ...] = ("citizen", "organisation"),
-                        name: str | None = None) -> str:
-        """A published procedure of `agency_code`; returns its code."""
+                        name: str | None = None, **version_fields: Any) -> str:
+        """A published procedure of `agency_code`, with any other version fields given (processing_days,
+        fee_items, result, ...); returns its code."""
         from app.catalogue import service, versions
         from app.catalogue.schemas import FieldIn, ProcedureCreate
         from app.core.db import get_database
@@ -59,7 +60,7 @@ class Dossiers:
                 "field_code": field_code, "online_level": "full", "applicant_kinds": list(applicant_kinds),
                 "channels": list(channels), "processing_days": 10,
                 "document_parts": parts if parts is not None else DEFAULT_PARTS,
-                "result": {"name": "Giấy chứng nhận"}, "form_schema": form_schema})
+                "result": {"name": "Giấy chứng nhận"}, "form_schema": form_schema, **version_fields})
             version = await versions.create_procedure(session, editor, data)
             await versions.publish(session, editor, code, version.version)
         self.parts[code] = parts if parts is not None else DEFAULT_PARTS

@@ -8,17 +8,14 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from tests.support.dossier_fixtures import DEFAULT_PARTS, Dossiers
+from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
-
-_counter = itertools.count(1)
 
 
 class Flow:
@@ -37,25 +34,9 @@ class Flow:
 
     async def procedure(self, agency: str = DEFAULT_AGENCY, **overrides: Any) -> str:
         """A published procedure with the given version fields (processing_days, fee_items, result, ...)."""
-        from app.catalogue import service, versions
-        from app.catalogue.schemas import FieldIn, ProcedureCreate
-        from app.core.db import get_database
-        from tests.support.catalogue_fixtures import Editor
-
-        await self.accounts.ensure_agency(agency)
-        n = next(_counter)
-        code = f"2.{n:06d}.{uuid.uuid4().hex[:6]}"
-        field_code = f"wf-{uuid.uuid4().hex[:8]}"
-        body = {"code": code, "name": f"Cấp giấy chứng nhận đủ điều kiện số {n}", "agency_code": agency,
-                "field_code": field_code, "online_level": "full", "applicant_kinds": ["citizen", "organisation"],
-                "channels": ["online", "desk", "post"], "processing_days": 10, "document_parts": DEFAULT_PARTS,
-                "result": {"name": "Giấy chứng nhận", "must_be_signed": False}, **overrides}
-        async with get_database().write_sessions() as session, session.begin():
-            await service.create_field(session, Editor(), FieldIn(code=field_code, name="Đo lường"))
-            version = await versions.create_procedure(session, Editor(), ProcedureCreate.model_validate(body))
-            await versions.publish(session, Editor(), code, version.version)
-        self.dossiers.parts[code] = DEFAULT_PARTS
-        return code
+        parts = overrides.pop("document_parts", None)
+        overrides.setdefault("result", {"name": "Giấy chứng nhận", "must_be_signed": False})
+        return await self.dossiers.procedure(agency, parts=parts, **overrides)
 
     async def submitted(self, code: str, citizen: Actor | None = None) -> tuple[Actor, dict[str, Any]]:
         citizen = citizen or await self.accounts.citizen(name="Trần Văn Đức")
