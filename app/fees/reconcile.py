@@ -6,9 +6,11 @@ reconciler: the provider is asked outside any transaction, then each attempt is 
 transaction with its row locked (SKIP LOCKED on PostgreSQL, so two reconcilers split the work; SQLite's
 BEGIN IMMEDIATE serialises writers) and its state re-read under the lock, so only live attempts change.
 
-A refund still `submitted` after the same wait (the provider's answer was lost, or the process died after
-asking) keeps its amount reserved, so it is never refunded twice; it is not re-sent (a provider's refund is not
-idempotent here), but counted and logged with its id for finance to settle with the provider.
+A refund still `submitted` after the same wait (the provider's answer was lost, or the process died before or
+after asking) keeps its amount reserved, so it is never refunded twice. When its provider de-duplicates refunds
+by our refund id (`refunds_idempotent`), it is asked again with the same id and the answer recorded (once, under
+the row locks, whoever asks); otherwise, or while the answer stays unknown, it is counted and logged with its id
+for finance to settle with the provider.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.fees.callbacks import settle
 from app.fees.models import LIVE_STATES, AttemptState, PaymentAttempt, PaymentCallback, Refund, RefundState
 from app.fees.providers import get_provider
 from app.fees.providers.base import ProviderError, ProviderStatus
+from app.fees.refunds import ask_provider, record_answer
 
 log = logging.getLogger("app.fees.reconcile")
 
@@ -39,6 +42,7 @@ class ReconcileReport:
     expired: int = 0
     unchanged: int = 0
     errors: int = 0
+    refunds_settled: int = 0  # submitted refunds asked again (same refund id) and now succeeded or failed
     refunds_unresolved: int = 0  # submitted refunds older than the wait: amount reserved, outcome unknown
 
 
@@ -99,18 +103,38 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
         except Exception:  # one bad attempt must not stop the pass
             log.exception("reconcile: attempt %s", attempt_id)
             report.errors += 1
-    for refund_id, attempt_id, amount in await _unresolved_refunds(wait):
+    for refund, attempt in await _unresolved_refunds(wait, limit):
+        if await _ask_again(refund, attempt):
+            report.refunds_settled += 1
+            continue
         report.refunds_unresolved += 1
         log.warning("refund %s of payment %s (%s đồng) has no outcome from the provider; the amount stays "
-                    "reserved until finance settles it", refund_id, attempt_id, amount)
+                    "reserved until finance settles it", refund.id, attempt.id, refund.amount)
     return report
 
 
-async def _unresolved_refunds(older_than_s: float) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+async def _unresolved_refunds(older_than_s: float, limit: int) -> list[tuple[Refund, PaymentAttempt]]:
     cutoff = clock.now() - timedelta(seconds=older_than_s)
     async with get_database().read_sessions() as session:
         rows = (await session.execute(
-            select(Refund.id, Refund.attempt_id, Refund.amount)
+            select(Refund, PaymentAttempt).join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
             .where(Refund.state == RefundState.submitted.value, Refund.created_at <= cutoff)
-            .order_by(Refund.created_at))).all()
-    return [(r.id, r.attempt_id, r.amount) for r in rows]
+            .order_by(Refund.created_at).limit(limit))).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+async def _ask_again(refund: Refund, attempt: PaymentAttempt) -> bool:
+    """Ask the provider again with the same refund id, outside any transaction; record a definite answer.
+    False when the provider cannot be asked safely or the answer is still unknown."""
+    if attempt.provider == "counter" or not get_provider(attempt.provider).refunds_idempotent:
+        return False
+    try:
+        result = await ask_provider(attempt, refund, requested_by=str(refund.requested_by))
+    except ProviderError as error:
+        log.warning("reconcile: asking %s again for refund %s failed: %s", attempt.provider, refund.id, error)
+        return False
+    if result.state == "submitted":
+        return False
+    async with get_database().write_sessions() as session, session.begin():
+        await record_answer(session, attempt.id, refund.id, result)
+    return True

@@ -4,7 +4,8 @@
 `refund_amount_mismatch`, so two officials working from the same screen cannot refund the same money twice.
 The amount is reserved (attempt and obligation `refunded`, a `submitted` refund row) and committed before the
 provider is asked, and released if the provider refuses; the database CHECKs keep refunded <= paid whatever
-happens.
+happens. A refund whose answer was lost is asked again by reconciliation with the same refund id, when the
+provider de-duplicates refunds by that id (`refunds_idempotent`); otherwise it waits for finance.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ async def lock_attempt(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentA
     return attempt
 
 
-async def _ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by: str) -> RefundResult:
+async def ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by: str) -> RefundResult:
     if attempt.provider == "counter":  # cash handed back at the desk
         return RefundResult("succeeded", provider_refund_id=f"CR{refund.id.hex[:16].upper()}")
     provider = get_provider(attempt.provider)
@@ -58,8 +59,8 @@ async def refund_payment(session: AsyncSession, attempt_id: uuid.UUID, *, amount
     refund, attempt = await _reserve(session, attempt_id, amount=amount, reason=reason,
                                      expected_available=expected_available, official_id=official_id)
     await session.commit()
-    result = await _ask_provider(attempt, refund, requested_by=str(official_id))
-    return await _record(session, attempt.id, refund.id, result)
+    result = await ask_provider(attempt, refund, requested_by=str(official_id))
+    return await record_answer(session, attempt.id, refund.id, result)
 
 
 async def _reserve(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int, reason: str,
@@ -85,14 +86,20 @@ async def _reserve(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int,
     return refund, attempt
 
 
-async def _record(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID,
-                  result: RefundResult) -> Refund:
+async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID,
+                        result: RefundResult) -> Refund:
     """The provider's answer on the reserved refund: a failure releases the amount, a success is announced.
-    Rows are locked in the order every payment path uses: attempt, obligation, then the refund."""
+    Rows are locked in the order every payment path uses: attempt, obligation, then the refund. A refund
+    already settled (by another reconciler asking the same provider) is left as it is: recorded once."""
     attempt = await lock_attempt(session, attempt_id)
     obligation = await lock_obligation(session, attempt.obligation_id)
     refund = (await session.execute(select(Refund).where(Refund.id == refund_id).with_for_update()
                                     .execution_options(populate_existing=True))).scalar_one()
+    if result.state == "submitted":
+        log.warning("refund %s: outcome unknown at %s; kept submitted, amount reserved", refund.id, attempt.provider)
+        return refund
+    if refund.state != RefundState.submitted.value:  # recorded meanwhile by another reconciler
+        return refund
     refund.provider_refund_id = result.provider_refund_id
     if result.state == "failed":
         refund.state, refund.completed_at = RefundState.failed.value, clock.now()
@@ -104,8 +111,6 @@ async def _record(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.
         await emit(session, "payment.refunded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
                    payload={"payment_id": str(attempt.id), "refund_id": str(refund.id), "amount": refund.amount,
                             "refunded_total": attempt.refunded, "reason": refund.reason})
-    else:
-        log.warning("refund %s: outcome unknown at %s; kept submitted, amount reserved", refund.id, attempt.provider)
     attempt.updated_at = clock.now()
     await session.flush()
     return refund

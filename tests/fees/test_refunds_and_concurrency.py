@@ -6,6 +6,8 @@ import asyncio
 import logging
 import uuid
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,40 +79,99 @@ async def test_partial_then_full_refund(client: httpx.AsyncClient, fees: Fees) -
     assert [e.payload["amount"] for e in refunded] == [200000, 300000]
 
 
-async def test_a_refund_is_on_record_before_the_provider_moves_money(client: httpx.AsyncClient, fees: Fees,
-                                                                     monkeypatch: pytest.MonkeyPatch,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    """The process dies after the bank refunded, before the answer is recorded: the refund is still on record
-    (submitted, amount reserved), so the same money cannot be refunded twice, and reconciliation reports it."""
+async def _refund_killed(monkeypatch: pytest.MonkeyPatch, case: Any, payment_id: str, *, bank_answered: bool) -> None:
+    """Refund the whole payment through the service, the process dying before the provider is asked or after
+    it answered, before the answer is recorded."""
     from app.fees import refunds
-    from app.fees.models import Refund
 
-    case, attempt = await fees.paid_case(client)
-    pid = str(attempt["id"])
-    asked = refunds._ask_provider
+    asked = refunds.ask_provider
 
-    async def killed_after_the_bank_answered(*args: object, **kwargs: object) -> object:
-        await asked(*args, **kwargs)  # type: ignore[arg-type]
+    async def killed(*args: Any, **kwargs: Any) -> Any:
+        if bank_answered:
+            await asked(*args, **kwargs)
         raise RuntimeError("process killed")
 
-    monkeypatch.setattr(refunds, "_ask_provider", killed_after_the_bank_answered)
-    with pytest.raises(RuntimeError):
-        async with get_database().write_sessions() as session:
-            await refunds.refund_payment(session, uuid.UUID(pid), amount=BEFORE_TOTAL, reason="Nộp trùng",
-                                         expected_available=BEFORE_TOTAL, official_id=case.finance.id)
-    monkeypatch.setattr(refunds, "_ask_provider", asked)
-    assert fees.bank.order(str(attempt["provider_ref"]))["refunded"] == BEFORE_TOTAL  # the money left
+    monkeypatch.setattr(refunds, "ask_provider", killed)
+    try:
+        with pytest.raises(RuntimeError):
+            async with get_database().write_sessions() as session:
+                await refunds.refund_payment(session, uuid.UUID(payment_id), amount=BEFORE_TOTAL, reason="Nộp trùng",
+                                             expected_available=BEFORE_TOTAL, official_id=case.finance.id)
+    finally:
+        monkeypatch.setattr(refunds, "ask_provider", asked)
+
+
+async def _refunds_and_events() -> tuple[list[tuple[str, int]], int]:
+    from app.fees.models import Refund
+
     async with get_database().read_sessions() as session:
-        [refund] = (await session.execute(select(Refund))).scalars().all()
-    assert (refund.state, refund.amount) == ("submitted", BEFORE_TOTAL)
+        rows = (await session.execute(select(Refund))).scalars().all()
+        events = (await session.execute(select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.event_type == "payment.refunded"))).scalar()
+    return [(r.state, r.amount) for r in rows], int(events or 0)
+
+
+@pytest.mark.parametrize("bank_answered", [True, False], ids=["after-the-bank-answered", "before-asking"])
+async def test_a_refund_cut_off_by_a_crash_is_settled_once_by_reconciliation(
+        client: httpx.AsyncClient, fees: Fees, monkeypatch: pytest.MonkeyPatch, bank_answered: bool) -> None:
+    """The refund is on record (submitted, amount reserved) before the provider moves money, so the same money
+    cannot be refunded twice meanwhile; reconciliation asks fakepay again with the same refund id, which moves
+    the money only if the first request never reached it, and records the answer once."""
+    case, attempt = await fees.paid_case(client)
+    pid, ref = str(attempt["id"]), str(attempt["provider_ref"])
+    await _refund_killed(monkeypatch, case, pid, bank_answered=bank_answered)
+    assert fees.bank.order(ref)["refunded"] == (BEFORE_TOTAL if bank_answered else 0)
+    assert await _refunds_and_events() == ([("submitted", BEFORE_TOTAL)], 0)
     payment = (await client.get(f"/v1/payments/{pid}", headers=case.finance.headers)).json()
     assert (payment["refunded"], payment["refundable"]) == (BEFORE_TOTAL, 0)
     again = await _refund(client, case.finance.headers, pid, BEFORE_TOTAL, BEFORE_TOTAL)
     assert again.status_code == 409 and again.json()["code"] == "refund_amount_mismatch"
-    with caplog.at_level(logging.WARNING, logger="app.fees.reconcile"):
-        report = await reconcile(older_than_s=0)
-    assert report.refunds_unresolved == 1
-    assert any(str(refund.id) in record.getMessage() for record in caplog.records)
+
+    assert (await reconcile(older_than_s=3600)).refunds_settled == 0  # younger than the wait: left alone
+    reports = await asyncio.gather(reconcile(older_than_s=0), reconcile(older_than_s=0))
+    assert sum(r.refunds_settled for r in reports) >= 1 and sum(r.refunds_unresolved for r in reports) == 0
+    assert fees.bank.order(ref)["refunded"] == BEFORE_TOTAL  # the money left once
+    assert await _refunds_and_events() == ([("succeeded", BEFORE_TOTAL)], 1)
+    assert (await fees.fees_of(client, case))["refunded"] == BEFORE_TOTAL
+    assert (await reconcile(older_than_s=0)).refunds_settled == 0
+
+
+async def test_a_provider_without_idempotent_refunds_is_not_asked_again(
+        client: httpx.AsyncClient, fees: Fees, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Re-sending could refund twice, so the refund stays reserved and is reported with its id for finance."""
+    from app.fees.providers import use_provider
+    from app.fees.providers.fakepay import FakePayProvider
+
+    class OneShotRefunds(FakePayProvider):
+        refunds_idempotent = False
+
+    case, attempt = await fees.paid_case(client)
+    pid, ref = str(attempt["id"]), str(attempt["provider_ref"])
+    await _refund_killed(monkeypatch, case, pid, bank_answered=False)
+    use_provider("fakepay", OneShotRefunds(fees.bank))
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.fees.reconcile"):
+            report = await reconcile(older_than_s=0)
+    finally:
+        use_provider("fakepay", None)
+    assert (report.refunds_settled, report.refunds_unresolved) == (0, 1)
+    [(state, amount)], _ = await _refunds_and_events()
+    assert (state, amount, fees.bank.order(ref)["refunded"]) == ("submitted", BEFORE_TOTAL, 0)
+    assert any(pid in record.getMessage() for record in caplog.records)
+
+
+def test_fakepay_answers_a_repeated_refund_id_from_its_ledger(tmp_path: Path) -> None:
+    from app.fees.providers.fakepay import FakePayBank
+
+    bank = FakePayBank(secret="s", ledger_dir=tmp_path)
+    bank.open_order("R1", 1000, "http://x")
+    bank.complete("R1")
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert bank.refund("R1", first, 600).state == "succeeded"
+    assert bank.refund("R1", first, 600) == bank.refund("R1", first, 600)
+    assert bank.refund("R1", second, 600).state == "failed"  # more than what is left
+    assert bank.order("R1")["refunded"] == 600
 
 
 async def test_refund_with_a_stale_expectation_is_409(client: httpx.AsyncClient, fees: Fees) -> None:

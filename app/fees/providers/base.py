@@ -95,6 +95,9 @@ class RefundResult:
 
 class PaymentProvider(Protocol):
     name: str
+    # True when the provider de-duplicates refunds by our refund id (RefundOrder.refund_id): asking again for
+    # a refund whose answer was lost then cannot move the money twice, so reconciliation may do it.
+    refunds_idempotent: bool
 
     async def create(self, order: PaymentOrder) -> CreatedPayment:
         """Register the payment with the provider; answer where to send the payer."""
@@ -105,6 +108,7 @@ class PaymentProvider(Protocol):
         ...
 
     async def refund(self, order: RefundOrder) -> RefundResult:
+        """Ask for a refund; "submitted" when the outcome is unknown (the amount stays reserved)."""
         ...
 
     def verify_callback(self, request: CallbackRequest) -> CallbackEvent:

@@ -89,6 +89,22 @@ class FakePayBank:
         self._save({"ref": ref, "amount": amount, "return_url": return_url, "status": "pending",
                     "txn_id": None, "paid_amount": None, "refunded": 0})
 
+    def refund(self, ref: str, refund_id: str, amount: int) -> RefundResult:
+        """Refund part of a paid order once per refund id: a repeated id answers the first outcome."""
+        order = self.order(ref)
+        if order is None or order["status"] != "succeeded":
+            return RefundResult("failed")
+        refunds = order.setdefault("refunds", {})
+        if refund_id in refunds:
+            return RefundResult(**refunds[refund_id])
+        result = RefundResult("failed")
+        if not self.fail_refunds and int(order.get("refunded", 0)) + amount <= int(order["paid_amount"]):
+            order["refunded"] = int(order.get("refunded", 0)) + amount
+            result = RefundResult("succeeded", provider_refund_id=f"FPR{uuid.UUID(refund_id).hex[:16].upper()}")
+        refunds[refund_id] = {"state": result.state, "provider_refund_id": result.provider_refund_id}
+        self._save(order)
+        return result
+
     # --- the payer finishes -------------------------------------------------------------------------------------
     def complete(self, ref: str, outcome: Outcome = "succeeded", *, mode: Mode = "normal",
                  amount: int | None = None) -> list[SignedCallback]:
@@ -134,6 +150,7 @@ async def deliver(callbacks: list[SignedCallback], url: str, *, delay_s: float =
 
 class FakePayProvider:
     name = "fakepay"
+    refunds_idempotent = True  # the bank keeps each refund by our refund id and answers a repeat from its ledger
 
     def __init__(self, bank: FakePayBank | None = None) -> None:
         self.bank = bank or FakePayBank()
@@ -149,12 +166,7 @@ class FakePayProvider:
         return ProviderStatus(order["status"], order["txn_id"], order["paid_amount"], raw=order)
 
     async def refund(self, order: RefundOrder) -> RefundResult:
-        ledger = self.bank.order(order.provider_ref)
-        if ledger is None or ledger["status"] != "succeeded" or self.bank.fail_refunds:
-            return RefundResult("failed")
-        ledger["refunded"] = int(ledger.get("refunded", 0)) + order.amount
-        self.bank._save(ledger)
-        return RefundResult("succeeded", provider_refund_id=f"FPR{order.refund_id.hex[:16].upper()}")
+        return self.bank.refund(order.provider_ref, str(order.refund_id), order.amount)
 
     def verify_callback(self, request: CallbackRequest) -> CallbackEvent:
         headers = {k.lower(): v for k, v in request.headers.items()}

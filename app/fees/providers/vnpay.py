@@ -82,6 +82,8 @@ def signed_url(base_url: str, params: Mapping[str, str], secret: str) -> str:
 
 class VnpayProvider:
     name = "vnpay"
+    # vnp_RequestId must be unique per request; VNPAY documents no de-duplication of refunds by our id.
+    refunds_idempotent = False
 
     def __init__(self, *, tmn_code: str | None = None, hash_secret: str | None = None,
                  payment_url: str | None = None, api_url: str | None = None,
