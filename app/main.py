@@ -14,11 +14,13 @@ from app.core.logging import configure_logging
 from app.core.openapi import build_openapi, operation_id
 from app.core.problems import install_problem_handlers
 from app.core.request_context import RequestContextMiddleware
+from app.core.routing import include_flat
 from app.core.settings import get_settings
 from app.dossiers.router import router as dossiers_router
 from app.fees.router import router as fees_router
 from app.identity.router import router as identity_router
 from app.integration.router import router as integration_router
+from app.notifications.router import lifespan as notifications_lifespan
 from app.notifications.router import router as notifications_router
 from app.reporting.router import router as reporting_router
 from app.workflow.router import router as workflow_router
@@ -30,7 +32,8 @@ Errors are RFC 9457 `application/problem+json` with a stable `code`."""
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+    async with notifications_lifespan(app):  # says which notification channels are on
+        yield
     await close_database()  # graceful shutdown: uvicorn drains requests first, then pools close
 
 
@@ -47,9 +50,7 @@ def create_app() -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(ops.router)
-    for router in (identity_router, catalogue_router, dossiers_router, workflow_router, fees_router,
-                   reporting_router, integration_router, notifications_router):
-        app.include_router(router)
+    include_flat(app.router, ops.router, identity_router, catalogue_router, dossiers_router, workflow_router,
+                 fees_router, reporting_router, integration_router, notifications_router, unique_id=operation_id)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -21,7 +21,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Uuid, even
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -212,6 +212,14 @@ async def read_session() -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def read_connection() -> AsyncIterator[AsyncConnection]:
+    """A bare connection (no ORM session) for a route that reads with Core statements only; never write through
+    it (autocommit on PostgreSQL; SQLite's deferred transaction is rolled back on close)."""
+    async with get_database().read_engine.connect() as connection:
+        yield connection
+
+
 # scope="function": commit happens before the response is sent, so a failed commit is never a 200.
 SessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
+ReadConnectionDep = Annotated[AsyncConnection, Depends(read_connection, scope="function")]

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import clock
 from app.core.pagination import PageParams, keyset_page
@@ -94,9 +94,10 @@ _PUBLIC_STATUS = (select(Dossier.code, Dossier.procedure_name, Dossier.agency_na
                   .where(Dossier.code == bindparam("code")))
 
 
-async def public_status(session: AsyncSession, code: str) -> PublicDossierOut:
-    """What anyone holding a dossier code may know: no names, no form, no files."""
-    row = (await session.execute(_PUBLIC_STATUS, {"code": code})).one_or_none()
+async def public_status(connection: AsyncConnection, code: str) -> PublicDossierOut:
+    """What anyone holding a dossier code may know: no names, no form, no files. One Core statement on a bare
+    connection: the ORM session around it cost a tenth of this route's CPU."""
+    row = (await connection.execute(_PUBLIC_STATUS, {"code": code})).one_or_none()
     if row is None:
         raise not_found("dossier")
     return PublicDossierOut(code=row.code, procedure_name=row.procedure_name, agency_name=row.agency_name,

@@ -12,6 +12,7 @@ from app.core.db import ReadSessionDep, SessionDep
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.problems import ProblemError, not_found
+from app.core.routing import include_flat
 from app.dossiers.access import get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.fees import gate as _gate  # noqa: F401  (registers the fees gate with the workflow)
@@ -36,7 +37,7 @@ from app.fees.schemas import (
 from app.identity.deps import Principal, official
 
 router = APIRouter(tags=["fees"])
-router.include_router(dev_router)
+include_flat(router, dev_router)
 
 FinanceDep = Annotated[Principal, official("finance")]
 IDEMPOTENCY_PROBLEMS = ("idempotency_in_progress", "idempotency_key_reused")

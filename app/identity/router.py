@@ -17,6 +17,7 @@ from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep, keyset_page
 from app.core.problems import not_found
+from app.core.routing import include_flat
 from app.core.settings import get_settings
 from app.identity import service
 from app.identity.deps import ApplicantDep, CallerDep, OrganisationDep, TokenDep
@@ -109,5 +110,4 @@ async def dev_jwks() -> JSONResponse:
     return JSONResponse(await asyncio.to_thread(devidp.jwks, settings))
 
 
-router.include_router(accounts)
-router.include_router(staff_router)
+include_flat(router, accounts, staff_router)

@@ -13,6 +13,7 @@ from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found
+from app.core.routing import include_flat
 from app.identity import staff
 from app.identity.deps import AdminDep, Principal, official
 from app.identity.models import Account, AccountKind
@@ -97,5 +98,4 @@ async def update_client(caller: AdminDep, client_id: uuid.UUID, body: ClientPatc
     return ClientOut.model_validate(await staff.update_client(session, caller, client_id, body))
 
 
-router.include_router(officials)
-router.include_router(clients)
+include_flat(router, officials, clients)

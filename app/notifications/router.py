@@ -21,12 +21,12 @@ from app.notifications.schemas import NotificationOut, PreferencesOut, Preferenc
 
 
 @asynccontextmanager
-async def _lifespan(app: Any) -> AsyncIterator[None]:
+async def lifespan(app: Any) -> AsyncIterator[None]:
     channels.announce()  # say once, at start, which channels are on and which are off
     yield
 
 
-router = APIRouter(tags=["notifications"], lifespan=_lifespan)
+router = APIRouter(tags=["notifications"])
 
 
 @router.get("/v1/accounts/me/notification-preferences", summary="The caller's notification channels")

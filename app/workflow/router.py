@@ -11,13 +11,14 @@ from fastapi import APIRouter, Query
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
+from app.core.routing import include_flat
 from app.identity.deps import AdminDep
 from app.workflow import calendar_service
 from app.workflow.schemas import CalendarOverrideIn, CalendarOverrideOut, WorkingDays
 from app.workflow.transitions_router import router as transitions_router
 
 router = APIRouter()
-router.include_router(transitions_router)
+include_flat(router, transitions_router)
 
 
 @router.get("/v1/calendar/working-days", response_model=WorkingDays, tags=["calendar"],
