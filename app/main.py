@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.catalogue.router import router as catalogue_router
-from app.core import ops
+from app.core import metrics, ops
 from app.core.db import close_database
 from app.core.logging import configure_logging
 from app.core.openapi import build_openapi, operation_id
@@ -32,6 +32,7 @@ Errors are RFC 9457 `application/problem+json` with a stable `code`."""
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    metrics.forget_dead_processes()
     async with notifications_lifespan(app):  # says which notification channels are on
         yield
     await close_database()  # graceful shutdown: uvicorn drains requests first, then pools close

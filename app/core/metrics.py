@@ -1,7 +1,16 @@
-"""Prometheus metrics: requests by route template and status, and the database pool."""
+"""Prometheus metrics: requests by route template and status, and the database pool.
+
+Several worker processes (`DVC_WORKERS` > 1): prometheus_client's multiprocess mode. `make run` and the image
+point `PROMETHEUS_MULTIPROC_DIR` (the library's own setting) at an emptied directory before the server starts;
+every process then keeps its values in files there, and `/metrics`, whichever worker answers, reports requests
+and latency summed over all workers (a restarted worker's counts stay counted). The pool gauges are per
+process (a `pid` label), as of that worker's last scrape. Without the variable, one process, one registry.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -11,8 +20,10 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter("dvc_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
@@ -20,8 +31,9 @@ LATENCY = Histogram(
     "dvc_http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY,
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-POOL_CHECKED_OUT = Gauge("dvc_db_pool_checked_out", "Database connections in use", registry=REGISTRY)
-POOL_SIZE = Gauge("dvc_db_pool_size", "Database pool size", registry=REGISTRY)
+POOL_CHECKED_OUT = Gauge("dvc_db_pool_checked_out", "Database connections in use", registry=REGISTRY,
+                         multiprocess_mode="liveall")
+POOL_SIZE = Gauge("dvc_db_pool_size", "Database pool size", registry=REGISTRY, multiprocess_mode="liveall")
 
 
 # Labelled children by label values: `labels()` takes a lock and builds a key on every call; the label sets
@@ -47,4 +59,22 @@ def render() -> tuple[bytes, str]:
     checked_out, size = pool_status()
     POOL_CHECKED_OUT.set(checked_out)
     POOL_SIZE.set(size)
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    if MULTIPROCESS_DIR is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, MULTIPROCESS_DIR)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def forget_dead_processes() -> None:
+    """Drop the per-process gauges of workers that are gone (a worker restarted since the server started)."""
+    if MULTIPROCESS_DIR is None:
+        return
+    for path in Path(MULTIPROCESS_DIR).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, MULTIPROCESS_DIR)
+        except PermissionError:  # alive, another user's
+            continue

@@ -1,0 +1,78 @@
+"""/metrics with several uvicorn workers: every scrape reports the requests of all of them (a real server)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+WORKERS = 2
+REQUESTS = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _healthz_count(text: str) -> int:
+    match = re.search(r'^dvc_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)$', text, re.M)
+    return int(float(match.group(1))) if match else 0
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> tuple[str, Path]:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    port = _free_port()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "DVC_ENV": "test",
+           "DVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", "DVC_VAR_DIR": str(tmp_path),
+           "DVC_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(WORKERS), "--no-access-log"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:  # up when it answers and every worker has loaded the app (each keeps its own files)
+            try:
+                up = httpx.get(f"{base}/metrics", timeout=2).status_code == 200
+            except httpx.TransportError:
+                up = False
+            if up and len(list(metrics_dir.glob("gauge_liveall_*.db"))) >= WORKERS:
+                break
+            assert process.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.2)
+        yield base, metrics_dir
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_every_scrape_counts_the_requests_of_every_worker(server: tuple[str, Path]) -> None:
+    base, metrics_dir = server
+    pids: set[str] = set()
+    for _ in range(REQUESTS):  # a new connection each time: the kernel hands them to either worker
+        with httpx.Client(base_url=base, timeout=5) as http:
+            assert http.get("/healthz", headers={"Connection": "close"}).status_code == 200
+    for _ in range(10):
+        with httpx.Client(base_url=base, timeout=5) as http:
+            text = http.get("/metrics", headers={"Connection": "close"}).text
+        assert _healthz_count(text) == REQUESTS
+        pids.update(re.findall(r'^dvc_db_pool_size\{pid="(\d+)"\}', text, re.M))
+    counter_files = list(metrics_dir.glob("counter_*.db"))
+    assert len(counter_files) == WORKERS  # both workers served requests: each kept its own counts
+    assert len(pids) >= 1
