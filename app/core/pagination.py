@@ -34,7 +34,7 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per list
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page (at most 200).")] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")] = None,
 ) -> PageParams:
