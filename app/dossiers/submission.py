@@ -191,7 +191,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Princip
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
     dossier.submitted_at = now
     await session.flush()
-    await record_submission(session, dossier, actor)  # the first entry of the dossier's history
+    record_submission(session, dossier, actor)  # the first entry of the dossier's history
     await emit(session, "dossier.submitted", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "id": str(dossier.id), "code": dossier.code, "procedure_code": dossier.procedure_code,
         "procedure_version": dossier.procedure_version, "agency_code": dossier.agency_code,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from app.core import clock
 from app.core.problems import ProblemError
@@ -44,8 +45,10 @@ async def get_obligation(session: AsyncSession, dossier_id: uuid.UUID, stage: st
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+# Built once: on every credit and refund. Without the lines (a credit or refund moves totals only; the lines'
+# eager load was one more statement per callback); touching `lines` after this lock raises instead of lying.
 _LOCK_OBLIGATION = (select(FeeObligation).where(FeeObligation.id == bindparam("obligation_id")).with_for_update()
-                    .execution_options(populate_existing=True))  # built once: on every credit and refund
+                    .options(raiseload(FeeObligation.lines)).execution_options(populate_existing=True))
 
 
 async def lock_obligation(session: AsyncSession, obligation_id: uuid.UUID) -> FeeObligation:

@@ -80,13 +80,14 @@ def append(session: AsyncSession, progress: DossierProgress, *, dossier_id: uuid
     return entry
 
 
-async def record_submission(session: AsyncSession, dossier: Dossier, actor: Principal | None) -> HistoryEntry:
-    """The first entry (draft -> submitted) and the dossier's progress row; called by the submit step."""
-    progress = await session.get(DossierProgress, dossier.id)
-    if progress is None:
-        progress = DossierProgress(dossier_id=dossier.id, paused_working_days=0, approved=False,
-                                   supplement_requests=0, history_seq=0, history_hash=GENESIS_HASH)
-        session.add(progress)
+def record_submission(session: AsyncSession, dossier: Dossier, actor: Principal | None) -> HistoryEntry:
+    """The first entry (draft -> submitted) and the dossier's progress row; called by the submit step.
+
+    A draft has no progress row (no workflow action leaves from `draft`; the row is made here), so it is
+    created without a read first; the primary key would refuse a second one."""
+    progress = DossierProgress(dossier_id=dossier.id, paused_working_days=0, approved=False,
+                               supplement_requests=0, history_seq=0, history_hash=GENESIS_HASH)
+    session.add(progress)
     at = dossier.submitted_at or clock.now()
     progress.step_started_at = at  # the reception step starts with the submission
     return append(session, progress, dossier_id=dossier.id, action="submit", from_state="draft",
