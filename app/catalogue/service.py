@@ -90,6 +90,19 @@ async def get_published_version(session: AsyncSession, procedure_code: str) -> P
     return result.scalar_one_or_none()
 
 
+_PUBLISHED_VERSION_AND_AGENCY = (_PUBLISHED_VERSION.add_columns(Agency.name)
+                                 .outerjoin(Agency, Agency.code == ProcedureVersion.agency_code))
+
+
+async def get_published_version_and_agency_name(session: AsyncSession,
+                                                procedure_code: str) -> tuple[ProcedureVersion, str | None] | None:
+    """The version in force now with its agency's name (None if the agency is not in the catalogue), in one
+    statement: a new dossier records both."""
+    row = (await session.execute(_PUBLISHED_VERSION_AND_AGENCY,
+                                 {"code": procedure_code, "now": clock.now()})).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 _VERSION = select(ProcedureVersion).where(ProcedureVersion.procedure_code == bindparam("code"),
                                           ProcedureVersion.version == bindparam("version"))
 

@@ -30,12 +30,13 @@ from app.identity.models import Account
 from app.workflow.history import record_submission
 
 
-async def _published(session: AsyncSession, procedure_code: str) -> ProcedureVersion:
-    version = await catalogue.get_published_version(session, procedure_code)
-    if version is None:
+async def _published(session: AsyncSession, procedure_code: str) -> tuple[ProcedureVersion, str | None]:
+    """The version a new dossier is filed under, and its agency's name."""
+    found = await catalogue.get_published_version_and_agency_name(session, procedure_code)
+    if found is None:
         raise validation_problem([{"loc": ["body", "procedure_code"],
                                    "msg": "no published procedure with this code", "type": "not_published"}])
-    return version
+    return found
 
 
 def _check_offer(version: ProcedureVersion, channel: str, applicant_kind: str) -> None:
@@ -56,11 +57,11 @@ def _check_form(version: ProcedureVersion, form: dict[str, Any]) -> None:
         raise validation_problem(errors, "The form has invalid fields.")
 
 
-async def _new_dossier(session: AsyncSession, version: ProcedureVersion, **values: Any) -> Dossier:
-    agency = await catalogue.get_agency(session, version.agency_code)
+async def _new_dossier(session: AsyncSession, version: ProcedureVersion, agency_name: str | None,
+                       **values: Any) -> Dossier:
     dossier = Dossier(procedure_code=version.procedure_code, procedure_version=version.version,
                       procedure_name=version.name, agency_code=version.agency_code,
-                      agency_name=agency.name if agency else version.agency_code,
+                      agency_name=agency_name or version.agency_code,
                       state=DossierState.draft.value, national_status_code=None, created_at=clock.now(), **values)
     session.add(dossier)
     await session.flush()
@@ -72,14 +73,14 @@ async def create_draft(session: AsyncSession, viewer: Viewer, data: schemas.Doss
     principal = viewer.principal
     if not principal.is_applicant or viewer.applicant_id is None:
         raise ProblemError("forbidden_role", "Only citizen and organisation accounts file dossiers online.")
-    version = await _published(session, data.procedure_code)
+    version, agency_name = await _published(session, data.procedure_code)
     on_behalf = viewer.applicant_id != principal.account_id
     applicant = await identity.get_account(session, viewer.applicant_id) if on_behalf else None
     applicant_kind = str(applicant.kind) if applicant else principal.kind
     _check_offer(version, data.channel, applicant_kind)
     _check_form(version, data.form)
     return await _new_dossier(
-        session, version,
+        session, version, agency_name,
         applicant_id=viewer.applicant_id, applicant_kind=applicant_kind,
         applicant_name=applicant.name if applicant else principal.name,
         applicant_citizen_id=applicant.citizen_id if applicant else principal.citizen_id,
@@ -98,7 +99,7 @@ async def _find_applicant(session: AsyncSession, citizen_id: str | None, tax_cod
 
 async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.DossierIntake) -> Dossier:
     """A desk or postal dossier registered by a reception official of the procedure's agency."""
-    version = await _published(session, data.procedure_code)
+    version, agency_name = await _published(session, data.procedure_code)
     if not viewer.official_at(version.agency_code, "reception"):
         raise ProblemError("forbidden_role", "Only reception officials of the procedure's agency register dossiers.")
     kind = "citizen" if data.applicant.citizen_id else "organisation"
@@ -108,7 +109,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
     principal = viewer.principal
     contact = data.contact or schemas.Contact()
     dossier = await _new_dossier(
-        session, version,
+        session, version, agency_name,
         applicant_id=account.id if account else None, applicant_kind=kind,
         applicant_name=data.applicant.name, applicant_citizen_id=data.applicant.citizen_id,
         applicant_tax_code=data.applicant.tax_code,
@@ -213,8 +214,9 @@ async def create_forwarded(session: AsyncSession, actor: Principal, version: Pro
     _check_offer(version, "online", kind)
     _check_form(version, form)
     account = await _find_applicant(session, applicant.citizen_id, applicant.tax_code)
+    agency = await catalogue.get_agency(session, version.agency_code)
     dossier = await _new_dossier(
-        session, version,
+        session, version, agency.name if agency else None,
         applicant_id=account.id if account else None, applicant_kind=kind, applicant_name=applicant.name,
         applicant_citizen_id=applicant.citizen_id, applicant_tax_code=applicant.tax_code,
         actor_id=actor.account_id, actor_kind=actor.kind, actor_name=actor.name,
