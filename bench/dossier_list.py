@@ -50,7 +50,8 @@ FROM (SELECT n, now() - (random() * interval '730 days') AS ts FROM generate_ser
 # The app's page query for an official (app/dossiers/listing.py + access.VISIBILITY_SHAPES), first page of 20 (+1).
 PAGE_QUERY = """
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT * FROM dossiers
+SELECT dossiers.*, dossier_progress.original_due_at, dossier_progress.paused_working_days
+FROM dossiers LEFT OUTER JOIN dossier_progress ON dossier_progress.dossier_id = dossiers.id
 WHERE dossiers.agency_code = $1 AND (dossiers.state != 'draft' OR dossiers.actor_id = $2)
   AND dossiers.state = 'received' AND dossiers.state != 'draft'
 ORDER BY dossiers.submitted_at DESC, dossiers.id DESC LIMIT 21

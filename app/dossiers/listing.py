@@ -22,7 +22,13 @@ from app.core.settings import get_settings
 from app.dossiers.access import DRAFT, VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
 from app.dossiers.schemas import DossierFilters, PublicDossierOut
-from app.workflow.progress import CLOCK_RUNNING_STATES, at_risk_cutoff, is_overdue, overdue_clause, progress_map
+from app.workflow.progress import (
+    CLOCK_RUNNING_STATES,
+    at_risk_cutoff,
+    is_overdue,
+    overdue_clause,
+    with_list_progress,
+)
 
 OPEN_STATES = ("submitted", "received", "processing", "supplement_requested", "payment_requested")
 
@@ -62,30 +68,26 @@ async def _at_risk(session: AsyncSession, stmt: Select[Any], n: int) -> Select[A
                       Dossier.due_at >= now, Dossier.due_at <= cutoff)
 
 
-async def workflow_fields(session: AsyncSession, rows: list[Dossier]) -> dict[Any, dict[str, Any]]:
-    """original_due_at, paused_working_days and overdue for a page of dossiers (one query; no next_actions)."""
-    now = clock.now()
-    progress = await progress_map(session, [d.id for d in rows])
-    return {d.id: {"original_due_at": p.original_due_at if (p := progress.get(d.id)) else None,
-                   "paused_working_days": p.paused_working_days if p else 0, "overdue": is_overdue(d, now)}
-            for d in rows}
-
-
 async def list_dossiers(session: AsyncSession, viewer: Viewer, filters: DossierFilters,
-                        page: PageParams) -> tuple[list[Dossier], str | None]:
+                        page: PageParams) -> tuple[list[tuple[Dossier, dict[str, Any]]], str | None]:
+    """A page of the dossiers `viewer` may see, each with its list-level workflow fields (original_due_at,
+    paused_working_days, overdue; no next_actions), in one statement."""
     shape, visibility_values = visibility(viewer)
     stmt = _filtered(select(Dossier).where(VISIBILITY_SHAPES[shape]), filters)
     if filters.due_within_working_days is not None:
         stmt = await _at_risk(session, stmt, filters.due_within_working_days)
-    by_creation = viewer.principal.is_applicant or filters.state == DRAFT
-    if by_creation:
+    if viewer.principal.is_applicant or filters.state == DRAFT:
         order = [(Dossier.created_at, True), (Dossier.id, True)]
-        return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.created_at, d.id),
-                                 parameters=visibility_values)
-    stmt = stmt.where(Dossier.state != DRAFT)
-    order = [(Dossier.submitted_at, True), (Dossier.id, True)]
-    return await keyset_page(session, stmt, order=order, params=page, key=lambda d: (d.submitted_at, d.id),
-                             parameters=visibility_values)
+    else:
+        stmt = stmt.where(Dossier.state != DRAFT)
+        order = [(Dossier.submitted_at, True), (Dossier.id, True)]
+    rows, cursor = await keyset_page(session, with_list_progress(stmt), order=order, params=page, scalars=False,
+                                     key=lambda row: [getattr(row[0], column.key) for column, _ in order],
+                                     parameters=visibility_values)
+    now = clock.now()
+    return [(dossier, {"original_due_at": original_due_at, "paused_working_days": paused_working_days or 0,
+                       "overdue": is_overdue(dossier, now)})
+            for dossier, original_due_at, paused_working_days in rows], cursor
 
 
 # Built once: the public tracking page is the most requested read, and building a select costs more than running it.

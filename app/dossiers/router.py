@@ -94,8 +94,7 @@ async def list_dossiers(
                              submitted_from=submitted_from, submitted_to=submitted_to, overdue=overdue, code=code,
                              due_within_working_days=due_within_working_days)
     rows, cursor = await listing.list_dossiers(session, viewer, filters, page)
-    extras = await listing.workflow_fields(session, rows)
-    return Page[DossierOut](items=[DossierOut.of(d, **extras[d.id]) for d in rows], next_cursor=cursor)
+    return Page[DossierOut](items=[DossierOut.of(d, **extras) for d, extras in rows], next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}", response_model=DossierOut, responses=problems("not_found"))

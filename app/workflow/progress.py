@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -89,15 +87,11 @@ def ensure_progress(session: AsyncSession, dossier: Dossier, progress: DossierPr
     return progress
 
 
-_PROGRESS_OF = select(DossierProgress).where(DossierProgress.dossier_id.in_(bindparam("ids", expanding=True)))
-
-
-async def progress_map(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DossierProgress]:
-    """The progress rows of a page of dossiers, in one query (no N+1 on lists)."""
-    if not ids:
-        return {}
-    rows = await session.execute(_PROGRESS_OF, {"ids": list(ids)})
-    return {p.dossier_id: p for p in rows.scalars()}
+def with_list_progress(stmt: Select[Any]) -> Select[Any]:
+    """A dossier list statement with each dossier's original due date and paused working days as two more
+    columns, in the same statement (outer join: a draft has no progress row)."""
+    return (stmt.add_columns(DossierProgress.original_due_at, DossierProgress.paused_working_days)
+            .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id))
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
