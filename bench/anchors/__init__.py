@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.anchors import insert_app, json_app, pk_read_app
+from bench.anchors import insert_app, json_app, lean_transition_app, pk_read_app
 from bench.model import Request
 
 
@@ -35,4 +35,8 @@ ANCHORS: dict[str, Anchor] = {
                          insert_app.REQUEST, tables_of="insert"),
     "orm_pk_read": Anchor("orm_pk_read", "bench.anchors.orm_app:pk_read",
                           "FastAPI + SQLAlchemy ORM primary-key read", pk_read_app.REQUEST, tables_of="pk_read"),
+    # What a transition written straight on asyncpg (one data-modifying CTE) would cost: the proposed rewrite.
+    "lean_transition": Anchor("lean_transition", "bench.anchors.lean_transition_app:app",
+                              "FastAPI + asyncpg transition: lookup, read, one CTE write", lean_transition_app.REQUEST,
+                              lean_transition_app.DDL, lean_transition_app.SEED),
 }
