@@ -104,9 +104,13 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
             log.exception("reconcile: attempt %s", attempt_id)
             report.errors += 1
     for refund, attempt in await _unresolved_refunds(wait, limit):
-        if await _ask_again(refund, attempt):
-            report.refunds_settled += 1
-            continue
+        try:
+            if await _ask_again(refund, attempt):
+                report.refunds_settled += 1
+                continue
+        except Exception:  # one bad refund must not stop the pass; it is still reported below
+            log.exception("reconcile: refund %s", refund.id)
+            report.errors += 1
         report.refunds_unresolved += 1
         log.warning("refund %s of payment %s (%s đồng) has no outcome from the provider; the amount stays "
                     "reserved until finance settles it", refund.id, attempt.id, refund.amount)
