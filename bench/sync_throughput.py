@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,15 +26,10 @@ from typing import Any
 import httpx
 
 from bench.database import BenchDatabase, find_user
+from bench.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENCY = "000.00.12.H01"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _seed(dossiers: int) -> None:
@@ -173,7 +167,7 @@ def main() -> None:
         return database
 
     database = asyncio.run(create())
-    port = _free_port()
+    port = free_port()
     portal_process = None
     try:
         database.migrate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,10 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from tests.support.net import free_port
+
 WORKERS = 2
 REQUESTS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _healthz_count(text: str) -> int:
@@ -35,7 +30,7 @@ def _healthz_count(text: str) -> int:
 def server(tmp_path: Path) -> tuple[str, Path]:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "DVC_ENV": "test",
            "DVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", "DVC_VAR_DIR": str(tmp_path),
            "DVC_LOG_LEVEL": "WARNING"}

@@ -11,7 +11,6 @@ workflow's `Flow` to drive dossiers over HTTP.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -30,14 +29,9 @@ from app.notifications.channels.sms import FakeSmsProvider, SmsChannel
 from app.notifications.channels.zalo import FakeZaloProvider, ZaloChannel
 from app.notifications.consumer import deliver_notifications
 from app.notifications.models import NotificationMessage
+from tests.support.net import free_port
 
 MAIL_FROM = "Cổng Dịch vụ công <no-reply@dvc.example.vn>"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _Capture:
@@ -55,7 +49,7 @@ class MailServer:
     """A real SMTP server on 127.0.0.1; `stop()` / `start()` simulate an outage on the same port."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.capture = _Capture()
         self.controller: Controller | None = None
 
