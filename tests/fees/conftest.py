@@ -27,6 +27,8 @@ FEE_ITEMS: list[dict[str, Any]] = [
     {"kind": "fee", "name": "Lệ phí trả kết quả", "amount": 20000, "due": "on_result"},
 ]
 BEFORE_TOTAL = 500000
+
+
 @dataclass
 class Case:
     citizen: Actor

@@ -98,8 +98,9 @@ class FakePayBank:
         if refund_id in refunds:
             return RefundResult(**refunds[refund_id])
         result = RefundResult("failed")
-        if not self.fail_refunds and int(order.get("refunded", 0)) + amount <= int(order["paid_amount"]):
-            order["refunded"] = int(order.get("refunded", 0)) + amount
+        refunded = int(order.get("refunded", 0))
+        if not self.fail_refunds and refunded + amount <= int(order["paid_amount"]):
+            order["refunded"] = refunded + amount
             result = RefundResult("succeeded", provider_refund_id=f"FPR{uuid.UUID(refund_id).hex[:16].upper()}")
         refunds[refund_id] = {"state": result.state, "provider_refund_id": result.provider_refund_id}
         self._save(order)

@@ -66,7 +66,6 @@ class ScriptedFailures:
         return True
 
 
-
 @dataclass
 class FakeProvider:
     """The part the SMS and Zalo fakes share: an httpx transport that counts requests, records the accepted
