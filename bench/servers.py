@@ -27,10 +27,11 @@ def free_port() -> int:
 
 
 class Server:
-    """One uvicorn process (1 worker, no access log), its output in a log file under the run's temp dir."""
+    """One uvicorn process (1 worker unless told, no access log), its output in a log file under the run's temp
+    dir."""
 
     def __init__(self, name: str, target: str, log_dir: Path, env: Mapping[str, str] | None = None,
-                 factory: bool = False, command: list[str] | None = None) -> None:
+                 factory: bool = False, command: list[str] | None = None, workers: int = 1) -> None:
         self.name = name
         self.target = target
         self.port = free_port()
@@ -39,7 +40,7 @@ class Server:
         self.factory = factory
         self.process: subprocess.Popen[bytes] | None = None
         self.command = command  # replaces the uvicorn command line; gets HOST and the port appended
-
+        self.workers = workers
 
     @property
     def url(self) -> str:
@@ -47,7 +48,7 @@ class Server:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "uvicorn", self.target, "--host", HOST, "--port", str(self.port),
-                   "--workers", "1", "--no-access-log", "--log-level", "warning"]
+                   "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"]
         if self.factory:
             command.append("--factory")
         if self.command:
