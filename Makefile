@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 	$(BIN)/alembic upgrade head && \
 	$(BIN)/dvc seed && \
 	exec $(BIN)/uvicorn app.main:create_app --factory --host $${DVC_HOST:-127.0.0.1} --port $${DVC_PORT:-8000} \
-		--workers $${DVC_WORKERS:-1} --no-access-log --timeout-graceful-shutdown 20
+		--workers $${DVC_WORKERS:-1} --no-access-log --no-proxy-headers --timeout-graceful-shutdown 20
 
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.catalogue.router import router as catalogue_router
 from app.core import metrics, ops
@@ -57,6 +58,9 @@ def create_app() -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost, so logs and rate limits see the client a trusted proxy forwarded (uvicorn runs with
+    # --no-proxy-headers: the app decides, from DVC_FORWARDED_ALLOW_IPS, under any server).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     include_flat(app.router, ops.router, identity_router, catalogue_router, dossiers_router, workflow_router,
                  fees_router, reporting_router, integration_router, notifications_router, unique_id=operation_id)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -217,6 +218,20 @@ async def read_connection() -> AsyncIterator[AsyncConnection]:
     it (autocommit on PostgreSQL; SQLite's deferred transaction is rolled back on close)."""
     async with get_database().read_engine.connect() as connection:
         yield connection
+
+
+@asynccontextmanager
+async def autocommit_writes() -> AsyncIterator[AsyncConnection]:
+    """A connection for small writes that stand alone, outside the request's transaction (rate-limit counts):
+    on PostgreSQL each statement commits on its own (autocommit); SQLite runs them in one immediate transaction
+    committed at the end."""
+    database = get_database()
+    if database.settings.is_sqlite:
+        async with database.write_engine.begin() as connection:
+            yield connection
+    else:
+        async with database.read_engine.connect() as connection:
+            yield connection
 
 
 # scope="function": commit happens before the response is sent, so a failed commit is never a 200.

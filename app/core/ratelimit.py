@@ -1,70 +1,106 @@
-"""A per-client-address sliding-window rate limiter for public, unauthenticated routes.
+"""Per-client-address rate limits for public, unauthenticated routes, one limit for every worker and replica.
 
-In-process: with several workers (or replicas) each keeps its own window, so the effective limit is the
-configured one per worker. That is enough to make enumerating sequential public codes slow; a shared limit
-belongs in the reverse proxy.
+The counts live in the database (`rate_limit_windows`), so two uvicorn workers, or several replicas behind one
+load balancer, enforce one limit per address, as `DVC_PUBLIC_RATE_LIMIT_PER_MIN` promises (kept in process, the
+limit was multiplied by the number of workers). The estimate is the usual sliding window over two fixed
+one-minute windows: this window's count plus the previous window's, weighted by the part of it that still lies
+within the last minute. One UPSERT per request (autocommit on PostgreSQL), plus one read of the previous window.
+Every request counts, refused ones too, so a client that keeps hammering stays refused. Windows older than the
+previous one are deleted by whichever process gets there first, at most once a minute per process.
+
+The client address is the connecting peer's or, when the peer is a trusted proxy (`DVC_FORWARDED_ALLOW_IPS`),
+the address it forwarded in `X-Forwarded-For` (app.main installs uvicorn's proxy-headers middleware). Behind a
+proxy that is not trusted, every citizen would share the proxy's one limit.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
+from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import clock
+from app.core.db import Base, autocommit_writes
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 
-WINDOW_S = 60.0
-MAX_TRACKED = 100_000  # addresses kept; the oldest are dropped beyond this, bounding memory
+WINDOW_S = 60
+PRUNE_EVERY_S = 60.0
 
 
-class SlidingWindowLimiter:
-    def __init__(self, limit_per_window: Callable[[], int], window_s: float = WINDOW_S,
-                 now: Callable[[], float] = time.monotonic) -> None:
-        self.limit_per_window = limit_per_window
-        self.window_s = window_s
-        self.now = now
-        self.hits: dict[str, deque[float]] = {}
+class RateLimitWindow(Base):
+    """Requests counted per limit, client address and fixed window (window = seconds since the epoch // 60)."""
 
-    def check(self, key: str) -> float | None:
-        """Record a hit; None when allowed, else the seconds until the next hit would be allowed."""
-        limit = self.limit_per_window()
+    __tablename__ = "rate_limit_windows"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hits: Mapped[int] = mapped_column(Integer)
+
+
+def estimate(previous: int, current: int, elapsed_s: float, window_s: float = WINDOW_S) -> float:
+    """Requests in the last `window_s` seconds, assuming the previous window's were spread evenly."""
+    return previous * (1 - elapsed_s / window_s) + current
+
+
+def wait_after_refusal(previous: int, current: int, elapsed_s: float, limit: int,
+                       window_s: float = WINDOW_S) -> float:
+    """Seconds until one more request would fit under `limit`, if the client sends nothing meanwhile."""
+    if current + 1 <= limit and previous > 0:  # this window has room once enough of the previous one ages out
+        return max(window_s * (1 - (limit - current - 1) / previous) - elapsed_s, 0.0)
+    # Next window: this window's count becomes the previous one, ageing out as that window goes by.
+    until_next = window_s - elapsed_s
+    return until_next + (max(window_s * (1 - (limit - 1) / current), 0.0) if current else 0.0)
+
+
+class RateLimit:
+    """A named per-address limit of requests per minute (the limit read from settings at each request)."""
+
+    def __init__(self, name: str, limit_per_minute: Callable[[], int]) -> None:
+        self.name = name
+        self.limit_per_minute = limit_per_minute
+        self._pruned_at = -math.inf
+
+    async def check(self, address: str) -> float | None:
+        """Count one request from `address`; None when allowed, else the seconds to wait (for `Retry-After`)."""
+        limit = self.limit_per_minute()
         if limit <= 0:
             return None
-        now = self.now()
-        hits = self.hits.get(key)
-        if hits is None:
-            if len(self.hits) >= MAX_TRACKED:
-                self.hits.pop(next(iter(self.hits)))
-            hits = self.hits[key] = deque()
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        if len(hits) >= limit:
-            return max(hits[0] + self.window_s - now, 0.0)
-        hits.append(now)
-        return None
-
-    def reset(self) -> None:
-        self.hits.clear()
-
-
-def per_minute_limiter(setting: Callable[[], int]) -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(setting, WINDOW_S)
-
-
-public_limiter = per_minute_limiter(lambda: get_settings().public_rate_limit_per_min)
+        now = clock.now().timestamp()
+        window, elapsed = divmod(now, WINDOW_S)
+        key = f"{self.name}:{address}"
+        row = RateLimitWindow
+        async with autocommit_writes() as connection:
+            dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+            count = (dialect.insert(row).values(key=key, window=int(window), hits=1)
+                     .on_conflict_do_update(index_elements=["key", "window"], set_={"hits": row.hits + 1})
+                     .returning(row.hits))
+            current = int((await connection.execute(count)).scalar_one())
+            previous = int((await connection.execute(
+                select(row.hits).where(row.key == key, row.window == int(window) - 1))).scalar() or 0)
+            if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+                self._pruned_at = time.monotonic()
+                await connection.execute(delete(row).where(row.window < int(window) - 1))
+        if estimate(previous, current, elapsed) <= limit:
+            return None
+        return wait_after_refusal(previous, current, elapsed, limit)
 
 
-def rate_limited(limiter: SlidingWindowLimiter) -> Any:
+public_limiter = RateLimit("public", lambda: get_settings().public_rate_limit_per_min)
+
+
+def rate_limited(limiter: RateLimit) -> Any:
     """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit."""
 
     async def limit_by_address(request: Request) -> None:
         address = request.client.host if request.client else "unknown"
-        wait = limiter.check(address)
+        wait = await limiter.check(address)
         if wait is not None:
             raise ProblemError("rate_limited", "Too many requests from your address; try again later.",
                                headers={"Retry-After": str(max(1, math.ceil(wait)))})

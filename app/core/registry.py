@@ -6,8 +6,8 @@ import importlib
 
 from sqlalchemy import MetaData
 
-DOMAINS = ("core.outbox", "core.idempotency", "core.delivery", "identity", "catalogue", "dossiers", "workflow", "fees",
-           "reporting", "integration", "notifications")
+DOMAINS = ("core.outbox", "core.idempotency", "core.delivery", "core.ratelimit", "identity", "catalogue", "dossiers",
+           "workflow", "fees", "reporting", "integration", "notifications")
 
 
 def load_all_models() -> MetaData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Peers trusted to say whose request they forward (X-Forwarded-For, X-Forwarded-Proto): the reverse proxy or
+    # load balancer; comma-separated addresses or networks, "*" for any. Others' forwarding headers are ignored.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # --- storage
     database_url: str = "sqlite+aiosqlite:///./dvc.db"
@@ -125,6 +129,19 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        if entries == ["*"]:
+            return "*"
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False) if "/" in entry else ipaddress.ip_address(entry)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (or a lone '*')") from None
+        return ",".join(entries)
 
     @field_validator("indicator_weights")
     @classmethod

@@ -42,3 +42,15 @@ def test_prod_refuses_the_development_identity_provider(monkeypatch: pytest.Monk
 def test_prod_refuses_the_development_payment_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError, match="DVC_FAKEPAY_SECRET"):
         _fresh(monkeypatch, DVC_ENV="prod", DVC_OIDC_ISSUER="https://sso.example.gov.vn")
+
+
+@pytest.mark.parametrize("value", ["proxy.local", "10.0.0.0/33", "127.0.0.1,*"])
+def test_forwarded_allow_ips_takes_only_addresses_and_networks(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    with pytest.raises(SettingsError, match="DVC_FORWARDED_ALLOW_IPS"):
+        _fresh(monkeypatch, DVC_FORWARDED_ALLOW_IPS=value)
+
+
+def test_forwarded_allow_ips_accepts_addresses_networks_and_a_lone_star(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _fresh(monkeypatch, DVC_FORWARDED_ALLOW_IPS=" 10.0.0.0/8, 192.168.1.5 ,::1")
+    assert settings.forwarded_allow_ips == "10.0.0.0/8,192.168.1.5,::1"
+    assert _fresh(monkeypatch, DVC_FORWARDED_ALLOW_IPS="*").forwarded_allow_ips == "*"

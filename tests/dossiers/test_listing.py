@@ -1,11 +1,10 @@
-"""Lists (filters, visibility, keyset pages) and public tracking with its rate limit."""
+"""Lists (filters, visibility, keyset pages) and public tracking (its rate limit: tests/core/test_ratelimit.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import update
 
 from app.core import clock
@@ -105,34 +104,3 @@ async def test_public_tracking_shows_no_personal_data(client, accounts, dossiers
     await _set(dossier["id"], state="processed", national_status_code=9)
     assert (await client.get(f"/v1/public/dossiers/{dossier['code']}")).json()["result_ready"] is True
     assert (await client.get("/v1/public/dossiers/000.00.12.H01-240101-9999")).status_code == 404
-
-
-async def test_public_tracking_is_rate_limited_per_address(client, monkeypatch):
-    from app.core import ratelimit
-
-    monkeypatch.setattr(ratelimit.public_limiter, "limit_per_window", lambda: 3)
-    ratelimit.public_limiter.reset()
-    try:
-        statuses = [(await client.get("/v1/public/dossiers/none-000000-0001")).status_code for _ in range(4)]
-        assert statuses == [404, 404, 404, 429]
-        limited = await client.get("/v1/public/dossiers/none-000000-0001")
-        assert limited.json()["code"] == "rate_limited"
-        assert 1 <= int(limited.headers["retry-after"]) <= 60
-    finally:
-        ratelimit.public_limiter.reset()
-
-
-def test_sliding_window_frees_slots_as_time_passes():
-    from app.core.ratelimit import SlidingWindowLimiter
-
-    now = [1000.0]
-    limiter = SlidingWindowLimiter(lambda: 2, 60.0, now=lambda: now[0])
-    assert limiter.check("a") is None and limiter.check("a") is None
-    assert limiter.check("a") == pytest.approx(60.0)
-    assert limiter.check("b") is None  # per address
-    now[0] += 30
-    assert limiter.check("a") == pytest.approx(30.0)
-    now[0] += 30.5
-    assert limiter.check("a") is None
-    off = SlidingWindowLimiter(lambda: 0)
-    assert all(off.check("a") is None for _ in range(1000))
