@@ -43,6 +43,9 @@ def parse(argv: list[str] | None, scenarios: dict[str, Scenario]) -> argparse.Na
     parser.add_argument("--app-log-level", default="INFO", help="DVC_LOG_LEVEL of the app (default INFO, as prod)")
     parser.add_argument("--anchor", action="append", choices=sorted(ANCHORS), metavar="NAME", default=[],
                         help="also run this anchor (e.g. the ORM references orm_insert, orm_pk_read); repeatable")
+    parser.add_argument("--public-rate-limit", type=int, default=0, metavar="N",
+                        help="DVC_PUBLIC_RATE_LIMIT_PER_MIN of the app (default 0: off; public_dossier sends each "
+                             "code from its own forwarded address, so a limit measures its cost, not 429 answers)")
     parser.add_argument("--no-write", action="store_true", help="print the table only, no results file")
     args = parser.parse_args(argv)
     if not (1 <= args.duration <= 120 and 1 <= args.connections <= 1024 and 1 <= args.threads <= 64
@@ -124,8 +127,8 @@ def run(args: argparse.Namespace, scenarios: list[Scenario], anchors: list[Ancho
             "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": args.app_log_level,
             "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
             # Public tracking is rate-limited per client address (120/min) and all load comes from loopback:
-            # off for the bench, so public_dossier measures the read, not 429 answers.
-            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": "0"})
+            # off unless asked for, so public_dossier measures the read, not 429 answers.
+            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": str(args.public_rate_limit)})
         servers.append(app)
         anchor_servers = {a.name: Server(f"anchor-{a.name}", a.module, work, env={"BENCH_DSN": database.dsn})
                           for a in anchors}

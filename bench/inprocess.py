@@ -134,7 +134,7 @@ def main() -> int:
         os.environ.update({
             "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": "INFO",
             "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
-            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": "0"})
+            "DVC_PUBLIC_RATE_LIMIT_PER_MIN": os.environ.get("DVC_PUBLIC_RATE_LIMIT_PER_MIN", "0")})
         try:
             asyncio.run(database.create())
             database.migrate()
