@@ -4,7 +4,8 @@ The counts live in the database (`rate_limit_windows`), so two uvicorn workers, 
 load balancer, enforce one limit per address, as `DVC_PUBLIC_RATE_LIMIT_PER_MIN` promises (kept in process, the
 limit was multiplied by the number of workers). The estimate is the usual sliding window over two fixed
 one-minute windows: this window's count plus the previous window's, weighted by the part of it that still lies
-within the last minute. One UPSERT per request (autocommit on PostgreSQL), plus one read of the previous window.
+within the last minute. One statement per request (an UPSERT returning this window's count and the previous
+one's; autocommit on PostgreSQL).
 Every request counts, refused ones too, so a client that keeps hammering stays refused. Windows older than the
 previous one are deleted by whichever process gets there first, at most once a minute per process.
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,6 +60,18 @@ def wait_after_refusal(previous: int, current: int, elapsed_s: float, limit: int
     return until_next + (max(window_s * (1 - (limit - 1) / current), 0.0) if current else 0.0)
 
 
+def _count_statement(dialect: Any) -> Any:
+    """Count one request in its window and return that count with the previous window's (NULL if none)."""
+    row = RateLimitWindow
+    previous = select(row.hits).where(row.key == bindparam("key"), row.window == bindparam("previous"))
+    return (dialect.insert(row).values(key=bindparam("key"), window=bindparam("window"), hits=1)
+            .on_conflict_do_update(index_elements=["key", "window"], set_={"hits": row.hits + 1})
+            .returning(row.hits, previous.scalar_subquery()))
+
+
+_COUNT = {"postgresql": _count_statement(postgresql), "sqlite": _count_statement(sqlite)}
+
+
 class RateLimit:
     """A named per-address limit of requests per minute (the limit read from settings at each request)."""
 
@@ -75,18 +88,14 @@ class RateLimit:
         now = clock.now().timestamp()
         window, elapsed = divmod(now, WINDOW_S)
         key = f"{self.name}:{address}"
-        row = RateLimitWindow
         async with autocommit_writes() as connection:
-            dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
-            count = (dialect.insert(row).values(key=key, window=int(window), hits=1)
-                     .on_conflict_do_update(index_elements=["key", "window"], set_={"hits": row.hits + 1})
-                     .returning(row.hits))
-            current = int((await connection.execute(count)).scalar_one())
-            previous = int((await connection.execute(
-                select(row.hits).where(row.key == key, row.window == int(window) - 1))).scalar() or 0)
+            count = _COUNT[connection.dialect.name]
+            current, previous = (await connection.execute(count, {"key": key, "window": int(window),
+                                                                  "previous": int(window) - 1})).one()
             if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
                 self._pruned_at = time.monotonic()
-                await connection.execute(delete(row).where(row.window < int(window) - 1))
+                await connection.execute(delete(RateLimitWindow).where(RateLimitWindow.window < int(window) - 1))
+        previous = previous or 0
         if estimate(previous, current, elapsed) <= limit:
             return None
         return wait_after_refusal(previous, current, elapsed, limit)
