@@ -221,14 +221,17 @@ async def read_connection() -> AsyncIterator[AsyncConnection]:
 
 
 @asynccontextmanager
-async def autocommit_writes() -> AsyncIterator[AsyncConnection]:
+async def autocommit_writes(read_connection: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
     """A connection for small writes that stand alone, outside the request's transaction (rate-limit counts):
-    on PostgreSQL each statement commits on its own (autocommit); SQLite runs them in one immediate transaction
-    committed at the end."""
+    on PostgreSQL each statement commits on its own (autocommit), on `read_connection` when the request already
+    holds one (the read engine is autocommit there); SQLite runs them in one immediate transaction committed at
+    the end."""
     database = get_database()
     if database.settings.is_sqlite:
         async with database.write_engine.begin() as connection:
             yield connection
+    elif read_connection is not None:
+        yield read_connection
     else:
         async with database.read_engine.connect() as connection:
             yield connection

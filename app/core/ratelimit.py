@@ -5,7 +5,7 @@ load balancer, enforce one limit per address, as `DVC_PUBLIC_RATE_LIMIT_PER_MIN`
 limit was multiplied by the number of workers). The estimate is the usual sliding window over two fixed
 one-minute windows: this window's count plus the previous window's, weighted by the part of it that still lies
 within the last minute. One statement per request (an UPSERT returning this window's count and the previous
-one's; autocommit on PostgreSQL).
+one's; autocommit on PostgreSQL, on the connection the route reads with).
 Every request counts, refused ones too, so a client that keeps hammering stays refused. Windows older than the
 previous one are deleted by whichever process gets there first, at most once a minute per process.
 
@@ -24,10 +24,11 @@ from typing import Any
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
-from app.core.db import Base, autocommit_writes
+from app.core.db import Base, ReadConnectionDep, autocommit_writes
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 
@@ -80,15 +81,16 @@ class RateLimit:
         self.limit_per_minute = limit_per_minute
         self._pruned_at = -math.inf
 
-    async def check(self, address: str) -> float | None:
-        """Count one request from `address`; None when allowed, else the seconds to wait (for `Retry-After`)."""
+    async def check(self, address: str, read_connection: AsyncConnection | None = None) -> float | None:
+        """Count one request from `address`; None when allowed, else the seconds to wait (for `Retry-After`).
+        On PostgreSQL the count goes through the request's `read_connection` (autocommit) when given."""
         limit = self.limit_per_minute()
         if limit <= 0:
             return None
         now = clock.now().timestamp()
         window, elapsed = divmod(now, WINDOW_S)
         key = f"{self.name}:{address}"
-        async with autocommit_writes() as connection:
+        async with autocommit_writes(read_connection) as connection:
             count = _COUNT[connection.dialect.name]
             current, previous = (await connection.execute(count, {"key": key, "window": int(window),
                                                                   "previous": int(window) - 1})).one()
@@ -107,9 +109,9 @@ public_limiter = RateLimit("public", lambda: get_settings().public_rate_limit_pe
 def rate_limited(limiter: RateLimit) -> Any:
     """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit."""
 
-    async def limit_by_address(request: Request) -> None:
+    async def limit_by_address(request: Request, connection: ReadConnectionDep) -> None:
         address = request.client.host if request.client else "unknown"
-        wait = await limiter.check(address)
+        wait = await limiter.check(address, connection)
         if wait is not None:
             raise ProblemError("rate_limited", "Too many requests from your address; try again later.",
                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
