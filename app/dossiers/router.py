@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -22,7 +21,6 @@ from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import (
     AttachmentList,
     AttachmentOut,
-    ChannelName,
     DossierCreate,
     DossierFilters,
     DossierIntake,
@@ -75,24 +73,9 @@ async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: Idempoten
 
 
 @router.get("/v1/dossiers", response_model=Page[DossierOut], responses=problems("validation_error"))
-async def list_dossiers(
-    viewer: ViewerDep, session: ReadSessionDep, page: PageDep,
-    state: Annotated[str | None, Query(max_length=32)] = None,
-    procedure: Annotated[str | None, Query(max_length=64)] = None,
-    agency: Annotated[str | None, Query(max_length=64)] = None,
-    channel: ChannelName | None = None,
-    submitted_from: date | None = None,
-    submitted_to: date | None = None,
-    overdue: bool | None = None,
-    code: Annotated[str | None, Query(max_length=100)] = None,
-    due_within_working_days: Annotated[int | None, Query(
-        ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
-        "today (0: today).")] = None,
-) -> Page[DossierOut]:
+async def list_dossiers(viewer: ViewerDep, session: ReadSessionDep, page: PageDep,
+                        filters: Annotated[DossierFilters, Query()]) -> Page[DossierOut]:
     """The dossiers the caller may see, newest first (applicants: their own; officials: their agency's)."""
-    filters = DossierFilters(state=state, procedure=procedure, agency=agency, channel=channel,
-                             submitted_from=submitted_from, submitted_to=submitted_to, overdue=overdue, code=code,
-                             due_within_working_days=due_within_working_days)
     rows, cursor = await listing.list_dossiers(session, viewer, filters, page)
     return Page[DossierOut](items=[DossierOut.of(d, **extras) for d, extras in rows], next_cursor=cursor)
 

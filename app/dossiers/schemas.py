@@ -189,12 +189,16 @@ class PublicDossierOut(BaseModel):
 
 
 class DossierFilters(BaseModel):
-    state: str | None = None
-    procedure: str | None = None
-    agency: str | None = None
-    channel: str | None = None
+    """The list's query parameters, validated in one pass (one model, not ten separate parameters)."""
+
+    state: Annotated[str | None, Field(max_length=32)] = None
+    procedure: Annotated[str | None, Field(max_length=64)] = None
+    agency: Annotated[str | None, Field(max_length=64)] = None
+    channel: ChannelName | None = None
     submitted_from: date | None = None
     submitted_to: date | None = None
     overdue: bool | None = None
-    code: str | None = None
-    due_within_working_days: int | None = None
+    code: Annotated[str | None, Field(max_length=100)] = None
+    due_within_working_days: Annotated[int | None, Field(
+        ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
+        "today (0: today).")] = None
