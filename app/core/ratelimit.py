@@ -34,6 +34,7 @@ from app.core.settings import get_settings
 
 WINDOW_S = 60
 PRUNE_EVERY_S = 60.0
+KEY_ADDRESS_CHARS = 64  # an IPv6 address with a zone id fits
 
 
 class RateLimitWindow(Base):
@@ -89,7 +90,7 @@ class RateLimit:
             return None
         now = clock.now().timestamp()
         window, elapsed = divmod(now, WINDOW_S)
-        key = f"{self.name}:{address}"
+        key = f"{self.name}:{address[:KEY_ADDRESS_CHARS]}"  # a proxy may forward anything: keep the key bounded
         async with autocommit_writes(read_connection) as connection:
             count = _COUNT[connection.dialect.name]
             current, previous = (await connection.execute(count, {"key": key, "window": int(window),

@@ -71,6 +71,11 @@ async def test_each_forwarded_address_has_its_own_limit(client: httpx.AsyncClien
     assert await _statuses(client, 1, **{"X-Forwarded-For": "198.51.100.4, 203.0.113.1"}) == [429]
 
 
+async def test_a_forwarded_address_of_any_length_is_counted(client: httpx.AsyncClient, limit_of_three: None) -> None:
+    """What a trusted proxy forwards is not checked, so a long value must still make a bounded key."""
+    assert await _statuses(client, 4, **{"X-Forwarded-For": "x" * 300}) == [404, 404, 404, 429]
+
+
 async def test_an_untrusted_peer_cannot_pick_its_address(app: object, limit_of_three: None) -> None:
     transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
