@@ -1,5 +1,6 @@
 # Production image: slim, non-root, migrations then uvicorn; health is /readyz. Behind a load balancer or reverse
 # proxy, set DVC_FORWARDED_ALLOW_IPS to its address(es) so rate limits see the citizen's address, not the proxy's.
+# Prod also needs DVC_SECRETS_KEYS (`dvc secrets new-key`), DVC_OIDC_* and DVC_FAKEPAY_SECRET: see the README.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     DVC_ENV=prod DVC_HOST=0.0.0.0 DVC_PORT=8000 DVC_WORKERS=2 DVC_STORAGE_DIR=/data/files DVC_VAR_DIR=/data/var \

@@ -52,9 +52,10 @@ def _register_domain_commands() -> None:
     """Each domain may offer commands in `app/<domain>/commands.py` as `register(cli: typer.Typer)`."""
     import importlib
 
+    core = {"worker": "app.core.worker", "secrets": "app.core.secrets"}
     for domain in ("identity", "catalogue", "dossiers", "workflow", "fees", "reporting", "integration",
-                   "notifications", "worker"):
-        module_name = f"app.{domain}.commands" if domain != "worker" else "app.core.worker"
+                   "notifications", *core):
+        module_name = core.get(domain, f"app.{domain}.commands")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:

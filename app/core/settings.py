@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Environment = Literal["dev", "test", "prod"]
 # The local fake payment provider's development secret; prod refuses to start with it.
 DEV_FAKEPAY_SECRET = "dev-fakepay-secret-change-me"  # noqa: S105 - a public development default
+# The development key for secrets stored encrypted (app/core/secrets.py); public, so prod refuses it.
+DEV_SECRETS_KEY = "ZGV2LXNlY3JldHMta2V5LXB1YmxpYy1ub3Qtc2VjcmU="
 
 
 class SettingsError(SystemExit):
@@ -73,6 +76,9 @@ class Settings(BaseSettings):
 
     # --- signed results (Decree 45/2020): PEM files of the CAs whose signatures on result PDFs are trusted
     signature_trust_roots: str = ""
+
+    # --- secrets stored encrypted (webhook signing keys): Fernet keys, comma-separated; the first encrypts
+    secrets_keys: str = DEV_SECRETS_KEY
 
     # --- fees and payments (app/fees)
     fakepay_secret: str = DEV_FAKEPAY_SECRET
@@ -143,6 +149,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or network (or a lone '*')") from None
         return ",".join(entries)
 
+    @field_validator("secrets_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        if not keys:
+            raise ValueError("must list at least one key (`dvc secrets new-key` makes one)")
+        for key in keys:
+            try:
+                if len(base64.urlsafe_b64decode(key.encode())) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("each key must be 32 url-safe base64-encoded bytes (`dvc secrets new-key`)") from None
+        return ",".join(keys)
+
     @field_validator("indicator_weights")
     @classmethod
     def _five_weights(cls, value: str) -> str:
@@ -171,6 +191,8 @@ class Settings(BaseSettings):
             raise ValueError("DVC_OIDC_ISSUER: prod refuses the development identity provider")
         if self.env == "prod" and self.fakepay_secret == DEV_FAKEPAY_SECRET:
             raise ValueError("DVC_FAKEPAY_SECRET: prod refuses the development default secret")
+        if self.env == "prod" and DEV_SECRETS_KEY in self.secrets_keys.split(","):
+            raise ValueError("DVC_SECRETS_KEYS: prod refuses the development default key")
         return self
 
     @property

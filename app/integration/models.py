@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
 from app.core.db import Base
+from app.core.secrets import EncryptedText
 
 
 class NationalDossier(Base):
@@ -53,8 +54,8 @@ class WebhookSubscription(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     url: Mapped[str] = mapped_column(Text)
-    # Kept in clear: HMAC signing needs the key itself (a hash would not do). Shown once at creation.
-    secret: Mapped[str] = mapped_column(String(128))
+    # HMAC signing needs the key itself (a hash would not do): stored encrypted (app.core.secrets), shown once.
+    secret: Mapped[str] = mapped_column(EncryptedText)
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(String(400), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

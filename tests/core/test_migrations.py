@@ -74,3 +74,35 @@ def test_downgrade_to_base_and_upgrade_again_on_postgresql() -> None:
         _roundtrip(f"{server.rsplit('/', 1)[0]}/{name}")
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_webhook_secrets_written_in_clear_are_encrypted_by_the_upgrade(tmp_path: Path) -> None:
+    import sqlite3
+
+    from app.core import secrets
+
+    path = tmp_path / "secrets.db"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    config.attributes["database_url"] = f"sqlite+aiosqlite:///{path}"
+
+    def stored() -> str:
+        with sqlite3.connect(path) as db:
+            return str(db.execute("SELECT secret FROM webhook_subscriptions").fetchone()[0])
+
+    async def run() -> None:
+        await asyncio.to_thread(command.upgrade, config, "0013")
+        with sqlite3.connect(path) as db:
+            account = uuid.uuid4().hex
+            db.execute("INSERT INTO accounts (id, kind, status, client_id, roles, scopes, agency_codes, created_at,"
+                       " updated_at) VALUES (?, 'client', 'active', 'c1', '[]', '[]', '[]', '2026-01-01',"
+                       " '2026-01-01')", (account,))
+            db.execute("INSERT INTO webhook_subscriptions (id, client_id, url, secret, event_types, active,"
+                       " created_at) VALUES (?, ?, 'https://h.example.com/', 'whsec_plain', '[]', 1, '2026-01-01')",
+                       (uuid.uuid4().hex, account))
+        await asyncio.to_thread(command.upgrade, config, "head")
+        assert stored().startswith(secrets.FERNET_PREFIX) and secrets.decrypt(stored()) == "whsec_plain"
+        await asyncio.to_thread(command.downgrade, config, "0013")
+        assert stored() == "whsec_plain"
+
+    asyncio.run(run())

@@ -54,3 +54,20 @@ def test_forwarded_allow_ips_accepts_addresses_networks_and_a_lone_star(monkeypa
     settings = _fresh(monkeypatch, DVC_FORWARDED_ALLOW_IPS=" 10.0.0.0/8, 192.168.1.5 ,::1")
     assert settings.forwarded_allow_ips == "10.0.0.0/8,192.168.1.5,::1"
     assert _fresh(monkeypatch, DVC_FORWARDED_ALLOW_IPS="*").forwarded_allow_ips == "*"
+
+
+@pytest.mark.parametrize("keys", ["", "not-a-key", "c2hvcnQ="])
+def test_secrets_keys_must_be_fernet_keys(monkeypatch: pytest.MonkeyPatch, keys: str) -> None:
+    with pytest.raises(SettingsError, match="DVC_SECRETS_KEYS"):
+        _fresh(monkeypatch, DVC_SECRETS_KEYS=keys)
+
+
+def test_prod_refuses_the_development_secrets_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.fernet import Fernet
+
+    from app.core.settings import DEV_SECRETS_KEY
+
+    prod = {"DVC_ENV": "prod", "DVC_OIDC_ISSUER": "https://sso.example.gov.vn", "DVC_FAKEPAY_SECRET": "x" * 32}
+    with pytest.raises(SettingsError, match="DVC_SECRETS_KEYS"):
+        _fresh(monkeypatch, **prod, DVC_SECRETS_KEYS=f"{Fernet.generate_key().decode()},{DEV_SECRETS_KEY}")
+    assert _fresh(monkeypatch, **prod, DVC_SECRETS_KEYS=Fernet.generate_key().decode()).env == "prod"

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -194,3 +195,46 @@ async def test_deleting_stops_deliveries(client, accounts, dossiers, receiver: R
     await make_due()
     await receiver.run()
     assert len(receiver.requests) == 1  # only the first, failed attempt
+
+
+async def _stored_secret(subscription_id: str) -> str:
+    """The secret column as the database holds it (no decrypting type)."""
+    from sqlalchemy import text
+
+    from app.core.db import get_database
+
+    async with get_database().write_engine.connect() as connection:
+        return str((await connection.execute(text("SELECT secret FROM webhook_subscriptions WHERE id = :id"),
+                                             {"id": uuid.UUID(subscription_id).hex if _sqlite() else
+                                              uuid.UUID(subscription_id)})).scalar_one())
+
+
+def _sqlite() -> bool:
+    from app.core.settings import get_settings
+
+    return get_settings().is_sqlite
+
+
+async def test_secrets_are_stored_encrypted_and_rotate_to_a_new_key(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receiver: Receiver, settings_env: Any) -> None:
+    from cryptography.fernet import Fernet
+
+    from app.core import secrets
+    from app.core.settings import DEV_SECRETS_KEY
+
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    created = (await _subscribe(client, integrator)).json()
+    stored = await _stored_secret(created["id"])
+    assert created["secret"] not in stored and stored.startswith(secrets.FERNET_PREFIX)
+    assert Fernet(DEV_SECRETS_KEY.encode()).decrypt(stored.encode()).decode() == created["secret"]
+
+    new_key = Fernet.generate_key().decode()
+    settings_env(DVC_SECRETS_KEYS=f"{new_key},{DEV_SECRETS_KEY}")  # the new key first, the old one still read
+    assert await secrets.rotate_all() == 1
+    rotated = await _stored_secret(created["id"])
+    assert rotated != stored and Fernet(new_key.encode()).decrypt(rotated.encode()).decode() == created["secret"]
+    settings_env(DVC_SECRETS_KEYS=new_key)  # the old key dropped: deliveries still sign with the same secret
+    await submitted_dossier(client, accounts, dossiers)
+    await receiver.run()
+    [request] = receiver.requests
+    assert verify_signature(created["secret"], request.headers["x-dvc-signature"], request.content)
