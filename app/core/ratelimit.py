@@ -107,14 +107,24 @@ class RateLimit:
 public_limiter = RateLimit("public", lambda: get_settings().public_rate_limit_per_min)
 
 
-def rate_limited(limiter: RateLimit) -> Any:
-    """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit."""
+def rate_limited(limiter: RateLimit, *, on_read_connection: bool = False) -> Any:
+    """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit.
+    `on_read_connection`: the route reads through `ReadConnectionDep`, and the count shares that connection on
+    PostgreSQL (otherwise the count takes its own, and only while a limit is set)."""
 
-    async def limit_by_address(request: Request, connection: ReadConnectionDep) -> None:
-        address = request.client.host if request.client else "unknown"
-        wait = await limiter.check(address, connection)
+    def refuse(wait: float | None) -> None:
         if wait is not None:
             raise ProblemError("rate_limited", "Too many requests from your address; try again later.",
                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    return Depends(limit_by_address)
+    async def limit_by_address(request: Request) -> None:
+        refuse(await limiter.check(_address(request)))
+
+    async def limit_by_address_on_read_connection(request: Request, connection: ReadConnectionDep) -> None:
+        refuse(await limiter.check(_address(request), connection))
+
+    return Depends(limit_by_address_on_read_connection if on_read_connection else limit_by_address)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

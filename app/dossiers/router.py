@@ -176,7 +176,8 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
 
 
 @router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],
-            dependencies=[rate_limited(public_limiter)], responses=problems("not_found", "rate_limited"))
+            dependencies=[rate_limited(public_limiter, on_read_connection=True)],
+            responses=problems("not_found", "rate_limited"))
 async def track_dossier(code: Annotated[str, Path(max_length=100)],
                         connection: ReadConnectionDep) -> PublicDossierOut:
     """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""

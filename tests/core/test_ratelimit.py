@@ -50,6 +50,13 @@ async def test_public_tracking_is_refused_over_the_limit(client: httpx.AsyncClie
     assert int(limited.headers["retry-after"]) == 76
 
 
+async def test_the_public_reports_share_the_limit(client: httpx.AsyncClient, limit_of_three: None) -> None:
+    """The late list counts on its own connection (it reads through a session), against the same limit."""
+    assert await _statuses(client, 2) == [404, 404]
+    late = [(await client.get("/v1/public/late-dossiers")).status_code for _ in range(2)]
+    assert late == [200, 429]
+
+
 async def test_counts_are_shared_with_other_workers(client: httpx.AsyncClient, limit_of_three: None) -> None:
     """Another worker or replica counted this address's requests: they count here too (no per-process count)."""
     async with get_database().write_sessions() as session, session.begin():
