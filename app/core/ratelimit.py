@@ -89,15 +89,16 @@ class RateLimit:
         if limit <= 0:
             return None
         now = clock.now().timestamp()
-        window, elapsed = divmod(now, WINDOW_S)
+        window = int(now // WINDOW_S)
+        elapsed = now - window * WINDOW_S
         key = f"{self.name}:{address[:KEY_ADDRESS_CHARS]}"  # a proxy may forward anything: keep the key bounded
         async with autocommit_writes(read_connection) as connection:
             count = _COUNT[connection.dialect.name]
-            current, previous = (await connection.execute(count, {"key": key, "window": int(window),
-                                                                  "previous": int(window) - 1})).one()
+            current, previous = (await connection.execute(count, {"key": key, "window": window,
+                                                                  "previous": window - 1})).one()
             if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
                 self._pruned_at = time.monotonic()
-                await connection.execute(delete(RateLimitWindow).where(RateLimitWindow.window < int(window) - 1))
+                await connection.execute(delete(RateLimitWindow).where(RateLimitWindow.window < window - 1))
         previous = previous or 0
         if estimate(previous, current, elapsed) <= limit:
             return None

@@ -28,7 +28,7 @@ FERNET_PREFIX = "gAAAA"  # every Fernet token starts with its version byte and t
 
 @lru_cache(maxsize=8)
 def _box(keys: str) -> MultiFernet:
-    return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
+    return MultiFernet([Fernet(key.encode()) for key in keys.split(",")])  # normalised by the settings
 
 
 def box() -> MultiFernet:

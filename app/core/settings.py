@@ -18,6 +18,11 @@ DEV_FAKEPAY_SECRET = "dev-fakepay-secret-change-me"  # noqa: S105 - a public dev
 DEV_SECRETS_KEY = "ZGV2LXNlY3JldHMta2V5LXB1YmxpYy1ub3Qtc2VjcmU="
 
 
+def comma_separated(value: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated setting."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 class SettingsError(SystemExit):
     """Raised at start-up when a setting is invalid; the message is one line naming the variable."""
 
@@ -142,7 +147,7 @@ class Settings(BaseSettings):
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _addresses_or_networks(cls, value: str) -> str:
-        entries = [e.strip() for e in value.split(",") if e.strip()]
+        entries = comma_separated(value)
         if entries == ["*"]:
             return "*"
         for entry in entries:
@@ -155,7 +160,7 @@ class Settings(BaseSettings):
     @field_validator("secrets_keys")
     @classmethod
     def _fernet_keys(cls, value: str) -> str:
-        keys = [k.strip() for k in value.split(",") if k.strip()]
+        keys = comma_separated(value)
         if not keys:
             raise ValueError("must list at least one key (`dvc secrets new-key` makes one)")
         for key in keys:
@@ -180,7 +185,7 @@ class Settings(BaseSettings):
     @field_validator("oidc_algorithms")
     @classmethod
     def _asymmetric_only(cls, value: str) -> str:
-        algorithms = [a.strip() for a in value.split(",") if a.strip()]
+        algorithms = comma_separated(value)
         if not algorithms:
             raise ValueError("must list at least one algorithm")
         refused = [a for a in algorithms if a.lower() == "none" or a.upper().startswith("HS")]
