@@ -9,6 +9,8 @@ writers; on PostgreSQL both names share one engine.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 import uuid
 import weakref
@@ -17,18 +19,22 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
+import asyncpg
 from fastapi import Depends
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
+from app.core.problems import ProblemError
 from app.core.settings import Settings, get_settings
+
+log = logging.getLogger("app.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -148,6 +154,91 @@ def build_null_pool_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(settings.database_url, poolclass=NullPool)
 
 
+# What a dropped or refused connection raises on asyncpg: the connection is gone (or the server is shutting down or
+# starting), not the statement wrong.
+CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError,
+                   asyncpg.exceptions.OperatorInterventionError, OSError)
+
+
+def _unavailable() -> ProblemError:
+    return ProblemError("database_unavailable", "The database connection was lost; nothing was saved. Retry shortly.",
+                        headers={"Retry-After": "1"})
+
+
+async def _set_codecs(connection: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):  # decoded as SQLAlchemy's JSON type decodes them
+        await connection.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _keep_session_state(connection: asyncpg.Connection) -> None:
+    """asyncpg resets a released connection with a round trip (`RESET ALL`, `UNLISTEN *`, ...); these statements
+    change no session state, so only an (impossible) open transaction needs undoing."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+class DirectPool:
+    """An asyncpg pool for one event loop, opened on first use, with the engine's ping-after-idle rule."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._released_at: dict[int, float] = {}  # server pid -> monotonic time the connection was last returned
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                dsn = make_url(self._settings.database_url).set(drivername="postgresql")
+                self._pool = await asyncpg.create_pool(
+                    dsn.render_as_string(hide_password=False), min_size=0,
+                    max_size=self._settings.database_direct_pool_size, init=_set_codecs,
+                    reset=_keep_session_state, max_inactive_connection_lifetime=1800)
+            return self._pool
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection; a connection lost on the way (the database restarted or is down) is a retryable 503
+        `database_unavailable`, as on the engine, and the pool then replaces every connection it holds."""
+        try:
+            pool = self._pool or await self._open()
+            connection = await self._checked(pool)
+        except CONNECTION_LOST as error:
+            raise _unavailable() from error
+        pid = connection.get_server_pid()
+        try:
+            yield connection
+        except CONNECTION_LOST as error:
+            log.warning("database connection lost", extra={"error": repr(error)})
+            await pool.expire_connections()
+            raise _unavailable() from error
+        finally:
+            self._released_at[pid] = time.monotonic()
+            await pool.release(connection)
+
+    async def _checked(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """A connection idle past `DVC_DATABASE_PING_AFTER_IDLE_S` answers one `SELECT 1` first; dead ones are
+        closed and replaced (after a database restart every idle one is dead), so no request sees them."""
+        for _ in range(self._settings.database_direct_pool_size):
+            connection = await pool.acquire()
+            released_at = self._released_at.pop(connection.get_server_pid(), None)
+            if released_at is None or time.monotonic() - released_at < self._settings.database_ping_after_idle_s:
+                return connection
+            try:
+                await connection.execute("SELECT 1")
+                return connection
+            except CONNECTION_LOST:
+                connection.terminate()
+                await pool.release(connection)
+        return await pool.acquire()  # every pooled one was dead: this one is newly opened
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+
 class Database:
     """Engines and session factories; created once per process (lazily, so settings can change in tests)."""
 
@@ -161,8 +252,12 @@ class Database:
                             else self.write_engine.execution_options(isolation_level="AUTOCOMMIT"))
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # The few statements of app.core.direct run on asyncpg itself on PostgreSQL (None on SQLite).
+        self.direct_pool = None if settings.is_sqlite else DirectPool(settings)
 
     async def dispose(self) -> None:
+        if self.direct_pool is not None:
+            await self.direct_pool.close()
         await self.write_engine.dispose()
         if self.read_engine.pool is not self.write_engine.pool:
             await self.read_engine.dispose()
@@ -213,31 +308,6 @@ async def read_session() -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def read_connection() -> AsyncIterator[AsyncConnection]:
-    """A bare connection (no ORM session) for a route that reads with Core statements only; never write through
-    it (autocommit on PostgreSQL; SQLite's deferred transaction is rolled back on close)."""
-    async with get_database().read_engine.connect() as connection:
-        yield connection
-
-
-@asynccontextmanager
-async def autocommit_writes(read_connection: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
-    """A connection for small writes that stand alone, outside the request's transaction (rate-limit counts):
-    on PostgreSQL each statement commits on its own (autocommit), on `read_connection` when the request already
-    holds one (the read engine is autocommit there); SQLite runs them in one immediate transaction committed at
-    the end."""
-    database = get_database()
-    if database.settings.is_sqlite:
-        async with database.write_engine.begin() as connection:
-            yield connection
-    elif read_connection is not None:
-        yield read_connection
-    else:
-        async with database.read_engine.connect() as connection:
-            yield connection
-
-
 # scope="function": commit happens before the response is sent, so a failed commit is never a 200.
 SessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
-ReadConnectionDep = Annotated[AsyncConnection, Depends(read_connection, scope="function")]

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
 from app.core.db import Base, get_database
+from app.core.direct import DirectStatement, autocommit_writes
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 
@@ -64,8 +65,7 @@ def _claim(insert: Any) -> Any:
             .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(IdempotencyRecord.scope))
 
 
-_CLAIM_POSTGRESQL = _claim(postgresql.insert)
-_CLAIM_SQLITE = _claim(sqlite.insert)
+_CLAIM = DirectStatement(_claim(postgresql.insert), sqlite=_claim(sqlite.insert))
 _STORE_ANSWER = (update(IdempotencyRecord)
                  .where(IdempotencyRecord.scope == bindparam("b_scope"), IdempotencyRecord.key == bindparam("b_key"))
                  .values(status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"),
@@ -90,17 +90,15 @@ class Idempotency:
         body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         digest = _request_hash(self.request.method, self.request.url.path, body)
         now = clock.now()
+        # The common case, a new key: claimed in one statement, committed on its own (app.core.direct).
+        async with autocommit_writes() as writer:
+            won = await writer.fetchrow(_CLAIM, scope=scope, key=self.key, request_hash=digest, created_at=now,
+                                        locked_until=now + LEASE,
+                                        expires_at=now + timedelta(seconds=get_settings().idempotency_ttl_s))
+        if won is not None:
+            self.claimed = True
+            return None
         async with get_database().write_sessions() as session:
-            # The common case, a new key: claimed in one statement.
-            claim = _CLAIM_SQLITE if get_database().settings.is_sqlite else _CLAIM_POSTGRESQL
-            won = (await session.execute(claim, {
-                "scope": scope, "key": self.key, "request_hash": digest, "created_at": now,
-                "locked_until": now + LEASE,
-                "expires_at": now + timedelta(seconds=get_settings().idempotency_ttl_s)})).first()
-            if won is not None:
-                await session.commit()
-                self.claimed = True
-                return None
             existing = await session.get(IdempotencyRecord, (scope, self.key))
             if existing is not None and existing.expires_at <= now:
                 await session.delete(existing)

@@ -5,7 +5,7 @@ load balancer, enforce one limit per address, as `DVC_PUBLIC_RATE_LIMIT_PER_MIN`
 limit was multiplied by the number of workers). The estimate is the usual sliding window over two fixed
 one-minute windows: this window's count plus the previous window's, weighted by the part of it that still lies
 within the last minute. One statement per request (an UPSERT returning this window's count and the previous
-one's; autocommit on PostgreSQL, on the connection the route reads with).
+one's; autocommit on PostgreSQL, on the direct connection the route reads with: app.core.direct).
 Every request counts, refused ones too, so a client that keeps hammering stays refused. Windows older than the
 previous one are deleted by whichever process gets there first, at most once a minute per process.
 
@@ -24,11 +24,11 @@ from typing import Any
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
-from app.core.db import Base, ReadConnectionDep, autocommit_writes
+from app.core.db import Base
+from app.core.direct import DirectConnection, DirectConnectionDep, DirectStatement, autocommit_writes
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 
@@ -68,10 +68,11 @@ def _count_statement(dialect: Any) -> Any:
     previous = select(row.hits).where(row.key == bindparam("key"), row.window == bindparam("previous"))
     return (dialect.insert(row).values(key=bindparam("key"), window=bindparam("window"), hits=1)
             .on_conflict_do_update(index_elements=["key", "window"], set_={"hits": row.hits + 1})
-            .returning(row.hits, previous.scalar_subquery()))
+            .returning(row.hits, previous.scalar_subquery().label("previous_hits")))
 
 
-_COUNT = {"postgresql": _count_statement(postgresql), "sqlite": _count_statement(sqlite)}
+_COUNT = DirectStatement(_count_statement(postgresql), sqlite=_count_statement(sqlite))
+_PRUNE = DirectStatement(delete(RateLimitWindow).where(RateLimitWindow.window < bindparam("before")))
 
 
 class RateLimit:
@@ -82,9 +83,9 @@ class RateLimit:
         self.limit_per_minute = limit_per_minute
         self._pruned_at = -math.inf
 
-    async def check(self, address: str, read_connection: AsyncConnection | None = None) -> float | None:
+    async def check(self, address: str, connection: DirectConnection | None = None) -> float | None:
         """Count one request from `address`; None when allowed, else the seconds to wait (for `Retry-After`).
-        On PostgreSQL the count goes through the request's `read_connection` (autocommit) when given."""
+        On PostgreSQL the count goes through the request's direct `connection` (autocommit) when given."""
         limit = self.limit_per_minute()
         if limit <= 0:
             return None
@@ -92,14 +93,13 @@ class RateLimit:
         window = int(now // WINDOW_S)
         elapsed = now - window * WINDOW_S
         key = f"{self.name}:{address[:KEY_ADDRESS_CHARS]}"  # a proxy may forward anything: keep the key bounded
-        async with autocommit_writes(read_connection) as connection:
-            count = _COUNT[connection.dialect.name]
-            current, previous = (await connection.execute(count, {"key": key, "window": window,
-                                                                  "previous": window - 1})).one()
+        async with autocommit_writes(connection) as writer:
+            row = await writer.fetchrow(_COUNT, key=key, window=window, previous=window - 1)
             if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
                 self._pruned_at = time.monotonic()
-                await connection.execute(delete(RateLimitWindow).where(RateLimitWindow.window < window - 1))
-        previous = previous or 0
+                await writer.execute(_PRUNE, before=window - 1)
+        assert row is not None  # an UPSERT ... RETURNING always returns its row
+        current, previous = row["hits"], row["previous_hits"] or 0
         if estimate(previous, current, elapsed) <= limit:
             return None
         return wait_after_refusal(previous, current, elapsed, limit)
@@ -110,7 +110,7 @@ public_limiter = RateLimit("public", lambda: get_settings().public_rate_limit_pe
 
 def rate_limited(limiter: RateLimit, *, on_read_connection: bool = False) -> Any:
     """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit.
-    `on_read_connection`: the route reads through `ReadConnectionDep`, and the count shares that connection on
+    `on_read_connection`: the route reads through `DirectConnectionDep`, and the count shares that connection on
     PostgreSQL (otherwise the count takes its own, and only while a limit is set)."""
 
     def refuse(wait: float | None) -> None:
@@ -121,7 +121,7 @@ def rate_limited(limiter: RateLimit, *, on_read_connection: bool = False) -> Any
     async def limit_by_address(request: Request) -> None:
         refuse(await limiter.check(_address(request)))
 
-    async def limit_by_address_on_read_connection(request: Request, connection: ReadConnectionDep) -> None:
+    async def limit_by_address_on_read_connection(request: Request, connection: DirectConnectionDep) -> None:
         refuse(await limiter.check(_address(request), connection))
 
     return Depends(limit_by_address_on_read_connection if on_read_connection else limit_by_address)

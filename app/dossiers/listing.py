@@ -13,9 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.direct import DirectConnection, DirectStatement
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import not_found
 from app.core.settings import get_settings
@@ -91,18 +92,15 @@ async def list_dossiers(session: AsyncSession, viewer: Viewer, filters: DossierF
 
 
 # Built once: the public tracking page is the most requested read, and building a select costs more than running it.
-_PUBLIC_STATUS = (select(Dossier.code, Dossier.procedure_name, Dossier.agency_name, Dossier.state,
-                         Dossier.national_status_code, Dossier.received_at, Dossier.due_at)
-                  .where(Dossier.code == bindparam("code")))
+_PUBLIC_STATUS = DirectStatement(
+    select(Dossier.code, Dossier.procedure_name, Dossier.agency_name, Dossier.state, Dossier.national_status_code,
+           Dossier.received_at, Dossier.due_at).where(Dossier.code == bindparam("code")))
 
 
-async def public_status(connection: AsyncConnection, code: str) -> PublicDossierOut:
-    """What anyone holding a dossier code may know: no names, no form, no files. One Core statement on a bare
-    connection: the ORM session around it cost a tenth of this route's CPU."""
-    row = (await connection.execute(_PUBLIC_STATUS, {"code": code})).one_or_none()
+async def public_status(connection: DirectConnection, code: str) -> PublicDossierOut:
+    """What anyone holding a dossier code may know: no names, no form, no files. One statement on the direct
+    connection (app.core.direct): no ORM session, no SQLAlchemy engine on PostgreSQL."""
+    row = await connection.fetchrow(_PUBLIC_STATUS, code=code)
     if row is None:
         raise not_found("dossier")
-    return PublicDossierOut(code=row.code, procedure_name=row.procedure_name, agency_name=row.agency_name,
-                            state=row.state, national_status_code=row.national_status_code,
-                            received_at=row.received_at, due_at=row.due_at,
-                            result_ready=row.state in ("processed", "returned"))
+    return PublicDossierOut(**row, result_ready=row["state"] in ("processed", "returned"))

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.core.db import ReadConnectionDep, ReadSessionDep, SessionDep
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.direct import DirectConnectionDep
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -179,6 +180,6 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
             dependencies=[rate_limited(public_limiter, on_read_connection=True)],
             responses=problems("not_found", "rate_limited"))
 async def track_dossier(code: Annotated[str, Path(max_length=100)],
-                        connection: ReadConnectionDep) -> PublicDossierOut:
+                        connection: DirectConnectionDep) -> PublicDossierOut:
     """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""
     return await listing.public_status(connection, code)

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_database
+from app.core.direct import DirectStatement, direct_connection
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative
@@ -67,7 +68,7 @@ def forbidden(code: str, detail: str) -> ProblemError:
 
 # Built once with bound parameters: constructing the select (and its cache key) on every request was a
 # quarter of the gate's cost in the profile (bench/PROFILE.md). Only the statement is reused, never a result.
-_LOOKUP = (
+_LOOKUP = DirectStatement(
     select(Account.id, Account.kind, Account.status, Account.name, Account.citizen_id, Account.tax_code,
            Account.agency_code, Account.roles, Account.scopes, Account.agency_codes, Account.client_id)
     .join(Identity, Identity.account_id == Account.id)
@@ -77,27 +78,27 @@ _LOOKUP = (
 
 async def principal_for(token: VerifiedToken) -> Principal:
     """Map a verified token to its registered, active account (one indexed query, own short read session)."""
-    # Runs on every request: a bare connection, not an ORM session, and the route's own session is untouched.
-    # The read engine runs in autocommit on PostgreSQL: one round trip (no BEGIN/ROLLBACK around one SELECT).
-    async with get_database().read_engine.connect() as connection:
-        row = (await connection.execute(_LOOKUP, {"issuer": token.issuer, "subject": token.subject})).one_or_none()
+    # Runs on every request: on the direct connection (asyncpg itself on PostgreSQL, autocommit: one round trip),
+    # not an ORM session, and the route's own session is untouched.
+    async with direct_connection() as connection:
+        row = await connection.fetchrow(_LOOKUP, issuer=token.issuer, subject=token.subject)
     if row is None:
         raise forbidden("account_not_registered",
                         "No account is registered for this identity; register with POST /v1/accounts.")
-    if row.status != AccountStatus.active:
+    if row["status"] != AccountStatus.active:
         raise forbidden("account_suspended", "This account is suspended.")
     claims = token.claims
-    if row.kind == AccountKind.client:
+    if row["kind"] == AccountKind.client:
         # A client's token must come from that client: the authorised party matches the registered client id.
         azp = claims.get(get_settings().oidc_claim_client_id)
-        if azp is not None and azp != row.client_id:
+        if azp is not None and azp != row["client_id"]:
             raise forbidden("account_not_registered", "The token's client is not the registered client.")
     acr = claims.get("acr")
     return Principal(
-        account_id=row.id, kind=str(row.kind), issuer=token.issuer, subject=token.subject,
-        name=row.name, citizen_id=row.citizen_id, tax_code=row.tax_code, agency_code=row.agency_code,
-        roles=frozenset(row.roles or ()), scopes=frozenset(row.scopes or ()),
-        agency_codes=frozenset(row.agency_codes or ()), acr=str(acr) if acr is not None else None,
+        account_id=row["id"], kind=str(row["kind"]), issuer=token.issuer, subject=token.subject,
+        name=row["name"], citizen_id=row["citizen_id"], tax_code=row["tax_code"], agency_code=row["agency_code"],
+        roles=frozenset(row["roles"] or ()), scopes=frozenset(row["scopes"] or ()),
+        agency_codes=frozenset(row["agency_codes"] or ()), acr=str(acr) if acr is not None else None,
     )
 
 

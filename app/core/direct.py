@@ -1,0 +1,116 @@
+"""The hottest single statements straight on the driver: asyncpg on PostgreSQL, SQLAlchemy's engine on SQLite.
+
+Under concurrent load SQLAlchemy's async engine costs far more CPU than a sequential A/B shows: checking a
+connection out and back in through the greenlet bridge, and the statement and result layers around one short
+query (bench/PROFILE.md, session 5: public tracking went from 0.30 to 0.49 of the bare read anchor on a plain
+asyncpg pool, and the checkout alone was most of it). The statements every request pays for (the identity
+gate's account lookup) and the most requested public route (tracking, with its rate-limit count) therefore
+run through a small asyncpg pool of their own on PostgreSQL.
+
+They are still written once, with SQLAlchemy Core, and compiled once for asyncpg: one source of SQL for both
+databases. Parameters and results pass to the driver as they are, without SQLAlchemy's type processing, so
+keep to plain columns (text, numbers, timestamps with time zone, UUIDs, JSON); rows are read by column name.
+Statements run outside any transaction (autocommit): use this for lookups and counts that stand alone, never
+for work that belongs to a request's transaction. On SQLite the same calls go through the engine as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Protocol, cast
+
+import asyncpg
+from fastapi import Depends
+from sqlalchemy import Select
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import UpdateBase
+
+from app.core.db import get_database
+
+_ASYNCPG = asyncpg_dialect.dialect()
+Statement = Select[*tuple[Any, ...]] | UpdateBase
+
+
+class DirectStatement:
+    """A Core statement compiled once for asyncpg (`$n` placeholders); `sqlite` for a dialect-specific variant."""
+
+    def __init__(self, statement: Statement, *, sqlite: Statement | None = None) -> None:
+        self.statement = statement
+        self.sqlite_statement = sqlite if sqlite is not None else statement
+        compiled = statement.compile(dialect=_ASYNCPG)
+        self.sql = str(compiled)
+        self._names = tuple(compiled.positiontup or ())
+        # Values written into the statement itself (`values(hits=1)`); every other parameter must be given.
+        self._fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] if name in params else self._fixed[name] for name in self._names]
+
+
+class DirectConnection(Protocol):
+    async def fetchrow(self, statement: DirectStatement, **params: Any) -> Mapping[str, Any] | None: ...
+
+    async def execute(self, statement: DirectStatement, **params: Any) -> None: ...
+
+
+class _DriverConnection:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def fetchrow(self, statement: DirectStatement, **params: Any) -> Mapping[str, Any] | None:
+        row: Mapping[str, Any] | None = await self._connection.fetchrow(statement.sql,
+                                                                        *statement.arguments(params))
+        return row
+
+    async def execute(self, statement: DirectStatement, **params: Any) -> None:
+        await self._connection.execute(statement.sql, *statement.arguments(params))
+
+
+class _EngineConnection:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def fetchrow(self, statement: DirectStatement, **params: Any) -> Mapping[str, Any] | None:
+        result = await self._connection.execute(statement.sqlite_statement, params)
+        return cast(Mapping[str, Any] | None, result.mappings().one_or_none())
+
+    async def execute(self, statement: DirectStatement, **params: Any) -> None:
+        await self._connection.execute(statement.sqlite_statement, params)
+
+
+@asynccontextmanager
+async def direct_connection() -> AsyncIterator[DirectConnection]:
+    """A connection for standalone reads (PostgreSQL: the direct pool; SQLite: the read engine)."""
+    database = get_database()
+    if database.direct_pool is None:
+        async with database.read_engine.connect() as connection:
+            yield _EngineConnection(connection)
+    else:
+        async with database.direct_pool.acquire() as connection:
+            yield _DriverConnection(connection)
+
+
+@asynccontextmanager
+async def autocommit_writes(connection: DirectConnection | None = None) -> AsyncIterator[DirectConnection]:
+    """A connection for small writes that stand alone, outside any request transaction (rate-limit counts): on
+    PostgreSQL each statement commits on its own, on `connection` when the request already holds one; SQLite runs
+    them in one immediate transaction committed at the end (its readers never write)."""
+    database = get_database()
+    if database.direct_pool is None:
+        async with database.write_engine.begin() as engine_connection:
+            yield _EngineConnection(engine_connection)
+    elif connection is not None:
+        yield connection
+    else:
+        async with database.direct_pool.acquire() as driver_connection:
+            yield _DriverConnection(driver_connection)
+
+
+async def direct_connection_dependency() -> AsyncIterator[DirectConnection]:
+    async with direct_connection() as connection:
+        yield connection
+
+
+DirectConnectionDep = Annotated[DirectConnection, Depends(direct_connection_dependency, scope="function")]
