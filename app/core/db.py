@@ -189,6 +189,10 @@ class DirectPool:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        # First come, first served: asyncpg's pool lets a newcomer take a connection just returned while earlier
+        # waiters sleep on, so under load a few requests waited 300-500 ms (p99) while p50 was 10 ms. Waiting
+        # here instead (asyncio's semaphore queues in order), a request only reaches the pool when one is free.
+        self._turns = asyncio.Semaphore(settings.database_direct_pool_size)
         self._released_at: dict[int, float] = {}  # server pid -> monotonic time the connection was last returned
 
     async def _open(self) -> asyncpg.Pool:
@@ -205,6 +209,11 @@ class DirectPool:
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection; a connection lost on the way (the database restarted or is down) is a retryable 503
         `database_unavailable`, as on the engine, and the pool then replaces every connection it holds."""
+        async with self._turns, self._connection() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         try:
             pool = self._pool or await self._open()
             connection = await self._checked(pool)
