@@ -1,10 +1,12 @@
 """The raw figures behind the indicators, each one SQL aggregate (no dossier is loaded into Python).
 
 - `counter_sums`: sums over `reporting_counters` for the period (at most procedures × days rows);
-- `open_figures`: dossiers whose clock runs now (received or processing, not finished), from the dossiers
-  table through its (state, agency) index — a small set — with how many are past their ORIGINAL due date,
-  and how many count as late (overdue, or more than one supplement request when that rule is on). Waiting
-  for a supplement (or for fees, before reception) is not counted: those states are left out;
+- `open_figures`: dossiers whose clock runs (received or processing, not finished), with how many are past
+  their ORIGINAL due date, and how many count as late (overdue, or more than one supplement request when that
+  rule is on). Waiting for a supplement (or for fees, before reception) is not counted: those states are left
+  out. For a period that is over, the counts `capture_open_counts` made at the end of its last day; for the
+  current period (or a day never captured), from the dossiers table through its (state, agency) index — a
+  small set — as they are now;
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
   is now); `counter_sums` also says which procedures received an online dossier in the period.
 Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
@@ -14,18 +16,20 @@ month "YYYY-MM" (local time).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, case, cast, func, literal, select, text
+from sqlalchemy import DateTime, case, cast, func, insert, literal, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import ProcedureVersion
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
-from app.reporting.models import COUNTER_COLUMNS, ReportingCounter
+from app.reporting.models import COUNTER_COLUMNS, OpenCount, OpenCountCapture, ReportingCounter
 from app.workflow.models import DossierProgress
 from app.workflow.progress import CLOCK_RUNNING_STATES
 
@@ -123,13 +127,37 @@ async def counter_sums(session: AsyncSession, query: ReportQuery) -> CounterFigu
     return CounterFigures(out, dict(used))
 
 
-async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime) -> dict[str, OpenFigures]:
-    """Dossiers open now with their clock running, received before the end of the period."""
+@dataclass(frozen=True)
+class OpenAt:
+    figures: dict[str, OpenFigures]
+    counted_at: datetime  # when these open dossiers were counted
+
+
+def _open_counts(keys: list[Any], *, grouped: bool, overdue_at: datetime, received_before: datetime) -> Any:
+    """Dossiers open now with their clock running, received before `received_before` (grouped by `keys` when
+    `grouped`), with how many are past their original due date at `overdue_at` and how many count as late."""
     original_due = func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
-    overdue = original_due < now
+    overdue = original_due < overdue_at
     late = overdue
     if get_settings().indicator_multi_supplement_late:
         late = overdue | (func.coalesce(DossierProgress.supplement_requests, 0) > 1)
+    stmt = (select(*keys, func.count().label("total"),
+                   func.sum(case((overdue, 1), else_=0)).label("overdue"),
+                   func.sum(case((late, 1), else_=0)).label("late"))
+            .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+            .where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
+                   Dossier.received_at < received_before))
+    return stmt.group_by(*keys) if grouped else stmt
+
+
+async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime) -> OpenAt:
+    """The dossiers open at the end of the period: for a period that is over and whose last day was captured
+    (`capture_open_counts`), as counted then; otherwise those open now, received before the end of the period."""
+    period_end = local_midnight(query.end + timedelta(days=1))
+    if period_end <= now:
+        capture = await session.get(OpenCountCapture, query.end)
+        if capture is not None:
+            return OpenAt(await _captured_figures(session, query), capture.captured_at)
     if query.group_by == "agency":
         group: Any = Dossier.agency_code
     elif query.group_by == "procedure":
@@ -139,21 +167,32 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
     else:
         group = literal("")
     key = group.label("k")
-    stmt = (select(key, func.count().label("total"),
-                   func.sum(case((overdue, 1), else_=0)).label("overdue"),
-                   func.sum(case((late, 1), else_=0)).label("late"))
-            .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-            .where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
-                   Dossier.received_at < local_midnight(query.end + timedelta(days=1))))
+    stmt = _open_counts([key], grouped=bool(query.group_by), overdue_at=now, received_before=period_end)
     if query.agencies is not None:
         stmt = stmt.where(Dossier.agency_code.in_(sorted(query.agencies)))
     if query.procedure is not None:
         stmt = stmt.where(Dossier.procedure_code == query.procedure)
-    if query.group_by:
-        stmt = stmt.group_by(key)
+    return OpenAt(_keyed_open_figures(query, (await session.execute(stmt)).all()), now)
+
+
+async def _captured_figures(session: AsyncSession, query: ReportQuery) -> dict[str, OpenFigures]:
+    group: Any = {"agency": OpenCount.agency_code, "procedure": OpenCount.procedure_code,
+                  "month": OpenCount.received_month}.get(query.group_by or "", literal(""))
+    key = group.label("k")
+    stmt = (select(key, func.sum(OpenCount.total).label("total"), func.sum(OpenCount.overdue).label("overdue"),
+                   func.sum(OpenCount.late).label("late"))
+            .where(OpenCount.day == query.end).group_by(key))
+    if query.agencies is not None:
+        stmt = stmt.where(OpenCount.agency_code.in_(sorted(query.agencies)))
+    if query.procedure is not None:
+        stmt = stmt.where(OpenCount.procedure_code == query.procedure)
+    return _keyed_open_figures(query, (await session.execute(stmt)).all())
+
+
+def _keyed_open_figures(query: ReportQuery, rows: Sequence[Any]) -> dict[str, OpenFigures]:
     out: dict[str, OpenFigures] = {}
     first_month = query.start.strftime("%Y-%m")
-    for row in (await session.execute(stmt)).all():
+    for row in rows:
         if not row.total:
             continue
         name = str(row.k)
@@ -163,6 +202,31 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
         out[name] = OpenFigures(prev.total + int(row.total), prev.overdue + int(row.overdue or 0),
                                 prev.late + int(row.late or 0))
     return out
+
+
+async def capture_open_counts(session: AsyncSession, day: date, now: datetime) -> bool:
+    """Count the dossiers open at the end of local `day`, per agency, procedure and month received; False when
+    that day is already counted. Counted as they are at `now`: `dvc worker` runs it minutes after midnight, and a
+    dossier that changed state in between counts as it is now (`captured_at` says when)."""
+    if await session.get(OpenCountCapture, day) is not None:
+        return False
+    session.add(OpenCountCapture(day=day, captured_at=now))
+    try:
+        await session.flush()
+    except IntegrityError:  # another worker counted it first
+        await session.rollback()
+        return False
+    boundary = local_midnight(day + timedelta(days=1))
+    month = _month_of_moment(session, Dossier.received_at).label("month")
+    stmt = _open_counts([Dossier.agency_code, Dossier.procedure_code, month], grouped=True, overdue_at=boundary,
+                        received_before=boundary)
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        await session.execute(insert(OpenCount), [
+            {"day": day, "agency_code": row.agency_code, "procedure_code": row.procedure_code,
+             "received_month": row.month, "total": row.total, "overdue": row.overdue or 0, "late": row.late or 0}
+            for row in rows])
+    return True
 
 
 @dataclass(frozen=True)

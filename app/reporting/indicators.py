@@ -9,8 +9,9 @@ DVC_INDICATOR_WEIGHTS (default 18,20,22,22,18). Averages (processing days, ratin
 The formulas (DOMAIN.md "Decision 766"):
 - progress: finished on time = (finished on or before the ORIGINAL due date + open and still within it) /
   (finished + open). "Finished" is counted on the day the result was issued or processing stopped; "open"
-  is the dossiers whose clock runs now, received before the end of the period (so a past period's report
-  reflects today's open dossiers). A dossier whose supplement was requested more than once counts as late
+  is the dossiers whose clock ran at the end of the period, as `dvc worker` counted them minutes after that
+  midnight (`open_counted_at`); for the current period, or a day the worker did not count, those open now
+  and received before the end of the period. A dossier whose supplement was requested more than once counts as late
   when DVC_INDICATOR_MULTI_SUPPLEMENT_LATE (default true). Waiting for a supplement is not counted.
 - complaints (phản ánh, kiến nghị) are not part of this service: their ratios are `available: false`.
 """
@@ -164,8 +165,8 @@ async def report(session: AsyncSession, *, start: date, end: date, agencies: fro
                  procedure: str | None, agency: str | None, group_by: str | None) -> IndicatorReport:
     w = weights()
     query = ReportQuery(start, end, agencies, procedure, group_by)
-    figs = Figures(await figures.counter_sums(session, query), await figures.open_figures(session, query,
-                                                                                        clock.now()),
+    opened = await figures.open_figures(session, query, clock.now())
+    figs = Figures(await figures.counter_sums(session, query), opened.figures,
                    await figures.catalogue_figures(session, query))
     rows = []
     if group_by:
@@ -174,7 +175,8 @@ async def report(session: AsyncSession, *, start: date, end: date, agencies: fro
             keys |= set(figs.catalogue.published)
         rows = [_row(k, group_by, _inputs(k, group_by, figs), w) for k in sorted(keys)]
     return IndicatorReport(period_from=start, period_to=end, agency=agency, procedure=procedure, group_by=group_by,
-                           generated_at=clock.now(), weights=w, total=_row("", None, figs.total(group_by), w),
+                           generated_at=clock.now(), open_counted_at=opened.counted_at, weights=w,
+                           total=_row("", None, figs.total(group_by), w),
                            rows=rows)
 
 

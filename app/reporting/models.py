@@ -8,6 +8,9 @@
   result was issued (or the dossier stopped); receptions, supplement requests and ratings on their own day.
 - `reporting_dossier_marks`: (dossier, mark) pairs, so a figure counted "once per dossier" is counted once
   even when two obligations are paid online or a status is synced many times.
+- `reporting_open_captures` / `reporting_open_counts`: the dossiers open with their clock running at the end of
+  each local day, counted by `dvc worker` shortly after midnight, so a report on a period that is over counts
+  the dossiers open when it ended rather than those open on the day the report is made.
 - `reporting_indicator_snapshots`: a month's figures frozen at publication (immutable; public).
 - `dossier_ratings`: the applicant's one rating of a finished dossier.
 """
@@ -80,6 +83,31 @@ class DossierMark(Base):
 
     dossier_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     mark: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class OpenCountCapture(Base):
+    """That the dossiers open at the end of `day` were counted, and when (the primary key: once per day)."""
+
+    __tablename__ = "reporting_open_captures"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    captured_at: Mapped[datetime] = mapped_column()
+
+
+class OpenCount(Base):
+    """Dossiers open with their clock running at the end of a local day, per agency, procedure and month received
+    (local "YYYY-MM"), with how many were past their original due date and how many counted as late."""
+
+    __tablename__ = "reporting_open_counts"
+
+    day: Mapped[date] = mapped_column(ForeignKey("reporting_open_captures.day", ondelete="CASCADE"),
+                                      primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer)
+    overdue: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
 
 
 class IndicatorSnapshot(Base):

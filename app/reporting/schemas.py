@@ -52,6 +52,9 @@ class IndicatorReport(BaseModel):
     procedure: str | None
     group_by: GroupBy | None
     generated_at: datetime
+    open_counted_at: datetime = Field(description=(
+        "When the open dossiers (progress: open within / past their due date) were counted: minutes after the "
+        "period ended when the worker counted its last day, otherwise when this report was made."))
     weights: dict[str, float]
     total: IndicatorRow
     rows: list[IndicatorRow] = Field(description="One per agency, procedure or month with `group_by`.")

@@ -1,0 +1,64 @@
+"""A report on a period that is over counts the dossiers open when it ended (captured by `dvc worker` after
+midnight), not those open on the day the report is made; without a capture it says it counted them now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.core.worker import load_domain_tasks, registered_tasks
+from app.reporting.tasks import capture_yesterday
+from tests.reporting.conftest import build_march, finish, local
+from tests.reporting.test_indicators import MARCH, by_name, fraction
+
+
+async def _finish_open_ones(flow, month) -> None:  # type: ignore[no-untyped-def]
+    await finish(flow, month.ids["desk"])
+    await flow.act(flow.reception, month.ids["open"], "assign", assignee=str(flow.processing.id))
+    await finish(flow, month.ids["open"])
+
+
+async def _march(client, admin, **params):  # type: ignore[no-untyped-def]
+    response = await client.get("/v1/reports/indicators", params={**MARCH, **params}, headers=admin.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_past_month_counts_the_dossiers_open_when_it_ended(client, flow, fees, at, accounts):
+    load_domain_tasks()
+    assert "reporting.capture_open_counts" in registered_tasks()
+    month = await build_march(client, flow, fees, at)
+    admin = await accounts.admin()
+    at.set(2025, 4, 1, 0, 5)  # the worker's first run after the month ended
+    assert await capture_yesterday() is True
+    assert await capture_yesterday() is False  # once per day, whichever worker gets there first
+
+    at.set(2025, 4, 2, 9, 0)
+    await _finish_open_ones(flow, month)  # two of the three open dossiers are finished in April
+    at.set(2025, 4, 10, 9, 0)
+    body = await _march(client, admin)
+    assert datetime.fromisoformat(body["open_counted_at"]) == local(2025, 4, 1, 0, 5)
+    progress = by_name(body["total"])["progress"]
+    # On 31 March the desk, open and paid dossiers were open and all three past their due dates (10 and 24
+    # March); finished in March on time: only on_time (apologised and twice are late).
+    assert fraction(progress["overdue_open"]) == (3, 3, 1.0)
+    assert fraction(progress["finished_on_time"]) == (1, 6, 0.1667)
+    by_procedure = await _march(client, admin, group_by="procedure")
+    rows = {r["procedure_code"]: by_name(r)["progress"]["overdue_open"] for r in by_procedure["rows"]}
+    assert {code: fraction(ratio)[:2] for code, ratio in rows.items()} == {
+        month.procedures[0]: (2, 2), month.procedures[1]: (1, 1)}
+    by_month = await _march(client, admin, group_by="month", **{"from": "2025-02-01"})
+    assert [(r["month"], fraction(by_name(r)["progress"]["overdue_open"])[:2]) for r in by_month["rows"]] == [
+        ("2025-03", (3, 3))]
+
+
+async def test_without_a_capture_the_open_dossiers_are_counted_now_and_the_report_says_so(client, flow, fees, at,
+                                                                                         accounts):
+    month = await build_march(client, flow, fees, at)
+    admin = await accounts.admin()
+    at.set(2025, 4, 2, 9, 0)
+    await _finish_open_ones(flow, month)
+    at.set(2025, 4, 10, 9, 0)
+    body = await _march(client, admin)
+    assert datetime.fromisoformat(body["open_counted_at"]) == local(2025, 4, 10, 9, 0)
+    # Only the paid dossier is still open (and past its due date now).
+    assert fraction(by_name(body["total"])["progress"]["overdue_open"]) == (1, 1, 1.0)
