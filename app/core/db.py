@@ -84,6 +84,9 @@ class Base(DeclarativeBase):
     }
 
 
+SINGLE_STATEMENT_READS = "dvc_single_statement_reads"  # execution option: connections that read one statement
+
+
 def _sqlite_pragmas(settings: Settings, immediate: bool) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -96,6 +99,8 @@ def _sqlite_pragmas(settings: Settings, immediate: bool) -> Any:
         cursor.close()
 
     def on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(SINGLE_STATEMENT_READS):
+            return  # one SELECT is its own consistent read in SQLite's autocommit mode: no BEGIN/ROLLBACK around it
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return on_connect, on_begin

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 
-from app.core.db import get_database
+from app.core.db import SINGLE_STATEMENT_READS, get_database
 
 _ASYNCPG = asyncpg_dialect.dialect()
 Statement = Select[*tuple[Any, ...]] | UpdateBase
@@ -82,10 +82,12 @@ class _EngineConnection:
 
 @asynccontextmanager
 async def direct_connection() -> AsyncIterator[DirectConnection]:
-    """A connection for standalone reads (PostgreSQL: the direct pool; SQLite: the read engine)."""
+    """A connection for standalone reads, each statement its own (PostgreSQL: the direct pool, autocommit;
+    SQLite: the read engine, without a transaction around the statement)."""
     database = get_database()
     if database.direct_pool is None:
         async with database.read_engine.connect() as connection:
+            await connection.execution_options(**{SINGLE_STATEMENT_READS: True})
             yield _EngineConnection(connection)
     else:
         async with database.direct_pool.acquire() as connection:
