@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import asyncpg
-from fastapi import Depends
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -95,24 +94,14 @@ async def direct_connection() -> AsyncIterator[DirectConnection]:
 
 
 @asynccontextmanager
-async def autocommit_writes(connection: DirectConnection | None = None) -> AsyncIterator[DirectConnection]:
-    """A connection for small writes that stand alone, outside any request transaction (rate-limit counts): on
-    PostgreSQL each statement commits on its own, on `connection` when the request already holds one; SQLite runs
-    them in one immediate transaction committed at the end (its readers never write)."""
+async def autocommit_writes() -> AsyncIterator[DirectConnection]:
+    """A connection for small writes that stand alone, outside any request transaction (rate-limit counts,
+    idempotency claims): on PostgreSQL each statement commits on its own; SQLite runs them in one immediate
+    transaction committed at the end."""
     database = get_database()
     if database.direct_pool is None:
         async with database.write_engine.begin() as engine_connection:
             yield _EngineConnection(engine_connection)
-    elif connection is not None:
-        yield connection
     else:
         async with database.direct_pool.acquire() as driver_connection:
             yield _DriverConnection(driver_connection)
-
-
-async def direct_connection_dependency() -> AsyncIterator[DirectConnection]:
-    async with direct_connection() as connection:
-        yield connection
-
-
-DirectConnectionDep = Annotated[DirectConnection, Depends(direct_connection_dependency, scope="function")]

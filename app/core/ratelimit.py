@@ -5,7 +5,7 @@ load balancer, enforce one limit per address, as `DVC_PUBLIC_RATE_LIMIT_PER_MIN`
 limit was multiplied by the number of workers). The estimate is the usual sliding window over two fixed
 one-minute windows: this window's count plus the previous window's, weighted by the part of it that still lies
 within the last minute. One statement per request (an UPSERT returning this window's count and the previous
-one's; autocommit on PostgreSQL, on the direct connection the route reads with: app.core.direct).
+one's; on PostgreSQL autocommit through app.core.direct's pool).
 Every request counts, refused ones too, so a client that keeps hammering stays refused. Windows older than the
 previous one are deleted by whichever process gets there first, at most once a minute per process.
 
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
 from app.core.db import Base
-from app.core.direct import DirectConnection, DirectConnectionDep, DirectStatement, autocommit_writes
+from app.core.direct import DirectStatement, autocommit_writes
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 
@@ -83,9 +83,8 @@ class RateLimit:
         self.limit_per_minute = limit_per_minute
         self._pruned_at = -math.inf
 
-    async def check(self, address: str, connection: DirectConnection | None = None) -> float | None:
-        """Count one request from `address`; None when allowed, else the seconds to wait (for `Retry-After`).
-        On PostgreSQL the count goes through the request's direct `connection` (autocommit) when given."""
+    async def check(self, address: str) -> float | None:
+        """Count one request from `address`; None when allowed, else the seconds to wait (for `Retry-After`)."""
         limit = self.limit_per_minute()
         if limit <= 0:
             return None
@@ -93,7 +92,7 @@ class RateLimit:
         window = int(now // WINDOW_S)
         elapsed = now - window * WINDOW_S
         key = f"{self.name}:{address[:KEY_ADDRESS_CHARS]}"  # a proxy may forward anything: keep the key bounded
-        async with autocommit_writes(connection) as writer:
+        async with autocommit_writes() as writer:
             row = await writer.fetchrow(_COUNT, key=key, window=window, previous=window - 1)
             if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
                 self._pruned_at = time.monotonic()
@@ -108,23 +107,17 @@ class RateLimit:
 public_limiter = RateLimit("public", lambda: get_settings().public_rate_limit_per_min)
 
 
-def rate_limited(limiter: RateLimit, *, on_read_connection: bool = False) -> Any:
-    """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit.
-    `on_read_connection`: the route reads through `DirectConnectionDep`, and the count shares that connection on
-    PostgreSQL (otherwise the count takes its own, and only while a limit is set)."""
+def rate_limited(limiter: RateLimit) -> Any:
+    """A dependency answering 429 `rate_limited` with `Retry-After` once the caller's address is over its limit
+    (no connection taken while the limit is off)."""
 
-    def refuse(wait: float | None) -> None:
+    async def limit_by_address(request: Request) -> None:
+        wait = await limiter.check(_address(request))
         if wait is not None:
             raise ProblemError("rate_limited", "Too many requests from your address; try again later.",
                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    async def limit_by_address(request: Request) -> None:
-        refuse(await limiter.check(_address(request)))
-
-    async def limit_by_address_on_read_connection(request: Request, connection: DirectConnectionDep) -> None:
-        refuse(await limiter.check(_address(request), connection))
-
-    return Depends(limit_by_address_on_read_connection if on_read_connection else limit_by_address)
+    return Depends(limit_by_address)
 
 
 def _address(request: Request) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
-from app.core.direct import DirectConnection, DirectStatement
+from app.core.direct import DirectStatement, direct_connection
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import not_found
 from app.core.settings import get_settings
@@ -97,10 +97,13 @@ _PUBLIC_STATUS = DirectStatement(
            Dossier.received_at, Dossier.due_at).where(Dossier.code == bindparam("code")))
 
 
-async def public_status(connection: DirectConnection, code: str) -> PublicDossierOut:
+async def public_status(code: str) -> PublicDossierOut:
     """What anyone holding a dossier code may know: no names, no form, no files. One statement on the direct
-    connection (app.core.direct): no ORM session, no SQLAlchemy engine on PostgreSQL."""
-    row = await connection.fetchrow(_PUBLIC_STATUS, code=code)
+    connection (app.core.direct: no ORM session, no SQLAlchemy engine on PostgreSQL), taken here rather than
+    through a generator dependency, whose per-request exit stack and cancel scope cost a fifth of this route's
+    throughput under load (bench/PROFILE.md, session 5)."""
+    async with direct_connection() as connection:
+        row = await connection.fetchrow(_PUBLIC_STATUS, code=code)
     if row is None:
         raise not_found("dossier")
     return PublicDossierOut(**row, result_ready=row["state"] in ("processed", "returned"))

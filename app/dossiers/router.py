@@ -11,7 +11,6 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.direct import DirectConnectionDep
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -177,9 +176,8 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
 
 
 @router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],
-            dependencies=[rate_limited(public_limiter, on_read_connection=True)],
+            dependencies=[rate_limited(public_limiter)],
             responses=problems("not_found", "rate_limited"))
-async def track_dossier(code: Annotated[str, Path(max_length=100)],
-                        connection: DirectConnectionDep) -> PublicDossierOut:
+async def track_dossier(code: Annotated[str, Path(max_length=100)]) -> PublicDossierOut:
     """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""
-    return await listing.public_status(connection, code)
+    return await listing.public_status(code)
