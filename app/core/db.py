@@ -257,7 +257,6 @@ class DirectPool:
             self._pool = None
 
 
-
 class Database:
     """Engines and session factories; created once per process (lazily, so settings can change in tests)."""
 
