@@ -16,6 +16,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -199,6 +200,8 @@ class DirectPool:
         # here instead (asyncio's semaphore queues in order), a request only reaches the pool when one is free.
         self._turns = asyncio.Semaphore(settings.database_direct_pool_size)
         self._released_at: dict[int, float] = {}  # server pid -> monotonic time the connection was last returned
+        self.in_use = 0
+        self.waiting = 0
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
@@ -214,8 +217,22 @@ class DirectPool:
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection; a connection lost on the way (the database restarted or is down) is a retryable 503
         `database_unavailable`, as on the engine, and the pool then replaces every connection it holds."""
-        async with self._turns, self._connection() as connection:
-            yield connection
+        self.waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self.waiting -= 1
+        self.in_use += 1
+        try:
+            async with self._connection() as connection:
+                yield connection
+        finally:
+            self.in_use -= 1
+            self._turns.release()
+
+    @property
+    def open_connections(self) -> int:
+        return self._pool.get_size() if self._pool is not None else 0
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -300,13 +317,26 @@ async def close_database() -> None:
         await database.dispose()
 
 
-def pool_status() -> tuple[int, int]:
-    checked_out = size = 0
+@dataclass
+class PoolStatus:
+    checked_out: int = 0  # the engine's pool
+    size: int = 0
+    direct_in_use: int = 0  # the direct pool (PostgreSQL)
+    direct_open: int = 0
+    direct_waiting: int = 0  # requests queued for a direct connection
+
+
+def pool_status() -> PoolStatus:
+    status = PoolStatus()
     for database in list(_databases.values()):
         pool: Any = database.write_engine.pool
-        checked_out += int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
-        size += int(pool.size()) if hasattr(pool, "size") else 0
-    return checked_out, size
+        status.checked_out += int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
+        status.size += int(pool.size()) if hasattr(pool, "size") else 0
+        if database.direct_pool is not None:
+            status.direct_in_use += database.direct_pool.in_use
+            status.direct_open += database.direct_pool.open_connections
+            status.direct_waiting += database.direct_pool.waiting
+    return status
 
 
 async def write_session() -> AsyncIterator[AsyncSession]:

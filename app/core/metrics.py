@@ -34,6 +34,12 @@ LATENCY = Histogram(
 POOL_CHECKED_OUT = Gauge("dvc_db_pool_checked_out", "Database connections in use", registry=REGISTRY,
                          multiprocess_mode="liveall")
 POOL_SIZE = Gauge("dvc_db_pool_size", "Database pool size", registry=REGISTRY, multiprocess_mode="liveall")
+DIRECT_IN_USE = Gauge("dvc_db_direct_pool_in_use", "Direct (asyncpg) pool connections in use", registry=REGISTRY,
+                      multiprocess_mode="liveall")
+DIRECT_OPEN = Gauge("dvc_db_direct_pool_open", "Direct (asyncpg) pool connections open", registry=REGISTRY,
+                    multiprocess_mode="liveall")
+DIRECT_WAITING = Gauge("dvc_db_direct_pool_waiting", "Requests waiting for a direct pool connection",
+                       registry=REGISTRY, multiprocess_mode="liveall")
 
 
 # Labelled children by label values: `labels()` takes a lock and builds a key on every call; the label sets
@@ -56,9 +62,12 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 def render() -> tuple[bytes, str]:
     from app.core.db import pool_status
 
-    checked_out, size = pool_status()
-    POOL_CHECKED_OUT.set(checked_out)
-    POOL_SIZE.set(size)
+    status = pool_status()
+    POOL_CHECKED_OUT.set(status.checked_out)
+    POOL_SIZE.set(status.size)
+    DIRECT_IN_USE.set(status.direct_in_use)
+    DIRECT_OPEN.set(status.direct_open)
+    DIRECT_WAITING.set(status.direct_waiting)
     if MULTIPROCESS_DIR is None:
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
     registry = CollectorRegistry()

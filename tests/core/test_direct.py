@@ -124,3 +124,28 @@ async def test_a_connection_lost_under_a_statement_is_a_retryable_503_and_the_po
             assert await connection.fetchval("SELECT pg_backend_pid()") != pid
     finally:
         await pool.close()
+
+
+@pytest.mark.usefixtures("database_url")
+async def test_requests_beyond_the_pool_wait_their_turn_and_the_pool_reports_them() -> None:
+    settings = get_settings()
+    if settings.is_sqlite:
+        pytest.skip("the direct pool only exists on PostgreSQL")
+    pool = DirectPool(settings.model_copy(update={"database_direct_pool_size": 1}))
+    served: list[int] = []
+
+    async def request(n: int) -> None:
+        async with pool.acquire() as connection:
+            served.append(n)
+            await connection.fetchval("SELECT 1")
+
+    try:
+        async with pool.acquire():
+            waiting = [asyncio.create_task(request(n)) for n in range(3)]
+            await asyncio.sleep(0.05)
+            assert (pool.in_use, pool.waiting, pool.open_connections) == (1, 3, 1)  # the /metrics gauges
+        await asyncio.gather(*waiting)
+        assert served == [0, 1, 2]  # in order of arrival
+        assert (pool.in_use, pool.waiting) == (0, 0)
+    finally:
+        await pool.close()

@@ -141,7 +141,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     await client.get("/healthz")
     text = (await client.get("/metrics")).text
     assert 'dvc_http_requests_total{method="GET",route="/healthz",status="200"}' in text
-    assert "dvc_db_pool_size" in text
+    assert "dvc_db_pool_size" in text and "dvc_db_direct_pool_waiting" in text
 
 
 def test_log_lines_are_json_with_request_id() -> None:
