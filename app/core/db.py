@@ -242,14 +242,17 @@ class DirectPool:
         except CONNECTION_LOST as error:
             raise _unavailable() from error
         pid = connection.get_server_pid()
+        lost = False
         try:
             yield connection
         except CONNECTION_LOST as error:
+            lost = True
             log.warning("database connection lost", extra={"error": repr(error)})
             await pool.expire_connections()
             raise _unavailable() from error
         finally:
-            self._released_at[pid] = time.monotonic()
+            if not lost:  # a lost one is replaced: nothing to remember of it
+                self._released_at[pid] = time.monotonic()
             await pool.release(connection)
 
     async def _checked(self, pool: asyncpg.Pool) -> asyncpg.Connection:
