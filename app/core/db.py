@@ -85,10 +85,7 @@ class Base(DeclarativeBase):
     }
 
 
-SINGLE_STATEMENT_READS = "dvc_single_statement_reads"  # execution option: connections that read one statement
-
-
-def _sqlite_pragmas(settings: Settings, immediate: bool) -> Any:
+def _sqlite_pragmas(settings: Settings, begin: str | None) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
@@ -100,18 +97,21 @@ def _sqlite_pragmas(settings: Settings, immediate: bool) -> Any:
         cursor.close()
 
     def on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(SINGLE_STATEMENT_READS):
-            return  # one SELECT is its own consistent read in SQLite's autocommit mode: no BEGIN/ROLLBACK around it
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if begin is not None:
+            connection.exec_driver_sql(begin)
 
     return on_connect, on_begin
 
 
-def build_engine(settings: Settings, *, immediate: bool = True) -> AsyncEngine:
+def build_engine(settings: Settings, *, immediate: bool = True, single_statements: bool = False) -> AsyncEngine:
+    """`single_statements` (SQLite): an engine whose connections run one statement each, outside any transaction
+    (one SELECT is its own consistent read in SQLite's autocommit mode): no BEGIN, and no ROLLBACK on return."""
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url,
-                                     connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000})
-        on_connect, on_begin = _sqlite_pragmas(settings, immediate)
+                                     connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+                                     pool_reset_on_return=None if single_statements else "rollback")
+        begin = None if single_statements else "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        on_connect, on_begin = _sqlite_pragmas(settings, begin)
         event.listen(engine.sync_engine, "connect", on_connect)
         event.listen(engine.sync_engine, "begin", on_begin)
         return engine
@@ -290,12 +290,16 @@ class Database:
                             else self.write_engine.execution_options(isolation_level="AUTOCOMMIT"))
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
-        # The few statements of app.core.direct run on asyncpg itself on PostgreSQL (None on SQLite).
+        # The few statements of app.core.direct run on asyncpg itself on PostgreSQL, on SQLite on an engine of
+        # their own.
         self.direct_pool = None if settings.is_sqlite else DirectPool(settings)
+        self.direct_reads = build_engine(settings, single_statements=True) if settings.is_sqlite else None
 
     async def dispose(self) -> None:
         if self.direct_pool is not None:
             await self.direct_pool.close()
+        if self.direct_reads is not None:
+            await self.direct_reads.dispose()
         await self.write_engine.dispose()
         if self.read_engine.pool is not self.write_engine.pool:
             await self.read_engine.dispose()

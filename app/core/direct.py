@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 
-from app.core.db import SINGLE_STATEMENT_READS, get_database
+from app.core.db import get_database
 
 _ASYNCPG = asyncpg_dialect.dialect()
 Statement = Select[*tuple[Any, ...]] | UpdateBase
@@ -82,15 +82,15 @@ class _EngineConnection:
 @asynccontextmanager
 async def direct_connection() -> AsyncIterator[DirectConnection]:
     """A connection for standalone reads, each statement its own (PostgreSQL: the direct pool, autocommit;
-    SQLite: the read engine, without a transaction around the statement)."""
+    SQLite: an engine of its own that runs each statement outside a transaction)."""
     database = get_database()
-    if database.direct_pool is None:
-        async with database.read_engine.connect() as connection:
-            await connection.execution_options(**{SINGLE_STATEMENT_READS: True})
-            yield _EngineConnection(connection)
-    else:
+    if database.direct_pool is not None:
         async with database.direct_pool.acquire() as connection:
             yield _DriverConnection(connection)
+    else:
+        assert database.direct_reads is not None  # SQLite
+        async with database.direct_reads.connect() as engine_connection:
+            yield _EngineConnection(engine_connection)
 
 
 @asynccontextmanager
