@@ -181,7 +181,9 @@ async def _captured_figures(session: AsyncSession, query: ReportQuery) -> dict[s
     key = group.label("k")
     stmt = (select(key, func.sum(OpenCount.total).label("total"), func.sum(OpenCount.overdue).label("overdue"),
                    func.sum(OpenCount.late).label("late"))
-            .where(OpenCount.day == query.end).group_by(key))
+            .where(OpenCount.day == query.end))
+    if query.group_by:
+        stmt = stmt.group_by(key)
     if query.agencies is not None:
         stmt = stmt.where(OpenCount.agency_code.in_(sorted(query.agencies)))
     if query.procedure is not None:
