@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from app.core.problems import ProblemError
+from app.core.problems import database_unavailable
 from app.core.settings import Settings, get_settings
 
 log = logging.getLogger("app.db")
@@ -171,11 +171,6 @@ CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnecti
                    asyncpg.exceptions.OperatorInterventionError, OSError)
 
 
-def _unavailable() -> ProblemError:
-    return ProblemError("database_unavailable", "The database connection was lost; nothing was saved. Retry shortly.",
-                        headers={"Retry-After": "1"})
-
-
 async def _set_codecs(connection: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):  # decoded as SQLAlchemy's JSON type decodes them
         await connection.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -240,7 +235,7 @@ class DirectPool:
             pool = self._pool or await self._open()
             connection = await self._checked(pool)
         except CONNECTION_LOST as error:
-            raise _unavailable() from error
+            raise database_unavailable() from error
         pid = connection.get_server_pid()
         lost = False
         try:
@@ -249,7 +244,7 @@ class DirectPool:
             lost = True
             log.warning("database connection lost", extra={"error": repr(error)})
             await pool.expire_connections()
-            raise _unavailable() from error
+            raise database_unavailable() from error
         finally:
             if not lost:  # a lost one is replaced: nothing to remember of it
                 self._released_at[pid] = time.monotonic()

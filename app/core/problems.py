@@ -184,6 +184,12 @@ _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptab
 _BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's text for undecodable bodies
 
 
+def database_unavailable() -> ProblemError:
+    """The database connection broke under the request (nothing was committed): a retry gets a fresh one."""
+    return ProblemError("database_unavailable", "The database connection was lost; nothing was saved. Retry shortly.",
+                        headers={"Retry-After": "1"})
+
+
 def _is_data_exception(exc: DBAPIError) -> bool:
     """SQLSTATE class 22 (data exception), or a driver that refused to encode a parameter."""
     if isinstance(exc, DataError):
@@ -217,9 +223,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             # The connection broke under the request (a database restart inside the pool's check window):
             # nothing was committed, the pool has dropped its old connections, and a retry gets a fresh one.
             log.warning("database connection lost", extra={"path": request.url.path, "error": str(exc.orig)})
-            return problem_response("database_unavailable", instance=request.url.path,
-                                    detail="The database connection was lost; nothing was saved. Retry shortly.",
-                                    headers={"Retry-After": "1"})
+            return await _problem(request, database_unavailable())
         if not _is_data_exception(exc):
             raise exc
         log.warning("database refused a request value", extra={"path": request.url.path, "error": str(exc.orig)})

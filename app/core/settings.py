@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     # 20 took public tracking from 959 to 1,235 req/s under 32 clients).
     database_pool_size: int = Field(default=20, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
-    # PostgreSQL only: the asyncpg pool of app.core.direct (the gate's lookup, public tracking, rate-limit counts),
-    # opened on demand up to this size per worker, on top of the engine's pool.
+    # PostgreSQL only: the asyncpg pool of app.core.direct (the gate's lookup, idempotency claims, public tracking,
+    # rate-limit counts), opened on demand up to this size per worker, on top of the engine's pool.
     database_direct_pool_size: int = Field(default=10, ge=1, le=200)
     # A pooled connection idle longer than this is checked (one `SELECT 1`) before use; 0 checks every time.
     database_ping_after_idle_s: float = Field(default=1.0, ge=0)

@@ -165,7 +165,8 @@ async def report(session: AsyncSession, *, start: date, end: date, agencies: fro
                  procedure: str | None, agency: str | None, group_by: str | None) -> IndicatorReport:
     w = weights()
     query = ReportQuery(start, end, agencies, procedure, group_by)
-    opened = await figures.open_figures(session, query, clock.now())
+    now = clock.now()
+    opened = await figures.open_figures(session, query, now)
     figs = Figures(await figures.counter_sums(session, query), opened.figures,
                    await figures.catalogue_figures(session, query))
     rows = []
@@ -175,7 +176,7 @@ async def report(session: AsyncSession, *, start: date, end: date, agencies: fro
             keys |= set(figs.catalogue.published)
         rows = [_row(k, group_by, _inputs(k, group_by, figs), w) for k in sorted(keys)]
     return IndicatorReport(period_from=start, period_to=end, agency=agency, procedure=procedure, group_by=group_by,
-                           generated_at=clock.now(), open_counted_at=opened.counted_at, weights=w,
+                           generated_at=now, open_counted_at=opened.counted_at, weights=w,
                            total=_row("", None, figs.total(group_by), w),
                            rows=rows)
 
