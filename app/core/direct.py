@@ -39,10 +39,14 @@ class DirectStatement:
         self.statement = statement
         self.sqlite_statement = sqlite if sqlite is not None else statement
         compiled = statement.compile(dialect=_ASYNCPG)
-        self.sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
+        required = [name for name, bind in compiled.binds.items() if bind.required]
+        # Lists of constants (`state IN ('a', 'b')`) become one placeholder per value now, with their values;
+        # a list given when the statement runs cannot be expanded here (on PostgreSQL, pass an array).
+        expanded = compiled.construct_expanded_state(dict.fromkeys(required))
+        self.sql = expanded.statement
+        self._names = tuple(expanded.positiontup or ())
         # Values written into the statement itself (`values(hits=1)`); every other parameter must be given.
-        self._fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+        self._fixed = {name: value for name, value in expanded.parameters.items() if name not in required}
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[name] if name in params else self._fixed[name] for name in self._names]
@@ -50,6 +54,8 @@ class DirectStatement:
 
 class DirectConnection(Protocol):
     async def fetchrow(self, statement: DirectStatement, **params: Any) -> Mapping[str, Any] | None: ...
+
+    async def fetch(self, statement: DirectStatement, **params: Any) -> list[Mapping[str, Any]]: ...
 
     async def execute(self, statement: DirectStatement, **params: Any) -> None: ...
 
@@ -63,6 +69,10 @@ class _DriverConnection:
                                                                         *statement.arguments(params))
         return row
 
+    async def fetch(self, statement: DirectStatement, **params: Any) -> list[Mapping[str, Any]]:
+        rows: list[Mapping[str, Any]] = await self._connection.fetch(statement.sql, *statement.arguments(params))
+        return rows
+
     async def execute(self, statement: DirectStatement, **params: Any) -> None:
         await self._connection.execute(statement.sql, *statement.arguments(params))
 
@@ -74,6 +84,10 @@ class _EngineConnection:
     async def fetchrow(self, statement: DirectStatement, **params: Any) -> Mapping[str, Any] | None:
         result = await self._connection.execute(statement.sqlite_statement, params)
         return cast(Mapping[str, Any] | None, result.mappings().one_or_none())
+
+    async def fetch(self, statement: DirectStatement, **params: Any) -> list[Mapping[str, Any]]:
+        result = await self._connection.execute(statement.sqlite_statement, params)
+        return cast(list[Mapping[str, Any]], list(result.mappings().all()))
 
     async def execute(self, statement: DirectStatement, **params: Any) -> None:
         await self._connection.execute(statement.sqlite_statement, params)

@@ -10,12 +10,12 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, bindparam, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,10 +53,18 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict) and "t" in value:
-        return datetime.fromisoformat(value["t"])
-    if isinstance(value, dict) and "u" in value:
+    """A cursor is client input: anything but what `_encode_value` writes is a ValueError (a 422)."""
+    if value is None:  # sort keys are never NULL
+        raise ValueError("null position")
+    if isinstance(value, dict) and isinstance(value.get("t"), str):
+        moment = datetime.fromisoformat(value["t"])
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment.astimezone(UTC)  # OverflowError at the ends of the calendar
+    if isinstance(value, dict) and isinstance(value.get("u"), str):
         return uuid.UUID(value["u"])
+    if isinstance(value, dict | list):
+        raise ValueError("not a position")
     return value
 
 
@@ -72,7 +80,7 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
         if not isinstance(values, list) or len(values) != arity:
             raise ValueError("arity")
         return [_decode_value(v) for v in values]
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise ProblemError("validation_error", "The cursor is not valid for this list.",
                            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}]) from error
 
@@ -99,6 +107,36 @@ def _check_cursor_types(columns: Sequence[Any], values: Sequence[Any]) -> None:
                                errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
 
 
+def keyset_statement(stmt: Select[Any], order: Sequence[tuple[Any, bool]], *, after_cursor: bool) -> Select[Any]:
+    """`stmt` in the order given, at most `:page_limit` rows and, with `after_cursor`, only the rows after the
+    position bound as `:page_k0`, `:page_k1`...: the same statement for every page of a list shape, the
+    values passed when it runs (`page_parameters`)."""
+    columns = [c for c, _ in order]
+    if after_cursor:
+        position: list[Any] = [bindparam(f"page_k{i}") for i in range(len(columns))]
+        stmt = stmt.where(keyset_after(columns, position, [d for _, d in order]))
+    return stmt.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(bindparam("page_limit"))
+
+
+def page_parameters(params: PageParams, order: Sequence[tuple[Any, bool]]) -> dict[str, Any]:
+    """The values of `keyset_statement`'s parameters for this page (one row more than asked: is there a next?)."""
+    values: dict[str, Any] = {"page_limit": params.limit + 1}
+    if params.cursor:
+        columns = [c for c, _ in order]
+        position = decode_cursor(params.cursor, len(columns))
+        _check_cursor_types(columns, position)
+        values.update({f"page_k{i}": value for i, value in enumerate(position)})
+    return values
+
+
+def page_of(rows: list[Any], params: PageParams, key: Callable[[Any], Sequence[Any]]) -> tuple[list[Any], str | None]:
+    """The page and the cursor of the next one (None on the last page), from the rows `keyset_statement` read."""
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    return rows, encode_cursor(key(rows[-1]))
+
+
 async def keyset_page(
     session: AsyncSession,
     stmt: Select[Any],
@@ -111,17 +149,6 @@ async def keyset_page(
 ) -> tuple[list[Any], str | None]:
     """Run `stmt` ordered by `order` ((column, descending) pairs, ending in a unique column), one page of it.
     `parameters` are the values of `stmt`'s bind parameters, if it has any."""
-    columns = [c for c, _ in order]
-    descending = [d for _, d in order]
-    if params.cursor:
-        values = decode_cursor(params.cursor, len(columns))
-        _check_cursor_types(columns, values)
-        stmt = stmt.where(keyset_after(columns, values, descending))
-    stmt = stmt.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(params.limit + 1)
-    result = await session.execute(stmt, dict(parameters or {}))
-    rows = list(result.scalars().all() if scalars else result.all())
-    next_cursor = None
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        next_cursor = encode_cursor(key(rows[-1]))
-    return rows, next_cursor
+    stmt = keyset_statement(stmt, order, after_cursor=bool(params.cursor))
+    result = await session.execute(stmt, {**(parameters or {}), **page_parameters(params, order)})
+    return page_of(list(result.scalars().all() if scalars else result.all()), params, key)

@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, or_, select
+from sqlalchemy import String, and_, any_, bindparam, false, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -66,6 +67,12 @@ VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
     "official": and_(Dossier.agency_code == bindparam("v_agency"), _OWN_OR_SUBMITTED),
     "client": and_(Dossier.agency_code.in_(bindparam("v_agencies", expanding=True)), Dossier.state != DRAFT),
     "nobody": false(),
+}
+# The same shapes for statements compiled once for asyncpg (app.core.direct), which cannot expand a list given
+# when they run: PostgreSQL takes the client's agencies as one array parameter.
+ASYNCPG_VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
+    **VISIBILITY_SHAPES,
+    "client": and_(Dossier.agency_code == any_(bindparam("v_agencies", type_=ARRAY(String))), Dossier.state != DRAFT),
 }
 
 

@@ -15,6 +15,7 @@ from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.ratelimit import public_limiter, rate_limited
+from app.core.responses import model_response
 from app.dossiers import attachments, listing, submission
 from app.dossiers.access import check_if_match, etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
@@ -38,9 +39,9 @@ IfMatch = Annotated[str | None, Header(description="The ETag last read (required
 
 
 def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None,
-                      workflow: dict[str, Any] | None = None) -> JSONResponse:
-    body = DossierOut.of(dossier, **(workflow or {})).model_dump(mode="json")
-    return JSONResponse(body, status_code=status_code, headers={"ETag": etag(dossier), **(headers or {})})
+                      workflow: dict[str, Any] | None = None) -> Response:
+    return model_response(DossierOut.of(dossier, **(workflow or {})), status_code=status_code,
+                          headers={"ETag": etag(dossier), **(headers or {})})
 
 
 @router.post("/v1/dossiers", status_code=201, response_model=DossierOut,
@@ -73,11 +74,12 @@ async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: Idempoten
 
 
 @router.get("/v1/dossiers", response_model=Page[DossierOut], responses=problems("validation_error"))
-async def list_dossiers(viewer: ViewerDep, session: ReadSessionDep, page: PageDep,
-                        filters: Annotated[DossierFilters, Query()]) -> Page[DossierOut]:
+async def list_dossiers(viewer: ViewerDep, page: PageDep,
+                        filters: Annotated[DossierFilters, Query()]) -> Response:
     """The dossiers the caller may see, newest first (applicants: their own; officials: their agency's)."""
-    rows, cursor = await listing.list_dossiers(session, viewer, filters, page)
-    return Page[DossierOut](items=[DossierOut.of(d, **extras) for d, extras in rows], next_cursor=cursor)
+    rows, cursor = await listing.list_dossiers(viewer, filters, page)
+    return model_response(Page[DossierOut](items=[DossierOut.of(row, **extras) for row, extras in rows],
+                                           next_cursor=cursor))
 
 
 @router.get("/v1/dossiers/{dossier_id}", response_model=DossierOut, responses=problems("not_found"))
@@ -178,6 +180,6 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
 @router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],
             dependencies=[rate_limited(public_limiter)],
             responses=problems("not_found", "rate_limited"))
-async def track_dossier(code: Annotated[str, Path(max_length=100)]) -> PublicDossierOut:
+async def track_dossier(code: Annotated[str, Path(max_length=100)]) -> Response:
     """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""
-    return await listing.public_status(code)
+    return model_response(await listing.public_status(code))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
@@ -130,26 +132,29 @@ class DossierOut(BaseModel):
         default=None, description="The workflow actions this caller may take now (single reads only).")
 
     @classmethod
-    def of(cls, dossier: Dossier, *, original_due_at: datetime | None = None, paused_working_days: int = 0,
-           overdue: bool = False, next_actions: list[str] | None = None) -> DossierOut:
+    def of(cls, dossier: Dossier | Mapping[str, Any], *, original_due_at: datetime | None = None,
+           paused_working_days: int = 0, overdue: bool = False, next_actions: list[str] | None = None) -> DossierOut:
+        """From the ORM object, or from a row of the dossiers table read without the ORM (lists)."""
+        get: Callable[[str], Any] = (partial(getattr, dossier) if isinstance(dossier, Dossier)
+                                     else dossier.__getitem__)
         actor = None
-        if dossier.actor_id is not None:
-            actor = PartyOut(id=dossier.actor_id, kind=dossier.actor_kind or "citizen", name=dossier.actor_name)
+        if get("actor_id") is not None:
+            actor = PartyOut(id=get("actor_id"), kind=get("actor_kind") or "citizen", name=get("actor_name"))
         contact = None
-        if dossier.contact_email or dossier.contact_phone:
-            contact = ContactOut(email=dossier.contact_email, phone=dossier.contact_phone)
+        if get("contact_email") or get("contact_phone"):
+            contact = ContactOut(email=get("contact_email"), phone=get("contact_phone"))
         return cls(
-            id=dossier.id, code=dossier.code, procedure_code=dossier.procedure_code,
-            procedure_version=dossier.procedure_version, procedure_name=dossier.procedure_name,
-            agency_code=dossier.agency_code,
-            applicant=PartyOut(id=dossier.applicant_id, kind=dossier.applicant_kind, name=dossier.applicant_name,
-                               citizen_id=dossier.applicant_citizen_id, tax_code=dossier.applicant_tax_code),
-            actor=actor, channel=dossier.channel, source=dossier.source,
-            delivery=DeliveryOut(method=dossier.delivery_method, address=dossier.delivery_address),
-            contact=contact, form=dossier.form, state=dossier.state,
-            national_status_code=dossier.national_status_code, created_at=dossier.created_at,
-            submitted_at=dossier.submitted_at, received_at=dossier.received_at, due_at=dossier.due_at,
-            finished_at=dossier.finished_at, version=dossier.version, original_due_at=original_due_at,
+            id=get("id"), code=get("code"), procedure_code=get("procedure_code"),
+            procedure_version=get("procedure_version"), procedure_name=get("procedure_name"),
+            agency_code=get("agency_code"),
+            applicant=PartyOut(id=get("applicant_id"), kind=get("applicant_kind"), name=get("applicant_name"),
+                               citizen_id=get("applicant_citizen_id"), tax_code=get("applicant_tax_code")),
+            actor=actor, channel=get("channel"), source=get("source"),
+            delivery=DeliveryOut(method=get("delivery_method"), address=get("delivery_address")),
+            contact=contact, form=get("form"), state=get("state"),
+            national_status_code=get("national_status_code"), created_at=get("created_at"),
+            submitted_at=get("submitted_at"), received_at=get("received_at"), due_at=get("due_at"),
+            finished_at=get("finished_at"), version=get("version"), original_due_at=original_due_at,
             paused_working_days=paused_working_days, overdue=overdue, next_actions=next_actions,
         )
 

@@ -94,14 +94,19 @@ def with_list_progress(stmt: Select[Any]) -> Select[Any]:
             .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id))
 
 
-def overdue_clause(now: datetime) -> ColumnElement[bool]:
+def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     return (Dossier.due_at.is_not(None) & (Dossier.due_at < now) & Dossier.finished_at.is_(None)
             & Dossier.state.in_(CLOCK_RUNNING_STATES))
 
 
 def is_overdue(dossier: Dossier, now: datetime) -> bool:
-    return (dossier.due_at is not None and dossier.finished_at is None
-            and dossier.state in CLOCK_RUNNING_STATES and deadlines.is_overdue(dossier.due_at, now))
+    return overdue_values(dossier.state, dossier.due_at, dossier.finished_at, now)
+
+
+def overdue_values(state: str, due_at: datetime | None, finished_at: datetime | None, now: datetime) -> bool:
+    """The `overdue` rule on a dossier's values (lists read rows, not ORM objects)."""
+    return (due_at is not None and finished_at is None and state in CLOCK_RUNNING_STATES
+            and deadlines.is_overdue(due_at, now))
 
 
 async def apology_deadline(session: AsyncSession, due_at: datetime) -> datetime:

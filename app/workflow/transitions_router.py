@@ -12,6 +12,7 @@ from app.core import clock
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.openapi import problems
 from app.core.problems import not_found
+from app.core.responses import model_response
 from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import DossierOut
@@ -62,7 +63,7 @@ async def transition_dossier(
     dossier, progress = outcome.dossier, outcome.progress
     out = DossierOut.of(dossier, next_actions=outcome.next_actions, original_due_at=progress.original_due_at,
                         paused_working_days=progress.paused_working_days, overdue=is_overdue(dossier, clock.now()))
-    return JSONResponse(out.model_dump(mode="json"), headers={"ETag": etag(dossier)})
+    return model_response(out, headers={"ETag": etag(dossier)})
 
 
 @router.get("/v1/dossiers/{dossier_id}/history", response_model=HistoryOut, responses=problems("not_found"))

@@ -41,6 +41,24 @@ def test_statements_compile_to_numbered_placeholders_with_their_fixed_values() -
 
 
 @pytest.mark.usefixtures("database_url")
+async def test_lists_of_constants_are_expanded_once_and_many_rows_are_fetched() -> None:
+    statement = DirectStatement(select(RateLimitWindow.window).where(
+        RateLimitWindow.key == bindparam("key"), RateLimitWindow.window.in_((1, 3)))
+        .order_by(RateLimitWindow.window.desc()).limit(bindparam("limit")))
+    assert "POSTCOMPILE" not in statement.sql and statement.arguments({"key": "k", "limit": 5}) == ["k", 5, 1, 3]
+    async with autocommit_writes() as writer:
+        for window in (1, 2, 3):
+            await writer.fetchrow(UPSERT, key="many", window=window)
+    async with direct_connection() as reader:
+        rows = await reader.fetch(statement, key="many", limit=5)
+        none = await reader.fetch(statement, key="nobody", limit=5)
+    assert [row["window"] for row in rows] == [3, 1] and none == []
+    async with autocommit_writes() as writer:
+        await writer.execute(DirectStatement(delete(RateLimitWindow).where(RateLimitWindow.key == bindparam("key"))),
+                             key="many")
+
+
+@pytest.mark.usefixtures("database_url")
 async def test_writes_commit_on_their_own_and_rows_read_by_column_name() -> None:
     async with autocommit_writes() as writer:
         first = await writer.fetchrow(UPSERT, key="direct", window=1)
