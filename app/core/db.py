@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
 
-from app.core.problems import database_unavailable
+from app.core.problems import database_unavailable, value_refused
 from app.core.settings import Settings, get_settings
 
 log = logging.getLogger("app.db")
@@ -245,6 +245,9 @@ class DirectPool:
             log.warning("database connection lost", extra={"error": repr(error)})
             await pool.expire_connections()
             raise database_unavailable() from error
+        except asyncpg.DataError as error:  # SQLSTATE class 22 or a parameter asyncpg cannot encode, as on the engine
+            log.warning("database refused a request value", extra={"error": str(error)})
+            raise value_refused() from error
         finally:
             if not lost:  # a lost one is replaced: nothing to remember of it
                 self._released_at[pid] = time.monotonic()

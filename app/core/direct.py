@@ -4,7 +4,8 @@ Under concurrent load SQLAlchemy's async engine costs far more CPU than a sequen
 connection out and back in through the greenlet bridge, and the statement and result layers around one short
 query (bench/PROFILE.md, session 5: public tracking went from 0.30 to 0.49 of the bare read anchor on a plain
 asyncpg pool, and the checkout alone was most of it). The statements every request pays for (the identity
-gate's account lookup) and the most requested public route (tracking, with its rate-limit count) therefore
+gate's account lookup), the most requested public route (tracking, with its rate-limit count) and the
+officials' work queue (the dossier list: one statement per filter shape, rows read without the ORM) therefore
 run through a small asyncpg pool of their own on PostgreSQL.
 
 They are still written once, with SQLAlchemy Core, and compiled once for asyncpg: one source of SQL for both

@@ -190,6 +190,13 @@ def database_unavailable() -> ProblemError:
                         headers={"Retry-After": "1"})
 
 
+def value_refused() -> ProblemError:
+    """The database refused a value that validation let through (an integer beyond its column, a NUL character,
+    a cursor of the wrong type): bad input, not a server fault; the transaction is rolled back."""
+    return ProblemError("validation_error", "A value in the request cannot be stored or compared (out of range, or "
+                                            "containing characters such as NUL that are not allowed).")
+
+
 def _is_data_exception(exc: DBAPIError) -> bool:
     """SQLSTATE class 22 (data exception), or a driver that refused to encode a parameter."""
     if isinstance(exc, DataError):
@@ -217,8 +224,6 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _data(request: Request, exc: DBAPIError) -> JSONResponse:
-        # The database refused a value that validation let through (an integer beyond its column, a NUL
-        # character, a cursor of the wrong type): bad input, not a server fault. The transaction is rolled back.
         if exc.connection_invalidated:
             # The connection broke under the request (a database restart inside the pool's check window):
             # nothing was committed, the pool has dropped its old connections, and a retry gets a fresh one.
@@ -227,9 +232,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not _is_data_exception(exc):
             raise exc
         log.warning("database refused a request value", extra={"path": request.url.path, "error": str(exc.orig)})
-        return problem_response("validation_error", instance=request.url.path,
-                                detail="A value in the request cannot be stored or compared (out of range, or "
-                                       "containing characters such as NUL that are not allowed).")
+        return await _problem(request, value_refused())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.core.problems import ProblemError, not_found
-from app.dossiers.models import Dossier, DossierState
+from app.dossiers.models import Dossier, DossierState, Source
 from app.identity.deps import Principal
 
 DRAFT = DossierState.draft.value
@@ -61,8 +61,12 @@ class Viewer:
 # or read one dossier run statements built once per shape (building a statement cost more than running it),
 # lists compose the shape's clause with their filters and pass the values when they execute.
 _OWN_OR_SUBMITTED = or_(Dossier.state != DRAFT, Dossier.actor_id == bindparam("v_account"))
+# An applicant's drafts are the ones filed online; a desk or postal draft is the registering official's until
+# it is submitted, even when its applicant has an account.
+_APPLICANTS_OWN = and_(Dossier.applicant_id == bindparam("v_applicant"),
+                       or_(Dossier.state != DRAFT, Dossier.source == Source.online.value))
 VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
-    "applicant": Dossier.applicant_id == bindparam("v_applicant"),
+    "applicant": _APPLICANTS_OWN,
     "administrator": _OWN_OR_SUBMITTED,
     "official": and_(Dossier.agency_code == bindparam("v_agency"), _OWN_OR_SUBMITTED),
     "client": and_(Dossier.agency_code.in_(bindparam("v_agencies", expanding=True)), Dossier.state != DRAFT),
@@ -127,7 +131,7 @@ async def lock_dossier(session: AsyncSession, dossier_id: uuid.UUID, viewer: Vie
 def may_edit_draft(viewer: Viewer, dossier: Dossier) -> bool:
     """The applicant (or its representative), or the reception official who registered a desk/post draft."""
     if viewer.principal.is_applicant:
-        return dossier.applicant_id == viewer.applicant_id
+        return dossier.applicant_id == viewer.applicant_id and dossier.source == Source.online
     return dossier.actor_id == viewer.account_id and viewer.official_at(dossier.agency_code, "reception")
 
 
@@ -147,7 +151,8 @@ def check_if_match(dossier: Dossier, if_match: str | None, *, required: bool = T
         if required:
             raise ProblemError("precondition_required", "Send If-Match with the ETag you last read.")
         return
-    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"n") never matches.
+    tags = {t.strip() for t in if_match.split(",")}
     if "*" not in tags and etag(dossier) not in tags:
         raise ProblemError("precondition_failed", "The dossier has changed since you read it; read it again.",
                            headers={"ETag": etag(dossier)})

@@ -44,10 +44,11 @@ async def collect_garbage(store: BlobStore | None = None, *, older_than: timedel
         if blob.key in referenced or blob.modified_at > cutoff:
             result.kept += 1
             continue
-        # Re-checking one key just before removing it would still race with a new upload of the same
-        # content; the grace period (placing touches the file) is what makes that safe.
-        if not dry_run:
-            await store.remove(blob.key)
+        # Listed as old and unreferenced, but the same content may have been uploaded since: the store removes
+        # it only if it is still untouched (placing touches it), checked after moving it aside.
+        if not dry_run and not await store.remove_stale(blob.key, cutoff):
+            result.kept += 1
+            continue
         result.removed_blobs += 1
     for staged in list(store.staged()):
         if staged.modified_at <= cutoff:

@@ -91,6 +91,18 @@ def _statement(shape: _Shape) -> DirectStatement:
     return DirectStatement(_build(shape, ASYNCPG_VISIBILITY_SHAPES), sqlite=_build(shape, VISIBILITY_SHAPES))
 
 
+def _filter_values(filters: DossierFilters) -> dict[str, Any]:
+    """The filters given, by key of _FILTER_CLAUSES, as the statement's values (days as local midnights in UTC)."""
+    values = {name: getattr(filters, name) for name in _FILTER_CLAUSES if getattr(filters, name)}
+    first, last = values.pop("submitted_from", None), values.pop("submitted_to", None)
+    # A day at either end of the calendar bounds nothing (and its local midnight in UTC is not a date).
+    if first is not None and first > date.min + timedelta(days=1):
+        values["submitted_from"] = _local_midnight_utc(first)
+    if last is not None and last < date.max - timedelta(days=1):
+        values["submitted_to"] = _local_midnight_utc(last + timedelta(days=1))
+    return values
+
+
 async def list_dossiers(viewer: Viewer, filters: DossierFilters,
                         page: PageParams) -> tuple[list[tuple[Mapping[str, Any], dict[str, Any]]], str | None]:
     """A page of the dossiers `viewer` may see, each with its list-level workflow fields (original_due_at,
@@ -98,12 +110,8 @@ async def list_dossiers(viewer: Viewer, filters: DossierFilters,
     now = clock.now()
     shape_name, values = visibility(viewer)
     params: dict[str, Any] = {**values, "now": now}
-    present = [name for name in _FILTER_CLAUSES if getattr(filters, name)]
-    params.update({f"f_{name}": getattr(filters, name) for name in present})
-    if filters.submitted_from is not None:
-        params["f_submitted_from"] = _local_midnight_utc(filters.submitted_from)
-    if filters.submitted_to is not None:
-        params["f_submitted_to"] = _local_midnight_utc(filters.submitted_to + timedelta(days=1))
+    given = _filter_values(filters)
+    params.update({f"f_{name}": value for name, value in given.items()})
     at_risk = filters.due_within_working_days is not None
     if filters.due_within_working_days is not None:
         async with get_database().read_sessions() as session:  # the calendar (cached: rarely a query)
@@ -111,7 +119,7 @@ async def list_dossiers(viewer: Viewer, filters: DossierFilters,
     by_creation = viewer.principal.is_applicant or filters.state == DRAFT
     order = _BY_CREATION if by_creation else _BY_SUBMISSION
     params.update(page_parameters(page, order))
-    statement = _statement(_Shape(shape_name, tuple(present), filters.overdue, at_risk, by_creation,
+    statement = _statement(_Shape(shape_name, tuple(given), filters.overdue, at_risk, by_creation,
                                   bool(page.cursor)))
     async with direct_connection() as connection:
         found = await connection.fetch(statement, **params)

@@ -8,15 +8,18 @@ from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from app.dossiers.formcheck import json_values
 from app.dossiers.models import Attachment, Dossier
 
 ChannelName = Literal["online", "desk", "post"]
 DeskChannel = Literal["desk", "post"]
+# A dossier form: any JSON object, with values JSON can carry (app.dossiers.formcheck.json_values).
+FormData = Annotated[dict[str, Any], AfterValidator(json_values)]
 ProcedureCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-CitizenId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-TaxCode = Annotated[str, StringConstraints(pattern=r"^\d{10}(-\d{3})?$")]
+CitizenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+TaxCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$")]
 
 
@@ -41,7 +44,7 @@ class DossierCreate(Strict):
     procedure_code: ProcedureCode
     channel: ChannelName = "online"
     delivery: Delivery = Field(default_factory=Delivery)
-    form: dict[str, Any] = Field(default_factory=dict)
+    form: FormData = Field(default_factory=dict)
 
 
 class DossierPatch(Strict):
@@ -49,7 +52,7 @@ class DossierPatch(Strict):
 
     channel: ChannelName | None = None
     delivery: Delivery | None = None
-    form: dict[str, Any] | None = None
+    form: FormData | None = None
 
 
 class IntakeApplicant(Strict):
@@ -78,7 +81,7 @@ class DossierIntake(Strict):
     channel: DeskChannel
     applicant: IntakeApplicant
     delivery: Delivery = Field(default_factory=lambda: Delivery(method="desk"))
-    form: dict[str, Any] = Field(default_factory=dict)
+    form: FormData = Field(default_factory=dict)
     contact: Contact | None = None
     submit: bool = Field(default=False, description="Submit at once (every required document part present).")
 

@@ -46,7 +46,9 @@ class BlobStore(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
-    async def remove(self, key: str) -> None: ...
+    async def remove_stale(self, key: str, cutoff: datetime) -> bool:
+        """Remove the file unless it was placed or touched after `cutoff` (then False), safely against a
+        concurrent `place` of the same content."""
 
     def blobs(self) -> Iterator[StoredBlob]:
         """Every stored file (for garbage collection)."""
@@ -81,10 +83,15 @@ class LocalDiskStore:
         key = blob_key(sha256)
         target = self._path(key)
         if target.exists():
-            # Same content already stored: keep the existing file, drop the copy.
-            staged.unlink(missing_ok=True)
-            os.utime(target)  # a fresh reference must not look old to the garbage collector
-            return key, False
+            # Same content already stored: keep the existing file (touched, so that it does not look old to the
+            # garbage collector) and drop the copy; unless the collector took it away meanwhile.
+            try:
+                os.utime(target)
+            except FileNotFoundError:
+                pass
+            else:
+                staged.unlink(missing_ok=True)
+                return key, False
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
         _fsync_dir(target.parent)
@@ -101,8 +108,25 @@ class LocalDiskStore:
     async def exists(self, key: str) -> bool:
         return await anyio.Path(self._path(key)).exists()
 
-    async def remove(self, key: str) -> None:
-        await anyio.Path(self._path(key)).unlink(missing_ok=True)
+    async def remove_stale(self, key: str, cutoff: datetime) -> bool:
+        return await anyio.to_thread.run_sync(self._remove_stale_sync, key, cutoff)
+
+    def _remove_stale_sync(self, key: str, cutoff: datetime) -> bool:
+        # Moved aside first (an atomic rename): from then on `place` of the same content finds no file and puts
+        # its own copy there. Touched before the move means referenced again: put back (same bytes either way).
+        # A crash in between leaves the file in staging, where old staging files are collected anyway.
+        target = self._path(key)
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        aside = self.staging_dir / f"gc-{uuid.uuid4().hex}"
+        try:
+            os.rename(target, aside)
+        except FileNotFoundError:
+            return True
+        if _mtime(aside) > cutoff:
+            os.replace(aside, target)
+            return False
+        aside.unlink()
+        return True
 
     def blobs(self) -> Iterator[StoredBlob]:
         base = self.root / "sha256"

@@ -23,7 +23,7 @@ from app.dossiers import schemas
 from app.dossiers.access import Viewer, lock_dossier, may_edit_draft, require_draft
 from app.dossiers.codes import next_dossier_code
 from app.dossiers.formcheck import form_errors
-from app.dossiers.models import NATIONAL_STATUS_CODES, Attachment, Dossier, DossierState
+from app.dossiers.models import NATIONAL_STATUS_CODES, Attachment, Dossier, DossierState, Source
 from app.identity import service as identity
 from app.identity.deps import Principal
 from app.identity.models import Account
@@ -137,6 +137,9 @@ async def editable_draft(session: AsyncSession, viewer: Viewer, dossier_id: uuid
 async def update_draft(session: AsyncSession, dossier: Dossier, patch: schemas.DossierPatch) -> Dossier:
     version = await _pinned(session, dossier)
     if patch.channel is not None and patch.channel != dossier.channel:
+        if dossier.source != Source.online and patch.channel == "online":  # intake is for desk and post only
+            raise validation_problem([{"loc": ["body", "channel"], "type": "channel_not_offered",
+                                       "msg": "a dossier registered at the desk or by post stays desk or post"}])
         _check_offer(version, patch.channel, dossier.applicant_kind)
         dossier.channel = patch.channel
     if patch.delivery is not None:

@@ -256,7 +256,10 @@ async def receive_upload(request: Request, store: BlobStore, resolve: PartResolv
     if content_type != b"multipart/form-data" or not boundary:
         raise validation_problem([{"loc": ["body"], "msg": "expected multipart/form-data with a boundary"}])
     receiver = _Receiver(store, resolve)
-    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    try:
+        parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    except FormParserError as error:  # e.g. a boundary beyond RFC 2046's 70 characters (the parser takes 256)
+        raise validation_problem([{"loc": ["body"], "msg": "malformed multipart boundary"}]) from error
     body_limit = receiver.cap + ENVELOPE_BYTES
     received = 0
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-CITIZEN_ID = re.compile(r"^\d{12}$")
-TAX_CODE = re.compile(r"^(\d{10})(?:-(\d{3}))?$")
-HOUSEHOLD_OWNER = re.compile(r"^\d{12}$")
-PHONE = re.compile(r"^(\+84|0)\d{9,10}$")
+CITIZEN_ID = re.compile(r"^[0-9]{12}$")
+TAX_CODE = re.compile(r"^([0-9]{10})(?:-([0-9]{3}))?$")
+HOUSEHOLD_OWNER = re.compile(r"^[0-9]{12}$")
+PHONE = re.compile(r"^(\+84|0)[0-9]{9,10}$")
 
 # General Department of Taxation check digit: weights on the first nine digits, check = 10 - (sum mod 11).
 _WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from app.dossiers.schemas import CitizenId, Contact, IntakeApplicant, Phone, ProcedureCode, TaxCode
+from app.dossiers.schemas import CitizenId, Contact, FormData, IntakeApplicant, Phone, ProcedureCode, TaxCode
 
 NationalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
 PartKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -73,7 +73,7 @@ class NationalDossierIn(Strict):
     national_dossier_id: NationalId = Field(description="The portal's own dossier id (idempotency key).")
     procedure_code: ProcedureCode
     applicant: ForwardedApplicant
-    form: dict[str, Any] = Field(default_factory=dict)
+    form: FormData = Field(default_factory=dict)
     attachments: list[ForwardedAttachment] = Field(default_factory=list, max_length=50)
 
 

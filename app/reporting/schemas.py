@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 GroupName = Literal["transparency", "progress", "online_service", "digitisation", "satisfaction"]
 GroupBy = Literal["agency", "procedure", "month"]
 # Months of the electronic one-stop era (years 2000-2099): year 0 has no calendar.
-Period = Annotated[str, StringConstraints(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")]
+Period = Annotated[str, StringConstraints(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
 
 
 class Ratio(BaseModel):

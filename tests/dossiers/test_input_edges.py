@@ -1,0 +1,134 @@
+"""Dossier inputs at their edges (issue 6, API-CONVENTIONS "4xx for any bad input"): forged cursors, dates at the
+calendar's ends, NUL characters, odd multipart boundaries, values JSON cannot carry, identifiers in other digit
+systems, and who owns a desk draft."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.support.dossier_fixtures import OPTIONAL_PARTS, PDF
+
+AGENCY = "000.00.12.H01"
+
+
+def _cursor(values: list[object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+# --- forged cursors are 422 (API-CONVENTIONS: "4xx for any bad input") ---
+
+@pytest.mark.parametrize("values", [
+    [{"t": "2024-01-01T00:00:00+00:00"}, {"u": 123}],  # non-string uuid: AttributeError
+    [{"t": "2024-01-01T00:00:00"}, {"u": "00000000-0000-0000-0000-000000000001"}],  # naive datetime
+    [{"t": "0001-01-01T00:00:00+07:00"}, {"u": "00000000-0000-0000-0000-000000000001"}],  # OverflowError
+    [None, None],  # NULL keys: SQLAlchemy ArgumentError
+], ids=["uuid_not_string", "naive_datetime", "datetime_out_of_range", "nulls"])
+async def test_forged_cursor_is_422(client, accounts, values):
+    citizen = await accounts.citizen()
+    response = await client.get(f"/v1/dossiers?cursor={_cursor(values)}", headers=citizen.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+
+
+# --- date filters at the calendar's ends bound nothing ---
+
+@pytest.mark.parametrize("query", ["submitted_to=9999-12-31", "submitted_from=0001-01-01"])
+async def test_extreme_submitted_dates_are_answered(client, accounts, query):
+    clerk = await accounts.official(AGENCY, ["reception"])
+    response = await client.get(f"/v1/dossiers?{query}", headers=clerk.headers)
+    assert response.status_code in (200, 422), response.text
+
+
+# --- public tracking: a NUL in the code is an unknown code ---
+
+async def test_public_tracking_nul_code_is_not_found(client, database_url):
+    response = await client.get("/v1/public/dossiers/abc%00def")
+    assert response.status_code in (404, 422), response.text
+
+
+# --- a multipart boundary longer than the parser takes is malformed input ---
+
+async def test_overlong_multipart_boundary_is_422(client, accounts, dossiers):
+    code = await dossiers.procedure(AGENCY)
+    citizen = await accounts.citizen()
+    draft = await dossiers.draft(client, citizen, code)
+    boundary = "x" * 300
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"part\"\r\n\r\napplication_form\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n").encode() \
+        + PDF + f"\r\n--{boundary}--\r\n".encode()
+    response = await client.post(f"/v1/dossiers/{draft['id']}/attachments", content=body, headers={
+        **citizen.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 422, response.text
+
+
+# --- form values JSON cannot carry (NaN, Infinity, lone surrogates) are refused on both databases ---
+
+NUMBER_SCHEMA = {"type": "object", "properties": {"weight": {"type": "number", "minimum": 1}},
+                 "required": ["weight"]}
+
+
+@pytest.mark.parametrize(("schema", "raw_value"), [(NUMBER_SCHEMA, "NaN"), (NUMBER_SCHEMA, "Infinity"),
+                                                   (None, '"\\ud800"')], ids=["nan", "infinity", "lone_surrogate"])
+async def test_form_with_non_json_values_is_refused(client, accounts, dossiers, schema, raw_value):
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS, form_schema=schema)
+    citizen = await accounts.citizen()
+    raw = f'{{"procedure_code": "{code}", "form": {{"weight": {raw_value}}}}}'
+    response = await client.post("/v1/dossiers", content=raw.encode(),
+                                 headers={**citizen.headers, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
+# --- a desk/post draft belongs to the registering official until submitted, even when the applicant has an account ---
+
+async def test_linked_applicant_cannot_take_over_a_desk_draft(client, accounts, dossiers):
+    code = await dossiers.procedure(AGENCY)
+    citizen = await accounts.citizen()
+    clerk = await accounts.official(AGENCY, ["reception"])
+    intake = await client.post("/v1/dossiers/intake", headers=clerk.headers, json={
+        "procedure_code": code, "channel": "desk",
+        "applicant": {"citizen_id": citizen.citizen_id, "name": "Nguyễn Văn An"}})
+    assert intake.status_code == 201, intake.text
+    url = f"/v1/dossiers/{intake.json()['id']}"
+    # "Drafts are private to whoever is filling them" (app/dossiers/access.py): the official is filling it.
+    assert (await client.get(url, headers=citizen.headers)).status_code == 404
+    assert (await dossiers.upload(client, citizen, intake.json()["id"])).status_code == 404
+    assert (await dossiers.submit(client, citizen, intake.json()["id"])).status_code == 404
+    assert (await client.delete(url, headers=citizen.headers)).status_code == 404
+    assert (await client.get(url, headers=clerk.headers)).json()["state"] == "draft"
+
+
+# --- identifiers take ASCII digits only; form dates only YYYY-MM-DD ---
+
+async def test_intake_refuses_non_ascii_digits_in_cccd(client, accounts, dossiers):
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS)
+    clerk = await accounts.official(AGENCY, ["reception"])
+    for citizen_id in ("00109901234\uff15", "\u0660" * 12):  # fullwidth 5; Arabic-Indic zeros
+        response = await client.post("/v1/dossiers/intake", headers=clerk.headers, json={
+            "procedure_code": code, "channel": "desk", "applicant": {"citizen_id": citizen_id, "name": "B"}})
+        assert response.status_code == 422, response.text
+
+
+async def test_form_date_field_refuses_iso_week_date(client, accounts, dossiers):
+    schema = {"type": "object", "properties": {"birth_date": {"type": "string", "format": "date"}}}
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS, form_schema=schema)
+    citizen = await accounts.citizen()
+    response = await client.post("/v1/dossiers", headers=citizen.headers,
+                                 json={"procedure_code": code, "form": {"birth_date": "2024-W01-1"}})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "form", "birth_date"]
+
+
+# --- an intake draft stays desk or post (intake refuses `online`) ---
+
+async def test_patch_cannot_turn_intake_draft_online(client, accounts, dossiers):
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS)
+    clerk = await accounts.official(AGENCY, ["reception"])
+    intake = await client.post("/v1/dossiers/intake", headers=clerk.headers, json={
+        "procedure_code": code, "channel": "desk", "applicant": {"citizen_id": "001099012345", "name": "B"}})
+    assert intake.status_code == 201, intake.text
+    response = await client.patch(f"/v1/dossiers/{intake.json()['id']}", headers={**clerk.headers, "If-Match": "*"},
+                                  json={"channel": "online"})
+    assert response.status_code == 422, response.text
