@@ -6,7 +6,9 @@ Rules (so that duplicate, late and out-of-order news never double-credits):
   and is credited if the obligation still owes it, else recorded as an overpayment to refund;
 - a success for an attempt already succeeded with the same transaction is a duplicate (nothing happens);
 - a reported amount that differs from the attempt's is recorded and flagged, never credited;
-- failure news only ends a live attempt; after a final state it is ignored.
+- failure news only ends a live attempt; after a final state it is ignored;
+- a real provider gets every answer in its own form: when applying its news fails on our side, nothing is kept
+  and it is answered as malformed (it retries, or reconciliation settles the attempt).
 A credit that settles the fees due before processing moves the dossier payment_requested -> received
 (`confirm_payment`) in the same transaction.
 """
@@ -18,10 +20,12 @@ import uuid
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.outbox import emit
+from app.core.problems import ProblemError
 from app.fees.models import LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt, PaymentCallback, Stage
 from app.fees.obligations import credit, lock_obligation
 from app.fees.providers.base import CallbackEvent, CallbackOutcome, CallbackRejected, CallbackRequest, PaymentProvider
@@ -120,6 +124,19 @@ async def handle_callback(session: AsyncSession, provider: PaymentProvider,
     except CallbackRejected as rejected:
         log.warning("%s callback rejected: %s", provider.name, rejected.detail)
         return rejected.reason, None
+    try:
+        return await _apply_event(session, provider, event), event
+    except (ProblemError, DBAPIError):
+        if provider.answers_with_problems:
+            raise
+        # A real provider understands only its own answer form: nothing of this callback is kept (rolled back),
+        # and the provider is told "unknown error", so it retries or is settled by reconciliation.
+        log.exception("%s callback for %s could not be applied", provider.name, event.provider_ref)
+        await session.rollback()
+        return "malformed", event
+
+
+async def _apply_event(session: AsyncSession, provider: PaymentProvider, event: CallbackEvent) -> CallbackOutcome:
     attempt_id, outcome = await _settled_already(session, provider.name, event)
     if outcome is None:
         attempt = await lock_attempt_by_ref(session, provider.name, event.provider_ref)
@@ -132,7 +149,7 @@ async def handle_callback(session: AsyncSession, provider: PaymentProvider,
         "provider": provider.name, "provider_ref": event.provider_ref, "provider_txn_id": event.txn_id,
         "attempt_id": attempt_id, "status": event.status, "amount": event.amount, "outcome": outcome,
         "payload": _jsonable(event.raw), "received_at": clock.now()})
-    return outcome, event
+    return outcome
 
 
 async def _settled_already(session: AsyncSession, provider: str,

@@ -54,7 +54,8 @@ async def _live_attempt(session: AsyncSession, obligation_id: uuid.UUID) -> Paym
 
 
 async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, provider: str, amount: int,
-                       payer_id: uuid.UUID | None, return_url: str | None) -> PaymentAttempt:
+                       payer_id: uuid.UUID | None, return_url: str | None,
+                       receipt: str | None = None) -> PaymentAttempt:
     await expire_stale(session, obligation.id)
     live = await _live_attempt(session, obligation.id)
     if live is not None:
@@ -65,14 +66,31 @@ async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, prov
         id=uuid.uuid4(), obligation_id=obligation.id, dossier_id=obligation.dossier_id, provider=provider,
         provider_ref=f"DVC{now:%y%m%d}{secrets.token_hex(6).upper()}", amount=amount,
         state=AttemptState.created.value, credited=False, refunded=0, payer_id=payer_id, return_url=return_url,
-        created_at=now, updated_at=now, expires_at=now + timedelta(seconds=get_settings().payment_attempt_ttl_s))
-    session.add(attempt)
+        created_at=now, updated_at=now, expires_at=now + timedelta(seconds=get_settings().payment_attempt_ttl_s),
+        # A desk receipt's number is set before the flush below, so that its unique indexes settle a race too.
+        receipt_number=receipt, provider_txn_id=receipt)
     try:
         async with session.begin_nested():
+            # Added inside the savepoint: begin_nested() flushes pending objects first, and a conflict there
+            # would abort the whole transaction instead of only the savepoint.
+            session.add(attempt)
             await session.flush()
-    except IntegrityError:  # another transaction's live attempt won the partial unique index
+    except IntegrityError:
+        # Another transaction won a unique index: the receipt number's (it has committed, so it is visible now),
+        # or else the one live attempt per obligation.
+        if receipt is not None and await _receipt_taken(session, receipt):
+            raise _receipt_conflict() from None
         raise ProblemError("payment_in_progress", "A payment for these fees is already under way.") from None
     return attempt
+
+
+async def _receipt_taken(session: AsyncSession, receipt: str) -> bool:
+    stmt = select(PaymentAttempt.id).where(PaymentAttempt.receipt_number == receipt)
+    return (await session.execute(stmt)).first() is not None
+
+
+def _receipt_conflict() -> ProblemError:
+    return ProblemError("conflict", "This receipt number is already recorded.")
 
 
 async def start_payment(session: AsyncSession, dossier: object, *, provider_name: str, return_url: str,
@@ -107,14 +125,10 @@ async def counter_payment(session: AsyncSession, dossier: object, *, official_id
     if not 0 < paying <= balance:
         raise ProblemError("validation_error", "The amount must be positive and at most the balance.",
                            errors=[{"loc": ["body", "amount"], "msg": f"must be between 1 and {balance}"}])
-    taken = (await session.execute(select(PaymentAttempt.id).where(
-        PaymentAttempt.receipt_number == receipt_number))).first()
-    if taken is not None:
-        raise ProblemError("conflict", "This receipt number is already recorded.")
+    if await _receipt_taken(session, receipt_number):
+        raise _receipt_conflict()
     attempt = await _new_attempt(session, obligation, provider="counter", amount=paying, payer_id=None,
-                                 return_url=None)
+                                 return_url=None, receipt=receipt_number)
     attempt.recorded_by = official_id
-    attempt.receipt_number = receipt_number
-    attempt.provider_txn_id = receipt_number
     await record_success(session, attempt, receipt_number)
     return attempt

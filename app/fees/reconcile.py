@@ -98,6 +98,9 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
         except ProviderError as error:  # try again next pass; expiry still applies
             log.warning("reconcile: %s status of %s failed: %s", provider_name, provider_ref, error)
             report.errors += 1
+        except Exception:  # an answer the adapter could not handle must not stop the pass either
+            log.exception("reconcile: %s status of %s", provider_name, provider_ref)
+            report.errors += 1
         try:
             await _apply(attempt_id, status, report)
         except Exception:  # one bad attempt must not stop the pass

@@ -43,7 +43,7 @@ async def ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by:
     return await provider.refund(RefundOrder(
         refund_id=refund.id, provider_ref=attempt.provider_ref, txn_id=attempt.provider_txn_id,
         amount=refund.amount, full=refund.amount == attempt.amount, reason=refund.reason,
-        paid_at=attempt.completed_at or attempt.created_at, requested_by=requested_by))
+        ordered_at=attempt.created_at, requested_by=requested_by))
 
 
 async def refund_payment(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int, reason: str,

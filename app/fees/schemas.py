@@ -9,6 +9,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
+# Money coming in: a JSON integer only (lax mode would take true as 1 đồng, "1000" or 1000.0), bounded like the
+# catalogue's fee amounts so that no value reaches the database it cannot hold.
+MoneyIn = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Whole Vietnamese đồng.")]
+PositiveMoneyIn = Annotated[int, Field(strict=True, gt=0, le=10**12, description="Whole Vietnamese đồng.")]
 
 
 class Strict(BaseModel):
@@ -60,13 +64,13 @@ class PaymentCreate(Strict):
 
 class CounterPaymentCreate(Strict):
     receipt_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./-]+$")]
-    amount: Annotated[int, Field(gt=0)] | None = Field(default=None, description="Defaults to the balance.")
+    amount: PositiveMoneyIn | None = Field(default=None, description="Defaults to the balance.")
 
 
 class RefundCreate(Strict):
-    amount: Annotated[int, Field(gt=0)]
+    amount: PositiveMoneyIn
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-    expected_available: Annotated[int, Field(ge=0, description="What you believe is still refundable.")]
+    expected_available: Annotated[MoneyIn, Field(description="What you believe is still refundable.")]
 
 
 class RefundOut(BaseModel):

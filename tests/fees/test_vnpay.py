@@ -158,7 +158,7 @@ async def test_refund_request_is_signed_and_never_retried() -> None:
                              transport=httpx.MockTransport(api))
     result = await provider.refund(RefundOrder(
         refund_id=uuid.uuid4(), provider_ref="DVC1", txn_id="14000001", amount=1000, full=False,
-        reason="Hoan phi", paid_at=datetime(2026, 11, 23, 8, 30, tzinfo=UTC), requested_by="finance-1"))
+        reason="Hoan phi", ordered_at=datetime(2026, 11, 23, 8, 30, tzinfo=UTC), requested_by="finance-1"))
     assert result.state == "submitted"  # unknown outcome: left for an operator, not repeated
     [body] = requests
     assert body["vnp_TransactionType"] == "03" and body["vnp_Amount"] == "100000"

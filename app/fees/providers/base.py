@@ -15,6 +15,16 @@ from starlette.responses import Response
 ProviderState = Literal["pending", "succeeded", "failed", "cancelled", "unknown"]
 CallbackOutcome = Literal["credited", "recorded", "duplicate", "ignored", "amount_mismatch", "overpayment",
                           "unknown_order", "signature_invalid", "malformed"]
+# Bounds of what a provider may report, checked by the adapters before anything is stored: an amount beyond
+# any fee (and far inside the BIGINT columns), an id within the provider_ref / provider_txn_id columns.
+MAX_AMOUNT = 10**12
+MAX_ID_LENGTH = 100
+
+
+def storable_id(value: object) -> bool:
+    """A provider's order or transaction id we can store and match: printable text, not blank, within the column.
+    A missing id must never become "" or "None", which the next such payment would collide with."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and bool(value.strip())
 
 
 class CallbackRejected(Exception):
@@ -82,7 +92,7 @@ class RefundOrder:
     amount: int
     full: bool
     reason: str
-    paid_at: Any
+    ordered_at: Any  # aware datetime: when the payment was requested (how VNPAY names the original payment)
     requested_by: str
 
 
@@ -95,6 +105,9 @@ class RefundResult:
 
 class PaymentProvider(Protocol):
     name: str
+    # False for a real provider, which must get every callback answer in its own form, even when handling fails
+    # on our side; True for our own fake, whose errors are problem+json like the rest of the API.
+    answers_with_problems: bool
     # True when the provider de-duplicates refunds by our refund id (RefundOrder.refund_id): asking again for
     # a refund whose answer was lost then cannot move the money twice, so reconciliation may do it.
     refunds_idempotent: bool

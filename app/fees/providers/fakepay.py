@@ -30,6 +30,7 @@ from app.core import clock
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 from app.fees.providers.base import (
+    MAX_AMOUNT,
     CallbackEvent,
     CallbackOutcome,
     CallbackRejected,
@@ -39,6 +40,7 @@ from app.fees.providers.base import (
     ProviderStatus,
     RefundOrder,
     RefundResult,
+    storable_id,
 )
 
 log = logging.getLogger("app.fees.fakepay")
@@ -48,6 +50,10 @@ Outcome = Literal["succeeded", "failed", "cancelled"]
 TIMESTAMP_HEADER = "X-FakePay-Timestamp"
 SIGNATURE_HEADER = "X-FakePay-Signature"
 CHECKOUT_PATH = "/dev/fakepay/checkout/{ref}"
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # json.loads would take NaN and Infinity
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -151,6 +157,7 @@ async def deliver(callbacks: list[SignedCallback], url: str, *, delay_s: float =
 
 class FakePayProvider:
     name = "fakepay"
+    answers_with_problems = True
     refunds_idempotent = True  # the bank keeps each refund by our refund id and answers a repeat from its ledger
 
     def __init__(self, bank: FakePayBank | None = None) -> None:
@@ -183,14 +190,15 @@ class FakePayProvider:
         if abs(clock.now().timestamp() - sent) > get_settings().payment_callback_window_s:
             raise CallbackRejected("signature_invalid", "The callback timestamp is outside the allowed window.")
         try:
-            data = json.loads(request.body)
-            status = str(data["status"])
-            if status not in ("succeeded", "failed", "cancelled"):
-                raise ValueError(status)
-            return CallbackEvent(provider_ref=str(data["order_ref"]), txn_id=str(data["transaction_id"]),
-                                 status=status, amount=int(data["amount"]), raw=data)  # type: ignore[arg-type]
+            data = json.loads(request.body, parse_constant=_reject_constant)
+            ref, txn, status, amount = data["order_ref"], data["transaction_id"], data["status"], data["amount"]
         except (ValueError, KeyError, TypeError):
             raise CallbackRejected("malformed", "The callback body is not a fakepay event.") from None
+        # Only a JSON integer is an amount: int() would credit 500000.9 as 500000 (and True as 1).
+        if (status not in ("succeeded", "failed", "cancelled") or not (storable_id(ref) and storable_id(txn))
+                or type(amount) is not int or not 0 <= amount <= MAX_AMOUNT):
+            raise CallbackRejected("malformed", "The callback body is not a fakepay event.")
+        return CallbackEvent(provider_ref=ref, txn_id=txn, status=status, amount=amount, raw=data)
 
     def callback_response(self, outcome: CallbackOutcome, event: CallbackEvent | None) -> Response:
         if outcome == "signature_invalid":

@@ -30,6 +30,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from app.core import clock
 from app.core.settings import get_settings
 from app.fees.providers.base import (
+    MAX_AMOUNT,
     CallbackEvent,
     CallbackOutcome,
     CallbackRejected,
@@ -40,6 +41,7 @@ from app.fees.providers.base import (
     ProviderStatus,
     RefundOrder,
     RefundResult,
+    storable_id,
 )
 
 VERSION = "2.1.0"
@@ -75,6 +77,16 @@ def vnpay_time(moment: datetime) -> str:
     return clock.local(moment).strftime("%Y%m%d%H%M%S")
 
 
+def dong(vnp_amount: object) -> int:
+    """Whole đồng from VNPAY's x100 amount; ValueError unless it is ASCII digits. An amount that can never match
+    an attempt (not whole đồng, or beyond any fee) is -1: a mismatch, recorded and flagged, never credited."""
+    text = str(vnp_amount)
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"vnp_Amount {text[:40]!r} is not a number")
+    raw = int(text)
+    return raw // 100 if raw % 100 == 0 and raw // 100 <= MAX_AMOUNT else -1
+
+
 def signed_url(base_url: str, params: Mapping[str, str], secret: str) -> str:
     query = canonical_query(params)
     return f"{base_url}?{query}&vnp_SecureHash={hmac_sha512(secret, query)}"
@@ -84,6 +96,7 @@ class VnpayProvider:
     name = "vnpay"
     # vnp_RequestId must be unique per request; VNPAY documents no de-duplication of refunds by our id.
     refunds_idempotent = False
+    answers_with_problems = False
 
     def __init__(self, *, tmn_code: str | None = None, hash_secret: str | None = None,
                  payment_url: str | None = None, api_url: str | None = None,
@@ -120,16 +133,17 @@ class VnpayProvider:
         expected = hmac_sha512(self.hash_secret, canonical_query(params))
         if not self.hash_secret or not hmac.compare_digest(expected.encode(), received.encode()):
             raise CallbackRejected("signature_invalid", "vnp_SecureHash does not match.")
+        ref, txn = params.get("vnp_TxnRef"), params.get("vnp_TransactionNo")
+        if not (storable_id(ref) and storable_id(txn)):
+            raise CallbackRejected("malformed", "The IPN lacks a usable vnp_TxnRef or vnp_TransactionNo.")
         try:
-            raw_amount = int(params["vnp_Amount"])
-            ok = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
-            status = "succeeded" if ok else ("cancelled" if params.get("vnp_ResponseCode") == "24" else "failed")
-            # An amount that is not whole đồng can never match an attempt: -1 makes it a mismatch.
-            amount = raw_amount // 100 if raw_amount % 100 == 0 else -1
-            return CallbackEvent(provider_ref=params["vnp_TxnRef"], txn_id=params.get("vnp_TransactionNo", ""),
-                                 status=status, amount=amount, raw=params)  # type: ignore[arg-type]
-        except (KeyError, ValueError):
-            raise CallbackRejected("malformed", "The IPN lacks vnp_TxnRef or vnp_Amount.") from None
+            amount = dong(params.get("vnp_Amount", ""))
+        except ValueError:
+            raise CallbackRejected("malformed", "The IPN's vnp_Amount is not a number.") from None
+        ok = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
+        status = "succeeded" if ok else ("cancelled" if params.get("vnp_ResponseCode") == "24" else "failed")
+        return CallbackEvent(provider_ref=str(ref), txn_id=str(txn), status=status,  # type: ignore[arg-type]
+                             amount=amount, raw=params)
 
     def callback_response(self, outcome: CallbackOutcome, event: CallbackEvent | None) -> Response:
         code, message = IPN_ANSWERS[outcome]
@@ -170,8 +184,13 @@ class VnpayProvider:
             return ProviderStatus("unknown", raw=answer)
         if answer.get("vnp_ResponseCode") != "00":
             raise ProviderError(f"VNPAY querydr answered {answer.get('vnp_ResponseCode')}")
-        amount = int(answer.get("vnp_Amount", "0")) // 100
         txn = str(answer.get("vnp_TransactionNo") or "") or None
+        try:
+            amount = dong(answer.get("vnp_Amount", "0"))
+        except ValueError as error:
+            raise ProviderError(f"VNPAY querydr answer: {error}") from None
+        if txn is not None and not storable_id(txn):
+            raise ProviderError("VNPAY querydr answer has an unusable vnp_TransactionNo")
         state = {"00": "succeeded", "01": "pending"}.get(str(answer.get("vnp_TransactionStatus")), "failed")
         return ProviderStatus(state, txn, amount, raw=answer)  # type: ignore[arg-type]
 
@@ -179,7 +198,8 @@ class VnpayProvider:
         body = self._base("refund") | {
             "vnp_TransactionType": "02" if order.full else "03", "vnp_TxnRef": order.provider_ref,
             "vnp_Amount": str(order.amount * 100), "vnp_TransactionNo": order.txn_id or "",
-            "vnp_TransactionDate": vnpay_time(order.paid_at), "vnp_CreateBy": order.requested_by,
+            # VNPAY names the original payment by its pay request's vnp_CreateDate, as querydr does.
+            "vnp_TransactionDate": vnpay_time(order.ordered_at), "vnp_CreateBy": order.requested_by,
             "vnp_OrderInfo": order.reason[:255]}
         data = "|".join(body[k] for k in ("vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode",
                                           "vnp_TransactionType", "vnp_TxnRef", "vnp_Amount", "vnp_TransactionNo",
