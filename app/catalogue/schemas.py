@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,16 @@ Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,6
 Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
 LongName = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+# Statutory processing times run to weeks or a few months (the sample catalogue's are 15 working days); a
+# year of working days is beyond any of them, so a larger figure is a typo (an extra zero, hours typed as
+# days). The bound also keeps the deadline arithmetic, which walks the calendar day by day, fast and far from
+# the last date Python can represent.
+MAX_WORKING_DAYS = 365
+# Hour allowances are for steps shorter than a few days; the same bound at 9 working hours a day (the
+# working window of app/workflow/steps.py).
+MAX_STEP_HOURS = MAX_WORKING_DAYS * 9
+WorkingDays = Annotated[int, Field(strict=True, gt=0, le=MAX_WORKING_DAYS)]
+WorkingHours = Annotated[int, Field(strict=True, gt=0, le=MAX_STEP_HOURS)]
 Amount = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Whole Vietnamese đồng.")]
 ApplicantKind = Literal["citizen", "organisation"]
 Channel = Literal["online", "desk", "post"]
@@ -32,6 +43,25 @@ KNOWN_MEDIA_TYPES = frozenset({
     "application/zip",
 })
 _FORM_TYPES = frozenset({"string", "number", "integer", "boolean"})
+
+
+# The workflow keys a version may name. The workflow domain owns the definitions and depends on the
+# catalogue, so it registers them here when imported (app/workflow/__init__.py) rather than the catalogue
+# importing it. A process without the workflow domain runs no dossiers: any well-formed key passes there.
+_workflow_keys: Callable[[], Collection[str]] | None = None
+
+
+def register_workflow_keys(keys: Callable[[], Collection[str]]) -> None:
+    global _workflow_keys
+    _workflow_keys = keys
+
+
+def check_workflow_key(key: str | None) -> str | None:
+    """A key the workflow domain knows (a version naming another would break every dossier filed under it)."""
+    known = _workflow_keys() if _workflow_keys is not None else None
+    if key is not None and known is not None and key not in known:
+        raise ValueError(f"unknown workflow {key!r}; known: {', '.join(sorted(known))}")
+    return key
 
 
 class Strict(BaseModel):
@@ -78,8 +108,8 @@ class StepTimeLimit(Strict):
     """A time limit for one internal process step (workflow issue); days or hours, not both."""
 
     step: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
-    working_days: PositiveInt | None = None
-    hours: PositiveInt | None = None
+    working_days: WorkingDays | None = None
+    hours: WorkingHours | None = None
 
     @model_validator(mode="after")
     def _one_unit(self) -> StepTimeLimit:
@@ -126,7 +156,7 @@ class ProcedureContent(Strict):
     online_level: OnlineLevel
     applicant_kinds: list[ApplicantKind] = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1)
-    processing_days: PositiveInt = Field(description="Working days from reception of a complete dossier.")
+    processing_days: WorkingDays = Field(description="Working days from reception of a complete dossier.")
     clock_on_supplement: ClockRule | None = Field(
         default=None, description="Defaults to the DVC_CLOCK_ON_SUPPLEMENT_DEFAULT setting.")
     document_parts: list[DocumentPart] = Field(default_factory=list)
@@ -160,7 +190,10 @@ class _Coded(Strict):
 
 
 class ProcedureCreate(ProcedureContent, _Coded):
-    """A new procedure with its first draft (`code` comes first in the JSON)."""
+    """A new procedure with its first draft (`code` comes first in the JSON); also each import entry."""
+
+    # Checked on input only: ProcedureOut shares ProcedureContent, and reading a stored version must not fail.
+    _known_workflow = field_validator("workflow")(check_workflow_key)
 
 
 class VersionPatch(Strict):
@@ -172,7 +205,7 @@ class VersionPatch(Strict):
     online_level: OnlineLevel | None = None
     applicant_kinds: list[ApplicantKind] | None = None
     channels: list[Channel] | None = None
-    processing_days: PositiveInt | None = None
+    processing_days: WorkingDays | None = None
     clock_on_supplement: ClockRule | None = None
     document_parts: list[DocumentPart] | None = None
     fee_items: list[FeeItem] | None = None
@@ -182,6 +215,8 @@ class VersionPatch(Strict):
     legal_basis: Annotated[str, StringConstraints(max_length=4000)] | None = None
     step_time_limits: list[StepTimeLimit] | None = None
     sample: bool | None = None
+
+    _known_workflow = field_validator("workflow")(check_workflow_key)
 
 
 class ProcedureOut(ProcedureContent, _Coded):

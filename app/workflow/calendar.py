@@ -99,6 +99,8 @@ class WorkingCalendar:
         """Working days in (start, end]; negative when end < start, so that counting back undoes adding."""
         if end_inclusive < start_exclusive:
             return -self.count_working_days(end_inclusive, start_exclusive)
+        if end_inclusive == start_exclusive:
+            return 0  # (checked first: the day after date.max does not exist)
         return sum(1 for day in _days(start_exclusive + timedelta(days=1), end_inclusive)
                    if self.is_working_day(day))
 
@@ -109,7 +111,6 @@ class WorkingCalendar:
 
 
 def _days(start: date, end: date) -> Iterator[date]:
-    current = start
-    while current <= end:
-        yield current
-        current += timedelta(days=1)
+    """Each day of [start, end]; counted rather than stepped past `end`, which may be date.max."""
+    for offset in range((end - start).days + 1):
+        yield start + timedelta(days=offset)

@@ -79,7 +79,10 @@ def deadline_window(start: date, working_days: int) -> tuple[date, date]:
     about 10 days, so twice the calendar-day equivalent plus a month is a safe margin.
     """
     span = abs(working_days) * 7 // 5 * 2 + 31
-    return start - timedelta(days=span), start + timedelta(days=span)
+    # Clamped to what `date` can hold: the range is a superset to load overrides for, never a result.
+    first = date.min if span >= (start - date.min).days else start - timedelta(days=span)
+    last = date.max if span >= (date.max - start).days else start + timedelta(days=span)
+    return first, last
 
 
 async def load_calendar_for_deadline(session: AsyncSession, start: date, working_days: int) -> WorkingCalendar:

@@ -30,6 +30,10 @@ from app.workflow.hooks import Exemption, fee_gate
 from app.workflow.models import DossierProgress
 from app.workflow.progress import VersionFacts
 
+# How far one apology may move the return date (form 04): a year is more than any honest delay, so a later
+# date is a typo or a dossier being parked; the bound also keeps dates far from date.max (no overflow).
+MAX_POSTPONEMENT_DAYS = 366
+
 
 @dataclass
 class Context:
@@ -136,21 +140,25 @@ async def complete_processing(ctx: Context) -> None:
                                                   and ctx.now > ctx.progress.original_due_at))
 
 
+def _new_due_date_problem(msg: str) -> ProblemError:
+    return validation_problem([{"loc": ["body", "new_due_date"], "msg": msg, "type": "value_error"}])
+
+
 async def reschedule(ctx: Context) -> None:
     """An apology's new return date: a working day after the current due date, due at its end."""
     new_day = ctx.request.new_due_date
     dossier = ctx.dossier
     assert new_day is not None and dossier.due_at is not None  # required by the action; guard checked
     current_day = _local_date(dossier.due_at)
-    calendar = await load_calendar(ctx.session, current_day, max(new_day, current_day) + timedelta(days=1))
-    errors = []
     if new_day <= current_day:
-        errors.append("must be after the current due date " + current_day.isoformat())
-    elif not calendar.is_working_day(new_day):
-        errors.append(f"{new_day.isoformat()} is not a working day ({calendar.reason(new_day)})")
-    if errors:
-        raise validation_problem([{"loc": ["body", "new_due_date"], "msg": m, "type": "value_error"}
-                                  for m in errors])
+        raise _new_due_date_problem(f"must be after the current due date {current_day.isoformat()}")
+    if (new_day - current_day).days > MAX_POSTPONEMENT_DAYS:
+        raise _new_due_date_problem(
+            f"must be at most {MAX_POSTPONEMENT_DAYS} days after the current due date {current_day.isoformat()}: "
+            "an apology promises the day the result will be ready; apologise again if that day cannot be kept")
+    calendar = await load_calendar(ctx.session, current_day, new_day)
+    if not calendar.is_working_day(new_day):
+        raise _new_due_date_problem(f"{new_day.isoformat()} is not a working day ({calendar.reason(new_day)})")
     previous = dossier.due_at
     if ctx.progress.original_due_at is None:
         ctx.progress.original_due_at = previous

@@ -91,13 +91,16 @@ def _missing_requirements(spec: ActionSpec, request: TransitionRequest) -> list[
 
 def plan(definition: WorkflowDefinition, *, state: str, previous_state: str | None, request: TransitionRequest,
          actor: ActorView, guards: Mapping[str, bool]) -> Plan:
-    """Check an action against the definition and return what it does, or raise the matching problem."""
+    """Check an action against the definition and return what it does, or raise the matching problem.
+
+    A refusal lists `allowed_actions` as far as `guards` tell (those not given count as holding); the
+    service, which can evaluate every guard, replaces the list with the caller's `next_actions`.
+    """
     spec = definition.actions.get(request.action)
-    allowed = actions_from(definition, state)
     if spec is None or state not in spec.from_states:
         raise ProblemError("transition_not_allowed",
                            f"Action {request.action!r} is not allowed from state {state!r}.",
-                           extra={"state": state, "allowed_actions": allowed})
+                           extra={"state": state, "allowed_actions": next_actions(definition, state, actor, guards)})
     if not may_take(spec, actor):
         raise ProblemError("forbidden_role", f"Your role may not take action {request.action!r}.",
                            extra={"required_roles": list(spec.roles), "applicant": spec.applicant})
@@ -107,6 +110,7 @@ def plan(definition: WorkflowDefinition, *, state: str, previous_state: str | No
     for guard in spec.guards:
         if not guards.get(guard, False):
             code, detail = GUARD_PROBLEMS[guard]
+            allowed = next_actions(definition, state, actor, {**guards, guard: False})
             raise ProblemError(code, detail, extra={"guard": guard, "allowed_actions": allowed})
     if spec.to == SAME:
         target = state

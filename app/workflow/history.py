@@ -108,11 +108,45 @@ class Verification:
     first_broken_seq: int | None
 
 
-def verify_chain(rows: list[HistoryEntry]) -> Verification:
-    """Recompute every hash; the first entry whose seq, link or hash does not match breaks the chain."""
+@dataclass(frozen=True)
+class ChainHead:
+    """The last entry's seq and hash as the dossier's progress row keeps them (written with each entry)."""
+
+    seq: int
+    hash: str
+
+
+def verify_chain(rows: list[HistoryEntry], head: ChainHead | None = None) -> Verification:
+    """Recompute every hash; the first entry whose seq, link or hash does not match breaks the chain.
+
+    The chain alone cannot show that its last entries were cut off, so it must also end at `head`: an entry
+    at the head's seq with another hash breaks there, a chain shorter (or longer) than the head breaks at the
+    first seq past the shorter of the two.
+    """
     prev = GENESIS_HASH
     for expected_seq, entry in enumerate(rows, start=1):
         if entry.seq != expected_seq or entry.prev_hash != prev or chain_hash(prev, entry) != entry.hash:
             return Verification(False, len(rows), entry.seq)
+        if head is not None and entry.seq == head.seq and entry.hash != head.hash:
+            return Verification(False, len(rows), entry.seq)
         prev = entry.hash
+    if head is not None and len(rows) != head.seq:
+        return Verification(False, len(rows), min(len(rows), head.seq) + 1)
     return Verification(True, len(rows), None)
+
+
+async def verify(session: AsyncSession, dossier_id: uuid.UUID) -> Verification:
+    """The dossier's chain checked against the head its progress row keeps.
+
+    Head and entries come from one statement (one snapshot): read apart, a transition committing in between
+    would look like a cut or an extra entry.
+    """
+    stmt = (select(DossierProgress.history_seq, DossierProgress.history_hash, HistoryEntry)
+            .select_from(DossierProgress)
+            .outerjoin(HistoryEntry, HistoryEntry.dossier_id == DossierProgress.dossier_id)
+            .where(DossierProgress.dossier_id == dossier_id).order_by(HistoryEntry.seq))
+    rows = (await session.execute(stmt)).all()
+    if not rows:  # no progress row: a dossier from before the workflow kept one, so no head to compare
+        return verify_chain(await entries(session, dossier_id))
+    head = ChainHead(rows[0].history_seq, rows[0].history_hash)
+    return verify_chain([row.HistoryEntry for row in rows if row.HistoryEntry is not None], head)

@@ -31,8 +31,8 @@ from app.dossiers.access import VISIBILITY_SHAPES, Viewer, check_if_match, visib
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
 from app.workflow import effects, history
-from app.workflow.definition import WorkflowDefinition, get_definition
-from app.workflow.engine import ActorView, TransitionRequest, actions_from, may_take, next_actions, plan
+from app.workflow.definition import ActionSpec, NoticeEffect, WorkflowDefinition, get_definition
+from app.workflow.engine import ActorView, Plan, TransitionRequest, actions_from, may_take, next_actions, plan
 from app.workflow.history import ActorRef
 from app.workflow.hooks import Exemption, fee_gate
 from app.workflow.models import DossierProgress
@@ -174,6 +174,25 @@ async def _apply_system(session: AsyncSession, dossier_id: uuid.UUID, action: st
                         ActorRef.of(None), extra_details=details)
 
 
+async def _plan(session: AsyncSession, definition: WorkflowDefinition, dossier: Dossier, progress: DossierProgress,
+                request: TransitionRequest, view: ActorView, now: datetime) -> Plan:
+    """The engine's plan. Only the requested action's guards are evaluated first (what a transition needs);
+    a refusal's `allowed_actions` are then recomputed with every guard."""
+    spec = definition.actions.get(request.action)
+    needed = spec.guards if spec and dossier.state in spec.from_states and may_take(spec, view) else ()
+    guards = await guard_facts(session, dossier, progress, needed, now)
+    try:
+        return plan(definition, state=dossier.state, previous_state=progress.previous_state, request=request,
+                    actor=view, guards=guards)
+    except ProblemError as error:
+        if error.extra is not None and "allowed_actions" in error.extra:
+            # The engine saw only this action's guards; a refusal lists what the caller may take now, every
+            # guard evaluated: the same list as the dossier's next_actions.
+            error.extra["allowed_actions"] = await available_actions(session, definition, dossier, progress,
+                                                                     view, now)
+        raise
+
+
 async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, view: ActorView, actor: ActorRef,
                  extra_details: dict[str, Any] | None = None) -> Outcome:
     now = clock.now()
@@ -181,11 +200,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     definition = get_definition(facts.workflow)
     progress = ensure_progress(session, dossier, locked.progress)
     request = data.request
-    spec = definition.actions.get(request.action)
-    needed = spec.guards if spec and dossier.state in spec.from_states and may_take(spec, view) else ()
-    guards = await guard_facts(session, dossier, progress, needed, now)
-    planned = plan(definition, state=dossier.state, previous_state=progress.previous_state, request=request,
-                   actor=view, guards=guards)
+    planned = await _plan(session, definition, dossier, progress, request, view, now)
     seq = progress.history_seq + 1
     ctx = effects.Context(session=session, dossier=dossier, progress=progress, facts=facts, plan=planned,
                           request=request, actor=actor, now=now, seq=seq, tracking_number=data.tracking_number,
@@ -198,7 +213,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     dossier.state = planned.to_state
     dossier.national_status_code = planned.to_code
     dossier.updated_at = now  # every transition bumps the version (and so the ETag), sub-steps included
-    details = {**ctx.details, **_request_details(data), **(extra_details or {})}
+    details = {**ctx.details, **_request_details(data, planned.spec), **(extra_details or {})}
     history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
                    to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
                    at=now, reason=request.reason, details=details)
@@ -214,16 +229,24 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     return Outcome(dossier=dossier, progress=progress, next_actions=allowed)
 
 
-def _request_details(data: TransitionInput) -> dict[str, Any]:
-    request = data.request
+def _request_details(data: TransitionInput, spec: ActionSpec | None) -> dict[str, Any]:
+    """The request fields the action requires: a stray field (a new date sent with `receive`) was not used,
+    so the history must not say it was."""
+    request, requires = data.request, spec.requires if spec else ()
     details: dict[str, Any] = {}
-    if request.new_due_date:
+    if "new_due_date" in requires and request.new_due_date:
         details["new_due_date"] = request.new_due_date.isoformat()
-    if request.delivery:
+    if "delivery" in requires and request.delivery:
         details["delivery"] = {"method": request.delivery, "tracking_number": data.tracking_number}
-    if request.items and "items" not in details:
+    if request.items and ("items" in requires or _lists_reasons(spec)):
         details["items"] = list(request.items)
     return details
+
+
+def _lists_reasons(spec: ActionSpec | None) -> bool:
+    """A refusal or stop notice lists the items sent as further reasons (effects._notice_content)."""
+    return spec is not None and any(isinstance(effect, NoticeEffect) and effect.notice in ("refusal", "stop")
+                                    for effect in spec.effects)
 
 
 async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier,

@@ -83,7 +83,7 @@ async def verify_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep,
                                  session: ReadSessionDep) -> HistoryVerification:
     """Recompute the hash chain: `valid` false and the first broken entry when anything was altered."""
     await get_dossier_for(session, viewer, dossier_id)
-    result = history.verify_chain(await history.entries(session, dossier_id))
+    result = await history.verify(session, dossier_id)
     return HistoryVerification(valid=result.valid, entries=result.entries, first_broken_seq=result.first_broken_seq)
 
 

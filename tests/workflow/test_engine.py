@@ -42,12 +42,23 @@ def test_receive_moves_submitted_to_received() -> None:
     assert (result.to_state, result.from_code, result.to_code) == ("received", 1, 2)
 
 
-def test_action_from_wrong_state_lists_allowed_ones() -> None:
+def test_action_from_wrong_state_lists_what_this_actor_may_take() -> None:
     with pytest.raises(ProblemError) as caught:
         plan(STANDARD, state="received", previous_state=None, request=TransitionRequest("receive"),
              actor=RECEPTION, guards=ALL_GUARDS)
     assert caught.value.code == "transition_not_allowed"
-    assert "assign" in caught.value.extra["allowed_actions"]  # type: ignore[index]
+    # Not `withdraw` (the applicant's) nor `apologise` (processing roles'): the same list as next_actions.
+    assert caught.value.extra["allowed_actions"] == ["request_supplement", "assign"]  # type: ignore[index]
+
+
+def test_a_failed_guard_does_not_list_the_refused_action() -> None:
+    approval = ActorView(roles=frozenset({"approval"}))
+    with pytest.raises(ProblemError) as caught:
+        plan(STANDARD, state="processing", previous_state=None,
+             request=TransitionRequest("issue_result", attachments=(uuid.uuid4(),)), actor=approval,
+             guards={"approved": False})
+    assert caught.value.extra == {"guard": "approved",
+                                  "allowed_actions": ["approve", "stop", "apologise"]}
 
 
 def test_wrong_role_is_forbidden() -> None:

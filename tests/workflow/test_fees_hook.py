@@ -46,7 +46,8 @@ async def test_fees_before_processing_take_step_2_3(client, flow, gate):
     assert "receive" not in (await flow.get(flow.reception, did))["next_actions"]
     unpaid = await flow.post(flow.reception, did, "receive")
     assert unpaid.status_code == 409 and unpaid.json()["code"] == "fees_unpaid"
-    assert "request_payment" in unpaid.json()["extra"]["allowed_actions"]
+    allowed = unpaid.json()["extra"]["allowed_actions"]
+    assert "request_payment" in allowed and allowed == (await flow.get(flow.reception, did))["next_actions"]
 
     requested = await flow.act(flow.reception, did, "request_payment",
                                exemptions=[{"item": 1, "reason": "Hộ nghèo"}])

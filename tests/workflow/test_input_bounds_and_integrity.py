@@ -1,0 +1,206 @@
+"""Bounds on what callers may send, and the integrity rules that must hold whatever they send.
+
+Out-of-range input answers 4xx, never 500: an apology's new return date, calendar ranges at the last
+representable day, a version's durations and its workflow key. The history records only what an action used
+and its check sees a cut-off tail. A refusal lists exactly the caller's `next_actions`. If-Match compares
+strongly (RFC 9110 §13.1.1).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.catalogue.schemas import MAX_STEP_HOURS, MAX_WORKING_DAYS
+from app.core import clock
+from app.core.clock import LOCAL_TZ
+from app.core.db import get_database
+from app.workflow.calendar import WorkingCalendar
+from app.workflow.calendar_service import deadline_window
+from app.workflow.effects import MAX_POSTPONEMENT_DAYS
+from tests.support.catalogue_fixtures import procedure_body
+
+PLAIN_RESULT = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
+
+
+def set_clock(monkeypatch: pytest.MonkeyPatch, *args: int) -> None:
+    moment = datetime(*args, tzinfo=LOCAL_TZ)  # type: ignore[misc]
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+def error_locs(response: Any) -> list[list[Any]]:
+    return [e["loc"] for e in response.json()["errors"]]
+
+
+# --- an apology's new return date ------------------------------------------------------------------------------
+
+async def test_an_apology_may_move_the_return_date_by_at_most_a_year(flow, monkeypatch):
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
+    code = await flow.procedure(processing_days=5)
+    _, dossier = await flow.submitted(code)
+    await flow.to_processing(dossier["id"])
+    for far in ("9999-12-31", "2026-06-01"):  # the last representable day overflowed the arithmetic (500)
+        response = await flow.post(flow.processing, dossier["id"], "apologise", reason="Cần xác minh",
+                                   new_due_date=far)
+        assert response.status_code == 422, response.text
+        assert error_locs(response) == [["body", "new_due_date"]]
+        assert f"at most {MAX_POSTPONEMENT_DAYS} days" in response.json()["errors"][0]["msg"]
+    apologised = await flow.act(flow.processing, dossier["id"], "apologise", reason="Cần xác minh",
+                                new_due_date="2026-03-02")  # due 2025-03-10 + 357 days, a Monday
+    assert apologised["due_at"].startswith("2026-03-02")
+
+
+# --- the calendar at the edge of `date` ------------------------------------------------------------------------
+
+async def test_the_calendar_reaches_the_last_representable_day(client):
+    response = await client.get("/v1/calendar/working-days?from=9999-12-30&to=9999-12-31")
+    assert response.status_code == 200, response.text
+    assert [d["date"] for d in response.json()["items"]] == ["9999-12-30", "9999-12-31"]
+    calendar = WorkingCalendar()
+    assert calendar.count_working_days(date.max, date.max) == 0
+    assert calendar.count_working_days(date(9999, 12, 30), date.max) == 1
+
+
+def test_a_deadline_window_stays_inside_the_representable_dates():
+    assert deadline_window(date(9999, 12, 1), MAX_WORKING_DAYS)[1] == date.max
+    assert deadline_window(date(1, 1, 5), MAX_WORKING_DAYS)[0] == date.min
+    assert deadline_window(date(2025, 1, 1), 2_000_000) == (date.min, date.max)
+
+
+# --- what a procedure version may say --------------------------------------------------------------------------
+
+@pytest.fixture
+async def editor(accounts, catalogue) -> Any:  # type: ignore[no-untyped-def]
+    await catalogue.agency("A1")
+    await catalogue.field("F1", agency_code="A1")
+    return await accounts.official("A1", ("agency_admin",))
+
+
+async def test_a_version_must_name_a_known_workflow(client, editor):
+    # `nofee` (for `no_fee`) used to publish, and then every dossier filed under it answered 500.
+    refused = await client.post("/v1/procedures", json=procedure_body("WF-TYPO", workflow="nofee"),
+                                headers=editor.headers)
+    assert refused.status_code == 422 and refused.json()["code"] == "validation_error", refused.text
+    assert error_locs(refused) == [["body", "workflow"]]
+    assert "no_fee" in refused.json()["errors"][0]["msg"]  # the known keys are named
+    created = await client.post("/v1/procedures", json=procedure_body("WF-OK", workflow="no_fee"),
+                                headers=editor.headers)
+    assert created.status_code == 201, created.text
+    patched = await client.patch("/v1/procedures/WF-OK/versions/1", json={"workflow": "nofee"},
+                                 headers=editor.headers)
+    assert patched.status_code == 422 and error_locs(patched) == [["body", "workflow"]], patched.text
+    document = {"procedures": [procedure_body("WF-IMPORT", workflow="nofee")]}
+    imported = await client.post("/v1/catalogue/import", json=document, headers=editor.headers)
+    assert imported.status_code == 422 and error_locs(imported) == [["body", "procedures", 0, "workflow"]]
+
+
+@pytest.mark.parametrize(("fields", "loc"), [
+    ({"processing_days": MAX_WORKING_DAYS + 1}, ["body", "processing_days"]),
+    ({"processing_days": 2_000_000}, ["body", "processing_days"]),
+    ({"step_time_limits": [{"step": "reception", "working_days": MAX_WORKING_DAYS + 1}]},
+     ["body", "step_time_limits", 0, "working_days"]),
+    ({"step_time_limits": [{"step": "reception", "hours": MAX_STEP_HOURS + 1}]},
+     ["body", "step_time_limits", 0, "hours"]),
+], ids=["processing_days", "huge_processing_days", "step_working_days", "step_hours"])
+async def test_durations_beyond_the_bounds_are_refused(client, editor, fields, loc):
+    # 2,000,000 working days used to publish, then overflowed `date` when a dossier was received (500).
+    response = await client.post("/v1/procedures", json=procedure_body("DUR-1", **fields), headers=editor.headers)
+    assert response.status_code == 422, response.text
+    assert error_locs(response) == [loc]
+
+
+async def test_durations_at_the_bounds_work_on_receive(flow):
+    code = await flow.procedure(processing_days=MAX_WORKING_DAYS, step_time_limits=[
+        {"step": "reception", "working_days": MAX_WORKING_DAYS}, {"step": "assign", "hours": MAX_STEP_HOURS}])
+    _, dossier = await flow.submitted(code)
+    await flow.to_processing(dossier["id"])  # receive (deadline, reception step), then assign (hours)
+    listed = await flow.client.get(f"/v1/dossiers/{dossier['id']}/steps", headers=flow.reception.headers)
+    steps = {s["step"]: s for s in listed.json()["items"]}
+    assert steps["reception"]["overran"] is False and steps["assign"]["overran"] is False
+
+
+# --- history ---------------------------------------------------------------------------------------------------
+
+async def test_history_check_detects_a_cut_off_last_entry(client, flow):
+    """The chain alone looks whole without its tail; the head kept with the dossier's progress does not."""
+    code = await flow.procedure()
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    await flow.act(flow.processing, did, "stop", reason="Dừng xử lý theo yêu cầu")  # seq 4
+    intact = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
+    assert intact.json() == {"valid": True, "entries": 4, "first_broken_seq": None}
+    async with get_database().write_engine.begin() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        params = {"id": uuid.UUID(did) if postgres else uuid.UUID(did).hex}
+        cut = "DELETE FROM dossier_history WHERE dossier_id = :id AND seq = 4"
+        if postgres:
+            await connection.execute(text("ALTER TABLE dossier_history DISABLE TRIGGER dossier_history_append_only"))
+            await connection.execute(text(cut), params)
+            await connection.execute(text("ALTER TABLE dossier_history ENABLE TRIGGER dossier_history_append_only"))
+        else:
+            sql = (await connection.execute(text(
+                "SELECT sql FROM sqlite_master WHERE name = 'dossier_history_no_delete'"))).scalar_one()
+            await connection.execute(text("DROP TRIGGER dossier_history_no_delete"))
+            await connection.execute(text(cut), params)
+            await connection.execute(text(sql))
+    assert (await flow.get(citizen, did))["state"] == "stopped"
+    verdict = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
+    assert verdict.json() == {"valid": False, "entries": 3, "first_broken_seq": 4}
+
+
+async def test_history_records_only_the_fields_the_action_requires(flow):
+    code = await flow.procedure()
+    citizen, dossier = await flow.submitted(code)
+    received = await flow.act(flow.reception, dossier["id"], "receive", new_due_date="2099-01-01",
+                              items=["Bản sao CCCD"], delivery={"method": "post", "tracking_number": "EB123456789VN"})
+    assert not received["due_at"].startswith("2099")
+    details = (await flow.history(citizen, dossier["id"]))[-1]["details"]
+    assert not {"new_due_date", "items", "delivery"} & set(details), details
+
+
+# --- refusals list the caller's next actions -------------------------------------------------------------------
+
+async def test_a_refused_guard_lists_the_callers_next_actions(flow):
+    code = await flow.procedure()
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    result = await flow.upload_result(did, PLAIN_RESULT)
+    refused = await flow.post(flow.approval, did, "issue_result", attachments=[result])  # not approved yet
+    assert refused.status_code == 409 and refused.json()["extra"]["guard"] == "approved", refused.text
+    allowed = refused.json()["extra"]["allowed_actions"]
+    assert "issue_result" not in allowed
+    assert allowed == (await flow.get(flow.approval, did))["next_actions"]
+
+
+async def test_an_action_from_the_wrong_state_lists_the_callers_next_actions(flow):
+    code = await flow.procedure()
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    refused = await flow.post(flow.approval, did, "receive")
+    assert refused.status_code == 409 and refused.json()["code"] == "transition_not_allowed", refused.text
+    allowed = refused.json()["extra"]["allowed_actions"]
+    assert "withdraw" not in allowed  # the applicant's action, not the approver's
+    assert allowed == (await flow.get(flow.approval, did))["next_actions"]
+    by_citizen = await flow.post(citizen, did, "receive")
+    assert by_citizen.json()["extra"]["allowed_actions"] == ["withdraw"]
+
+
+# --- If-Match --------------------------------------------------------------------------------------------------
+
+async def test_if_match_with_a_weak_etag_never_matches(flow):
+    """RFC 9110 §13.1.1: If-Match uses the strong comparison; W/"n" never matches."""
+    code = await flow.procedure()
+    _, dossier = await flow.submitted(code)
+    version = dossier["version"]
+    weak = await flow.post(flow.reception, dossier["id"], "receive", etag=f'W/"{version}"')
+    assert weak.status_code == 412 and weak.json()["code"] == "precondition_failed", weak.text
+    assert weak.headers["etag"] == f'"{version}"'
+    either = await flow.post(flow.reception, dossier["id"], "receive", etag=f'W/"{version}", "{version}"')
+    assert either.status_code == 200, either.text  # the strong tag in the list matches
