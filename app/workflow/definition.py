@@ -23,8 +23,8 @@ Guard = Literal["fees_before_processing_settled", "has_fees_before_processing", 
                 "approved", "before_apology_deadline"]
 SimpleEffect = Literal["start_clock", "pause_clock", "resume_clock", "finish", "complete_processing",
                        "reschedule", "verify_result"]
-NoticeKind = Literal["receipt", "supplement_request", "refusal", "payment_request", "apology", "result",
-                     "returned", "stop"]
+NoticeKind = Literal["receipt", "supplement_request", "refusal", "payment_request", "apology", "explanation",
+                     "result", "returned", "stop"]
 SAME = "$same"
 PREVIOUS = "$previous"
 

@@ -239,11 +239,14 @@ async def _notice_content(ctx: Context, kind: str) -> dict[str, Any]:
         return {"items": list(request.items), "reason": request.reason}
     if kind in ("refusal", "stop"):
         return {"reasons": [r for r in [request.reason, *request.items] if r]}
-    if kind == "apology":
-        return {"reason": request.reason, "new_due_at": notices.local_iso(dossier.due_at),
-                "original_due_at": notices.local_iso(ctx.progress.original_due_at),
-                "previous_due_at": ctx.details.get("previous_due_at") and notices.local_iso(
-                    datetime.fromisoformat(ctx.details["previous_due_at"]))}
+    if kind in ("apology", "explanation"):
+        content = {"reason": request.reason, "new_due_at": notices.local_iso(dossier.due_at),
+                   "original_due_at": notices.local_iso(ctx.progress.original_due_at),
+                   "previous_due_at": ctx.details.get("previous_due_at") and notices.local_iso(
+                       datetime.fromisoformat(ctx.details["previous_due_at"]))}
+        if kind == "explanation":
+            content["addressed_to"] = f"Thủ trưởng {dossier.agency_name}"
+        return content
     if kind == "payment_request":
         exempt = {e.item: e.reason for e in ctx.exemptions}
         fees = [{"name": f.get("name"), "amount": 0 if i in exempt else int(f.get("amount", 0)),

@@ -3,6 +3,10 @@
 01 receipt (giấy tiếp nhận hồ sơ và hẹn trả kết quả), 02 supplement request (all missing items at once),
 03 refusal (with reasons), 04 apology with a new return date; plus payment request, result, returned and
 stop notices. Content is frozen at issue (times as Asia/Ho_Chi_Minh ISO strings); the PDF is rendered from it.
+
+One notice is internal: the explanation of a delay to the head of the agency, issued with every apology
+(Resolution 131/NQ-CP: a late dossier needs a written explanation as well as the apology to the applicant).
+Applicants do not see it.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ FORMS: dict[str, tuple[str | None, str]] = {
     "supplement_request": ("02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"),
     "refusal": ("03", "Phiếu từ chối tiếp nhận giải quyết hồ sơ"),
     "apology": ("04", "Phiếu xin lỗi và hẹn lại ngày trả kết quả"),
+    "explanation": (None, "Văn bản giải trình lý do chậm giải quyết hồ sơ"),
     "payment_request": (None, "Thông báo thực hiện nghĩa vụ tài chính"),
     "result": (None, "Thông báo kết quả giải quyết hồ sơ"),
     "returned": (None, "Phiếu trả kết quả giải quyết hồ sơ"),
     "stop": (None, "Thông báo dừng xử lý hồ sơ"),
 }
+INTERNAL = frozenset({"explanation"})  # addressed inside the agency, not to the applicant
 DELIVERY_VI = {"online": "Trực tuyến", "desk": "Tại Bộ phận một cửa", "post": "Qua dịch vụ bưu chính công ích"}
 
 
@@ -57,14 +63,20 @@ def issue(session: AsyncSession, dossier: Dossier, kind: str, *, history_seq: in
     return notice
 
 
-async def list_notices(session: AsyncSession, dossier_id: uuid.UUID) -> list[Notice]:
-    return list((await session.execute(select(Notice).where(Notice.dossier_id == dossier_id)
-                                       .order_by(Notice.issued_at, Notice.history_seq))).scalars())
+async def list_notices(session: AsyncSession, dossier_id: uuid.UUID, *, internal: bool = True) -> list[Notice]:
+    """The dossier's notices in the order issued; without the internal ones unless `internal`."""
+    stmt = select(Notice).where(Notice.dossier_id == dossier_id)
+    if not internal:
+        stmt = stmt.where(Notice.kind.not_in(INTERNAL))
+    return list((await session.execute(stmt.order_by(Notice.issued_at, Notice.history_seq))).scalars())
 
 
-async def get_notice(session: AsyncSession, dossier_id: uuid.UUID, notice_id: uuid.UUID) -> Notice | None:
-    return (await session.execute(select(Notice).where(Notice.id == notice_id, Notice.dossier_id == dossier_id))
-            ).scalar_one_or_none()
+async def get_notice(session: AsyncSession, dossier_id: uuid.UUID, notice_id: uuid.UUID, *,
+                     internal: bool = True) -> Notice | None:
+    stmt = select(Notice).where(Notice.id == notice_id, Notice.dossier_id == dossier_id)
+    if not internal:
+        stmt = stmt.where(Notice.kind.not_in(INTERNAL))
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]]:
@@ -97,6 +109,13 @@ def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]
                    ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
         paragraphs += [f"Lý do chậm trễ: {c.get('reason') or '-'}",
                        "Cơ quan giải quyết thành thật xin lỗi ông/bà vì sự chậm trễ này."]
+    elif kind == "explanation":
+        fields = [("Kính gửi", c.get("addressed_to") or "-"), *fields,
+                  ("Hạn trả ban đầu", _display(c.get("original_due_at"))),
+                  ("Hạn trả trước khi giải trình", _display(c.get("previous_due_at"))),
+                  ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
+        paragraphs += [f"Lý do chậm giải quyết: {c.get('reason') or '-'}",
+                       f"Người giải trình: {c.get('issued_by') or '-'}"]
     elif kind == "payment_request":
         paragraphs.append("Đề nghị thực hiện nghĩa vụ tài chính trước khi hồ sơ được giải quyết:")
         items = [f"{f.get('name')}: {int(f.get('amount', 0)):,} đồng".replace(",", ".") for f in c.get("fees", [])]

@@ -96,9 +96,11 @@ async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, session: 
 
 @router.get("/v1/dossiers/{dossier_id}/notices", response_model=NoticeList, responses=problems("not_found"))
 async def list_dossier_notices(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> NoticeList:
-    """Notices issued to the applicant (receipt, supplement request, refusal, apology, result, ...)."""
+    """Notices issued to the applicant (receipt, supplement request, refusal, apology, result, ...); officials
+    also see the explanations of delays to the head of the agency."""
     await get_dossier_for(session, viewer, dossier_id)
-    return NoticeList(items=[NoticeOut.model_validate(n) for n in await notices.list_notices(session, dossier_id)])
+    found = await notices.list_notices(session, dossier_id, internal=not viewer.principal.is_applicant)
+    return NoticeList(items=[NoticeOut.model_validate(n) for n in found])
 
 
 @router.get("/v1/dossiers/{dossier_id}/notices/{notice_id}", response_model=NoticeOut,
@@ -107,7 +109,7 @@ async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, reques
                              session: ReadSessionDep) -> Response:
     """One notice: JSON, or the printable form as PDF (`Accept: application/pdf`)."""
     await get_dossier_for(session, viewer, dossier_id)
-    notice = await notices.get_notice(session, dossier_id, notice_id)
+    notice = await notices.get_notice(session, dossier_id, notice_id, internal=not viewer.principal.is_applicant)
     if notice is None:
         raise not_found("notice")
     if "application/pdf" in request.headers.get("accept", ""):

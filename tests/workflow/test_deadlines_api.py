@@ -77,6 +77,18 @@ async def test_late_dossier_with_an_apology(client, flow, monkeypatch):
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in text and "17:00 ngày 10/03/2025" in text
     assert "Cần xác minh thêm với cơ quan liên quan" in text
+    # Resolution 131: the explanation to the head of the agency, issued with the apology; not the applicant's.
+    explanation = next(n for n in await flow.notices(flow.processing, did) if n["kind"] == "explanation")
+    assert explanation["content"]["addressed_to"].startswith("Thủ trưởng ")
+    assert explanation["content"]["reason"] == "Cần xác minh thêm với cơ quan liên quan"
+    assert explanation["content"]["new_due_at"] == "2025-03-10T17:00:00+07:00"
+    assert all(n["kind"] != "explanation" for n in await flow.notices(citizen, did))
+    assert (await client.get(f"/v1/dossiers/{did}/notices/{explanation['id']}",
+                             headers=citizen.headers)).status_code == 404
+    pdf = await client.get(f"/v1/dossiers/{did}/notices/{explanation['id']}",
+                           headers={**flow.processing.headers, "Accept": "application/pdf"})
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "GIẢI TRÌNH" in text and "Kính gửi" in text and "Cần xác minh thêm với cơ quan liên quan" in text
 
     set_clock(monkeypatch, 2025, 3, 5, 9, 0)  # the apology deadline has passed for the other dossier
     assert "apologise" not in (await flow.get(flow.processing, other["id"]))["next_actions"]
