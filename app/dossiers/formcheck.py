@@ -16,8 +16,10 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # date.fromisoformat also t
 
 
 def _type_error(prop: dict[str, Any], value: Any) -> str | None:
-    if "enum" in prop:
-        return None if value in prop["enum"] else f"must be one of {prop['enum']}"
+    if "enum" in prop:  # true is not 1 in JSON, though it is in Python
+        allowed = any(value == option and isinstance(value, bool) == isinstance(option, bool)
+                      for option in prop["enum"])
+        return None if allowed else f"must be one of {prop['enum']}"
     kind = prop.get("type")
     if kind == "string":
         if not isinstance(value, str):
@@ -56,7 +58,8 @@ def form_errors(schema: dict[str, Any] | None, form: dict[str, Any], *,
     properties: dict[str, Any] = schema.get("properties", {})
     errors: list[dict[str, Any]] = []
     for name in schema.get("required", []):
-        if form.get(name) is None or form.get(name) == "":
+        value = form.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):  # blanks fill nothing
             errors.append({"loc": [*loc, name], "msg": "field required", "type": "missing"})
     for name, value in form.items():
         prop = properties.get(name)

@@ -65,9 +65,13 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f\"\\/:*?<>|]")
 
 
 def sanitise_file_name(raw: str) -> str:
-    """A display name only (storage is by hash): no directories, control characters or leading dots."""
+    """A display name only (storage is by hash): no directories, control characters or leading dots, and no
+    invisible format characters (a right-to-left override shows `abc\u202efdp.exe` as `abcexe.pdf`)."""
     name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")
+    name = _UNSAFE.sub("_", name)
+    while name != (trimmed := name.strip().lstrip(".")):  # ". . .x" loses every leading dot and space
+        name = trimmed
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 16 else name[:200]

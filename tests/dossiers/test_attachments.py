@@ -146,6 +146,8 @@ def test_sanitiser_drops_control_characters_and_quotes():
     assert sanitise_file_name("C:\\Users\\x\\..\\đơn.pdf") == "đơn.pdf"
     assert len(sanitise_file_name("a" * 500 + ".pdf")) == 200
     assert sanitise_file_name("a" * 500 + ".pdf").endswith(".pdf")
+    assert sanitise_file_name("abc\u202efdp.exe") == "abcfdp.exe"  # no right-to-left override to disguise it
+    assert sanitise_file_name(". . .hidden.pdf") == "hidden.pdf" and sanitise_file_name(". . .") == "file"
 
 
 async def test_empty_file_missing_fields_and_unknown_part(client, accounts, dossiers):

@@ -132,3 +132,20 @@ async def test_patch_cannot_turn_intake_draft_online(client, accounts, dossiers)
     response = await client.patch(f"/v1/dossiers/{intake.json()['id']}", headers={**clerk.headers, "If-Match": "*"},
                                   json={"channel": "online"})
     assert response.status_code == 422, response.text
+
+
+# --- form values mean what they mean in JSON: true is not 1, a blank string fills no required field ---
+
+async def test_form_enum_and_required_fields_take_json_meanings(client, accounts, dossiers):
+    schema = {"type": "object", "required": ["name"],
+              "properties": {"married": {"enum": [0, 1]}, "name": {"type": "string"}}}
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS, form_schema=schema)
+    citizen = await accounts.citizen()
+    refused = await client.post("/v1/dossiers", headers=citizen.headers,
+                                json={"procedure_code": code, "form": {"married": True, "name": "   "}})
+    assert refused.status_code == 422, refused.text
+    assert {tuple(e["loc"]) for e in refused.json()["errors"]} == {("body", "form", "married"),
+                                                                   ("body", "form", "name")}
+    accepted = await client.post("/v1/dossiers", headers=citizen.headers,
+                                 json={"procedure_code": code, "form": {"married": 1, "name": "An"}})
+    assert accepted.status_code == 201, accepted.text
