@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError
-from app.fees.models import LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt, PaymentCallback, Stage
+from app.fees.models import (
+    CLOSED_DOSSIER_STATES,
+    LIVE_STATES,
+    AttemptState,
+    FeeObligation,
+    PaymentAttempt,
+    PaymentCallback,
+    Stage,
+)
 from app.fees.obligations import credit, lock_obligation
 from app.fees.providers.base import CallbackEvent, CallbackOutcome, CallbackRejected, CallbackRequest, PaymentProvider
 
@@ -54,14 +62,10 @@ async def lock_attempt_by_ref(session: AsyncSession, provider: str, provider_ref
     return result.scalar_one_or_none()
 
 
-async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, attempt: PaymentAttempt) -> None:
+async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, attempt: PaymentAttempt,
+                           state: str | None) -> None:
     """Fees before processing are settled: the dossier is received (step 2.3 ends), in this transaction."""
-    from app.dossiers.models import Dossier
-
-    if obligation.stage != Stage.before_processing or obligation.paid < obligation.due:
-        return
-    state = (await session.execute(select(Dossier.state).where(Dossier.id == obligation.dossier_id))).scalar()
-    if state != "payment_requested":
+    if obligation.stage != Stage.before_processing or obligation.paid < obligation.due or state != "payment_requested":
         return
     from app.workflow.transitions import apply_system_action
 
@@ -72,6 +76,8 @@ async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, att
 
 async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None) -> CallbackOutcome:
     """Mark the (locked) attempt succeeded and credit it; shared by callbacks, reconciliation and the desk."""
+    from app.dossiers.models import Dossier
+
     now = clock.now()
     obligation = await lock_obligation(session, attempt.obligation_id)
     attempt.state = AttemptState.succeeded.value
@@ -79,8 +85,11 @@ async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id:
     attempt.completed_at = attempt.updated_at = now
     attempt.receipt_number = attempt.receipt_number or receipt_number(attempt)
     credited = credit(obligation, attempt)
+    state = (await session.execute(select(Dossier.state).where(Dossier.id == obligation.dossier_id))).scalar()
     if not credited:
         attempt.flag = "overpayment"  # the money arrived after the obligation was paid: refund it
+    elif state in CLOSED_DOSSIER_STATES:
+        attempt.flag = "dossier_closed"  # paid while the dossier was withdrawn, refused or stopped: refund it
     await session.flush()
     await emit(session, "payment.succeeded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
                payload={"payment_id": str(attempt.id), "obligation_id": str(obligation.id),
@@ -88,7 +97,7 @@ async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id:
                         "receipt_number": attempt.receipt_number, "credited": credited,
                         "settled": obligation.paid >= obligation.due})
     if credited:
-        await _confirm_dossier(session, obligation, attempt)
+        await _confirm_dossier(session, obligation, attempt, state)
     return "credited" if credited else "overpayment"
 
 

@@ -39,6 +39,8 @@ class AttemptState(enum.StrEnum):
 
 
 LIVE_STATES = (AttemptState.created.value, AttemptState.started.value, AttemptState.submitted.value)
+# A dossier in one of these states takes no more money; money that still arrives is refunded.
+CLOSED_DOSSIER_STATES = frozenset({"rejected", "withdrawn", "stopped"})
 _LIVE_SQL = "state IN ('created', 'started', 'submitted')"
 
 

@@ -18,12 +18,10 @@ from app.core import clock
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 from app.fees.callbacks import record_success
-from app.fees.models import LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt
+from app.fees.models import CLOSED_DOSSIER_STATES, LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt
 from app.fees.obligations import list_obligations, lock_obligation
 from app.fees.providers import get_provider
 from app.fees.providers.base import PaymentOrder, ProviderError
-
-CLOSED_DOSSIER_STATES = frozenset({"rejected", "withdrawn", "stopped"})
 
 
 async def _owing_obligation(session: AsyncSession, dossier: object) -> FeeObligation:

@@ -99,7 +99,9 @@ class PaymentOut(BaseModel):
     credited: bool
     refunded: Money
     refundable: Money
-    flag: str | None = Field(description="Set when the payment needs an operator: amount_mismatch, overpayment.")
+    flag: str | None = Field(description="Set when the payment needs an operator: amount_mismatch, overpayment, "
+                             "second_transaction, dossier_closed (paid while the dossier was withdrawn, refused or "
+                             "stopped: refund it).")
     next_url: str | None = Field(description="Where to send the payer to finish the payment.")
     receipt_number: str | None
     created_at: datetime

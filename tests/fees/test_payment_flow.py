@@ -145,3 +145,17 @@ async def test_counter_payment_by_finance(client: httpx.AsyncClient, fees: Fees)
     body = response.json()
     assert body["provider"] == "counter" and body["state"] == "succeeded" and body["receipt_number"] == "0001234"
     assert await fees.state(client, case) == "received"
+
+
+async def test_money_for_a_dossier_withdrawn_meanwhile_is_flagged_for_a_refund(client: httpx.AsyncClient,
+                                                                                fees: Fees) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    withdrawn = await fees.transition(client, case, case.citizen, "withdraw", reason="Không còn nhu cầu")
+    assert withdrawn.status_code == 200, withdrawn.text
+    [callback] = fees.bank.complete(attempt["provider_ref"])  # the payer had already paid at the bank
+    assert (await fees.deliver(client, callback)).status_code == 200
+    assert await fees.state(client, case) == "withdrawn"
+    payment = (await client.get(f"/v1/payments/{attempt['id']}", headers=case.citizen.headers)).json()
+    assert payment["state"] == "succeeded" and payment["flag"] == "dossier_closed"
