@@ -78,14 +78,19 @@ def test_every_scrape_counts_the_requests_of_every_worker(server: tuple[str, Pat
         with httpx.Client(base_url=base, timeout=5) as http:
             return http.get("/healthz", headers={"Connection": "close"}).status_code
 
+    sent = 0
     with ThreadPoolExecutor(max_workers=6) as pool:
-        assert set(pool.map(hit, range(REQUESTS))) == {200}
+        for _ in range(10):  # on a busy machine one worker may accept a whole batch: send more until both have
+            assert set(pool.map(hit, range(REQUESTS))) == {200}
+            sent += REQUESTS
+            if len(_healthz_per_worker(metrics_dir)) == WORKERS:
+                break
     per_worker = _healthz_per_worker(metrics_dir)
-    assert len(per_worker) == WORKERS and all(per_worker) and sum(per_worker) == REQUESTS, per_worker
+    assert len(per_worker) == WORKERS and all(per_worker) and sum(per_worker) == sent, per_worker
     pids: set[str] = set()
     for _ in range(10):  # whichever worker answers the scrape reports everyone's requests
         with httpx.Client(base_url=base, timeout=5) as http:
             text = http.get("/metrics", headers={"Connection": "close"}).text
-        assert _healthz_count(text) == REQUESTS
+        assert _healthz_count(text) == sent
         pids.update(re.findall(r'^dvc_db_pool_size\{pid="(\d+)"\}', text, re.M))
     assert len(pids) == WORKERS  # the pool gauges: one series per worker
