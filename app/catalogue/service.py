@@ -6,6 +6,7 @@ get_version, get_agency, ...); procedure lifecycle lives in versions.py, search 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -16,6 +17,7 @@ from app.catalogue import schemas
 from app.catalogue.models import Agency, Field, ProcedureVersion, VersionStatus
 from app.catalogue.text import search_column
 from app.core import clock
+from app.core.direct import DirectConnection, DirectStatement
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 
@@ -92,6 +94,21 @@ async def get_published_version(session: AsyncSession, procedure_code: str) -> P
 
 _PUBLISHED_VERSION_AND_AGENCY = (_PUBLISHED_VERSION.add_columns(Agency.name)
                                  .outerjoin(Agency, Agency.code == ProcedureVersion.agency_code))
+
+
+# What a new draft needs of the version in force, as one row (the direct connection: no ORM, no session).
+_FILING_TERMS = DirectStatement(
+    select(ProcedureVersion.procedure_code, ProcedureVersion.version, ProcedureVersion.name,
+           ProcedureVersion.agency_code, ProcedureVersion.channels, ProcedureVersion.applicant_kinds,
+           ProcedureVersion.form_schema, Agency.name.label("agency_name"))
+    .outerjoin(Agency, Agency.code == ProcedureVersion.agency_code)
+    .where(ProcedureVersion.procedure_code == bindparam("code"), live_clause(bindparam("now")))
+    .order_by(ProcedureVersion.version.desc()).limit(1))
+
+
+async def filing_terms(connection: DirectConnection, procedure_code: str) -> Mapping[str, Any] | None:
+    """The version in force now, as a new draft records and checks it, with its agency's name; or None."""
+    return await connection.fetchrow(_FILING_TERMS, code=procedure_code, now=clock.now())
 
 
 async def get_published_version_and_agency_name(session: AsyncSession,

@@ -11,8 +11,9 @@ run through a small asyncpg pool of their own on PostgreSQL.
 They are still written once, with SQLAlchemy Core, and compiled once for asyncpg: one source of SQL for both
 databases. Parameters and results pass to the driver as they are, without SQLAlchemy's type processing, so
 keep to plain columns (text, numbers, timestamps with time zone, UUIDs, JSON); rows are read by column name.
-Statements run outside any transaction (autocommit): use this for lookups and counts that stand alone, never
-for work that belongs to a request's transaction. On SQLite the same calls go through the engine as before.
+`direct_connection` and `autocommit_writes` run each statement on its own (autocommit): for lookups and counts
+that stand alone. `direct_transaction` gives one transaction, for a write that needs no ORM (a new draft and
+its idempotent answer). On SQLite the same calls go through the engine as before.
 """
 
 from __future__ import annotations
@@ -119,4 +120,17 @@ async def autocommit_writes() -> AsyncIterator[DirectConnection]:
             yield _EngineConnection(engine_connection)
     else:
         async with database.direct_pool.acquire() as driver_connection:
+            yield _DriverConnection(driver_connection)
+
+
+@asynccontextmanager
+async def direct_transaction() -> AsyncIterator[DirectConnection]:
+    """One transaction for a short write that needs no ORM (creating a draft): committed when the block ends,
+    rolled back if it raises. PostgreSQL: on the direct pool; SQLite: on the write engine (BEGIN IMMEDIATE)."""
+    database = get_database()
+    if database.direct_pool is None:
+        async with database.write_engine.begin() as engine_connection:
+            yield _EngineConnection(engine_connection)
+    else:
+        async with database.direct_pool.acquire() as driver_connection, driver_connection.transaction():
             yield _DriverConnection(driver_connection)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
 from app.core.db import Base, get_database
-from app.core.direct import DirectStatement, autocommit_writes
+from app.core.direct import DirectConnection, DirectStatement, autocommit_writes
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
 
@@ -66,10 +66,11 @@ def _claim(insert: Any) -> Any:
 
 
 _CLAIM = DirectStatement(_claim(postgresql.insert), sqlite=_claim(sqlite.insert))
-_STORE_ANSWER = (update(IdempotencyRecord)
-                 .where(IdempotencyRecord.scope == bindparam("b_scope"), IdempotencyRecord.key == bindparam("b_key"))
-                 .values(status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"),
-                         locked_until=None))
+_STORE_ANSWER = DirectStatement(
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.scope == bindparam("b_scope"), IdempotencyRecord.key == bindparam("b_key"))
+    .values(status_code=bindparam("status_code"), body=bindparam("body"), headers=bindparam("headers"),
+            locked_until=None))
 
 
 class Idempotency:
@@ -144,14 +145,18 @@ class Idempotency:
                                "A request with this Idempotency-Key is still being processed.")
         self.claimed = True
 
-    async def respond(self, session: AsyncSession, body: BaseModel, *, status_code: int = 200,
+    async def respond(self, writer: AsyncSession | DirectConnection, body: BaseModel, *, status_code: int = 200,
                       headers: dict[str, str] | None = None) -> JSONResponse:
-        """The answer; when a key was claimed, it is stored in the caller's transaction for replays."""
+        """The answer; when a key was claimed, it is stored in the caller's transaction for replays (an ORM
+        session's, or one of app.core.direct's)."""
         content = body.model_dump(mode="json")
         if self.claimed and self.scope is not None:
-            await session.execute(_STORE_ANSWER, {"b_scope": self.scope, "b_key": self.key,
-                                                  "status_code": status_code, "body": content,
-                                                  "headers": headers or {}})
+            values = {"b_scope": self.scope, "b_key": self.key, "status_code": status_code, "body": content,
+                      "headers": headers or {}}
+            if isinstance(writer, AsyncSession):
+                await writer.execute(_STORE_ANSWER.statement, values)
+            else:
+                await writer.execute(_STORE_ANSWER, **values)
             self.completed = True
         return JSONResponse(content, status_code=status_code, headers=headers)
 

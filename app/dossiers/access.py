@@ -142,7 +142,11 @@ def require_draft(dossier: Dossier) -> None:
 
 def etag(dossier: Dossier) -> str:
     """A strong validator: the optimistic-concurrency version (bumped by every change)."""
-    return f'"{dossier.version}"'
+    return version_tag(dossier.version)
+
+
+def version_tag(version: int) -> str:
+    return f'"{version}"'
 
 
 def check_if_match(dossier: Dossier, if_match: str | None, *, required: bool = True) -> None:

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.direct import direct_transaction
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.ratelimit import public_limiter, rate_limited
 from app.core.responses import model_response
 from app.dossiers import attachments, listing, submission
-from app.dossiers.access import check_if_match, etag, get_dossier_for
+from app.dossiers.access import check_if_match, etag, get_dossier_for, version_tag
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import (
     AttachmentList,
@@ -47,16 +48,16 @@ def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, s
 @router.post("/v1/dossiers", status_code=201, response_model=DossierOut,
              responses=problems("bad_request", "not_found", "idempotency_in_progress", "idempotency_key_reused",
                                 "not_a_representative", "validation_error"))
-async def create_dossier(body: DossierCreate, viewer: ViewerDep, idem: IdempotencyDep,
-                         session: SessionDep) -> Response:
+async def create_dossier(body: DossierCreate, viewer: ViewerDep, idem: IdempotencyDep) -> Response:
     """Start a draft for a published procedure (online filing; `X-On-Behalf-Of` for representatives)."""
     replay = await idem.replay_or_claim(scope=str(viewer.account_id),
                                         payload={"for": str(viewer.applicant_id), "body": body.model_dump(mode="json")})
     if replay is not None:
         return replay
-    dossier = await submission.create_draft(session, viewer, body)
-    return await idem.respond(session, DossierOut.of(dossier), status_code=201,
-                              headers={"Location": f"/v1/dossiers/{dossier.id}", "ETag": etag(dossier)})
+    async with direct_transaction() as writer:  # the draft and its idempotent answer commit together
+        draft = await submission.create_draft(writer, viewer, body)
+        return await idem.respond(writer, DossierOut.of(draft), status_code=201,
+                                  headers={"Location": f"/v1/dossiers/{draft['id']}", "ETag": version_tag(1)})
 
 
 @router.post("/v1/dossiers/intake", status_code=201, response_model=DossierOut,

@@ -7,12 +7,14 @@ provider vouches for them, the applicant does not.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.direct import DirectConnection, DirectStatement
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
 from app.identity import audit
@@ -92,6 +94,19 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account:
     if account is None:
         raise not_found("account")
     return account
+
+
+# An account as a dossier records its applicant (the direct connection: no ORM, no session).
+_PARTY = DirectStatement(select(Account.kind, Account.name, Account.citizen_id, Account.tax_code)
+                         .where(Account.id == bindparam("account_id")))
+
+
+async def party_of(connection: DirectConnection, account_id: uuid.UUID) -> Mapping[str, Any]:
+    """The account's kind, name, CCCD and tax code; 404 `not_found` if there is none."""
+    row = await connection.fetchrow(_PARTY, account_id=account_id)
+    if row is None:
+        raise not_found("account")
+    return row
 
 
 async def update_contacts(session: AsyncSession, account_id: uuid.UUID, patch: ContactsPatch) -> Account:
