@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.db import DirectPool, build_engine
-from app.core.direct import DirectStatement, autocommit_writes, direct_connection
+from app.core.direct import DirectStatement, autocommit_writes, direct_connection, direct_transaction
 from app.core.problems import ProblemError
 from app.core.ratelimit import RateLimitWindow
 from app.core.settings import get_settings
@@ -56,6 +56,24 @@ async def test_lists_of_constants_are_expanded_once_and_many_rows_are_fetched() 
     async with autocommit_writes() as writer:
         await writer.execute(DirectStatement(delete(RateLimitWindow).where(RateLimitWindow.key == bindparam("key"))),
                              key="many")
+
+
+@pytest.mark.usefixtures("database_url")
+async def test_a_direct_transaction_commits_at_its_end_and_keeps_nothing_when_it_raises() -> None:
+    windows = DirectStatement(select(RateLimitWindow.window).where(RateLimitWindow.key == bindparam("key"))
+                              .order_by(RateLimitWindow.window))
+    with pytest.raises(RuntimeError):
+        async with direct_transaction() as writer:
+            await writer.fetchrow(UPSERT, key="tx", window=1)
+            raise RuntimeError("the request failed after its first write")
+    async with direct_transaction() as writer:
+        await writer.fetchrow(UPSERT, key="tx", window=2)
+        await writer.fetchrow(UPSERT, key="tx", window=3)
+    async with direct_connection() as reader:
+        assert [row["window"] for row in await reader.fetch(windows, key="tx")] == [2, 3]
+    async with autocommit_writes() as writer:
+        await writer.execute(DirectStatement(delete(RateLimitWindow).where(RateLimitWindow.key == bindparam("key"))),
+                             key="tx")
 
 
 @pytest.mark.usefixtures("database_url")
