@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 MAX_CALENDAR_RANGE_DAYS = 366
 
@@ -42,7 +43,19 @@ class CalendarOverrideOut(BaseModel):
 
 # --- transitions, history, steps, notices --------------------------------------------------------------------
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+def _legible(text: str) -> str:
+    """Reasons and items are read by people and printed on notices: no control characters (a NUL is refused
+    by PostgreSQL and stored by SQLite) and not only invisible ones (a zero-width space is no reason)."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+        raise ValueError("must not contain control characters")
+    if text and not any(unicodedata.category(c)[0] not in "CZ" for c in text):
+        raise ValueError("must contain visible text")
+    return text
+
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+                      AfterValidator(_legible)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_legible)]
 
 
 class DeliveryIn(BaseModel):
@@ -72,7 +85,7 @@ class TransitionIn(BaseModel):
 
     action: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,39}$")] = Field(
         description="An action of the dossier's workflow (see `next_actions` on the dossier).")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+    reason: Reason | None = None
     items: list[ShortText] = Field(default_factory=list, max_length=100,
                                    description="request_supplement: every missing item, listed at once.")
     new_due_date: date | None = Field(default=None, description="apologise: the new return date (a working day).")
@@ -80,6 +93,13 @@ class TransitionIn(BaseModel):
     assignee: uuid.UUID | None = None
     delivery: DeliveryIn | None = None
     exemptions: list[ExemptionIn] = Field(default_factory=list, max_length=100)
+
+    @field_validator("exemptions")
+    @classmethod
+    def _one_exemption_per_line(cls, exemptions: list[ExemptionIn]) -> list[ExemptionIn]:
+        if len({e.item for e in exemptions}) != len(exemptions):
+            raise ValueError("each fee line may be exempted once")
+        return exemptions
 
 
 class ActorOut(BaseModel):

@@ -44,6 +44,12 @@ def vnpay() -> object:
     use_provider("vnpay", None)
 
 
+def test_tilde_is_percent_encoded_as_vnpay_signs_it() -> None:
+    # VNPAY's samples sign PHP urlencode / Java URLEncoder output, which encode `~`; Python's quote_plus keeps it.
+    assert canonical_query({"vnp_ReturnUrl": "https://dvc.example/~tra-cuu?a=1 2", "x": "ignored"}) == (
+        "vnp_ReturnUrl=https%3A%2F%2Fdvc.example%2F%7Etra-cuu%3Fa%3D1+2")
+
+
 def test_documented_payment_url_is_reproduced() -> None:
     params = {"vnp_Amount": "1806000", "vnp_Command": "pay", "vnp_CreateDate": "20210801153333",
               "vnp_CurrCode": "VND", "vnp_IpAddr": "127.0.0.1", "vnp_Locale": "vn",

@@ -204,3 +204,27 @@ async def test_if_match_with_a_weak_etag_never_matches(flow):
     assert weak.headers["etag"] == f'"{version}"'
     either = await flow.post(flow.reception, dossier["id"], "receive", etag=f'W/"{version}", "{version}"')
     assert either.status_code == 200, either.text  # the strong tag in the list matches
+
+
+# --- reasons and items are legible text; a fee line is exempted once ----------------------------------------
+
+@pytest.mark.parametrize("reason", ["\u200b", "Thiếu\x00giấy tờ", "\u200b \u2060"],
+                         ids=["zero_width", "nul", "invisible"])
+async def test_a_reason_must_be_legible_text(flow, reason):
+    code = await flow.procedure()
+    _, dossier = await flow.submitted(code)
+    refused = await flow.post(flow.reception, dossier["id"], "reject", reason=reason)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"][:2] == ["body", "reason"]
+    items = await flow.post(flow.reception, dossier["id"], "request_supplement", items=["Bản sao CCCD", "\u200b"])
+    assert items.status_code == 422, items.text
+    kept = await flow.act(flow.reception, dossier["id"], "reject", reason="Hồ sơ không thuộc thẩm quyền\n(điều 5)")
+    assert kept["state"] == "rejected"
+
+
+async def test_a_fee_line_is_exempted_once(flow):
+    code = await flow.procedure()
+    _, dossier = await flow.submitted(code)
+    twice = await flow.post(flow.reception, dossier["id"], "request_payment",
+                            exemptions=[{"item": 0, "reason": "Hộ nghèo"}, {"item": 0, "reason": "Người có công"}])
+    assert twice.status_code == 422 and twice.json()["errors"][0]["loc"][:2] == ["body", "exemptions"], twice.text

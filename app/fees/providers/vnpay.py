@@ -70,7 +70,8 @@ def hmac_sha512(secret: str, data: str) -> str:
 def canonical_query(params: Mapping[str, str]) -> str:
     """The signed string: vnp_* parameters (hash fields excluded) sorted by name, values form-encoded."""
     items = sorted((k, str(v)) for k, v in params.items() if k.startswith("vnp_") and k not in HASH_FIELDS)
-    return "&".join(f"{k}={quote_plus(v)}" for k, v in items)
+    # As VNPAY's PHP (urlencode) and Java (URLEncoder) samples encode: Python's quote_plus keeps `~` as is.
+    return "&".join(f"{k}={quote_plus(v).replace('~', '%7E')}" for k, v in items)
 
 
 def vnpay_time(moment: datetime) -> str:
