@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import re
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
@@ -32,6 +33,21 @@ def test_routes_are_one_flat_list() -> None:
     paths = {route.path for route in routes if isinstance(route, APIRoute)}
     assert {"/v1/public/dossiers/{code}", "/v1/officials", "/v1/dossiers/{dossier_id}/transitions",
             "/dev/fakepay/checkout/{ref}", "/v1/accounts/me/notification-preferences"} <= paths
+
+
+def test_the_prefix_check_answers_as_full_matching_for_every_route_and_path() -> None:
+    """app.core.routing._reject_by_prefix only saves work: every route answers every route's path (and its
+    slash-redirect twin, and a few near misses) as FastAPI's own matching does."""
+    routes = [route for route in create_app().router.routes if isinstance(route, APIRoute)]
+    paths = {"/", "/v1", "/v1/", "/v1/dossiersx", "/v1/public/dossiers/"}
+    for route in routes:
+        path = re.sub(r"{[^}]+}", "x1", route.path_format)
+        paths |= {path, path + "/", path.rstrip("/"), path + "/extra"}
+    for path in sorted(paths):
+        for method in ("GET", "POST"):
+            scope = {"type": "http", "path": path, "root_path": "", "method": method}
+            for route in routes:
+                assert route.matches(dict(scope)) == APIRoute.matches(route, dict(scope)), (route.path, path)
 
 
 def test_no_dependency_runs_in_the_thread_pool() -> None:
