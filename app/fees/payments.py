@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
-from app.core.problems import ProblemError
+from app.core.problems import ProblemError, validation_problem
 from app.core.settings import get_settings
 from app.fees.callbacks import record_success
 from app.fees.models import CLOSED_DOSSIER_STATES, LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt
@@ -94,6 +94,10 @@ def _receipt_conflict() -> ProblemError:
 async def start_payment(session: AsyncSession, dossier: object, *, provider_name: str, return_url: str,
                         payer_id: uuid.UUID, client_ip: str = "127.0.0.1") -> PaymentAttempt:
     """An attempt for the balance, registered with the provider; its `next_url` is where the payer goes."""
+    if provider_name == "fakepay" and get_settings().env == "prod":
+        # The local fake has no checkout page outside dev: its attempt would block paying for 90 minutes.
+        raise validation_problem([{"loc": ["body", "provider"], "type": "provider_not_offered",
+                                   "msg": "fakepay is the development fake; production takes real providers"}])
     provider = get_provider(provider_name)
     obligation = await _owing_obligation(session, dossier)
     attempt = await _new_attempt(session, obligation, provider=provider.name,

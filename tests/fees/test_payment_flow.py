@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import httpx
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -159,3 +160,19 @@ async def test_money_for_a_dossier_withdrawn_meanwhile_is_flagged_for_a_refund(c
     assert await fees.state(client, case) == "withdrawn"
     payment = (await client.get(f"/v1/payments/{attempt['id']}", headers=case.citizen.headers)).json()
     assert payment["state"] == "succeeded" and payment["flag"] == "dossier_closed"
+
+
+async def test_production_does_not_offer_the_fake_provider(client: httpx.AsyncClient, fees: Fees,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core.settings import get_settings
+    from app.fees import payments
+
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    prod = get_settings().model_copy(update={"env": "prod"})
+    monkeypatch.setattr(payments, "get_settings", lambda: prod)
+    refused = await fees.pay_response(client, case)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == ["body", "provider"], refused.text
+    assert (await fees.fees_of(client, case))["obligations"][0]["paid"] == 0
+    monkeypatch.undo()
+    assert (await fees.pay_response(client, case)).status_code == 201  # no live attempt was left behind
