@@ -119,3 +119,8 @@ async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id:
 async def refunds_of(session: AsyncSession, attempt_id: uuid.UUID) -> list[Refund]:
     stmt = select(Refund).where(Refund.attempt_id == attempt_id).order_by(Refund.created_at, Refund.id)
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_refund(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID) -> Refund | None:
+    stmt = select(Refund).where(Refund.id == refund_id, Refund.attempt_id == attempt_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

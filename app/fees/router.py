@@ -32,6 +32,7 @@ from app.fees.schemas import (
     PaymentOut,
     ReceiptOut,
     RefundCreate,
+    RefundList,
     RefundOut,
 )
 from app.identity.deps import Principal, official
@@ -146,7 +147,26 @@ async def payments_refund(payment_id: uuid.UUID, body: RefundCreate, official_: 
                                           expected_available=body.expected_available,
                                           official_id=official_.account_id)
     return await idem.respond(session, RefundOut.model_validate(refund), status_code=201,
-                              headers={"Location": f"/v1/payments/{payment_id}"})
+                              headers={"Location": f"/v1/payments/{payment_id}/refunds/{refund.id}"})
+
+
+@router.get("/v1/payments/{payment_id}/refunds", response_model=RefundList, responses=problems("not_found"))
+async def payments_refunds(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> RefundList:
+    """The payment's refunds, oldest first. One still `submitted` awaits the provider's answer (reconciliation
+    asks again where the provider allows it; otherwise finance settles it with the provider)."""
+    await _visible_attempt(session, viewer, payment_id)
+    return RefundList(items=[RefundOut.model_validate(r) for r in await refunds.refunds_of(session, payment_id)])
+
+
+@router.get("/v1/payments/{payment_id}/refunds/{refund_id}", response_model=RefundOut,
+            responses=problems("not_found"))
+async def payments_refund_get(payment_id: uuid.UUID, refund_id: uuid.UUID, viewer: ViewerDep,
+                              session: ReadSessionDep) -> RefundOut:
+    await _visible_attempt(session, viewer, payment_id)
+    refund = await refunds.get_refund(session, payment_id, refund_id)
+    if refund is None:
+        raise not_found("refund")
+    return RefundOut.model_validate(refund)
 
 
 CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -85,6 +85,10 @@ class RefundOut(BaseModel):
     completed_at: datetime | None
 
 
+class RefundList(BaseModel):
+    items: list[RefundOut]
+
+
 class PaymentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -68,6 +68,15 @@ async def test_partial_then_full_refund(client: httpx.AsyncClient, fees: Fees) -
     assert (payment["refunded"], payment["refundable"]) == (200000, 300000)
     rest = await _refund(client, case.finance.headers, pid, 300000, 300000)
     assert rest.status_code == 201
+    # Each refund has its own address; the payer and finance see them all, a stranger none.
+    one = await client.get(rest.headers["location"], headers=case.citizen.headers)
+    assert one.status_code == 200 and one.json() == rest.json()
+    listed = await client.get(f"/v1/payments/{pid}/refunds", headers=case.finance.headers)
+    assert [(r["amount"], r["state"]) for r in listed.json()["items"]] == [(200000, "succeeded"), (300000, "succeeded")]
+    stranger = await fees.accounts.citizen()
+    assert (await client.get(f"/v1/payments/{pid}/refunds", headers=stranger.headers)).status_code == 404
+    assert (await client.get(f"/v1/payments/{pid}/refunds/{uuid.uuid4()}",
+                             headers=case.finance.headers)).status_code == 404
     view = await fees.fees_of(client, case)
     assert (view["paid"], view["refunded"]) == (BEFORE_TOTAL, BEFORE_TOTAL)
     nothing = await _refund(client, case.finance.headers, pid, 1, 0)
