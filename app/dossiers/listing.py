@@ -30,8 +30,8 @@ from app.dossiers.schemas import DossierFilters, PublicDossierOut
 from app.workflow.progress import (
     CLOCK_RUNNING_STATES,
     at_risk_cutoff,
+    is_overdue,
     overdue_clause,
-    overdue_values,
     with_list_progress,
 )
 
@@ -125,7 +125,7 @@ async def list_dossiers(viewer: Viewer, filters: DossierFilters,
         found = await connection.fetch(statement, **params)
     rows, cursor = page_of(found, page, key=lambda row: [row[column.key] for column, _ in order])
     return [(row, {"original_due_at": row["original_due_at"], "paused_working_days": row["paused_working_days"] or 0,
-                   "overdue": overdue_values(row["state"], row["due_at"], row["finished_at"], now)})
+                   "overdue": is_overdue(row, now)})
             for row in rows], cursor
 
 

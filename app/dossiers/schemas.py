@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from app.core.db import field_reader
 from app.dossiers.formcheck import json_values
 from app.dossiers.models import Attachment, Dossier
 
@@ -138,8 +138,7 @@ class DossierOut(BaseModel):
     def of(cls, dossier: Dossier | Mapping[str, Any], *, original_due_at: datetime | None = None,
            paused_working_days: int = 0, overdue: bool = False, next_actions: list[str] | None = None) -> DossierOut:
         """From the ORM object, or from a row of the dossiers table read without the ORM (lists)."""
-        get: Callable[[str], Any] = (partial(getattr, dossier) if isinstance(dossier, Dossier)
-                                     else dossier.__getitem__)
+        get = field_reader(dossier)
         actor = None
         if get("actor_id") is not None:
             actor = PartyOut(id=get("actor_id"), kind=get("actor_kind") or "citizen", name=get("actor_name"))

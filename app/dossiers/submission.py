@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalogue import service as catalogue
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
+from app.core.db import field_reader
 from app.core.direct import DirectConnection, DirectStatement
 from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found, validation_problem
@@ -44,13 +45,9 @@ def _not_published() -> ProblemError:
                                 "msg": "no published procedure with this code", "type": "not_published"}])
 
 
-def _term(version: ProcedureVersion | Mapping[str, Any], name: str) -> Any:
-    """A version's field, from the ORM object or from a row read without it (`catalogue.filing_terms`)."""
-    return getattr(version, name) if isinstance(version, ProcedureVersion) else version[name]
-
-
 def _check_offer(version: ProcedureVersion | Mapping[str, Any], channel: str, applicant_kind: str) -> None:
-    channels, kinds = _term(version, "channels") or [], _term(version, "applicant_kinds") or []
+    term = field_reader(version)  # the ORM version, or the row of `catalogue.filing_terms`
+    channels, kinds = term("channels") or [], term("applicant_kinds") or []
     errors = []
     if channel not in channels:
         errors.append({"loc": ["body", "channel"], "msg": f"this procedure is not offered by {channel}; "
@@ -63,17 +60,26 @@ def _check_offer(version: ProcedureVersion | Mapping[str, Any], channel: str, ap
 
 
 def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any]) -> None:
-    errors = form_errors(_term(version, "form_schema"), form)
+    errors = form_errors(field_reader(version)("form_schema"), form)
     if errors:
         raise validation_problem(errors, "The form has invalid fields.")
 
 
+def _draft_row(version: ProcedureVersion | Mapping[str, Any], agency_name: str | None,
+               **values: Any) -> dict[str, Any]:
+    """Every column of a new draft filed under `version`: what is not given is empty, or a fresh id and time."""
+    term, now = field_reader(version), clock.now()
+    return {"id": uuid.uuid4(), "code": None, "procedure_code": term("procedure_code"),
+            "procedure_version": term("version"), "procedure_name": term("name"), "agency_code": term("agency_code"),
+            "agency_name": agency_name or term("agency_code"), "actor_id": None, "actor_kind": None,
+            "actor_name": None, "contact_email": None, "contact_phone": None, "form": {},
+            "state": DossierState.draft.value, "national_status_code": None, "created_at": now, "updated_at": now,
+            "submitted_at": None, "received_at": None, "due_at": None, "finished_at": None, "version": 1, **values}
+
+
 async def _new_dossier(session: AsyncSession, version: ProcedureVersion, agency_name: str | None,
                        **values: Any) -> Dossier:
-    dossier = Dossier(procedure_code=version.procedure_code, procedure_version=version.version,
-                      procedure_name=version.name, agency_code=version.agency_code,
-                      agency_name=agency_name or version.agency_code,
-                      state=DossierState.draft.value, national_status_code=None, created_at=clock.now(), **values)
+    dossier = Dossier(**_draft_row(version, agency_name, **values))
     session.add(dossier)
     await session.flush()
     return dossier
@@ -100,22 +106,16 @@ async def create_draft(connection: DirectConnection, viewer: Viewer, data: schem
     applicant_kind = str(applicant["kind"]) if applicant else principal.kind
     _check_offer(terms, data.channel, applicant_kind)
     _check_form(terms, data.form)
-    now = clock.now()
-    row: dict[str, Any] = {
-        "id": uuid.uuid4(), "code": None, "procedure_code": terms["procedure_code"],
-        "procedure_version": terms["version"], "procedure_name": terms["name"], "agency_code": terms["agency_code"],
-        "agency_name": terms["agency_name"] or terms["agency_code"],
-        "applicant_id": viewer.applicant_id, "applicant_kind": applicant_kind,
-        "applicant_name": applicant["name"] if applicant else principal.name,
-        "applicant_citizen_id": applicant["citizen_id"] if applicant else principal.citizen_id,
-        "applicant_tax_code": applicant["tax_code"] if applicant else principal.tax_code,
-        "actor_id": principal.account_id if on_behalf else None, "actor_kind": principal.kind if on_behalf else None,
-        "actor_name": principal.name if on_behalf else None,
-        "channel": data.channel, "source": Source.online.value, "delivery_method": data.delivery.method,
-        "delivery_address": data.delivery.address, "contact_email": None, "contact_phone": None,
-        "form": data.form, "state": DossierState.draft.value, "national_status_code": None,
-        "created_at": now, "updated_at": now, "submitted_at": None, "received_at": None, "due_at": None,
-        "finished_at": None, "version": 1}
+    row = _draft_row(
+        terms, terms["agency_name"],
+        applicant_id=viewer.applicant_id, applicant_kind=applicant_kind,
+        applicant_name=applicant["name"] if applicant else principal.name,
+        applicant_citizen_id=applicant["citizen_id"] if applicant else principal.citizen_id,
+        applicant_tax_code=applicant["tax_code"] if applicant else principal.tax_code,
+        actor_id=principal.account_id if on_behalf else None, actor_kind=principal.kind if on_behalf else None,
+        actor_name=principal.name if on_behalf else None,
+        channel=data.channel, source=Source.online.value, delivery_method=data.delivery.method,
+        delivery_address=data.delivery.address, form=data.form)
     await connection.execute(_INSERT_DOSSIER, **row)
     return row
 

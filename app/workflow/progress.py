@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.catalogue.models import ProcedureVersion
 from app.core.clock import LOCAL_TZ
+from app.core.db import field_reader
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
 from app.workflow import deadlines
@@ -99,13 +101,11 @@ def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[boo
             & Dossier.state.in_(CLOCK_RUNNING_STATES))
 
 
-def is_overdue(dossier: Dossier, now: datetime) -> bool:
-    return overdue_values(dossier.state, dossier.due_at, dossier.finished_at, now)
-
-
-def overdue_values(state: str, due_at: datetime | None, finished_at: datetime | None, now: datetime) -> bool:
-    """The `overdue` rule on a dossier's values (lists read rows, not ORM objects)."""
-    return (due_at is not None and finished_at is None and state in CLOCK_RUNNING_STATES
+def is_overdue(dossier: Dossier | Mapping[str, Any], now: datetime) -> bool:
+    """The `overdue` rule, on the ORM object or on a row read without it (lists)."""
+    get = field_reader(dossier)
+    due_at = get("due_at")
+    return (due_at is not None and get("finished_at") is None and get("state") in CLOCK_RUNNING_STATES
             and deadlines.is_overdue(due_at, now))
 
 
