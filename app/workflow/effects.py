@@ -237,7 +237,7 @@ async def _notice_content(ctx: Context, kind: str) -> dict[str, Any]:
         return await _receipt_content(ctx)
     if kind == "supplement_request":
         return {"items": list(request.items), "reason": request.reason}
-    if kind in ("refusal", "stop"):
+    if kind in notices.REASON_NOTICES:
         return {"reasons": [r for r in [request.reason, *request.items] if r]}
     if kind in ("apology", "explanation"):
         content = {"reason": request.reason, "new_due_at": notices.local_iso(dossier.due_at),

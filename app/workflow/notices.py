@@ -35,6 +35,8 @@ FORMS: dict[str, tuple[str | None, str]] = {
     "returned": (None, "Phiếu trả kết quả giải quyết hồ sơ"),
     "stop": (None, "Thông báo dừng xử lý hồ sơ"),
 }
+# Notices that list the request's reason and items as the reasons for refusing or stopping.
+REASON_NOTICES = frozenset({"refusal", "stop"})
 INTERNAL = frozenset({"explanation"})  # addressed inside the agency, not to the applicant
 DELIVERY_VI = {"online": "Trực tuyến", "desk": "Tại Bộ phận một cửa", "post": "Qua dịch vụ bưu chính công ích"}
 
@@ -101,7 +103,7 @@ def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]
         if c.get("reason"):
             paragraphs.append(f"Lý do: {c['reason']}")
         items = list(c.get("items", []))
-    elif kind in ("refusal", "stop"):
+    elif kind in REASON_NOTICES:
         paragraphs.append("Lý do:")
         items = list(c.get("reasons", []))
     elif kind == "apology":

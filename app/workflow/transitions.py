@@ -30,7 +30,7 @@ from app.core.problems import ProblemError
 from app.dossiers.access import VISIBILITY_SHAPES, Viewer, check_if_match, visibility
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
-from app.workflow import effects, history
+from app.workflow import effects, history, notices
 from app.workflow.definition import ActionSpec, NoticeEffect, WorkflowDefinition, get_definition
 from app.workflow.engine import ActorView, Plan, TransitionRequest, actions_from, may_take, next_actions, plan
 from app.workflow.history import ActorRef
@@ -245,7 +245,7 @@ def _request_details(data: TransitionInput, spec: ActionSpec | None) -> dict[str
 
 def _lists_reasons(spec: ActionSpec | None) -> bool:
     """A refusal or stop notice lists the items sent as further reasons (effects._notice_content)."""
-    return spec is not None and any(isinstance(effect, NoticeEffect) and effect.notice in ("refusal", "stop")
+    return spec is not None and any(isinstance(effect, NoticeEffect) and effect.notice in notices.REASON_NOTICES
                                     for effect in spec.effects)
 
 
