@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
@@ -104,3 +104,27 @@ async def flow(client: Any, accounts: Accounts, dossiers: Dossiers) -> Flow:
     f = Flow(client, accounts, dossiers)
     await f.officials()
     return f
+
+
+async def behind_the_history_triggers(dossier_id: str, sql: str) -> None:
+    """Run `sql` (with `:id`, the dossier's id) on dossier_history as an attacker with database access would:
+    past the append-only triggers of migration 0006, which are put back afterwards."""
+    from app.core.db import get_database
+
+    async with get_database().write_engine.begin() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        # SQLAlchemy's Uuid stores 32 hex digits on SQLite and a native uuid on PostgreSQL.
+        params = {"id": uuid.UUID(dossier_id) if postgres else uuid.UUID(dossier_id).hex}
+        if postgres:
+            await connection.execute(text("ALTER TABLE dossier_history DISABLE TRIGGER dossier_history_append_only"))
+            await connection.execute(text(sql), params)
+            await connection.execute(text("ALTER TABLE dossier_history ENABLE TRIGGER dossier_history_append_only"))
+            return
+        triggers = (await connection.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'dossier_history'"))).all()
+        for name, _ in triggers:
+            await connection.execute(text(f'DROP TRIGGER "{name}"'))
+        await connection.execute(text(sql), params)
+        for _, create in triggers:
+            await connection.execute(text(create))
+

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.core.db import get_database
 from app.workflow.models import HistoryEntry
-from tests.support.workflow_fixtures import outbox_events
+from tests.support.workflow_fixtures import behind_the_history_triggers, outbox_events
 
 
 async def _history_dossier(flow) -> tuple[object, str]:  # type: ignore[no-untyped-def]
@@ -43,19 +43,8 @@ async def test_tampering_behind_the_triggers_is_detected(client, flow):
     citizen, did = await _history_dossier(flow)
     ok = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert ok.json() == {"valid": True, "entries": 4, "first_broken_seq": None}
-    async with get_database().write_engine.begin() as connection:
-        params = {"id": _db_uuid(connection, did)}
-        forged = "UPDATE dossier_history SET reason = 'không có gì' WHERE dossier_id = :id AND seq = 3"
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("ALTER TABLE dossier_history DISABLE TRIGGER dossier_history_append_only"))
-            await connection.execute(text(forged), params)
-            await connection.execute(text("ALTER TABLE dossier_history ENABLE TRIGGER dossier_history_append_only"))
-        else:
-            sql = (await connection.execute(text(
-                "SELECT sql FROM sqlite_master WHERE name = 'dossier_history_no_update'"))).scalar_one()
-            await connection.execute(text("DROP TRIGGER dossier_history_no_update"))
-            await connection.execute(text(forged), params)
-            await connection.execute(text(sql))
+    await behind_the_history_triggers(
+        did, "UPDATE dossier_history SET reason = 'không có gì' WHERE dossier_id = :id AND seq = 3")
     broken = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert broken.json() == {"valid": False, "entries": 4, "first_broken_seq": 3}
     entries = await flow.history(citizen, did)

@@ -8,21 +8,19 @@ strongly (RFC 9110 §13.1.1).
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from app.catalogue.schemas import MAX_STEP_HOURS, MAX_WORKING_DAYS
 from app.core import clock
 from app.core.clock import LOCAL_TZ
-from app.core.db import get_database
 from app.workflow.calendar import WorkingCalendar
 from app.workflow.calendar_service import deadline_window
 from app.workflow.effects import MAX_POSTPONEMENT_DAYS
 from tests.support.catalogue_fixtures import procedure_body
+from tests.support.workflow_fixtures import behind_the_history_triggers
 
 PLAIN_RESULT = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
 
@@ -134,20 +132,7 @@ async def test_history_check_detects_a_cut_off_last_entry(client, flow):
     await flow.act(flow.processing, did, "stop", reason="Dừng xử lý theo yêu cầu")  # seq 4
     intact = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert intact.json() == {"valid": True, "entries": 4, "first_broken_seq": None}
-    async with get_database().write_engine.begin() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        params = {"id": uuid.UUID(did) if postgres else uuid.UUID(did).hex}
-        cut = "DELETE FROM dossier_history WHERE dossier_id = :id AND seq = 4"
-        if postgres:
-            await connection.execute(text("ALTER TABLE dossier_history DISABLE TRIGGER dossier_history_append_only"))
-            await connection.execute(text(cut), params)
-            await connection.execute(text("ALTER TABLE dossier_history ENABLE TRIGGER dossier_history_append_only"))
-        else:
-            sql = (await connection.execute(text(
-                "SELECT sql FROM sqlite_master WHERE name = 'dossier_history_no_delete'"))).scalar_one()
-            await connection.execute(text("DROP TRIGGER dossier_history_no_delete"))
-            await connection.execute(text(cut), params)
-            await connection.execute(text(sql))
+    await behind_the_history_triggers(did, "DELETE FROM dossier_history WHERE dossier_id = :id AND seq = 4")
     assert (await flow.get(citizen, did))["state"] == "stopped"
     verdict = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert verdict.json() == {"valid": False, "entries": 3, "first_broken_seq": 4}
