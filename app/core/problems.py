@@ -55,6 +55,7 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     "attachments_closed": ProblemKind(409, "Attachments closed", "Không thể nộp thêm tệp"),
     "transition_not_allowed": ProblemKind(409, "Transition not allowed", "Thao tác không hợp lệ"),
     "rating_not_allowed": ProblemKind(409, "Rating not allowed", "Chưa thể đánh giá hồ sơ"),
+    "workflow_unavailable": ProblemKind(409, "Workflow unavailable", "Quy trình xử lý không còn được áp dụng"),
     "fees_unpaid": ProblemKind(409, "Fees unpaid", "Chưa hoàn thành nghĩa vụ tài chính"),
     "payment_in_progress": ProblemKind(409, "Payment in progress", "Đang có giao dịch thanh toán"),
     "nothing_to_pay": ProblemKind(409, "Nothing to pay", "Không có khoản cần thanh toán"),

@@ -69,9 +69,16 @@ async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, att
         return
     from app.workflow.transitions import apply_system_action
 
-    await apply_system_action(session, obligation.dossier_id, "confirm_payment",
-                              details={"payment_id": str(attempt.id), "receipt_number": attempt.receipt_number,
-                                       "amount": attempt.amount, "provider": attempt.provider})
+    try:
+        await apply_system_action(session, obligation.dossier_id, "confirm_payment",
+                                  details={"payment_id": str(attempt.id), "receipt_number": attempt.receipt_number,
+                                           "amount": attempt.amount, "provider": attempt.provider})
+    except ProblemError as error:
+        if error.code != "workflow_unavailable":
+            raise
+        # The money is credited whatever the dossier's workflow: a refused callback would be retried forever.
+        log.warning("payment %s credited; dossier %s stays payment_requested: %s", attempt.id,
+                    obligation.dossier_id, error.detail)
 
 
 async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None) -> CallbackOutcome:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.problems import ProblemError
+
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 
 Requirement = Literal["reason", "items", "new_due_date", "attachments", "assignee", "delivery"]
@@ -155,4 +157,12 @@ def definitions() -> dict[str, WorkflowDefinition]:
 
 
 def get_definition(key: str) -> WorkflowDefinition:
-    return definitions()[key]
+    """The definition a procedure version names. Versions are checked against the shipped keys when they are
+    written, but a deployment may stop shipping a definition that older versions still name: their dossiers
+    then answer 409 `workflow_unavailable` to every action instead of failing."""
+    try:
+        return definitions()[key]
+    except KeyError:
+        raise ProblemError("workflow_unavailable", f"This dossier's procedure follows the workflow {key!r}, which "
+                           "this deployment does not ship; no action can be taken until an administrator "
+                           "restores it.", extra={"workflow": key}) from None

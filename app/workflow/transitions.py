@@ -31,7 +31,7 @@ from app.dossiers.access import VISIBILITY_SHAPES, Viewer, check_if_match, visib
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
 from app.workflow import effects, history, notices
-from app.workflow.definition import ActionSpec, NoticeEffect, WorkflowDefinition, get_definition
+from app.workflow.definition import ActionSpec, NoticeEffect, WorkflowDefinition, definitions, get_definition
 from app.workflow.engine import ActorView, Plan, TransitionRequest, actions_from, may_take, next_actions, plan
 from app.workflow.history import ActorRef
 from app.workflow.hooks import Exemption, fee_gate
@@ -261,8 +261,10 @@ async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: 
         actions = []
         if dossier.state != "draft":
             facts = await version_facts(session, dossier)
-            view = actor_view(viewer.principal, viewer.applicant_id, dossier)
-            actions = await available_actions(session, get_definition(facts.workflow), dossier, progress, view, now)
+            if facts.workflow in definitions():  # (else no action can be taken: see get_definition)
+                view = actor_view(viewer.principal, viewer.applicant_id, dossier)
+                actions = await available_actions(session, get_definition(facts.workflow), dossier, progress,
+                                                  view, now)
     return {"next_actions": actions, "original_due_at": progress.original_due_at if progress else None,
             "paused_working_days": progress.paused_working_days if progress else 0,
             "overdue": is_overdue(dossier, now)}

@@ -136,3 +136,17 @@ async def test_concurrent_duplicate_callbacks_credit_once(client: httpx.AsyncCli
     async with get_database().read_sessions() as session:
         states = (await session.execute(select(PaymentAttempt.state))).scalars().all()
     assert states == ["succeeded"]
+
+
+async def test_money_is_credited_even_when_the_dossiers_workflow_is_no_longer_shipped(
+        client: httpx.AsyncClient, fees: Fees) -> None:
+    from sqlalchemy import text
+
+    case, attempt = await _started(client, fees)
+    async with get_database().write_engine.begin() as connection:
+        await connection.execute(text("UPDATE procedure_versions SET workflow = 'retired' WHERE procedure_code = :c"),
+                                 {"c": case.procedure_code})  # type: ignore[attr-defined]
+    for callback in fees.bank.complete(str(attempt["provider_ref"])):
+        assert (await fees.deliver(client, callback)).status_code == 200
+    assert await _paid(client, fees, case) == BEFORE_TOTAL  # credited, not refused and retried forever
+    assert await fees.state(client, case) == "payment_requested"  # confirm_payment could not be taken

@@ -213,3 +213,22 @@ async def test_a_fee_line_is_exempted_once(flow):
     twice = await flow.post(flow.reception, dossier["id"], "request_payment",
                             exemptions=[{"item": 0, "reason": "Hộ nghèo"}, {"item": 0, "reason": "Người có công"}])
     assert twice.status_code == 422 and twice.json()["errors"][0]["loc"][:2] == ["body", "exemptions"], twice.text
+
+
+async def test_a_dossier_whose_workflow_is_no_longer_shipped_answers_409_not_500(flow):
+    # Versions written before workflow keys were checked, or a deployment that stopped shipping a definition.
+    from sqlalchemy import text
+
+    from app.core.db import get_database
+
+    code = await flow.procedure()
+    _, dossier = await flow.submitted(code)
+    async with get_database().write_engine.begin() as connection:
+        await connection.execute(text("UPDATE procedure_versions SET workflow = 'retired' WHERE procedure_code = :c"),
+                                 {"c": code})
+    seen = await flow.get(flow.reception, dossier["id"])
+    assert seen["next_actions"] == [] and seen["state"] == "submitted"
+    refused = await flow.post(flow.reception, dossier["id"], "receive")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "workflow_unavailable" and refused.json()["extra"] == {"workflow": "retired"}
+    assert (await flow.get(flow.reception, dossier["id"]))["version"] == seen["version"]  # nothing written
