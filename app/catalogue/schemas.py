@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from app.catalogue.models import AgencyLevel, OnlineLevel, VersionStatus
+from app.core.jsondoc import json_document
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
@@ -118,10 +119,14 @@ class StepTimeLimit(Strict):
         return self
 
 
+MAX_FORM_SCHEMA_BYTES = 64 * 1024
+
+
 def check_form_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     """A flat JSON Schema object: string (optionally format date), number, integer, boolean or enum properties."""
     if schema is None:
         return None
+    json_document(schema, max_bytes=MAX_FORM_SCHEMA_BYTES)
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         raise ValueError("form_schema must be a JSON Schema with type 'object' and 'properties'")
     properties: dict[str, Any] = schema["properties"]

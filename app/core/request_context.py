@@ -47,6 +47,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        too_large = False
+        if scope["method"] in _BODY_METHODS:
+            receive, too_large = _capped(scope, receive)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -59,22 +62,64 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if too_large:
+                await _answer(send_with_id, 413, problem_body(
+                    "payload_too_large", instance=scope.get("path"),
+                    detail=f"The request body is larger than {_body_cap()} bytes."))
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error", extra={"path": scope.get("path")})
             if response_started:
                 raise
-            body = problem_body("internal_error", instance=scope.get("path"),
-                                detail="An unexpected error occurred; quote the request id when reporting it.")
-            await send_with_id({"type": "http.response.start", "status": 500, "headers": [
-                (b"content-type", b"application/problem+json")]})
-            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+            await _answer(send_with_id, 500, problem_body(
+                "internal_error", instance=scope.get("path"),
+                detail="An unexpected error occurred; quote the request id when reporting it."))
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)
             metrics.observe_request(scope["method"], route, status, duration)
             log.info("request", extra={"method": scope["method"], "route": route, "path": scope.get("path"),
                                        "status": status, "duration_ms": round(duration * 1000, 2)})
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _body_cap() -> int:
+    from app.core.settings import get_settings
+
+    return get_settings().max_body_bytes
+
+
+def _capped(scope: Scope, receive: Receive) -> tuple[Receive, bool]:
+    """DVC_MAX_BODY_BYTES for bodies other than multipart uploads (those stream to disk under their own
+    limits): a declared length over it is refused before reading; a chunked body is counted as it arrives.
+    A declared length needs no counting: the server refuses a body longer than its Content-Length."""
+    if (_header(scope, b"content-type") or "").lower().startswith("multipart/form-data"):
+        return receive, False
+    cap, length = _body_cap(), _header(scope, b"content-length")
+    if length is not None:
+        return receive, length.isdigit() and int(length) > cap
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > cap:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(413, f"The request body is larger than {cap} bytes.")
+        return message
+
+    return counted, False
+
+
+async def _answer(send: Send, status: int, body: dict[str, object]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/problem+json")]})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

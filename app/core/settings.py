@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("./var/files")
     var_dir: Path = Path("./var")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # A request body other than a multipart upload (JSON): 413 `payload_too_large` beyond it. A whole
+    # province's catalogue import is the largest legitimate one (a few MiB).
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # A dossier's `form` as UTF-8 JSON: 422 beyond it (documents are attachments, not form values).
+    max_form_bytes: int = Field(default=256 * 1024, ge=1024)
 
     # --- identity (Decree 45/2020 Art. 7: only registered, verified accounts act)
     oidc_issuer: str = "http://127.0.0.1:8000/dev"

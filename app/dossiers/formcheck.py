@@ -7,7 +7,6 @@ The catalogue allows a small, flat JSON Schema subset (app.catalogue.schemas.che
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import date
 from typing import Any
@@ -73,23 +72,3 @@ def form_errors(schema: dict[str, Any] | None, form: dict[str, Any], *,
         if message:
             errors.append({"loc": [*loc, name], "msg": message, "type": "invalid"})
     return errors
-
-
-def json_values(value: Any) -> Any:
-    """Refuse what JSON cannot carry although Python's parser lets it in: NaN and infinities, and strings with
-    lone surrogates (not UTF-8). PostgreSQL would refuse them at write time, SQLite would store them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("numbers must be finite (no NaN or Infinity)")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            json_values(key)
-            json_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            json_values(item)
-    return value

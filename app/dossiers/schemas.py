@@ -10,13 +10,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from app.core.db import field_reader
-from app.dossiers.formcheck import json_values
+from app.core.jsondoc import json_document
+from app.core.settings import get_settings
 from app.dossiers.models import Attachment, Dossier
 
 ChannelName = Literal["online", "desk", "post"]
 DeskChannel = Literal["desk", "post"]
-# A dossier form: any JSON object, with values JSON can carry (app.dossiers.formcheck.json_values).
-FormData = Annotated[dict[str, Any], AfterValidator(json_values)]
+
+
+def _bounded_form(form: dict[str, Any]) -> dict[str, Any]:
+    return json_document(form, max_bytes=get_settings().max_form_bytes)
+
+
+# A dossier form: any JSON object JSON can carry, bounded in depth and size (app.core.jsondoc).
+FormData = Annotated[dict[str, Any], AfterValidator(_bounded_form)]
 ProcedureCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 CitizenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 TaxCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")]

@@ -1,6 +1,6 @@
 """Dossier inputs at their edges (issue 6, API-CONVENTIONS "4xx for any bad input"): forged cursors, dates at the
-calendar's ends, NUL characters, odd multipart boundaries, values JSON cannot carry, identifiers in other digit
-systems, and who owns a desk draft."""
+calendar's ends, NUL characters, odd multipart boundaries, values JSON cannot carry, forms nested too deep or too
+long, bodies over the cap, identifiers in other digit systems, and who owns a desk draft."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from app.core.jsondoc import MAX_JSON_DEPTH
+from tests.support.catalogue_fixtures import procedure_body
 from tests.support.dossier_fixtures import OPTIONAL_PARTS, PDF
 
 AGENCY = "000.00.12.H01"
@@ -79,6 +81,61 @@ async def test_form_with_non_json_values_is_refused(client, accounts, dossiers, 
     response = await client.post("/v1/dossiers", content=raw.encode(),
                                  headers={**citizen.headers, "Content-Type": "application/json"})
     assert response.status_code == 422, response.text
+
+
+# --- free JSON is bounded: a form nested 900 deep validated, then failed serialisation (500); 5 MB forms passed ---
+
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(("form", "status"), [
+    (_nested(MAX_JSON_DEPTH), 201),  # the form itself is the outermost of the levels
+    (_nested(MAX_JSON_DEPTH + 1), 422),
+    (_nested(900), 422),
+    ('{"note": "' + "x" * (256 * 1024) + '"}', 422),  # DVC_MAX_FORM_BYTES
+], ids=["deepest_allowed", "one_too_deep", "900_deep", "too_long"])
+async def test_form_depth_and_size_are_bounded(client, accounts, dossiers, form, status):
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS)
+    citizen = await accounts.citizen()
+    response = await client.post("/v1/dossiers", content=f'{{"procedure_code": "{code}", "form": {form}}}'.encode(),
+                                 headers={**citizen.headers, "Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert [e["loc"] for e in response.json()["errors"]] == [["body", "form"]]
+
+
+async def test_a_version_form_schema_is_bounded_too(client, accounts, catalogue):
+    await catalogue.agency("A1")
+    await catalogue.field("F1", agency_code="A1")
+    editor = await accounts.official("A1", ("agency_admin",))
+    deep = json.loads(_nested(100))
+    schema = {"type": "object", "properties": {"kind": {"enum": [deep]}}}
+    response = await client.post("/v1/procedures", json=procedure_body("DEEP-1", form_schema=schema),
+                                 headers=editor.headers)
+    assert response.status_code == 422 and response.json()["errors"][0]["loc"] == ["body", "form_schema"]
+
+
+async def test_bodies_over_the_cap_are_413_declared_or_chunked(client, accounts, monkeypatch):
+    import app.core.settings as settings_module
+
+    capped = settings_module.get_settings().model_copy(update={"max_body_bytes": 4096})
+    monkeypatch.setattr(settings_module, "get_settings", lambda: capped)
+    citizen = await accounts.citizen()
+    body = json.dumps({"procedure_code": "X", "form": {"note": "x" * 5000}}).encode()
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        for start in range(0, len(body), 1000):
+            yield body[start:start + 1000]
+
+    for content in (body, chunks()):
+        response = await client.post("/v1/dossiers", content=content,
+                                     headers={**citizen.headers, "Content-Type": "application/json"})
+        assert response.status_code == 413, response.text
+        assert response.json()["code"] == "payload_too_large"
+        assert response.headers["content-type"].startswith("application/problem+json")
+    small = await client.post("/v1/dossiers", json={"procedure_code": "NOPE"}, headers=citizen.headers)
+    assert small.status_code == 422, small.text  # under the cap, the request is read and answered as usual
 
 
 # --- a desk/post draft belongs to the registering official until submitted, even when the applicant has an account ---
