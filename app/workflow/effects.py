@@ -57,16 +57,21 @@ def _local_date(moment: datetime) -> Any:
     return moment.astimezone(LOCAL_TZ).date()
 
 
-async def _attachments(ctx: Context, kind: str) -> list[Attachment]:
-    """The request's attachments, each one of this dossier's files of `kind` (422 otherwise)."""
+async def _attachments(ctx: Context, kind: str, since: datetime | None = None) -> list[Attachment]:
+    """The request's attachments, each one of this dossier's files of `kind`, uploaded `since` when given
+    (422 otherwise)."""
     ids = list(dict.fromkeys(ctx.request.attachments))
-    rows = (await ctx.session.execute(select(Attachment).where(
-        Attachment.id.in_(ids), Attachment.dossier_id == ctx.dossier.id, Attachment.kind == kind))).scalars().all()
+    query = select(Attachment).where(Attachment.id.in_(ids), Attachment.dossier_id == ctx.dossier.id,
+                                     Attachment.kind == kind)
+    if since is not None:
+        query = query.where(Attachment.uploaded_at >= since)
+    rows = (await ctx.session.execute(query)).scalars().all()
     found = {a.id for a in rows}
     missing = [str(i) for i in ids if i not in found]
     if missing:
+        uploaded = " uploaded since the supplement was requested" if since is not None else ""
         raise validation_problem([{"loc": ["body", "attachments"], "type": "unknown_attachment",
-                                   "msg": f"not {kind} files of this dossier: {', '.join(missing)}"}])
+                                   "msg": f"not {kind} files of this dossier{uploaded}: {', '.join(missing)}"}])
     return sorted(rows, key=lambda a: ids.index(a.id))
 
 
@@ -92,7 +97,8 @@ async def pause_clock(ctx: Context) -> None:
 
 
 async def resume_clock(ctx: Context) -> None:
-    files = await _attachments(ctx, "supplement")
+    # The files answer this request: those sent for an earlier supplement were already answered with.
+    files = await _attachments(ctx, "supplement", since=ctx.progress.paused_at)
     ctx.details["attachments"] = [str(a.id) for a in files]
     progress, dossier = ctx.progress, ctx.dossier
     paused_at = progress.paused_at

@@ -142,3 +142,24 @@ async def test_stop_needs_a_reason_and_issues_a_notice(flow):
     stopped = await flow.act(flow.approval, did, "stop", reason="Người nộp đã chết")
     assert (stopped["state"], stopped["national_status_code"]) == ("stopped", 8)
     assert [n["kind"] for n in await flow.notices(citizen, did)][-1] == "stop"
+
+
+async def test_a_second_supplement_needs_files_sent_for_it(flow, monkeypatch):
+    # The files of the first round were accepted as the answer to the second request (nothing new was sent).
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
+    code = await flow.procedure(processing_days=5)
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.act(flow.reception, did, "receive")
+    await flow.act(flow.reception, did, "request_supplement", items=["Giấy phép kinh doanh"])
+    first = await flow.upload_supplement(citizen, did)
+    set_clock(monkeypatch, 2025, 3, 4, 9, 0)
+    await flow.act(citizen, did, "supplement", attachments=[first])
+    set_clock(monkeypatch, 2025, 3, 5, 9, 0)
+    await flow.act(flow.reception, did, "request_supplement", items=["Bản đồ vị trí"])
+    reused = await flow.post(citizen, did, "supplement", attachments=[first])
+    assert reused.status_code == 422, reused.text
+    assert "since the supplement was requested" in reused.json()["errors"][0]["msg"]
+    second = await flow.upload_supplement(citizen, did)
+    back = await flow.act(citizen, did, "supplement", attachments=[second])
+    assert back["state"] == "received"
