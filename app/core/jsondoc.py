@@ -1,8 +1,8 @@
 """Bounds on free JSON that callers send (a dossier's form, a version's form schema).
 
-Python's parser lets in what JSON cannot carry (NaN, infinities, lone surrogates) and nests as deep as its
-recursion allows; a form 900 levels deep validated, then failed serialisation with a 500. The walk is iterative
-so the check itself cannot run out of stack.
+Python's parser lets in what JSON cannot carry (NaN, infinities, lone surrogates) and what PostgreSQL refuses
+(NUL in text), and nests as deep as its recursion allows: a form 900 levels deep validated, then failed
+serialisation with a 500. The walk is iterative so the check itself cannot run out of stack.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ def json_document(value: Any, *, max_bytes: int | None = None) -> Any:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+            if "\x00" in item:  # PostgreSQL's jsonb refuses it, SQLite would keep it: refused on both
+                raise ValueError("text must not contain NUL characters")
         elif isinstance(item, dict | list):
             if depth >= MAX_JSON_DEPTH:
                 raise ValueError(f"JSON may nest at most {MAX_JSON_DEPTH} levels deep")

@@ -98,11 +98,13 @@ def keyset_after(columns: Sequence[Any], values: Sequence[Any], descending: Sequ
 def _check_cursor_types(columns: Sequence[Any], values: Sequence[Any]) -> None:
     """A cursor is client input: each value must have its column's type (a forged one is a 422, not a 500)."""
     for column, value in zip(columns, values, strict=True):
-        try:
-            expected = column.type.python_type
+        try:  # a TypeDecorator (UTCDateTime) says `object`: its underlying type is what the column holds
+            expected = getattr(column.type, "impl", column.type).python_type
         except (AttributeError, NotImplementedError):
             continue
-        if value is not None and not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
+        wrong_type = not isinstance(value, expected) and not (expected is float and isinstance(value, int))
+        out_of_range = isinstance(value, int) and not -(2**63) <= value < 2**63  # no database integer holds it
+        if value is not None and (wrong_type or out_of_range):
             raise ProblemError("validation_error", "The cursor is not valid for this list.",
                                errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
 

@@ -27,7 +27,7 @@ FormData = Annotated[dict[str, Any], AfterValidator(_bounded_form)]
 ProcedureCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 CitizenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 TaxCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$", max_length=20)]  # String(20)
 
 
 class Strict(BaseModel):

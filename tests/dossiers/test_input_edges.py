@@ -72,8 +72,10 @@ NUMBER_SCHEMA = {"type": "object", "properties": {"weight": {"type": "number", "
                  "required": ["weight"]}
 
 
-@pytest.mark.parametrize(("schema", "raw_value"), [(NUMBER_SCHEMA, "NaN"), (NUMBER_SCHEMA, "Infinity"),
-                                                   (None, '"\\ud800"')], ids=["nan", "infinity", "lone_surrogate"])
+@pytest.mark.parametrize(("schema", "raw_value"), [
+    (NUMBER_SCHEMA, "NaN"), (NUMBER_SCHEMA, "Infinity"), (None, '"\\ud800"'),
+    (None, '"a\\u0000b"'),  # PostgreSQL's jsonb refuses NUL (a 422 naming no field), SQLite stored it
+], ids=["nan", "infinity", "lone_surrogate", "nul"])
 async def test_form_with_non_json_values_is_refused(client, accounts, dossiers, schema, raw_value):
     code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS, form_schema=schema)
     citizen = await accounts.citizen()
@@ -81,6 +83,7 @@ async def test_form_with_non_json_values_is_refused(client, accounts, dossiers, 
     response = await client.post("/v1/dossiers", content=raw.encode(),
                                  headers={**citizen.headers, "Content-Type": "application/json"})
     assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["errors"]] == [["body", "form"]]
 
 
 # --- free JSON is bounded: a form nested 900 deep validated, then failed serialisation (500); 5 MB forms passed ---
@@ -166,6 +169,17 @@ async def test_intake_refuses_non_ascii_digits_in_cccd(client, accounts, dossier
         response = await client.post("/v1/dossiers/intake", headers=clerk.headers, json={
             "procedure_code": code, "channel": "desk", "applicant": {"citizen_id": citizen_id, "name": "B"}})
         assert response.status_code == 422, response.text
+
+
+async def test_intake_contact_phone_fits_its_column(client, accounts, dossiers):
+    # The pattern allowed 21 characters ("+" and 20) for a String(20) column: PostgreSQL refused the row.
+    code = await dossiers.procedure(AGENCY, parts=OPTIONAL_PARTS)
+    clerk = await accounts.official(AGENCY, ["reception"])
+    response = await client.post("/v1/dossiers/intake", headers=clerk.headers, json={
+        "procedure_code": code, "channel": "desk", "applicant": {"citizen_id": "001099012345", "name": "B"},
+        "contact": {"phone": "+" + "8" * 20}})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "contact", "phone"]
 
 
 async def test_form_date_field_refuses_iso_week_date(client, accounts, dossiers):
