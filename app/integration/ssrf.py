@@ -49,6 +49,10 @@ def is_public_address(address: IPAddress) -> bool:
 
 
 def _parse(url: str) -> tuple[str, int]:
+    # httpx refuses control characters at every attempt (and PostgreSQL a NUL at creation): a URL with them
+    # was accepted, then never delivered. A space has no place in a URL either (encode it as %20).
+    if any(c <= " " or c == "\x7f" for c in url):
+        raise UnsafeUrl("the URL contains spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -17,10 +17,14 @@ The rule (documented in the API too):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import clock
 from app.dossiers.models import Dossier
 from app.identity import service as identity
 from app.notifications.models import NotificationPreference
@@ -54,14 +58,19 @@ async def preferences_of(session: AsyncSession, account_id: uuid.UUID, *, has_em
     return Preferences(email=row.email, sms=row.sms, zalo=row.zalo, language=row.language)
 
 
-async def save_preferences(session: AsyncSession, account_id: uuid.UUID, current: Preferences) -> None:
-    row = await session.get(NotificationPreference, account_id)
-    if row is None:
-        session.add(NotificationPreference(account_id=account_id, email=current.email, sms=current.sms,
-                                           zalo=current.zalo, language=current.language))
-    else:
-        row.email, row.sms, row.zalo, row.language = current.email, current.sms, current.zalo, current.language
-    await session.flush()
+async def save_preferences(session: AsyncSession, account_id: uuid.UUID, current: Preferences,
+                           changes: dict[str, Any]) -> Preferences:
+    """Write only the `changes` (the account's row created from `current` if it has none) and return the saved
+    choices. One upsert: two first PATCHes at once both succeed (a read-then-insert made the second a unique
+    violation, a 500), and concurrent PATCHes of different fields all stick (a read-modify-write of every
+    column lost the other's change)."""
+    table: Table = NotificationPreference.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = clock.now()
+    stmt = insert(table).values(account_id=account_id, **{**asdict(current), **changes}, updated_at=now)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.account_id], set_={**changes, "updated_at": now})
+    row = (await session.execute(stmt.returning(table.c.email, table.c.sms, table.c.zalo, table.c.language))).one()
+    return Preferences(email=row.email, sms=row.sms, zalo=row.zalo, language=row.language)
 
 
 async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,

@@ -45,9 +45,7 @@ async def update_preferences(session: AsyncSession, account_id: uuid.UUID, patch
                            "msg": "the account has no phone number (PATCH /v1/accounts/me first)"})
     if errors:
         raise validation_problem(errors)
-    updated = Preferences(**{**current.__dict__, **changes})
-    await save_preferences(session, account_id, updated)
-    return updated
+    return await save_preferences(session, account_id, current, changes)
 
 
 def _state(delivery: Delivery | None) -> str:

@@ -24,13 +24,14 @@ from app.reporting.schemas import (
     GroupBy,
     IndicatorReport,
     LateList,
+    LocalDay,
     Period,
     RatingIn,
     RatingOut,
     SnapshotIn,
     SnapshotOut,
 )
-from app.reporting.scope import agency_scope, public_scope
+from app.reporting.scope import agency_scope, public_scope, require_procedure
 
 router = APIRouter()
 
@@ -45,6 +46,10 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
     """Default: the current local month up to today."""
     today = clock.local(clock.now()).date()
+    for name, day in (("from", start), ("to", end)):
+        if day == date.max:  # a period ends at the midnight after its last day: 9999-12-31 has none (was a 500)
+            raise validation_problem([{"loc": ["query", name], "msg": "must be before 9999-12-31",
+                                       "type": "value_error"}])
     end = end or (today if start is None or start <= today else start)
     start = start or end.replace(day=1)
     if start > end:
@@ -63,19 +68,23 @@ async def get_indicators(
     session: ReadSessionDep,
     agency: Annotated[str | None, Query(max_length=64, description="Agency code (with the agencies under it).")] = None,
     procedure: Annotated[str | None, Query(max_length=64, description="Procedure code.")] = None,
-    start: Annotated[date | None, Query(alias="from", description="First day (local), default the 1st of the "
-                                                                  "current month.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day (local), inclusive; default today.")] = None,
+    start: Annotated[LocalDay | None, Query(alias="from", description="First day (local), default the 1st of "
+                                                                      "the current month.")] = None,
+    end: Annotated[LocalDay | None, Query(alias="to",
+                                          description="Last day (local), inclusive; default today.")] = None,
     group_by: Annotated[GroupBy | None, Query(description="Also one row per agency, procedure or month.")] = None,
 ) -> Any:
     """Decision 766 indicators: five groups of ratios (numerator, denominator, value) and points.
 
     Officials read their agency and those under it, system administrators every agency, clients with
-    `reports:read` the agencies they act for. An agency outside that scope is 404. A group's points are its
-    weight (DVC_INDICATOR_WEIGHTS, default 18/20/22/22/18) × the mean of its scored ratios that have a value;
-    ratios the service holds no data for (complaints) are `available: false` and never estimated."""
+    `reports:read` the agencies they act for. An agency outside that scope, or a procedure code the catalogue
+    does not know, is 404. A group's points are its weight (DVC_INDICATOR_WEIGHTS, default 18/20/22/22/18) × the
+    mean of its scored ratios that have a value; ratios the service holds no data for (complaints) are
+    `available: false` and never estimated."""
     first, last = _period(start, end)
     scope = await agency_scope(session, caller, agency)
+    if procedure is not None:
+        await require_procedure(session, procedure)
     report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
                                      agency=agency, group_by=group_by)
     if "text/csv" in request.headers.get("accept", ""):
@@ -109,8 +118,9 @@ async def get_public_late_dossiers(
     session: ReadSessionDep,
     page: PageDep,
     agency: Annotated[str | None, Query(max_length=64, description="Agency code (with those under it).")] = None,
-    start: Annotated[date | None, Query(alias="from", description="First day, default the 1st of this month.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day, inclusive; default today.")] = None,
+    start: Annotated[LocalDay | None, Query(alias="from",
+                                            description="First day, default the 1st of this month.")] = None,
+    end: Annotated[LocalDay | None, Query(alias="to", description="Last day, inclusive; default today.")] = None,
 ) -> LateList:
     """Agencies and officials who processed dossiers late (UBND 442/2023 §2; no token; cached briefly)."""
     first, last = _period(start, end)

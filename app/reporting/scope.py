@@ -4,7 +4,8 @@
 - an official: their agency and the agencies under it (agencies.parent_code, any depth);
 - an integrator client with `reports:read`: the agencies it may act for, and those under them.
 An `agency=` filter narrows the scope to that agency and its children; an agency outside the caller's
-scope (or unknown) is 404 `not_found`, the same answer whether or not it exists.
+scope (or unknown) is 404 `not_found`, the same answer whether or not it exists. A `procedure=` filter with
+a code the catalogue never had is 404 too (the catalogue is public: nothing is revealed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalogue.models import Agency
+from app.catalogue.models import Agency, Procedure
 from app.core.problems import not_found
 from app.identity.deps import Principal
 
@@ -70,3 +71,10 @@ async def public_scope(session: AsyncSession, agency: str) -> frozenset[str]:
     if agency not in {c for codes in children.values() for c in codes}:
         raise not_found("agency")
     return frozenset(_with_descendants({agency}, children))
+
+
+async def require_procedure(session: AsyncSession, code: str) -> None:
+    """404 for a procedure code the catalogue does not know: a mistyped code used to give a report of zeros,
+    indistinguishable from a procedure that received no dossier."""
+    if await session.scalar(select(Procedure.id).where(Procedure.code == code)) is None:
+        raise not_found("procedure")

@@ -1,0 +1,46 @@
+"""Integration inputs a careless or hostile integrator sends: each a clear 4xx, the same on both databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import PUBLIC_IP, FakeDns
+from tests.integration.test_intake import _body, _syncer
+from tests.support.identity_fixtures import DEFAULT_AGENCY
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com/dvc\r\nX-Injected: 1", "https://hooks.example.com/a\x00b",
+                                 "https://hooks.example.com/a\tb"])
+async def test_a_webhook_url_with_spaces_or_control_characters_is_refused(client, accounts, dns: FakeDns, url):
+    # Accepted before (SQLite; PostgreSQL refused only the NUL, with no field named), then every delivery
+    # failed: httpx refuses such a URL at each attempt.
+    dns.set("hooks.example.com", PUBLIC_IP)
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    response = await client.post("/v1/webhooks", json={"url": url, "event_types": ["dossier.submitted"]},
+                                 headers=integrator.headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [(["body", "url"], "unsafe_url")]
+    assert (await client.get("/v1/webhooks", headers=integrator.headers)).json()["items"] == []
+
+
+async def test_control_characters_in_a_forwarded_name_or_a_webhook_description_are_a_field_error(
+        client, accounts, dossiers, dns: FakeDns):
+    # SQLite stored the NUL (then shown and synced on); PostgreSQL refused it as a 422 naming no field.
+    code = await dossiers.procedure()
+    syncer = await _syncer(accounts)
+    body = _body(code, applicant={"citizen_id": "001099012345", "name": "Lê Văn\x00 Cường"})
+    forwarded = await client.post("/v1/integration/dossiers", json=body, headers=syncer.headers)
+    assert forwarded.status_code == 422, forwarded.text
+    assert forwarded.json()["errors"][0]["loc"][:3] == ["body", "applicant", "name"]
+
+    dns.set("hooks.example.com", PUBLIC_IP)
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = await client.post("/v1/webhooks", headers=integrator.headers, json={
+        "url": "https://hooks.example.com/dvc", "event_types": ["dossier.submitted"], "description": "Sở\x00KHCN"})
+    assert hook.status_code == 422, hook.text
+    assert hook.json()["errors"][0]["loc"][:2] == ["body", "description"]
+    multiline = await client.post("/v1/webhooks", headers=integrator.headers, json={
+        "url": "https://hooks.example.com/dvc", "event_types": ["dossier.submitted"],
+        "description": "Sở KHCN\nHà Tĩnh"})
+    assert multiline.status_code == 201, multiline.text
