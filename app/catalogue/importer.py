@@ -57,23 +57,63 @@ def _published(versions: list[ProcedureVersion]) -> ProcedureVersion | None:
     return next((v for v in versions if v.status == VersionStatus.published), None)
 
 
-def _check_permissions(editor: Editor, doc: schemas.CatalogueDocument) -> None:
+async def _owners(session: AsyncSession, doc: schemas.CatalogueDocument, fields: dict[str, Field],
+                  ) -> set[str | None]:
+    """The agencies that own what the document would change: an existing field's agency, and an existing
+    procedure's (its published version's, else its latest version's). Without them an agency admin could move
+    another agency's field or procedure into its own agency by importing it under its own code."""
+    owners: set[str | None] = {fields[f.code].agency_code for f in doc.fields if f.code in fields}
+    codes = {p.code for p in doc.procedures}
+    if not codes:
+        return owners
+    rows = (await session.execute(select(ProcedureVersion.procedure_code, ProcedureVersion.agency_code,
+                                         ProcedureVersion.status)
+                                  .where(ProcedureVersion.procedure_code.in_(codes))
+                                  .order_by(ProcedureVersion.version))).all()
+    latest: dict[str, str] = {}
+    published: dict[str, str] = {}
+    for code, agency_code, status in rows:  # oldest first: the latest wins, unless a version is published
+        latest[code] = agency_code
+        if status == VersionStatus.published:
+            published[code] = agency_code
+    return owners | set((latest | published).values())
+
+
+def _check_permissions(editor: Editor, doc: schemas.CatalogueDocument, owners: set[str | None]) -> None:
     codes = {a.code for a in doc.agencies} | {f.agency_code for f in doc.fields} | {
-        p.agency_code for p in doc.procedures}
+        p.agency_code for p in doc.procedures} | owners
     denied = sorted(str(c) for c in codes if not may_edit(editor, c))
     if denied:
         raise ProblemError("forbidden_role", f"You may not edit the catalogue of: {', '.join(denied)}.")
 
 
+def _parent_cycles(agencies: dict[str, Agency], entries: list[schemas.AgencyIn]) -> list[dict[str, Any]]:
+    """Parent chains, as the document would leave them, must end (the API refuses a cycle too; here one was a
+    foreign-key error on apply: a 500)."""
+    parent: dict[str, str | None] = {code: a.parent_code for code, a in agencies.items()}
+    parent |= {a.code: a.parent_code for a in entries}
+    errors = []
+    for i, entry in enumerate(entries):
+        seen = {entry.code}
+        cursor = entry.parent_code
+        while cursor is not None and cursor not in seen:
+            seen.add(cursor)
+            cursor = parent.get(cursor)
+        if cursor is not None:
+            errors.append(field_error(["body", "agencies", i, "parent_code"], "the parent chain would form a cycle"))
+    return errors
+
+
 async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.CatalogueDocument,
                    ) -> list[dict[str, Any]]:
     """Every problem of the document against the current catalogue (empty: safe to apply)."""
-    if editor is not None:
-        _check_permissions(editor, doc)
     agencies, fields, versions = await _existing(session)
+    if editor is not None:
+        _check_permissions(editor, doc, await _owners(session, doc, fields))
     errors = _duplicates(doc.agencies, "agencies") + _duplicates(doc.fields, "fields")
     errors += _duplicates(doc.procedures, "procedures")
     agency_codes = set(agencies) | {a.code for a in doc.agencies}
+    errors += _parent_cycles(agencies, doc.agencies)
     field_scope = {code: f.agency_code for code, f in fields.items()} | {f.code: f.agency_code for f in doc.fields}
     for i, agency in enumerate(doc.agencies):
         if agency.parent_code and agency.parent_code not in agency_codes:

@@ -3,17 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.catalogue.models import AgencyLevel, OnlineLevel, VersionStatus
 from app.core.jsondoc import json_document
+from app.core.text import PLAIN
+
+
+def _utc(value: datetime) -> datetime:
+    """An instant the database can store: in UTC, inside the calendar (`9999-12-31T23:59:59-05:00` is past its
+    end once converted, and used to be a 500)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the representable range of dates") from None
+
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
-LongName = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), PLAIN]
+LongName = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), PLAIN]
+# Free text up to n characters, control characters refused like names.
+Text200 = Annotated[str, StringConstraints(max_length=200), PLAIN]
+Text2000 = Annotated[str, StringConstraints(max_length=2000), PLAIN]
+Text4000 = Annotated[str, StringConstraints(max_length=4000), PLAIN]
+# A validity boundary: with an offset (a naive time is ambiguous, and comparing it with stored times was a 500).
+Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 # Statutory processing times run to weeks or a few months (the sample catalogue's are 15 working days); a
 # year of working days is beyond any of them, so a larger figure is a typo (an extra zero, hours typed as
@@ -77,7 +103,7 @@ class DocumentPart(Strict):
     max_bytes: PositiveInt = 10 * 1024 * 1024
     original_at_desk: bool = False
     copies: PositiveInt = 1
-    template_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    template_url: Text2000 | None = None
 
     @field_validator("media_types")
     @classmethod
@@ -96,7 +122,7 @@ class FeeItem(Strict):
     amount: Amount
     due: Literal["before_processing", "on_result"] = Field(
         default="on_result", description="`before_processing` is requested at step 2.3, after reception checks.")
-    exemption_note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    exemption_note: Text2000 | None = None
 
 
 class ResultSpec(Strict):
@@ -169,7 +195,7 @@ class ProcedureContent(Strict):
     result: ResultSpec
     workflow: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] = "standard"
     form_schema: dict[str, Any] | None = None
-    legal_basis: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    legal_basis: Text4000 | None = None
     step_time_limits: list[StepTimeLimit] = Field(default_factory=list)
     sample: bool = Field(default=False, description="Invented values (sample catalogue), not legal ones.")
 
@@ -217,7 +243,7 @@ class VersionPatch(Strict):
     result: ResultSpec | None = None
     workflow: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] | None = None
     form_schema: dict[str, Any] | None = None
-    legal_basis: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    legal_basis: Text4000 | None = None
     step_time_limits: list[StepTimeLimit] | None = None
     sample: bool | None = None
 
@@ -233,11 +259,11 @@ class ProcedureOut(ProcedureContent, _Coded):
 
 
 class PublishIn(Strict):
-    valid_from: datetime | None = Field(default=None, description="Defaults to now: live at once.")
+    valid_from: Moment | None = Field(default=None, description="Defaults to now: live at once.")
 
 
 class RetireIn(Strict):
-    valid_to: datetime | None = Field(default=None, description="Defaults to now.")
+    valid_to: Moment | None = Field(default=None, description="Defaults to now.")
 
 
 class AgencyIn(Strict):
@@ -245,9 +271,9 @@ class AgencyIn(Strict):
     name: Name
     parent_code: Code | None = None
     level: AgencyLevel
-    province: Annotated[str, StringConstraints(max_length=200)] | None = None
-    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    working_hours: Annotated[str, StringConstraints(max_length=200)] | None = None
+    province: Text200 | None = None
+    address: Text2000 | None = None
+    working_hours: Text200 | None = None
     saturday_morning: bool = False
 
 
@@ -255,9 +281,9 @@ class AgencyPatch(Strict):
     name: Name | None = None
     parent_code: Code | None = None
     level: AgencyLevel | None = None
-    province: Annotated[str, StringConstraints(max_length=200)] | None = None
-    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    working_hours: Annotated[str, StringConstraints(max_length=200)] | None = None
+    province: Text200 | None = None
+    address: Text2000 | None = None
+    working_hours: Text200 | None = None
     saturday_morning: bool | None = None
 
 
@@ -276,7 +302,7 @@ class FieldOut(FieldIn):
 
 
 class ImportProcedure(ProcedureCreate):
-    valid_from: datetime | None = Field(
+    valid_from: Moment | None = Field(
         default=None, description="When this content takes effect; defaults to the import time.")
 
 
@@ -284,7 +310,7 @@ class CatalogueDocument(Strict):
     """The import/export format; an export imports back unchanged."""
 
     format: Literal["dvc-catalogue/1"] = "dvc-catalogue/1"
-    note: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    note: Text4000 | None = None
     agencies: list[AgencyIn] = Field(default_factory=list)
     fields: list[FieldIn] = Field(default_factory=list)
     procedures: list[ImportProcedure] = Field(default_factory=list)

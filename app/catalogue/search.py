@@ -37,6 +37,7 @@ from app.catalogue.models import OnlineLevel, ProcedureVersion
 from app.catalogue.service import live_clause
 from app.catalogue.text import normalise, query_words
 from app.core.pagination import PageParams, decode_cursor, encode_cursor, keyset_after, keyset_page
+from app.core.problems import ProblemError
 
 PHRASE, ALL_WORDS, SOME_WORDS = 3_000_000, 2_000_000, 1_000_000
 
@@ -140,6 +141,16 @@ def _filtered(stmt: Any, *, agency: str | None, field: str | None, online_level:
     return stmt
 
 
+def _position_after(cursor: str) -> list[Any]:
+    """The (rank, code) a cursor carries. A cursor is client input: anything but the pair this module writes is
+    a 422 (a text rank was a TypeError, an integer past 64 bits an overflow in the driver: 500s)."""
+    rank, code = decode_cursor(cursor, 2)
+    if type(rank) is not int or not 0 <= rank <= PHRASE or not isinstance(code, str):
+        raise ProblemError("validation_error", "The cursor is not valid for this list.",
+                           errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor"}])
+    return [rank, code]
+
+
 async def search_procedures(
     session: AsyncSession, page: PageParams, *, q: str | None = None, agency: str | None = None,
     field: str | None = None, online_level: OnlineLevel | None = None, channel: str | None = None,
@@ -153,7 +164,7 @@ async def search_procedures(
         stmt = _filtered(select(ProcedureVersion), **filters)
         return await keyset_page(session, stmt, order=[(ProcedureVersion.procedure_code, False)], params=page,
                                  key=lambda v: (v.procedure_code,))
-    after = decode_cursor(page.cursor, 2) if page.cursor else None
+    after = _position_after(page.cursor) if page.cursor else None
     found: list[tuple[ProcedureVersion, int]] = []
     for band in bands:
         if after is not None and after[0] < band.floor:

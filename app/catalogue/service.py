@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -63,6 +64,15 @@ def field_error(loc: list[str | int], msg: str, kind: str = "value_error") -> di
     path = loc[1:] if loc and loc[0] == "body" else loc
     pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
     return {"loc": loc, "msg": msg, "type": kind, "pointer": pointer}
+
+
+async def flush_new(session: AsyncSession, key: str, message: str) -> None:
+    """Insert what was added: a concurrent request that created the same code first (after our existence check)
+    gets the answer a later one gets, a 422 on `key`, instead of the unique violation's 500."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise validation_problem([field_error(["body", key], message)]) from error
 
 
 def live_clause(now: Any = None) -> ColumnElement[bool]:
@@ -169,7 +179,7 @@ async def create_agency(session: AsyncSession, editor: Editor, data: schemas.Age
     await _check_parent(session, data.code, data.parent_code)
     agency = Agency(**data.model_dump())
     session.add(agency)
-    await session.flush()
+    await flush_new(session, "code", f"agency {data.code!r} already exists")
     return agency
 
 
@@ -210,7 +220,7 @@ async def create_field(session: AsyncSession, editor: Editor, data: schemas.Fiel
         raise validation_problem([field_error(["body", "agency_code"], f"unknown agency {data.agency_code!r}")])
     row = Field(**data.model_dump())
     session.add(row)
-    await session.flush()
+    await flush_new(session, "code", f"field {data.code!r} already exists")
     return row
 
 

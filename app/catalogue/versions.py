@@ -22,6 +22,7 @@ from app.catalogue.models import Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import (
     Editor,
     field_error,
+    flush_new,
     get_agency,
     get_field,
     get_published_version,
@@ -115,7 +116,7 @@ async def create_procedure(session: AsyncSession, editor: Editor, data: schemas.
     if errors:
         raise validation_problem(errors)
     session.add(Procedure(code=data.code))
-    await session.flush()
+    await flush_new(session, "code", f"procedure {data.code!r} already exists")
     version = ProcedureVersion(procedure_code=data.code, version=1, status=VersionStatus.draft)
     await write_content(session, version, content)
     session.add(version)
@@ -154,6 +155,9 @@ async def _editable_version(session: AsyncSession, editor: Editor, code: str, nu
 
 async def patch_draft(session: AsyncSession, editor: Editor, code: str, number: int,
                       patch: schemas.VersionPatch) -> ProcedureVersion:
+    # The procedure's lock, as publish() takes it: otherwise an edit that read the draft just before a
+    # concurrent publish committed would then write into the published version.
+    await _procedure_for_update(session, code)
     version = await _editable_version(session, editor, code, number)
     merged = {**content_of(version), **patch.model_dump(mode="json", exclude_unset=True)}
     try:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from app.core.text import PLAIN
 from app.identity.identifiers import is_citizen_id, is_phone
 from app.identity.models import AccountKind, AccountStatus, ClientScope, OfficialRole
 
@@ -27,11 +28,11 @@ def _citizen_id(value: str) -> str:
 
 Phone = Annotated[str, StringConstraints(max_length=20), AfterValidator(_phone)]
 CitizenId = Annotated[str, AfterValidator(_citizen_id)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Text500 = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-AgencyCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400), PLAIN]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), PLAIN]
+Text500 = Annotated[str, StringConstraints(min_length=1, max_length=500), PLAIN]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=255), PLAIN]
+AgencyCode = Annotated[str, StringConstraints(min_length=1, max_length=64), PLAIN]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")]
 StaffRole = Annotated[OfficialRole, Field(description="system_admin only by a system administrator")]
 

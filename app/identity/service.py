@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +21,10 @@ from app.core.settings import get_settings
 from app.identity import audit
 from app.identity.identifiers import is_citizen_id, is_tax_code
 from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative
-from app.identity.schemas import ContactsPatch, RegistrationIn
+from app.identity.schemas import ContactsPatch, Name, RegistrationIn
 from app.identity.tokens import VerifiedToken
+
+_NAME: TypeAdapter[str] = TypeAdapter(Name)
 
 
 def _claim(token: VerifiedToken, name: str) -> str | None:
@@ -60,12 +63,7 @@ async def register(session: AsyncSession, token: VerifiedToken, data: Registrati
     column = Account.citizen_id if kind is AccountKind.citizen else Account.tax_code
     account = await session.scalar(select(Account).where(Account.kind == kind, column == number))
     if account is None:
-        account = _new_applicant(token, kind, number, data)
-        session.add(account)
-        await session.flush()
-        audit.record(session, account.id, account.id, "account.registered",
-                     audit.created(account, ("kind", "citizen_id", "tax_code", "name", "email", "phone",
-                                             "address", "status")))
+        account = await _create_applicant(session, token, kind, number, data)
     identity = Identity(account_id=account.id, issuer=token.issuer, subject=token.subject)
     session.add(identity)
     try:
@@ -77,12 +75,46 @@ async def register(session: AsyncSession, token: VerifiedToken, data: Registrati
     return account
 
 
+async def _create_applicant(session: AsyncSession, token: VerifiedToken, kind: AccountKind, number: str,
+                            data: RegistrationIn) -> Account:
+    """A new account for the number, or the one a concurrent registration of the same number (the person
+    arriving through another identity provider at the same moment) has just created: its unique violation was
+    a 500. The savepoint keeps the transaction usable after that violation on PostgreSQL."""
+    account = _new_applicant(token, kind, number, data)
+    try:
+        async with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        column = Account.citizen_id if kind is AccountKind.citizen else Account.tax_code
+        winner = await session.scalar(select(Account).where(Account.kind == kind, column == number))
+        if winner is None:
+            raise
+        return winner
+    audit.record(session, account.id, account.id, "account.registered",
+                 audit.created(account, ("kind", "citizen_id", "tax_code", "name", "email", "phone", "address",
+                                         "status")))
+    return account
+
+
+def _token_name(token: VerifiedToken) -> str | None:
+    """The name claim, checked like a name in a body: a non-text claim was stored as its Python repr, and one
+    too long or with a NUL was kept by SQLite and refused by PostgreSQL without naming the claim."""
+    claim = get_settings().oidc_claim_name
+    value = token.claims.get(claim)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return _NAME.validate_python(value)
+    except ValidationError:
+        raise validation_problem([{"loc": ["token", claim], "msg": "not a name (text of at most 400 characters, "
+                                   "without control characters)"}]) from None
+
+
 def _new_applicant(token: VerifiedToken, kind: AccountKind, number: str, data: RegistrationIn) -> Account:
-    token_name = _claim(token, get_settings().oidc_claim_name)
     if kind is AccountKind.citizen:
-        return Account(id=uuid.uuid4(), kind=kind, citizen_id=number, name=token_name, email=str(data.email),
-                       phone=data.phone, address=data.address, status=AccountStatus.active)
-    name = data.name or token_name
+        return Account(id=uuid.uuid4(), kind=kind, citizen_id=number, name=_token_name(token),
+                       email=str(data.email), phone=data.phone, address=data.address, status=AccountStatus.active)
+    name = data.name or _token_name(token)
     if not name:
         raise validation_problem([{"loc": ["body", "name"], "msg": "an organisation needs its registered name"}])
     return Account(id=uuid.uuid4(), kind=kind, tax_code=number, name=name, email=str(data.email),

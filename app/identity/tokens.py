@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import time
+import unicodedata
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from app.core.settings import Settings, get_settings
 log = logging.getLogger("app.identity.tokens")
 
 MAX_TOKEN_BYTES = 8 * 1024
+MAX_SUBJECT_LENGTH = 255  # identities.subject
 JWKS_TIMEOUT_S = 5.0
 VERIFIED_CACHE_SIZE = 10_000
 _KTY_BY_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
@@ -213,8 +215,17 @@ class TokenVerifier:
             raise unauthorized("token_invalid", f"The token's claims are not acceptable: {error}.") from None
         except JWTError as error:
             raise unauthorized("token_invalid", f"The token is not acceptable: {error}.") from None
-        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
             raise unauthorized("token_invalid", "The token has no subject.")
+        # The subject is stored (identities.subject, 255 characters) and looked up on every request: one that
+        # cannot be stored was a 422 at registration on PostgreSQL and silently kept on SQLite.
+        if len(subject) > MAX_SUBJECT_LENGTH or any(unicodedata.category(c) == "Cc" for c in subject):
+            raise unauthorized("token_invalid", "The token's subject is too long or has control characters.")
+        try:  # kept as floats by verify(); an integer past the float range was an OverflowError there (a 500)
+            float(claims["exp"]), float(claims.get("nbf", 0) or 0)
+        except (OverflowError, TypeError, ValueError):
+            raise unauthorized("token_invalid", "The token's exp or nbf is out of range.") from None
         return claims
 
     async def _keys_for(self, kid: str | None, alg: str) -> list[Key]:

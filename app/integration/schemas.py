@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     AnyUrl,
     BaseModel,
     ConfigDict,
@@ -18,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.text import without_controls
 from app.dossiers.schemas import CitizenId, Contact, FormData, IntakeApplicant, Phone, ProcedureCode, TaxCode
 
 NationalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
@@ -25,20 +24,8 @@ PartKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 FileName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-def _without_controls(allowed: str = "") -> AfterValidator:
-    """Names and descriptions are shown to people and sent on: a NUL was stored by SQLite and refused by
-    PostgreSQL (a 422 naming no field); other control characters (but those `allowed`) have no place either."""
-
-    def check(text: str) -> str:
-        if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
-            raise ValueError("must not contain control characters")
-        return text
-
-    return AfterValidator(check)
-
-
-Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), _without_controls()]
-Description = Annotated[str, StringConstraints(max_length=400), _without_controls("\n\t")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), without_controls("")]
+Description = Annotated[str, StringConstraints(max_length=400), without_controls("\n\t")]
 
 # Events a webhook may subscribe to: every one concerns one dossier (so one agency).
 WEBHOOK_EVENT_TYPES = ("dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from app.core.text import legible_text
 
 MAX_CALENDAR_RANGE_DAYS = 366
 
@@ -43,19 +44,9 @@ class CalendarOverrideOut(BaseModel):
 
 # --- transitions, history, steps, notices --------------------------------------------------------------------
 
-def _legible(text: str) -> str:
-    """Reasons and items are read by people and printed on notices: no control characters (a NUL is refused
-    by PostgreSQL and stored by SQLite) and not only invisible ones (a zero-width space is no reason)."""
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
-        raise ValueError("must not contain control characters")
-    if text and not any(unicodedata.category(c)[0] not in "CZ" for c in text):
-        raise ValueError("must contain visible text")
-    return text
-
-
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
-                      AfterValidator(_legible)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_legible)]
+                      AfterValidator(legible_text)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(legible_text)]
 
 
 class DeliveryIn(BaseModel):

@@ -1,0 +1,34 @@
+"""Free text people read (names, addresses, reasons, descriptions): no control characters.
+
+PostgreSQL refuses a NUL in text (a 422 naming no field) while SQLite stores it, and the text is printed on
+receipts and notices and sent on to other systems. One rule for every domain, used as a pydantic validator.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from pydantic import AfterValidator
+
+
+def plain_text(value: str, allowed: str = "\n\r\t") -> str:
+    """`value` when it has no control characters but those `allowed`; else ValueError (a 422 on the field)."""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def legible_text(value: str, allowed: str = "\n\t") -> str:
+    """Plain text that shows something: not only invisible characters (a zero-width space is no reason)."""
+    plain_text(value, allowed)
+    if value and not any(unicodedata.category(c)[0] not in "CZ" for c in value):
+        raise ValueError("must contain visible text")
+    return value
+
+
+def without_controls(allowed: str = "\n\r\t") -> AfterValidator:
+    """The validator of plain_text, for Annotated[str, ...] types."""
+    return AfterValidator(lambda value: plain_text(value, allowed))
+
+
+PLAIN = without_controls()
