@@ -5,7 +5,10 @@ Rules (so that duplicate, late and out-of-order news never double-credits):
 - a success is money that moved: it wins over an earlier `failed`/`cancelled`/`expired` (out of order or late)
   and is credited if the obligation still owes it, else recorded as an overpayment to refund;
 - a success for an attempt already succeeded with the same transaction is a duplicate (nothing happens);
-- a reported amount that differs from the attempt's is recorded and flagged, never credited;
+- a reported amount that differs from the attempt's is flagged, never credited, and the money is kept as a
+  surplus to refund (app.fees.surpluses); so is a second transaction on an attempt already succeeded;
+- a transaction is applied once, as its first news said: news of a transaction on record as a surplus is a
+  duplicate, whatever amount it states;
 - failure news only ends a live attempt; after a final state it is ignored;
 - a real provider gets every answer in its own form: when applying its news fails on our side, nothing is kept
   and it is answered as malformed (it retries, or reconciliation settles the attempt).
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError
+from app.fees import surpluses
 from app.fees.models import (
     CLOSED_DOSSIER_STATES,
     LIVE_STATES,
@@ -34,6 +38,7 @@ from app.fees.models import (
     PaymentAttempt,
     PaymentCallback,
     Stage,
+    SurplusReason,
 )
 from app.fees.obligations import credit, lock_obligation
 from app.fees.providers.base import CallbackEvent, CallbackOutcome, CallbackRejected, CallbackRequest, PaymentProvider
@@ -111,26 +116,44 @@ async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id:
 async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str, txn_id: str | None,
                  amount: int | None) -> CallbackOutcome:
     """Apply the provider's news to a locked attempt (see the module docstring for the rules)."""
-    now = clock.now()
     if status == "succeeded":
+        if await surpluses.recorded(session, attempt, txn_id):
+            return "duplicate"  # this transaction is on record already, as money to give back
         if amount is not None and amount != attempt.amount:
-            attempt.flag, attempt.reported_amount = "amount_mismatch", amount
-            if attempt.live:
-                attempt.state, attempt.completed_at = AttemptState.failed.value, now
-            attempt.updated_at = now
-            log.warning("payment %s: provider reported %s, attempt is %s", attempt.id, amount, attempt.amount)
-            return "amount_mismatch"
+            return await _amount_mismatch(session, attempt, txn_id, amount)
         if attempt.state == AttemptState.succeeded:
             if txn_id is None or attempt.provider_txn_id in (None, txn_id):
                 return "duplicate"
-            attempt.flag = "second_transaction"  # the payer paid the same order twice: refund one
-            return "overpayment"
+            # The payer paid the same order twice: the second transaction's money is kept to refund.
+            added = await surpluses.record(session, attempt, txn_id=txn_id, amount=attempt.amount,
+                                           reason=SurplusReason.second_transaction)
+            return "overpayment" if added else "duplicate"
         return await record_success(session, attempt, txn_id)
     if not attempt.live:
         return "ignored"
     attempt.state = AttemptState.cancelled.value if status == "cancelled" else AttemptState.failed.value
-    attempt.completed_at = attempt.updated_at = now
+    attempt.completed_at = attempt.updated_at = clock.now()
     return "recorded"
+
+
+async def _amount_mismatch(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None,
+                           amount: int) -> CallbackOutcome:
+    """Another amount than the order's is never credited: a live attempt fails, and the money is a surplus to
+    refund. Not when the transaction is the one this attempt was credited with (its own refundable covers it),
+    nor when no representable money moved (VNPAY's -1: not whole đồng, or beyond any fee; its callback is kept)."""
+    now = clock.now()
+    own = attempt.state == AttemptState.succeeded and attempt.provider_txn_id in (None, txn_id)
+    if amount > 0 and not own and not await surpluses.record(session, attempt, txn_id=txn_id, amount=amount,
+                                                             reason=SurplusReason.amount_mismatch):
+        return "duplicate"
+    attempt.flag = attempt.flag or "amount_mismatch"
+    if attempt.reported_amount is None:
+        attempt.reported_amount = amount
+    if attempt.live:
+        attempt.state, attempt.completed_at = AttemptState.failed.value, now
+    attempt.updated_at = now
+    log.warning("payment %s: provider reported %s, attempt is %s", attempt.id, amount, attempt.amount)
+    return "amount_mismatch"
 
 
 async def handle_callback(session: AsyncSession, provider: PaymentProvider,

@@ -7,6 +7,10 @@ attempt per obligation is live at a time (a partial unique index), so two browse
 `paid` counts money credited to the obligation; `refunded` counts money given back from it (reserved as soon
 as a refund is submitted, released if the provider refuses). Balance = due - paid: a refund does not reopen
 the obligation (it returns money for a decision such as a stopped dossier, it does not undo the payment).
+
+Money a provider reports that we do not credit (a different amount than the order's, a second transaction on an
+order already paid) is a surplus: one row per (attempt, provider transaction), refundable on its own; it never
+touches the obligation's `paid` or `refunded`, since it was never credited.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ LIVE_STATES = (AttemptState.created.value, AttemptState.started.value, AttemptSt
 # A dossier in one of these states takes no more money; money that still arrives is refunded.
 CLOSED_DOSSIER_STATES = frozenset({"rejected", "withdrawn", "stopped"})
 _LIVE_SQL = "state IN ('created', 'started', 'submitted')"
+
+
+class SurplusReason(enum.StrEnum):
+    amount_mismatch = "amount_mismatch"  # the provider took another amount than the order's
+    second_transaction = "second_transaction"  # the payer paid an order that was already paid
 
 
 class RefundState(enum.StrEnum):
@@ -130,8 +139,10 @@ class PaymentAttempt(Base):
     state: Mapped[str] = mapped_column(String(16), default=AttemptState.created.value)
     credited: Mapped[bool] = mapped_column(Boolean, default=False)  # counted in the obligation's `paid`
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
-    flag: Mapped[str | None] = mapped_column(String(32), default=None)  # amount_mismatch, overpayment, ...
-    reported_amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Why an operator is needed: overpayment or dossier_closed (this attempt's own money, set when it succeeds),
+    # else the first surplus's reason (amount_mismatch, second_transaction); each surplus is a PaymentSurplus row.
+    flag: Mapped[str | None] = mapped_column(String(32), default=None)
+    reported_amount: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the first mismatching amount
     next_url: Mapped[str | None] = mapped_column(Text, default=None)
     return_url: Mapped[str | None] = mapped_column(Text, default=None)
     payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
@@ -151,6 +162,33 @@ class PaymentAttempt(Base):
         return self.amount - self.refunded if self.state == AttemptState.succeeded else 0
 
 
+class PaymentSurplus(Base):
+    """Money a provider reported for an attempt and we did not credit: what finance gives back.
+
+    Unique per (attempt, provider transaction), so a repeated callback records it once; `refunded` is reserved
+    as a refund drawing on it is submitted, and released if the provider refuses (as an attempt's)."""
+
+    __tablename__ = "payment_surpluses"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded >= 0 AND refunded <= amount", name="refunded_within_amount"),
+        CheckConstraint("reason IN ('amount_mismatch', 'second_transaction')", name="reason_known"),
+        Index("uq_payment_surpluses_attempt_txn", "attempt_id", "provider_txn_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_attempts.id", ondelete="CASCADE"))
+    provider_txn_id: Mapped[str | None] = mapped_column(String(100), default=None)  # None: the provider named none
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded
+
+
 class Refund(Base):
     __tablename__ = "payment_refunds"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),
@@ -158,6 +196,9 @@ class Refund(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_attempts.id", ondelete="CASCADE"))
+    # The surplus this refund gives back; None: the attempt's own (credited or overpaid) payment.
+    surplus_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_surpluses.id", ondelete="CASCADE"),
+                                                         default=None)
     amount: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default=RefundState.submitted.value)

@@ -27,7 +27,15 @@ from app.core import clock
 from app.core.db import get_database
 from app.core.settings import get_settings
 from app.fees.callbacks import settle
-from app.fees.models import LIVE_STATES, AttemptState, PaymentAttempt, PaymentCallback, Refund, RefundState
+from app.fees.models import (
+    LIVE_STATES,
+    AttemptState,
+    PaymentAttempt,
+    PaymentCallback,
+    PaymentSurplus,
+    Refund,
+    RefundState,
+)
 from app.fees.providers import get_provider
 from app.fees.providers.base import ProviderError, ProviderStatus
 from app.fees.refunds import ask_provider, record_answer
@@ -106,9 +114,9 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
         except Exception:  # one bad attempt must not stop the pass
             log.exception("reconcile: attempt %s", attempt_id)
             report.errors += 1
-    for refund, attempt in await _unresolved_refunds(wait, limit):
+    for refund, attempt, surplus in await _unresolved_refunds(wait, limit):
         try:
-            if await _ask_again(refund, attempt):
+            if await _ask_again(refund, attempt, surplus):
                 report.refunds_settled += 1
                 continue
         except Exception:  # one bad refund must not stop the pass; it is still reported below
@@ -120,23 +128,26 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
     return report
 
 
-async def _unresolved_refunds(older_than_s: float, limit: int) -> list[tuple[Refund, PaymentAttempt]]:
+async def _unresolved_refunds(older_than_s: float,
+                              limit: int) -> list[tuple[Refund, PaymentAttempt, PaymentSurplus | None]]:
+    """Submitted refunds older than the wait, with their payment and the surplus they draw on (if any)."""
     cutoff = clock.now() - timedelta(seconds=older_than_s)
     async with get_database().read_sessions() as session:
         rows = (await session.execute(
-            select(Refund, PaymentAttempt).join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
+            select(Refund, PaymentAttempt, PaymentSurplus).join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
+            .outerjoin(PaymentSurplus, PaymentSurplus.id == Refund.surplus_id)
             .where(Refund.state == RefundState.submitted.value, Refund.created_at <= cutoff)
             .order_by(Refund.created_at).limit(limit))).all()
-    return [(row[0], row[1]) for row in rows]
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
-async def _ask_again(refund: Refund, attempt: PaymentAttempt) -> bool:
+async def _ask_again(refund: Refund, attempt: PaymentAttempt, surplus: PaymentSurplus | None) -> bool:
     """Ask the provider again with the same refund id, outside any transaction; record a definite answer.
     False when the provider cannot be asked safely or the answer is still unknown."""
     if attempt.provider == "counter" or not get_provider(attempt.provider).refunds_idempotent:
         return False
     try:
-        result = await ask_provider(attempt, refund, requested_by=str(refund.requested_by))
+        result = await ask_provider(attempt, refund, requested_by=str(refund.requested_by), surplus=surplus)
     except ProviderError as error:
         log.warning("reconcile: asking %s again for refund %s failed: %s", attempt.provider, refund.id, error)
         return False

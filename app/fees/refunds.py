@@ -1,11 +1,15 @@
-"""Refunds of a succeeded payment, partial or full, through the provider that took the money.
+"""Refunds of a succeeded payment, partial or full, through the provider that took the money; and of a surplus
+(money the provider reported for the payment that was never credited: app.fees.surpluses), the same way.
 
 `expected_available` is the caller's view of what is still refundable; a different value is 409
 `refund_amount_mismatch`, so two officials working from the same screen cannot refund the same money twice.
 The amount is reserved (attempt and obligation `refunded`, a `submitted` refund row) and committed before the
 provider is asked, and released if the provider refuses; the database CHECKs keep refunded <= paid whatever
-happens. A refund whose answer was lost is asked again by reconciliation with the same refund id, when the
-provider de-duplicates refunds by that id (`refunds_idempotent`); otherwise it waits for finance.
+happens. A refund of a surplus reserves on that surplus's `refunded` alone (CHECK refunded <= amount) and names
+the surplus's transaction to the provider; the obligation does not move.
+
+A refund whose answer was lost is asked again by reconciliation with the same refund id, when the provider
+de-duplicates refunds by that id (`refunds_idempotent`); otherwise it waits for finance.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found
-from app.fees.models import PaymentAttempt, Refund, RefundState
+from app.fees.models import FeeObligation, PaymentAttempt, PaymentSurplus, Refund, RefundState
 from app.fees.obligations import lock_obligation
 from app.fees.providers import get_provider
 from app.fees.providers.base import RefundOrder, RefundResult
+from app.fees.surpluses import lock_surplus
 
 log = logging.getLogger(__name__)
 
@@ -36,38 +41,49 @@ async def lock_attempt(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentA
     return attempt
 
 
-async def ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by: str) -> RefundResult:
+async def ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by: str,
+                       surplus: PaymentSurplus | None = None) -> RefundResult:
+    """Ask the provider to give back the refund's money, from the transaction it came from: the surplus's when
+    the refund draws on one, else the payment's own."""
     if attempt.provider == "counter":  # cash handed back at the desk
         return RefundResult("succeeded", provider_refund_id=f"CR{refund.id.hex[:16].upper()}")
     provider = get_provider(attempt.provider)
+    txn_id, taken = (attempt.provider_txn_id, attempt.amount) if surplus is None else (surplus.provider_txn_id,
+                                                                                       surplus.amount)
     return await provider.refund(RefundOrder(
-        refund_id=refund.id, provider_ref=attempt.provider_ref, txn_id=attempt.provider_txn_id,
-        amount=refund.amount, full=refund.amount == attempt.amount, reason=refund.reason,
+        refund_id=refund.id, provider_ref=attempt.provider_ref, txn_id=txn_id,
+        amount=refund.amount, full=refund.amount == taken, reason=refund.reason,
         ordered_at=attempt.created_at, requested_by=requested_by))
 
 
 async def refund_payment(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int, reason: str,
-                         expected_available: int, official_id: uuid.UUID) -> Refund:
+                         expected_available: int, official_id: uuid.UUID,
+                         surplus_id: uuid.UUID | None = None) -> Refund:
     """Reserve, commit, ask the provider, record: three steps, two transactions.
 
     The reservation (a `submitted` refund holding its amount) is committed before the provider moves any money,
     and no row lock is held while it is asked. Whatever happens next (the provider's answer lost, the process
     killed, the database gone), the record exists and the amount stays reserved, so nobody can refund the same
     money again; an unknown outcome stays `submitted` for an operator. The caller's session is committed here;
-    the answer is recorded in its next transaction, which the caller commits.
+    the answer is recorded in its next transaction, which the caller commits. With `surplus_id`, the refund
+    draws on that surplus of the payment (404 when it has none such) instead of the payment's own money.
     """
-    refund, attempt = await _reserve(session, attempt_id, amount=amount, reason=reason,
-                                     expected_available=expected_available, official_id=official_id)
+    refund, attempt, surplus = await _reserve(session, attempt_id, amount=amount, reason=reason,
+                                              expected_available=expected_available, official_id=official_id,
+                                              surplus_id=surplus_id)
     await session.commit()
-    result = await ask_provider(attempt, refund, requested_by=str(official_id))
+    result = await ask_provider(attempt, refund, requested_by=str(official_id), surplus=surplus)
     return await record_answer(session, attempt.id, refund.id, result)
 
 
 async def _reserve(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int, reason: str,
-                   expected_available: int, official_id: uuid.UUID) -> tuple[Refund, PaymentAttempt]:
+                   expected_available: int, official_id: uuid.UUID,
+                   surplus_id: uuid.UUID | None) -> tuple[Refund, PaymentAttempt, PaymentSurplus | None]:
     attempt = await lock_attempt(session, attempt_id)
     obligation = await lock_obligation(session, attempt.obligation_id)
-    available = attempt.refundable  # 0 unless the payment succeeded
+    surplus = None if surplus_id is None else await lock_surplus(session, attempt.id, surplus_id)
+    # The payment's own money (0 unless it succeeded), or what is left of the surplus.
+    available = attempt.refundable if surplus is None else surplus.refundable
     if expected_available != available:
         raise ProblemError("refund_amount_mismatch",
                            f"{available} đồng is refundable now, not {expected_available}; read the payment again.",
@@ -75,26 +91,37 @@ async def _reserve(session: AsyncSession, attempt_id: uuid.UUID, *, amount: int,
     if not 0 < amount <= available:
         raise ProblemError("validation_error", "The refund amount must be positive and at most what is available.",
                            errors=[{"loc": ["body", "amount"], "msg": f"must be between 1 and {available}"}])
-    refund = Refund(id=uuid.uuid4(), attempt_id=attempt.id, amount=amount, reason=reason,
+    refund = Refund(id=uuid.uuid4(), attempt_id=attempt.id, surplus_id=surplus_id, amount=amount, reason=reason,
                     state=RefundState.submitted.value, requested_by=official_id, created_at=clock.now())
     session.add(refund)
+    _draw(attempt, obligation, surplus, amount)
+    attempt.updated_at = clock.now()
+    await session.flush()
+    return refund, attempt, surplus
+
+
+def _draw(attempt: PaymentAttempt, obligation: FeeObligation, surplus: PaymentSurplus | None, amount: int) -> None:
+    """Reserve (amount > 0) or release (amount < 0) a refund's money where it comes from: a surplus alone (never
+    credited), or the payment, and its obligation when the payment was credited."""
+    if surplus is not None:
+        surplus.refunded += amount
+        return
     attempt.refunded += amount
     if attempt.credited:
         obligation.refunded += amount
-    attempt.updated_at = clock.now()
-    await session.flush()
-    return refund, attempt
 
 
 async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID,
                         result: RefundResult) -> Refund:
     """The provider's answer on the reserved refund: a failure releases the amount, a success is announced.
-    Rows are locked in the order every payment path uses: attempt, obligation, then the refund. A refund
-    already settled (by another reconciler asking the same provider) is left as it is: recorded once."""
+    Rows are locked in the order every payment path uses: attempt, obligation, then the refund (and the surplus
+    it draws on). A refund already settled (by another reconciler asking the same provider) is left as it is:
+    recorded once."""
     attempt = await lock_attempt(session, attempt_id)
     obligation = await lock_obligation(session, attempt.obligation_id)
     refund = (await session.execute(select(Refund).where(Refund.id == refund_id).with_for_update()
                                     .execution_options(populate_existing=True))).scalar_one()
+    surplus = None if refund.surplus_id is None else await lock_surplus(session, attempt.id, refund.surplus_id)
     if result.state == "submitted":
         log.warning("refund %s: outcome unknown at %s; kept submitted, amount reserved", refund.id, attempt.provider)
         return refund
@@ -103,14 +130,14 @@ async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id:
     refund.provider_refund_id = result.provider_refund_id
     if result.state == "failed":
         refund.state, refund.completed_at = RefundState.failed.value, clock.now()
-        attempt.refunded -= refund.amount
-        if attempt.credited:
-            obligation.refunded -= refund.amount
+        _draw(attempt, obligation, surplus, -refund.amount)
     elif result.state == "succeeded":
         refund.state, refund.completed_at = RefundState.succeeded.value, clock.now()
+        # refunded_total: what the refund's source (the payment's own money, or the surplus) has given back.
         await emit(session, "payment.refunded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
                    payload={"payment_id": str(attempt.id), "refund_id": str(refund.id), "amount": refund.amount,
-                            "refunded_total": attempt.refunded, "reason": refund.reason})
+                            "refunded_total": attempt.refunded if surplus is None else surplus.refunded,
+                            "surplus_id": None if surplus is None else str(surplus.id), "reason": refund.reason})
     attempt.updated_at = clock.now()
     await session.flush()
     return refund

@@ -16,7 +16,7 @@ from app.core.routing import include_flat
 from app.dossiers.access import get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.fees import gate as _gate  # noqa: F401  (registers the fees gate with the workflow)
-from app.fees import payments, refunds
+from app.fees import payments, refunds, surpluses
 from app.fees.callbacks import handle_callback
 from app.fees.devpages import router as dev_router
 from app.fees.models import FeeObligation, PaymentAttempt
@@ -34,6 +34,7 @@ from app.fees.schemas import (
     RefundCreate,
     RefundList,
     RefundOut,
+    SurplusOut,
 )
 from app.identity.deps import Principal, official
 
@@ -110,7 +111,11 @@ async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCre
 
 @router.get("/v1/payments/{payment_id}", response_model=PaymentOut, responses=problems("not_found"))
 async def payments_get(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> PaymentOut:
-    return PaymentOut.model_validate(await _visible_attempt(session, viewer, payment_id))
+    """The payment, with its surpluses: money the provider reported that was not credited, for finance to refund."""
+    attempt = await _visible_attempt(session, viewer, payment_id)
+    payment = PaymentOut.model_validate(attempt)
+    payment.surpluses = [SurplusOut.model_validate(s) for s in await surpluses.surpluses_of(session, attempt.id)]
+    return payment
 
 
 @router.get("/v1/payments/{payment_id}/receipt", response_model=ReceiptOut,
@@ -137,15 +142,17 @@ async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: Re
              responses=problems("not_found", "refund_amount_mismatch", "validation_error", *IDEMPOTENCY_PROBLEMS))
 async def payments_refund(payment_id: uuid.UUID, body: RefundCreate, official_: FinanceDep, idem: IdempotencyDep,
                           session: SessionDep) -> Response:
-    """Refund part or all of a succeeded payment through its provider (finance role)."""
-    replay = await idem.replay_or_claim(scope=str(official_.account_id),
-                                        payload={"payment": str(payment_id), "body": body.model_dump(mode="json")})
+    """Refund part or all of a succeeded payment through its provider (finance role); with `surplus_id`, part or
+    all of one of its surpluses (money the provider took that was never credited), through the same provider."""
+    # Without an unset surplus_id, the body hashes as it did before the field existed (keys still replay).
+    replay = await idem.replay_or_claim(scope=str(official_.account_id), payload={
+        "payment": str(payment_id), "body": body.model_dump(mode="json", exclude_defaults=True)})
     if replay is not None:
         return replay
     await _visible_attempt(session, official_, payment_id)
     refund = await refunds.refund_payment(session, payment_id, amount=body.amount, reason=body.reason,
                                           expected_available=body.expected_available,
-                                          official_id=official_.account_id)
+                                          official_id=official_.account_id, surplus_id=body.surplus_id)
     return await idem.respond(session, RefundOut.model_validate(refund), status_code=201,
                               headers={"Location": f"/v1/payments/{payment_id}/refunds/{refund.id}"})
 

@@ -70,7 +70,11 @@ class CounterPaymentCreate(Strict):
 class RefundCreate(Strict):
     amount: PositiveMoneyIn
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-    expected_available: Annotated[MoneyIn, Field(description="What you believe is still refundable.")]
+    expected_available: Annotated[MoneyIn, Field(description="What you believe is still refundable: the payment's "
+                                                             "`refundable`, or the surplus's with `surplus_id`.")]
+    surplus_id: uuid.UUID | None = Field(
+        default=None, description="Refund this surplus of the payment (money the provider reported that was never "
+                                  "credited, listed in the payment's `surpluses`) instead of the payment's own money.")
 
 
 class RefundOut(BaseModel):
@@ -78,6 +82,8 @@ class RefundOut(BaseModel):
 
     id: uuid.UUID
     payment_id: uuid.UUID = Field(validation_alias="attempt_id")
+    surplus_id: uuid.UUID | None = Field(description="The surplus this refund gives back; null: the payment's own "
+                                                     "money.")
     amount: Money
     reason: str
     state: Literal["submitted", "succeeded", "failed"]
@@ -87,6 +93,22 @@ class RefundOut(BaseModel):
 
 class RefundList(BaseModel):
     items: list[RefundOut]
+
+
+class SurplusOut(BaseModel):
+    """Money the provider reported for this payment that was never credited: refund it with `surplus_id`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    provider_txn_id: str | None = Field(description="The provider's transaction; null when it named none.")
+    amount: Money = Field(description="What the provider says it took in that transaction.")
+    reason: Literal["amount_mismatch", "second_transaction"] = Field(
+        description="`amount_mismatch`: another amount than the payment's; `second_transaction`: the payment was "
+                    "already paid by another transaction.")
+    refunded: Money = Field(description="Given back or reserved by a refund awaiting the provider.")
+    refundable: Money
+    created_at: datetime
 
 
 class PaymentOut(BaseModel):
@@ -103,14 +125,17 @@ class PaymentOut(BaseModel):
     credited: bool
     refunded: Money
     refundable: Money
-    flag: str | None = Field(description="Set when the payment needs an operator: amount_mismatch, overpayment, "
-                             "second_transaction, dossier_closed (paid while the dossier was withdrawn, refused or "
-                             "stopped: refund it).")
+    flag: str | None = Field(description="Set when the payment needs an operator: overpayment, dossier_closed (paid "
+                             "while the dossier was withdrawn, refused or stopped: refund it), amount_mismatch, "
+                             "second_transaction (money not credited: see `surpluses`). A later surplus does not "
+                             "replace an earlier flag; every surplus is listed in `surpluses`.")
     next_url: str | None = Field(description="Where to send the payer to finish the payment.")
     receipt_number: str | None
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    surpluses: list[SurplusOut] = Field(default_factory=list, description="Money the provider reported that was "
+                                        "not credited (flag amount_mismatch or second_transaction), oldest first.")
 
 
 class ReceiptLine(BaseModel):

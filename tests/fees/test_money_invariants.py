@@ -1,8 +1,11 @@
 """A hypothesis state machine over the fees services: pay, callbacks (duplicated, reordered, wrong amount,
-never sent), desk payments, refunds (right and stale expectations), reconciliation, and time passing.
+never sent), an order paid a second time, desk payments, refunds of payments and of surpluses (right and stale
+expectations), reconciliation, and time passing.
 
 After every step: paid <= due and refunded <= paid per obligation, paid is exactly the sum of credited
-attempts, refunded is exactly what credited attempts gave back, and at most one attempt is live.
+attempts, refunded is exactly what credited attempts gave back, and at most one attempt is live; each surplus
+has 0 <= refunded <= amount, exactly what its refunds hold, and is never the transaction its attempt was
+credited with; a payment's own refunds alone make its `refunded`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from app.core.problems import ProblemError
 from app.dossiers.models import Dossier
 from app.fees import payments, refunds
 from app.fees.callbacks import handle_callback
-from app.fees.models import LIVE_STATES, FeeLine, FeeObligation, PaymentAttempt
+from app.fees.models import LIVE_STATES, FeeLine, FeeObligation, PaymentAttempt, PaymentSurplus, Refund
 from app.fees.providers.base import CallbackRequest
 from app.fees.providers.fakepay import FakePayBank, FakePayProvider, SignedCallback
 from app.fees.reconcile import reconcile
@@ -129,6 +132,15 @@ class FeesMachine(RuleBasedStateMachine):
         request = CallbackRequest(headers=callback.headers, query={}, body=callback.body)
         self.run(self._write(lambda session: handle_callback(session, self.provider, request)))
 
+    @precondition(lambda self: bool(self.refs))
+    @rule(data=st.data(), short=st.booleans())
+    def pay_again(self, data: st.DataObject, short: bool) -> None:
+        """The payer pays an order once more, as a new provider transaction (sometimes for a wrong amount)."""
+        ref = data.draw(st.sampled_from(self.refs))
+        order = self.bank.order(ref)
+        assert order is not None
+        self.deliver(self.bank.pay_again(ref, amount=order["amount"] - (1000 if short else 0)))
+
     @precondition(lambda self: bool(self.sent))
     @rule(data=st.data())
     def replay_callback(self, data: st.DataObject) -> None:
@@ -150,24 +162,30 @@ class FeesMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), stale=st.booleans(), part=st.sampled_from([1, 2, 3]))
     def refund(self, data: st.DataObject, stale: bool, part: int) -> None:
-        async def succeeded(session: Any) -> list[PaymentAttempt]:
+        """Refund a succeeded payment's own money, or a surplus (money reported that was not credited)."""
+        async def refundable(session: Any) -> list[tuple[uuid.UUID, uuid.UUID | None, int]]:
             # Only this machine's attempts: rows of earlier examples stay in the database, and drawing from them
             # would make the draw depend on history (hypothesis reports that as a flaky strategy).
-            return list((await session.execute(select(PaymentAttempt).where(
+            attempts = (await session.execute(select(PaymentAttempt).where(
                 PaymentAttempt.obligation_id == self.obligation_id,
-                PaymentAttempt.state == "succeeded").order_by(PaymentAttempt.id))).scalars())
+                PaymentAttempt.state == "succeeded").order_by(PaymentAttempt.id))).scalars()
+            surpluses = (await session.execute(
+                select(PaymentSurplus).join(PaymentAttempt, PaymentAttempt.id == PaymentSurplus.attempt_id)
+                .where(PaymentAttempt.obligation_id == self.obligation_id)
+                .order_by(PaymentSurplus.created_at, PaymentSurplus.id))).scalars()
+            return ([(a.id, None, a.amount - a.refunded) for a in attempts]
+                    + [(s.attempt_id, s.id, s.amount - s.refunded) for s in surpluses])
 
-        candidates = self.run(self._write(succeeded))
+        candidates = self.run(self._write(refundable))
         if not candidates:
             return
-        attempt = data.draw(st.sampled_from(candidates))
-        available = attempt.amount - attempt.refunded
+        attempt_id, surplus_id, available = data.draw(st.sampled_from(candidates))
         expected = available + 1 if stale else available
         amount = max(1, available // part)
 
         async def work(session: Any) -> None:
-            await refunds.refund_payment(session, attempt.id, amount=amount, reason="thử", official_id=self.official,
-                                         expected_available=expected)
+            await refunds.refund_payment(session, attempt_id, amount=amount, reason="thử", official_id=self.official,
+                                         expected_available=expected, surplus_id=surplus_id)
 
         try:
             self.run(self._write(work))
@@ -200,12 +218,24 @@ class FeesMachine(RuleBasedStateMachine):
                 FeeObligation.id == self.obligation_id))).scalar_one()
             attempts = list((await session.execute(select(PaymentAttempt).where(
                 PaymentAttempt.obligation_id == self.obligation_id))).scalars())
+            ids = [a.id for a in attempts]
+            surpluses = list((await session.execute(select(PaymentSurplus).where(
+                PaymentSurplus.attempt_id.in_(ids)))).scalars())
+            holding = list((await session.execute(select(Refund).where(
+                Refund.attempt_id.in_(ids), Refund.state.in_(("submitted", "succeeded"))))).scalars())
         assert 0 <= obligation.refunded <= obligation.paid <= obligation.due
         assert obligation.paid == sum(a.amount for a in attempts if a.credited)
         assert obligation.refunded == sum(a.refunded for a in attempts if a.credited)
         assert all(0 <= a.refunded <= a.amount for a in attempts)
         assert all(a.state == "succeeded" for a in attempts if a.credited)
         assert sum(1 for a in attempts if a.state in LIVE_STATES) <= 1
+        assert all(s.amount > 0 and 0 <= s.refunded <= s.amount for s in surpluses)
+        assert all(s.refunded == sum(r.amount for r in holding if r.surplus_id == s.id) for s in surpluses)
+        assert all(a.refunded == sum(r.amount for r in holding if r.attempt_id == a.id and r.surplus_id is None)
+                   for a in attempts)
+        credited_with = {a.id: a.provider_txn_id for a in attempts if a.state == "succeeded"}
+        assert not any(s.provider_txn_id is not None and credited_with.get(s.attempt_id) == s.provider_txn_id
+                       for s in surpluses)
 
 
 FeesMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=25, deadline=None)

@@ -95,22 +95,41 @@ class FakePayBank:
         self._save({"ref": ref, "amount": amount, "return_url": return_url, "status": "pending",
                     "txn_id": None, "paid_amount": None, "refunded": 0})
 
-    def refund(self, ref: str, refund_id: str, amount: int) -> RefundResult:
-        """Refund part of a paid order once per refund id: a repeated id answers the first outcome."""
+    def refund(self, ref: str, refund_id: str, amount: int, txn_id: str | None = None) -> RefundResult:
+        """Refund part of a paid transaction of the order (its first one unless `txn_id` names a later one) once
+        per refund id: a repeated id answers the first outcome. A transaction the bank does not know fails."""
         order = self.order(ref)
-        if order is None or order["status"] != "succeeded":
+        if order is None:
+            return RefundResult("failed")
+        later = order.get("later_transactions", {})
+        # The transaction's ledger entry: the order itself for its first transaction, else the later one's.
+        paid = order if txn_id in (None, order["txn_id"]) else later.get(txn_id)
+        if paid is None or paid["status"] != "succeeded":
             return RefundResult("failed")
         refunds = order.setdefault("refunds", {})
         if refund_id in refunds:
             return RefundResult(**refunds[refund_id])
         result = RefundResult("failed")
-        refunded = int(order.get("refunded", 0))
-        if not self.fail_refunds and refunded + amount <= int(order["paid_amount"]):
-            order["refunded"] = refunded + amount
+        refunded = int(paid.get("refunded", 0))
+        if not self.fail_refunds and refunded + amount <= int(paid["paid_amount"]):
+            paid["refunded"] = refunded + amount
             result = RefundResult("succeeded", provider_refund_id=f"FPR{uuid.UUID(refund_id).hex[:16].upper()}")
         refunds[refund_id] = {"state": result.state, "provider_refund_id": result.provider_refund_id}
         self._save(order)
         return result
+
+    def pay_again(self, ref: str, amount: int | None = None) -> SignedCallback:
+        """The payer pays the same order once more, as a new transaction (e.g. from a second tab after the first
+        went through): kept in the bank's ledger, and its success callback is returned."""
+        order = self.order(ref)
+        if order is None:
+            raise KeyError(ref)
+        txn_id = f"FP{uuid.uuid4().hex[:16].upper()}"
+        paid = order["amount"] if amount is None else amount
+        order.setdefault("later_transactions", {})[txn_id] = {"status": "succeeded", "paid_amount": paid,
+                                                              "refunded": 0}
+        self._save(order)
+        return self.callback(ref, txn_id, "succeeded", paid)
 
     # --- the payer finishes -------------------------------------------------------------------------------------
     def complete(self, ref: str, outcome: Outcome = "succeeded", *, mode: Mode = "normal",
@@ -174,7 +193,7 @@ class FakePayProvider:
         return ProviderStatus(order["status"], order["txn_id"], order["paid_amount"], raw=order)
 
     async def refund(self, order: RefundOrder) -> RefundResult:
-        return self.bank.refund(order.provider_ref, str(order.refund_id), order.amount)
+        return self.bank.refund(order.provider_ref, str(order.refund_id), order.amount, order.txn_id)
 
     def verify_callback(self, request: CallbackRequest) -> CallbackEvent:
         headers = {k.lower(): v for k, v in request.headers.items()}
