@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from typing import Any
 
 import httpx
@@ -12,26 +10,15 @@ import pytest
 
 from app.catalogue import versions
 from tests.support.catalogue_fixtures import Catalogue, procedure_body
-
-
-def _cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    return body
+from tests.support.edges import expect_problem, forged_cursor
 
 
 @pytest.mark.parametrize("position", [["x", "P1"], [True, "P1"], [10**30, "P1"], [5, 7]])
 async def test_a_forged_search_cursor_is_a_422(client: httpx.AsyncClient, catalogue: Catalogue,
                                                position: list[Any]) -> None:
     await catalogue.procedure("P1")
-    response = await client.get("/v1/procedures", params={"q": "giay phep", "cursor": _cursor(position)})
-    assert _problem(response, 422, "validation_error")["errors"][0]["loc"] == ["query", "cursor"]
+    response = await client.get("/v1/procedures", params={"q": "giay phep", "cursor": forged_cursor(position)})
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["query", "cursor"]
 
 
 @pytest.mark.parametrize("moment", ["2030-01-01T00:00:00", "9999-12-31T23:59:59-05:00"])
@@ -42,13 +29,13 @@ async def test_validity_times_need_an_offset_and_must_fit_the_calendar(client: h
     admin = await accounts.admin()
     published = await client.post(f"/v1/procedures/P1/versions/{draft}/publish", json={"valid_from": moment},
                                   headers=admin.headers)
-    assert _problem(published, 422, "validation_error")["errors"][0]["loc"] == ["body", "valid_from"]
+    assert expect_problem(published, 422, "validation_error")["errors"][0]["loc"] == ["body", "valid_from"]
     retired = await client.post("/v1/procedures/P1/versions/1/retire", json={"valid_to": moment},
                                 headers=admin.headers)
-    assert _problem(retired, 422, "validation_error")["errors"][0]["loc"] == ["body", "valid_to"]
+    assert expect_problem(retired, 422, "validation_error")["errors"][0]["loc"] == ["body", "valid_to"]
     doc = {"procedures": [{**procedure_body("P2"), "valid_from": moment}]}
     imported = await client.post("/v1/catalogue/import", json=doc, headers=admin.headers)
-    _problem(imported, 422, "validation_error")
+    expect_problem(imported, 422, "validation_error")
     assert (await client.get("/v1/procedures/P1")).json()["version"] == 1
 
 
@@ -59,7 +46,7 @@ async def test_import_refuses_an_agency_parent_cycle(client: httpx.AsyncClient, 
     doc = {"agencies": [{"code": "X1", "name": "X1", "level": "department", "parent_code": "X2"},
                         {"code": "X2", "name": "X2", "level": "department", "parent_code": "X1"}]}
     response = await client.post("/v1/catalogue/import", json=doc, headers=admin.headers)
-    errors = _problem(response, 422, "validation_error")["errors"]
+    errors = expect_problem(response, 422, "validation_error")["errors"]
     assert {tuple(e["loc"]) for e in errors} == {("body", "agencies", 0, "parent_code"),
                                                  ("body", "agencies", 1, "parent_code")}
     assert [a["code"] for a in (await client.get("/v1/agencies")).json()["items"]] == ["X1"]
@@ -74,7 +61,7 @@ async def test_import_cannot_take_another_agencys_procedure_or_field(client: htt
     for doc in ({"procedures": [procedure_body("P1", agency_code="B1")]},
                 {"fields": [{"code": "FA", "name": "Now ours", "agency_code": "B1"}]}):
         response = await client.post("/v1/catalogue/import", json=doc, headers=b_admin.headers)
-        assert "A1" in _problem(response, 403, "forbidden_role")["detail"]
+        assert "A1" in expect_problem(response, 403, "forbidden_role")["detail"]
     assert (await client.get("/v1/procedures/P1")).json()["agency_code"] == "A1"
     assert [f["code"] for f in (await client.get("/v1/fields", params={"agency": "A1"})).json()["items"]] == ["FA"]
 
@@ -83,7 +70,7 @@ async def test_control_characters_in_catalogue_text_are_refused(client: httpx.As
     admin = await accounts.admin()
     response = await client.post("/v1/agencies", json={"code": "AN", "name": "Sở\x00", "level": "department"},
                                  headers=admin.headers)
-    assert _problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "name"]
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "name"]
     assert (await client.get("/v1/agencies/AN")).status_code == 404
 
 
@@ -98,7 +85,7 @@ async def test_concurrent_creation_of_one_code_answers_like_a_later_duplicate(cl
         assert sorted(a.status_code for a in answers) == [201, 422, 422, 422, 422, 422], [a.text for a in answers]
         for answer in answers:
             if answer.status_code == 422:
-                assert _problem(answer, 422, "validation_error")["errors"][0]["loc"] == ["body", "code"]
+                assert expect_problem(answer, 422, "validation_error")["errors"][0]["loc"] == ["body", "code"]
 
 
 async def test_an_edit_racing_a_publish_never_changes_the_published_version(  # type: ignore[no-untyped-def]
@@ -124,6 +111,6 @@ async def test_an_edit_racing_a_publish_never_changes_the_published_version(  # 
     await asyncio.sleep(0.5)
     release.set()
     assert (await publish).status_code == 200
-    _problem(await edit, 409, "version_published")
+    expect_problem(await edit, 409, "version_published")
     live = (await client.get("/v1/procedures/P1")).json()
     assert (live["version"], live["processing_days"]) == (draft, 10)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.problems import ProblemError
+from tests.support.edges import forged_cursor
 
 
 @given(st.lists(st.one_of(st.integers(), st.text(max_size=20),
@@ -30,20 +31,13 @@ def test_cursor_keeps_types() -> None:
     assert decode_cursor(encode_cursor([moment, ident]), 2) == [moment, ident]
 
 
-def _forged(values: list[object]) -> str:
-    import base64
-    import json
-
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
 @pytest.mark.parametrize("values", [
     [1, {"u": "00000000-0000-0000-0000-000000000001"}],  # a number where a time goes (UTCDateTime says `object`)
     ["2024-01-01", {"u": "00000000-0000-0000-0000-000000000001"}],
 ], ids=["number_for_time", "text_for_time"])
 async def test_a_forged_cursor_on_a_session_list_is_422(client, accounts, values):
     admin = await accounts.admin()
-    response = await client.get(f"/v1/officials?cursor={_forged(values)}", headers=admin.headers)
+    response = await client.get(f"/v1/officials?cursor={forged_cursor(values)}", headers=admin.headers)
     assert response.status_code == 422 and response.json()["code"] == "validation_error", response.text
 
 
@@ -51,6 +45,6 @@ async def test_a_cursor_integer_beyond_64_bits_is_422(client, accounts, dossiers
     citizen = await accounts.citizen()
     code = await dossiers.procedure("000.00.12.H01")
     draft = await dossiers.draft(client, citizen, code)
-    response = await client.get(f"/v1/dossiers/{draft['id']}/notifications?cursor={_forged([10**30])}",
+    response = await client.get(f"/v1/dossiers/{draft['id']}/notifications?cursor={forged_cursor([10**30])}",
                                 headers=citizen.headers)
     assert response.status_code == 422 and response.json()["code"] == "validation_error", response.text

@@ -4,7 +4,6 @@ long, bodies over the cap, identifiers in other digit systems, and who owns a de
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -12,12 +11,9 @@ import pytest
 from app.core.jsondoc import MAX_JSON_DEPTH
 from tests.support.catalogue_fixtures import procedure_body
 from tests.support.dossier_fixtures import OPTIONAL_PARTS, PDF
+from tests.support.edges import forged_cursor
 
 AGENCY = "000.00.12.H01"
-
-
-def _cursor(values: list[object]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
 # --- forged cursors are 422 (API-CONVENTIONS: "4xx for any bad input") ---
@@ -30,7 +26,7 @@ def _cursor(values: list[object]) -> str:
 ], ids=["uuid_not_string", "naive_datetime", "datetime_out_of_range", "nulls"])
 async def test_forged_cursor_is_422(client, accounts, values):
     citizen = await accounts.citizen()
-    response = await client.get(f"/v1/dossiers?cursor={_cursor(values)}", headers=citizen.headers)
+    response = await client.get(f"/v1/dossiers?cursor={forged_cursor(values)}", headers=citizen.headers)
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "validation_error"
 

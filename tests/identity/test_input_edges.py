@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.core.db import get_database
 from app.identity.models import Account, Identity
+from tests.support.edges import expect_problem
 from tests.support.identity_fixtures import Accounts, random_citizen_id
 from tests.support.idp import TestIdentityProvider
 
@@ -19,14 +19,6 @@ BODY = {"email": "an@example.vn"}
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    return body
 
 
 async def _accounts() -> int:
@@ -50,15 +42,15 @@ async def test_concurrent_registrations_of_one_number_link_to_one_account(client
 async def test_a_subject_that_cannot_be_stored_is_token_invalid(client: httpx.AsyncClient,
                                                                 idp: TestIdentityProvider, subject: str) -> None:
     token = idp.citizen_token(random_citizen_id(), subject=subject)
-    _problem(await client.post("/v1/accounts", headers=bearer(token), json=BODY), 401, "token_invalid")
-    _problem(await client.get("/v1/accounts/me", headers=bearer(token)), 401, "token_invalid")
+    expect_problem(await client.post("/v1/accounts", headers=bearer(token), json=BODY), 401, "token_invalid")
+    expect_problem(await client.get("/v1/accounts/me", headers=bearer(token)), 401, "token_invalid")
     assert await _accounts() == 0
 
 
 async def test_an_exp_beyond_the_float_range_is_token_invalid(client: httpx.AsyncClient,
                                                               idp: TestIdentityProvider) -> None:
     token = idp.citizen_token(random_citizen_id(), exp=10**400)
-    _problem(await client.get("/v1/accounts/me", headers=bearer(token)), 401, "token_invalid")
+    expect_problem(await client.get("/v1/accounts/me", headers=bearer(token)), 401, "token_invalid")
 
 
 @pytest.mark.parametrize("name", [{"first": "An"}, "N" * 401, "An\x00"])
@@ -66,7 +58,7 @@ async def test_a_name_claim_that_is_not_a_name_is_refused(client: httpx.AsyncCli
                                                           name: object) -> None:
     token = idp.citizen_token(random_citizen_id(), name=name)
     response = await client.post("/v1/accounts", headers=bearer(token), json=BODY)
-    assert _problem(response, 422, "validation_error")["errors"][0]["loc"] == ["token", "name"]
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["token", "name"]
     assert await _accounts() == 0
 
 
@@ -77,8 +69,8 @@ async def test_control_characters_in_account_text_are_refused(client: httpx.Asyn
     official = {"issuer": "https://idp.example", "subject": "s1", "email": "a@agency.gov.vn", "name": "Bình\x00",
                 "agency_code": "A1"}
     response = await client.post("/v1/officials", json=official, headers=admin.headers)
-    assert _problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "name"]
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "name"]
     citizen = await accounts.citizen()
     response = await client.patch("/v1/accounts/me", json={"address": "1 Trần Phú\x00"}, headers=citizen.headers)
-    assert _problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "address"]
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "address"]
     assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["address"] is None
