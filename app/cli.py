@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 
 import typer
@@ -65,9 +66,43 @@ def _register_domain_commands() -> None:
         module.register(cli)
 
 
-def main() -> None:
+def failure_line(error: BaseException) -> str | None:
+    """One line for a failure of the surroundings rather than of the program: a database that cannot be reached
+    or is not migrated, a file that cannot be read or written. None for anything else (a bug keeps its trace)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):
+        text = str(error.orig or error).strip()
+        reason = text.splitlines()[0] if text else type(error).__name__
+        cause = getattr(error.orig, "__cause__", None)  # asyncpg's own error, under SQLAlchemy's adapter
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+        # SQLite says "no such table/column"; PostgreSQL undefined_table (42P01) or undefined_column (42703).
+        if sqlstate in ("42P01", "42703") or "no such table" in reason or "no such column" in reason:
+            return f"the database is not migrated ({reason}); run `alembic upgrade head`"
+        return f"database error: {reason} (check DVC_DATABASE_URL)"
+    if isinstance(error, OSError):
+        # A refused or unresolvable connection is the database's (the only server a command talks to); any other
+        # OSError names its file.
+        where = f": {error.filename}" if error.filename else ""
+        reason = error.strerror or str(error) or type(error).__name__
+        if isinstance(error, ConnectionError | socket.gaierror | TimeoutError) and not error.filename:
+            return f"cannot reach the database: {error} (check DVC_DATABASE_URL)"
+        return f"{reason}{where}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
     _register_domain_commands()
-    cli()
+    try:
+        cli(args=argv, prog_name="dvc")
+    except Exception as error:
+        # Typer would print a page of traceback (with local variables, settings included) for what is an
+        # operator's problem: say it in one line on stderr and exit 1 instead.
+        line = failure_line(error)
+        if line is None:
+            raise
+        sys.stderr.write(f"dvc: {line}\n")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -43,14 +43,22 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
                 ) -> None:
     """Validate the whole file, then write it; nothing is written if one entry is bad."""
     try:
-        typer.echo(asyncio.run(_import(json.loads(file.read_text(encoding="utf-8")))))
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        typer.echo(f"import refused: {file} is not UTF-8 text ({error.reason} at byte {error.start})", err=True)
+        raise typer.Exit(1) from None
+    except json.JSONDecodeError as error:
+        typer.echo(f"import refused: {file} is not JSON ({error})", err=True)
+        raise typer.Exit(1) from None
+    except RecursionError:  # json.loads recurses once per level of nesting
+        typer.echo(f"import refused: {file} nests too deeply to be a catalogue", err=True)
+        raise typer.Exit(1) from None
+    try:
+        typer.echo(asyncio.run(_import(raw)))
     except ProblemError as error:
         typer.echo(f"import refused: {error.detail}", err=True)
         for item in error.errors or []:
             typer.echo(f"  {item.get('pointer') or item.get('loc')}: {item.get('msg')}", err=True)
-        raise typer.Exit(1) from error
-    except json.JSONDecodeError as error:
-        typer.echo(f"import refused: {file} is not JSON ({error})", err=True)
         raise typer.Exit(1) from error
 
 

@@ -41,6 +41,11 @@ class RequestContextMiddleware:
         from app.core import metrics  # local: metrics imports settings lazily
         from app.core.problems import problem_body
 
+        method = scope["method"]
+        if method == "HEAD":
+            # Our routes declare GET only, so HEAD was a 405 (RFC 9110: every GET resource answers HEAD). Serve it
+            # as the GET it stands for and drop the body below; headers, Content-Length included, stay the GET's.
+            scope = {**scope, "method": "GET"}
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
         _request_id.set(request_id)
@@ -48,7 +53,7 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         too_large = False
-        if scope["method"] in _BODY_METHODS:
+        if method in _BODY_METHODS:
             receive, too_large = _capped(scope, receive)
 
         async def send_with_id(message: Message) -> None:
@@ -59,6 +64,8 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+            elif method == "HEAD" and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -78,8 +85,8 @@ class RequestContextMiddleware:
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)
-            metrics.observe_request(scope["method"], route, status, duration)
-            log.info("request", extra={"method": scope["method"], "route": route, "path": scope.get("path"),
+            metrics.observe_request(method, route, status, duration)
+            log.info("request", extra={"method": method, "route": route, "path": scope.get("path"),
                                        "status": status, "duration_ms": round(duration * 1000, 2)})
 
 

@@ -7,8 +7,10 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "prod"]
@@ -28,7 +30,8 @@ class SettingsError(SystemExit):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DVC_", extra="ignore", frozen=True)
+    # No inf or nan for a number: an infinite timeout hangs a worker, and nan passes every bound check.
+    model_config = SettingsConfigDict(env_prefix="DVC_", extra="ignore", frozen=True, allow_inf_nan=False)
 
     # --- runtime
     env: Environment = "dev"
@@ -152,6 +155,56 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("host", "oidc_issuer", "oidc_audience", "oidc_claim_citizen_id", "oidc_claim_tax_code",
+                     "oidc_claim_name", "oidc_claim_email", "oidc_claim_client_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # An empty issuer or audience refuses every token; an empty claim name reads nothing: fail at start instead.
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("storage_dir", "var_dir", mode="before")
+    @classmethod
+    def _directory_given(cls, value: object) -> object:
+        # An empty value would be the current directory: `dvc storage gc` would then sweep ./sha256 and ./tmp.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("national_portal_url", "vnpay_payment_url", "vnpay_api_url", "sms_api_url", "zalo_api_url",
+                     "oidc_jwks_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "oidc_jwks_url" and value == "":
+            return value  # no URL: the keys come from DVC_OIDC_JWKS_FILE (or the development provider)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)") from None
+        return value
+
+    @field_validator("dossier_code_pattern")
+    @classmethod
+    def _code_pattern(cls, value: str) -> str:
+        # The sequence restarts per agency and local day, so a code without all three repeats (a failed submit).
+        if "{seq" not in value or "{agency_code" not in value or not ("{yymmdd" in value or "{yyyymmdd" in value):
+            raise ValueError("must contain {agency_code}, {yymmdd} or {yyyymmdd}, and {seq}")
+        try:
+            value.format(agency_code="000.00.12.H23", yymmdd="250101", yyyymmdd="20250101", seq=1)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"is not a valid pattern ({type(error).__name__}: {error}); fields: agency_code, "
+                             "yymmdd, yyyymmdd, seq") from None
+        return value
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _addresses_or_networks(cls, value: str) -> str:
@@ -227,9 +280,9 @@ class Settings(BaseSettings):
 def _one_line(error: ValidationError) -> str:
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else ""
-    message = str(first["msg"])
+    message = str(first["msg"]).removeprefix("Value error, ")
     if not field and ":" in message:  # model-level errors name the variable themselves
-        return f"invalid setting {message.removeprefix('Value error, ')}"
+        return f"invalid setting {message}"
     return f"invalid setting DVC_{field.upper()}: {message}"
 
 

@@ -70,15 +70,19 @@ async def run_task(task: PeriodicTask) -> bool:
     return True
 
 
-async def run_worker(stop: asyncio.Event, *, tasks: list[PeriodicTask] | None = None, once: bool = False) -> None:
-    """Run tasks as they fall due until `stop` is set (or, with `once`, run each task once and return)."""
+async def run_worker(stop: asyncio.Event, *, tasks: list[PeriodicTask] | None = None,
+                     once: bool = False) -> list[str]:
+    """Run tasks as they fall due until `stop` is set (or, with `once`, run each task once and return the names
+    of those that failed)."""
     chosen = list(_tasks.values()) if tasks is None else tasks
     if once:
+        failed: list[str] = []
         for task in chosen:
             if stop.is_set():
-                return
-            await run_task(task)
-        return
+                break
+            if not await run_task(task):
+                failed.append(task.name)
+        return failed
     next_run = {task.name: time.monotonic() for task in chosen}
     while not stop.is_set() and chosen:
         task = min(chosen, key=lambda t: next_run[t.name])
@@ -86,28 +90,28 @@ async def run_worker(stop: asyncio.Event, *, tasks: list[PeriodicTask] | None = 
         if delay > 0:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
-                return  # stopped while idle
+                return []  # stopped while idle
             except TimeoutError:
                 pass
         await run_task(task)
         next_run[task.name] = time.monotonic() + task.interval_s
+    return []
 
 
-async def _main(only: list[str], once: bool) -> None:
+async def _main(tasks: list[PeriodicTask], once: bool) -> list[str]:
     from app.core.db import close_database
 
-    load_domain_tasks()
-    tasks = [t for t in _tasks.values() if not only or t.name in only]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started with tasks: %s", ", ".join(t.name for t in tasks) or "none")
     try:
-        await run_worker(stop, tasks=tasks, once=once)
+        failed = await run_worker(stop, tasks=tasks, once=once)
     finally:
         await close_database()
     log.info("worker stopped")
+    return failed
 
 
 def register(cli: typer.Typer) -> None:
@@ -121,4 +125,13 @@ def register(cli: typer.Typer) -> None:
         from app.core.settings import get_settings
 
         configure_logging(get_settings().log_level)
-        asyncio.run(_main(only, once))
+        load_domain_tasks()
+        unknown = sorted(set(only) - set(_tasks))
+        if unknown:  # a misspelt name would otherwise run nothing, silently, forever
+            typer.echo(f"worker: unknown task(s) {', '.join(unknown)}; known: {', '.join(sorted(_tasks))}",
+                       err=True)
+            raise typer.Exit(2)
+        failed = asyncio.run(_main([t for t in _tasks.values() if not only or t.name in only], once))
+        if failed:  # `--once` from cron or a job runner: a failed pass must not look like success
+            typer.echo(f"worker: {len(failed)} task(s) failed: {', '.join(failed)} (see the log)", err=True)
+            raise typer.Exit(1)

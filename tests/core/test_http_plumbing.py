@@ -169,3 +169,14 @@ async def test_values_the_database_refuses_are_422(client: httpx.AsyncClient) ->
     forged = await client.get("/v1/agencies", params={"cursor": encode_cursor([12345])})
     assert forged.status_code == 422, forged.text
     assert forged.json()["code"] == "validation_error"
+
+
+async def test_head_is_answered_like_get_without_a_body(client: httpx.AsyncClient) -> None:
+    # Uptime monitors and caches probe with HEAD; it was a 405 on every route.
+    get = await client.get("/healthz")
+    head = await client.head("/healthz")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert (await client.head("/v1/no-such-thing")).status_code == 404

@@ -71,3 +71,22 @@ def test_prod_refuses_the_development_secrets_key(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="DVC_SECRETS_KEYS"):
         _fresh(monkeypatch, **prod, DVC_SECRETS_KEYS=f"{Fernet.generate_key().decode()},{DEV_SECRETS_KEY}")
     assert _fresh(monkeypatch, **prod, DVC_SECRETS_KEYS=Fernet.generate_key().decode()).env == "prod"
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DVC_TIMEZONE", "Mars/Olympus_Mons"),          # was accepted; every submit was then a 500
+    ("DVC_TIMEZONE", ""),
+    ("DVC_DOSSIER_CODE_PATTERN", "{agency_code}-{day}-{seq}"),   # KeyError at the first submit
+    ("DVC_DOSSIER_CODE_PATTERN", "HS-{seq:04d}"),   # repeats across agencies and days
+    ("DVC_NATIONAL_PORTAL_URL", "ftp://portal.gov.vn"),
+    ("DVC_OIDC_JWKS_URL", "file:///etc/jwks.json"),
+    ("DVC_OIDC_AUDIENCE", ""),                      # refused every token
+    ("DVC_STORAGE_DIR", ""),                        # the current directory: `storage gc` swept ./tmp
+    ("DVC_PAYMENT_PROVIDER_TIMEOUT_S", "inf"),
+])
+def test_bad_values_stop_the_process_naming_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                         value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        _fresh(monkeypatch, **{variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting {variable}:") and "\n" not in message
