@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,7 +85,10 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     # --- time (DOMAIN.md "Time")
-    timezone: str = "Asia/Ho_Chi_Minh"
+    # Dates and deadlines are Vietnamese local dates by law (DOMAIN.md "Time"); every module uses
+    # app.core.clock.LOCAL_TZ. Kept as a setting only so that another value stops the process instead of being
+    # half applied.
+    timezone: Literal["Asia/Ho_Chi_Minh"] = "Asia/Ho_Chi_Minh"
     working_day_end_hour: int = Field(default=17, ge=1, le=23)
     clock_on_supplement_default: Literal["pause", "restart"] = "pause"
     # Resolution 131/NQ-CP: an apology (form 04) is due by the end of the working day this many working days
@@ -181,15 +183,6 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)") from None
         return value
 
     @field_validator("dossier_code_pattern")

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
 from app.dossiers.models import DossierCodeCounter
 
 
 def local_day(moment: datetime) -> date:
-    return moment.astimezone(ZoneInfo(get_settings().timezone)).date()
+    return moment.astimezone(LOCAL_TZ).date()
 
 
 def format_code(pattern: str, agency_code: str, day: date, seq: int) -> str:

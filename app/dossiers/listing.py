@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -23,7 +22,6 @@ from app.core.db import get_database
 from app.core.direct import DirectStatement, direct_connection
 from app.core.pagination import PageParams, keyset_statement, page_of, page_parameters
 from app.core.problems import not_found
-from app.core.settings import get_settings
 from app.dossiers.access import ASYNCPG_VISIBILITY_SHAPES, DRAFT, VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
 from app.dossiers.schemas import DossierFilters, PublicDossierOut
@@ -39,7 +37,7 @@ OPEN_STATES = ("submitted", "received", "processing", "supplement_requested", "p
 
 
 def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(get_settings().timezone))
+    return datetime.combine(day, time.min, tzinfo=clock.LOCAL_TZ)
 
 
 # The list runs on the direct connection (app.core.direct), like public tracking: rows, not ORM objects, and

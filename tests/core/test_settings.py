@@ -76,6 +76,7 @@ def test_prod_refuses_the_development_secrets_key(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(("variable", "value"), [
     ("DVC_TIMEZONE", "Mars/Olympus_Mons"),          # was accepted; every submit was then a 500
     ("DVC_TIMEZONE", ""),
+    ("DVC_TIMEZONE", "Asia/Bangkok"),              # the same offset, but dates are Vietnamese by law
     ("DVC_DOSSIER_CODE_PATTERN", "{agency_code}-{day}-{seq}"),   # KeyError at the first submit
     ("DVC_DOSSIER_CODE_PATTERN", "HS-{seq:04d}"),   # repeats across agencies and days
     ("DVC_NATIONAL_PORTAL_URL", "ftp://portal.gov.vn"),
