@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.idempotency import IdempotencyDep
+from app.core.negotiation import negotiate
 from app.core.openapi import problems
 from app.core.problems import ProblemError, not_found
 from app.core.routing import include_flat
@@ -119,7 +120,7 @@ async def payments_get(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSe
 
 
 @router.get("/v1/payments/{payment_id}/receipt", response_model=ReceiptOut,
-            responses={**problems("not_found"),
+            responses={**problems("not_found", "not_acceptable"),
                        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
                              "description": "The receipt (biên lai), as JSON or, with Accept: application/pdf, "
                                             "as a printable PDF."}})
@@ -132,7 +133,7 @@ async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: Re
     if obligation is None:
         raise not_found("receipt")
     receipt = build_receipt(attempt, obligation, dossier)
-    if accept and "application/pdf" in accept:
+    if negotiate(accept, ("application/json", "application/pdf")) == "application/pdf":
         return Response(receipt_pdf(receipt), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"'})
     return JSONResponse(receipt.model_dump(mode="json"))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.negotiation import negotiate
 from app.core.openapi import problems
 from app.core.pagination import PageDep
 from app.core.problems import not_found, validation_problem
@@ -61,7 +62,7 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
 
 
 @router.get("/v1/reports/indicators", response_model=IndicatorReport, tags=["reports"],
-            responses={**problems("not_found", "validation_error"), **CSV_RESPONSE})
+            responses={**problems("not_found", "validation_error", "not_acceptable"), **CSV_RESPONSE})
 async def get_indicators(
     request: Request,
     caller: ReportReader,
@@ -87,7 +88,7 @@ async def get_indicators(
         await require_procedure(session, procedure)
     report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
                                      agency=agency, group_by=group_by)
-    if "text/csv" in request.headers.get("accept", ""):
+    if negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv":
         name = f"indicators-{first.isoformat()}-{last.isoformat()}.csv"
         return Response(indicators.to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Vary": "Accept"})

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.core import clock
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.negotiation import negotiate
 from app.core.openapi import problems
 from app.core.problems import not_found
 from app.core.responses import model_response
@@ -104,7 +105,7 @@ async def list_dossier_notices(dossier_id: uuid.UUID, viewer: ViewerDep, session
 
 
 @router.get("/v1/dossiers/{dossier_id}/notices/{notice_id}", response_model=NoticeOut,
-            responses={**problems("not_found"), **PDF_RESPONSE})
+            responses={**problems("not_found", "not_acceptable"), **PDF_RESPONSE})
 async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, request: Request, viewer: ViewerDep,
                              session: ReadSessionDep) -> Response:
     """One notice: JSON, or the printable form as PDF (`Accept: application/pdf`)."""
@@ -112,7 +113,7 @@ async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, reques
     notice = await notices.get_notice(session, dossier_id, notice_id, internal=not viewer.principal.is_applicant)
     if notice is None:
         raise not_found("notice")
-    if "application/pdf" in request.headers.get("accept", ""):
+    if negotiate(request.headers.get("accept"), ("application/json", "application/pdf")) == "application/pdf":
         name = f"{notice.kind}-{notice.content.get('dossier_code') or notice.dossier_id}.pdf"
         return Response(notices.render_pdf(notice), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}"', "Vary": "Accept"})

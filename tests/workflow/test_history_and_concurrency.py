@@ -92,6 +92,13 @@ async def test_notices_json_pdf_and_visibility(client, flow, accounts):
     text_ = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ" in text_ and "Mẫu số 02" in text_
     assert "1. Bản sao Giấy chứng nhận đăng ký doanh nghiệp" in text_ and "2. Sơ đồ mặt bằng" in text_
+    # "Anything but PDF" is JSON (a substring test served the PDF); a client taking neither form gets 406.
+    not_pdf = await client.get(f"/v1/dossiers/{did}/notices/{notice['id']}",
+                               headers={**citizen.headers, "Accept": "application/pdf;q=0, */*"})
+    assert not_pdf.status_code == 200 and not_pdf.json() == notice
+    image = await client.get(f"/v1/dossiers/{did}/notices/{notice['id']}",
+                             headers={**citizen.headers, "Accept": "image/png"})
+    assert image.status_code == 406 and image.json()["code"] == "not_acceptable"
     stranger = await accounts.citizen()
     assert (await client.get(f"/v1/dossiers/{did}/notices", headers=stranger.headers)).status_code == 404
     assert (await client.get(f"/v1/dossiers/{did}/notices/{uuid.uuid4()}", headers=citizen.headers)).status_code == 404
