@@ -216,6 +216,13 @@ class ProcedureContent(Strict):
         return value
 
 
+def _one_limit_per_step(limits: list[StepTimeLimit] | None) -> list[StepTimeLimit] | None:
+    """A step has one allowance: two would make its overrun depend on which one the engine read first."""
+    if limits is not None:
+        _unique([limit.step for limit in limits], "steps of step_time_limits")
+    return limits
+
+
 class _Coded(Strict):
     code: Code = Field(description="National procedure code, e.g. `1.004567.000.00.00.H01`.")
 
@@ -225,6 +232,7 @@ class ProcedureCreate(ProcedureContent, _Coded):
 
     # Checked on input only: ProcedureOut shares ProcedureContent, and reading a stored version must not fail.
     _known_workflow = field_validator("workflow")(check_workflow_key)
+    _step_limits = field_validator("step_time_limits")(_one_limit_per_step)
 
 
 class VersionPatch(Strict):
@@ -248,6 +256,7 @@ class VersionPatch(Strict):
     sample: bool | None = None
 
     _known_workflow = field_validator("workflow")(check_workflow_key)
+    _step_limits = field_validator("step_time_limits")(_one_limit_per_step)
 
 
 class ProcedureOut(ProcedureContent, _Coded):

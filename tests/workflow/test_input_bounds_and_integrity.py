@@ -232,3 +232,16 @@ async def test_a_dossier_whose_workflow_is_no_longer_shipped_answers_409_not_500
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "workflow_unavailable" and refused.json()["extra"] == {"workflow": "retired"}
     assert (await flow.get(flow.reception, dossier["id"]))["version"] == seen["version"]  # nothing written
+
+
+async def test_a_step_has_one_time_limit(client, editor):
+    twice = [{"step": "reception", "working_days": 1}, {"step": "reception", "hours": 4}]
+    created = await client.post("/v1/procedures", json=procedure_body("STEP-1", step_time_limits=twice),
+                                headers=editor.headers)
+    assert created.status_code == 422 and error_locs(created) == [["body", "step_time_limits"]], created.text
+    once = await client.post("/v1/procedures", json=procedure_body("STEP-2", step_time_limits=twice[:1]),
+                             headers=editor.headers)
+    assert once.status_code == 201, once.text
+    patched = await client.patch("/v1/procedures/STEP-2/versions/1", json={"step_time_limits": twice},
+                                 headers=editor.headers)
+    assert patched.status_code == 422 and error_locs(patched) == [["body", "step_time_limits"]], patched.text
