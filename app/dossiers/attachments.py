@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -18,9 +19,11 @@ from app.catalogue import service as catalogue
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.db import get_database
+from app.core.idempotency import Idempotency
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.dossiers.access import Viewer, get_dossier_for, lock_dossier, may_edit_draft
 from app.dossiers.models import Attachment, AttachmentKind, Dossier, DossierState
+from app.dossiers.schemas import AttachmentOut
 from app.dossiers.storage import BlobStore, get_store
 from app.dossiers.submission import editable_draft
 from app.dossiers.uploads import DEFAULT_PART_MAX_BYTES, PartResolver, PartRule, receive_upload
@@ -60,8 +63,10 @@ def part_resolver(version: ProcedureVersion, kind: AttachmentKind) -> PartResolv
     return resolve
 
 
-async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request,
-                         store: BlobStore | None = None) -> Attachment:
+async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request, idem: Idempotency,
+                         store: BlobStore | None = None) -> JSONResponse:
+    """The 201 answer, stored for `Idempotency-Key` replays in the transaction that writes the row: a client
+    retrying an upload whose answer it lost gets that answer again, not a second copy of the file."""
     store = store or get_store()
     database = get_database()
     async with database.read_sessions() as session:
@@ -72,20 +77,28 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
             raise RuntimeError("pinned procedure version is gone")
     received = await receive_upload(request, store, part_resolver(version, kind))
     try:
+        # The request is only known once streamed: the part, and the file by its hash and name.
+        replay = await idem.replay_or_claim(scope=str(viewer.account_id), payload={
+            "for": str(viewer.applicant_id), "part": received.part, "sha256": received.sha256,
+            "file_name": received.file_name})
+        if replay is not None:
+            return replay
         async with database.write_sessions() as session:
             dossier = await lock_dossier(session, dossier_id)
             if upload_kind(viewer, dossier) != kind:  # the state moved while the file was streaming
                 raise ProblemError("attachments_closed", "The dossier changed while the file was uploading.")
             key, _ = await store.place(received.staged, received.sha256)
-            attachment = Attachment(dossier_id=dossier_id, part=received.part, kind=kind.value,
+            attachment = Attachment(id=uuid.uuid4(), dossier_id=dossier_id, part=received.part, kind=kind.value,
                                     file_name=received.file_name, media_type=received.media_type,
                                     size=received.size, sha256=received.sha256, storage_key=key,
                                     uploaded_by=viewer.account_id, uploaded_at=clock.now())
             session.add(attachment)
+            answer = await idem.respond(session, AttachmentOut.of(attachment), status_code=201, headers={
+                "Location": f"/v1/dossiers/{dossier_id}/attachments/{attachment.id}/content"})
             await session.commit()
     finally:
-        received.staged.unlink(missing_ok=True)  # already gone after a successful place
-    return attachment
+        received.staged.unlink(missing_ok=True)  # already gone after a successful place (or a replay's copy)
+    return answer
 
 
 async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> list[Attachment]:

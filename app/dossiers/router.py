@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.direct import direct_transaction
@@ -137,13 +137,11 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
 @router.post("/v1/dossiers/{dossier_id}/attachments", status_code=201, response_model=AttachmentOut,
              openapi_extra=_UPLOAD_BODY,
              responses=problems("not_found", "attachments_closed", "file_too_large", "media_type_not_allowed",
-                                "validation_error"))
-async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, viewer: ViewerDep) -> Response:
+                                "idempotency_in_progress", "idempotency_key_reused", "validation_error"))
+async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, viewer: ViewerDep,
+                                    idem: IdempotencyDep) -> Response:
     """Attach one file, streamed (multipart fields `part`, then `file`); its type is judged by its content."""
-    attachment = await attachments.add_attachment(viewer, dossier_id, request)
-    body = AttachmentOut.of(attachment).model_dump(mode="json")
-    return JSONResponse(body, status_code=201, headers={
-        "Location": f"/v1/dossiers/{dossier_id}/attachments/{attachment.id}/content"})
+    return await attachments.add_attachment(viewer, dossier_id, request, idem)
 
 
 @router.get("/v1/dossiers/{dossier_id}/attachments", response_model=AttachmentList,
@@ -156,13 +154,21 @@ async def list_dossier_attachments(dossier_id: uuid.UUID, viewer: ViewerDep,
 
 @router.get("/v1/dossiers/{dossier_id}/attachments/{attachment_id}/content", response_class=StreamingResponse,
             responses={**problems("not_found"),
-                       200: {"description": "The file", "content": {"application/octet-stream": {}}}})
+                       200: {"description": "The file", "content": {"application/octet-stream": {}}},
+                       304: {"description": "Not modified: the file named by If-None-Match"}})
 async def download_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.UUID, viewer: ViewerDep,
-                                      session: ReadSessionDep) -> Response:
-    """The file's bytes, streamed, with its SHA-256 (`Digest`, `ETag`)."""
+                                      session: ReadSessionDep, if_none_match: Annotated[str | None, Header(
+                                          description="The ETag of a copy already held (304 if unchanged).")] = None,
+                                      ) -> Response:
+    """The file's bytes, streamed, with its SHA-256 (`Digest`, `ETag`); 304 when `If-None-Match` names it."""
     attachment = await attachments.get_attachment(session, viewer, dossier_id, attachment_id)
+    tag = f'"{attachment.sha256}"'
+    # RFC 9110 §13.1.2: If-None-Match compares weakly and `*` matches any file; a stored file never changes, so a
+    # client that holds it must not be sent up to 100 MiB again.
+    if if_none_match is not None and ({"*", tag} & {t.strip().removeprefix("W/") for t in if_none_match.split(",")}):
+        return Response(status_code=304, headers={"ETag": tag})
     digest = base64.b64encode(bytes.fromhex(attachment.sha256)).decode()
-    headers = {"ETag": f'"{attachment.sha256}"', "Digest": f"sha-256={digest}",
+    headers = {"ETag": tag, "Digest": f"sha-256={digest}",
                "Repr-Digest": f"sha-256=:{digest}:", "Content-Length": str(attachment.size),
                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.file_name)}",
                "X-Content-Type-Options": "nosniff"}

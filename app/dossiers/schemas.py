@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
+from app.core.text import without_controls
 from app.dossiers.models import Attachment, Dossier
 
 ChannelName = Literal["online", "desk", "post"]
@@ -28,6 +29,11 @@ ProcedureCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-
 CitizenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 TaxCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$", max_length=20)]  # String(20)
+# Text people read, and filter values: no control characters (app.core.text). PostgreSQL refused a NUL with a 422
+# naming no field where SQLite stored it; a name or a filter value is one line, an address may have several.
+_ONE_LINE = without_controls("")
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), _ONE_LINE]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True), without_controls()]
 
 
 class Strict(BaseModel):
@@ -38,7 +44,7 @@ class Delivery(Strict):
     """How the result goes back: online, at the desk, or by public post (BCCI) to `address`."""
 
     method: Literal["online", "desk", "post"] = "online"
-    address: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)] | None = None
+    address: Address | None = None
 
     @model_validator(mode="after")
     def _post_needs_address(self) -> Delivery:
@@ -67,7 +73,7 @@ class IntakeApplicant(Strict):
 
     citizen_id: CitizenId | None = None
     tax_code: TaxCode | None = None
-    name: Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True)]
+    name: PersonName
 
     @model_validator(mode="after")
     def _one_identifier(self) -> IntakeApplicant:
@@ -205,14 +211,14 @@ class PublicDossierOut(BaseModel):
 class DossierFilters(BaseModel):
     """The list's query parameters, validated in one pass (one model, not ten separate parameters)."""
 
-    state: Annotated[str | None, Field(max_length=32)] = None
-    procedure: Annotated[str | None, Field(max_length=64)] = None
-    agency: Annotated[str | None, Field(max_length=64)] = None
+    state: Annotated[str, StringConstraints(max_length=32), _ONE_LINE] | None = None
+    procedure: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
+    agency: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
     channel: ChannelName | None = None
     submitted_from: date | None = None
     submitted_to: date | None = None
     overdue: bool | None = None
-    code: Annotated[str | None, Field(max_length=100)] = None
+    code: Annotated[str, StringConstraints(max_length=100), _ONE_LINE] | None = None
     due_within_working_days: Annotated[int | None, Field(
         ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
         "today (0: today).")] = None

@@ -72,15 +72,47 @@ def sanitise_file_name(raw: str) -> str:
     name = _UNSAFE.sub("_", name)
     while name != (trimmed := name.strip().lstrip(".")):  # ". . .x" loses every leading dot and space
         name = trimmed
+    return _fit(name) or "file"
+
+
+def _fit(name: str) -> str:
+    """At most 200 characters, keeping a short extension."""
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 16 else name[:200]
-    return name or "file"
+    return name
+
+
+# An XML document opens with its declaration, after an optional byte-order mark (filetype has no XML matcher, so
+# without this every XML file was octet-stream and a part or result accepting application/xml took none). The
+# declaration is required: a bare `<` would also let HTML in.
+_XML_DECLARATION = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml[ \t\r\n]")
 
 
 def sniff_media_type(head: bytes) -> str:
     kind = filetype.guess(head)
-    return kind.mime if kind is not None else "application/octet-stream"
+    if kind is not None:
+        return str(kind.mime)
+    return "application/xml" if _XML_DECLARATION.match(head) else "application/octet-stream"
+
+
+# Extensions a type may carry besides filetype's own, and the one for the types filetype does not know.
+_EXTENSION_ALIASES = {"image/jpeg": {"jpeg", "jpe", "jfif"}, "image/tiff": {"tiff"}}
+_EXTENSIONS = {"application/xml": "xml"}
+
+
+def name_for_content(file_name: str, media_type: str) -> str:
+    """The display name, with the extension of the content's type appended when the name claims another one
+    (`setup.exe` holding a PDF becomes `setup.exe.pdf`): whoever downloads it opens what was checked, not a
+    PDF/HTA polyglot that a Windows desktop would run. A name without extension, or of an unknown type, stays."""
+    kind = filetype.get_type(mime=media_type)
+    extension = str(kind.extension) if kind is not None else _EXTENSIONS.get(media_type)
+    stem, dot, current = file_name.rpartition(".")
+    if extension is None or not dot or not stem:
+        return file_name
+    if current.lower() in {extension, *_EXTENSION_ALIASES.get(media_type, ())}:
+        return file_name
+    return _fit(f"{file_name}.{extension}")
 
 
 def _too_large(limit: int) -> ProblemError:
@@ -287,5 +319,6 @@ async def receive_upload(request: Request, store: BlobStore, resolve: PartResolv
         raise
     upload = receiver.file
     assert upload is not None and receiver.part_key is not None and upload.media_type is not None
-    return ReceivedUpload(part=receiver.part_key, file_name=upload.file_name, staged=upload.path, size=upload.size,
-                          sha256=upload.digest.hexdigest(), media_type=upload.media_type)
+    return ReceivedUpload(part=receiver.part_key, file_name=name_for_content(upload.file_name, upload.media_type),
+                          staged=upload.path, size=upload.size, sha256=upload.digest.hexdigest(),
+                          media_type=upload.media_type)
