@@ -19,6 +19,7 @@ A credit that settles the fees due before processing moves the dossier payment_r
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -48,6 +49,11 @@ log = logging.getLogger("app.fees.callbacks")
 
 def receipt_number(attempt: PaymentAttempt) -> str:
     return f"BL-{clock.local(clock.now()):%y%m%d}-{attempt.id.hex[:10].upper()}"
+
+
+# The numbers receipt_number() issues. A desk receipt typed in this shape could take the number an online payment
+# will get when it succeeds (its id is known before); that payment could then never be recorded.
+ISSUED_RECEIPT = re.compile(r"BL-\d{6}-[0-9A-F]{10}", re.IGNORECASE)
 
 
 # Statements of the callback path, built once and run with parameters (providers call back a lot, and

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.problems import ProblemError, validation_problem
 from app.core.settings import get_settings
-from app.fees.callbacks import record_success
+from app.fees.callbacks import ISSUED_RECEIPT, record_success
 from app.fees.models import CLOSED_DOSSIER_STATES, LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt
 from app.fees.obligations import list_obligations, lock_obligation
 from app.fees.providers import get_provider
@@ -29,6 +29,9 @@ async def _owing_obligation(session: AsyncSession, dossier: object) -> FeeObliga
     if getattr(dossier, "state", None) in CLOSED_DOSSIER_STATES:
         raise ProblemError("nothing_to_pay", "The dossier is closed; no fees can be paid for it.")
     for obligation in await list_obligations(session, dossier.id):  # type: ignore[attr-defined]
+        # Expire before taking the obligation's lock: expiring locks attempt rows, and a callback or reconciler
+        # holds an attempt's lock while it waits for the obligation's (the other order deadlocked on PostgreSQL).
+        await expire_stale(session, obligation.id)
         locked = await lock_obligation(session, obligation.id)
         if locked.due - locked.paid > 0:
             return locked
@@ -54,7 +57,8 @@ async def _live_attempt(session: AsyncSession, obligation_id: uuid.UUID) -> Paym
 async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, provider: str, amount: int,
                        payer_id: uuid.UUID | None, return_url: str | None,
                        receipt: str | None = None) -> PaymentAttempt:
-    await expire_stale(session, obligation.id)
+    # Stale attempts were expired by _owing_obligation, before the obligation's lock (see there); one that turned
+    # stale since is still live here: 409, and a retry goes through.
     live = await _live_attempt(session, obligation.id)
     if live is not None:
         raise ProblemError("payment_in_progress", "A payment for these fees is already under way.",
@@ -121,6 +125,10 @@ async def start_payment(session: AsyncSession, dossier: object, *, provider_name
 async def counter_payment(session: AsyncSession, dossier: object, *, official_id: uuid.UUID,
                           receipt_number: str, amount: int | None) -> PaymentAttempt:
     """Cash or card at the desk, recorded by a finance official with the paper receipt's number."""
+    if ISSUED_RECEIPT.fullmatch(receipt_number):
+        raise validation_problem([{"loc": ["body", "receipt_number"], "type": "receipt_number_reserved",
+                                   "msg": "BL-yymmdd-XXXXXXXXXX numbers are issued by the service to online "
+                                          "payments"}])
     obligation = await _owing_obligation(session, dossier)
     balance = obligation.due - obligation.paid
     paying = balance if amount is None else amount

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core.text import legible_text
 
 Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
 # Money coming in: a JSON integer only (lax mode would take true as 1 đồng, "1000" or 1000.0), bounded like the
 # catalogue's fee amounts so that no value reaches the database it cannot hold.
 MoneyIn = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Whole Vietnamese đồng.")]
 PositiveMoneyIn = Annotated[int, Field(strict=True, gt=0, le=10**12, description="Whole Vietnamese đồng.")]
+
+
+def _return_url(value: str) -> str:
+    """A URL the payer's browser can be sent back to: the pattern keeps it http(s) without whitespace; it also
+    has a host, and no control characters (SQLite stored a NUL, PostgreSQL refused it) nor user:password
+    (a secret would travel to the provider and into its logs)."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    parts = urlsplit(value)  # ValueError (a 422) for an unparsable host such as "https://[::1"
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials")
+    return value
 
 
 class Strict(BaseModel):
@@ -58,7 +76,8 @@ class FeesOut(BaseModel):
 
 class PaymentCreate(Strict):
     provider: Literal["fakepay", "vnpay"]
-    return_url: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^https?://\S+$")] = Field(
+    return_url: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^https?://\S+$"),
+                          AfterValidator(_return_url)] = Field(
         description="Where the provider sends the payer back (http or https URL).")
 
 
@@ -69,7 +88,9 @@ class CounterPaymentCreate(Strict):
 
 class RefundCreate(Strict):
     amount: PositiveMoneyIn
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+    # Printed for the payer and sent to the provider: no control characters, something visible (as workflow reasons).
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
+                      AfterValidator(legible_text)]
     expected_available: Annotated[MoneyIn, Field(description="What you believe is still refundable: the payment's "
                                                              "`refundable`, or the surplus's with `surplus_id`.")]
     surplus_id: uuid.UUID | None = Field(

@@ -210,9 +210,13 @@ class VnpayProvider:
         try:  # moves money: one try only; an unknown outcome stays `submitted` for an operator
             async with self._client() as http:
                 response = await http.post(self.api_url, json=body)
-            answer = dict(response.json())
+            answer = response.json()
         except (httpx.HTTPError, ValueError):
             return RefundResult("submitted")
+        if not isinstance(answer, dict):  # not VNPAY's answer (dict() of a number raised a 500): outcome unknown
+            return RefundResult("submitted")
         if answer.get("vnp_ResponseCode") == "00":
-            return RefundResult("succeeded", str(answer.get("vnp_TransactionNo") or "") or None, raw=answer)
+            # The money moved: an id that the column cannot hold is dropped, not a reason to lose the success.
+            refund_ref = str(answer.get("vnp_TransactionNo") or "")
+            return RefundResult("succeeded", refund_ref if storable_id(refund_ref) else None, raw=answer)
         return RefundResult("failed", raw=answer)
