@@ -206,6 +206,9 @@ async def step(ctx: Context, name: str) -> None:
     if name == "assign":
         ctx.progress.assignee_id = await _check_assignee(ctx)
         ctx.progress.approved = False
+    elif name == "appraise":
+        # A new appraisal after the approval is not what was approved: the result waits for approval again.
+        ctx.progress.approved = False
     started = ctx.progress.step_started_at or ctx.dossier.received_at or ctx.dossier.submitted_at or ctx.now
     ctx.details["step"] = await steps.close_step(
         ctx.session, dossier_id=ctx.dossier.id, agency_code=ctx.dossier.agency_code, step=name,

@@ -17,6 +17,8 @@ from app.workflow import calendar_service
 from app.workflow.schemas import CalendarOverrideIn, CalendarOverrideOut, WorkingDays
 from app.workflow.transitions_router import router as transitions_router
 
+AGENCY_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
 router = APIRouter()
 include_flat(router, transitions_router)
 
@@ -27,7 +29,10 @@ async def list_working_days(
     session: ReadSessionDep,
     start: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD).")],
     end: Annotated[date, Query(alias="to", description="Last day, inclusive; at most 366 days after `from`.")],
-    agency: Annotated[str | None, Query(max_length=64, description="Agency code.")] = None,
+    # The shape of an agency code (app.catalogue.schemas.Code): anything else is no agency, and a NUL reached
+    # the database (404 on SQLite, a 422 naming no field on PostgreSQL).
+    agency: Annotated[str | None, Query(max_length=64, pattern=AGENCY_CODE_PATTERN,
+                                        description="Agency code.")] = None,
 ) -> WorkingDays:
     """The working calendar, one item per day: working or not, and why (public)."""
     items = await calendar_service.working_days(session, start, end, agency)

@@ -28,8 +28,10 @@ class CalendarOverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     working: bool = Field(description="true: a working day (e.g. a swapped Saturday); false: a day off.")
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)] = Field(
-        description="Why, e.g. the decision that swaps the day.")
+    # Printed as the day's reason in the public calendar: legible text like a transition's reason (a NUL was
+    # stored by SQLite and refused by PostgreSQL with a 422 naming no field).
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400),
+                    AfterValidator(legible_text)] = Field(description="Why, e.g. the decision that swaps the day.")
 
 
 class CalendarOverrideOut(BaseModel):
@@ -49,18 +51,29 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(legible_text)]
 
 
+# A carrier's consignment number as printed on the label (UPU S10 `EB123456789VN`, or a domestic carrier's
+# digits), parts optionally separated by one space, dot, slash, hyphen or underscore: it is typed into the
+# carrier's tracking page and printed on the return notice, so no control or invisible characters.
+TrackingNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                                  pattern=r"^[0-9A-Za-z]+(?:[ ./_-][0-9A-Za-z]+)*$")]
+
+
 class DeliveryIn(BaseModel):
     """How the result was handed over (return_result): online, at the desk, or by post with a tracking number."""
 
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["online", "desk", "post"]
-    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+    tracking_number: TrackingNumber | None = Field(default=None, description="Only, and required, for `post`.")
 
     @model_validator(mode="after")
-    def _post_has_tracking(self) -> DeliveryIn:
+    def _tracking_only_by_post(self) -> DeliveryIn:
         if self.method == "post" and not self.tracking_number:
             raise ValueError("a postal return needs the tracking_number")
+        if self.method != "post" and self.tracking_number is not None:
+            # It would be recorded in the history and printed on the return notice as if the result had been
+            # posted.
+            raise ValueError(f"a tracking_number is only for a postal return, not {self.method!r}")
         return self
 
 

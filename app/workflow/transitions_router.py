@@ -14,7 +14,7 @@ from app.core.negotiation import negotiate
 from app.core.openapi import problems
 from app.core.problems import not_found
 from app.core.responses import model_response
-from app.dossiers.access import etag, get_dossier_for
+from app.dossiers.access import Viewer, etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import DossierOut
 from app.workflow import history, notices, steps
@@ -95,12 +95,18 @@ async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, session: 
     return StepList(items=[StepOut.model_validate(s) for s in await steps.list_steps(session, dossier_id)])
 
 
+def _sees_internal_notices(viewer: Viewer) -> bool:
+    """Officials only: an explanation is addressed inside the agency, so neither the applicant nor an
+    integrator's client token (which reads its agencies' dossiers) sees it."""
+    return viewer.principal.kind == "official"
+
+
 @router.get("/v1/dossiers/{dossier_id}/notices", response_model=NoticeList, responses=problems("not_found"))
 async def list_dossier_notices(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> NoticeList:
     """Notices issued to the applicant (receipt, supplement request, refusal, apology, result, ...); officials
     also see the explanations of delays to the head of the agency."""
     await get_dossier_for(session, viewer, dossier_id)
-    found = await notices.list_notices(session, dossier_id, internal=not viewer.principal.is_applicant)
+    found = await notices.list_notices(session, dossier_id, internal=_sees_internal_notices(viewer))
     return NoticeList(items=[NoticeOut.model_validate(n) for n in found])
 
 
@@ -110,7 +116,7 @@ async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, reques
                              session: ReadSessionDep) -> Response:
     """One notice: JSON, or the printable form as PDF (`Accept: application/pdf`)."""
     await get_dossier_for(session, viewer, dossier_id)
-    notice = await notices.get_notice(session, dossier_id, notice_id, internal=not viewer.principal.is_applicant)
+    notice = await notices.get_notice(session, dossier_id, notice_id, internal=_sees_internal_notices(viewer))
     if notice is None:
         raise not_found("notice")
     if negotiate(request.headers.get("accept"), ("application/json", "application/pdf")) == "application/pdf":
