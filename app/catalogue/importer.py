@@ -133,9 +133,13 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
             errors.append(field_error([*loc, "field_code"], f"field {entry.field_code!r} belongs to agency {owner!r}"))
         if not entry.document_parts:
             errors.append(field_error([*loc, "document_parts"], "a published procedure needs document parts"))
+        content = resolved_content(entry)
+        stages = schemas.fee_stage_problem(content["workflow"], content["fee_items"])
+        if stages:
+            errors.append(field_error([*loc, "fee_items"], stages))
         history = versions.get(entry.code, [])
         current = _published(history)
-        if current is not None and content_of(current) == resolved_content(entry):
+        if current is not None and content_of(current) == content:
             continue
         start = entry.valid_from or now
         for other in history:

@@ -76,11 +76,25 @@ _FORM_TYPES = frozenset({"string", "number", "integer", "boolean"})
 # catalogue, so it registers them here when imported (app/workflow/__init__.py) rather than the catalogue
 # importing it. A process without the workflow domain runs no dossiers: any well-formed key passes there.
 _workflow_keys: Callable[[], Collection[str]] | None = None
+_charging_workflows: Callable[[], Collection[str]] | None = None  # those with step 2.3 (request_payment)
 
 
-def register_workflow_keys(keys: Callable[[], Collection[str]]) -> None:
-    global _workflow_keys
-    _workflow_keys = keys
+def register_workflow_keys(keys: Callable[[], Collection[str]],
+                           charging_before_processing: Callable[[], Collection[str]] | None = None) -> None:
+    global _workflow_keys, _charging_workflows
+    _workflow_keys, _charging_workflows = keys, charging_before_processing
+
+
+def fee_stage_problem(workflow: str, fee_items: list[dict[str, Any]]) -> str | None:
+    """Fees due before processing need a workflow that asks for them (step 2.3): under one without
+    `request_payment` (`no_fee`) such a dossier was received and processed without ever being charged."""
+    charging = _charging_workflows() if _charging_workflows is not None else None
+    if charging is None or workflow in charging:
+        return None
+    if any(item.get("due") == "before_processing" for item in fee_items):
+        return (f"workflow {workflow!r} never requests payment before processing: make these fees due "
+                "'on_result', or choose a workflow with step 2.3")
+    return None
 
 
 def check_workflow_key(key: str | None) -> str | None:

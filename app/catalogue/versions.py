@@ -69,7 +69,8 @@ def _facets(data: dict[str, Any]) -> str:
 
 async def check_references(session: AsyncSession, data: dict[str, Any], loc: list[str | int],
                            ) -> list[dict[str, Any]]:
-    """Agency and field must exist, and a field scoped to an agency serves only that agency."""
+    """Agency and field must exist, a field scoped to an agency serves only that agency, and fees due before
+    processing need a workflow that requests them."""
     errors = []
     agency = await get_agency(session, data["agency_code"])
     if agency is None:
@@ -80,6 +81,9 @@ async def check_references(session: AsyncSession, data: dict[str, Any], loc: lis
     elif agency is not None and field.agency_code is not None and field.agency_code != data["agency_code"]:
         errors.append(field_error([*loc, "field_code"],
                                   f"field {field.code!r} belongs to agency {field.agency_code!r}"))
+    stages = schemas.fee_stage_problem(data["workflow"], data["fee_items"])
+    if stages:
+        errors.append(field_error([*loc, "fee_items"], stages))
     return errors
 
 

@@ -7,4 +7,5 @@ import the definitions itself, since the workflow depends on the catalogue.
 from app.catalogue.schemas import register_workflow_keys
 from app.workflow.definition import definitions
 
-register_workflow_keys(lambda: definitions().keys())
+register_workflow_keys(lambda: definitions().keys(),
+                       lambda: {key for key, d in definitions().items() if "request_payment" in d.actions})

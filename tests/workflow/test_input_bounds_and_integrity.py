@@ -85,7 +85,7 @@ async def test_a_version_must_name_a_known_workflow(client, editor):
     assert refused.status_code == 422 and refused.json()["code"] == "validation_error", refused.text
     assert error_locs(refused) == [["body", "workflow"]]
     assert "no_fee" in refused.json()["errors"][0]["msg"]  # the known keys are named
-    created = await client.post("/v1/procedures", json=procedure_body("WF-OK", workflow="no_fee"),
+    created = await client.post("/v1/procedures", json=procedure_body("WF-OK", workflow="no_fee", fee_items=[]),
                                 headers=editor.headers)
     assert created.status_code == 201, created.text
     patched = await client.patch("/v1/procedures/WF-OK/versions/1", json={"workflow": "nofee"},
@@ -245,3 +245,24 @@ async def test_a_step_has_one_time_limit(client, editor):
     patched = await client.patch("/v1/procedures/STEP-2/versions/1", json={"step_time_limits": twice},
                                  headers=editor.headers)
     assert patched.status_code == 422 and error_locs(patched) == [["body", "step_time_limits"]], patched.text
+
+
+async def test_fees_due_before_processing_need_a_workflow_that_requests_them(client, editor):
+    # `no_fee` has no request_payment: such a dossier was received and processed without ever being charged.
+    before = [{"kind": "fee", "name": "Lệ phí", "amount": 50000, "due": "before_processing"}]
+    refused = await client.post("/v1/procedures", json=procedure_body("NOFEE-1", workflow="no_fee", fee_items=before),
+                                headers=editor.headers)
+    assert refused.status_code == 422 and error_locs(refused) == [["body", "fee_items"]], refused.text
+    on_result = [{**before[0], "due": "on_result"}]
+    created = await client.post("/v1/procedures", json=procedure_body("NOFEE-2", workflow="no_fee",
+                                                                      fee_items=on_result), headers=editor.headers)
+    assert created.status_code == 201, created.text
+    patched = await client.patch("/v1/procedures/NOFEE-2/versions/1", json={"fee_items": before},
+                                 headers=editor.headers)
+    assert patched.status_code == 422 and error_locs(patched) == [["body", "fee_items"]], patched.text
+    document = {"procedures": [procedure_body("NOFEE-3", workflow="no_fee", fee_items=before)]}
+    imported = await client.post("/v1/catalogue/import", json=document, headers=editor.headers)
+    assert imported.status_code == 422 and error_locs(imported) == [["body", "procedures", 0, "fee_items"]]
+    standard = await client.post("/v1/procedures", json=procedure_body("FEE-STD", fee_items=before),
+                                 headers=editor.headers)
+    assert standard.status_code == 201, standard.text
