@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -101,18 +101,30 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
     return answer
 
 
+# A result file is the applicant's once the result is issued (`processed`, national code 9) or handed over; before
+# that it is a draft between officials (unsigned, not yet approved), and after a stop it was never issued.
+RESULT_RELEASED_STATES = frozenset({"processed", "returned"})
+
+
+def _visible_to(viewer: Viewer, dossier: Dossier) -> ColumnElement[bool]:
+    if viewer.principal.is_applicant and dossier.state not in RESULT_RELEASED_STATES:
+        return Attachment.kind != AttachmentKind.result.value
+    return true()
+
+
 async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> list[Attachment]:
-    await get_dossier_for(session, viewer, dossier_id)
+    dossier = await get_dossier_for(session, viewer, dossier_id)
     return list((await session.execute(
-        select(Attachment).where(Attachment.dossier_id == dossier_id)
+        select(Attachment).where(Attachment.dossier_id == dossier_id, _visible_to(viewer, dossier))
         .order_by(Attachment.uploaded_at, Attachment.id))).scalars())
 
 
 async def get_attachment(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
                          attachment_id: uuid.UUID) -> Attachment:
-    await get_dossier_for(session, viewer, dossier_id)
+    dossier = await get_dossier_for(session, viewer, dossier_id)
     attachment = (await session.execute(select(Attachment).where(
-        Attachment.id == attachment_id, Attachment.dossier_id == dossier_id))).scalar_one_or_none()
+        Attachment.id == attachment_id, Attachment.dossier_id == dossier_id, _visible_to(viewer, dossier),
+    ))).scalar_one_or_none()
     if attachment is None:
         raise not_found("attachment")
     return attachment

@@ -163,3 +163,23 @@ async def test_a_second_supplement_needs_files_sent_for_it(flow, monkeypatch):
     second = await flow.upload_supplement(citizen, did)
     back = await flow.act(citizen, did, "supplement", attachments=[second])
     assert back["state"] == "received"
+
+
+async def test_the_applicant_sees_result_files_only_once_the_result_is_issued(client, flow):
+    # A result file uploaded during processing is a draft between officials (unsigned, not yet approved).
+    code = await flow.procedure()
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    result_id = await flow.upload_result(did, b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n")
+
+    async def seen_by(actor):
+        listed = await client.get(f"/v1/dossiers/{did}/attachments", headers=actor.headers)
+        content = await client.get(f"/v1/dossiers/{did}/attachments/{result_id}/content", headers=actor.headers)
+        return result_id in [a["id"] for a in listed.json()["items"]], content.status_code
+
+    assert await seen_by(citizen) == (False, 404)
+    assert await seen_by(flow.processing) == (True, 200)
+    await flow.act(flow.approval, did, "approve")
+    await flow.act(flow.approval, did, "issue_result", attachments=[result_id])
+    assert await seen_by(citizen) == (True, 200)
