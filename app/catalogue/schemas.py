@@ -31,7 +31,9 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is outside the representable range of dates") from None
 
 
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+# Agency, field and procedure codes: national procedure codes such as `1.004567.000.00.00.H01`.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), PLAIN]
 LongName = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), PLAIN]
 # Free text up to n characters, control characters refused like names.

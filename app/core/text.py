@@ -11,9 +11,13 @@ import unicodedata
 from pydantic import AfterValidator
 
 
+def has_control_characters(value: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
+
+
 def plain_text(value: str, allowed: str = "\n\r\t") -> str:
     """`value` when it has no control characters but those `allowed`; else ValueError (a 422 on the field)."""
-    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+    if has_control_characters(value, allowed):
         raise ValueError("must not contain control characters")
     return value
 

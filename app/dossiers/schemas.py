@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from app.catalogue.schemas import CODE_PATTERN
 from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
@@ -25,7 +26,7 @@ def _bounded_form(form: dict[str, Any]) -> dict[str, Any]:
 
 # A dossier form: any JSON object JSON can carry, bounded in depth and size (app.core.jsondoc).
 FormData = Annotated[dict[str, Any], AfterValidator(_bounded_form)]
-ProcedureCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ProcedureCode = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 CitizenId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 TaxCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$", max_length=20)]  # String(20)

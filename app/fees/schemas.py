@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -10,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.text import legible_text
+from app.core.text import legible_text, plain_text
 
 Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
 # Money coming in: a JSON integer only (lax mode would take true as 1 đồng, "1000" or 1000.0), bounded like the
@@ -23,8 +22,7 @@ def _return_url(value: str) -> str:
     """A URL the payer's browser can be sent back to: the pattern keeps it http(s) without whitespace; it also
     has a host, and no control characters (SQLite stored a NUL, PostgreSQL refused it) nor user:password
     (a secret would travel to the provider and into its logs)."""
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise ValueError("must not contain control characters")
+    plain_text(value, allowed="")
     parts = urlsplit(value)  # ValueError (a 422) for an unparsable host such as "https://[::1"
     if not parts.hostname:
         raise ValueError("must name a host")

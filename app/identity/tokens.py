@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import time
-import unicodedata
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from jose.exceptions import ExpiredSignatureError, JWKError, JWSError, JWTClaims
 
 from app.core.problems import ProblemError
 from app.core.settings import Settings, get_settings
+from app.core.text import has_control_characters
 
 log = logging.getLogger("app.identity.tokens")
 
@@ -220,7 +220,7 @@ class TokenVerifier:
             raise unauthorized("token_invalid", "The token has no subject.")
         # The subject is stored (identities.subject, 255 characters) and looked up on every request: one that
         # cannot be stored was a 422 at registration on PostgreSQL and silently kept on SQLite.
-        if len(subject) > MAX_SUBJECT_LENGTH or any(unicodedata.category(c) == "Cc" for c in subject):
+        if len(subject) > MAX_SUBJECT_LENGTH or has_control_characters(subject):
             raise unauthorized("token_invalid", "The token's subject is too long or has control characters.")
         try:  # kept as floats by verify(); an integer past the float range was an OverflowError there (a 500)
             float(claims["exp"]), float(claims.get("nbf", 0) or 0)

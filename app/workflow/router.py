@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.catalogue.schemas import CODE_PATTERN
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -16,8 +17,6 @@ from app.identity.deps import AdminDep
 from app.workflow import calendar_service
 from app.workflow.schemas import CalendarOverrideIn, CalendarOverrideOut, WorkingDays
 from app.workflow.transitions_router import router as transitions_router
-
-AGENCY_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 router = APIRouter()
 include_flat(router, transitions_router)
@@ -31,7 +30,7 @@ async def list_working_days(
     end: Annotated[date, Query(alias="to", description="Last day, inclusive; at most 366 days after `from`.")],
     # The shape of an agency code (app.catalogue.schemas.Code): anything else is no agency, and a NUL reached
     # the database (404 on SQLite, a 422 naming no field on PostgreSQL).
-    agency: Annotated[str | None, Query(max_length=64, pattern=AGENCY_CODE_PATTERN,
+    agency: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN,
                                         description="Agency code.")] = None,
 ) -> WorkingDays:
     """The working calendar, one item per day: working or not, and why (public)."""
