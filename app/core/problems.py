@@ -53,6 +53,7 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     "version_published": ProblemKind(409, "Version published", "Phiên bản đã công bố"),
     "dossier_not_draft": ProblemKind(409, "Dossier is not a draft", "Hồ sơ không còn ở trạng thái nháp"),
     "attachments_closed": ProblemKind(409, "Attachments closed", "Không thể nộp thêm tệp"),
+    "attachment_limit_reached": ProblemKind(409, "Attachment limit reached", "Hồ sơ đã đủ số tệp tối đa"),
     "transition_not_allowed": ProblemKind(409, "Transition not allowed", "Thao tác không hợp lệ"),
     "rating_not_allowed": ProblemKind(409, "Rating not allowed", "Chưa thể đánh giá hồ sơ"),
     "workflow_unavailable": ProblemKind(409, "Workflow unavailable", "Quy trình xử lý không còn được áp dụng"),

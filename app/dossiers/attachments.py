@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy import ColumnElement, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -21,6 +21,7 @@ from app.core import clock
 from app.core.db import get_database
 from app.core.idempotency import Idempotency
 from app.core.problems import ProblemError, not_found, validation_problem
+from app.core.settings import get_settings
 from app.dossiers.access import Viewer, get_dossier_for, lock_dossier, may_edit_draft
 from app.dossiers.models import Attachment, AttachmentKind, Dossier, DossierState
 from app.dossiers.schemas import AttachmentOut
@@ -43,6 +44,16 @@ def upload_kind(viewer: Viewer, dossier: Dossier) -> AttachmentKind:
     if dossier.state == DossierState.processing and viewer.official_at(dossier.agency_code, "approval"):
         return AttachmentKind.result
     raise ProblemError("attachments_closed", f"Files cannot be attached to this dossier now ({dossier.state}).")
+
+
+async def check_room(session: AsyncSession, dossier_id: uuid.UUID) -> None:
+    """409 `attachment_limit_reached` when the dossier holds DVC_MAX_ATTACHMENTS_PER_DOSSIER files already."""
+    limit = get_settings().max_attachments_per_dossier
+    held = (await session.execute(select(func.count()).where(Attachment.dossier_id == dossier_id))).scalar_one()
+    if held >= limit:
+        raise ProblemError("attachment_limit_reached",
+                           f"The dossier holds {held} files, the most it may hold ({limit}); delete one first.",
+                           extra={"limit": limit})
 
 
 def part_resolver(version: ProcedureVersion, kind: AttachmentKind) -> PartResolver:
@@ -72,6 +83,7 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
     async with database.read_sessions() as session:
         dossier = await get_dossier_for(session, viewer, dossier_id)
         kind = upload_kind(viewer, dossier)
+        await check_room(session, dossier_id)  # before streaming: a full dossier is refused at once
         version = await catalogue.get_version(session, dossier.procedure_code, dossier.procedure_version)
         if version is None:
             raise RuntimeError("pinned procedure version is gone")
@@ -87,6 +99,7 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
             dossier = await lock_dossier(session, dossier_id)
             if upload_kind(viewer, dossier) != kind:  # the state moved while the file was streaming
                 raise ProblemError("attachments_closed", "The dossier changed while the file was uploading.")
+            await check_room(session, dossier_id)  # again under the lock: concurrent uploads count each other
             key, _ = await store.place(received.staged, received.sha256)
             attachment = Attachment(id=uuid.uuid4(), dossier_id=dossier_id, part=received.part, kind=kind.value,
                                     file_name=received.file_name, media_type=received.media_type,

@@ -136,8 +136,9 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
 
 @router.post("/v1/dossiers/{dossier_id}/attachments", status_code=201, response_model=AttachmentOut,
              openapi_extra=_UPLOAD_BODY,
-             responses=problems("not_found", "attachments_closed", "file_too_large", "media_type_not_allowed",
-                                "idempotency_in_progress", "idempotency_key_reused", "validation_error"))
+             responses=problems("not_found", "attachments_closed", "attachment_limit_reached", "file_too_large",
+                                "media_type_not_allowed", "idempotency_in_progress", "idempotency_key_reused",
+                                "validation_error"))
 async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, viewer: ViewerDep,
                                     idem: IdempotencyDep) -> Response:
     """Attach one file, streamed (multipart fields `part`, then `file`); its type is judged by its content."""

@@ -14,7 +14,7 @@ from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
 from app.core.text import without_controls
-from app.dossiers.models import Attachment, Dossier
+from app.dossiers.models import Attachment, Dossier, DossierState
 
 ChannelName = Literal["online", "desk", "post"]
 DeskChannel = Literal["desk", "post"]
@@ -212,7 +212,7 @@ class PublicDossierOut(BaseModel):
 class DossierFilters(BaseModel):
     """The list's query parameters, validated in one pass (one model, not ten separate parameters)."""
 
-    state: Annotated[str, StringConstraints(max_length=32), _ONE_LINE] | None = None
+    state: DossierState | None = None
     procedure: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
     agency: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
     channel: ChannelName | None = None

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.core.problems import ProblemError
+from app.dossiers.models import NATIONAL_STATUS_CODES
 
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 
@@ -99,6 +100,12 @@ class WorkflowDefinition(BaseModel):
         codes = [s.national_code for s in states.values()]
         if len(codes) != len(set(codes)):
             raise ValueError("each state needs its own national code")
+        # The states are the dossier's (its column, the list's `state` filter, the counters) and each code is
+        # the one Circular 22 gives that state: a definition cannot invent either.
+        wrong = {name: NATIONAL_STATUS_CODES.get(name) for name, spec in states.items()
+                 if NATIONAL_STATUS_CODES.get(name) != spec.national_code}
+        if wrong:
+            raise ValueError(f"states with no national code or another one (expected: {wrong})")
         return states
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ conditional downloads of a stored file."""
 from __future__ import annotations
 
 from tests.support.dossier_fixtures import OPTIONAL_PARTS, PDF, PNG
+from tests.support.edges import expect_problem
 
 AGENCY = "000.00.12.H01"
 XML = b'<?xml version="1.0" encoding="UTF-8"?>\n<ketqua><so>123/GCN</so></ketqua>\n'
@@ -84,6 +85,19 @@ async def test_control_characters_are_refused_on_their_field(client, accounts, d
     assert lines.status_code == 201, lines.text
 
 
+# --- the list's state filter: a state no dossier can be in answered an empty page, as if none matched ---
+
+async def test_state_filter_names_a_dossier_state(client, accounts, dossiers):
+    clerk = await accounts.official(AGENCY, ["reception"])
+    for bogus in ("recieved", "Received", "2"):
+        body = expect_problem(await client.get(f"/v1/dossiers?state={bogus}", headers=clerk.headers),
+                              422, "validation_error")
+        assert [e["loc"] for e in body["errors"]] == [["query", "state"]]
+    for state in ("draft", "received", "supplement_requested", "returned"):
+        listed = await client.get(f"/v1/dossiers?state={state}", headers=clerk.headers)
+        assert listed.status_code == 200, listed.text
+
+
 # --- Idempotency-Key on the upload, a creating POST: a retried upload made a second attachment ---
 
 async def test_upload_retried_with_its_idempotency_key_is_replayed(client, accounts, dossiers):
@@ -100,3 +114,32 @@ async def test_upload_retried_with_its_idempotency_key_is_replayed(client, accou
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     listed = await client.get(f"/v1/dossiers/{draft['id']}/attachments", headers=citizen.headers)
     assert [a["id"] for a in listed.json()["items"]] == [first.json()["id"]]
+
+
+# --- how many files a dossier holds: each upload was bounded by its size, their number by nothing ---
+
+async def test_a_dossier_holds_at_most_the_configured_number_of_files(client, accounts, dossiers, monkeypatch):
+    from app.core.settings import get_settings
+
+    code = await dossiers.procedure(AGENCY)
+    citizen = await accounts.citizen()
+    draft = await dossiers.draft(client, citizen, code)
+    monkeypatch.setenv("DVC_MAX_ATTACHMENTS_PER_DOSSIER", "2")
+    get_settings.cache_clear()
+    try:
+        kept = [await dossiers.upload(client, citizen, draft["id"], content=PDF + b"%" + bytes([48 + n]) + b"\n")
+                for n in range(2)]
+        assert [r.status_code for r in kept] == [201, 201]
+        body = expect_problem(await dossiers.upload(client, citizen, draft["id"], content=PDF + b"%third\n"),
+                              409, "attachment_limit_reached")
+        assert body["extra"] == {"limit": 2}
+        listed = await client.get(f"/v1/dossiers/{draft['id']}/attachments", headers=citizen.headers)
+        assert len(listed.json()["items"]) == 2  # nothing of the refused file was kept
+        # Deleting one makes room again.
+        first = kept[0].json()["id"]
+        assert (await client.delete(f"/v1/dossiers/{draft['id']}/attachments/{first}",
+                                    headers=citizen.headers)).status_code == 204
+        assert (await dossiers.upload(client, citizen, draft["id"], content=PDF + b"%third\n")).status_code == 201
+    finally:
+        monkeypatch.delenv("DVC_MAX_ATTACHMENTS_PER_DOSSIER")
+        get_settings.cache_clear()

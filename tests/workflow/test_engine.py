@@ -127,6 +127,8 @@ def _broken(tmp_path: Path, mutate) -> WorkflowDefinition:  # type: ignore[no-un
      "terminal"),
     (lambda d: d["states"].update(limbo={"national_code": 10, "label": "x"}), "national code"),
     (lambda d: d["states"].update(limbo={"national_code": 11, "label": "x"}), "less than or equal"),
+    (lambda d: d["states"]["processed"].update(national_code=10) or d["states"]["returned"].update(national_code=9),
+     "another one"),
     (lambda d: d["actions"].pop("stop"), "not reachable"),
     (lambda d: d["states"]["processed"].update(terminal=False) or d["actions"].pop("return_result"),
      "not reachable"),
