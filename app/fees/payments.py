@@ -66,7 +66,7 @@ async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, prov
     now = clock.now()
     attempt = PaymentAttempt(
         id=uuid.uuid4(), obligation_id=obligation.id, dossier_id=obligation.dossier_id, provider=provider,
-        provider_ref=f"DVC{now:%y%m%d}{secrets.token_hex(6).upper()}", amount=amount,
+        provider_ref=f"DVC{clock.local(now):%y%m%d}{secrets.token_hex(6).upper()}", amount=amount,
         state=AttemptState.created.value, credited=False, refunded=0, payer_id=payer_id, return_url=return_url,
         created_at=now, updated_at=now, expires_at=now + timedelta(seconds=get_settings().payment_attempt_ttl_s),
         # A desk receipt's number is set before the flush below, so that its unique indexes settle a race too.

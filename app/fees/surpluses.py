@@ -4,6 +4,8 @@ Recorded by the callback path (`callbacks.settle`), under the attempt's row lock
 learns of it, once per (attempt, provider transaction): the news of a transaction already on record is a
 duplicate, whatever amount it states (a transaction is applied once, as its first news said). Refunded through
 `refunds.refund_payment(..., surplus_id=...)`; the obligation is never touched, the money was never credited.
+Each new surplus emits `payment.surplus_recorded` (for finance: a webhook, never a message to the applicant) in
+the same transaction; news of one already on record emits nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.outbox import emit
 from app.core.problems import not_found
 from app.fees.models import PaymentAttempt, PaymentSurplus, SurplusReason
 
@@ -47,8 +50,12 @@ async def record(session: AsyncSession, attempt: PaymentAttempt, *, txn_id: str 
             return False
     attempt.flag = attempt.flag or reason.value  # an earlier flag stays: the rows keep every surplus
     attempt.updated_at = clock.now()
-    session.add(PaymentSurplus(id=uuid.uuid4(), attempt_id=attempt.id, provider_txn_id=txn_id, amount=amount,
-                               reason=reason.value, refunded=0, created_at=clock.now()))
+    surplus = PaymentSurplus(id=uuid.uuid4(), attempt_id=attempt.id, provider_txn_id=txn_id, amount=amount,
+                             reason=reason.value, refunded=0, created_at=clock.now())
+    session.add(surplus)
+    await emit(session, "payment.surplus_recorded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
+               payload={"payment_id": str(attempt.id), "surplus_id": str(surplus.id), "amount": amount,
+                        "provider": attempt.provider, "provider_txn_id": txn_id, "reason": reason.value})
     await session.flush()
     log.warning("payment %s: %s đồng from %s transaction %s not credited (%s); refund it", attempt.id, amount,
                 attempt.provider, txn_id, reason.value)

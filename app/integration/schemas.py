@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AnyUrl,
@@ -28,8 +28,9 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whit
 Description = Annotated[str, StringConstraints(max_length=400), without_controls("\n\t")]
 
 # Events a webhook may subscribe to: every one concerns one dossier (so one agency).
-WEBHOOK_EVENT_TYPES = ("dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded")
-WebhookEventType = Literal["dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded"]
+WebhookEventType = Literal["dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded",
+                           "payment.surplus_recorded"]
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 SyncStateFilter = Literal["failed", "pending", "dead", "delivered"]
 
 

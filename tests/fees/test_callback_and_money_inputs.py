@@ -9,8 +9,6 @@ every answer in its own form (`RspCode`), even when handling fails on our side.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -29,9 +27,16 @@ from app.fees.providers.fakepay import SignedCallback, sign
 from app.fees.providers.vnpay import VnpayProvider
 from app.fees.reconcile import reconcile
 from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
+from tests.fees.vnpay_support import (
+    SECRET,
+    TMN,
+    refund_answer,
+    refund_api,
+    signed_querydr_answer,
+    signed_refund_answer,
+    vnpay_hash,
+)
 
-SECRET = "VNPAYTESTSECRETKEY0123456789ABCD"
-TMN = "DEMOV210"
 VNPAY_CALLBACK = "/v1/payments/providers/vnpay/callback"
 
 
@@ -75,16 +80,7 @@ def _ipn(ref: str, vnp_amount: int, *, txn: str | None = "14000001") -> str:
     if txn is not None:
         params["vnp_TransactionNo"] = txn
     signed = urlencode(sorted(params.items()))
-    digest = hmac.new(SECRET.encode(), signed.encode(), hashlib.sha512).hexdigest()
-    return f"{VNPAY_CALLBACK}?{signed}&vnp_SecureHash={digest}"
-
-
-def _signed_querydr_answer(fields: dict[str, str]) -> dict[str, str]:
-    order = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode", "vnp_TxnRef",
-             "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo", "vnp_TransactionType",
-             "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode", "vnp_PromotionAmount")
-    data = "|".join(fields.get(k, "") for k in order)
-    return fields | {"vnp_SecureHash": hmac.new(SECRET.encode(), data.encode(), hashlib.sha512).hexdigest()}
+    return f"{VNPAY_CALLBACK}?{signed}&vnp_SecureHash={vnpay_hash(signed)}"
 
 
 async def _paying(client: httpx.AsyncClient, fees: Fees, provider: str = "fakepay") -> tuple[Case, dict[str, Any]]:
@@ -167,12 +163,7 @@ async def test_vnpay_refund_names_the_payment_by_its_pay_request_date(client: ht
     """VNPAY identifies the original payment by vnp_TxnRef + vnp_TransactionDate = the pay request's
     vnp_CreateDate (as querydr does), not by when the payer completed it."""
     sent: list[dict[str, str]] = []
-
-    def api(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
-        return httpx.Response(200, json={"vnp_ResponseCode": "00", "vnp_TransactionNo": "15000001"})
-
-    use_provider("vnpay", _vnpay(httpx.MockTransport(api)))
+    use_provider("vnpay", _vnpay(refund_api(lambda body: signed_refund_answer(refund_answer(body)), sent)))
     try:
         case, attempt = await _paying(client, fees, provider="vnpay")
         create_date = dict(parse_qsl(urlsplit(attempt["next_url"]).query))["vnp_CreateDate"]
@@ -182,6 +173,7 @@ async def test_vnpay_refund_names_the_payment_by_its_pay_request_date(client: ht
         refund = await client.post(f"/v1/payments/{attempt['id']}/refunds", headers=case.finance.headers,
                                    json={"amount": 1000, "reason": "Hoan phi", "expected_available": BEFORE_TOTAL})
         assert refund.status_code == 201, refund.text
+        assert refund.json()["state"] == "succeeded"
     finally:
         use_provider("vnpay", None)
     [body] = sent
@@ -196,7 +188,7 @@ async def test_reconciliation_skips_an_unreadable_querydr_answer_and_goes_on(cli
     def api(request: httpx.Request) -> httpx.Response:
         ref = json.loads(request.content)["vnp_TxnRef"]
         amount = "12abc" if ref in bad_refs else str(BEFORE_TOTAL * 100)
-        return httpx.Response(200, json=_signed_querydr_answer({
+        return httpx.Response(200, json=signed_querydr_answer({
             "vnp_ResponseId": "R1", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "OK",
             "vnp_TmnCode": TMN, "vnp_TxnRef": ref, "vnp_Amount": amount, "vnp_BankCode": "NCB",
             "vnp_PayDate": "20261123153000", "vnp_TransactionNo": f"1400{ref[-4:]}", "vnp_TransactionType": "01",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -150,3 +150,16 @@ async def test_money_is_credited_even_when_the_dossiers_workflow_is_no_longer_sh
         assert (await fees.deliver(client, callback)).status_code == 200
     assert await _paid(client, fees, case) == BEFORE_TOTAL  # credited, not refused and retried forever
     assert await fees.state(client, case) == "payment_requested"  # confirm_payment could not be taken
+
+
+async def test_order_reference_carries_the_local_date(client: httpx.AsyncClient, fees: Fees,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # 01:15 in Hà Nội is still the previous day in UTC: the reference took the UTC date, unlike the dossier code
+    # and the receipt number (DOMAIN.md "Time": local dates).
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    moment = datetime(2026, 12, 3, 18, 15, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    attempt = await fees.pay(client, case)
+    assert str(attempt["provider_ref"]).startswith("DVC261204")
+

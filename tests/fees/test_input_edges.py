@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from app.fees.models import FeeObligation, PaymentAttempt, Refund
 from app.fees.providers import use_provider
 from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
 from tests.fees.test_callback_and_money_inputs import _ipn, _vnpay
+from tests.fees.vnpay_support import refund_answer, refund_api, signed_refund_answer
 from tests.support.edges import expect_problem
 
 T = TypeVar("T")
@@ -87,9 +88,10 @@ async def test_desk_receipt_number_in_the_issued_shape_cannot_block_an_online_pa
     assert (await fees.fees_of(client, victim))["paid"] == BEFORE_TOTAL
 
 
-async def _vnpay_refund(client: httpx.AsyncClient, fees: Fees, answer: Any) -> tuple[httpx.Response, dict[str, Any]]:
-    """A VNPAY payment credited by its IPN, then refunded 1,000 đ with VNPAY answering `answer` (JSON)."""
-    use_provider("vnpay", _vnpay(httpx.MockTransport(lambda request: httpx.Response(200, json=answer))))
+async def _vnpay_refund(client: httpx.AsyncClient, fees: Fees,
+                        answer: Callable[[dict[str, str]], Any]) -> tuple[httpx.Response, dict[str, Any]]:
+    """A VNPAY payment credited by its IPN, then refunded 1,000 đ with VNPAY answering answer(request) (JSON)."""
+    use_provider("vnpay", _vnpay(refund_api(answer)))
     try:
         case = await _requested(client, fees)
         attempt = await fees.pay(client, case, provider="vnpay")
@@ -105,7 +107,7 @@ async def _vnpay_refund(client: httpx.AsyncClient, fees: Fees, answer: Any) -> t
 async def test_vnpay_refund_answer_that_is_not_an_object_keeps_the_refund_submitted(client: httpx.AsyncClient,
                                                                                     fees: Fees) -> None:
     # dict(123) raised out of the adapter: a 500 to finance, with the amount already reserved.
-    response, _ = await _vnpay_refund(client, fees, 123)
+    response, _ = await _vnpay_refund(client, fees, lambda body: 123)
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "submitted"
 
@@ -114,7 +116,8 @@ async def test_vnpay_refund_success_with_an_id_too_long_to_store_is_recorded(cli
                                                                             fees: Fees) -> None:
     # PostgreSQL refused the 200-character id: 422 to finance and the refund left `submitted` though VNPAY had
     # paid it back; SQLite stored what the column cannot hold.
-    response, _ = await _vnpay_refund(client, fees, {"vnp_ResponseCode": "00", "vnp_TransactionNo": "9" * 200})
+    response, _ = await _vnpay_refund(
+        client, fees, lambda body: signed_refund_answer(refund_answer(body, vnp_TransactionNo="9" * 200)))
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "succeeded"
     async with get_database().read_sessions() as session:

@@ -6,24 +6,34 @@ secret is not public, so the expected hash is computed here independently over t
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from app.core.db import get_database
+from app.fees.models import PaymentCallback
 from app.fees.providers import use_provider
-from app.fees.providers.base import PaymentOrder, RefundOrder
+from app.fees.providers.base import PaymentOrder, RefundOrder, RefundResult
 from app.fees.providers.vnpay import VnpayProvider, canonical_query
 from app.fees.reconcile import reconcile
 from tests.fees.conftest import BEFORE_TOTAL, Fees
+from tests.fees.vnpay_support import (
+    SECRET,
+    TMN,
+    refund_answer,
+    refund_api,
+    signed_querydr_answer,
+    signed_refund_answer,
+    vnpay_hash,
+)
 
-SECRET = "VNPAYTESTSECRETKEY0123456789ABCD"
-TMN = "DEMOV210"
 DOCUMENTED_QUERY = (
     "vnp_Amount=1806000&vnp_Command=pay&vnp_CreateDate=20210801153333&vnp_CurrCode=VND&vnp_IpAddr=127.0.0.1"
     "&vnp_Locale=vn&vnp_OrderInfo=Thanh+toan+don+hang+%3A5&vnp_OrderType=other"
@@ -32,7 +42,7 @@ CALLBACK = "/v1/payments/providers/vnpay/callback"
 
 
 def independent_hash(data: str) -> str:
-    return hmac.new(SECRET.encode(), data.encode(), hashlib.sha512).hexdigest()
+    return vnpay_hash(data)
 
 
 @pytest.fixture
@@ -75,13 +85,13 @@ async def test_payment_url_is_signed_with_hmac_sha512() -> None:
 
 
 def _ipn(ref: str, amount: int, *, response_code: str = "00", txn: str = "14000001",
-         secret: str = SECRET) -> str:
+         secret: str = SECRET, tmn: str = TMN) -> str:
     params = {"vnp_Amount": str(amount * 100), "vnp_BankCode": "NCB", "vnp_CardType": "ATM",
               "vnp_OrderInfo": "Thanh toan phi", "vnp_PayDate": "20261123153000", "vnp_ResponseCode": response_code,
-              "vnp_TmnCode": TMN, "vnp_TransactionNo": txn, "vnp_TransactionStatus": response_code,
+              "vnp_TmnCode": tmn, "vnp_TransactionNo": txn, "vnp_TransactionStatus": response_code,
               "vnp_TxnRef": ref}
     signed = urlencode(sorted(params.items()))  # stdlib form-encoding (quote_plus), sorted by name
-    digest = hmac.new(secret.encode(), signed.encode(), hashlib.sha512).hexdigest()
+    digest = vnpay_hash(signed, secret)
     return f"{CALLBACK}?{signed}&vnp_SecureHashType=HmacSHA512&vnp_SecureHash={digest}"
 
 
@@ -113,13 +123,6 @@ async def test_ipn_with_another_amount_is_04(client: httpx.AsyncClient, fees: Fe
     assert (await fees.fees_of(client, case))["paid"] == 0
 
 
-def _signed_answer(fields: dict[str, str]) -> dict[str, str]:
-    order = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode", "vnp_TxnRef",
-             "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo", "vnp_TransactionType",
-             "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode", "vnp_PromotionAmount")
-    return fields | {"vnp_SecureHash": independent_hash("|".join(fields.get(k, "") for k in order))}
-
-
 async def test_lost_ipn_is_settled_by_querydr(client: httpx.AsyncClient, fees: Fees) -> None:
     seen: list[dict[str, str]] = []
     calls = {"n": 0}
@@ -130,7 +133,7 @@ async def test_lost_ipn_is_settled_by_querydr(client: httpx.AsyncClient, fees: F
         if calls["n"] == 1:
             raise httpx.ConnectError("first try fails; querydr is a read, so it is retried")
         seen.append(body)
-        return httpx.Response(200, json=_signed_answer({
+        return httpx.Response(200, json=signed_querydr_answer({
             "vnp_ResponseId": "R1", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "OK",
             "vnp_TmnCode": TMN, "vnp_TxnRef": body["vnp_TxnRef"], "vnp_Amount": str(BEFORE_TOTAL * 100),
             "vnp_BankCode": "NCB", "vnp_PayDate": "20261123153000", "vnp_TransactionNo": "14000009",
@@ -173,3 +176,75 @@ async def test_refund_request_is_signed_and_never_retried() -> None:
                                       "vnp_TransactionDate", "vnp_CreateBy", "vnp_CreateDate", "vnp_IpAddr",
                                       "vnp_OrderInfo"))
     assert body["vnp_SecureHash"] == independent_hash(data)
+
+
+async def test_ipn_for_another_terminal_is_refused_as_99(client: httpx.AsyncClient, fees: Fees, vnpay: object,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    # Signed with our key but naming another merchant's terminal: it was credited to our order like our own.
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    ref = (await fees.pay(client, case, provider="vnpay"))["provider_ref"]
+    with caplog.at_level(logging.WARNING):
+        other = await client.get(_ipn(ref, BEFORE_TOTAL, tmn="OTHERTMN"))
+    assert other.status_code == 200 and other.json() == {"RspCode": "99", "Message": "Unknow error"}
+    assert any("OTHERTMN" in record.getMessage() for record in caplog.records)
+    assert (await fees.fees_of(client, case))["paid"] == 0
+    assert await fees.state(client, case) == "payment_requested"
+    async with get_database().read_sessions() as session:
+        kept = await session.scalar(select(func.count()).select_from(PaymentCallback)
+                                    .where(PaymentCallback.provider_ref == ref))
+    assert kept == 0
+    ours = await client.get(_ipn(ref, BEFORE_TOTAL))  # the same order's own IPN still counts
+    assert ours.json()["RspCode"] == "00"
+    assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+
+
+def _refund_order(amount: int = 1000) -> RefundOrder:
+    return RefundOrder(refund_id=uuid.uuid4(), provider_ref="DVC1", txn_id="14000001", amount=amount, full=False,
+                       reason="Hoan phi", ordered_at=datetime(2026, 11, 23, 8, 30, tzinfo=UTC),
+                       requested_by="finance-1")
+
+
+async def _refund_answered(answer: Any) -> RefundResult:
+    provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, api_url="https://vnpay.test/api",
+                             transport=refund_api(answer))
+    return await provider.refund(_refund_order())
+
+
+async def test_refund_answer_signed_by_vnpay_is_trusted() -> None:
+    succeeded = await _refund_answered(lambda body: signed_refund_answer(refund_answer(body)))
+    assert (succeeded.state, succeeded.provider_refund_id) == ("succeeded", "15000001")
+    refused = await _refund_answered(lambda body: signed_refund_answer(refund_answer(body, "95")))
+    assert refused.state == "failed"
+
+
+@pytest.mark.parametrize(("answer", "code"), [
+    (lambda body: refund_answer(body), "00"),
+    (lambda body: signed_refund_answer(refund_answer(body), secret="not-our-key"), "00"),
+    (lambda body: signed_refund_answer(refund_answer(body)) | {"vnp_TransactionNo": "15000002"}, "00"),
+    (lambda body: signed_refund_answer(refund_answer(body, "95"), secret="not-our-key"), "95"),
+], ids=["unsigned_success", "success_signed_with_another_key", "success_altered_after_signing",
+        "failure_signed_with_another_key"])
+async def test_refund_answer_not_signed_by_vnpay_stays_submitted(answer: Any, code: str,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # An unsigned "00" was recorded as money given back, a badly signed "95" as a refund refused (amount released).
+    with caplog.at_level(logging.WARNING, logger="app.fees.providers.vnpay"):
+        result = await _refund_answered(answer)
+    assert result.state == "submitted"
+    assert any("vnp_SecureHash" in record.getMessage() for record in caplog.records)
+
+
+async def test_refund_refusal_without_a_signature_is_a_refusal() -> None:
+    # VNPAY leaves some error answers unsigned: no money moved, the reserved amount is released.
+    result = await _refund_answered(lambda body: refund_answer(body, "94"))
+    assert result.state == "failed"
+
+
+@pytest.mark.parametrize("altered", [{"vnp_TxnRef": "DVC2"}, {"vnp_Amount": "10000000"}],
+                         ids=["another_order", "another_amount"])
+async def test_refund_success_for_another_order_or_amount_stays_submitted(
+        altered: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="app.fees.providers.vnpay"):
+        result = await _refund_answered(lambda body: signed_refund_answer(refund_answer(body, **altered)))
+    assert result.state == "submitted"
+    assert any("another order or amount" in record.getMessage() for record in caplog.records)

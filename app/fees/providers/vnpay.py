@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -57,10 +58,13 @@ IPN_ANSWERS: dict[str, tuple[str, str]] = {
     "signature_invalid": ("97", "Invalid signature"),
     "malformed": ("99", "Unknow error"),
 }
-QUERY_RESPONSE_FIELDS = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
-                         "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
-                         "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
-                         "vnp_PromotionAmount")
+# The fields VNPAY signs its merchant-API answers over, in this order ("|"-joined, HMAC-SHA512 as vnp_SecureHash).
+REFUND_RESPONSE_FIELDS = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+                          "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+                          "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo")
+QUERY_RESPONSE_FIELDS = (*REFUND_RESPONSE_FIELDS, "vnp_PromotionCode", "vnp_PromotionAmount")
+
+log = logging.getLogger("app.fees.providers.vnpay")
 
 
 def hmac_sha512(secret: str, data: str) -> str:
@@ -86,6 +90,13 @@ def dong(vnp_amount: object) -> int:
         raise ValueError(f"vnp_Amount {text[:40]!r} is not a number")
     raw = int(text)
     return raw // 100 if raw % 100 == 0 and raw // 100 <= MAX_AMOUNT else -1
+
+
+def signed_answer(secret: str, answer: Mapping[str, Any], fields: tuple[str, ...]) -> bool:
+    """Is a merchant-API answer signed by VNPAY: vnp_SecureHash = HMAC-SHA512 over its `fields`, "|"-joined?"""
+    data = "|".join(str(answer.get(k, "")) for k in fields)
+    return bool(secret) and hmac.compare_digest(hmac_sha512(secret, data).encode(),
+                                                str(answer.get("vnp_SecureHash", "")).lower().encode())
 
 
 def signed_url(base_url: str, params: Mapping[str, str], secret: str) -> str:
@@ -134,6 +145,9 @@ class VnpayProvider:
         expected = hmac_sha512(self.hash_secret, canonical_query(params))
         if not self.hash_secret or not hmac.compare_digest(expected.encode(), received.encode()):
             raise CallbackRejected("signature_invalid", "vnp_SecureHash does not match.")
+        if params.get("vnp_TmnCode") != self.tmn_code:  # signed by VNPAY, but for another merchant's terminal
+            raise CallbackRejected("malformed", f"The IPN is for terminal {params.get('vnp_TmnCode', '')[:40]!r}, "
+                                                f"not ours ({self.tmn_code!r}); nothing applied.")
         ref, txn = params.get("vnp_TxnRef"), params.get("vnp_TransactionNo")
         if not (storable_id(ref) and storable_id(txn)):
             raise CallbackRejected("malformed", "The IPN lacks a usable vnp_TxnRef or vnp_TransactionNo.")
@@ -178,8 +192,7 @@ class VnpayProvider:
             answer = await self._post_idempotent(body)
         except (httpx.HTTPError, ValueError) as error:
             raise ProviderError(f"VNPAY querydr failed: {error}") from error
-        check = "|".join(str(answer.get(k, "")) for k in QUERY_RESPONSE_FIELDS)
-        if not hmac.compare_digest(hmac_sha512(self.hash_secret, check), str(answer.get("vnp_SecureHash", ""))):
+        if not signed_answer(self.hash_secret, answer, QUERY_RESPONSE_FIELDS):
             raise ProviderError("VNPAY querydr answer has a bad signature")
         if answer.get("vnp_ResponseCode") == "91":
             return ProviderStatus("unknown", raw=answer)
@@ -215,7 +228,26 @@ class VnpayProvider:
             return RefundResult("submitted")
         if not isinstance(answer, dict):  # not VNPAY's answer (dict() of a number raised a 500): outcome unknown
             return RefundResult("submitted")
+        return self._refund_result(order, body, answer)
+
+    def _refund_result(self, order: RefundOrder, body: dict[str, str], answer: dict[str, Any]) -> RefundResult:
+        """What VNPAY's refund answer says, when it can be trusted. A success must be signed by VNPAY and name the
+        order and amount we asked for; a refusal may come unsigned (VNPAY signs only some error answers) and is
+        taken as one: no money moved. A badly signed answer, or a success we cannot trust, proves nothing either
+        way: the refund stays `submitted` (amount reserved) for an operator or reconciliation."""
+        unsigned_refusal = "vnp_SecureHash" not in answer and answer.get("vnp_ResponseCode") != "00"
+        if unsigned_refusal:
+            return RefundResult("failed", raw=answer)
+        if not signed_answer(self.hash_secret, answer, REFUND_RESPONSE_FIELDS):
+            log.warning("refund %s: VNPAY answer (code %r) has a missing or bad vnp_SecureHash; not trusted, kept "
+                        "submitted", order.refund_id, str(answer.get("vnp_ResponseCode"))[:8])
+            return RefundResult("submitted", raw=answer)
         if answer.get("vnp_ResponseCode") == "00":
+            asked = (body["vnp_TxnRef"], body["vnp_Amount"])
+            if (str(answer.get("vnp_TxnRef", "")), str(answer.get("vnp_Amount", ""))) != asked:
+                log.warning("refund %s: VNPAY success names another order or amount than asked %s; not trusted, "
+                            "kept submitted", order.refund_id, asked)
+                return RefundResult("submitted", raw=answer)
             # The money moved: an id that the column cannot hold is dropped, not a reason to lose the success.
             refund_ref = str(answer.get("vnp_TransactionNo") or "")
             return RefundResult("succeeded", refund_ref if storable_id(refund_ref) else None, raw=answer)
