@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -34,10 +34,6 @@ from app.workflow.progress import (
 )
 
 OPEN_STATES = ("submitted", "received", "processing", "supplement_requested", "payment_requested")
-
-
-def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=clock.LOCAL_TZ)
 
 
 # The list runs on the direct connection (app.core.direct), like public tracking: rows, not ORM objects, and
@@ -92,12 +88,8 @@ def _statement(shape: _Shape) -> DirectStatement:
 def _filter_values(filters: DossierFilters) -> dict[str, Any]:
     """The filters given, by key of _FILTER_CLAUSES, as the statement's values (days as local midnights in UTC)."""
     values = {name: getattr(filters, name) for name in _FILTER_CLAUSES if getattr(filters, name)}
-    first, last = values.pop("submitted_from", None), values.pop("submitted_to", None)
-    # A day at either end of the calendar bounds nothing (and its local midnight in UTC is not a date).
-    if first is not None and first > date.min + timedelta(days=1):
-        values["submitted_from"] = _local_midnight_utc(first)
-    if last is not None and last < date.max - timedelta(days=1):
-        values["submitted_to"] = _local_midnight_utc(last + timedelta(days=1))
+    start, end = clock.local_day_range(values.pop("submitted_from", None), values.pop("submitted_to", None))
+    values.update({name: moment for name, moment in (("submitted_from", start), ("submitted_to", end)) if moment})
     return values
 
 

@@ -127,6 +127,10 @@ class PaymentAttempt(Base):
         Index("uq_payment_attempts_provider_txn", "provider", "provider_txn_id", unique=True),
         Index("ix_payment_attempts_state_updated", "state", "updated_at"),
         Index("ix_payment_attempts_dossier", "dossier_id", "created_at"),
+        # The payment list, newest first; its finance queue (flagged payments) is a small part of the table.
+        Index("ix_payment_attempts_created", "created_at", "id"),
+        Index("ix_payment_attempts_flagged", "created_at", "id", sqlite_where=text("flag IS NOT NULL"),
+              postgresql_where=text("flag IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.idempotency import IdempotencyDep
 from app.core.negotiation import negotiate
 from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
 from app.core.problems import ProblemError, not_found
 from app.core.routing import include_flat
 from app.dossiers.access import get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.fees import gate as _gate  # noqa: F401  (registers the fees gate with the workflow)
-from app.fees import payments, refunds, surpluses
+from app.fees import listing, payments, refunds
 from app.fees.callbacks import handle_callback
 from app.fees.devpages import router as dev_router
 from app.fees.models import FeeObligation, PaymentAttempt
@@ -30,12 +31,13 @@ from app.fees.schemas import (
     FeesOut,
     ObligationOut,
     PaymentCreate,
+    PaymentFilters,
+    PaymentList,
     PaymentOut,
     ReceiptOut,
     RefundCreate,
     RefundList,
     RefundOut,
-    SurplusOut,
 )
 from app.identity.deps import Principal, official
 
@@ -110,12 +112,27 @@ async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCre
                               headers={"Location": f"/v1/payments/{attempt.id}"})
 
 
+@router.get("/v1/dossiers/{dossier_id}/payments", response_model=PaymentList, responses=problems("not_found"))
+async def payments_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> PaymentList:
+    """Every payment of the dossier, online and at the desk, newest first, each with its surpluses (the ids finance
+    refunds with and the applicant's receipts are found here)."""
+    await get_dossier_for(session, viewer, dossier_id)
+    return PaymentList(items=await listing.payments_of_dossier(session, dossier_id))
+
+
+@router.get("/v1/payments", response_model=Page[PaymentOut], responses=problems("validation_error"))
+async def payments_list(viewer: ViewerDep, page: PageDep, session: ReadSessionDep,
+                        filters: Annotated[PaymentFilters, Query()]) -> Page[PaymentOut]:
+    """The payments the caller may see, newest first: finance's queues (`flagged=true`: money to refund or to
+    check; `state=submitted`: awaiting the provider). Applicants see their own, officials their agency's."""
+    items, cursor = await listing.list_payments(session, viewer, filters, page)
+    return Page[PaymentOut](items=items, next_cursor=cursor)
+
+
 @router.get("/v1/payments/{payment_id}", response_model=PaymentOut, responses=problems("not_found"))
 async def payments_get(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> PaymentOut:
     """The payment, with its surpluses: money the provider reported that was not credited, for finance to refund."""
-    attempt = await _visible_attempt(session, viewer, payment_id)
-    payment = PaymentOut.model_validate(attempt)
-    payment.surpluses = [SurplusOut.model_validate(s) for s in await surpluses.surpluses_of(session, attempt.id)]
+    [payment] = await listing.with_surpluses(session, [await _visible_attempt(session, viewer, payment_id)])
     return payment
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.catalogue.schemas import CODE_PATTERN
 from app.core.text import legible_text, plain_text
 
 Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
@@ -155,6 +156,24 @@ class PaymentOut(BaseModel):
     completed_at: datetime | None
     surpluses: list[SurplusOut] = Field(default_factory=list, description="Money the provider reported that was "
                                         "not credited (flag amount_mismatch or second_transaction), oldest first.")
+
+
+class PaymentList(BaseModel):
+    items: list[PaymentOut]
+
+
+class PaymentFilters(BaseModel):
+    """The payment list's query parameters (finance's queues: what is flagged, what is still under way)."""
+
+    state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"] | None = None
+    provider: Literal["fakepay", "vnpay", "counter"] | None = Field(
+        default=None, description="`counter`: desk payments recorded by finance.")
+    flagged: bool | None = Field(default=None, description="true: payments that need an operator (`flag` set: "
+                                 "money to refund or to check); false: the others.")
+    agency: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] | None = Field(
+        default=None, description="The dossier's agency (for callers who see several).")
+    created_from: date | None = Field(default=None, description="First local day (Asia/Ho_Chi_Minh), inclusive.")
+    created_to: date | None = Field(default=None, description="Last local day, inclusive.")
 
 
 class ReceiptLine(BaseModel):

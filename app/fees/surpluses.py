@@ -62,12 +62,6 @@ async def record(session: AsyncSession, attempt: PaymentAttempt, *, txn_id: str 
     return True
 
 
-async def surpluses_of(session: AsyncSession, attempt_id: uuid.UUID) -> list[PaymentSurplus]:
-    stmt = (select(PaymentSurplus).where(PaymentSurplus.attempt_id == attempt_id)
-            .order_by(PaymentSurplus.created_at, PaymentSurplus.id))
-    return list((await session.execute(stmt)).scalars().all())
-
-
 async def lock_surplus(session: AsyncSession, attempt_id: uuid.UUID, surplus_id: uuid.UUID) -> PaymentSurplus:
     """The attempt's surplus, locked (after the attempt and its obligation: the order every payment path uses);
     404 when it is not this attempt's."""

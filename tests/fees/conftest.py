@@ -54,11 +54,12 @@ class Fees:
         return await self.dossiers.procedure(agency_code, channels=("online", "desk"),
                                              fee_items=FEE_ITEMS if fee_items is None else fee_items)
 
-    async def case(self, client: httpx.AsyncClient, fee_items: list[dict[str, Any]] | None = None) -> Case:
-        code = await self.procedure(fee_items)
+    async def case(self, client: httpx.AsyncClient, fee_items: list[dict[str, Any]] | None = None,
+                   agency_code: str = DEFAULT_AGENCY) -> Case:
+        code = await self.procedure(fee_items, agency_code)
         citizen = await self.accounts.citizen()
-        reception = await self.accounts.official(DEFAULT_AGENCY, ["reception"])
-        finance = await self.accounts.official(DEFAULT_AGENCY, ["finance"])
+        reception = await self.accounts.official(agency_code, ["reception"])
+        finance = await self.accounts.official(agency_code, ["finance"])
         dossier = await self.dossiers.submitted(client, citizen, code)
         return Case(citizen, reception, finance, dossier, code)
 

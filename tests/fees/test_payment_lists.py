@@ -1,0 +1,79 @@
+"""Payment lists: a dossier's payments, and the queue finance works from (GET /v1/payments). Before, a payment
+id was known only to whoever started it (or from a webhook): finance could not find what to refund."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+
+from app.core import clock
+from tests.fees.conftest import BEFORE_TOTAL, Fees
+from tests.support.edges import expect_problem
+
+
+def _agency() -> str:
+    return f"000.{uuid.uuid4().int % 100:02d}.{uuid.uuid4().int % 100:02d}.P{uuid.uuid4().int % 100:02d}"
+
+
+async def test_a_dossier_lists_its_payments_to_those_who_see_it(client: httpx.AsyncClient, fees: Fees) -> None:
+    case, attempt = await fees.paid_case(client)
+    for actor in (case.citizen, case.finance):
+        listed = await client.get(f"/v1/dossiers/{case.id}/payments", headers=actor.headers)
+        assert listed.status_code == 200, listed.text
+        [payment] = listed.json()["items"]
+        assert payment["id"] == attempt["id"] and payment["state"] == "succeeded" and payment["credited"]
+        assert payment["receipt_number"] and payment["surpluses"] == []
+    stranger = await fees.accounts.citizen()
+    expect_problem(await client.get(f"/v1/dossiers/{case.id}/payments", headers=stranger.headers), 404, "not_found")
+
+
+async def test_finance_finds_flagged_payments_of_its_agency(client: httpx.AsyncClient, fees: Fees) -> None:
+    agency = _agency()
+    paid = await fees.case(client, agency_code=agency)
+    await fees.request_payment(client, paid)
+    first = await fees.pay(client, paid)
+    for callback in fees.bank.complete(str(first["provider_ref"])):
+        await fees.deliver(client, callback)
+    mismatched = await fees.case(client, agency_code=agency)
+    await fees.request_payment(client, mismatched)
+    second = await fees.pay(client, mismatched)
+    [callback] = fees.bank.complete(str(second["provider_ref"]), amount=BEFORE_TOTAL + 1000)
+    assert (await fees.deliver(client, callback)).json()["outcome"] == "amount_mismatch"
+
+    finance = paid.finance
+    everything = (await client.get("/v1/payments", headers=finance.headers)).json()
+    assert [p["id"] for p in everything["items"]] == [second["id"], first["id"]]  # newest first, this agency only
+    flagged = (await client.get("/v1/payments?flagged=true", headers=finance.headers)).json()["items"]
+    assert [p["id"] for p in flagged] == [second["id"]]
+    [surplus] = flagged[0]["surpluses"]
+    assert surplus["amount"] == BEFORE_TOTAL + 1000 and surplus["reason"] == "amount_mismatch"
+    unflagged = (await client.get("/v1/payments?flagged=false&state=succeeded", headers=finance.headers)).json()
+    assert [p["id"] for p in unflagged["items"]] == [first["id"]]
+    assert (await client.get("/v1/payments?provider=counter", headers=finance.headers)).json()["items"] == []
+
+    # Pages follow the cursor; the days are local days.
+    one = (await client.get("/v1/payments?limit=1", headers=finance.headers)).json()
+    rest = (await client.get(f"/v1/payments?limit=1&cursor={one['next_cursor']}", headers=finance.headers)).json()
+    assert [p["id"] for p in one["items"] + rest["items"]] == [second["id"], first["id"]]
+    today = clock.local(clock.now()).date()
+    assert len((await client.get(f"/v1/payments?created_from={today}&created_to={today}",
+                                 headers=finance.headers)).json()["items"]) == 2
+    tomorrow = today + timedelta(days=1)
+    assert (await client.get(f"/v1/payments?created_from={tomorrow}", headers=finance.headers)).json()["items"] == []
+
+    # An applicant sees only their own; another agency's finance sees none of these.
+    own = (await client.get("/v1/payments", headers=paid.citizen.headers)).json()["items"]
+    assert [p["id"] for p in own] == [first["id"]]
+    elsewhere = await fees.accounts.official(_agency(), ["finance"])
+    assert (await client.get("/v1/payments", headers=elsewhere.headers)).json()["items"] == []
+
+
+async def test_payment_list_filters_are_checked(client: httpx.AsyncClient, fees: Fees) -> None:
+    case = await fees.case(client)
+    for query, loc in [("state=paid", "state"), ("provider=momo", "provider"), ("agency=a%20b", "agency"),
+                       ("created_from=2026-13-01", "created_from"), ("flagged=maybe", "flagged")]:
+        body = expect_problem(await client.get(f"/v1/payments?{query}", headers=case.finance.headers),
+                              422, "validation_error")
+        assert [e["loc"] for e in body["errors"]] == [["query", loc]]
