@@ -210,6 +210,9 @@ class Refund(Base):
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when finance recorded the outcome after checking with the provider (its answer never came).
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class PaymentCallback(Base):

@@ -10,7 +10,7 @@ A refund still `submitted` after the same wait (the provider's answer was lost, 
 after asking) keeps its amount reserved, so it is never refunded twice. When its provider de-duplicates refunds
 by our refund id (`refunds_idempotent`), it is asked again with the same id and the answer recorded (once, under
 the row locks, whoever asks); otherwise, or while the answer stays unknown, it is counted and logged with its id
-for finance to settle with the provider.
+for finance to settle with the provider and record (POST /v1/payments/{id}/refunds/{refund_id}/resolution).
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> R
             report.errors += 1
         report.refunds_unresolved += 1
         log.warning("refund %s of payment %s (%s đồng) has no outcome from the provider; the amount stays "
-                    "reserved until finance settles it", refund.id, attempt.id, refund.amount)
+                    "reserved until finance, having checked with the provider, records it (POST "
+                    "/v1/payments/%s/refunds/%s/resolution)", refund.id, attempt.id, refund.amount, attempt.id,
+                    refund.id)
     return report
 
 

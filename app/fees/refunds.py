@@ -9,13 +9,15 @@ happens. A refund of a surplus reserves on that surplus's `refunded` alone (CHEC
 the surplus's transaction to the provider; the obligation does not move.
 
 A refund whose answer was lost is asked again by reconciliation with the same refund id, when the provider
-de-duplicates refunds by that id (`refunds_idempotent`); otherwise it waits for finance.
+de-duplicates refunds by that id (`refunds_idempotent`); otherwise it waits for finance, who checks with the
+provider and records the outcome (`resolve_refund`: who, and a note, kept on the refund).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,12 +113,25 @@ def _draw(attempt: PaymentAttempt, obligation: FeeObligation, surplus: PaymentSu
         obligation.refunded += amount
 
 
+async def resolve_refund(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID, *,
+                         outcome: Literal["succeeded", "failed"], note: str, provider_refund_id: str | None,
+                         official_id: uuid.UUID) -> Refund:
+    """Finance records the outcome of a refund the provider never answered (checked with the provider by other
+    means): as the provider's answer would be recorded, with who and why. 409 `refund_not_pending` once the refund
+    has an outcome (the provider's, reconciliation's or another official's)."""
+    refund = await record_answer(session, attempt_id, refund_id, RefundResult(outcome, provider_refund_id),
+                                 pending_only=True)
+    refund.resolved_by, refund.resolution_note = official_id, note
+    await session.flush()
+    return refund
+
+
 async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID,
-                        result: RefundResult) -> Refund:
+                        result: RefundResult, *, pending_only: bool = False) -> Refund:
     """The provider's answer on the reserved refund: a failure releases the amount, a success is announced.
     Rows are locked in the order every payment path uses: attempt, obligation, then the refund (and the surplus
     it draws on). A refund already settled (by another reconciler asking the same provider) is left as it is:
-    recorded once."""
+    recorded once; with `pending_only`, that is 409 `refund_not_pending`."""
     attempt = await lock_attempt(session, attempt_id)
     obligation = await lock_obligation(session, attempt.obligation_id)
     refund = (await session.execute(select(Refund).where(Refund.id == refund_id).with_for_update()
@@ -126,6 +141,9 @@ async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id:
         log.warning("refund %s: outcome unknown at %s; kept submitted, amount reserved", refund.id, attempt.provider)
         return refund
     if refund.state != RefundState.submitted.value:  # recorded meanwhile by another reconciler
+        if pending_only:
+            raise ProblemError("refund_not_pending", f"The refund is {refund.state} already.",
+                               extra={"state": refund.state})
         return refund
     refund.provider_refund_id = result.provider_refund_id
     if result.state == "failed":

@@ -38,6 +38,7 @@ from app.fees.schemas import (
     RefundCreate,
     RefundList,
     RefundOut,
+    RefundResolution,
 )
 from app.identity.deps import Principal, official
 
@@ -192,6 +193,26 @@ async def payments_refund_get(payment_id: uuid.UUID, refund_id: uuid.UUID, viewe
     if refund is None:
         raise not_found("refund")
     return RefundOut.model_validate(refund)
+
+
+@router.post("/v1/payments/{payment_id}/refunds/{refund_id}/resolution", response_model=RefundOut,
+             responses=problems("not_found", "refund_not_pending", "validation_error", *IDEMPOTENCY_PROBLEMS))
+async def payments_refund_resolve(payment_id: uuid.UUID, refund_id: uuid.UUID, body: RefundResolution,
+                                  official_: FinanceDep, idem: IdempotencyDep, session: SessionDep) -> Response:
+    """Record the outcome of a refund still `submitted` because the provider's answer never came (finance role),
+    after checking with the provider: `failed` releases the amount, `succeeded` announces the refund. Who and the
+    note are kept on the refund; 409 `refund_not_pending` once it has an outcome."""
+    replay = await idem.replay_or_claim(scope=str(official_.account_id), payload={
+        "payment": str(payment_id), "refund": str(refund_id), "body": body.model_dump(mode="json")})
+    if replay is not None:
+        return replay
+    await _visible_attempt(session, official_, payment_id)
+    if await refunds.get_refund(session, payment_id, refund_id) is None:
+        raise not_found("refund")
+    refund = await refunds.resolve_refund(session, payment_id, refund_id, outcome=body.outcome, note=body.note,
+                                          provider_refund_id=body.provider_refund_id,
+                                          official_id=official_.account_id)
+    return await idem.respond(session, RefundOut.model_validate(refund), status_code=200)
 
 
 CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -97,6 +97,17 @@ class RefundCreate(Strict):
                                   "credited, listed in the payment's `surpluses`) instead of the payment's own money.")
 
 
+class RefundResolution(Strict):
+    """What the provider says happened to a refund whose answer never came, checked by finance."""
+
+    outcome: Literal["succeeded", "failed"] = Field(description="`succeeded`: the money was given back (announced "
+                                                    "as `payment.refunded`); `failed`: it was not (amount released).")
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
+                    AfterValidator(legible_text)] = Field(description="How it was checked (kept on the refund).")
+    provider_refund_id: Annotated[str, StringConstraints(min_length=1, max_length=100,
+                                                         pattern=r"^[A-Za-z0-9._:-]+$")] | None = None
+
+
 class RefundOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -109,6 +120,9 @@ class RefundOut(BaseModel):
     state: Literal["submitted", "succeeded", "failed"]
     created_at: datetime
     completed_at: datetime | None
+    resolved_by: uuid.UUID | None = Field(default=None, description="The finance official who recorded the "
+                                          "outcome after checking with the provider; null: the provider answered.")
+    resolution_note: str | None = None
 
 
 class RefundList(BaseModel):
