@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BeforeValidator
+
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """Only `YYYY-MM-DD`: pydantic's `date` also takes `1740787200` (a UTC day from epoch seconds, as text or a
+    number) and a midnight with any offset, read as that date though the service counts local days."""
+    if isinstance(value, date):
+        return value
+    if not (isinstance(value, str) and ISO_DAY.fullmatch(value)):
+        raise ValueError("must be a date as YYYY-MM-DD (a local day in Asia/Ho_Chi_Minh)")
+    return value
+
+
+# Every day a client sends: a local day (Asia/Ho_Chi_Minh), written YYYY-MM-DD.
+LocalDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
 def now() -> datetime:

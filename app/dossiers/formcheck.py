@@ -7,11 +7,10 @@ The catalogue allows a small, flat JSON Schema subset (app.catalogue.schemas.che
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # date.fromisoformat also takes week dates (2024-W01-1)
+from app.core.clock import ISO_DAY
 
 
 def _type_error(prop: dict[str, Any], value: Any) -> str | None:
@@ -28,7 +27,7 @@ def _type_error(prop: dict[str, Any], value: Any) -> str | None:
                 date.fromisoformat(value)
             except ValueError:
                 return "must be a date (YYYY-MM-DD)"
-            if not _DATE.match(value):
+            if not ISO_DAY.fullmatch(value):  # date.fromisoformat also takes week dates (2024-W01-1)
                 return "must be a date (YYYY-MM-DD)"
         if "maxLength" in prop and len(value) > int(prop["maxLength"]):
             return f"must be at most {prop['maxLength']} characters"

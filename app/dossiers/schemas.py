@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from app.catalogue.schemas import CODE_PATTERN
+from app.core.clock import LocalDay
 from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
@@ -216,8 +217,8 @@ class DossierFilters(BaseModel):
     procedure: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
     agency: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
     channel: ChannelName | None = None
-    submitted_from: date | None = None
-    submitted_to: date | None = None
+    submitted_from: LocalDay | None = None
+    submitted_to: LocalDay | None = None
     overdue: bool | None = None
     code: Annotated[str, StringConstraints(max_length=100), _ONE_LINE] | None = None
     due_within_working_days: Annotated[int | None, Field(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.clock import LocalDay
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.negotiation import negotiate
 from app.core.openapi import problems
@@ -25,7 +26,6 @@ from app.reporting.schemas import (
     GroupBy,
     IndicatorReport,
     LateList,
-    LocalDay,
     Period,
     RatingIn,
     RatingOut,

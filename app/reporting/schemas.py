@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 GroupName = Literal["transparency", "progress", "online_service", "digitisation", "satisfaction"]
 GroupBy = Literal["agency", "procedure", "month"]
 # Months of the electronic one-stop era (years 2000-2099): year 0 has no calendar.
 Period = Annotated[str, StringConstraints(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_day(value: Any) -> Any:
-    """Only `YYYY-MM-DD`: pydantic also takes `1740787200` (a UTC day from epoch seconds) and a midnight
-    with any offset, read as that date although reports count local days in Asia/Ho_Chi_Minh."""
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
-        raise ValueError("must be a date as YYYY-MM-DD (a local day in Asia/Ho_Chi_Minh)")
-    return value
-
-
-LocalDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
 class Ratio(BaseModel):

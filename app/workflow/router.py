@@ -3,12 +3,12 @@ notices in transitions_router.py (included below)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.catalogue.schemas import CODE_PATTERN
+from app.core.clock import LocalDay
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -26,8 +26,8 @@ include_flat(router, transitions_router)
             responses=problems("not_found", "validation_error"))
 async def list_working_days(
     session: ReadSessionDep,
-    start: Annotated[date, Query(alias="from", description="First day (YYYY-MM-DD).")],
-    end: Annotated[date, Query(alias="to", description="Last day, inclusive; at most 366 days after `from`.")],
+    start: Annotated[LocalDay, Query(alias="from", description="First day (YYYY-MM-DD).")],
+    end: Annotated[LocalDay, Query(alias="to", description="Last day, inclusive; at most 366 days after `from`.")],
     # The shape of an agency code (app.catalogue.schemas.Code): anything else is no agency, and a NUL reached
     # the database (404 on SQLite, a 422 naming no field on PostgreSQL).
     agency: Annotated[str | None, Query(max_length=64, pattern=CODE_PATTERN,
@@ -40,7 +40,7 @@ async def list_working_days(
 
 @router.put("/v1/calendar/overrides/{date}", response_model=CalendarOverrideOut, tags=["calendar"],
             responses=problems("bad_request", "validation_error"))
-async def put_calendar_override(date: date, body: CalendarOverrideIn, admin: AdminDep,
+async def put_calendar_override(date: LocalDay, body: CalendarOverrideIn, admin: AdminDep,
                                 session: SessionDep) -> CalendarOverrideOut:
     """Make `date` a working day or a day off, whatever the holiday package says (system admin)."""
     row = await calendar_service.put_override(session, date, working=body.working, note=body.note,
@@ -54,8 +54,8 @@ async def list_calendar_overrides(
     admin: AdminDep,
     session: ReadSessionDep,
     page: PageDep,
-    start: Annotated[date | None, Query(alias="from", description="Only overrides on or after this day.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Only overrides on or before this day.")] = None,
+    start: Annotated[LocalDay | None, Query(alias="from", description="Only overrides on or after this day.")] = None,
+    end: Annotated[LocalDay | None, Query(alias="to", description="Only overrides on or before this day.")] = None,
 ) -> Page[CalendarOverrideOut]:
     """The overrides, by date (system admin)."""
     rows, next_cursor = await calendar_service.list_overrides(session, page, start, end)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from app.core.clock import LocalDay
 from app.core.text import legible_text
 
 MAX_CALENDAR_RANGE_DAYS = 366
@@ -92,7 +93,7 @@ class TransitionIn(BaseModel):
     reason: Reason | None = None
     items: list[ShortText] = Field(default_factory=list, max_length=100,
                                    description="request_supplement: every missing item, listed at once.")
-    new_due_date: date | None = Field(default=None, description="apologise: the new return date (a working day).")
+    new_due_date: LocalDay | None = Field(default=None, description="apologise: the new return date (a working day).")
     attachments: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     assignee: uuid.UUID | None = None
     delivery: DeliveryIn | None = None
