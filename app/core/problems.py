@@ -62,6 +62,8 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     "nothing_to_pay": ProblemKind(409, "Nothing to pay", "Không có khoản cần thanh toán"),
     "refund_amount_mismatch": ProblemKind(409, "Refund amount mismatch", "Số tiền hoàn không khớp"),
     "refund_not_pending": ProblemKind(409, "Refund not pending", "Yêu cầu hoàn tiền đã có kết quả"),
+    "refund_awaiting_provider": ProblemKind(409, "Refund awaiting the provider",
+                                            "Đang chờ kết quả hoàn tiền từ đơn vị thanh toán"),
     "idempotency_in_progress": ProblemKind(409, "Request in progress", "Yêu cầu đang được xử lý"),
     "precondition_failed": ProblemKind(412, "Precondition failed", "Dữ liệu đã thay đổi"),
     "file_too_large": ProblemKind(413, "File too large", "Tệp quá lớn"),

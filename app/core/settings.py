@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("./var/files")
     var_dir: Path = Path("./var")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
-    # Files one dossier may hold, all kinds together: 409 `attachment_limit_reached` beyond it (each upload is
-    # bounded by its size; this bounds how many, so one account cannot fill the store through one dossier).
+    # Files one dossier may hold of each kind (the applicant's documents, supplements, result files): 409
+    # `attachment_limit_reached` beyond it. Each upload is bounded by its size; this bounds how many, so one account
+    # cannot fill the store through one dossier, and per kind so the applicant's files never block the agency's.
     max_attachments_per_dossier: int = Field(default=200, ge=1, le=10000)
     # A request body other than a multipart upload (JSON): 413 `payload_too_large` beyond it. A whole
     # province's catalogue import is the largest legitimate one (a few MiB).

@@ -46,13 +46,16 @@ def upload_kind(viewer: Viewer, dossier: Dossier) -> AttachmentKind:
     raise ProblemError("attachments_closed", f"Files cannot be attached to this dossier now ({dossier.state}).")
 
 
-async def check_room(session: AsyncSession, dossier_id: uuid.UUID) -> None:
-    """409 `attachment_limit_reached` when the dossier holds DVC_MAX_ATTACHMENTS_PER_DOSSIER files already."""
+async def check_room(session: AsyncSession, dossier_id: uuid.UUID, kind: AttachmentKind) -> None:
+    """409 `attachment_limit_reached` when the dossier holds DVC_MAX_ATTACHMENTS_PER_DOSSIER files of this kind
+    already. Counted per kind: the applicant's documents (deletable only while a draft) must never leave no room
+    for the supplement the agency asks for, nor for the result file it issues."""
     limit = get_settings().max_attachments_per_dossier
-    held = (await session.execute(select(func.count()).where(Attachment.dossier_id == dossier_id))).scalar_one()
+    held = (await session.execute(select(func.count()).where(
+        Attachment.dossier_id == dossier_id, Attachment.kind == kind.value))).scalar_one()
     if held >= limit:
         raise ProblemError("attachment_limit_reached",
-                           f"The dossier holds {held} files, the most it may hold ({limit}); delete one first.",
+                           f"The dossier holds {held} {kind.value} files, the most it may hold ({limit}).",
                            extra={"limit": limit})
 
 
@@ -83,7 +86,8 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
     async with database.read_sessions() as session:
         dossier = await get_dossier_for(session, viewer, dossier_id)
         kind = upload_kind(viewer, dossier)
-        await check_room(session, dossier_id)  # before streaming: a full dossier is refused at once
+        if idem.key is None:  # before streaming: a full dossier is refused at once (a keyed retry may be a replay)
+            await check_room(session, dossier_id, kind)
         version = await catalogue.get_version(session, dossier.procedure_code, dossier.procedure_version)
         if version is None:
             raise RuntimeError("pinned procedure version is gone")
@@ -99,7 +103,7 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
             dossier = await lock_dossier(session, dossier_id)
             if upload_kind(viewer, dossier) != kind:  # the state moved while the file was streaming
                 raise ProblemError("attachments_closed", "The dossier changed while the file was uploading.")
-            await check_room(session, dossier_id)  # again under the lock: concurrent uploads count each other
+            await check_room(session, dossier_id, kind)  # again under the lock: concurrent uploads count each other
             key, _ = await store.place(received.staged, received.sha256)
             attachment = Attachment(id=uuid.uuid4(), dossier_id=dossier_id, part=received.part, kind=kind.value,
                                     file_name=received.file_name, media_type=received.media_type,

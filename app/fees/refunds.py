@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found
+from app.core.settings import get_settings
 from app.fees.models import FeeObligation, PaymentAttempt, PaymentSurplus, Refund, RefundState
 from app.fees.obligations import lock_obligation
 from app.fees.providers import get_provider
@@ -118,12 +120,30 @@ async def resolve_refund(session: AsyncSession, attempt_id: uuid.UUID, refund_id
                          official_id: uuid.UUID) -> Refund:
     """Finance records the outcome of a refund the provider never answered (checked with the provider by other
     means): as the provider's answer would be recorded, with who and why. 409 `refund_not_pending` once the refund
-    has an outcome (the provider's, reconciliation's or another official's)."""
+    has an outcome (the provider's, reconciliation's or another official's); 409 `refund_awaiting_provider` while
+    its answer may still come: before reconciliation's wait (the request may be in flight), and whenever the
+    provider de-duplicates refunds by our id, since reconciliation then asks it again and records its answer
+    (finance's outcome and the provider's could disagree: money moved while recorded as not)."""
+    await _check_unanswerable(session, attempt_id, refund_id)
     refund = await record_answer(session, attempt_id, refund_id, RefundResult(outcome, provider_refund_id),
                                  pending_only=True)
     refund.resolved_by, refund.resolution_note = official_id, note
     await session.flush()
     return refund
+
+
+async def _check_unanswerable(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID) -> None:
+    refund = await session.get(Refund, refund_id)
+    attempt = await session.get(PaymentAttempt, attempt_id)
+    if refund is None or attempt is None or refund.state != RefundState.submitted.value:
+        return  # record_answer says so, under the locks
+    if attempt.provider != "counter" and get_provider(attempt.provider).refunds_idempotent:
+        raise ProblemError("refund_awaiting_provider", f"{attempt.provider} is asked again by reconciliation, "
+                           "which records its answer; nothing to resolve by hand.")
+    wait = get_settings().payment_reconcile_after_s
+    if refund.created_at > clock.now() - timedelta(seconds=wait):
+        raise ProblemError("refund_awaiting_provider", f"The provider may still answer; resolve a refund only "
+                           f"{wait} seconds after it was asked for.", extra={"retry_after_s": wait})
 
 
 async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID,

@@ -196,7 +196,8 @@ async def payments_refund_get(payment_id: uuid.UUID, refund_id: uuid.UUID, viewe
 
 
 @router.post("/v1/payments/{payment_id}/refunds/{refund_id}/resolution", response_model=RefundOut,
-             responses=problems("not_found", "refund_not_pending", "validation_error", *IDEMPOTENCY_PROBLEMS))
+             responses=problems("not_found", "refund_not_pending", "refund_awaiting_provider", "validation_error",
+                                *IDEMPOTENCY_PROBLEMS))
 async def payments_refund_resolve(payment_id: uuid.UUID, refund_id: uuid.UUID, body: RefundResolution,
                                   official_: FinanceDep, idem: IdempotencyDep, session: SessionDep) -> Response:
     """Record the outcome of a refund still `submitted` because the provider's answer never came (finance role),

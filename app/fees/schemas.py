@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.catalogue.schemas import CODE_PATTERN
+from app.core.clock import LocalDay
 from app.core.text import legible_text, plain_text
 
 Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
@@ -186,8 +187,8 @@ class PaymentFilters(BaseModel):
                                  "money to refund or to check); false: the others.")
     agency: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] | None = Field(
         default=None, description="The dossier's agency (for callers who see several).")
-    created_from: date | None = Field(default=None, description="First local day (Asia/Ho_Chi_Minh), inclusive.")
-    created_to: date | None = Field(default=None, description="Last local day, inclusive.")
+    created_from: LocalDay | None = Field(default=None, description="First local day (Asia/Ho_Chi_Minh), inclusive.")
+    created_to: LocalDay | None = Field(default=None, description="Last local day, inclusive.")
 
 
 class ReceiptLine(BaseModel):

@@ -21,7 +21,9 @@ async def test_days_in_paths_and_queries_are_yyyy_mm_dd(client, accounts, value)
     for path, name, headers, others in [("/v1/calendar/working-days", "from", {}, {"to": "2026-12-31"}),
                                         ("/v1/calendar/overrides", "from", admin.headers, {}),
                                         ("/v1/dossiers", "submitted_from", clerk.headers, {}),
-                                        ("/v1/dossiers", "submitted_to", clerk.headers, {})]:
+                                        ("/v1/dossiers", "submitted_to", clerk.headers, {}),
+                                        ("/v1/payments", "created_from", clerk.headers, {}),
+                                        ("/v1/payments", "created_to", clerk.headers, {})]:
         response = await client.get(path, params={name: value, **others}, headers=headers)
         assert [e["loc"] for e in expect_problem(response, 422, "validation_error")["errors"]] == [["query", name]]
 

@@ -4,14 +4,18 @@ for ever with its amount reserved: the money could neither be refunded again nor
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from app.core import clock
 from app.core.db import get_database
 from app.core.outbox import OutboxEvent
+from app.core.settings import get_settings
+from app.fees.models import Refund
 from tests.fees.conftest import BEFORE_TOTAL, Fees
 from tests.fees.test_refunds_and_concurrency import _refund_killed
 from tests.support.edges import expect_problem
@@ -28,12 +32,22 @@ async def _refunded_events(payment_id: str) -> int:
 
 
 async def _stuck_refund(client: httpx.AsyncClient, fees: Fees, monkeypatch: pytest.MonkeyPatch, *,
-                        bank_answered: bool) -> tuple[Any, str, str]:
+                        bank_answered: bool, asked_again: bool = False, aged: bool = True) -> tuple[Any, str, str]:
+    """A refund left `submitted` (the process died around the provider call). Unless `asked_again`, its provider
+    does not de-duplicate refunds (as VNPAY), so reconciliation never asks it again; `aged`: older than
+    reconciliation's wait, so its answer is no longer expected."""
+    from app.fees.providers.fakepay import FakePayProvider
+
+    monkeypatch.setattr(FakePayProvider, "refunds_idempotent", asked_again)
     case, attempt = await fees.paid_case(client)
     pid = str(attempt["id"])
     await _refund_killed(monkeypatch, case, pid, bank_answered=bank_answered)
     [refund] = (await client.get(f"/v1/payments/{pid}/refunds", headers=case.finance.headers)).json()["items"]
     assert refund["state"] == "submitted"
+    if aged:
+        async with get_database().write_sessions() as session, session.begin():
+            await session.execute(update(Refund).where(Refund.id == uuid.UUID(refund["id"])).values(
+                created_at=clock.now() - timedelta(seconds=get_settings().payment_reconcile_after_s + 1)))
     return case, pid, str(refund["id"])
 
 
@@ -99,3 +113,21 @@ async def test_resolution_inputs_are_checked(client: httpx.AsyncClient, fees: Fe
                    404, "not_found")
     refund = (await client.get(f"/v1/payments/{pid}/refunds/{rid}", headers=case.finance.headers)).json()
     assert refund["state"] == "submitted" and refund["resolved_by"] is None
+
+
+async def test_a_refund_whose_answer_may_still_come_is_not_resolved(client: httpx.AsyncClient, fees: Fees,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Younger than reconciliation's wait: the provider call may still be in flight.
+    case, pid, rid = await _stuck_refund(client, fees, monkeypatch, bank_answered=False, aged=False)
+    url = f"/v1/payments/{pid}/refunds/{rid}/resolution"
+    young = expect_problem(await client.post(url, headers=case.finance.headers, json={"outcome": "failed",
+                                                                                      "note": NOTE}),
+                           409, "refund_awaiting_provider")
+    assert young["extra"] == {"retry_after_s": get_settings().payment_reconcile_after_s}
+    # A provider that de-duplicates refunds is asked again by reconciliation, whatever the refund's age.
+    case, pid, rid = await _stuck_refund(client, fees, monkeypatch, bank_answered=False, asked_again=True)
+    expect_problem(await client.post(f"/v1/payments/{pid}/refunds/{rid}/resolution", headers=case.finance.headers,
+                                     json={"outcome": "failed", "note": NOTE}), 409, "refund_awaiting_provider")
+    refund = (await client.get(f"/v1/payments/{pid}/refunds/{rid}", headers=case.finance.headers)).json()
+    assert refund["state"] == "submitted" and refund["resolved_by"] is None
+

@@ -63,6 +63,9 @@ REFUND_RESPONSE_FIELDS = ("vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "
                           "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
                           "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo")
 QUERY_RESPONSE_FIELDS = (*REFUND_RESPONSE_FIELDS, "vnp_PromotionCode", "vnp_PromotionAmount")
+# Refund answers meaning VNPAY did not take the request, so no money moved: 02 not our terminal, 03 malformed
+# request, 91 no such transaction, 95 refused (the payment did not succeed at VNPAY), 97 bad checksum.
+REFUND_REFUSED = frozenset({"02", "03", "91", "95", "97"})
 
 log = logging.getLogger("app.fees.providers.vnpay")
 
@@ -232,12 +235,27 @@ class VnpayProvider:
 
     def _refund_result(self, order: RefundOrder, body: dict[str, str], answer: dict[str, Any]) -> RefundResult:
         """What VNPAY's refund answer says, when it can be trusted. A success must be signed by VNPAY and name the
-        order and amount we asked for; a refusal may come unsigned (VNPAY signs only some error answers) and is
-        taken as one: no money moved. A badly signed answer, or a success we cannot trust, proves nothing either
-        way: the refund stays `submitted` (amount reserved) for an operator or reconciliation."""
-        unsigned_refusal = "vnp_SecureHash" not in answer and answer.get("vnp_ResponseCode") != "00"
-        if unsigned_refusal:
+        order and amount we asked for. A refusal is one of the codes that say VNPAY did not take the request
+        (REFUND_REFUSED), signed or with no signature at all (VNPAY signs only some error answers). Anything else
+        proves nothing either way: a bad signature, no code (a proxy's error page), `94` (a refund for this
+        order already in progress), `99` (other error): the refund stays `submitted`, its amount reserved, for
+        finance to check with VNPAY and resolve."""
+        code = str(answer.get("vnp_ResponseCode") or "")
+        signed = signed_answer(self.hash_secret, answer, REFUND_RESPONSE_FIELDS)
+        if code == "00" and signed:
+            asked = (body["vnp_TxnRef"], body["vnp_Amount"])
+            if (str(answer.get("vnp_TxnRef", "")), str(answer.get("vnp_Amount", ""))) == asked:
+                # The money moved: an id that the column cannot hold is dropped, not a reason to lose the success.
+                refund_ref = str(answer.get("vnp_TransactionNo") or "")
+                return RefundResult("succeeded", refund_ref if storable_id(refund_ref) else None, raw=answer)
+            log.warning("refund %s: VNPAY success names another order or amount than asked %s; not trusted, kept "
+                        "submitted", order.refund_id, asked)
+            return RefundResult("submitted", raw=answer)
+        if code in REFUND_REFUSED and (signed or "vnp_SecureHash" not in answer):
             return RefundResult("failed", raw=answer)
+        log.warning("refund %s: VNPAY answer (code %r, vnp_SecureHash %s) says nothing certain; kept submitted",
+                    order.refund_id, code[:8], "valid" if signed else "missing or bad")
+        return RefundResult("submitted", raw=answer)
         if not signed_answer(self.hash_secret, answer, REFUND_RESPONSE_FIELDS):
             log.warning("refund %s: VNPAY answer (code %r) has a missing or bad vnp_SecureHash; not trusted, kept "
                         "submitted", order.refund_id, str(answer.get("vnp_ResponseCode"))[:8])
