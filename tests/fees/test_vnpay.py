@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from app.core.db import get_database
 from app.fees.models import PaymentCallback
 from app.fees.providers import use_provider
-from app.fees.providers.base import PaymentOrder, RefundOrder, RefundResult
+from app.fees.providers.base import PaymentOrder, ProviderError, RefundOrder, RefundResult
 from app.fees.providers.vnpay import VnpayProvider, canonical_query
 from app.fees.reconcile import reconcile
 from tests.fees.conftest import BEFORE_TOTAL, Fees
@@ -154,6 +154,24 @@ async def test_lost_ipn_is_settled_by_querydr(client: httpx.AsyncClient, fees: F
                                       "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo"))
     assert body["vnp_SecureHash"] == independent_hash(data)
     assert await fees.state(client, case) == "received"
+
+
+@pytest.mark.parametrize("other", [{"vnp_TxnRef": "DVC261203OTHER"}, {"vnp_TmnCode": "OTHERTMN"}],
+                         ids=["another_order", "another_terminal"])
+async def test_querydr_answer_about_another_order_settles_nothing(other: dict[str, str]) -> None:
+    # Signed by VNPAY, but about another order (or terminal): it was read as this order's status.
+    def api(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        return httpx.Response(200, json=signed_querydr_answer({
+            "vnp_ResponseId": "R2", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "OK",
+            "vnp_TmnCode": TMN, "vnp_TxnRef": body["vnp_TxnRef"], "vnp_Amount": "100000", "vnp_BankCode": "NCB",
+            "vnp_PayDate": "20261123153000", "vnp_TransactionNo": "14000010", "vnp_TransactionType": "01",
+            "vnp_TransactionStatus": "00", "vnp_OrderInfo": body["vnp_OrderInfo"]} | other))
+
+    provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, api_url="https://vnpay.test/api",
+                             transport=httpx.MockTransport(api))
+    with pytest.raises(ProviderError, match="about order"):
+        await provider.status("DVC261203MINE", datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
 
 
 async def test_refund_request_is_signed_and_never_retried() -> None:

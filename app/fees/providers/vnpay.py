@@ -201,6 +201,10 @@ class VnpayProvider:
             return ProviderStatus("unknown", raw=answer)
         if answer.get("vnp_ResponseCode") != "00":
             raise ProviderError(f"VNPAY querydr answered {answer.get('vnp_ResponseCode')}")
+        if (answer.get("vnp_TxnRef"), answer.get("vnp_TmnCode")) != (provider_ref, self.tmn_code):
+            # Signed, but about another order or terminal (a misrouted or replayed answer): it says nothing of ours.
+            raise ProviderError(f"VNPAY querydr answer is about order {str(answer.get('vnp_TxnRef'))[:40]!r} of "
+                                f"terminal {str(answer.get('vnp_TmnCode'))[:20]!r}, not {provider_ref!r}")
         txn = str(answer.get("vnp_TransactionNo") or "") or None
         try:
             amount = dong(answer.get("vnp_Amount", "0"))
