@@ -62,15 +62,34 @@ class Inputs:
     online_used: int
 
 
+def _late(i: Inputs) -> tuple[int, int]:
+    """Dossiers handled late (finished late, or open past the original due date) and dossiers handled (finished
+    and open): the progress group's on-time share and the satisfaction group's overdue rate."""
+    s, o = i.sums, i.open
+    multi = get_settings().indicator_multi_supplement_late
+    return s["finished_late"] + (s["finished_multi_supplement"] if multi else 0) + o.late, s["finished"] + o.total
+
+
+def _procedure_satisfaction(i: Inputs) -> Ratio:
+    """Decision 766: satisfaction with procedures = 100% − (overdue rate + rate of dossiers with complaints or
+    dissatisfied ratings). Complaints are not handled here, so none are counted; a dossier late and rated badly
+    counts twice, as the published formula adds the two rates."""
+    late, handled = _late(i)
+    dissatisfied = i.sums["rating_count"] - i.sums["rating_satisfied"]
+    return ratio("procedure_satisfaction", max(handled - late - dissatisfied, 0), handled,
+                 "100% − (overdue rate + rate of dossiers with dissatisfied ratings), over the dossiers handled "
+                 "(finished and open); complaints are not recorded by this service, counted as none")
+
+
 def _progress(i: Inputs) -> list[Ratio]:
     s, o = i.sums, i.open
     multi = get_settings().indicator_multi_supplement_late
-    late = s["finished_late"] + (s["finished_multi_supplement"] if multi else 0)
-    on_time = s["finished"] - late + o.total - o.late
+    late, handled = _late(i)
+    on_time = handled - late
     note = ("finished on or before the original due date, plus open dossiers still within it"
             + ("; more than one supplement request counts as late" if multi else ""))
     return [
-        ratio("finished_on_time", on_time, s["finished"] + o.total, note),
+        ratio("finished_on_time", on_time, handled, note),
         ratio("overdue_open", o.overdue, o.total, "open dossiers past their original due date (lower is better)",
               scored=False),
         ratio("average_processing_days", round(s["processing_seconds"] / 86400, 2), s["finished"],
@@ -104,10 +123,10 @@ def groups_for(i: Inputs, w: dict[str, float]) -> list[Group]:
         "satisfaction": [
             unavailable("complaints_handled_on_time", NO_COMPLAINTS),
             unavailable("complaint_handling_satisfaction", NO_COMPLAINTS),
-            unavailable("procedure_satisfaction",
-                        "100% − (overdue rate + rate with complaints or dissatisfied ratings): " + NO_COMPLAINTS),
+            _procedure_satisfaction(i),
             ratio("ratings_satisfied", s["rating_satisfied"], s["rating_count"],
-                  f"ratings of {get_settings().rating_satisfied_min_score} or more"),
+                  f"ratings of {get_settings().rating_satisfied_min_score} or more (not a Decision 766 figure: "
+                  "shown, not scored)", scored=False),
             ratio("average_rating", s["rating_sum"], s["rating_count"], "mean score, 1 to 5", scored=False,
                   average=True),
         ],

@@ -60,13 +60,16 @@ async def test_figures_match_the_hand_computed_month(client, flow, fees, at, acc
     assert fraction(g["digitisation"]["dossiers_digitised"]) == (7, 7, 1.0)
     assert fraction(g["satisfaction"]["ratings_satisfied"]) == (1, 2, 0.5)
     assert fraction(g["satisfaction"]["average_rating"]) == (7, 2, 3.5)
-    for name in ("complaints_handled_on_time", "complaint_handling_satisfaction", "procedure_satisfaction"):
+    assert g["satisfaction"]["ratings_satisfied"]["scored"] is False  # shown; not a Decision 766 figure
+    for name in ("complaints_handled_on_time", "complaint_handling_satisfaction"):
         ratio = g["satisfaction"][name]
         assert ratio["available"] is False and ratio["value"] is None and ratio["numerator"] is None
+    # 100% - (overdue rate 3/6 + dissatisfied 1/6): of the 6 handled, 3 late and one rated 3 (below 4).
+    assert fraction(g["satisfaction"]["procedure_satisfaction"]) == (2, 6, 0.3333)
     points = {name: g[name]["group"]["points"] for name in g}
     assert points == {"transparency": round(18 / 7, 2), "progress": 10.0,
                       "online_service": round(22 * (3 + 6 / 7) / 4, 2), "digitisation": 11.0,
-                      "satisfaction": 9.0}
+                      "satisfaction": round(18 * 0.3333, 2)}
     assert body["total"]["points"] == round(sum(points.values()), 2) and body["total"]["max_points"] == 100
 
     # The multi-supplement rule is a setting: without it, the twice-supplemented dossier is on time.
