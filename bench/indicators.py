@@ -79,18 +79,21 @@ SELECT agency_code, procedure_code, (submitted_at AT TIME ZONE 'Asia/Ho_Chi_Minh
     count(*) FILTER (WHERE right(code, 1) IN ('0', '4', '8') AND channel = 'online'),
     count(*) FILTER (WHERE right(code, 1) <> '0')
 FROM dossiers WHERE code LIKE 'B-%' GROUP BY 1, 2, 3;
-INSERT INTO reporting_counters AS c (agency_code, procedure_code, day, finished, finished_late, processing_seconds,
-    results_issued, electronic_results, rating_count, rating_sum, rating_satisfied)
+INSERT INTO reporting_counters AS c (agency_code, procedure_code, day, finished, finished_late,
+    processing_working_days, processing_counted, results_issued, electronic_results, rating_count, rating_sum,
+    rating_satisfied)
 SELECT agency_code, procedure_code, (finished_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, count(*),
     count(*) FILTER (WHERE finished_at > due_at),
-    sum(extract(epoch FROM finished_at - received_at))::bigint, count(*), count(*) FILTER (WHERE channel = 'online'),
+    sum(extract(epoch FROM finished_at - received_at) / 86400 * 5 / 7)::bigint, count(*), count(*),
+    count(*) FILTER (WHERE channel = 'online'),
     count(*) FILTER (WHERE right(code, 1) = '7'), coalesce(sum(3 + length(code) % 3) FILTER (
         WHERE right(code, 1) = '7'), 0),
     count(*) FILTER (WHERE right(code, 1) = '7' AND 3 + length(code) % 3 >= 4)
 FROM dossiers WHERE code LIKE 'B-%' AND finished_at IS NOT NULL GROUP BY 1, 2, 3
 ON CONFLICT (agency_code, procedure_code, day) DO UPDATE SET finished = c.finished + excluded.finished,
     finished_late = c.finished_late + excluded.finished_late,
-    processing_seconds = c.processing_seconds + excluded.processing_seconds,
+    processing_working_days = c.processing_working_days + excluded.processing_working_days,
+    processing_counted = c.processing_counted + excluded.processing_counted,
     results_issued = c.results_issued + excluded.results_issued,
     electronic_results = c.electronic_results + excluded.electronic_results,
     rating_count = c.rating_count + excluded.rating_count, rating_sum = c.rating_sum + excluded.rating_sum,

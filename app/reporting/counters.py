@@ -13,8 +13,8 @@ What is counted when (old state -> new state):
 - submitted / payment_requested -> received: received;  -> rejected, -> withdrawn, -> supplement_requested;
 - -> processed (result issued) and -> stopped (after reception): finished, late when finished after the
   ORIGINAL due date (dossier_progress.original_due_at: an apology's new date does not excuse), apologised,
-  more than one supplement request, processing seconds; -> processed also results issued and electronic
-  (digitally signed) results.
+  more than one supplement request, processing working days (supplement waits left out); -> processed also
+  results issued and electronic (digitally signed) results.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def _signed_result(session: Session, dossier_id: uuid.UUID) -> bool:
 
 def _finishing(session: Session, connection: Connection, dossier: Dossier) -> dict[str, int]:
     """The finish figures of a dossier whose result was just issued (or that was just stopped)."""
-    progress = connection.execute(select(DossierProgress.original_due_at, DossierProgress.supplement_requests)
+    progress = connection.execute(select(DossierProgress.original_due_at, DossierProgress.supplement_requests,
+                                         DossierProgress.processing_working_days)
                                   .where(DossierProgress.dossier_id == dossier.id)).first()
     original_due = (progress.original_due_at if progress else None) or dossier.due_at
     supplements = progress.supplement_requests if progress else 0
@@ -151,9 +152,10 @@ def _finishing(session: Session, connection: Connection, dossier: Dossier) -> di
     late = original_due is not None and finished_at > original_due
     apologised = late and connection.execute(select(exists().where(
         Notice.dossier_id == dossier.id, Notice.kind == "apology"))).scalar()
-    seconds = int((finished_at - dossier.received_at).total_seconds()) if dossier.received_at else 0
+    processing_days = progress.processing_working_days if progress else None
     return {"finished": 1, "finished_late": int(late), "finished_late_apologised": int(bool(apologised)),
-            "finished_multi_supplement": int(not late and supplements > 1), "processing_seconds": max(seconds, 0)}
+            "finished_multi_supplement": int(not late and supplements > 1),
+            "processing_working_days": processing_days or 0, "processing_counted": int(processing_days is not None)}
 
 
 _HAS_DOCUMENTS = select(exists().where(Attachment.dossier_id == bindparam("dossier_id"),

@@ -92,8 +92,9 @@ def _progress(i: Inputs) -> list[Ratio]:
         ratio("finished_on_time", on_time, handled, note),
         ratio("overdue_open", o.overdue, o.total, "open dossiers past their original due date (lower is better)",
               scored=False),
-        ratio("average_processing_days", round(s["processing_seconds"] / 86400, 2), s["finished"],
-              "calendar days from reception to result, supplement waits included", scored=False, average=True),
+        ratio("average_processing_days", s["processing_working_days"], s["processing_counted"],
+              "working days from reception to result (or stop), supplement waits left out", scored=False,
+              average=True),
     ]
 
 

@@ -134,16 +134,30 @@ async def resume_clock(ctx: Context) -> None:
 async def finish(ctx: Context) -> None:
     if ctx.dossier.finished_at is None:
         ctx.dossier.finished_at = ctx.now
+        await _count_processing_days(ctx)
 
 
 async def complete_processing(ctx: Context) -> None:
     """The result is issued: processing is over (what on-time is judged by); returning it comes after."""
     dossier = ctx.dossier
     dossier.finished_at = ctx.now
+    await _count_processing_days(ctx)
     late = dossier.due_at is not None and ctx.now > dossier.due_at
     ctx.details.update(finished_at=iso(ctx.now), late=late,
                        late_against_original=bool(ctx.progress.original_due_at
                                                   and ctx.now > ctx.progress.original_due_at))
+
+
+async def _count_processing_days(ctx: Context) -> None:
+    """The agency's processing time, for Decision 766's average: working days from reception (or a restart's
+    new reception) to now, less the working days spent waiting on a supplement (the applicant's time)."""
+    received = ctx.dossier.received_at
+    if received is None:
+        return  # never received (withdrawn or refused at reception): not processed
+    calendar = await load_calendar(ctx.session, _local_date(received) - timedelta(days=31),
+                                   _local_date(ctx.now) + timedelta(days=31))
+    elapsed = deadlines.working_days_between(received, ctx.now, calendar)
+    ctx.progress.processing_working_days = max(0, elapsed - ctx.progress.paused_working_days)
 
 
 def _new_due_date_problem(msg: str) -> ProblemError:

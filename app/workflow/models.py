@@ -54,6 +54,8 @@ class DossierProgress(Base):
     original_due_at: Mapped[datetime | None] = mapped_column(default=None)
     paused_at: Mapped[datetime | None] = mapped_column(default=None)
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when processing ends (result issued, or stopped): working days from reception, supplement waits left out.
+    processing_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
     supplement_requests: Mapped[int] = mapped_column(Integer, default=0)

@@ -61,8 +61,6 @@ async def test_saturday_morning_reception_counts_at_an_agency_open_on_saturday_m
     assert at_local(received["due_at"]) == local(2025, 3, 10, 17, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="DOMAIN.md 'Decision 766': 'Waiting time for a supplement is not counted "
-                   "against the agency'; average_processing_days includes the supplement wait")
 async def test_average_processing_time_leaves_out_the_supplement_wait(client, flow, accounts, monkeypatch):
     set_clock(monkeypatch, 2025, 3, 3, 8, 0)
     code = await flow.procedure(processing_days=10, clock_on_supplement="pause")
@@ -82,8 +80,6 @@ async def test_average_processing_time_leaves_out_the_supplement_wait(client, fl
     assert ratio["value"] is not None and ratio["value"] < 1.0, ratio
 
 
-@pytest.mark.xfail(strict=True, reason="DOMAIN.md 'Words': working days - 'processing times are counted in "
-                   "these'; average_processing_days counts calendar days (a weekend counts against the agency)")
 async def test_average_processing_time_is_in_working_days(client, flow, accounts, monkeypatch):
     set_clock(monkeypatch, 2025, 3, 7, 8, 0)
     code = await flow.procedure(processing_days=5)
