@@ -58,11 +58,16 @@ def _obligation_out(obligation: FeeObligation) -> ObligationOut:
 
 
 async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> PaymentAttempt:
+    """The payment if the caller may see its dossier; the same 404 whether it does not exist or is hidden."""
     attempt = await session.get(PaymentAttempt, payment_id)
-    if attempt is None:
-        raise not_found("payment")
-    await get_dossier_for(session, viewer, attempt.dossier_id)  # 404 when the caller may not see it
-    return attempt
+    try:
+        if attempt is not None:
+            await get_dossier_for(session, viewer, attempt.dossier_id)
+            return attempt
+    except ProblemError as error:
+        if error.code != "not_found":
+            raise
+    raise not_found("payment")
 
 
 @router.get("/v1/dossiers/{dossier_id}/fees", response_model=FeesOut, responses=problems("not_found"))

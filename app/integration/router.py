@@ -12,8 +12,9 @@ from app.core.db import ReadSessionDep, SessionDep
 from app.core.delivery import PENDING, Delivery
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
+from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import DossierOut
-from app.identity.deps import AdminDep, CallerDep, Principal, client, official_or_client
+from app.identity.deps import AdminDep, Principal, client, official_or_client
 from app.integration import intake, sync_service, webhooks
 from app.integration.models import WebhookSubscription
 from app.integration.schemas import (
@@ -59,9 +60,9 @@ async def integration_receive_dossier(body: NationalDossierIn, caller: SyncClien
 
 
 @router.get("/v1/dossiers/{dossier_id}/sync", response_model=DossierSyncOut, responses=problems("not_found"))
-async def dossier_sync_state(dossier_id: uuid.UUID, caller: CallerDep, session: ReadSessionDep) -> DossierSyncOut:
+async def dossier_sync_state(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> DossierSyncOut:
     """What the national portal has been sent for this dossier: each delivery's state, attempts, last error."""
-    return await sync_service.dossier_sync(session, caller, dossier_id)
+    return await sync_service.dossier_sync(session, viewer, dossier_id)
 
 
 @router.get("/v1/integration/sync", response_model=Page[SyncDeliveryOut], responses=problems("validation_error"))

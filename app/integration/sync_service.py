@@ -19,7 +19,7 @@ from app.core.delivery import PENDING, Delivery
 from app.core.outbox import OutboxEvent, emit
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError
-from app.dossiers.access import get_dossier_for, lock_dossier
+from app.dossiers.access import Viewer, get_dossier_for, lock_dossier
 from app.dossiers.models import Dossier, DossierState
 from app.identity.deps import Principal
 from app.integration.models import DossierSyncStatus, NationalDossier
@@ -44,17 +44,19 @@ def _deliveries() -> Any:
             .where(Delivery.consumer == CONSUMER))
 
 
-async def _visible(session: AsyncSession, caller: Principal, dossier_id: uuid.UUID) -> Dossier:
-    """Whoever sees the dossier; also integrator clients syncing its agency (`dossiers:sync`)."""
+async def _visible(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
+    """Whoever sees the dossier (a representative acting for its applicant too); also integrator clients syncing
+    its agency (`dossiers:sync`)."""
+    caller = viewer.principal
     if caller.kind == "client" and "dossiers:sync" in caller.scopes:
         dossier = await session.get(Dossier, dossier_id)
         if dossier is not None and dossier.state != DossierState.draft and dossier.agency_code in caller.agency_codes:
             return dossier
-    return await get_dossier_for(session, caller, dossier_id)
+    return await get_dossier_for(session, viewer, dossier_id)
 
 
-async def dossier_sync(session: AsyncSession, caller: Principal, dossier_id: uuid.UUID) -> DossierSyncOut:
-    await _visible(session, caller, dossier_id)
+async def dossier_sync(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> DossierSyncOut:
+    await _visible(session, viewer, dossier_id)
     status = await session.get(DossierSyncStatus, dossier_id)
     national_id = await session.scalar(select(NationalDossier.national_dossier_id)
                                        .where(NationalDossier.dossier_id == dossier_id))
