@@ -85,7 +85,11 @@ def test_every_scrape_counts_the_requests_of_every_worker(server: tuple[str, Pat
             sent += REQUESTS
             if len(_healthz_per_worker(metrics_dir)) == WORKERS:
                 break
-    per_worker = _healthz_per_worker(metrics_dir)
+    # A request is counted just after its answer is sent (the middleware's `finally`): the last one may still be
+    # on its way to the file when the client has its answer.
+    deadline = time.monotonic() + 5
+    while sum(per_worker := _healthz_per_worker(metrics_dir)) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(per_worker) == WORKERS and all(per_worker) and sum(per_worker) == sent, per_worker
     pids: set[str] = set()
     for _ in range(10):  # whichever worker answers the scrape reports everyone's requests
