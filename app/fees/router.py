@@ -207,7 +207,8 @@ async def payments_refund_resolve(payment_id: uuid.UUID, refund_id: uuid.UUID, b
                                   official_: FinanceDep, idem: IdempotencyDep, session: SessionDep) -> Response:
     """Record the outcome of a refund still `submitted` because the provider's answer never came (finance role),
     after checking with the provider: `failed` releases the amount, `succeeded` announces the refund. Who and the
-    note are kept on the refund; 409 `refund_not_pending` once it has an outcome."""
+    note are kept on the refund; 409 `refund_not_pending` once it has an outcome, 409 `refund_awaiting_provider`
+    while the provider may still answer (younger than the reconcile wait, or a provider reconciliation asks again)."""
     replay = await idem.replay_or_claim(scope=str(official_.account_id), payload={
         "payment": str(payment_id), "refund": str(refund_id), "body": body.model_dump(mode="json")})
     if replay is not None:
