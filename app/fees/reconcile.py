@@ -38,7 +38,7 @@ from app.fees.models import (
 )
 from app.fees.providers import get_provider
 from app.fees.providers.base import ProviderError, ProviderStatus
-from app.fees.refunds import ask_provider, record_answer
+from app.fees.refunds import ask_provider, asked_again, record_answer
 
 log = logging.getLogger("app.fees.reconcile")
 
@@ -146,7 +146,7 @@ async def _unresolved_refunds(older_than_s: float,
 async def _ask_again(refund: Refund, attempt: PaymentAttempt, surplus: PaymentSurplus | None) -> bool:
     """Ask the provider again with the same refund id, outside any transaction; record a definite answer.
     False when the provider cannot be asked safely or the answer is still unknown."""
-    if attempt.provider == "counter" or not get_provider(attempt.provider).refunds_idempotent:
+    if not asked_again(attempt):
         return False
     try:
         result = await ask_provider(attempt, refund, requested_by=str(refund.requested_by), surplus=surplus)

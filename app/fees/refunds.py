@@ -45,6 +45,12 @@ async def lock_attempt(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentA
     return attempt
 
 
+def asked_again(attempt: PaymentAttempt) -> bool:
+    """Does reconciliation ask this payment's provider again about a refund left `submitted`? Only one that
+    de-duplicates refunds by our refund id (asking again cannot move the money twice); desk refunds never."""
+    return attempt.provider != "counter" and get_provider(attempt.provider).refunds_idempotent
+
+
 async def ask_provider(attempt: PaymentAttempt, refund: Refund, *, requested_by: str,
                        surplus: PaymentSurplus | None = None) -> RefundResult:
     """Ask the provider to give back the refund's money, from the transaction it came from: the surplus's when
@@ -137,7 +143,7 @@ async def _check_unanswerable(session: AsyncSession, attempt_id: uuid.UUID, refu
     attempt = await session.get(PaymentAttempt, attempt_id)
     if refund is None or attempt is None or refund.state != RefundState.submitted.value:
         return  # record_answer says so, under the locks
-    if attempt.provider != "counter" and get_provider(attempt.provider).refunds_idempotent:
+    if asked_again(attempt):
         raise ProblemError("refund_awaiting_provider", f"{attempt.provider} is asked again by reconciliation, "
                            "which records its answer; nothing to resolve by hand.")
     wait = get_settings().payment_reconcile_after_s
