@@ -18,6 +18,10 @@ Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
 # catalogue's fee amounts so that no value reaches the database it cannot hold.
 MoneyIn = Annotated[int, Field(strict=True, ge=0, le=10**12, description="Whole Vietnamese đồng.")]
 PositiveMoneyIn = Annotated[int, Field(strict=True, gt=0, le=10**12, description="Whole Vietnamese đồng.")]
+# Words finance writes that reach the payer or the provider (a refund's reason, how a refund was checked): no
+# control characters, something visible, as workflow reasons.
+FinanceText = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
+                        AfterValidator(legible_text)]
 
 
 def _return_url(value: str) -> str:
@@ -88,9 +92,7 @@ class CounterPaymentCreate(Strict):
 
 class RefundCreate(Strict):
     amount: PositiveMoneyIn
-    # Printed for the payer and sent to the provider: no control characters, something visible (as workflow reasons).
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
-                      AfterValidator(legible_text)]
+    reason: FinanceText  # printed for the payer and sent to the provider
     expected_available: Annotated[MoneyIn, Field(description="What you believe is still refundable: the payment's "
                                                              "`refundable`, or the surplus's with `surplus_id`.")]
     surplus_id: uuid.UUID | None = Field(
@@ -103,8 +105,7 @@ class RefundResolution(Strict):
 
     outcome: Literal["succeeded", "failed"] = Field(description="`succeeded`: the money was given back (announced "
                                                     "as `payment.refunded`); `failed`: it was not (amount released).")
-    note: Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
-                    AfterValidator(legible_text)] = Field(description="How it was checked (kept on the refund).")
+    note: FinanceText = Field(description="How it was checked (kept on the refund).")
     provider_refund_id: Annotated[str, StringConstraints(min_length=1, max_length=100,
                                                          pattern=r"^[A-Za-z0-9._:-]+$")] | None = None
 
