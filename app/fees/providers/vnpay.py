@@ -260,17 +260,3 @@ class VnpayProvider:
         log.warning("refund %s: VNPAY answer (code %r, vnp_SecureHash %s) says nothing certain; kept submitted",
                     order.refund_id, code[:8], "valid" if signed else "missing or bad")
         return RefundResult("submitted", raw=answer)
-        if not signed_answer(self.hash_secret, answer, REFUND_RESPONSE_FIELDS):
-            log.warning("refund %s: VNPAY answer (code %r) has a missing or bad vnp_SecureHash; not trusted, kept "
-                        "submitted", order.refund_id, str(answer.get("vnp_ResponseCode"))[:8])
-            return RefundResult("submitted", raw=answer)
-        if answer.get("vnp_ResponseCode") == "00":
-            asked = (body["vnp_TxnRef"], body["vnp_Amount"])
-            if (str(answer.get("vnp_TxnRef", "")), str(answer.get("vnp_Amount", ""))) != asked:
-                log.warning("refund %s: VNPAY success names another order or amount than asked %s; not trusted, "
-                            "kept submitted", order.refund_id, asked)
-                return RefundResult("submitted", raw=answer)
-            # The money moved: an id that the column cannot hold is dropped, not a reason to lose the success.
-            refund_ref = str(answer.get("vnp_TransactionNo") or "")
-            return RefundResult("succeeded", refund_ref if storable_id(refund_ref) else None, raw=answer)
-        return RefundResult("failed", raw=answer)
