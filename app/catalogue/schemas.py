@@ -299,7 +299,9 @@ class AgencyIn(Strict):
     province: Text200 | None = None
     address: Text2000 | None = None
     working_hours: Text200 | None = None
-    saturday_morning: bool = False
+    saturday_morning: bool = Field(default=False, description=(
+        "The desk receives on ordinary Saturdays until DVC_SATURDAY_MORNING_END (12:00 by default): a dossier "
+        "received then counts as received that Saturday, so its day 1 is the next working day."))
 
 
 class AgencyPatch(Strict):

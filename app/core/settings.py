@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -94,6 +95,9 @@ class Settings(BaseSettings):
     # half applied.
     timezone: Literal["Asia/Ho_Chi_Minh"] = "Asia/Ho_Chi_Minh"
     working_day_end_hour: int = Field(default=17, ge=1, le=23)
+    # Agencies whose desk opens on Saturday mornings (the agency's `saturday_morning`) receive until this local
+    # time: such a reception counts for that Saturday, so day 1 is the next working day (DOMAIN.md "Time").
+    saturday_morning_end: time = time(12, 0)
     clock_on_supplement_default: Literal["pause", "restart"] = "pause"
     # Resolution 131/NQ-CP: an apology (form 04) is due by the end of the working day this many working days
     # before the due date.
@@ -238,6 +242,13 @@ class Settings(BaseSettings):
             raise ValueError("must be five comma-separated numbers") from None
         if len(weights) != 5 or any(w < 0 for w in weights):
             raise ValueError("must be five non-negative comma-separated numbers")
+        return value
+
+    @field_validator("saturday_morning_end")
+    @classmethod
+    def _whole_minutes(cls, value: time) -> time:
+        if value.tzinfo is not None or value.second or value.microsecond or value == time(0):
+            raise ValueError("must be a local time of day such as 11:30 (hours and minutes, after 00:00)")
         return value
 
     @field_validator("oidc_algorithms")

@@ -3,8 +3,9 @@
 Pure: no database, no clock. The `holidays` package supplies Monday-Friday weeks, the public holidays
 (lunar ones included, Vietnam Culture Day from 2026) and, for the years it covers, the Saturdays the
 government swaps into working days (`weekend_workdays`). Overrides, entered by a system admin for swaps
-announced after the package's release, win over the package. Saturday-morning desk hours are not here on
-purpose: they change when a dossier can be handed in, not how days are counted (DOMAIN.md "Time").
+announced after the package's release, win over the package. Saturday-morning desk hours are an agency's, not
+the calendar's: they change when a dossier can be received, not how days are counted (DOMAIN.md "Time"); the
+calendar only says which Saturdays are ordinary ones, on which such a desk opens.
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class WorkingCalendar:
         if override is not None:
             return override.working
         return bool(_holidays_around(day.year).is_working_day(day))
+
+    def is_ordinary_saturday(self, day: date) -> bool:
+        """A Saturday off as every week: not a holiday, not a swapped working day, no override."""
+        if day.weekday() != 5 or day in self._overrides:
+            return False
+        package = _holidays_around(day.year)
+        return day not in package.weekend_workdays and package.get(day) is None
 
     def reason(self, day: date) -> str:
         """Why `day` is (not) a working day, for people reading the calendar."""

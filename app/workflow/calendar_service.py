@@ -21,7 +21,8 @@ from app.catalogue import service as catalogue_service
 from app.core import clock
 from app.core.pagination import PageParams, decode_cursor, keyset_page
 from app.core.problems import not_found, validation_problem
-from app.workflow.calendar import DayOverride, WorkingCalendar
+from app.core.settings import get_settings
+from app.workflow.calendar import REASON_WEEKEND, DayOverride, WorkingCalendar
 from app.workflow.models import CalendarOverride
 from app.workflow.schemas import MAX_CALENDAR_RANGE_DAYS, WorkingDay
 
@@ -90,11 +91,6 @@ async def load_calendar_for_deadline(session: AsyncSession, start: date, working
     return await load_calendar(session, first, last)
 
 
-async def ensure_agency(session: AsyncSession, agency_code: str) -> None:
-    # The calendar is national today; `agency` is accepted (and checked) so that per-agency calendars can
-    # come without changing the contract.
-    if await catalogue_service.get_agency(session, agency_code) is None:
-        raise not_found("agency")
 
 
 def _check_range(start: date, end: date) -> None:
@@ -106,12 +102,20 @@ def _check_range(start: date, end: date) -> None:
 
 
 async def working_days(session: AsyncSession, start: date, end: date, agency_code: str | None) -> list[WorkingDay]:
-    """One entry per day of [start, end] (at most 366 days)."""
+    """One entry per day of [start, end] (at most 366 days). The days counted are national; with `agency`, the
+    ordinary Saturdays of an agency whose desk opens on Saturday mornings say until when it receives."""
     _check_range(start, end)
+    saturday_reason = None
     if agency_code is not None:
-        await ensure_agency(session, agency_code)
+        agency = await catalogue_service.get_agency(session, agency_code)
+        if agency is None:
+            raise not_found("agency")
+        if agency.saturday_morning:
+            until = get_settings().saturday_morning_end.strftime("%H:%M")
+            saturday_reason = f"{REASON_WEEKEND}; the desk receives until {until} (counted from the next working day)"
     calendar = await load_calendar(session, start, end)
-    return [WorkingDay(date=day, working=working, reason=reason)
+    return [WorkingDay(date=day, working=working,
+                       reason=saturday_reason if saturday_reason and calendar.is_ordinary_saturday(day) else reason)
             for day, working, reason in calendar.days(start, end)]
 
 

@@ -2,7 +2,10 @@
 
 The rules, as the issue defines them:
 - a dossier received after the end of the working day (17:00 local, `DVC_WORKING_DAY_END_HOUR`), or on a
-  non-working day, counts as received on the next working day (its *effective reception date*);
+  non-working day, counts as received on the next working day (its *effective reception date*); except that an
+  agency whose desk opens on Saturday mornings receives on an ordinary Saturday until the morning's end
+  (`DVC_SATURDAY_MORNING_END`): such a reception counts for that Saturday, which is still not a working day
+  (desk hours change when a dossier can be received, not how days are counted);
 - day 1 is the first working day after the effective reception date; the due time is the end of the
   working day (17:00 Asia/Ho_Chi_Minh) on the last day, returned as an aware UTC datetime;
 - time spent waiting on the applicant either *pauses* the clock (the due date moves out by the working
@@ -35,41 +38,46 @@ def end_of_working_day(day: date, *, end_hour: int | None = None) -> datetime:
 
 
 def effective_reception_date(received_at: datetime, calendar: WorkingCalendar, *,
-                             end_hour: int | None = None) -> date:
-    """The working day a reception counts for: that day, or the next working day if after hours/closed.
+                             end_hour: int | None = None, saturday_until: time | None = None) -> date:
+    """The day a reception counts for: that day, or the next working day if after hours/closed.
 
-    "After 17:00" is strict: 17:00:00 exactly still counts for the day, 17:00:01 does not.
+    "After 17:00" is strict: 17:00:00 exactly still counts for the day, 17:00:01 does not. `saturday_until` is
+    the end of the agency's Saturday-morning desk hours (None: closed on Saturdays); until then (inclusive) an
+    ordinary Saturday's reception counts for the Saturday itself, not a working day, so day 1 is the next one.
     """
     _require_aware(received_at, "received_at")
     local = received_at.astimezone(LOCAL_TZ)
     day = local.date()
-    after_hours = local.time() > time(_end_hour(end_hour))
-    if after_hours or not calendar.is_working_day(day):
-        return calendar.next_working_day(day)
-    return day
+    if calendar.is_working_day(day):
+        return day if local.time() <= time(_end_hour(end_hour)) else calendar.next_working_day(day)
+    if saturday_until is not None and local.time() <= saturday_until and calendar.is_ordinary_saturday(day):
+        return day
+    return calendar.next_working_day(day)
 
 
 def due_date(received_at: datetime, processing_days: int, calendar: WorkingCalendar, *,
-             end_hour: int | None = None) -> date:
+             end_hour: int | None = None, saturday_until: time | None = None) -> date:
     """The last working day of the allowance (local date)."""
     if processing_days < 0:
         raise ValueError("processing_days must not be negative")
-    start = effective_reception_date(received_at, calendar, end_hour=end_hour)
+    start = effective_reception_date(received_at, calendar, end_hour=end_hour, saturday_until=saturday_until)
+    if processing_days == 0:  # received on a Saturday morning: the Saturday is no working day to fall due on
+        return calendar.working_day_on_or_after(start)
     return calendar.add_working_days(start, processing_days)
 
 
 def due_at(received_at: datetime, processing_days: int, calendar: WorkingCalendar, *,
-           end_hour: int | None = None) -> datetime:
+           end_hour: int | None = None, saturday_until: time | None = None) -> datetime:
     """When a dossier received at `received_at` with `processing_days` working days falls due (aware UTC).
 
-    Zero days means the end of the effective reception day itself.
+    Zero days means the end of the effective reception day itself (the next working day's after a Saturday).
     """
-    last = due_date(received_at, processing_days, calendar, end_hour=end_hour)
+    last = due_date(received_at, processing_days, calendar, end_hour=end_hour, saturday_until=saturday_until)
     return end_of_working_day(last, end_hour=end_hour)
 
 
 def working_days_between(start: datetime, end: datetime, calendar: WorkingCalendar, *,
-                         end_hour: int | None = None) -> int:
+                         end_hour: int | None = None, saturday_until: time | None = None) -> int:
     """Working days that elapsed from `start` to `end` (e.g. waiting on the applicant); never negative.
 
     Each moment is taken as its effective working day, like a reception: a supplement requested Monday
@@ -80,13 +88,13 @@ def working_days_between(start: datetime, end: datetime, calendar: WorkingCalend
     _require_aware(end, "end")
     if end <= start:
         return 0
-    first = effective_reception_date(start, calendar, end_hour=end_hour)
-    last = effective_reception_date(end, calendar, end_hour=end_hour)
+    first = effective_reception_date(start, calendar, end_hour=end_hour, saturday_until=saturday_until)
+    last = effective_reception_date(end, calendar, end_hour=end_hour, saturday_until=saturday_until)
     return max(0, calendar.count_working_days(first, last))
 
 
 def extend_for_pause(due: datetime, paused_from: datetime, resumed_at: datetime, calendar: WorkingCalendar,
-                     *, end_hour: int | None = None) -> datetime:
+                     *, end_hour: int | None = None, saturday_until: time | None = None) -> datetime:
     """The due date after a pause: moved out by the working days spent waiting; never earlier than `due`.
 
     The time of day of `due` is kept (normally the end of the working day).
@@ -94,7 +102,8 @@ def extend_for_pause(due: datetime, paused_from: datetime, resumed_at: datetime,
     _require_aware(due, "due")
     if resumed_at < paused_from:
         raise ValueError("resumed_at is before paused_from")
-    waited = working_days_between(paused_from, resumed_at, calendar, end_hour=end_hour)
+    waited = working_days_between(paused_from, resumed_at, calendar, end_hour=end_hour,
+                                  saturday_until=saturday_until)
     if waited == 0:
         return due
     local_due = due.astimezone(LOCAL_TZ)
@@ -103,9 +112,9 @@ def extend_for_pause(due: datetime, paused_from: datetime, resumed_at: datetime,
 
 
 def restart(received_again_at: datetime, processing_days: int, calendar: WorkingCalendar, *,
-            end_hour: int | None = None) -> datetime:
+            end_hour: int | None = None, saturday_until: time | None = None) -> datetime:
     """The restart rule: a fresh due date counted from the supplement's reception, as for a new dossier."""
-    return due_at(received_again_at, processing_days, calendar, end_hour=end_hour)
+    return due_at(received_again_at, processing_days, calendar, end_hour=end_hour, saturday_until=saturday_until)
 
 
 def is_overdue(due: datetime, now: datetime) -> bool:

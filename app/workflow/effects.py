@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalogue.models import Agency
 from app.core.clock import LOCAL_TZ
 from app.core.problems import ProblemError, validation_problem
+from app.core.settings import get_settings
 from app.dossiers.models import Attachment, Dossier
 from app.dossiers.storage import get_store
 from app.identity import service as identity
@@ -75,10 +77,18 @@ async def _attachments(ctx: Context, kind: str, since: datetime | None = None) -
     return sorted(rows, key=lambda a: ids.index(a.id))
 
 
+async def _saturday_until(ctx: Context) -> time | None:
+    """When the agency's desk opens on Saturday mornings, the end of those hours (receptions until then count
+    for the Saturday); None when it does not."""
+    opens = (await ctx.session.execute(
+        select(Agency.saturday_morning).where(Agency.code == ctx.dossier.agency_code))).scalar_one_or_none()
+    return get_settings().saturday_morning_end if opens else None
+
+
 async def start_clock(ctx: Context) -> None:
     days = ctx.facts.processing_days
     calendar = await load_calendar_for_deadline(ctx.session, _local_date(ctx.now), days)
-    due = deadlines.due_at(ctx.now, days, calendar)
+    due = deadlines.due_at(ctx.now, days, calendar, saturday_until=await _saturday_until(ctx))
     ctx.dossier.received_at = ctx.now
     ctx.dossier.due_at = due
     ctx.progress.original_due_at = due
@@ -112,7 +122,7 @@ async def resume_clock(ctx: Context) -> None:
     if ctx.facts.clock_on_supplement == "restart":
         days = ctx.facts.processing_days
         calendar = await load_calendar_for_deadline(ctx.session, _local_date(ctx.now), days)
-        due = deadlines.restart(ctx.now, days, calendar)
+        due = deadlines.restart(ctx.now, days, calendar, saturday_until=await _saturday_until(ctx))
         dossier.received_at = ctx.now  # received anew: the receipt issued now counts the days from here
         dossier.due_at = progress.original_due_at = due
         ctx.details.update(clock="restart", received_at=iso(ctx.now), due_at=iso(due))
@@ -122,11 +132,13 @@ async def resume_clock(ctx: Context) -> None:
     span = (ctx.now - paused_at).days * 2 + 62
     calendar = await load_calendar(ctx.session, first - timedelta(days=31),
                                    max(_local_date(ctx.now), _local_date(dossier.due_at)) + timedelta(days=span))
-    waited = deadlines.working_days_between(paused_at, ctx.now, calendar)
-    dossier.due_at = deadlines.extend_for_pause(dossier.due_at, paused_at, ctx.now, calendar)
+    saturday_until = await _saturday_until(ctx)
+    waited = deadlines.working_days_between(paused_at, ctx.now, calendar, saturday_until=saturday_until)
+    dossier.due_at = deadlines.extend_for_pause(dossier.due_at, paused_at, ctx.now, calendar,
+                                                saturday_until=saturday_until)
     if progress.original_due_at is not None:
         progress.original_due_at = deadlines.extend_for_pause(progress.original_due_at, paused_at, ctx.now,
-                                                              calendar)
+                                                              calendar, saturday_until=saturday_until)
     progress.paused_working_days += waited
     ctx.details.update(clock="pause", waited_working_days=waited, due_at=iso(dossier.due_at))
 
@@ -156,7 +168,7 @@ async def _count_processing_days(ctx: Context) -> None:
         return  # never received (withdrawn or refused at reception): not processed
     calendar = await load_calendar(ctx.session, _local_date(received) - timedelta(days=31),
                                    _local_date(ctx.now) + timedelta(days=31))
-    elapsed = deadlines.working_days_between(received, ctx.now, calendar)
+    elapsed = deadlines.working_days_between(received, ctx.now, calendar, saturday_until=await _saturday_until(ctx))
     ctx.progress.processing_working_days = max(0, elapsed - ctx.progress.paused_working_days)
 
 

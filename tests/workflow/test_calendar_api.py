@@ -59,6 +59,25 @@ async def test_agency_must_exist(client: httpx.AsyncClient, accounts: Accounts) 
     assert len(known.json()["items"]) == 7
 
 
+async def test_an_agency_open_on_saturday_mornings_says_so_on_its_ordinary_saturdays(
+        client: httpx.AsyncClient, accounts: Accounts) -> None:
+    from sqlalchemy import update
+
+    from app.catalogue.models import Agency
+
+    await accounts.ensure_agency("000.00.77.H01")
+    async with get_database().write_sessions() as session, session.begin():
+        await session.execute(update(Agency).where(Agency.code == "000.00.77.H01").values(saturday_morning=True))
+    days = by_date((await get_days(client, "2022-04-29", "2022-05-08", agency="000.00.77.H01")).json())
+    open_saturday = "weekend; the desk receives until 12:00 (counted from the next working day)"
+    assert days["2022-05-07"] == {"date": "2022-05-07", "working": False, "reason": open_saturday}
+    assert days["2022-04-30"]["reason"] == "Liberation Day/Reunification Day"  # a holiday on a Saturday: closed
+    assert days["2022-05-08"]["reason"] == "weekend"  # Sunday
+    assert days["2022-05-06"]["reason"] == "working day"
+    national = by_date((await get_days(client, "2022-05-07", "2022-05-07")).json())
+    assert national["2022-05-07"]["reason"] == "weekend"
+
+
 async def test_admin_override_makes_a_saturday_a_working_day(client: httpx.AsyncClient,
                                                               accounts: Accounts) -> None:
     admin = await accounts.admin()

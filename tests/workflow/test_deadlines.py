@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -54,9 +54,51 @@ def test_received_friday_evening_before_tet() -> None:
     assert deadlines.due_at(local(2025, 1, 24, 18, 0), 1, CALENDAR) == local(2025, 2, 4, 17)
 
 
-def test_saturday_morning_desk_reception_does_not_count_the_saturday() -> None:
-    received = local(2025, 3, 8, 9, 0)  # an agency open on Saturday morning
+NOON = time(12, 0)
+
+
+def test_a_saturday_reception_counts_for_monday_where_the_desk_is_closed_on_saturdays() -> None:
+    received = local(2025, 3, 8, 9, 0)
     assert deadlines.effective_reception_date(received, CALENDAR) == date(2025, 3, 10)
+    assert deadlines.due_at(received, 1, CALENDAR) == local(2025, 3, 11, 17)
+
+
+def test_a_saturday_morning_reception_at_an_open_desk_counts_for_the_saturday() -> None:
+    # The Saturday is still no working day: day 1 is Monday.
+    received = local(2025, 3, 8, 9, 0)
+    assert deadlines.effective_reception_date(received, CALENDAR, saturday_until=NOON) == date(2025, 3, 8)
+    assert deadlines.due_at(received, 1, CALENDAR, saturday_until=NOON) == local(2025, 3, 10, 17)
+    assert deadlines.due_at(received, 5, CALENDAR, saturday_until=NOON) == local(2025, 3, 14, 17)
+    # Zero days: due at the end of the next working day, not on the Saturday afternoon.
+    assert deadlines.due_at(received, 0, CALENDAR, saturday_until=NOON) == local(2025, 3, 10, 17)
+
+
+def test_the_saturday_desk_closes_at_the_end_of_the_morning() -> None:
+    assert deadlines.effective_reception_date(local(2025, 3, 8, 12, 0), CALENDAR, saturday_until=NOON) == date(
+        2025, 3, 8)
+    assert deadlines.effective_reception_date(local(2025, 3, 8, 12, 0, 1), CALENDAR,
+                                              saturday_until=NOON) == date(2025, 3, 10)
+    assert deadlines.effective_reception_date(local(2025, 3, 8, 11, 45), CALENDAR,
+                                              saturday_until=time(11, 30)) == date(2025, 3, 10)
+
+
+def test_no_saturday_desk_on_sundays_holidays_or_saturdays_an_override_closes() -> None:
+    assert deadlines.effective_reception_date(local(2025, 3, 9, 9), CALENDAR, saturday_until=NOON) == date(
+        2025, 3, 10)
+    # 30 April 2022, Reunification Day, fell on a Saturday; the next working day was Wednesday 4 May.
+    assert deadlines.effective_reception_date(local(2022, 4, 30, 9), CALENDAR, saturday_until=NOON) == date(
+        2022, 5, 4)
+    closed = WorkingCalendar({date(2025, 3, 8): DayOverride(working=False, note="office closed")})
+    assert deadlines.effective_reception_date(local(2025, 3, 8, 9), closed, saturday_until=NOON) == date(
+        2025, 3, 10)
+
+
+def test_a_supplement_answered_on_a_saturday_morning_ends_the_wait_that_saturday() -> None:
+    due = deadlines.due_at(local(2025, 3, 3, 9), 5, CALENDAR)  # Monday: due Monday 10 March
+    paused, answered = local(2025, 3, 6, 10), local(2025, 3, 8, 10)  # Thursday -> Saturday morning
+    assert deadlines.working_days_between(paused, answered, CALENDAR, saturday_until=NOON) == 1  # Friday
+    assert deadlines.working_days_between(paused, answered, CALENDAR) == 2  # Friday, Monday
+    assert deadlines.extend_for_pause(due, paused, answered, CALENDAR, saturday_until=NOON) == local(2025, 3, 11, 17)
 
 
 def test_an_override_that_makes_a_saturday_a_working_day_counts_it() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +15,8 @@ from app.workflow.calendar import DayOverride, WorkingCalendar
 DAYS = st.dates(min_value=date(2010, 1, 1), max_value=date(2035, 12, 31))
 MOMENTS = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2035, 12, 31),
                        timezones=st.just(UTC))
+# The agency's desk: closed on Saturdays (None) or open until the end of the morning.
+SATURDAY_UNTIL = st.sampled_from([None, time(11, 30), time(12, 0)])
 OVERRIDES = st.dictionaries(DAYS, st.builds(DayOverride, working=st.booleans(), note=st.just("test")),
                             max_size=30)
 
@@ -41,41 +43,58 @@ def test_going_back_from_a_working_day_then_counting_forward_gives_n(day: date, 
     assert calendar.count_working_days(earlier, start) == n
 
 
-@given(received=MOMENTS, n=st.integers(min_value=0, max_value=90), calendar=calendars())
-def test_no_due_date_falls_on_a_non_working_day(received: datetime, n: int, calendar: WorkingCalendar) -> None:
-    due = deadlines.due_at(received, n, calendar)
+@given(received=MOMENTS, n=st.integers(min_value=0, max_value=90), calendar=calendars(),
+       saturday_until=SATURDAY_UNTIL)
+def test_no_due_date_falls_on_a_non_working_day(received: datetime, n: int, calendar: WorkingCalendar,
+                                                saturday_until: time | None) -> None:
+    due = deadlines.due_at(received, n, calendar, saturday_until=saturday_until)
     local_due = due.astimezone(LOCAL_TZ)
     assert calendar.is_working_day(local_due.date())
     assert (local_due.hour, local_due.minute) == (17, 0)
     assert due > received
-    effective = deadlines.effective_reception_date(received, calendar)
-    assert calendar.is_working_day(effective)
-    assert calendar.count_working_days(effective, local_due.date()) == n
+    effective = deadlines.effective_reception_date(received, calendar, saturday_until=saturday_until)
+    if calendar.is_working_day(effective):
+        assert calendar.count_working_days(effective, local_due.date()) == n
+    else:  # received on a Saturday morning at a desk open then: day 1 is the next working day
+        assert saturday_until is not None and calendar.is_ordinary_saturday(effective)
+        assert effective == received.astimezone(LOCAL_TZ).date()
+        assert calendar.count_working_days(effective, local_due.date()) == max(n, 1)
 
 
-@given(received=MOMENTS, n=st.integers(min_value=0, max_value=60), calendar=calendars())
-def test_a_later_reception_never_gives_an_earlier_due_date(received: datetime, n: int,
-                                                           calendar: WorkingCalendar) -> None:
+@given(received=MOMENTS, n=st.integers(min_value=0, max_value=60), calendar=calendars(),
+       saturday_until=SATURDAY_UNTIL)
+def test_a_later_reception_never_gives_an_earlier_due_date(received: datetime, n: int, calendar: WorkingCalendar,
+                                                           saturday_until: time | None) -> None:
     for hours in (1, 8, 30):
-        assert deadlines.due_at(received + timedelta(hours=hours), n, calendar) >= deadlines.due_at(
-            received, n, calendar)
+        assert deadlines.due_at(received + timedelta(hours=hours), n, calendar,
+                                saturday_until=saturday_until) >= deadlines.due_at(
+            received, n, calendar, saturday_until=saturday_until)
+
+
+@given(received=MOMENTS, n=st.integers(min_value=0, max_value=60), calendar=calendars(),
+       saturday_until=SATURDAY_UNTIL)
+def test_a_saturday_desk_never_gives_a_later_due_date_than_a_closed_one(
+        received: datetime, n: int, calendar: WorkingCalendar, saturday_until: time | None) -> None:
+    assert (deadlines.due_at(received, n, calendar, saturday_until=saturday_until)
+            <= deadlines.due_at(received, n, calendar))
 
 
 @given(received=MOMENTS, n=st.integers(min_value=1, max_value=60),
        pause_after=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=90)),
        waited=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=120)),
-       calendar=calendars())
+       calendar=calendars(), saturday_until=SATURDAY_UNTIL)
 def test_pauses_never_shorten_a_deadline(received: datetime, n: int, pause_after: timedelta, waited: timedelta,
-                                         calendar: WorkingCalendar) -> None:
-    due = deadlines.due_at(received, n, calendar)
+                                         calendar: WorkingCalendar, saturday_until: time | None) -> None:
+    due = deadlines.due_at(received, n, calendar, saturday_until=saturday_until)
     paused_from = received + pause_after
     resumed_at = paused_from + waited
-    extended = deadlines.extend_for_pause(due, paused_from, resumed_at, calendar)
+    extended = deadlines.extend_for_pause(due, paused_from, resumed_at, calendar, saturday_until=saturday_until)
     assert extended >= due
     assert calendar.is_working_day(extended.astimezone(LOCAL_TZ).date())
-    lost = deadlines.working_days_between(paused_from, resumed_at, calendar)
+    lost = deadlines.working_days_between(paused_from, resumed_at, calendar, saturday_until=saturday_until)
     assert calendar.count_working_days(due.astimezone(LOCAL_TZ).date(),
                                        extended.astimezone(LOCAL_TZ).date()) == lost
     # Waiting longer never gives an earlier due date.
-    longer = deadlines.extend_for_pause(due, paused_from, resumed_at + timedelta(days=1), calendar)
+    longer = deadlines.extend_for_pause(due, paused_from, resumed_at + timedelta(days=1), calendar,
+                                        saturday_until=saturday_until)
     assert longer >= extended
