@@ -8,10 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 WORKDIR /srv/dvc
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
-COPY migrations ./migrations
 RUN pip install . && useradd --system --uid 10001 --home /srv/dvc dvc && mkdir -p /data && chown dvc /data
 USER dvc
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import os,urllib.request;urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"DVC_PORT\"]}/readyz',timeout=4)"
-CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && find \"$PROMETHEUS_MULTIPROC_DIR\" -maxdepth 1 -name '*.db' -delete && alembic upgrade head && exec uvicorn app.main:create_app --factory --host \"$DVC_HOST\" --port \"$DVC_PORT\" --workers \"$DVC_WORKERS\" --no-access-log --no-proxy-headers --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && find \"$PROMETHEUS_MULTIPROC_DIR\" -maxdepth 1 -name '*.db' -delete && dvc migrate && exec uvicorn app.main:create_app --factory --host \"$DVC_HOST\" --port \"$DVC_PORT\" --workers \"$DVC_WORKERS\" --no-access-log --no-proxy-headers --timeout-graceful-shutdown 20"]

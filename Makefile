@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 	export DVC_ENV=$${DVC_ENV:-dev}; \
 	export PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$${DVC_VAR_DIR:-var}/metrics}; \
 	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && find "$$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete && \
-	$(BIN)/alembic upgrade head && \
+	$(BIN)/dvc migrate && \
 	$(BIN)/dvc seed && \
 	exec $(BIN)/uvicorn app.main:create_app --factory --host $${DVC_HOST:-127.0.0.1} --port $${DVC_PORT:-8000} \
 		--workers $${DVC_WORKERS:-1} --no-access-log --no-proxy-headers --timeout-graceful-shutdown 20

@@ -53,7 +53,7 @@ def _register_domain_commands() -> None:
     """Each domain may offer commands in `app/<domain>/commands.py` as `register(cli: typer.Typer)`."""
     import importlib
 
-    core = {"worker": "app.core.worker", "secrets": "app.core.secrets"}
+    core = {"worker": "app.core.worker", "secrets": "app.core.secrets", "migrations": "app.core.migrations"}
     for domain in ("identity", "catalogue", "dossiers", "workflow", "fees", "reporting", "integration",
                    "notifications", *core):
         module_name = core.get(domain, f"app.{domain}.commands")
@@ -78,7 +78,7 @@ def failure_line(error: BaseException) -> str | None:
         sqlstate = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
         # SQLite says "no such table/column"; PostgreSQL undefined_table (42P01) or undefined_column (42703).
         if sqlstate in ("42P01", "42703") or "no such table" in reason or "no such column" in reason:
-            return f"the database is not migrated ({reason}); run `alembic upgrade head`"
+            return f"the database is not migrated ({reason}); run `dvc migrate`"
         return f"database error: {reason} (check DVC_DATABASE_URL)"
     if isinstance(error, OSError):
         # A refused or unresolvable connection is the database's (the only server a command talks to); any other

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core import metrics
 from app.core.db import get_database
+from app.core.migrations import migration_heads
 from app.core.openapi import problems
 from app.core.problems import ProblemError
 
 router = APIRouter(tags=["operations"])
-
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 class Health(BaseModel):
@@ -27,16 +23,6 @@ class Readiness(BaseModel):
     status: str
     database: str
     migrations: list[str]
-
-
-@lru_cache
-def migration_heads() -> frozenset[str]:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -53,7 +39,7 @@ async def readyz() -> Readiness:
     except Exception as error:  # any database failure means "not ready", never a 500
         raise ProblemError("not_ready", "The database is not reachable or not migrated.") from error
     if frozenset(rows) != migration_heads():
-        raise ProblemError("not_ready", "Database migrations are not at head; run `alembic upgrade head`.")
+        raise ProblemError("not_ready", "Database migrations are not at head; run `dvc migrate`.")
     return Readiness(status="ready", database="ok", migrations=sorted(rows))
 
 
