@@ -41,7 +41,7 @@ from app.fees.models import (
     Stage,
     SurplusReason,
 )
-from app.fees.obligations import credit, lock_obligation
+from app.fees.obligations import credit, lock_dossier_state, lock_obligation
 from app.fees.providers.base import CallbackEvent, CallbackOutcome, CallbackRejected, CallbackRequest, PaymentProvider
 
 log = logging.getLogger("app.fees.callbacks")
@@ -94,8 +94,6 @@ async def _confirm_dossier(session: AsyncSession, obligation: FeeObligation, att
 
 async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None) -> CallbackOutcome:
     """Mark the (locked) attempt succeeded and credit it; shared by callbacks, reconciliation and the desk."""
-    from app.dossiers.models import Dossier
-
     now = clock.now()
     obligation = await lock_obligation(session, attempt.obligation_id)
     attempt.state = AttemptState.succeeded.value
@@ -103,7 +101,9 @@ async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id:
     attempt.completed_at = attempt.updated_at = now
     attempt.receipt_number = attempt.receipt_number or receipt_number(attempt)
     credited = credit(obligation, attempt)
-    state = (await session.execute(select(Dossier.state).where(Dossier.id == obligation.dossier_id))).scalar()
+    # Locked: read without the lock, a withdrawal committed in between made confirm_payment refuse (409) and the
+    # credit roll back with it.
+    state = await lock_dossier_state(session, obligation.dossier_id)
     if not credited:
         attempt.flag = "overpayment"  # the money arrived after the obligation was paid: refund it
     elif state in CLOSED_DOSSIER_STATES:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import raiseload
 
 from app.core import clock
 from app.core.problems import ProblemError
+from app.dossiers.models import Dossier
 from app.fees.models import FeeLine, FeeObligation, PaymentAttempt, Stage
 from app.workflow.hooks import Exemption
 
@@ -53,6 +54,15 @@ _LOCK_OBLIGATION = (select(FeeObligation).where(FeeObligation.id == bindparam("o
 
 async def lock_obligation(session: AsyncSession, obligation_id: uuid.UUID) -> FeeObligation:
     return (await session.execute(_LOCK_OBLIGATION, {"obligation_id": obligation_id})).scalar_one()
+
+
+_LOCK_DOSSIER_STATE = select(Dossier.state).where(Dossier.id == bindparam("dossier_id")).with_for_update()
+
+
+async def lock_dossier_state(session: AsyncSession, dossier_id: uuid.UUID) -> str:
+    """The dossier's state with its row locked, taken after the obligation's lock (the order of the credit and
+    its `confirm_payment`): money is taken or credited knowing whether the dossier was withdrawn meanwhile."""
+    return str((await session.execute(_LOCK_DOSSIER_STATE, {"dossier_id": dossier_id})).scalar_one())
 
 
 async def list_obligations(session: AsyncSession, dossier_id: uuid.UUID) -> Sequence[FeeObligation]:

@@ -19,21 +19,28 @@ from app.core.problems import ProblemError, validation_problem
 from app.core.settings import get_settings
 from app.fees.callbacks import ISSUED_RECEIPT, record_success
 from app.fees.models import CLOSED_DOSSIER_STATES, LIVE_STATES, AttemptState, FeeObligation, PaymentAttempt
-from app.fees.obligations import list_obligations, lock_obligation
+from app.fees.obligations import list_obligations, lock_dossier_state, lock_obligation
 from app.fees.providers import get_provider
 from app.fees.providers.base import PaymentOrder, ProviderError
+
+
+def _closed() -> ProblemError:
+    return ProblemError("nothing_to_pay", "The dossier is closed; no fees can be paid for it.")
 
 
 async def _owing_obligation(session: AsyncSession, dossier: object) -> FeeObligation:
     """The oldest obligation with a balance, locked; 409 `nothing_to_pay` if there is none."""
     if getattr(dossier, "state", None) in CLOSED_DOSSIER_STATES:
-        raise ProblemError("nothing_to_pay", "The dossier is closed; no fees can be paid for it.")
+        raise _closed()
     for obligation in await list_obligations(session, dossier.id):  # type: ignore[attr-defined]
         # Expire before taking the obligation's lock: expiring locks attempt rows, and a callback or reconciler
         # holds an attempt's lock while it waits for the obligation's (the other order deadlocked on PostgreSQL).
         await expire_stale(session, obligation.id)
         locked = await lock_obligation(session, obligation.id)
         if locked.due - locked.paid > 0:
+            # Checked again under the lock: the dossier was read before it, and a withdrawal may have come since.
+            if await lock_dossier_state(session, locked.dossier_id) in CLOSED_DOSSIER_STATES:
+                raise _closed()
             return locked
     raise ProblemError("nothing_to_pay", "Nothing is owed on this dossier.")
 
