@@ -16,7 +16,7 @@ Example: received Wednesday 2025-01-22 10:00 local, 5 working days, Tết in bet
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
@@ -39,20 +39,36 @@ def end_of_working_day(day: date, *, end_hour: int | None = None) -> datetime:
 
 def effective_reception_date(received_at: datetime, calendar: WorkingCalendar, *,
                              end_hour: int | None = None, saturday_until: time | None = None) -> date:
-    """The day a reception counts for: that day, or the next working day if after hours/closed.
+    """The day a reception counts for: that day, or the next day the desk receives if after hours/closed.
 
     "After 17:00" is strict: 17:00:00 exactly still counts for the day, 17:00:01 does not. `saturday_until` is
     the end of the agency's Saturday-morning desk hours (None: closed on Saturdays); until then (inclusive) an
     ordinary Saturday's reception counts for the Saturday itself, not a working day, so day 1 is the next one.
+    A reception after hours or on a closed day before such a Saturday counts for that Saturday too: it is
+    waiting in the desk's tray when the desk opens, and must not fall due later than one handed in then.
     """
     _require_aware(received_at, "received_at")
     local = received_at.astimezone(LOCAL_TZ)
     day = local.date()
     if calendar.is_working_day(day):
-        return day if local.time() <= time(_end_hour(end_hour)) else calendar.next_working_day(day)
-    if saturday_until is not None and local.time() <= saturday_until and calendar.is_ordinary_saturday(day):
+        if local.time() <= time(_end_hour(end_hour)):
+            return day
+    elif saturday_until is not None and local.time() <= saturday_until and calendar.is_ordinary_saturday(day):
         return day
-    return calendar.next_working_day(day)
+    return _next_receiving_day(day, calendar, saturday_until)
+
+
+def _next_receiving_day(day: date, calendar: WorkingCalendar, saturday_until: time | None) -> date:
+    """The first day after `day` on which the desk receives: a working day, or an ordinary Saturday morning."""
+    following = calendar.next_working_day(day)
+    if saturday_until is None:
+        return following
+    candidate = day + timedelta(days=1)
+    while candidate < following:
+        if calendar.is_ordinary_saturday(candidate):
+            return candidate
+        candidate += timedelta(days=1)
+    return following
 
 
 def due_date(received_at: datetime, processing_days: int, calendar: WorkingCalendar, *,

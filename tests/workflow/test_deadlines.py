@@ -82,6 +82,20 @@ def test_the_saturday_desk_closes_at_the_end_of_the_morning() -> None:
                                               saturday_until=time(11, 30)) == date(2025, 3, 10)
 
 
+def test_a_friday_evening_reception_counts_for_the_saturday_desk_not_later() -> None:
+    # Otherwise handing it in on Friday at 17:30 would fall due a day after handing it in on Saturday at 9:00.
+    friday_evening = local(2025, 3, 7, 17, 30)
+    assert deadlines.effective_reception_date(friday_evening, CALENDAR, saturday_until=NOON) == date(2025, 3, 8)
+    assert deadlines.due_at(friday_evening, 1, CALENDAR, saturday_until=NOON) == deadlines.due_at(
+        local(2025, 3, 8, 9), 1, CALENDAR, saturday_until=NOON)
+    # Closed on Saturdays: Friday evening still counts for Monday.
+    assert deadlines.effective_reception_date(friday_evening, CALENDAR) == date(2025, 3, 10)
+    # A holiday Friday before an ordinary Saturday: Thursday evening's reception waits for the Saturday too.
+    holiday_friday = WorkingCalendar({date(2025, 3, 7): DayOverride(working=False, note="closed")})
+    assert deadlines.effective_reception_date(local(2025, 3, 6, 18), holiday_friday,
+                                              saturday_until=NOON) == date(2025, 3, 8)
+
+
 def test_no_saturday_desk_on_sundays_holidays_or_saturdays_an_override_closes() -> None:
     assert deadlines.effective_reception_date(local(2025, 3, 9, 9), CALENDAR, saturday_until=NOON) == date(
         2025, 3, 10)
