@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.catalogue.models import ProcedureVersion
@@ -212,7 +213,10 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
         progress.previous_state = planned.from_state
     dossier.state = planned.to_state
     dossier.national_status_code = planned.to_code
-    dossier.updated_at = now  # every transition bumps the version (and so the ETag), sub-steps included
+    # Every transition bumps the version (and so the ETag), sub-steps included. Flagged, not just assigned: the
+    # same clock reading as the last write is no change to SQLAlchemy, and would issue no versioned UPDATE.
+    dossier.updated_at = now
+    flag_modified(dossier, "updated_at")
     details = {**ctx.details, **_request_details(data, planned.spec), **(extra_details or {})}
     history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
                    to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
