@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.support.catalogue_fixtures",
     "tests.support.dossier_fixtures",
     "tests.support.workflow_fixtures",
+    "tests.support.problem_contract",  # fails the run when a route answers a problem its spec does not list
 ]
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="dvc-test-"))
@@ -118,8 +119,11 @@ def database_url() -> Iterator[str]:
 async def app(database_url: str) -> AsyncIterator:  # type: ignore[type-arg]
     from app.core.db import close_database
     from app.main import create_app
+    from tests.support.problem_contract import RECORDER
 
-    yield create_app()
+    app = create_app()
+    RECORDER.install(app)
+    yield app
     await close_database()
 
 

@@ -43,8 +43,8 @@ PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
 
 @router.post("/v1/dossiers/{dossier_id}/transitions", response_model=DossierOut,
              responses=problems("bad_request", "not_found", "forbidden_role", "transition_not_allowed",
-                                "fees_unpaid", "precondition_failed", "precondition_required", "validation_error",
-                                "result_not_signed"))
+                                "fees_unpaid", "workflow_unavailable", "precondition_failed", "precondition_required",
+                                "validation_error", "result_not_signed"))
 async def transition_dossier(
     dossier_id: uuid.UUID, body: TransitionIn, viewer: ViewerDep, session: SessionDep,
     if_match: Annotated[str | None, Header(description="The dossier's ETag as last read (required).")] = None,
