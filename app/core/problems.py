@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.core.request_context import current_request_id
 
@@ -251,6 +252,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else None
         return problem_response(code, instance=request.url.path, detail=detail,
                                 headers=dict(exc.headers or {}))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client went away mid-body (an upload cancelled, a connection dropped): its fault, not the server's.
+        # The request's transaction rolls back; the answer is for the access log, nobody reads it.
+        log.info("client disconnected before the request body was complete", extra={"path": request.url.path})
+        return problem_response("bad_request", instance=request.url.path,
+                                detail="The client went away before the request body was complete.")
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
