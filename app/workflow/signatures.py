@@ -9,17 +9,24 @@ without outbound access to CAs; a province that needs OCSP/CRL checks adds them 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from asn1crypto import x509
-from pyhanko.keys import load_certs_from_pemder
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator import ValidationContext
+from cryptography.utils import CryptographyDeprecationWarning
+
+with warnings.catch_warnings():
+    # cryptography 51 warns that DSA is deprecated when pyHanko merely imports its key type; the service never
+    # accepts DSA keys, and the warning printed on every `dvc` command.
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, message=".*DSA.*")
+    from pyhanko.keys import load_certs_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
 
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
