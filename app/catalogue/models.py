@@ -50,8 +50,8 @@ class Agency(Base):
     address: Mapped[str | None] = mapped_column(Text, default=None)
     working_hours: Mapped[str | None] = mapped_column(String(200), default=None)
     saturday_morning: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 
 
 class Field(Base):
@@ -63,8 +63,8 @@ class Field(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(400))
     agency_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("agencies.code"), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 
 
 class Procedure(Base):
@@ -74,9 +74,9 @@ class Procedure(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     code: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     # Bumped by every publish/retire: the row lock taken on it serialises lifecycle changes per procedure.
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 
 
 class ProcedureVersion(Base):
@@ -123,5 +123,5 @@ class ProcedureVersion(Base):
     search_name: Mapped[str] = mapped_column(Text, default=" ")
     search_extra: Mapped[str] = mapped_column(Text, default=" ")
     facets: Mapped[str] = mapped_column(String(200), default=" ")
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)

@@ -32,6 +32,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def column_now() -> datetime:
+    """`now` for column defaults: looked up at each call, so a test that replaces `now` moves the columns too
+    (`default=now` would keep the function bound at import)."""
+    return now()
+
+
 def local(moment: datetime) -> datetime:
     """A UTC moment as Vietnamese local time (UTC+7, no daylight saving)."""
     return moment.astimezone(LOCAL_TZ)

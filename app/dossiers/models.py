@@ -106,8 +106,8 @@ class Dossier(Base):
     form: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(32), default=DossierState.draft.value)
     national_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
     submitted_at: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime | None] = mapped_column(default=None)
     due_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -137,7 +137,7 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200), index=True)
     uploaded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=clock.now)
+    uploaded_at: Mapped[datetime] = mapped_column(default=clock.column_now)
 
 
 class DossierCodeCounter(Base):

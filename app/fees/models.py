@@ -79,7 +79,7 @@ class FeeObligation(Base):
     paid: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
     requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     settled_at: Mapped[datetime | None] = mapped_column(default=None)
 
     lines: Mapped[list[FeeLine]] = relationship(order_by="FeeLine.position", lazy="selectin",
@@ -152,8 +152,8 @@ class PaymentAttempt(Base):
     payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     receipt_number: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     expires_at: Mapped[datetime]
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -186,7 +186,7 @@ class PaymentSurplus(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(32))
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
 
     @property
     def refundable(self) -> int:
@@ -208,7 +208,7 @@ class Refund(Base):
     state: Mapped[str] = mapped_column(String(16), default=RefundState.submitted.value)
     provider_refund_id: Mapped[str | None] = mapped_column(String(100), default=None)
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Set when finance recorded the outcome after checking with the provider (its answer never came).
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
@@ -230,4 +230,4 @@ class PaymentCallback(Base):
     amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
     outcome: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    received_at: Mapped[datetime] = mapped_column(default=clock.now)
+    received_at: Mapped[datetime] = mapped_column(default=clock.column_now)

@@ -75,8 +75,8 @@ class Account(Base):
     roles: Mapped[list[Any]] = mapped_column(default=list)
     scopes: Mapped[list[Any]] = mapped_column(default=list)
     agency_codes: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 
 
 class Identity(Base):
@@ -89,7 +89,7 @@ class Identity(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     issuer: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
 
 
 class Representative(Base):
@@ -102,7 +102,7 @@ class Representative(Base):
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     citizen_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
                                                           index=True)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
 
 
 class AccountAudit(Base):
@@ -116,4 +116,4 @@ class AccountAudit(Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # None: the command line
     action: Mapped[str] = mapped_column(String(64))
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # field -> {"old": ..., "new": ...}
-    at: Mapped[datetime] = mapped_column(default=clock.now)
+    at: Mapped[datetime] = mapped_column(default=clock.column_now)

@@ -29,7 +29,7 @@ class NationalDossier(Base):
     national_dossier_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
-    received_at: Mapped[datetime] = mapped_column(default=clock.now)
+    received_at: Mapped[datetime] = mapped_column(default=clock.column_now)
 
 
 class DossierSyncStatus(Base):
@@ -59,5 +59,5 @@ class WebhookSubscription(Base):
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(String(400), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

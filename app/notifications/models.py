@@ -29,7 +29,7 @@ class NotificationPreference(Base):
     sms: Mapped[bool] = mapped_column(Boolean)
     zalo: Mapped[bool] = mapped_column(Boolean)
     language: Mapped[str] = mapped_column(String(8), default="vi")
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 
 
 class NotificationMessage(Base):
@@ -50,4 +50,4 @@ class NotificationMessage(Base):
     notice_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     subject: Mapped[str | None] = mapped_column(Text, default=None)
     body: Mapped[str | None] = mapped_column(Text, default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)

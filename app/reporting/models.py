@@ -121,7 +121,7 @@ class IndicatorSnapshot(Base):
 
     period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     content: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
@@ -134,7 +134,7 @@ class DossierRating(Base):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text, default=None)
     rated_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
 
 
 # Open dossiers whose clock runs ("overdue still open") are read from the dossiers table by state: a small

@@ -39,7 +39,7 @@ class CalendarOverride(Base):
     working: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(String(400), default="")
     updated_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 
 
 class DossierProgress(Base):
