@@ -22,13 +22,18 @@ MONDAY = datetime(2025, 3, 3, 9, 0, tzinfo=LOCAL_TZ)
 # production it needs two writes on one clock reading; under the fixed clock the tests use it is certain.
 
 
-async def test_a_sub_step_at_the_instant_of_the_last_change_moves_the_etag(flow: Flow,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def _in_processing_on_a_stopped_clock(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A dossier in processing, with the clock stopped: every later write happens at the same clock reading."""
     monkeypatch.setattr(clock, "now", MovingClock(MONDAY).now)
     code = await flow.procedure(processing_days=5)
     _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)
+    await flow.to_processing(dossier["id"])
+    return str(dossier["id"])
+
+
+async def test_a_sub_step_at_the_instant_of_the_last_change_moves_the_etag(flow: Flow,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    did = await _in_processing_on_a_stopped_clock(flow, monkeypatch)
     first = await flow.act(flow.processing, did, "appraise")
     second = await flow.post(flow.processing, did, "appraise", etag=f'"{first["version"]}"')
     assert second.status_code == 200, second.text
@@ -38,11 +43,7 @@ async def test_a_sub_step_at_the_instant_of_the_last_change_moves_the_etag(flow:
 
 async def test_an_etag_read_before_a_same_instant_sub_step_is_stale(flow: Flow,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "now", MovingClock(MONDAY).now)
-    code = await flow.procedure(processing_days=5)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)
+    did = await _in_processing_on_a_stopped_clock(flow, monkeypatch)
     read = await flow.act(flow.approval, did, "approve")  # the approval official reads the dossier as approved
     await flow.act(flow.processing, did, "appraise")  # a new appraisal: the approval no longer holds
     assert (await flow.get(flow.approval, did))["next_actions"] == ["approve", "stop", "apologise"]
