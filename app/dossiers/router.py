@@ -103,12 +103,12 @@ async def update_dossier(dossier_id: uuid.UUID, body: DossierPatch, viewer: View
 
 
 @router.delete("/v1/dossiers/{dossier_id}", status_code=204,
-               responses=problems("not_found", "dossier_not_draft", "precondition_failed"))
+               responses=problems("not_found", "dossier_not_draft", "precondition_failed", "precondition_required"))
 async def delete_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: SessionDep,
                          if_match: IfMatch = None) -> Response:
-    """Discard a draft."""
+    """Discard a draft (If-Match required)."""
     dossier = await submission.editable_draft(session, viewer, dossier_id)
-    check_if_match(dossier, if_match, required=False)
+    check_if_match(dossier, if_match)
     await submission.delete_draft(session, dossier)
     return Response(status_code=204)
 

@@ -103,7 +103,13 @@ async def test_delete_draft(client, accounts, dossiers):
     citizen = await accounts.citizen()
     draft = await dossiers.draft(client, citizen, code)
     assert (await dossiers.upload(client, citizen, draft["id"])).status_code == 201
-    assert (await client.delete(f"/v1/dossiers/{draft['id']}", headers=citizen.headers)).status_code == 204
+    url = f"/v1/dossiers/{draft['id']}"
+    missing = await client.delete(url, headers=citizen.headers)  # a change, like PATCH: the ETag last read
+    assert (missing.status_code, missing.json()["code"]) == (428, "precondition_required")
+    stale = await client.delete(url, headers={**citizen.headers, "If-Match": '"0"'})
+    assert (stale.status_code, stale.json()["code"]) == (412, "precondition_failed")
+    read = await client.get(url, headers=citizen.headers)
+    assert (await client.delete(url, headers={**citizen.headers, "If-Match": read.headers["etag"]})).status_code == 204
     assert (await client.get(f"/v1/dossiers/{draft['id']}", headers=citizen.headers)).status_code == 404
 
 
