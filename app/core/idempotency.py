@@ -131,6 +131,15 @@ class Idempotency:
         headers["Idempotent-Replayed"] = "true"
         return JSONResponse(existing.body, status_code=existing.status_code, headers=headers)
 
+    async def answered_before(self, scope: str) -> bool:
+        """Whether this key already holds an answer for `scope` (any request): a route that would refuse
+        before reading the whole body asks first, so a retry of what it once accepted is still replayed."""
+        if self.key is None:
+            return False
+        async with get_database().read_sessions() as session:
+            record = await session.get(IdempotencyRecord, (scope, self.key))
+        return record is not None and record.status_code is not None and record.expires_at > clock.now()
+
     async def _take_over(self, scope: str, now: datetime) -> None:
         """The holder of an abandoned claim died; claim it for this request (one winner)."""
         async with get_database().write_sessions() as session:

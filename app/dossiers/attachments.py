@@ -77,28 +77,46 @@ def part_resolver(version: ProcedureVersion, kind: AttachmentKind) -> PartResolv
     return resolve
 
 
+def _any_part(key: str) -> PartRule:
+    return PartRule(get_settings().max_upload_bytes)
+
+
 async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request, idem: Idempotency,
                          store: BlobStore | None = None) -> JSONResponse:
     """The 201 answer, stored for `Idempotency-Key` replays in the transaction that writes the row: a client
-    retrying an upload whose answer it lost gets that answer again, not a second copy of the file."""
+    retrying an upload whose answer it lost gets that answer again, not a second copy of the file, even when
+    the dossier has moved on since (submitted, or a deleted draft)."""
     store = store or get_store()
     database = get_database()
+    scope = str(viewer.account_id)
+    refused: ProblemError | None = None
+    resolver: PartResolver
     async with database.read_sessions() as session:
-        dossier = await get_dossier_for(session, viewer, dossier_id)
-        kind = upload_kind(viewer, dossier)
-        if idem.key is None:  # before streaming: a full dossier is refused at once (a keyed retry may be a replay)
-            await check_room(session, dossier_id, kind)
-        version = await catalogue.get_version(session, dossier.procedure_code, dossier.procedure_version)
-        if version is None:
-            raise RuntimeError("pinned procedure version is gone")
-    received = await receive_upload(request, store, part_resolver(version, kind))
+        try:
+            dossier = await get_dossier_for(session, viewer, dossier_id)
+            kind = upload_kind(viewer, dossier)
+        except ProblemError as error:
+            if not await idem.answered_before(scope):
+                raise
+            refused = error  # refused now; the body decides whether it is the retry of an upload that landed
+            resolver = _any_part  # read under the global cap only: it is a replay, or it is refused anyway
+        else:
+            if idem.key is None:  # before streaming: a full dossier is refused at once (a keyed retry may be a replay)
+                await check_room(session, dossier_id, kind)
+            version = await catalogue.get_version(session, dossier.procedure_code, dossier.procedure_version)
+            if version is None:
+                raise RuntimeError("pinned procedure version is gone")
+            resolver = part_resolver(version, kind)
+    received = await receive_upload(request, store, resolver)
     try:
         # The request is only known once streamed: the part, and the file by its hash and name.
-        replay = await idem.replay_or_claim(scope=str(viewer.account_id), payload={
+        replay = await idem.replay_or_claim(scope=scope, payload={
             "for": str(viewer.applicant_id), "part": received.part, "sha256": received.sha256,
             "file_name": received.file_name})
         if replay is not None:
             return replay
+        if refused is not None:  # not a retry of what landed: the refusal stands (the claim is released)
+            raise refused
         async with database.write_sessions() as session:
             dossier = await lock_dossier(session, dossier_id)
             if upload_kind(viewer, dossier) != kind:  # the state moved while the file was streaming
