@@ -180,10 +180,12 @@ class Idempotency:
             await session.commit()
 
 
+_KEY_DOC = "Replays the first successful answer for 24 h; a refused request (4xx) keeps nothing: a retry runs afresh."
+
+
 async def _idempotency(
     request: Request,
-    idempotency_key: Annotated[str | None, Header(max_length=255, min_length=1,
-                                                  description="Replays the first answer for 24 h.")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255, min_length=1, description=_KEY_DOC)] = None,
 ) -> AsyncIterator[Idempotency]:
     handle = Idempotency(request, idempotency_key)
     try:
