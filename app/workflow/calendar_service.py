@@ -91,8 +91,6 @@ async def load_calendar_for_deadline(session: AsyncSession, start: date, working
     return await load_calendar(session, first, last)
 
 
-
-
 def _check_range(start: date, end: date) -> None:
     if end < start:
         raise validation_problem([{"loc": ["query", "to"], "msg": "must not be before `from`"}])
