@@ -458,6 +458,8 @@ def test_workflow_state_machine(app: Any, idp: TestIdentityProvider, monkeypatch
         loop.run_until_complete(close_database())
         loop.close()
     print(sorted(REACHED.items()))  # shown with -s: what the search covered
-    # The search must keep reaching every action (a change to the weights or the app that stops it would leave
-    # the invariants above checked on reception alone).
+    # The CI search must keep reaching every action (a change to the weights or the app that stops it would leave
+    # the invariants above checked on reception alone). Another seed explores: what it reaches is its own business.
+    if "WORKFLOW_MACHINE_SEED" in os.environ or os.environ.get("HYPOTHESIS_PROFILE") == "deep":
+        return
     assert {key.split(" -> ")[0] for key in REACHED if " -> " in key} >= set(ACTIONS) | {"submit"}, REACHED
