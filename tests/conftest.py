@@ -146,28 +146,6 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "database_url" not in request.fixturenames:
         return
-    from sqlalchemy import text
+    from tests.support.tables import empty_all_tables
 
-    from app.core.db import get_database
-    from app.core.registry import load_all_models
-
-    metadata = load_all_models()
-    database = get_database()
-    async with database.write_engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            # Append-only tables refuse DELETE by trigger (PostgreSQL's TRUNCATE fires no row triggers):
-            # drop the triggers for the clean-up and put them back as they were.
-            triggers = (await connection.execute(text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL"))).all()
-            for name, _ in triggers:
-                await connection.execute(text(f'DROP TRIGGER "{name}"'))
-            for table in reversed(metadata.sorted_tables):
-                await connection.execute(table.delete())
-            for _, sql in triggers:
-                await connection.execute(text(sql))
-    from app.workflow.calendar_service import forget_cached_overrides
-
-    forget_cached_overrides()
+    await empty_all_tables()

@@ -279,28 +279,10 @@ async def check_states(w: World, timelines: list[m.Timeline]) -> None:
 # --- one example ---------------------------------------------------------------------------------------------------
 async def wipe() -> None:
     """Every table emptied between examples, as tests/conftest.py does after each test."""
-    from sqlalchemy import text
-
-    from app.core.db import get_database
-    from app.core.registry import load_all_models
     from app.reporting.late import public_cache
-    from app.workflow.calendar_service import forget_cached_overrides
+    from tests.support.tables import empty_all_tables
 
-    metadata = load_all_models()
-    async with get_database().write_engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            triggers = (await connection.execute(text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL"))).all()
-            for name, _ in triggers:
-                await connection.execute(text(f'DROP TRIGGER "{name}"'))
-            for table in reversed(metadata.sorted_tables):
-                await connection.execute(table.delete())
-            for _, sql in triggers:
-                await connection.execute(text(sql))
-    forget_cached_overrides()
+    await empty_all_tables()
     public_cache.clear()
 
 
