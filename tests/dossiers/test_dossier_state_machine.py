@@ -351,17 +351,10 @@ class DossierMachine(RuleBasedStateMachine):
         if not self.visible_or_refused(d, caller, response, "patch"):
             self.unchanged(d)
             return
-        if not d.editable_by(who):
-            self.expect(response, (409, "dossier_not_draft"), (403, "forbidden_role"), what="patch (official)")
-        elif d.state != "draft":
-            self.expect(response, (409, "dossier_not_draft"), what=f"patch ({d.state})")
-        elif precondition == "missing":
-            self.expect(response, (428, "precondition_required"), what="patch (no If-Match)")
-        elif precondition in ("stale", "weak"):
-            self.expect(response, (412, "precondition_failed"), what=f"patch ({precondition} If-Match)")
-        elif bad:
+        refused = self.refused_draft_change(response, d, who, precondition, "patch")
+        if not refused and bad:
             self.expect(response, (422, "validation_error"), what="patch (refused)")
-        else:
+        elif not refused:
             self.expect(response, (200, None), what=f"patch ({precondition} If-Match)")
             if "delivery" in change:
                 change["delivery"] = {"method": change["delivery"]["method"],
@@ -376,6 +369,21 @@ class DossierMachine(RuleBasedStateMachine):
             return
         self.unchanged(d)
 
+    def refused_draft_change(self, response: httpx.Response, d: Tracked, who: Caller, precondition: str,
+                             what: str) -> bool:
+        """The refusals a change of a draft (PATCH, DELETE) meets before its body counts; True when refused."""
+        if not d.editable_by(who):
+            self.expect(response, (409, "dossier_not_draft"), (403, "forbidden_role"), what=f"{what} (official)")
+        elif d.state != "draft":
+            self.expect(response, (409, "dossier_not_draft"), what=f"{what} ({d.state})")
+        elif precondition == "missing":  # API-CONVENTIONS.md: a change needs If-Match
+            self.expect(response, (428, "precondition_required"), what=f"{what} (no If-Match)")
+        elif precondition in ("stale", "weak"):
+            self.expect(response, (412, "precondition_failed"), what=f"{what} ({precondition} If-Match)")
+        else:
+            return False
+        return True
+
     def delete(self, data: st.DataObject) -> None:
         d = self.pick_draft_mostly(data)
         caller = self.pick_caller(data, d)
@@ -387,15 +395,7 @@ class DossierMachine(RuleBasedStateMachine):
         if not self.visible_or_refused(d, caller, response, "delete"):
             self.unchanged(d)
             return
-        if not d.editable_by(who):
-            self.expect(response, (409, "dossier_not_draft"), (403, "forbidden_role"), what="delete (official)")
-        elif d.state != "draft":
-            self.expect(response, (409, "dossier_not_draft"), what=f"delete ({d.state})")
-        elif precondition == "stale":
-            self.expect(response, (412, "precondition_failed"), what="delete (stale If-Match)")
-        elif precondition == "missing":  # API-CONVENTIONS.md: a change needs If-Match
-            self.expect(response, (428, "precondition_required"), what="delete (no If-Match)")
-        else:
+        if not self.refused_draft_change(response, d, who, precondition, "delete"):
             self.expect(response, (204, None), what=f"delete ({precondition} If-Match)")
             self.deleted(d)
             return

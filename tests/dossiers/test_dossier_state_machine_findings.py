@@ -13,10 +13,19 @@ from tests.support.dossier_fixtures import PDF
 # the draft was deleted), although the file was attached. A key that answered before is now read first.
 
 
-async def test_upload_replay_after_submit_is_the_first_answer(client: Any, accounts: Any, dossiers: Any) -> None:
+async def _citizen_draft(client: Any, accounts: Any, dossiers: Any) -> tuple[Any, dict[str, Any]]:
     code = await dossiers.procedure()
     citizen = await accounts.citizen()
-    draft = await dossiers.draft(client, citizen, code)
+    return citizen, await dossiers.draft(client, citizen, code)
+
+
+def _assert_replay_of(first: Any, again: Any) -> None:
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true"), again.text
+    assert again.json() == first.json()
+
+
+async def test_upload_replay_after_submit_is_the_first_answer(client: Any, accounts: Any, dossiers: Any) -> None:
+    citizen, draft = await _citizen_draft(client, accounts, dossiers)
     key = {"Idempotency-Key": "upload-once-7c1f"}
     first = await dossiers.upload(client, citizen, draft["id"], headers=key)
     assert first.status_code == 201, first.text
@@ -24,29 +33,23 @@ async def test_upload_replay_after_submit_is_the_first_answer(client: Any, accou
     assert submitted.status_code == 200, submitted.text
 
     again = await dossiers.upload(client, citizen, draft["id"], headers=key)  # the same part, file and name
-    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true"), again.text
-    assert again.json() == first.json()
+    _assert_replay_of(first, again)
 
 
 async def test_upload_replay_while_draft_is_the_first_answer(client: Any, accounts: Any, dossiers: Any) -> None:
     """The same retry while the dossier is still a draft is replayed (the contrast to the finding above)."""
-    code = await dossiers.procedure()
-    citizen = await accounts.citizen()
-    draft = await dossiers.draft(client, citizen, code)
+    citizen, draft = await _citizen_draft(client, accounts, dossiers)
     key = {"Idempotency-Key": "upload-once-8d2e"}
     first = await dossiers.upload(client, citizen, draft["id"], content=PDF, headers=key)
     again = await dossiers.upload(client, citizen, draft["id"], content=PDF, headers=key)
-    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true"), again.text
-    assert again.json() == first.json()
+    _assert_replay_of(first, again)
     listed = await client.get(f"/v1/dossiers/{draft['id']}/attachments", headers=citizen.headers)
     assert [a["id"] for a in listed.json()["items"]] == [first.json()["id"]]
 
 
 async def test_a_closed_dossier_still_refuses_a_new_upload_under_an_answered_key(client: Any, accounts: Any,
                                                                                  dossiers: Any) -> None:
-    code = await dossiers.procedure()
-    citizen = await accounts.citizen()
-    draft = await dossiers.draft(client, citizen, code)
+    citizen, draft = await _citizen_draft(client, accounts, dossiers)
     key = {"Idempotency-Key": "upload-once-9e3f"}
     assert (await dossiers.upload(client, citizen, draft["id"], content=PDF, headers=key)).status_code == 201
     assert (await dossiers.submit(client, citizen, draft["id"])).status_code == 200
@@ -62,9 +65,7 @@ async def test_a_closed_dossier_still_refuses_a_new_upload_under_an_answered_key
 
 async def test_upload_replay_after_the_draft_is_deleted_is_the_first_answer(client: Any, accounts: Any,
                                                                             dossiers: Any) -> None:
-    code = await dossiers.procedure()
-    citizen = await accounts.citizen()
-    draft = await dossiers.draft(client, citizen, code)
+    citizen, draft = await _citizen_draft(client, accounts, dossiers)
     key = {"Idempotency-Key": "upload-once-a4b5"}
     first = await dossiers.upload(client, citizen, draft["id"], content=PDF, headers=key)
     read = await client.get(f"/v1/dossiers/{draft['id']}", headers=citizen.headers)
@@ -72,7 +73,6 @@ async def test_upload_replay_after_the_draft_is_deleted_is_the_first_answer(clie
                                   headers={**citizen.headers, "If-Match": read.headers["etag"]})
     assert deleted.status_code == 204, deleted.text
     again = await dossiers.upload(client, citizen, draft["id"], content=PDF, headers=key)
-    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true"), again.text
-    assert again.json() == first.json()
+    _assert_replay_of(first, again)
     unkeyed = await dossiers.upload(client, citizen, draft["id"], content=PDF)
     assert unkeyed.status_code == 404, unkeyed.text
