@@ -136,6 +136,8 @@ async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str,
             return "overpayment" if added else "duplicate"
         return await record_success(session, attempt, txn_id)
     if not attempt.live:
+        if attempt.state == AttemptState.expired:
+            attempt.expiry_confirmed = True  # the provider says no money moved: reconciliation stops asking
         return "ignored"
     attempt.state = AttemptState.cancelled.value if status == "cancelled" else AttemptState.failed.value
     attempt.completed_at = attempt.updated_at = clock.now()

@@ -1,6 +1,11 @@
 """Reconciliation: ask the provider about attempts whose callback never came, settle them, expire old ones;
 and report refunds whose outcome is unknown.
 
+An attempt expired on our clock alone (past its 90 minutes, here or when a new payment was asked for) may still
+have taken the payer's money: the provider is asked about it, once per wait, until it answers failed or
+cancelled (the expiry is then confirmed) or for a day after the expiry; a success it reports is settled like a
+late callback (credited, or flagged for a refund when the fees were paid another way meanwhile).
+
 Run by `dvc payments reconcile` and periodically by `dvc worker`. Safe next to callbacks and next to another
 reconciler: the provider is asked outside any transaction, then each attempt is settled in its own short
 transaction with its row locked (SKIP LOCKED on PostgreSQL, so two reconcilers split the work; SQLite's
@@ -18,9 +23,9 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -54,27 +59,38 @@ class ReconcileReport:
     refunds_unresolved: int = 0  # submitted refunds older than the wait: amount reserved, outcome unknown
 
 
+EXPIRED_RECHECK = timedelta(days=1)  # how long after its expiry an unconfirmed attempt is still asked about
+
+
+def _unsettled(now: datetime) -> ColumnElement[bool]:
+    """Live, or expired on our clock alone within the last day."""
+    return or_(PaymentAttempt.state.in_(LIVE_STATES),
+               and_(PaymentAttempt.state == AttemptState.expired.value, PaymentAttempt.expiry_confirmed.is_(False),
+                    PaymentAttempt.expires_at > now - EXPIRED_RECHECK))
+
+
 async def _candidates(older_than_s: float, limit: int) -> list[tuple[uuid.UUID, str, str, object]]:
-    cutoff = clock.now() - timedelta(seconds=older_than_s)
+    """Oldest asked first: every ask moves `updated_at`, so attempts the provider keeps calling pending take
+    turns with the others instead of filling every pass."""
+    now = clock.now()
     async with get_database().read_sessions() as session:
         rows = (await session.execute(
             select(PaymentAttempt.id, PaymentAttempt.provider, PaymentAttempt.provider_ref, PaymentAttempt.created_at)
-            .where(PaymentAttempt.state.in_(LIVE_STATES), PaymentAttempt.updated_at <= cutoff,
+            .where(_unsettled(now), PaymentAttempt.updated_at <= now - timedelta(seconds=older_than_s),
                    PaymentAttempt.provider != "counter")
             .order_by(PaymentAttempt.updated_at).limit(limit))).all()
     return [(r.id, r.provider, r.provider_ref, r.created_at) for r in rows]
 
 
-async def _lock_live(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentAttempt | None:
-    stmt = (select(PaymentAttempt).where(PaymentAttempt.id == attempt_id)
+async def _lock_unsettled(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentAttempt | None:
+    stmt = (select(PaymentAttempt).where(PaymentAttempt.id == attempt_id, _unsettled(clock.now()))
             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
-    attempt = (await session.execute(stmt)).scalar_one_or_none()
-    return attempt if attempt is not None and attempt.live else None
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: ReconcileReport) -> None:
     async with get_database().write_sessions() as session, session.begin():
-        attempt = await _lock_live(session, attempt_id)
+        attempt = await _lock_unsettled(session, attempt_id)
         if attempt is None:  # settled meanwhile by a callback, or another reconciler holds it
             report.unchanged += 1
             return
@@ -87,10 +103,13 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
                                         amount=status.amount, outcome=outcome, payload={"source": "reconcile"},
                                         received_at=now))
             report.settled += 1
-        elif attempt.expires_at <= now:
+        elif attempt.live and attempt.expires_at <= now:
             attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now
             report.expired += 1
         else:
+            if status is not None and status.state == "processing" and attempt.live:
+                attempt.state = AttemptState.submitted.value  # the payer has paid; the provider has not settled
+            attempt.updated_at = now  # asked: its next turn comes after the wait
             report.unchanged += 1
 
 

@@ -157,7 +157,11 @@ class PaymentOut(BaseModel):
     provider_ref: str
     provider_txn_id: str | None
     amount: Money
-    state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"]
+    state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"] = Field(
+        description="created (registered here); started (the payer was sent to `next_url`); submitted (the "
+                    "provider says the payer has paid and it has not settled yet); succeeded, failed, cancelled; "
+                    "expired (no outcome within 90 minutes: the provider is still asked about it for a day, and "
+                    "money it then reports is credited, or flagged for a refund when the fees were paid otherwise).")
     credited: bool
     refunded: Money
     refundable: Money

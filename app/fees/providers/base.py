@@ -12,7 +12,9 @@ from typing import Any, Literal, Protocol
 
 from starlette.responses import Response
 
-ProviderState = Literal["pending", "succeeded", "failed", "cancelled", "unknown"]
+# What a status answer says of an order: pending (open, nothing paid yet), processing (the payer has paid, the
+# provider has not settled: the attempt is then `submitted`), a final state, or unknown (nothing to conclude).
+ProviderState = Literal["pending", "processing", "succeeded", "failed", "cancelled", "unknown"]
 CallbackOutcome = Literal["credited", "recorded", "duplicate", "ignored", "amount_mismatch", "overpayment",
                           "unknown_order", "signature_invalid", "malformed"]
 # Bounds of what a provider may report, checked by the adapters before anything is stored: an amount beyond

@@ -132,6 +132,15 @@ class FakePayBank:
         return self.callback(ref, txn_id, "succeeded", paid)
 
     # --- the payer finishes -------------------------------------------------------------------------------------
+    def hold(self, ref: str) -> None:
+        """The payer has paid and the bank has not settled yet (a card under review, a transfer in clearing): its
+        status answer says `processing` until `complete` settles the order, and no callback is sent meanwhile."""
+        order = self.order(ref)
+        if order is None:
+            raise KeyError(ref)
+        order["status"] = "processing"
+        self._save(order)
+
     def complete(self, ref: str, outcome: Outcome = "succeeded", *, mode: Mode = "normal",
                  amount: int | None = None) -> list[SignedCallback]:
         """Settle the order in the bank's ledger and return the callbacks the bank sends, in sending order."""

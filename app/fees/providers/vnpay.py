@@ -39,6 +39,7 @@ from app.fees.providers.base import (
     CreatedPayment,
     PaymentOrder,
     ProviderError,
+    ProviderState,
     ProviderStatus,
     RefundOrder,
     RefundResult,
@@ -66,6 +67,11 @@ QUERY_RESPONSE_FIELDS = (*REFUND_RESPONSE_FIELDS, "vnp_PromotionCode", "vnp_Prom
 # Refund answers meaning VNPAY did not take the request, so no money moved: 02 not our terminal, 03 malformed
 # request, 91 no such transaction, 95 refused (the payment did not succeed at VNPAY), 97 bad checksum.
 REFUND_REFUSED = frozenset({"02", "03", "91", "95", "97"})
+
+# querydr's vnp_TransactionStatus. Only 02 says the payment failed; the others (04 reversed: the bank debited the
+# payer but VNPAY did not complete it; 05, 06, 09: refund states; 07: held as suspected fraud) say money may have
+# moved or be held, so nothing is concluded from them: reconciliation asks again, for a day past the expiry.
+QUERY_STATES: dict[str, ProviderState] = {"00": "succeeded", "01": "pending", "02": "failed"}
 
 log = logging.getLogger("app.fees.providers.vnpay")
 
@@ -212,7 +218,7 @@ class VnpayProvider:
             raise ProviderError(f"VNPAY querydr answer: {error}") from None
         if txn is not None and not storable_id(txn):
             raise ProviderError("VNPAY querydr answer has an unusable vnp_TransactionNo")
-        state = {"00": "succeeded", "01": "pending"}.get(str(answer.get("vnp_TransactionStatus")), "failed")
+        state = QUERY_STATES.get(str(answer.get("vnp_TransactionStatus")), "unknown")
         return ProviderStatus(state, txn, amount, raw=answer)  # type: ignore[arg-type]
 
     async def refund(self, order: RefundOrder) -> RefundResult:
