@@ -25,6 +25,7 @@ from app.integration.router import router as integration_router
 from app.notifications.router import lifespan as notifications_lifespan
 from app.notifications.router import router as notifications_router
 from app.reporting.router import router as reporting_router
+from app.workflow.definition import definitions
 from app.workflow.router import router as workflow_router
 
 API_DESCRIPTION = """Backend of an online public-service portal (Cổng dịch vụ công): identity-linked accounts,
@@ -47,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()  # fails fast, one line, on a bad DVC_* value
+    definitions()  # and on a broken workflow definition, before any request can need it
     configure_logging(settings.log_level)
     app = FastAPI(
         title="dvc-service",

@@ -138,3 +138,25 @@ def _broken(tmp_path: Path, mutate) -> WorkflowDefinition:  # type: ignore[no-un
 def test_broken_definitions_are_refused(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError, match=message):
         _broken(tmp_path, mutate)
+
+
+def test_a_broken_definition_stops_the_service_before_it_serves(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 7: definitions are checked at start-up. Loaded lazily, a broken one only surfaced as a 500 on the
+    # first dossier read after the service had reported ready.
+    from app.main import create_app
+    from app.workflow import definition
+
+    source = Path(__file__).resolve().parents[2] / "app/workflow/definitions/standard.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["actions"].pop("stop")
+    (tmp_path / "standard.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(definition, "DEFINITIONS_DIR", tmp_path)
+    definition.definitions.cache_clear()
+    try:
+        with pytest.raises(ValidationError, match="not reachable"):
+            create_app()
+    finally:
+        monkeypatch.undo()
+        definition.definitions.cache_clear()
+    assert "standard" in definition.definitions()
