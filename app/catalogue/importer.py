@@ -137,6 +137,9 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
         stages = schemas.fee_stage_problem(content["workflow"], content["fee_items"])
         if stages:
             errors.append(field_error([*loc, "fee_items"], stages))
+        steps = schemas.step_limit_problem(content["workflow"], content["step_time_limits"])
+        if steps:
+            errors.append(field_error([*loc, "step_time_limits"], steps))
         history = versions.get(entry.code, [])
         current = _published(history)
         if current is not None and content_of(current) == content:

@@ -79,12 +79,27 @@ _FORM_TYPES = frozenset({"string", "number", "integer", "boolean"})
 # importing it. A process without the workflow domain runs no dossiers: any well-formed key passes there.
 _workflow_keys: Callable[[], Collection[str]] | None = None
 _charging_workflows: Callable[[], Collection[str]] | None = None  # those with step 2.3 (request_payment)
+_workflow_steps: Callable[[str], Collection[str]] | None = None  # the process steps a workflow records
 
 
 def register_workflow_keys(keys: Callable[[], Collection[str]],
-                           charging_before_processing: Callable[[], Collection[str]] | None = None) -> None:
-    global _workflow_keys, _charging_workflows
-    _workflow_keys, _charging_workflows = keys, charging_before_processing
+                           charging_before_processing: Callable[[], Collection[str]] | None = None,
+                           steps: Callable[[str], Collection[str]] | None = None) -> None:
+    global _workflow_keys, _charging_workflows, _workflow_steps
+    _workflow_keys, _charging_workflows, _workflow_steps = keys, charging_before_processing, steps
+
+
+def step_limit_problem(workflow: str, step_time_limits: list[dict[str, Any]]) -> str | None:
+    """A time limit must name a step the workflow records: one for another name is never applied, and nobody
+    would learn that the allowance the province set is not being checked."""
+    if _workflow_steps is None:
+        return None
+    known = _workflow_steps(workflow)
+    unknown = sorted({str(limit.get("step")) for limit in step_time_limits} - set(known))
+    if not unknown:
+        return None
+    return (f"workflow {workflow!r} has no step {', '.join(map(repr, unknown))}; its steps: "
+            f"{', '.join(sorted(known))}")
 
 
 def fee_stage_problem(workflow: str, fee_items: list[dict[str, Any]]) -> str | None:

@@ -84,6 +84,9 @@ async def check_references(session: AsyncSession, data: dict[str, Any], loc: lis
     stages = schemas.fee_stage_problem(data["workflow"], data["fee_items"])
     if stages:
         errors.append(field_error([*loc, "fee_items"], stages))
+    steps = schemas.step_limit_problem(data["workflow"], data["step_time_limits"])
+    if steps:
+        errors.append(field_error([*loc, "step_time_limits"], steps))
     return errors
 
 

@@ -8,4 +8,5 @@ from app.catalogue.schemas import register_workflow_keys
 from app.workflow.definition import definitions
 
 register_workflow_keys(lambda: definitions().keys(),
-                       lambda: {key for key, d in definitions().items() if "request_payment" in d.actions})
+                       lambda: {key for key, d in definitions().items() if "request_payment" in d.actions},
+                       lambda key: definitions()[key].step_names if key in definitions() else frozenset())

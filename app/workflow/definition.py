@@ -147,6 +147,12 @@ class WorkflowDefinition(BaseModel):
                     queue.append(target)
         return seen
 
+    @property
+    def step_names(self) -> frozenset[str]:
+        """The internal process steps its actions record (what a version's step_time_limits may name)."""
+        return frozenset(effect.step for action in self.actions.values() for effect in action.effects
+                         if isinstance(effect, StepEffect))
+
     def national_code(self, state: str) -> int:
         return self.states[state].national_code
 

@@ -266,3 +266,20 @@ async def test_fees_due_before_processing_need_a_workflow_that_requests_them(cli
     standard = await client.post("/v1/procedures", json=procedure_body("FEE-STD", fee_items=before),
                                  headers=editor.headers)
     assert standard.status_code == 201, standard.text
+
+
+async def test_a_time_limit_must_name_a_step_the_workflow_records(client, editor):
+    # Accepted before, a limit for "appraisal" (the step is `appraise`) or "processing" was never applied: the
+    # steps answered no allowance and no overrun, and nobody was told the province's limit went unchecked.
+    misnamed = [{"step": "appraisal", "working_days": 1}, {"step": "processing", "hours": 1}]
+    refused = await client.post("/v1/procedures", json=procedure_body("STEPN-1", step_time_limits=misnamed),
+                                headers=editor.headers)
+    assert refused.status_code == 422 and error_locs(refused) == [["body", "step_time_limits"]], refused.text
+    assert "'appraisal', 'processing'" in refused.text and "appraise" in refused.text
+    named = [{"step": "appraise", "working_days": 1}, {"step": "return_result", "hours": 4}]
+    created = await client.post("/v1/procedures", json=procedure_body("STEPN-2", step_time_limits=named),
+                                headers=editor.headers)
+    assert created.status_code == 201, created.text
+    patched = await client.patch("/v1/procedures/STEPN-2/versions/1", json={"step_time_limits": misnamed[:1]},
+                                 headers=editor.headers)
+    assert patched.status_code == 422 and error_locs(patched) == [["body", "step_time_limits"]], patched.text
