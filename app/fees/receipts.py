@@ -1,8 +1,12 @@
-"""Receipts (biên lai) for succeeded payments: one per payment, as JSON or as a printable PDF."""
+"""Receipts (biên lai) for succeeded payments: one per payment, as JSON or as a printable PDF; each line says
+what this payment paid of it (a desk payment may pay part of the fees, another payment the rest)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.pdf import render_document
@@ -11,9 +15,15 @@ from app.fees.models import AttemptState, FeeObligation, PaymentAttempt
 from app.fees.schemas import ReceiptAgency, ReceiptLine, ReceiptOut, ReceiptParty
 
 
-def build_receipt(attempt: PaymentAttempt, obligation: FeeObligation, dossier: Any) -> ReceiptOut:
-    if attempt.state != AttemptState.succeeded or attempt.receipt_number is None:
+async def receipt_for(session: AsyncSession, attempt: PaymentAttempt, dossier: Any) -> ReceiptOut:
+    """The receipt of a succeeded payment: 404 for any other (or a fee obligation gone with its dossier)."""
+    obligation = await session.get(FeeObligation, attempt.obligation_id)
+    if attempt.state != AttemptState.succeeded or attempt.receipt_number is None or obligation is None:
         raise not_found("receipt")
+    paid_before = (await session.execute(_CREDITED_BEFORE, {
+        "obligation_id": attempt.obligation_id, "completed_at": attempt.completed_at, "id": attempt.id})).scalar_one()
+    charged = [line.charged for line in obligation.lines]
+    shares = _shares(charged, int(paid_before), attempt.amount) if attempt.credited else [0] * len(charged)
     return ReceiptOut(
         receipt_number=attempt.receipt_number, payment_id=attempt.id,
         issued_at=attempt.completed_at or attempt.updated_at, dossier_id=dossier.id, dossier_code=dossier.code,
@@ -22,10 +32,31 @@ def build_receipt(attempt: PaymentAttempt, obligation: FeeObligation, dossier: A
                            tax_code=dossier.applicant_tax_code),
         agency=ReceiptAgency(code=dossier.agency_code, name=dossier.agency_name),
         lines=[ReceiptLine.model_validate({"kind": line.kind, "name": line.name, "amount": line.amount,
-                                           "exempt": line.exempt})
-               for line in obligation.lines],
+                                           "exempt": line.exempt, "paid": share})
+               for line, share in zip(obligation.lines, shares, strict=True)],
         amount=attempt.amount, refunded=attempt.refunded, provider=attempt.provider,
         provider_txn_id=attempt.provider_txn_id)
+
+
+# What the obligation's credited payments completed before this one paid (ties by id, as in every list).
+_CREDITED_BEFORE = select(func.coalesce(func.sum(PaymentAttempt.amount), 0)).where(
+    PaymentAttempt.obligation_id == bindparam("obligation_id"), PaymentAttempt.credited.is_(True),
+    tuple_(PaymentAttempt.completed_at, PaymentAttempt.id)
+    < tuple_(bindparam("completed_at", type_=PaymentAttempt.completed_at.type),
+             bindparam("id", type_=PaymentAttempt.id.type)))
+
+
+def _shares(charged: list[int], paid_before: int, amount: int) -> list[int]:
+    """What a payment paid of each line: lines are paid in order, each after what earlier payments paid of it;
+    a payment of the whole balance thus pays every line's remainder."""
+    shares = []
+    for line in charged:
+        earlier = min(paid_before, line)
+        paid_before -= earlier
+        share = min(amount, line - earlier)
+        amount -= share
+        shares.append(share)
+    return shares
 
 
 def _dong(amount: int) -> str:
@@ -37,7 +68,9 @@ def receipt_pdf(receipt: ReceiptOut) -> bytes:
     payer = receipt.payer.name or "-"
     if receipt.payer.citizen_id or receipt.payer.tax_code:
         payer += f" ({receipt.payer.citizen_id or receipt.payer.tax_code})"
-    items = [f"{line.name}: {_dong(line.amount)}" + (" (miễn)" if line.exempt else "") for line in receipt.lines]
+    items = [f"{line.name}: {_dong(line.amount)}" + (" (miễn)" if line.exempt else "")
+             + (f", nộp lần này {_dong(line.paid)}" if line.paid != line.amount and not line.exempt else "")
+             for line in receipt.lines]
     return render_document(
         issuer=receipt.agency.name, title="Biên lai thu phí, lệ phí", subtitle=f"Số: {receipt.receipt_number}",
         fields=[("Người nộp", payer), ("Hồ sơ", receipt.dossier_code or str(receipt.dossier_id)),

@@ -25,7 +25,7 @@ from app.fees.models import FeeObligation, PaymentAttempt
 from app.fees.obligations import list_obligations
 from app.fees.providers import ONLINE_PROVIDERS, get_provider
 from app.fees.providers.base import CallbackRequest
-from app.fees.receipts import build_receipt, receipt_pdf
+from app.fees.receipts import receipt_for, receipt_pdf
 from app.fees.schemas import (
     CounterPaymentCreate,
     FeesOut,
@@ -152,10 +152,7 @@ async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: Re
     """The receipt of a succeeded payment: number, lines, payer, agency."""
     attempt = await _visible_attempt(session, viewer, payment_id)
     dossier = await get_dossier_for(session, viewer, attempt.dossier_id)
-    obligation = await session.get(FeeObligation, attempt.obligation_id)
-    if obligation is None:
-        raise not_found("receipt")
-    receipt = build_receipt(attempt, obligation, dossier)
+    receipt = await receipt_for(session, attempt, dossier)
     if negotiate(accept, ("application/json", "application/pdf")) == "application/pdf":
         return Response(receipt_pdf(receipt), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"'})

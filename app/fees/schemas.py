@@ -201,6 +201,9 @@ class ReceiptLine(BaseModel):
     name: str
     amount: Money
     exempt: bool
+    paid: Money = Field(description="What this payment paid of the line: lines are paid in order, each after what "
+                                    "earlier payments of the same fees paid of it; 0 on money that was not credited "
+                                    "(flagged for a refund).")
 
 
 class ReceiptParty(BaseModel):

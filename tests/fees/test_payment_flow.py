@@ -59,6 +59,7 @@ async def test_receipt_json_and_pdf(client: httpx.AsyncClient, fees: Fees) -> No
     assert body["agency"]["code"] == case.dossier["agency_code"]
     assert body["payer"]["citizen_id"] == case.citizen.citizen_id
     assert [line["name"] for line in body["lines"]] == ["Lệ phí cấp giấy chứng nhận", "Phí thẩm định"]
+    assert [line["paid"] for line in body["lines"]] == [line["amount"] for line in body["lines"]]  # all of it
     pdf = await client.get(f"/v1/payments/{attempt['id']}/receipt",
                            headers={**case.citizen.headers, "Accept": "application/pdf"})
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
@@ -176,3 +177,30 @@ async def test_production_does_not_offer_the_fake_provider(client: httpx.AsyncCl
     assert (await fees.fees_of(client, case))["obligations"][0]["paid"] == 0
     monkeypatch.undo()
     assert (await fees.pay_response(client, case)).status_code == 201  # no live attempt was left behind
+
+
+async def test_each_receipt_says_what_its_payment_paid_of_each_line(client: httpx.AsyncClient, fees: Fees) -> None:
+    # A desk payment of part of the fees, then the rest online: each receipt listed every line at its full amount,
+    # so the two receipts together claimed the fees twice.
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
+                             json={"receipt_number": "QD-0001", "amount": 100000})
+    assert desk.status_code == 201, desk.text
+    online = await fees.pay(client, case)
+    assert online["amount"] == BEFORE_TOTAL - 100000
+    for callback in fees.bank.complete(str(online["provider_ref"])):
+        assert (await fees.deliver(client, callback)).json()["outcome"] == "credited"
+
+    async def shares(payment_id: str) -> list[int]:
+        receipt = await client.get(f"/v1/payments/{payment_id}/receipt", headers=case.citizen.headers)
+        assert receipt.status_code == 200, receipt.text
+        assert [line["amount"] for line in receipt.json()["lines"]] == [150000, 350000]
+        return [line["paid"] for line in receipt.json()["lines"]]
+
+    assert await shares(desk.json()["id"]) == [100000, 0]
+    assert await shares(str(online["id"])) == [50000, 350000]
+    pdf = await client.get(f"/v1/payments/{desk.json()['id']}/receipt",
+                           headers={**case.citizen.headers, "Accept": "application/pdf"})
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "nộp lần này 100.000" in text

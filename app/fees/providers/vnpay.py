@@ -219,7 +219,7 @@ class VnpayProvider:
         if txn is not None and not storable_id(txn):
             raise ProviderError("VNPAY querydr answer has an unusable vnp_TransactionNo")
         state = QUERY_STATES.get(str(answer.get("vnp_TransactionStatus")), "unknown")
-        return ProviderStatus(state, txn, amount, raw=answer)  # type: ignore[arg-type]
+        return ProviderStatus(state, txn, amount, raw=answer)
 
     async def refund(self, order: RefundOrder) -> RefundResult:
         body = self._base("refund") | {
