@@ -68,7 +68,8 @@ def _build(shape: _Shape, visibility_shapes: dict[str, ColumnElement[bool]]) -> 
     stmt = select(*Dossier.__table__.columns).where(visibility_shapes[shape.visibility])
     stmt = stmt.where(*[_FILTER_CLAUSES[name] for name in shape.filters])
     if shape.overdue is not None:
-        # One rule with the dossier's `overdue` field: clock running, unfinished, past due (app.workflow.progress).
+        # One rule with the dossier's `overdue` field (app.workflow.progress): unfinished, and past due with the
+        # clock running or already past due when it paused for a supplement (reads the joined progress row).
         late = overdue_clause(_NOW)
         stmt = stmt.where(late if shape.overdue else ~late)
     if shape.at_risk:  # the officials' at-risk queue: clock running, not yet overdue, due by the cutoff
@@ -115,7 +116,7 @@ async def list_dossiers(viewer: Viewer, filters: DossierFilters,
         found = await connection.fetch(statement, **params)
     rows, cursor = page_of(found, page, key=lambda row: [row[column.key] for column, _ in order])
     return [(row, {"original_due_at": row["original_due_at"], "paused_working_days": row["paused_working_days"] or 0,
-                   "overdue": is_overdue(row, now)})
+                   "overdue": is_overdue(row, now, paused_at=row["paused_at"])})
             for row in rows], cursor
 
 

@@ -4,9 +4,10 @@
 - `open_figures`: dossiers whose clock runs (received or processing, not finished), with how many are past
   their ORIGINAL due date, and how many count as late (overdue, or more than one supplement request when that
   rule is on). Waiting for a supplement (or for fees, before reception) is not counted: those states are left
-  out. For a period that is over, the counts `capture_open_counts` made at the end of its last day; for the
-  current period (or a day never captured), from the dossiers table through its (state, agency) index — a
-  small set — as they are now;
+  out, except a dossier whose supplement was requested after its original due date had passed, which counts
+  as open and overdue like one whose clock runs (app.workflow.progress.lateness_counts). For a period that is
+  over, the counts `capture_open_counts` made at the end of its last day; for the current period (or a day
+  never captured), from the dossiers table through its (state, agency) index — a small set — as they are now;
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
   is now); `counter_sums` also says which procedures received an online dossier in the period.
 Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
@@ -31,7 +32,7 @@ from app.core.settings import get_settings
 from app.dossiers.models import Dossier
 from app.reporting.models import COUNTER_COLUMNS, OpenCount, OpenCountCapture, ReportingCounter
 from app.workflow.models import DossierProgress
-from app.workflow.progress import CLOCK_RUNNING_STATES
+from app.workflow.progress import lateness_counts
 
 ONLINE_LEVELS = ("full", "partial")
 
@@ -134,8 +135,9 @@ class OpenAt:
 
 
 def _open_counts(keys: list[Any], *, grouped: bool, overdue_at: datetime, received_before: datetime) -> Any:
-    """Dossiers open now with their clock running, received before `received_before` (grouped by `keys` when
-    `grouped`), with how many are past their original due date at `overdue_at` and how many count as late."""
+    """Dossiers open now with their clock running (or paused after their original due date), received before
+    `received_before` (grouped by `keys` when `grouped`), with how many are past their original due date at
+    `overdue_at` and how many count as late."""
     original_due = func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
     overdue = original_due < overdue_at
     late = overdue
@@ -145,8 +147,7 @@ def _open_counts(keys: list[Any], *, grouped: bool, overdue_at: datetime, receiv
                    func.sum(case((overdue, 1), else_=0)).label("overdue"),
                    func.sum(case((late, 1), else_=0)).label("late"))
             .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-            .where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
-                   Dossier.received_at < received_before))
+            .where(lateness_counts(original_due), Dossier.received_at < received_before))
     return stmt.group_by(*keys) if grouped else stmt
 
 

@@ -2,8 +2,11 @@
 
 Per agency: dossiers handled (finished in the period + open now with the clock running, received by its
 end), finished late (after the ORIGINAL due date: an apology's new date does not excuse it), still overdue
-now, the share late, and how many late ones received an apology (form 04). The agency figures come from the
-counters and the small set of open dossiers.
+now, the share late, and how many late ones received an apology (form 04). A dossier waiting on a supplement
+requested after its original due date had passed counts as open and still overdue, exactly like one whose
+clock runs (app.workflow.progress.lateness_counts: the wait does not hide lateness that came before it); one
+asked before its due date is left out while it waits, as the wait is the applicant's. The agency figures come
+from the counters and the small set of open dossiers.
 
 Per official (name and agency only, public by the province's instruction): lateness is attributed to the
 officials who held a step that overran its allowance (dossier_steps.overran, the process control slip),
@@ -33,7 +36,7 @@ from app.reporting.figures import local_midnight
 from app.reporting.models import ReportingCounter
 from app.reporting.schemas import LateAgency, LateList, LateOfficial
 from app.workflow.models import DossierProgress, Notice, StepRecord
-from app.workflow.progress import CLOCK_RUNNING_STATES
+from app.workflow.progress import lateness_counts
 
 FINISHED_STATES = ("processed", "returned", "stopped")
 
@@ -79,8 +82,8 @@ async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -
     open_ = (select(Dossier.agency_code, func.count().label("n"), func.sum(case((overdue, 1), else_=0)),
                     func.sum(case((and_(overdue, _apologised(Dossier.id)), 1), else_=0)))
              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-             .where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
-                    Dossier.received_at < window.until, *_in_scope(Dossier.agency_code, window))
+             .where(lateness_counts(_original_due()), Dossier.received_at < window.until,
+                    *_in_scope(Dossier.agency_code, window))
              .group_by(Dossier.agency_code))
     for code, n, late, apologised in (await session.execute(open_)).all():
         row = rows[code]
@@ -97,8 +100,8 @@ def _late_dossiers(window: Window, agencies: list[str], now: datetime) -> Any:
     finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
                                Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
                                Dossier.finished_at > _original_due())
-    overdue = base.where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
-                         Dossier.received_at < window.until, _original_due() < now)
+    overdue = base.where(lateness_counts(_original_due()), Dossier.received_at < window.until,
+                         _original_due() < now)
     return union_all(finished_late, overdue).subquery("late")
 
 

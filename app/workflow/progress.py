@@ -2,9 +2,11 @@
 
 - the pinned version's facts the engine needs (workflow key, processing days, clock rule, result, steps);
 - the progress row (created at submission; created here too for dossiers that predate it);
-- overdue: the clock runs (received or processing), nothing finished, past due. The list filter and the
-  `overdue` field use the same rule; a dossier waiting on a supplement is never overdue (the wait is the
-  applicant's, and the due date moves out when it ends);
+- overdue: nothing finished, and either the clock runs (received or processing) and the due moment has
+  passed, or the clock is paused on a supplement request made after the due moment had passed. The wait for a
+  supplement is the applicant's (the due date moves out when it ends), so a dossier not yet late when the
+  request was made does not become late while it waits; lateness that happened before the request stays
+  visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule;
 - the apology deadline (Resolution 131): the end of the working day `DVC_APOLOGY_DEADLINE_WORKING_DAYS`
   working days before the due date.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, SQLColumnExpression, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +32,7 @@ from app.workflow.calendar_service import load_calendar
 from app.workflow.models import GENESIS_HASH, DossierProgress
 
 CLOCK_RUNNING_STATES = ("received", "processing")
+CLOCK_PAUSED_STATE = "supplement_requested"  # the clock stops at `DossierProgress.paused_at`
 
 
 @dataclass(frozen=True)
@@ -90,23 +93,45 @@ def ensure_progress(session: AsyncSession, dossier: Dossier, progress: DossierPr
 
 
 def with_list_progress(stmt: Select[Any]) -> Select[Any]:
-    """A dossier list statement with each dossier's original due date and paused working days as two more
-    columns, in the same statement (outer join: a draft has no progress row)."""
-    return (stmt.add_columns(DossierProgress.original_due_at, DossierProgress.paused_working_days)
+    """A dossier list statement with each dossier's original due date, paused working days and pause moment
+    (for `is_overdue`) as more columns, in the same statement (outer join: a draft has no progress row)."""
+    return (stmt.add_columns(DossierProgress.original_due_at, DossierProgress.paused_working_days,
+                             DossierProgress.paused_at)
             .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id))
 
 
+def late_when_paused(due: SQLColumnExpression[datetime | None]) -> ColumnElement[bool]:
+    """Waiting on a supplement requested after `due` had passed: late before the pause, so late while it lasts.
+    Reads `DossierProgress.paused_at`: the statement must join the progress row."""
+    paused_at = DossierProgress.paused_at
+    return ((Dossier.state == CLOCK_PAUSED_STATE) & Dossier.finished_at.is_(None) & due.is_not(None)
+            & paused_at.is_not(None) & (due < paused_at))
+
+
+def lateness_counts(due: SQLColumnExpression[datetime | None]) -> ColumnElement[bool]:
+    """The open dossiers whose lateness counts now (reports): the clock runs, or it is paused on a dossier
+    already late by `due` when it paused. Joins as `late_when_paused`."""
+    return (Dossier.state.in_(CLOCK_RUNNING_STATES) & Dossier.finished_at.is_(None)) | late_when_paused(due)
+
+
 def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    return (Dossier.due_at.is_not(None) & (Dossier.due_at < now) & Dossier.finished_at.is_(None)
-            & Dossier.state.in_(CLOCK_RUNNING_STATES))
+    """The `overdue` rule in SQL (the list filter); the statement must join the progress row (with_list_progress).
+    Never NULL, so that `~overdue_clause(...)` is its exact complement."""
+    running = (Dossier.due_at.is_not(None) & (Dossier.due_at < now) & Dossier.finished_at.is_(None)
+               & Dossier.state.in_(CLOCK_RUNNING_STATES))
+    return running | late_when_paused(Dossier.due_at)
 
 
-def is_overdue(dossier: Dossier | Mapping[str, Any], now: datetime) -> bool:
-    """The `overdue` rule, on the ORM object or on a row read without it (lists)."""
+def is_overdue(dossier: Dossier | Mapping[str, Any], now: datetime, *, paused_at: datetime | None) -> bool:
+    """The `overdue` rule, on the ORM object or on a row read without it (lists); `paused_at` is the progress
+    row's (None when there is none)."""
     get = field_reader(dossier)
-    due_at = get("due_at")
-    return (due_at is not None and get("finished_at") is None and get("state") in CLOCK_RUNNING_STATES
-            and deadlines.is_overdue(due_at, now))
+    due_at, state = get("due_at"), get("state")
+    if due_at is None or get("finished_at") is not None:
+        return False
+    if state in CLOCK_RUNNING_STATES:
+        return deadlines.is_overdue(due_at, now)
+    return state == CLOCK_PAUSED_STATE and paused_at is not None and deadlines.is_overdue(due_at, paused_at)
 
 
 async def apology_deadline(session: AsyncSession, due_at: datetime) -> datetime:

@@ -271,4 +271,4 @@ async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: 
                                                   view, now)
     return {"next_actions": actions, "original_due_at": progress.original_due_at if progress else None,
             "paused_working_days": progress.paused_working_days if progress else 0,
-            "overdue": is_overdue(dossier, now)}
+            "overdue": is_overdue(dossier, now, paused_at=progress.paused_at if progress else None)}

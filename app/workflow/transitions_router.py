@@ -62,8 +62,9 @@ async def transition_dossier(
                            exemptions=[Exemption(e.item, e.reason) for e in body.exemptions])
     outcome = await transition(session, viewer, dossier_id, data, if_match)
     dossier, progress = outcome.dossier, outcome.progress
+    overdue = is_overdue(dossier, clock.now(), paused_at=progress.paused_at)
     out = DossierOut.of(dossier, next_actions=outcome.next_actions, original_due_at=progress.original_due_at,
-                        paused_working_days=progress.paused_working_days, overdue=is_overdue(dossier, clock.now()))
+                        paused_working_days=progress.paused_working_days, overdue=overdue)
     return model_response(out, headers={"ETag": etag(dossier)})
 
 

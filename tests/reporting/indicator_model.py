@@ -11,7 +11,8 @@ The contract, as modelled here:
   the indicators only, when its supplement was requested more than once (the setting's default);
 - *open*: received or processing (clock running, not waiting on the applicant) at the end of the period, as
   the worker counted it minutes after that midnight, or now for the current period; overdue when past its
-  original due date at that midnight (or now);
+  original due date at that midnight (or now); a dossier waiting on a supplement asked after its original due
+  date had passed is open (and so overdue) too: the wait is the applicant's, the lateness before it is not;
 - average processing days: working days from reception (or a restart's new reception) to the result or stop,
   supplement waits left out;
 - the late list: per agency, finished in the window plus open now; finished late, still overdue now,
@@ -62,7 +63,9 @@ class Spec:
     reception: str  # receive | reject | withdraw
     pre_supplement: int | None  # working days waited on a supplement asked before reception
     delay: int  # working days from submission to reception
-    supplements: list[int]  # working days waited on each supplement asked during processing; -1: never answered
+    # Working days waited on each supplement asked during processing; -1: never answered; -2: never answered,
+    # asked once the dossier was already late (its lateness stays counted while it waits).
+    supplements: list[int]
     apology: int | None  # the apology postpones the due date by this many working days
     ending: str  # result | returned | stop | withdraw | received_only | processing
     finish: int  # working days relative to the due day (negative: early)
@@ -134,6 +137,18 @@ class Timeline:
     def running(self, moment: datetime) -> bool:
         return self.state(moment) in ("received", "processing")
 
+    def late_when_paused(self, moment: datetime) -> bool:
+        """Waiting on a supplement asked after the original due date had passed."""
+        if self.state(moment) != "supplement_requested":
+            return False
+        asked = max((m for m in self.supplement_requests if m <= moment), default=None)
+        due = self.due(moment)
+        return asked is not None and due is not None and due < asked
+
+    def open_for_lateness(self, moment: datetime) -> bool:
+        """Open as the figures and the late list count it: the clock runs, or it paused on a late dossier."""
+        return self.running(moment) or self.late_when_paused(moment)
+
 
 class Planner:
     """Turns specs into timelines, with issue 7's deadline arithmetic over the public calendar."""
@@ -195,10 +210,10 @@ class Planner:
         appraise_start = t.assigned_at
         paused_days = 0
         for wait in ([] if spec.desk else spec.supplements):
-            asked = step("request_supplement", 1 if wait == -1 else 0)
+            asked = step("request_supplement", {-1: 1, -2: days + 1}.get(wait, 0))
             t.supplement_requests.append(asked)
             state(asked, "supplement_requested")
-            if wait == -1:
+            if wait < 0:
                 return t  # never answered: waiting on the applicant for good
             answered = step("supplement", wait)
             state(answered, "processing")
@@ -304,7 +319,7 @@ def indicator_figures(timelines: list[Timeline], codes: dict[tuple[int, int], st
             r["processing_days"] += t.processing_days
             r["results"] += t.finished[1] == "processed"
         received = t.received(scope.open_at)
-        if t.running(scope.open_at) and received is not None and received < boundary:
+        if t.open_for_lateness(scope.open_at) and received is not None and received < boundary:
             due = t.due(scope.open_at)
             overdue = due is not None and due < scope.overdue_at
             r["open"] += 1
@@ -369,7 +384,7 @@ def late_list(timelines: list[Timeline], start: date, end: date, now: datetime,
                 row["finished_late"] += 1
                 row["apologised"] += t.apologised_when_finished
         received = t.received(now)
-        if t.running(now) and received is not None and received < boundary:
+        if t.open_for_lateness(now) and received is not None and received < boundary:
             row["handled"] += 1
             due = t.due(now)
             if due is not None and due < now:

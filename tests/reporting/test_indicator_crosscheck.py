@@ -3,11 +3,12 @@
 Hypothesis draws four to eight dossiers across two agencies and four procedures (3 and 5 working days with
 pause or restart on supplement; 2 and 4 with restart or pause, one of them offered only at the desk), with
 random lives: refused, withdrawn before or during processing, supplements asked before reception and during
-processing (answered after 0-2 working days, or never), apologies with a new date, results issued early, on
-time or late (returned or not), processing stopped, dossiers left open; ratings. Each example drives them over
-HTTP through the real workflow with a fixed clock moved from event to event (a worker's end-of-day count of
-open dossiers runs at 00:05 after every midnight, as `dvc worker` does), then compares the reporting answers
-with figures worked out from the planned timelines by tests/reporting/indicator_model.py:
+processing (answered after 0-2 working days, or never, some asked once the dossier was late), apologies with a
+new date, results issued early, on time or late (returned or not), processing stopped, dossiers left open;
+ratings. Each example drives them over HTTP through the real workflow with a fixed clock moved from event to
+event (a worker's end-of-day count of open dossiers runs at 00:05 after every midnight, as `dvc worker` does),
+then compares the reporting answers with figures worked out from the planned timelines by
+tests/reporting/indicator_model.py:
 - at 15:00 on 31 March (the current period, open dossiers counted now): GET /v1/reports/indicators without
   parameters (the month to date), grouped by agency and by procedure, filtered by agency (as that agency's
   official; another agency's official gets 404) and by procedure; the public late list (default period, and
@@ -59,7 +60,7 @@ def specs(draw: st.DrawFn) -> m.Spec:
         minute=draw(st.integers(0, 420)),
         reception=draw(st.sampled_from(["receive"] * 6 + ["reject", "withdraw"])),
         pre_supplement=draw(st.none() | st.integers(0, 2)), delay=draw(st.integers(0, 1)),
-        supplements=draw(st.lists(st.sampled_from([0, 1, 2, -1]), max_size=2)),
+        supplements=draw(st.lists(st.sampled_from([0, 1, 2, -1, -2]), max_size=2)),
         apology=draw(st.none() | st.sampled_from([1, 3])),
         ending=draw(st.sampled_from(["result", "returned", "returned", "stop", "withdraw", "received_only",
                                      "processing"])),
@@ -351,6 +352,7 @@ async def example(client: httpx.AsyncClient, idp: TestIdentityProvider, calendar
         REACHED.update({e.action for e in t.events})
         REACHED.update(f"{t.rule} {'late' if t.late else 'on time'} {t.finished[1]}" for _ in [1] if t.finished)
         REACHED.update(["open in April"] if t.running(AFTER_MARCH) else [])
+        REACHED.update(["late while waiting"] if t.late_when_paused(CHECK_NOW) else [])
     checks = [(CHECK_NOW, "current"), (AFTER_MARCH, "march")]
     march: dict[str, Any] = {}
     for event in events:
@@ -418,5 +420,5 @@ def test_indicators_and_late_list_match_the_model(app: Any, idp: TestIdentityPro
     print(sorted(REACHED.items()))
     wanted = {"apologise", "request_supplement", "supplement", "stop", "withdraw", "reject", "rate", "return_result",
               "pause late processed", "restart late processed", "late list finished_late",
-              "late list still_overdue", "late list official", "open in April"}
+              "late list still_overdue", "late list official", "open in April", "late while waiting"}
     assert wanted <= set(REACHED), wanted - set(REACHED)

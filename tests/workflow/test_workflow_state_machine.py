@@ -58,7 +58,6 @@ from tests.support.idp import TestIdentityProvider
 from tests.support.workflow_fixtures import Flow
 from tests.workflow.workflow_model import (
     ACTIONS,
-    CLOCK_RUNNING,
     END_OF_DAY,
     ENDINGS,
     NATIONAL_CODES,
@@ -70,6 +69,7 @@ from tests.workflow.workflow_model import (
     Tracked,
     end_of,
     local,
+    overdue,
 )
 
 # --- the search ----------------------------------------------------------------------------------------------
@@ -413,8 +413,8 @@ class WorkflowMachine(RuleBasedStateMachine):
             for moment in (local(due), local(original)):
                 assert moment.time() == END_OF_DAY and self.calendar.working(moment.date()), view
             assert local(original) <= local(due), view
-        running = d.state in CLOCK_RUNNING and view["finished_at"] is None
-        assert view["overdue"] == (running and due is not None and now > local(due)), (now, view)
+        expected = overdue(d.state, view["finished_at"] is not None, local(due) if due else None, d.paused_at, now)
+        assert view["overdue"] == expected, (now, d.paused_at, view)
 
 
 WorkflowMachine.TestCase.settings = settings(

@@ -19,7 +19,8 @@ from tests.support.workflow_fixtures import Flow
 NATIONAL_CODES = {"submitted": 1, "received": 2, "rejected": 3, "processing": 4, "supplement_requested": 5,
                   "payment_requested": 6, "withdrawn": 7, "stopped": 8, "processed": 9, "returned": 10}
 TERMINAL = frozenset({"rejected", "withdrawn", "stopped", "returned"})
-CLOCK_RUNNING = frozenset({"received", "processing"})  # where a dossier can be `overdue`
+CLOCK_RUNNING = frozenset({"received", "processing"})  # where a dossier becomes `overdue` as time passes
+CLOCK_PAUSED = "supplement_requested"  # overdue only if it already was when the supplement was asked
 # action -> (the states it leaves from, who may take it)
 ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "receive": ({"submitted"}, {"reception"}),
@@ -56,6 +57,17 @@ def local(value: str) -> datetime:
 
 def end_of(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=LOCAL_TZ)
+
+
+def overdue(state: str, finished: bool, due: datetime | None, paused_at: datetime | None, now: datetime) -> bool:
+    """The `overdue` rule (issue 7, DOMAIN.md "Time"): unfinished and past due, with the clock running; or
+    waiting on a supplement asked after the due moment had passed (the wait is the applicant's, lateness before
+    it is not)."""
+    if finished or due is None:
+        return False
+    if state in CLOCK_RUNNING:
+        return now > due
+    return state == CLOCK_PAUSED and paused_at is not None and paused_at > due
 
 
 class MovingClock:
