@@ -9,6 +9,7 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from starlette.routing import compile_path, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -91,6 +92,29 @@ class RequestContextMiddleware:
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Routes that read a multipart body as a stream under their own limits: (method, path template) -> its regex.
+_STREAMED_MULTIPART: dict[tuple[str, str], re.Pattern[str]] = {}
+
+
+def streams_multipart(method: str, path: str) -> str:
+    """Declare that the route `method path` (its full path template) streams a multipart body under limits of
+    its own, so DVC_MAX_BODY_BYTES does not apply to that body; returns `path`, for the route's decorator.
+    Every other multipart body is capped like JSON: a framework parses it whole before the route can refuse."""
+    _STREAMED_MULTIPART[(method, path)] = compile_path(path)[0]  # compiled once, at import
+    return path
+
+
+def streamed_multipart_routes() -> set[tuple[str, str]]:
+    return set(_STREAMED_MULTIPART)
+
+
+def _streams_own_body(scope: Scope) -> bool:
+    """A multipart body to a route declared by `streams_multipart`. This runs before routing, hence the path
+    match; only multipart requests pay for it."""
+    if not (_header(scope, b"content-type") or "").lower().startswith("multipart/form-data"):
+        return False
+    method, path = scope["method"], get_route_path(scope)
+    return any(m == method and pattern.match(path) for (m, _), pattern in _STREAMED_MULTIPART.items())
 
 
 def _body_cap() -> int:
@@ -100,10 +124,10 @@ def _body_cap() -> int:
 
 
 def _capped(scope: Scope, receive: Receive) -> tuple[Receive, bool]:
-    """DVC_MAX_BODY_BYTES for bodies other than multipart uploads (those stream to disk under their own
-    limits): a declared length over it is refused before reading; a chunked body is counted as it arrives.
-    A declared length needs no counting: the server refuses a body longer than its Content-Length."""
-    if (_header(scope, b"content-type") or "").lower().startswith("multipart/form-data"):
+    """DVC_MAX_BODY_BYTES for every body but a streamed upload's (`streams_multipart`): a declared length over it
+    is refused before reading; a chunked body is counted as it arrives. A declared length needs no counting: the
+    server refuses a body longer than its Content-Length."""
+    if _streams_own_body(scope):
         return receive, False
     cap, length = _body_cap(), _header(scope, b"content-length")
     if length is not None:

@@ -16,6 +16,7 @@ from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.ratelimit import public_limiter, rate_limited
+from app.core.request_context import streams_multipart
 from app.core.responses import model_response
 from app.dossiers import attachments, listing, submission
 from app.dossiers.access import check_if_match, etag, get_dossier_for, version_tag
@@ -134,8 +135,9 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
                    "file": {"type": "string", "format": "binary"}}}}}}}
 
 
-@router.post("/v1/dossiers/{dossier_id}/attachments", status_code=201, response_model=AttachmentOut,
-             openapi_extra=_UPLOAD_BODY,
+# Streamed under the part's own limits (app.dossiers.uploads), so exempt from the request body cap.
+@router.post(streams_multipart("POST", "/v1/dossiers/{dossier_id}/attachments"), status_code=201,
+             response_model=AttachmentOut, openapi_extra=_UPLOAD_BODY,
              responses=problems("not_found", "attachments_closed", "attachment_limit_reached", "file_too_large",
                                 "media_type_not_allowed", "idempotency_in_progress", "idempotency_key_reused",
                                 "validation_error"))

@@ -7,7 +7,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from app.catalogue.schemas import CODE_PATTERN
 from app.core.clock import LocalDay
@@ -42,17 +53,32 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+DeliveryMethod = Literal["online", "desk", "post"]
+# The rule a postal delivery keeps, as an `errors` item: create checks it here, a PATCH on the merged delivery
+# (app.dossiers.submission), so both answer alike.
+POSTAL_ADDRESS_MISSING = {"type": "postal_address_missing", "msg": "a postal delivery needs an address"}
+
+
 class Delivery(Strict):
     """How the result goes back: online, at the desk, or by public post (BCCI) to `address`."""
 
-    method: Literal["online", "desk", "post"] = "online"
-    address: Address | None = None
+    method: DeliveryMethod = "online"
+    address: Address | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _post_needs_address(self) -> Delivery:
-        if self.method == "post" and not self.address:
-            raise ValueError("a postal delivery needs an address")
-        return self
+    @field_validator("address")
+    @classmethod
+    def _post_needs_address(cls, address: str | None, info: ValidationInfo) -> str | None:
+        # A field validator, not a model one, so the error names the address (after `method`, which it reads).
+        if info.data.get("method") == "post" and not address:
+            raise PydanticCustomError(POSTAL_ADDRESS_MISSING["type"], POSTAL_ADDRESS_MISSING["msg"])
+        return address
+
+
+class DeliveryPatch(Strict):
+    """A change to the delivery: what is left out stays as stored (an address sent as null is removed)."""
+
+    method: DeliveryMethod | None = None
+    address: Address | None = None
 
 
 class DossierCreate(Strict):
@@ -66,7 +92,7 @@ class DossierPatch(Strict):
     """Fields to change on a draft; those left out stay as they are."""
 
     channel: ChannelName | None = None
-    delivery: Delivery | None = None
+    delivery: DeliveryPatch | None = None
     form: FormData | None = None
 
 

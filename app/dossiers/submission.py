@@ -65,6 +65,30 @@ def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, A
         raise validation_problem(errors, "The form has invalid fields.")
 
 
+def _check_delivery(method: str, address: str | None, applicant_id: uuid.UUID | None) -> None:
+    """What a delivery must hold, checked on the values as they will be stored (a PATCH merges first)."""
+    errors: list[dict[str, Any]] = []
+    if method == "post" and not address:
+        errors.append({"loc": ["body", "delivery", "address"], **schemas.POSTAL_ADDRESS_MISSING})
+    if method == "online" and applicant_id is None:  # desk/post intake for someone with no account
+        errors.append({"loc": ["body", "delivery", "method"], "type": "online_delivery_needs_account",
+                       "msg": "online delivery needs the applicant's registered account; this applicant has none, "
+                              "so choose desk or post"})
+    if errors:
+        raise validation_problem(errors)
+
+
+def _merged_delivery(dossier: Dossier, patch: schemas.DeliveryPatch) -> tuple[str, str | None]:
+    """The draft's delivery after `patch`: what the patch leaves out stays as stored, except that moving away
+    from post without a new address drops the postal one (notices would print it beside the new method)."""
+    method = patch.method or dossier.delivery_method
+    if "address" in patch.model_fields_set:
+        return method, patch.address
+    if method != dossier.delivery_method and method != "post":
+        return method, None
+    return method, dossier.delivery_address
+
+
 def _draft_row(version: ProcedureVersion | Mapping[str, Any], agency_name: str | None,
                **values: Any) -> dict[str, Any]:
     """Every column of a new draft filed under `version`: what is not given is empty, or a fresh id and time."""
@@ -135,6 +159,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
     _check_offer(version, data.channel, kind)
     _check_form(version, data.form)
     account = await _find_applicant(session, data.applicant.citizen_id, data.applicant.tax_code)
+    _check_delivery(data.delivery.method, data.delivery.address, account.id if account else None)
     principal = viewer.principal
     contact = data.contact or schemas.Contact()
     dossier = await _new_dossier(
@@ -172,8 +197,9 @@ async def update_draft(session: AsyncSession, dossier: Dossier, patch: schemas.D
         _check_offer(version, patch.channel, dossier.applicant_kind)
         dossier.channel = patch.channel
     if patch.delivery is not None:
-        dossier.delivery_method = patch.delivery.method
-        dossier.delivery_address = patch.delivery.address
+        method, address = _merged_delivery(dossier, patch.delivery)
+        _check_delivery(method, address, dossier.applicant_id)
+        dossier.delivery_method, dossier.delivery_address = method, address
     if patch.form is not None:
         _check_form(version, patch.form)
         dossier.form = patch.form
