@@ -8,7 +8,6 @@ for a refund when the fees were paid another way meanwhile.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +23,7 @@ from app.fees.providers.fakepay import FakePayProvider
 from app.fees.providers.vnpay import VnpayProvider
 from app.fees.reconcile import reconcile
 from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
-from tests.fees.vnpay_support import SECRET, TMN, signed_querydr_answer
+from tests.fees.vnpay_support import SECRET, TMN, querydr_answer
 
 
 def _later(monkeypatch: pytest.MonkeyPatch, **delta: float) -> None:
@@ -174,15 +173,8 @@ async def test_a_payment_the_provider_is_still_settling_is_submitted(client: htt
     ("04", "unknown"), ("05", "unknown"), ("06", "unknown"), ("07", "unknown"), ("09", "unknown"),
 ])
 async def test_querydr_concludes_only_from_the_states_that_say_so(transaction_status: str, state: str) -> None:
-    def api(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        return httpx.Response(200, json=signed_querydr_answer({
-            "vnp_ResponseId": "R3", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "OK",
-            "vnp_TmnCode": TMN, "vnp_TxnRef": body["vnp_TxnRef"], "vnp_Amount": "100000", "vnp_BankCode": "NCB",
-            "vnp_PayDate": "20261123153000", "vnp_TransactionNo": "14000011", "vnp_TransactionType": "01",
-            "vnp_TransactionStatus": transaction_status, "vnp_OrderInfo": body["vnp_OrderInfo"]}))
-
     provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, api_url="https://vnpay.test/api",
-                             transport=httpx.MockTransport(api))
+                             transport=httpx.MockTransport(
+                                 lambda request: querydr_answer(request, vnp_TransactionStatus=transaction_status)))
     status = await provider.status("DVC261206MINE", datetime(2026, 12, 6, 8, 0, tzinfo=UTC))
     assert status.state == state

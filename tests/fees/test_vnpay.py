@@ -27,6 +27,7 @@ from tests.fees.conftest import BEFORE_TOTAL, Fees
 from tests.fees.vnpay_support import (
     SECRET,
     TMN,
+    querydr_answer,
     refund_answer,
     refund_api,
     signed_querydr_answer,
@@ -160,16 +161,8 @@ async def test_lost_ipn_is_settled_by_querydr(client: httpx.AsyncClient, fees: F
                          ids=["another_order", "another_terminal"])
 async def test_querydr_answer_about_another_order_settles_nothing(other: dict[str, str]) -> None:
     # Signed by VNPAY, but about another order (or terminal): it was read as this order's status.
-    def api(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        return httpx.Response(200, json=signed_querydr_answer({
-            "vnp_ResponseId": "R2", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "OK",
-            "vnp_TmnCode": TMN, "vnp_TxnRef": body["vnp_TxnRef"], "vnp_Amount": "100000", "vnp_BankCode": "NCB",
-            "vnp_PayDate": "20261123153000", "vnp_TransactionNo": "14000010", "vnp_TransactionType": "01",
-            "vnp_TransactionStatus": "00", "vnp_OrderInfo": body["vnp_OrderInfo"]} | other))
-
     provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, api_url="https://vnpay.test/api",
-                             transport=httpx.MockTransport(api))
+                             transport=httpx.MockTransport(lambda request: querydr_answer(request, **other)))
     with pytest.raises(ProviderError, match="about order"):
         await provider.status("DVC261203MINE", datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
 

@@ -30,6 +30,16 @@ def signed_querydr_answer(fields: dict[str, str]) -> dict[str, str]:
     return fields | {"vnp_SecureHash": vnpay_hash("|".join(fields.get(k, "") for k in QUERYDR_ANSWER_ORDER))}
 
 
+def querydr_answer(request: httpx.Request, **fields: str) -> httpx.Response:
+    """VNPAY's signed answer to a querydr request: a paid transaction of the order asked about, `fields` on top."""
+    body = json.loads(request.content)
+    return httpx.Response(200, json=signed_querydr_answer({
+        "vnp_ResponseId": "R2", "vnp_Command": "querydr", "vnp_ResponseCode": "00", "vnp_Message": "OK",
+        "vnp_TmnCode": TMN, "vnp_TxnRef": body["vnp_TxnRef"], "vnp_Amount": "100000", "vnp_BankCode": "NCB",
+        "vnp_PayDate": "20261123153000", "vnp_TransactionNo": "14000010", "vnp_TransactionType": "01",
+        "vnp_TransactionStatus": "00", "vnp_OrderInfo": body["vnp_OrderInfo"]} | fields))
+
+
 def signed_refund_answer(fields: dict[str, str], secret: str = SECRET) -> dict[str, str]:
     return fields | {"vnp_SecureHash": vnpay_hash("|".join(fields.get(k, "") for k in REFUND_ANSWER_ORDER), secret)}
 
