@@ -102,6 +102,8 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
                                         provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
                                         amount=status.amount, outcome=outcome, payload={"source": "reconcile"},
                                         received_at=now))
+            if attempt.state == AttemptState.expired:  # a definite answer (another amount, a failure): asked enough
+                attempt.expiry_confirmed = True
             report.settled += 1
         elif attempt.live and attempt.expires_at <= now:
             attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now

@@ -178,3 +178,18 @@ async def test_querydr_concludes_only_from_the_states_that_say_so(transaction_st
                                  lambda request: querydr_answer(request, vnp_TransactionStatus=transaction_status)))
     status = await provider.status("DVC261206MINE", datetime(2026, 12, 6, 8, 0, tzinfo=UTC))
     assert status.state == state
+
+
+async def test_another_amount_reported_for_an_expired_attempt_is_kept_once(client: httpx.AsyncClient, fees: Fees,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    _later(monkeypatch, minutes=91)
+    assert (await reconcile(older_than_s=0)).expired == 1
+    fees.bank.complete(str(attempt["provider_ref"]), mode="never", amount=BEFORE_TOTAL - 1)
+    assert (await reconcile(older_than_s=0)).settled == 1
+    payment = await _payment(client, case, str(attempt["id"]))
+    assert (payment["state"], payment["flag"]) == ("expired", "amount_mismatch")
+    assert [s["amount"] for s in payment["surpluses"]] == [BEFORE_TOTAL - 1]  # money to give back, not credit
+    assert (await reconcile(older_than_s=0)).checked == 0  # the provider has answered: no more questions
