@@ -20,6 +20,7 @@ from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.db import get_database
 from app.core.idempotency import Idempotency
+from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
 from app.dossiers.access import Viewer, get_dossier_for, lock_dossier, may_edit_draft
@@ -147,11 +148,16 @@ def _visible_to(viewer: Viewer, dossier: Dossier) -> ColumnElement[bool]:
     return true()
 
 
-async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> list[Attachment]:
+_ATTACHMENT_ORDER = ((Attachment.uploaded_at, False), (Attachment.id, False))  # oldest first, as uploaded
+
+
+async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
+                           page: PageParams) -> tuple[list[Attachment], str | None]:
+    """One page of the dossier's files the caller may see, oldest first (a dossier holds up to 200 per kind)."""
     dossier = await get_dossier_for(session, viewer, dossier_id)
-    return list((await session.execute(
-        select(Attachment).where(Attachment.dossier_id == dossier_id, _visible_to(viewer, dossier))
-        .order_by(Attachment.uploaded_at, Attachment.id))).scalars())
+    stmt = select(Attachment).where(Attachment.dossier_id == dossier_id, _visible_to(viewer, dossier))
+    return await keyset_page(session, stmt, order=_ATTACHMENT_ORDER, params=page,
+                             key=lambda a: [a.uploaded_at, a.id])
 
 
 async def get_attachment(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,

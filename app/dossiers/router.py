@@ -22,7 +22,6 @@ from app.dossiers import attachments, listing, submission
 from app.dossiers.access import check_if_match, etag, get_dossier_for, version_tag
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import (
-    AttachmentList,
     AttachmentOut,
     DossierCreate,
     DossierFilters,
@@ -147,12 +146,13 @@ async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, vie
     return await attachments.add_attachment(viewer, dossier_id, request, idem)
 
 
-@router.get("/v1/dossiers/{dossier_id}/attachments", response_model=AttachmentList,
-            responses=problems("not_found"))
-async def list_dossier_attachments(dossier_id: uuid.UUID, viewer: ViewerDep,
-                                   session: ReadSessionDep) -> AttachmentList:
-    rows = await attachments.list_attachments(session, viewer, dossier_id)
-    return AttachmentList(items=[AttachmentOut.of(a) for a in rows])
+@router.get("/v1/dossiers/{dossier_id}/attachments", response_model=Page[AttachmentOut],
+            responses=problems("not_found", "validation_error"))
+async def list_dossier_attachments(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                                   session: ReadSessionDep) -> Page[AttachmentOut]:
+    """The dossier's files the caller may see, oldest first, a page at a time (`limit`, `cursor`)."""
+    rows, cursor = await attachments.list_attachments(session, viewer, dossier_id, page)
+    return Page[AttachmentOut](items=[AttachmentOut.of(a) for a in rows], next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}/attachments/{attachment_id}/content", response_class=StreamingResponse,

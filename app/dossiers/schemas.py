@@ -219,10 +219,6 @@ class AttachmentOut(BaseModel):
                    uploaded_at=attachment.uploaded_at)
 
 
-class AttachmentList(BaseModel):
-    items: list[AttachmentOut]
-
-
 class PublicDossierOut(BaseModel):
     """Public tracking: no personal data."""
 

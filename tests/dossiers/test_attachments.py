@@ -260,3 +260,24 @@ async def test_storage_gc_removes_only_old_unreferenced_files(client, accounts, 
     assert fresh.exists() and referenced.exists()
     assert result.removed_blobs == 1 and result.removed_staging == 1
     fresh.unlink()
+
+
+async def test_the_attachment_list_is_paged_like_every_list(client, accounts, dossiers):
+    # API-CONVENTIONS: `?limit=`, `?cursor=`, `{"items", "next_cursor"}`. It returned every file, ignored
+    # `limit` and had no `next_cursor` (a dossier holds up to 200 files of each kind).
+    citizen, draft = await _draft(client, accounts, dossiers)
+    uploaded = []
+    for n in range(3):
+        response = await dossiers.upload(client, citizen, draft["id"], content=PDF + bytes([n]))
+        assert response.status_code == 201, response.text
+        uploaded.append(response.json()["id"])
+    url = f"/v1/dossiers/{draft['id']}/attachments"
+    whole = (await client.get(url, headers=citizen.headers)).json()  # oldest first (ties by id)
+    assert sorted(a["id"] for a in whole["items"]) == sorted(uploaded) and whole["next_cursor"] is None
+    first = (await client.get(f"{url}?limit=2", headers=citizen.headers)).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = (await client.get(f"{url}?limit=2&cursor={first['next_cursor']}", headers=citizen.headers)).json()
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert [a["id"] for a in first["items"] + rest["items"]] == [a["id"] for a in whole["items"]]
+    forged = await client.get(f"{url}?cursor=bm90LWEtY3Vyc29y", headers=citizen.headers)
+    assert forged.status_code == 422 and forged.json()["errors"][0]["loc"] == ["query", "cursor"]
