@@ -28,14 +28,15 @@ def _closed() -> ProblemError:
     return ProblemError("nothing_to_pay", "The dossier is closed; no fees can be paid for it.")
 
 
-async def _owing_obligation(session: AsyncSession, dossier: object) -> FeeObligation:
-    """The oldest obligation with a balance, locked; 409 `nothing_to_pay` if there is none."""
+async def _owing_obligation(session: AsyncSession, dossier: object, *, at_desk: bool = False) -> FeeObligation:
+    """The oldest obligation with a balance, locked; 409 `nothing_to_pay` if there is none. `at_desk`: the
+    payer stands at the desk, so an online attempt they have not paid yet is given up (see `expire_stale`)."""
     if getattr(dossier, "state", None) in CLOSED_DOSSIER_STATES:
         raise _closed()
     for obligation in await list_obligations(session, dossier.id):  # type: ignore[attr-defined]
         # Expire before taking the obligation's lock: expiring locks attempt rows, and a callback or reconciler
         # holds an attempt's lock while it waits for the obligation's (the other order deadlocked on PostgreSQL).
-        await expire_stale(session, obligation.id)
+        await expire_stale(session, obligation.id, unpaid_too=at_desk)
         locked = await lock_obligation(session, obligation.id)
         if locked.due - locked.paid > 0:
             # Checked again under the lock: the dossier was read before it, and a withdrawal may have come since.
@@ -45,13 +46,19 @@ async def _owing_obligation(session: AsyncSession, dossier: object) -> FeeObliga
     raise ProblemError("nothing_to_pay", "Nothing is owed on this dossier.")
 
 
-async def expire_stale(session: AsyncSession, obligation_id: uuid.UUID) -> None:
-    """Attempts past their 90 minutes stop being live (compare-and-set: a late success still wins later)."""
+async def expire_stale(session: AsyncSession, obligation_id: uuid.UUID, *, unpaid_too: bool = False) -> None:
+    """Attempts past their 90 minutes stop being live; with `unpaid_too` (a payment at the desk), also those
+    whose payer has not paid at the provider (`created`, `started`: not `submitted`), instead of keeping the
+    payer waiting at the desk for up to 90 minutes. Either way the provider was not asked, so reconciliation
+    asks it for a day; money it then reports is credited or flagged for a refund (compare-and-set: a late
+    success still wins later)."""
     now = clock.now()
+    stale = PaymentAttempt.expires_at <= now
+    if unpaid_too:
+        stale = stale | PaymentAttempt.state.in_((AttemptState.created.value, AttemptState.started.value))
     await session.execute(
         update(PaymentAttempt)
-        .where(PaymentAttempt.obligation_id == obligation_id, PaymentAttempt.state.in_(LIVE_STATES),
-               PaymentAttempt.expires_at <= now)
+        .where(PaymentAttempt.obligation_id == obligation_id, PaymentAttempt.state.in_(LIVE_STATES), stale)
         .values(state=AttemptState.expired.value, completed_at=now, updated_at=now))
 
 
@@ -136,7 +143,7 @@ async def counter_payment(session: AsyncSession, dossier: object, *, official_id
         raise validation_problem([{"loc": ["body", "receipt_number"], "type": "receipt_number_reserved",
                                    "msg": "BL-yymmdd-XXXXXXXXXX numbers are issued by the service to online "
                                           "payments"}])
-    obligation = await _owing_obligation(session, dossier)
+    obligation = await _owing_obligation(session, dossier, at_desk=True)
     balance = obligation.due - obligation.paid
     paying = balance if amount is None else amount
     if not 0 < paying <= balance:

@@ -106,7 +106,10 @@ async def payments_start(dossier_id: uuid.UUID, body: PaymentCreate, request: Re
                                 "validation_error", *IDEMPOTENCY_PROBLEMS))
 async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCreate, official_: FinanceDep,
                                   idem: IdempotencyDep, session: SessionDep) -> Response:
-    """A desk payment (cash or card at the reception desk), recorded by a finance official with its receipt."""
+    """A desk payment (cash or card at the reception desk), recorded by a finance official with its receipt. An
+    online attempt the payer has not paid yet (`created`, `started`) is given up (`expired`: money the provider
+    still reports for it is flagged for a refund); one the provider is settling (`submitted`) is 409
+    `payment_in_progress`."""
     replay = await idem.replay_or_claim(scope=str(official_.account_id),
                                         payload={"dossier": str(dossier_id), "body": body.model_dump(mode="json")})
     if replay is not None:

@@ -193,3 +193,33 @@ async def test_another_amount_reported_for_an_expired_attempt_is_kept_once(clien
     assert (payment["state"], payment["flag"]) == ("expired", "amount_mismatch")
     assert [s["amount"] for s in payment["surpluses"]] == [BEFORE_TOTAL - 1]  # money to give back, not credit
     assert (await reconcile(older_than_s=0)).checked == 0  # the provider has answered: no more questions
+
+
+async def test_the_desk_takes_over_from_an_online_attempt_not_yet_paid(client: httpx.AsyncClient,
+                                                                       fees: Fees) -> None:
+    # The payer gave up online and came to the desk: it answered 409 payment_in_progress for up to 90 minutes.
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    online = await fees.pay(client, case)
+    desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
+                             json={"receipt_number": "QD-TAKEOVER"})
+    assert desk.status_code == 201, desk.text
+    assert (await _payment(client, case, str(online["id"])))["state"] == "expired"
+    assert await fees.state(client, case) == "received"
+    # The payer finishes online after all: money to give back, never a second credit.
+    for callback in fees.bank.complete(str(online["provider_ref"])):
+        assert (await fees.deliver(client, callback)).json()["outcome"] == "overpayment"
+    assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+
+
+async def test_the_desk_waits_for_an_online_payment_the_provider_is_settling(client: httpx.AsyncClient,
+                                                                             fees: Fees) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    online = await fees.pay(client, case)
+    fees.bank.hold(str(online["provider_ref"]))
+    await reconcile(older_than_s=0)  # submitted: the payer has paid
+    desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
+                             json={"receipt_number": "QD-WAIT"})
+    assert desk.status_code == 409 and desk.json()["code"] == "payment_in_progress"
+    assert (await _payment(client, case, str(online["id"])))["state"] == "submitted"
