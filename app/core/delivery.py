@@ -123,7 +123,8 @@ async def fan_out(consumer: Consumer, *, batch: int = 500) -> int:
 
 
 async def _claim(consumer: Consumer, batch: int) -> list[tuple[Delivery, OutboxEvent]]:
-    """Lease due deliveries whose ordering key has nothing earlier pending (SKIP LOCKED on PostgreSQL)."""
+    """Lease due deliveries whose ordering key has nothing earlier pending (SKIP LOCKED on PostgreSQL); each
+    row's `next_attempt_at` holds the lease's end (see `_renew`)."""
     earlier = aliased(Delivery)
     now = clock.now()
     async with get_database().write_sessions() as session, session.begin():
@@ -142,7 +143,9 @@ async def _claim(consumer: Consumer, batch: int) -> list[tuple[Delivery, OutboxE
                               .values(next_attempt_at=now + LEASE))
         events = {e.id: e for e in (await session.execute(
             select(OutboxEvent).where(OutboxEvent.id.in_({r.event_id for r in rows})))).scalars()}
-        return [(row, events[row.event_id]) for row in rows]
+    for row in rows:  # detached now: what the statement above wrote, without another flush
+        row.next_attempt_at = now + LEASE
+    return [(row, events[row.event_id]) for row in rows]
 
 
 async def _record(consumer: Consumer, delivery: Delivery, error: str | None, stats: RunStats) -> None:
@@ -166,10 +169,27 @@ async def _record(consumer: Consumer, delivery: Delivery, error: str | None, sta
                               .values(**values))
 
 
+async def _renew(delivery: Delivery) -> bool:
+    """Extend this worker's lease on `delivery` just before sending it, if it still holds it (compare-and-set on
+    the lease's end). A batch is sent one row after another, so a row's lease taken at claim time may run out
+    before its turn; another worker may then have claimed it, and sending it here too would send it twice."""
+    until = clock.now() + LEASE
+    async with get_database().write_sessions() as session, session.begin():
+        result = await session.execute(update(Delivery).where(
+            Delivery.id == delivery.id, Delivery.state == PENDING, Delivery.next_attempt_at == delivery.next_attempt_at,
+        ).values(next_attempt_at=until))
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    delivery.next_attempt_at = until
+    return True
+
+
 async def deliver_due(consumer: Consumer, *, batch: int = 50) -> RunStats:
     """Attempt every due delivery once (outside database transactions) and record each outcome."""
     stats = RunStats()
     for delivery, event in await _claim(consumer, batch):
+        if not await _renew(delivery):  # its lease ran out and another worker has it
+            continue
         try:
             await consumer.deliver(delivery, event)
         except Exception as error:  # any failure is recorded and retried, never lost
