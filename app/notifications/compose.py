@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import LOCAL_TZ
 from app.core.outbox import OutboxEvent
 from app.dossiers.models import Dossier
+from app.fees.models import CLOSED_DOSSIER_STATES
 from app.workflow import notices as workflow_notices
 from app.workflow.models import Notice
 
@@ -122,16 +123,24 @@ async def context_for(session: AsyncSession, kind: str, language: str, dossier: 
         "fees": [], "amount": money(0, language), "fees_on_result": None,
         "paid_amount": money(int(payload.get("amount") or 0), language),
         "receipt_number": payload.get("receipt_number"), "settled": bool(payload.get("settled")),
+        # Money not counted towards the fees (paid twice, or after the dossier closed) goes back to the payer; only
+        # fees due before processing being settled moves an open dossier on.
+        "to_refund": payload.get("credited") is False or dossier.state in CLOSED_DOSSIER_STATES,
+        "moves_on": payload.get("stage") == "before_processing" and dossier.state not in CLOSED_DOSSIER_STATES,
         "refund_amount": money(int(payload.get("amount") or 0), language), "refund_reason": payload.get("reason"),
         "withdrawn_at": when(event_time(event), language),
     }
     if kind == "payment_requested":
         ctx["fees"] = [{"name": f.get("name"), "amount": money(int(f.get("amount") or 0), language),
                         "exempt_reason": f.get("exempt_reason")} for f in c.get("fees", [])]
-        obligation = await _fees(session, dossier.id, "before_processing")
-        due = obligation.balance if obligation is not None else sum(int(f.get("amount") or 0)
-                                                                   for f in c.get("fees", []))
-        ctx["amount"] = money(due, language)
+        # What was requested (the notice's lines, exempt ones at 0), not what is owed when the message goes out:
+        # sent after a retry, it said 0 đồng for fees paid meanwhile.
+        if notice is not None:
+            requested = sum(int(f.get("amount") or 0) for f in c.get("fees", []))
+        else:
+            obligation = await _fees(session, dossier.id, "before_processing")
+            requested = obligation.due if obligation is not None else 0
+        ctx["amount"] = money(requested, language)
     elif kind == "result_ready":
         obligation = await _fees(session, dossier.id, "on_result")
         if obligation is not None and obligation.balance > 0:

@@ -7,6 +7,7 @@ import re
 
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w])\+?\d[\d .-]{7,14}\d(?![\w])")
+IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")  # looks like a phone number to PHONE; kept, outages need it
 
 
 def mask_email(address: str) -> str:
@@ -28,4 +29,4 @@ def mask(recipient: str) -> str:
 def mask_text(text: str) -> str:
     """Any email address or phone-like number in free text (provider errors, SMTP replies), masked."""
     text = EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    return PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    return PHONE.sub(lambda m: m.group(0) if IPV4.fullmatch(m.group(0)) else mask_phone(m.group(0)), text)

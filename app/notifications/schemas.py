@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Language = Literal["vi", "en"]
 ChannelName = Literal["email", "sms", "zalo"]
-DeliveryState = Literal["pending", "delivered", "failed", "dead"]
+DeliveryState = Literal["pending", "delivered", "failed"]
 
 
 class PreferencesOut(BaseModel):
@@ -42,8 +42,9 @@ class NotificationOut(BaseModel):
     required: bool = Field(description="Sent although the applicant switched this channel off (legally required).")
     subject: str | None
     state: DeliveryState = Field(description=(
-        "pending: not attempted yet; failed: the last attempt failed, another is scheduled (next_attempt_at); "
-        "delivered; dead: every attempt failed (DVC_NOTIFICATION_MAX_ATTEMPTS), no more tries."))
+        "pending: not delivered yet, an attempt is scheduled (next_attempt_at; `attempts` > 0 and, for officials, "
+        "`last_error` when earlier ones failed); delivered; failed: every attempt failed "
+        "(DVC_NOTIFICATION_MAX_ATTEMPTS), no more tries."))
     attempts: int
     last_error: str | None = Field(description="The last failure (officials only; null for applicants).")
     created_at: datetime

@@ -49,11 +49,12 @@ async def update_preferences(session: AsyncSession, account_id: uuid.UUID, patch
 
 
 def _state(delivery: Delivery | None) -> str:
-    if delivery is None or (delivery.state not in (DELIVERED, DEAD) and delivery.attempts == 0):
-        return "pending"
-    if delivery.state in (DELIVERED, DEAD):
-        return str(delivery.state)
-    return "failed"
+    """Issue 10's words: retried, visible as `pending`, then `failed` after the configured attempts."""
+    if delivery is not None and delivery.state == DELIVERED:
+        return "delivered"
+    if delivery is not None and delivery.state == DEAD:
+        return "failed"
+    return "pending"
 
 
 async def list_messages(session: AsyncSession, dossier_id: uuid.UUID, page: PageParams, *,
@@ -73,6 +74,6 @@ async def list_messages(session: AsyncSession, dossier_id: uuid.UUID, page: Page
             attempts=delivery.attempts if delivery else 0,
             last_error=(delivery.last_error if delivery and show_errors else None),
             created_at=message.created_at,
-            next_attempt_at=delivery.next_attempt_at if delivery and state in ("pending", "failed") else None,
+            next_attempt_at=delivery.next_attempt_at if delivery and state == "pending" else None,
             delivered_at=delivery.delivered_at if delivery else None))
     return items, cursor

@@ -34,7 +34,7 @@ async def test_smtp_outage_is_retried_then_delivered_without_blocking_sms(client
     assert stats.failed == 1 and stats.delivered == 2  # the first email failed, the second waits behind it
     assert mail.messages == [] and len(sms.received) == 2  # SMS is not held up by email
     assert await _states(client, citizen, did) == [
-        ("submitted", "email", "failed", 1), ("submitted", "sms", "delivered", 1),
+        ("submitted", "email", "pending", 1), ("submitted", "sms", "delivered", 1),
         ("received", "email", "pending", 0), ("received", "sms", "delivered", 1)]
     errors = (await client.get(f"/v1/dossiers/{did}/notifications", headers=flow.reception.headers)).json()
     assert "SMTP" in errors["items"][0]["last_error"] and errors["items"][0]["next_attempt_at"]
@@ -70,12 +70,12 @@ async def test_provider_5xx_goes_dead_after_the_configured_attempts(client, flow
     _, dossier = await flow.submitted(code, citizen)
     did = dossier["id"]
     await deliver()
-    assert await _states(client, citizen, did) == [("submitted", "sms", "failed", 1),
-                                                   ("submitted", "zalo", "failed", 1)]
+    assert await _states(client, citizen, did) == [("submitted", "sms", "pending", 1),  # retried: pending
+                                                   ("submitted", "zalo", "pending", 1)]
     for _ in range(2):
         await make_due()
         await deliver()
-    assert await _states(client, citizen, did) == [("submitted", "sms", "dead", 3),
+    assert await _states(client, citizen, did) == [("submitted", "sms", "failed", 3),  # attempts used up
                                                    ("submitted", "zalo", "delivered", 2)]
     assert sms.requests == 3 and sms.received == [] and len(zalo.received) == 1
     official = (await client.get(f"/v1/dossiers/{did}/notifications", headers=flow.reception.headers)).json()

@@ -25,6 +25,7 @@ def _context(**overrides: object) -> dict[str, object]:
         "result_name": "Giấy chứng nhận", "tracking_number": "EL123456789VN", "returned_at": "10:00 ngày 15/03/2025",
         "fees": [{"name": "Lệ phí", "amount": "150.000 đồng", "exempt_reason": None}], "amount": "150.000 đồng",
         "fees_on_result": None, "paid_amount": "150.000 đồng", "receipt_number": "BL-1", "settled": True,
+        "to_refund": False, "moves_on": True,
         "refund_amount": "150.000 đồng", "refund_reason": "Nộp trùng", "withdrawn_at": "10:00 ngày 04/03/2025"}
     return {**base, **overrides}
 

@@ -17,6 +17,7 @@ import httpx
 from app.core.settings import Settings
 from app.notifications.channels.base import ChannelError, FakeProvider, OutgoingMessage, ScriptedFailures
 from app.notifications.channels.http import international, post_json, without_diacritics
+from app.notifications.masking import mask_text
 
 ACCEPTED = "100"
 
@@ -46,7 +47,7 @@ class SmsChannel:
         code = str(answer.get("CodeResult"))
         if code != ACCEPTED:
             raise ChannelError(f"SMS provider refused the message: CodeResult {code} "
-                               f"{str(answer.get('ErrorMessage') or '')[:200]}".rstrip())
+                               f"{mask_text(str(answer.get('ErrorMessage') or ''))[:200]}".rstrip())
 
 
 @dataclass

@@ -19,6 +19,7 @@ import httpx
 from app.core.settings import Settings
 from app.notifications.channels.base import ChannelError, FakeProvider, OutgoingMessage, ScriptedFailures
 from app.notifications.channels.http import international, post_json
+from app.notifications.masking import mask_text
 
 
 class ZaloChannel:
@@ -43,7 +44,7 @@ class ZaloChannel:
                                  timeout_s=self.timeout, transport=self.transport, provider="Zalo ZNS")
         if answer.get("error") != 0:
             raise ChannelError(f"Zalo ZNS refused the message: error {answer.get('error')} "
-                               f"{str(answer.get('message') or '')[:200]}".rstrip())
+                               f"{mask_text(str(answer.get('message') or ''))[:200]}".rstrip())
 
 
 @dataclass
