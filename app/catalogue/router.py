@@ -199,7 +199,10 @@ async def catalogue_import(request: Request, editor: EditorDep, session: Session
     """Validate the whole document, then write it; any error -> 422 listing each with its JSON `pointer`."""
     try:
         raw = await request.json()
-    except ValueError as error:  # like any undecodable body (app.core.problems): malformed input, 422
+    # Like any undecodable body (app.core.problems): malformed input, 422. json.loads recurses once per level of
+    # nesting, so a body nested deeper than the interpreter's limit is a RecursionError, not a ValueError (FastAPI
+    # turns both into the same 400 that app.core.problems answers as 422 on every other route).
+    except (ValueError, RecursionError) as error:
         raise validation_problem([service.field_error(["body"], "body could not be parsed", "body_invalid")],
                                  "The request body could not be parsed.") from error
     return await importer.import_document(session, editor, raw)

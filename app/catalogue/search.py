@@ -5,10 +5,14 @@ stored padded with spaces, so `' ' || word` found in the column means "a word st
 is one integer computed by the database:
 
     3,000,000 - length(name)      the whole query, as a phrase, in the name (shorter names first)
-    2,000,000 - span              every word in the name; span = distance between the first and last word
+    2,000,000 + ROOM - span       every word in the name; span = distance between the first and last word
                                   found, so words closer together rank higher
     1,000,000 + 1000 * matched    some words in the name, more words higher
     matched in field/agency       no word in the name, but in the field or agency name
+
+Every rank lies inside its band, [floor, next floor): the keyset below relies on it. (The "every word" rank was
+once 2,000,000 - span, below its own floor, and a page ending on such a row skipped the rest of the band.)
+Length and span are capped at ROOM so that even a name longer than any the schema allows cannot leave it.
 
 The three name bands are queried one after the other, each ordered by (rank DESC, code) and only until the
 page is full: the first band (every word in the name, AND of `LIKE '% word%'`) is selective and, on
@@ -40,6 +44,9 @@ from app.core.pagination import PageParams, decode_cursor, encode_cursor, keyset
 from app.core.problems import ProblemError
 
 PHRASE, ALL_WORDS, SOME_WORDS = 3_000_000, 2_000_000, 1_000_000
+# Room inside the "every word" band for the name length (phrase) and the span (all words): names are at most a
+# few thousand characters (schemas.LongName), far below it.
+ROOM = 400_000
 
 
 class _position(FunctionElement[int]):
@@ -81,10 +88,15 @@ def _extreme_pg(element: _extreme, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{'GREATEST' if element.largest else 'LEAST'}({compiler.process(element.clauses, **kw)})"
 
 
+def _capped(value: ColumnElement[int]) -> ColumnElement[int]:
+    return _extreme(False, value, literal(ROOM))
+
+
 def _span(positions: Sequence[ColumnElement[int]]) -> ColumnElement[int]:
+    """Characters from the first to the last word found, at most ROOM."""
     if len(positions) == 1:
         return literal(0)
-    return _extreme(True, *positions) - _extreme(False, *positions)
+    return _capped(_extreme(True, *positions) - _extreme(False, *positions))
 
 
 @dataclass(frozen=True)
@@ -116,8 +128,10 @@ def tiers(q: str) -> list[Tier]:
     some_in_extra = or_(*[extra.like(p) for p in patterns])  # indexable (pg_trgm)
     # The "some words" band scans most rows anyway: strpos() is cheaper per row than LIKE there.
     matched = _count([case((p > 0, 1), else_=0) for p in positions])
+    # phrase: [PHRASE - ROOM, PHRASE]; every word: [ALL_WORDS, ALL_WORDS + ROOM]; both inside [ALL_WORDS, PHRASE].
     result = [Tier(ALL_WORDS, all_in_name, case(
-        (_position(name, literal(phrase)) > 0, PHRASE - func.length(name)), else_=ALL_WORDS - _span(positions)))]
+        (_position(name, literal(phrase)) > 0, PHRASE - _capped(func.length(name))),
+        else_=ALL_WORDS + ROOM - _span(positions)))]
     if len(words) > 1:
         result.append(Tier(SOME_WORDS, matched.between(1, len(words) - 1), SOME_WORDS + matched * 1000))
     matched_extra = _count([case((_position(extra, literal(" " + w)) > 0, 1), else_=0) for w in words])

@@ -44,8 +44,18 @@ def content_of(version: ProcedureVersion) -> dict[str, Any]:
     return {name: getattr(version, name) for name in CONTENT_FIELDS}
 
 
+def shown_status(version: ProcedureVersion, now: datetime | None = None) -> VersionStatus:
+    """The status as of now. Publishing from a future valid_from stores the predecessor as retired at once (the
+    partial unique index allows one published row), but it stays in force until its valid_to (live_clause):
+    until then it is shown published, like the version that will replace it."""
+    moment = clock.now() if now is None else now
+    if version.status == VersionStatus.retired and version.valid_to is not None and version.valid_to > moment:
+        return VersionStatus.published
+    return version.status
+
+
 def to_out(version: ProcedureVersion) -> schemas.ProcedureOut:
-    return schemas.ProcedureOut(code=version.procedure_code, version=version.version, status=version.status,
+    return schemas.ProcedureOut(code=version.procedure_code, version=version.version, status=shown_status(version),
                                 valid_from=version.valid_from, valid_to=version.valid_to, **content_of(version))
 
 
@@ -152,11 +162,11 @@ async def _editable_version(session: AsyncSession, editor: Editor, code: str, nu
     if version is None:
         raise not_found("procedure version")
     require_edit(editor, version.agency_code)
-    if version.status == VersionStatus.published:
-        raise ProblemError("version_published", f"Version {number} is published and cannot change; "
+    if version.status != VersionStatus.draft:
+        # Retired versions were published: they are immutable for the same reason (issue 5, "PATCH on them is
+        # 409 version_published"), and one still in force until its successor's valid_from is shown published.
+        raise ProblemError("version_published", f"Version {number} was published and cannot change; "
                            "create a new draft instead.")
-    if version.status == VersionStatus.retired:
-        raise ProblemError("conflict", f"Version {number} is retired and cannot change.")
     return version
 
 
@@ -225,6 +235,9 @@ async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
     if version is None:
         raise not_found("procedure version")
     require_edit(editor, version.agency_code)
+    if version.status == VersionStatus.retired and version.valid_to is not None and version.valid_to > clock.now():
+        raise ProblemError("conflict", f"Version {number} already ends at {version.valid_to.isoformat()}, when "
+                           "the version published after it takes over.")
     if version.status != VersionStatus.published:
         raise ProblemError("conflict", f"Version {number} is {version.status.value}; only a published "
                            "version can be retired.")

@@ -52,7 +52,7 @@ async def test_published_and_retired_versions_are_immutable(catalogue: Catalogue
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
             await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=3))
-    assert caught.value.code == "conflict"
+    assert caught.value.code == "version_published"  # a retired version was published (issue 5)
     async with catalogue.session() as session:
         assert (await service.get_version(session, code, 1)).processing_days == 10  # type: ignore[union-attr]
 
