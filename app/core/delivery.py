@@ -5,8 +5,10 @@ delivers due rows outside any database transaction and records the outcome. Guar
 
 - at most one delivery row per (consumer, event, target): a message is never sent twice for one event and
   target, even with several workers;
-- per ordering key (e.g. a dossier), a delivery is attempted only when no earlier one is still pending, so a
-  later status never overtakes an earlier one;
+- per (consumer, ordering key, target) -- e.g. one dossier's events to one receiver -- a delivery is attempted
+  only when no earlier one to that target is still pending, so a later status never overtakes an earlier one
+  at that receiver; a target that keeps failing holds back only its own later deliveries, never another
+  target's (another subscription, channel or portal);
 - failures are retried on the consumer's schedule, then marked `dead`; a crash between claim and outcome only
   delays the row until its lease expires.
 
@@ -123,13 +125,16 @@ async def fan_out(consumer: Consumer, *, batch: int = 500) -> int:
 
 
 async def _claim(consumer: Consumer, batch: int) -> list[tuple[Delivery, OutboxEvent]]:
-    """Lease due deliveries whose ordering key has nothing earlier pending (SKIP LOCKED on PostgreSQL); each
-    row's `next_attempt_at` holds the lease's end (see `_renew`)."""
+    """Lease due deliveries with nothing earlier pending for the same ordering key and target (SKIP LOCKED on
+    PostgreSQL); each row's `next_attempt_at` holds the lease's end (see `_renew`). The "earlier" probe is an
+    equality on (consumer, ordering_key) and a range on event_id: the `ix_outbox_deliveries_order` index; the
+    target is then compared on that key's few rows (one dossier's events times its targets)."""
     earlier = aliased(Delivery)
     now = clock.now()
     async with get_database().write_sessions() as session, session.begin():
         blocked = exists().where(and_(earlier.consumer == Delivery.consumer,
                                       earlier.ordering_key == Delivery.ordering_key,
+                                      earlier.target == Delivery.target,
                                       earlier.event_id < Delivery.event_id, earlier.state == PENDING))
         stmt = (select(Delivery).where(Delivery.consumer == consumer.name, Delivery.state == PENDING,
                                        Delivery.next_attempt_at <= now, ~blocked)

@@ -34,7 +34,8 @@ DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint id; larger val
 router = APIRouter(tags=["integration"])
 
 SyncClientDep = Annotated[Principal, client("dossiers:sync")]
-WebhookClientDep = Annotated[Principal, client()]
+WebhookClientDep = Annotated[Principal, client()]  # managing what it has: also after losing a scope
+WebhookSubscriberDep = Annotated[Principal, client(webhooks.READ_SCOPE)]  # events carry dossier data
 SyncReaderDep = Annotated[Principal, official_or_client(roles=(), scopes=("dossiers:sync",))]
 
 
@@ -83,7 +84,7 @@ async def integration_sync_replay(dossier_id: uuid.UUID, admin: AdminDep, sessio
 
 
 @router.post("/v1/webhooks", status_code=201, response_model=WebhookCreated, responses=problems("validation_error"))
-async def webhooks_create(body: WebhookCreate, caller: WebhookClientDep, session: SessionDep) -> Response:
+async def webhooks_create(body: WebhookCreate, caller: WebhookSubscriberDep, session: SessionDep) -> Response:
     """Subscribe a URL to event types; the answer carries the signing secret, shown only here."""
     subscription = await webhooks.create(session, caller, body)
     created = WebhookCreated(**_webhook_out(subscription).model_dump(), secret=subscription.secret)

@@ -1,7 +1,9 @@
 """Signed webhooks: clients' subscriptions, and the outbox consumer `webhooks` that delivers to them.
 
 Each event of a subscribed type about a dossier of one of the client's agencies becomes one delivery (target =
-subscription id, ordering key = dossier id: a receiver sees one dossier's events in order). The body is JSON
+subscription id, ordering key = dossier id: a subscription sees one dossier's events in order, and one failing
+subscription holds back none of another's), provided the client still holds `dossiers:read` (the events carry
+dossier data: its code, the applicant id) and is active. The body is JSON
 `{"id": <event uuid>, "type", "created_at", "data"}`, signed with the subscription's secret:
 
     X-DVC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{raw body}")>
@@ -43,6 +45,7 @@ from app.integration.models import WebhookSubscription
 from app.integration.schemas import WEBHOOK_EVENT_TYPES, WebhookCreate
 
 CONSUMER = "webhooks"
+READ_SCOPE = "dossiers:read"  # every webhook event is about a dossier: subscribing and receiving need this scope
 SIGNATURE_HEADER = "X-DVC-Signature"
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                 timedelta(days=1))
@@ -89,9 +92,12 @@ async def create(session: AsyncSession, client: Principal, data: WebhookCreate) 
     return subscription
 
 
-async def get_own(session: AsyncSession, client: Principal, subscription_id: uuid.UUID) -> WebhookSubscription:
+async def get_own(session: AsyncSession, client: Principal, subscription_id: uuid.UUID, *,
+                  deleted: bool = False) -> WebhookSubscription:
+    """The caller's own subscription, else 404. A deleted one only with `deleted=True` (reading its log)."""
     subscription = await session.get(WebhookSubscription, subscription_id)
-    if subscription is None or subscription.client_id != client.account_id or subscription.deleted_at is not None:
+    if (subscription is None or subscription.client_id != client.account_id
+            or (subscription.deleted_at is not None and not deleted)):
         raise not_found("webhook")
     return subscription
 
@@ -115,8 +121,8 @@ async def delete(session: AsyncSession, client: Principal, subscription_id: uuid
 
 async def deliveries(session: AsyncSession, client: Principal, subscription_id: uuid.UUID,
                      page: PageParams) -> tuple[list[Any], str | None]:
-    """The delivery log, newest first: (Delivery, event uuid, event type) rows."""
-    await get_own(session, client, subscription_id)
+    """The delivery log, newest first: (Delivery, event uuid, event type) rows; a deleted subscription's too."""
+    await get_own(session, client, subscription_id, deleted=True)
     stmt: Any = (select(Delivery, OutboxEvent.event_id, OutboxEvent.event_type)
             .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
             .where(Delivery.consumer == CONSUMER, Delivery.target == str(subscription_id)))
@@ -171,6 +177,7 @@ class WebhookConsumer:
             if subscription.client_id not in allowed:
                 account = await identity.get_account(session, subscription.client_id)
                 allowed[subscription.client_id] = (str(account.status) == "active"
+                                                   and READ_SCOPE in (account.scopes or [])
                                                    and agency in (account.agency_codes or []))
             if allowed[subscription.client_id]:
                 targets.append(Target(str(subscription.id), ordering_key=str(event.aggregate_id)))

@@ -112,3 +112,35 @@ async def test_a_crash_after_claim_only_delays_the_delivery(app, monkeypatch: py
         await session.execute(update(Delivery).values(next_attempt_at=clock.now()))  # the lease runs out
     await deliver_due(consumer)
     assert [s for s, _ in await _states()] == [DELIVERED]
+
+
+class PerTargetFailingConsumer(RecordingConsumer):
+    """Every delivery to `failing` fails; the other targets answer."""
+
+    def __init__(self, targets: Sequence[str], failing: str) -> None:
+        super().__init__(targets=targets)
+        self.failing = failing
+
+    def retry_delays(self) -> Sequence[timedelta]:
+        return [timedelta(days=1)] * 5  # the failing target's first event stays pending a long while
+
+    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        if delivery.target == self.failing:
+            raise ConnectionError("receiver down")
+        self.sent.append((delivery.target, event.event_type, event.id))
+
+
+async def test_a_failing_target_does_not_hold_back_another_targets_events(app) -> None:  # type: ignore[no-untyped-def]
+    """Ordering is per (consumer, ordering key, target): b's later event does not wait for a's earlier one."""
+    consumer = PerTargetFailingConsumer(targets=("a", "b"), failing="a")
+    dossier = uuid.uuid4()
+    await _emit("first", dossier)
+    await run_consumer(consumer)  # a fails and is retried in a day; b gets "first"
+    await _emit("second", dossier)
+    await run_consumer(consumer)
+    assert [(t, e) for t, e, _ in consumer.sent] == [("b", "first"), ("b", "second")]
+    async with get_database().read_sessions() as session:
+        rows = (await session.execute(select(Delivery.target, Delivery.state, Delivery.attempts)
+                                      .order_by(Delivery.event_id, Delivery.target))).all()
+    assert [tuple(r) for r in rows] == [("a", PENDING, 1), ("b", DELIVERED, 1), ("a", PENDING, 0),
+                                        ("b", DELIVERED, 1)]  # a's second still waits behind a's first

@@ -1,0 +1,123 @@
+"""Webhooks, audit of session 11: ordering per subscription, the `dossiers:read` scope, deleted logs readable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.delivery import DEAD, DELIVERED, PENDING, RunStats, run_consumer
+from app.integration.webhooks import CONSUMER, WebhookConsumer
+from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, receive, submitted_dossier
+from tests.support.identity_fixtures import DEFAULT_AGENCY
+
+GOOD_URL = "https://good.example.com/dvc"
+BAD_URL = "https://bad.example.com/dvc"
+EVENTS = ["dossier.submitted", "dossier.status_changed"]
+
+
+class Receivers:
+    """Two receivers behind one httpx.MockTransport: `bad.example.com` answers 500, the rest 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.consumer = WebhookConsumer(httpx.MockTransport(self._handle))
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(500 if request.url.host == "bad.example.com" else 200)
+
+    def received(self, host: str) -> list[str]:
+        return [json.loads(r.content)["type"] for r in self.requests if r.url.host == host]
+
+    async def run(self) -> RunStats:
+        total = RunStats()
+        for _ in range(20):
+            stats = await run_consumer(self.consumer)
+            total.delivered += stats.delivered
+            total.failed += stats.failed
+            if not (stats.fanned_out or stats.delivered):
+                break
+        return total
+
+
+@pytest.fixture
+def receivers(dns: FakeDns) -> Receivers:
+    dns.set("good.example.com", PUBLIC_IP)
+    dns.set("bad.example.com", PUBLIC_IP)
+    return Receivers()
+
+
+async def _subscribe(client: Any, actor: Any, url: str = GOOD_URL) -> httpx.Response:
+    response: httpx.Response = await client.post("/v1/webhooks", json={"url": url, "event_types": EVENTS},
+                                                 headers=actor.headers)
+    return response
+
+
+async def test_a_failing_subscriber_does_not_hold_back_another_subscribers_events(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receivers: Receivers) -> None:
+    failing = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    healthy = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    assert (await _subscribe(client, failing, BAD_URL)).status_code == 201
+    assert (await _subscribe(client, healthy, GOOD_URL)).status_code == 201
+    dossier = await submitted_dossier(client, accounts, dossiers)
+    await receivers.run()  # bad's dossier.submitted fails: retried in a minute
+    await receive(client, await accounts.official(DEFAULT_AGENCY, ["reception"]), dossier["id"])
+    await receivers.run()
+    assert receivers.received("good.example.com") == EVENTS  # not held back for a day behind bad's failure
+    assert receivers.received("bad.example.com") == ["dossier.submitted"]  # bad's own order still holds
+    rows = await deliveries(CONSUMER)
+    assert sorted(r.state for r in rows) == sorted([DELIVERED, DELIVERED, PENDING, PENDING])
+
+
+async def test_subscribing_needs_the_dossiers_read_scope(client, accounts, receivers: Receivers) -> None:  # type: ignore[no-untyped-def]
+    reports_only = await accounts.client(["reports:read"], [DEFAULT_AGENCY])
+    response = await _subscribe(client, reports_only)
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "scope_missing"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get("/v1/webhooks", headers=reports_only.headers)).json()["items"] == []
+    reader = await accounts.client(["dossiers:read", "reports:read"], [DEFAULT_AGENCY])
+    assert (await _subscribe(client, reader)).status_code == 201
+
+
+async def test_a_client_that_lost_dossiers_read_receives_no_more_events(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receivers: Receivers) -> None:
+    integrator = await accounts.client(["dossiers:read", "reports:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    admin = await accounts.admin()
+    changed = await client.patch(f"/v1/clients/{integrator.id}", json={"scopes": ["reports:read"]},
+                                 headers=admin.headers)
+    assert changed.status_code == 200, changed.text
+    await submitted_dossier(client, accounts, dossiers)
+    await receivers.run()
+    assert receivers.requests == []
+    assert await deliveries(CONSUMER) == []
+    # it still manages what it has: sees and deletes its subscription
+    assert (await client.get(f"/v1/webhooks/{hook['id']}", headers=integrator.headers)).status_code == 200
+    assert (await client.delete(f"/v1/webhooks/{hook['id']}", headers=integrator.headers)).status_code == 204
+
+
+async def test_a_deleted_subscriptions_delivery_log_stays_readable(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receivers: Receivers) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator, BAD_URL)).json()
+    await submitted_dossier(client, accounts, dossiers)
+    await receivers.run()
+    path = f"/v1/webhooks/{hook['id']}"
+    assert (await client.delete(path, headers=integrator.headers)).status_code == 204
+    log = await client.get(f"{path}/deliveries", headers=integrator.headers)
+    assert log.status_code == 200, log.text
+    [entry] = log.json()["items"]
+    assert (entry["state"], entry["attempts"], entry["last_error"]) == (DEAD, 1, "subscription deleted")
+    # reads only: the subscription itself, a replay and a second delete still answer 404
+    assert (await client.get(path, headers=integrator.headers)).status_code == 404
+    replay = await client.post(f"{path}/deliveries/{entry['id']}/replay", headers=integrator.headers)
+    assert replay.status_code == 404 and replay.json()["code"] == "not_found"
+    assert (await client.delete(path, headers=integrator.headers)).status_code == 404
+    assert [d.state for d in await deliveries(CONSUMER)] == [DEAD]
+    # and only for its owner
+    stranger = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    assert (await client.get(f"{path}/deliveries", headers=stranger.headers)).status_code == 404
