@@ -9,8 +9,9 @@ delivers due rows outside any database transaction and records the outcome. Guar
   only when no earlier one to that target is still pending, so a later status never overtakes an earlier one
   at that receiver; a target that keeps failing holds back only its own later deliveries, never another
   target's (another subscription, channel or portal);
-- failures are retried on the consumer's schedule, then marked `dead`; a crash between claim and outcome only
-  delays the row until its lease expires.
+- failures are retried on the consumer's schedule, then marked `dead` (a consumer with `replacements` may then
+  name other targets for the event, in the same transaction); a crash between claim and outcome only delays
+  the row until its lease expires.
 
 Fan-out reads events by id after the consumer's offset. On PostgreSQL ids are allocated before commit, so a gap
 in ids may be a transaction still in flight: the offset does not move past a gap until the event after it is
@@ -78,7 +79,9 @@ class Target:
 
 
 class Consumer(Protocol):
-    """A destination for outbox events. `deliver` raises to report a failure (its text is recorded)."""
+    """A destination for outbox events. `deliver` raises to report a failure (its text is recorded). A consumer
+    with somewhere else to try may also define `async replacements(session, delivery, event) -> list[Target]`:
+    called when a delivery dies, in the transaction that records it (a notification's next channel)."""
 
     name: str
 
@@ -153,7 +156,8 @@ async def _claim(consumer: Consumer, batch: int) -> list[tuple[Delivery, OutboxE
     return [(row, events[row.event_id]) for row in rows]
 
 
-async def _record(consumer: Consumer, delivery: Delivery, error: str | None, stats: RunStats) -> None:
+async def _record(consumer: Consumer, delivery: Delivery, event: OutboxEvent, error: str | None,
+                  stats: RunStats) -> None:
     now = clock.now()
     attempts = delivery.attempts + 1
     values: dict[str, object] = {"attempts": attempts}
@@ -170,8 +174,12 @@ async def _record(consumer: Consumer, delivery: Delivery, error: str | None, sta
             values["next_attempt_at"] = now + delays[attempts - 1]
             stats.failed += 1
     async with get_database().write_sessions() as session, session.begin():
-        await session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state == PENDING)
-                              .values(**values))
+        result = await session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.state == PENDING)
+                                       .values(**values))
+        if values.get("state") == DEAD and getattr(result, "rowcount", 0) == 1 and hasattr(consumer, "replacements"):
+            for target in await consumer.replacements(session, delivery, event):
+                session.add(Delivery(consumer=consumer.name, event_id=event.id, target=target.target,
+                                     ordering_key=target.ordering_key, next_attempt_at=now, created_at=now))
 
 
 async def _renew(delivery: Delivery) -> bool:
@@ -199,9 +207,9 @@ async def deliver_due(consumer: Consumer, *, batch: int = 50) -> RunStats:
             await consumer.deliver(delivery, event)
         except Exception as error:  # any failure is recorded and retried, never lost
             log.warning("delivery %s to %s failed: %s", delivery.id, consumer.name, error)
-            await _record(consumer, delivery, f"{type(error).__name__}: {error}", stats)
+            await _record(consumer, delivery, event, f"{type(error).__name__}: {error}", stats)
         else:
-            await _record(consumer, delivery, None, stats)
+            await _record(consumer, delivery, event, None, stats)
     return stats
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_database
-from app.core.delivery import Delivery, RunStats, Target, deliver_due, run_consumer
+from app.core.delivery import DEAD, Delivery, RunStats, Target, deliver_due, run_consumer
 from app.core.outbox import OutboxEvent
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
@@ -28,7 +28,7 @@ from app.notifications.channels.base import Attachment, ChannelError, OutgoingMe
 from app.notifications.compose import context_for, message_for
 from app.notifications.masking import mask, mask_text
 from app.notifications.models import NotificationMessage
-from app.notifications.preferences import REQUIRED_KINDS, routes_for
+from app.notifications.preferences import REQUIRED_KINDS, fallback_route, routes_for
 from app.notifications.render import render
 from app.workflow import notices as workflow_notices
 from app.workflow.models import Notice
@@ -66,6 +66,32 @@ class NotificationsConsumer:
                 kind=kind, language=language, recipient=route.recipient, required=route.required,
                 notice_id=notice.id if notice is not None else None))
         return [Target(route.channel, f"{dossier.id}:{route.channel}") for route in routes]
+
+    async def replacements(self, session: AsyncSession, delivery: Delivery, event: OutboxEvent) -> list[Target]:
+        """A legally required message must reach the applicant (issue 10): when its last live channel gives up,
+        the next channel it has not tried takes over, with its own message row and delivery."""
+        messages = (await session.execute(select(NotificationMessage).where(
+            NotificationMessage.event_id == event.id))).scalars().all()
+        dead = next((m for m in messages if m.channel == delivery.target), None)
+        if dead is None or dead.kind not in REQUIRED_KINDS:
+            return []
+        alive = (await session.execute(select(Delivery.id).where(
+            Delivery.consumer == self.name, Delivery.event_id == event.id, Delivery.state != DEAD,
+            Delivery.target != delivery.target))).first()
+        if alive is not None:  # another channel delivered it, or may still
+            return []
+        dossier = await session.get_one(Dossier, dead.dossier_id)
+        route = await fallback_route(session, dossier, tuple(channels.active()), {m.channel for m in messages})
+        if route is None:
+            log.warning("required %s message of dossier %s reached no channel", dead.kind, dossier.code)
+            return []
+        session.add(NotificationMessage(
+            event_id=event.id, event_type=event.event_type, channel=route.channel, dossier_id=dossier.id,
+            kind=dead.kind, language=dead.language, recipient=route.recipient, required=True,
+            notice_id=dead.notice_id))
+        log.info("required %s message of dossier %s: %s gave up, trying %s", dead.kind, dossier.code,
+                 dead.channel, route.channel)
+        return [Target(route.channel, f"{dossier.id}:{route.channel}")]
 
     async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
         try:

@@ -11,6 +11,8 @@ The rule (documented in the API too):
   is used, whatever the preferences say.
 - Dossiers without an account (desk and postal intake) use the contact given at intake: email if an address
   was given, SMS if a phone number was given; Zalo needs the applicant's consent, so never; Vietnamese.
+- A required message whose channels all gave up (every attempt failed) goes to the next channel of that order
+  it has not tried, until one delivers or none is left.
 - The address is the dossier's contact (given at submission or intake), else the account's current one.
 """
 
@@ -73,9 +75,7 @@ async def save_preferences(session: AsyncSession, account_id: uuid.UUID, current
     return Preferences(email=row.email, sms=row.sms, zalo=row.zalo, language=row.language)
 
 
-async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,
-                     configured: tuple[str, ...]) -> tuple[list[Route], str]:
-    """The channels (with addresses) a message of `kind` about `dossier` goes to, and its language."""
+async def _addresses(session: AsyncSession, dossier: Dossier) -> tuple[dict[str, str | None], Preferences]:
     email, phone = dossier.contact_email, dossier.contact_phone
     if dossier.applicant_id is not None:
         account = await identity.get_account(session, dossier.applicant_id)
@@ -83,9 +83,27 @@ async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,
         prefs = await preferences_of(session, dossier.applicant_id, has_email=bool(account.email))
     else:
         prefs = Preferences(email=True, sms=True, zalo=False, language="vi")
-    addresses = {"email": email, "sms": phone, "zalo": phone}
+    # Zalo needs the applicant's consent, which only an account gives.
+    return {"email": email, "sms": phone, "zalo": phone if dossier.applicant_id is not None else None}, prefs
+
+
+async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,
+                     configured: tuple[str, ...]) -> tuple[list[Route], str]:
+    """The channels (with addresses) a message of `kind` about `dossier` goes to, and its language."""
+    addresses, prefs = await _addresses(session, dossier)
     usable = [c for c in CHANNEL_ORDER if c in configured and addresses[c]]
     routes = [Route(c, str(addresses[c]), False) for c in usable if prefs.wants(c)]
     if not routes and kind in REQUIRED_KINDS and usable:
         routes = [Route(usable[0], str(addresses[usable[0]]), True)]
     return routes, prefs.language
+
+
+async def fallback_route(session: AsyncSession, dossier: Dossier, configured: tuple[str, ...],
+                         tried: set[str]) -> Route | None:
+    """For a required message whose every channel gave up: the next channel, in the order email, SMS, Zalo, that
+    the service has and the applicant has an address for and that this message has not tried."""
+    addresses, _ = await _addresses(session, dossier)
+    for channel in CHANNEL_ORDER:
+        if channel in configured and channel not in tried and addresses[channel]:
+            return Route(channel, str(addresses[channel]), True)
+    return None

@@ -132,3 +132,30 @@ async def test_provider_refusal_texts_are_masked_in_logs_and_errors(client, flow
 def test_masking_keeps_ip_addresses() -> None:
     assert mask_text("Error connecting to 127.0.0.1 on port 25") == "Error connecting to 127.0.0.1 on port 25"
     assert mask_text("call 0912 345 678 or 10.0.0.12") == "call 09******78 or 10.0.0.12"
+
+
+async def test_a_required_message_whose_channel_gives_up_goes_to_the_next_one(client, flow, accounts, mail, zalo,
+                                                                               monkeypatch) -> None:
+    # Issue 10: required messages "always go to at least one channel the applicant has". Zalo only, and the
+    # phone has no Zalo account: the refusal died there and the verified email was never tried.
+    monkeypatch.setenv("DVC_NOTIFICATION_MAX_ATTEMPTS", "2")
+    get_settings.cache_clear()
+    try:
+        code = await flow.procedure()
+        citizen = await accounts.citizen(email="lan@example.vn", phone="0912345678")
+        await client.patch(URL, headers=citizen.headers, json={"email": False, "zalo": True})
+        zalo.fail(error=-118)
+        _, dossier = await flow.submitted(code, citizen)
+        await flow.act(flow.reception, dossier["id"], "reject", reason="Không thuộc thẩm quyền")
+        for _ in range(6):
+            await make_due()
+            await deliver()
+    finally:
+        get_settings.cache_clear()
+    listed = (await client.get(f"/v1/dossiers/{dossier['id']}/notifications", headers=citizen.headers)).json()
+    refusal = [(i["channel"], i["state"], i["required"]) for i in listed["items"] if i["kind"] == "refused"]
+    assert refusal == [("zalo", "failed", False), ("email", "delivered", True)]
+    assert [m["To"] for m in mail.messages if "từ chối" in m["Subject"].lower()] == ["lan@example.vn"]
+    # A message that is not required (the submission receipt) is not moved to another channel.
+    submitted = [(i["channel"], i["state"]) for i in listed["items"] if i["kind"] == "submitted"]
+    assert submitted == [("zalo", "failed")]
