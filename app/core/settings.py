@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = ""
     oidc_jwks_file: str = ""
     oidc_jwks_min_refresh_s: int = Field(default=60, ge=0)
+    # The JWKS is fetched again once this old (not more often than oidc_jwks_min_refresh_s), so a key the
+    # provider withdraws stops verifying, cached tokens included, without waiting for a token with a new kid.
+    oidc_jwks_max_age_s: int = Field(default=600, ge=1, le=86400)
     oidc_algorithms: str = "RS256,PS256,ES256"
     oidc_leeway_s: int = Field(default=30, ge=0, le=600)
     oidc_claim_citizen_id: str = "citizen_id"

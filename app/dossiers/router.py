@@ -114,8 +114,8 @@ async def delete_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: Sess
 
 
 @router.post("/v1/dossiers/{dossier_id}/submit", response_model=DossierOut,
-             responses=problems("not_found", "dossier_not_draft", "documents_missing", "idempotency_in_progress",
-                                "idempotency_key_reused", "validation_error"))
+             responses=problems("assurance_too_low", "not_found", "dossier_not_draft", "documents_missing",
+                                "idempotency_in_progress", "idempotency_key_reused", "validation_error"))
 async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: IdempotencyDep,
                          session: SessionDep) -> Response:
     """File the draft: every required part attached; assigns the dossier code; state `submitted`."""

@@ -2,8 +2,10 @@
 
 Only asymmetric algorithms from settings are accepted, so a token signed with HS256 using the public key as
 the secret (key confusion) or `alg: none` never verifies. Keys are constructed once per (kid, alg) and kept:
-building an RSA key object costs more than verifying a signature with it. An unknown `kid` triggers at most
-one JWKS refresh per `DVC_OIDC_JWKS_MIN_REFRESH_S`; an unreachable JWKS never lets a token through.
+building an RSA key object costs more than verifying a signature with it. The JWKS is fetched again when a
+token names an unknown `kid` and once it is `DVC_OIDC_JWKS_MAX_AGE_S` old (so a key the provider withdraws stops
+verifying), at most once per `DVC_OIDC_JWKS_MIN_REFRESH_S`; an unreachable JWKS never lets a token through, and
+while it cannot be fetched the keys fetched last keep verifying.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 from jose import jwk, jws, jwt
@@ -65,6 +68,7 @@ class KeySet:
         if not isinstance(keys, list):
             raise ValueError("JWKS document has no 'keys' list")
         self._jwks: list[dict[str, Any]] = [k for k in keys if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+        self.kids = frozenset(k["kid"] for k in self._jwks if isinstance(k.get("kid"), str))
         self._constructed: dict[tuple[str | None, str], list[Key]] = {}
 
     def candidates(self, kid: str | None, alg: str) -> list[Key]:
@@ -142,20 +146,32 @@ def source_for(settings: Settings) -> JwksSource:
     return NoSource()
 
 
+class _Verdict(NamedTuple):
+    """A verified token as cached: its claims cannot change, only the clock and the provider's key set can."""
+
+    verified: VerifiedToken
+    expires: float
+    not_before: float
+    kid: str | None
+    keys: KeySet  # the key set it was verified against
+
+
 class TokenVerifier:
-    def __init__(self, settings: Settings, source: JwksSource) -> None:
+    def __init__(self, settings: Settings, source: JwksSource, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.source = source
         self.algorithms = frozenset(settings.algorithm_list)
+        self._clock = clock  # for the JWKS's age and the refresh interval; tests move it by hand
         self._keys: KeySet | None = None
+        self._loaded_at = -math.inf
         self._last_attempt = -math.inf
         self._unavailable = False
         # asyncio locks belong to one event loop; tests drive the app from several.
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
-        # token -> (verified, exp, nbf): verifying an RSA signature again for a token already verified costs
-        # as much as the registration lookup; the claims cannot change, only the clock moves.
-        self._verified: dict[str, tuple[VerifiedToken, float, float]] = {}
+        # Verifying an RSA signature again for a token already verified costs as much as the registration lookup.
+        self._verified: dict[str, _Verdict] = {}
         self._options = {
             "verify_signature": False,  # checked just before, with the cached key objects
             "require_iss": True, "require_aud": True, "require_sub": True, "require_exp": True,
@@ -163,21 +179,32 @@ class TokenVerifier:
         }
 
     async def verify(self, token: str) -> VerifiedToken:
+        if self._keys is not None and self._clock() - self._loaded_at >= self.settings.oidc_jwks_max_age_s:
+            await self._refresh_stale()
         cached = self._verified.get(token)
-        if cached is not None:
-            # Same bytes, same verdict: only time can change it, so re-check expiry and not-before.
-            verified, expires, not_before = cached
-            now = time.time()
-            if not_before - self.settings.oidc_leeway_s <= now < expires + self.settings.oidc_leeway_s:
-                return verified
-        verified = await self._verify(token)
+        if cached is not None and self._still_valid(cached):
+            return cached.verified
+        verdict = await self._verify(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)))  # oldest first; a bounded dict, not a leak
-        claims = verified.claims
-        self._verified[token] = (verified, float(claims["exp"]), float(claims.get("nbf", 0) or 0))
-        return verified
+        self._verified[token] = verdict
+        return verdict.verified
 
-    async def _verify(self, token: str) -> VerifiedToken:
+    def _still_valid(self, cached: _Verdict) -> bool:
+        """Same bytes, same verdict, while the clock allows it and the signing key is still the provider's: a
+        token whose kid has left the JWKS is verified again (and refused) exactly like one never seen."""
+        now = time.time()
+        leeway = self.settings.oidc_leeway_s
+        if not cached.not_before - leeway <= now < cached.expires + leeway:
+            return False
+        keys = self._keys
+        if cached.keys is keys:
+            return True
+        # Keys were fetched again since: a lookup of the kid, no signature check. A token without a kid was
+        # verified against whichever key matched, so it is verified again once against the new set.
+        return cached.kid is not None and keys is not None and cached.kid in keys.kids
+
+    async def _verify(self, token: str) -> _Verdict:
         if len(token) > MAX_TOKEN_BYTES:
             raise unauthorized("token_invalid", "The token is larger than 8 KiB.")
         try:
@@ -191,10 +218,12 @@ class TokenVerifier:
         if kid is not None and not isinstance(kid, str):
             raise unauthorized("token_invalid", "The token's key id is malformed.")
         keys = await self._keys_for(kid, alg)
-        if not any(self._signature_matches(token, key, alg) for key in keys):
+        key_set = self._keys  # the set `keys` came from: nothing below awaits
+        if key_set is None or not any(self._signature_matches(token, key, alg) for key in keys):
             raise unauthorized("token_invalid", "The token's signature does not verify.")
         claims = self._claims(token)
-        return VerifiedToken(issuer=claims["iss"], subject=claims["sub"], claims=claims)
+        verified = VerifiedToken(issuer=claims["iss"], subject=claims["sub"], claims=claims)
+        return _Verdict(verified, float(claims["exp"]), float(claims.get("nbf", 0)), kid, key_set)
 
     @staticmethod
     def _signature_matches(token: str, key: Key, alg: str) -> bool:
@@ -205,6 +234,7 @@ class TokenVerifier:
         return True
 
     def _claims(self, token: str) -> dict[str, Any]:
+        self._check_numeric_dates(token)
         try:
             claims: dict[str, Any] = jwt.decode(token, "", options=dict(self._options),
                                                 audience=self.settings.oidc_audience,
@@ -215,6 +245,8 @@ class TokenVerifier:
             raise unauthorized("token_invalid", f"The token's claims are not acceptable: {error}.") from None
         except JWTError as error:
             raise unauthorized("token_invalid", f"The token is not acceptable: {error}.") from None
+        except (TypeError, OverflowError, ValueError):  # python-jose's own int() of a claim; checked above too
+            raise unauthorized("token_invalid", "The token's claims are not acceptable.") from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise unauthorized("token_invalid", "The token has no subject.")
@@ -222,11 +254,20 @@ class TokenVerifier:
         # cannot be stored was a 422 at registration on PostgreSQL and silently kept on SQLite.
         if len(subject) > MAX_SUBJECT_LENGTH or has_control_characters(subject):
             raise unauthorized("token_invalid", "The token's subject is too long or has control characters.")
-        try:  # kept as floats by verify(); an integer past the float range was an OverflowError there (a 500)
-            float(claims["exp"]), float(claims.get("nbf", 0) or 0)
-        except (OverflowError, TypeError, ValueError):
-            raise unauthorized("token_invalid", "The token's exp or nbf is out of range.") from None
         return claims
+
+    @staticmethod
+    def _check_numeric_dates(token: str) -> None:
+        """`exp`, `iat` and `nbf` are JSON numbers (RFC 7519 NumericDate), finite and within the float range
+        verify() keeps them in. python-jose int()s them itself: `null` was a TypeError, `Infinity` (which
+        Python's JSON parser accepts) an OverflowError, both a 500; `true` and numeric strings passed as numbers."""
+        try:
+            claims = jwt.get_unverified_claims(token)  # the signature has been verified: these are the claims
+        except JWTError as error:
+            raise unauthorized("token_invalid", f"The token is not acceptable: {error}.") from None
+        for name in ("exp", "iat", "nbf"):
+            if name in claims and not _is_numeric_date(claims[name]):
+                raise unauthorized("token_invalid", f"The token's {name} is not a finite number.")
 
     async def _keys_for(self, kid: str | None, alg: str) -> list[Key]:
         if self._keys is not None:
@@ -242,20 +283,37 @@ class TokenVerifier:
             raise identity_provider_unavailable()
         raise unauthorized("token_invalid", "The token was signed by a key the identity provider does not hold.")
 
+    def _lock(self) -> asyncio.Lock:
+        return self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+    async def _refresh_stale(self) -> None:
+        """The JWKS is older than DVC_OIDC_JWKS_MAX_AGE_S: fetch it again, without making other requests wait
+        for the provider when one is already fetching (the keys held meanwhile are the ones fetched last)."""
+        if not self._lock().locked():
+            await self._refresh()
+
     async def _refresh(self) -> None:
-        loop = asyncio.get_running_loop()
-        lock = self._locks.setdefault(loop, asyncio.Lock())
-        async with lock:
-            now = time.monotonic()
+        async with self._lock():
+            now = self._clock()
             if now - self._last_attempt < self.settings.oidc_jwks_min_refresh_s:
                 return  # someone refreshed moments ago (or failed to): do not hammer the provider
             self._last_attempt = now
             try:
                 self._keys = KeySet(await self.source.load())
+                self._loaded_at = now
                 self._unavailable = False
             except Exception as error:  # any failure to fetch or parse means "unavailable", never "let through"
                 self._unavailable = True
                 log.warning("JWKS fetch failed", extra={"error": type(error).__name__})
+
+
+def _is_numeric_date(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past the float range
+        return False
 
 
 _verifier: TokenVerifier | None = None
