@@ -11,7 +11,11 @@ from the counters and the small set of open dossiers.
 Per official (name and agency only, public by the province's instruction): lateness is attributed to the
 officials who held a step that overran its allowance (dossier_steps.overran, the process control slip),
 and, for a dossier still overdue, to the official it is assigned to now (step `in_progress`). A late dossier
-with no overrunning step and no assignee is counted for the agency only. No applicant data is read.
+with no overrunning step and no assignee is counted for the agency only. An official's `handled` is the
+dossiers they completed a step of in the period, plus the open dossiers assigned to them now (those the
+agency counts as open), plus the late dossiers attributed to them (a step of theirs may have overrun before
+the period, on a dossier finished late in it): every dossier counted late for an official is also counted
+handled by them, so 0 <= late <= handled and their `late_share` is at most 1. No applicant data is read.
 """
 
 from __future__ import annotations
@@ -105,8 +109,16 @@ def _late_dossiers(window: Window, agencies: list[str], now: datetime) -> Any:
     return union_all(finished_late, overdue).subquery("late")
 
 
-async def _official_counts(session: AsyncSession, window: Window, agencies: list[str],
-                           now: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+def _open_held(window: Window, agencies: list[str]) -> Any:
+    """(agency, holder, dossier) of the open dossiers each official is assigned now (those the agency counts)."""
+    return (select(Dossier.agency_code, DossierProgress.assignee_id, Dossier.id)
+            .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+            .where(Dossier.agency_code.in_(agencies), DossierProgress.assignee_id.is_not(None),
+                   lateness_counts(_original_due()), Dossier.received_at < window.until))
+
+
+def _blamed(window: Window, agencies: list[str], now: datetime) -> Any:
+    """(agency, holder, step, dossier) of each late dossier for the officials it is attributed to."""
     late = _late_dossiers(window, agencies, now)
     held = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
                    StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
@@ -116,7 +128,23 @@ async def _official_counts(session: AsyncSession, window: Window, agencies: list
                .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
                .join(late, late.c.dossier_id == Dossier.id)
                .where(Dossier.finished_at.is_(None), DossierProgress.assignee_id.is_not(None)))
-    blamed = union_all(held, holding).subquery("blamed")
+    return union_all(held, holding).subquery("blamed")
+
+
+def _handled(window: Window, agencies: list[str], blamed: Any) -> Any:
+    """(agency, holder, dossier): a step completed in the period, an open dossier held now, or a late one
+    attributed to them (a step that overran before the period, of a dossier late in it)."""
+    completed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
+                        StepRecord.dossier_id.label("dossier_id"))
+                 .where(StepRecord.agency_code.in_(agencies), StepRecord.holder_id.is_not(None),
+                        StepRecord.ended_at >= window.since, StepRecord.ended_at < window.until))
+    return union_all(completed, _open_held(window, agencies),
+                     select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.dossier_id)).subquery("handled")
+
+
+async def _official_counts(session: AsyncSession, window: Window, agencies: list[str],
+                           now: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+    blamed = _blamed(window, agencies, now)
     out: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
     per_step = (select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step,
                        func.count(func.distinct(blamed.c.dossier_id)))
@@ -128,10 +156,9 @@ async def _official_counts(session: AsyncSession, window: Window, agencies: list
                     .group_by(blamed.c.agency_code, blamed.c.holder_id))
     for agency, holder, n, apologised in (await session.execute(per_official)).all():
         out[(agency, holder)].update(late=int(n), apologised=int(apologised or 0))
-    handled = (select(StepRecord.agency_code, StepRecord.holder_id, func.count(func.distinct(StepRecord.dossier_id)))
-               .where(StepRecord.agency_code.in_(agencies), StepRecord.holder_id.is_not(None),
-                      StepRecord.ended_at >= window.since, StepRecord.ended_at < window.until)
-               .group_by(StepRecord.agency_code, StepRecord.holder_id))
+    worked = _handled(window, agencies, blamed)
+    handled = (select(worked.c.agency_code, worked.c.holder_id, func.count(func.distinct(worked.c.dossier_id)))
+               .group_by(worked.c.agency_code, worked.c.holder_id))
     for agency, holder, n in (await session.execute(handled)).all():
         out.setdefault((agency, holder), {"steps": {}})["handled"] = int(n)
     return out

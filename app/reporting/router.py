@@ -42,6 +42,11 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
     "description": "The report as JSON, or with `Accept: text/csv` one line per ratio (total first).",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IndicatorReport"}},
                 "text/csv": {"schema": {"type": "string"}}}}}
+SNAPSHOT_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The published month as JSON, or with `Accept: text/csv` its report as CSV in the live "
+                   "report's layout: one line per ratio (total first, then one row per agency).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SnapshotOut"}},
+                "text/csv": {"schema": {"type": "string"}}}}}
 
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
@@ -89,10 +94,13 @@ async def get_indicators(
     report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
                                      agency=agency, group_by=group_by)
     if negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv":
-        name = f"indicators-{first.isoformat()}-{last.isoformat()}.csv"
-        return Response(indicators.to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"', "Vary": "Accept"})
+        return _csv(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv")
     return report
+
+
+def _csv(body: str, file_name: str) -> Response:
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"', "Vary": "Accept"})
 
 
 @router.post("/v1/reports/indicators/snapshots", response_model=SnapshotOut, status_code=201, tags=["reports"],
@@ -106,11 +114,17 @@ async def publish_indicator_snapshot(body: SnapshotIn, admin: Annotated[Principa
 
 
 @router.get("/v1/public/indicators", response_model=SnapshotOut, tags=["public"],
-            dependencies=[rate_limited(public_limiter)], responses=problems("not_found", "rate_limited"))
-async def get_public_indicators(session: ReadSessionDep,
-                                period: Annotated[Period, Query(description="The month, YYYY-MM.")]) -> SnapshotOut:
-    """A published month's indicators (no token; 404 until published)."""
-    return await snapshots.published(session, period)
+            dependencies=[rate_limited(public_limiter)],
+            responses={**problems("not_found", "rate_limited", "not_acceptable"), **SNAPSHOT_CSV_RESPONSE})
+async def get_public_indicators(request: Request, session: ReadSessionDep,
+                                period: Annotated[Period, Query(description="The month, YYYY-MM.")]) -> Any:
+    """A published month's indicators (no token; 404 until published); with `Accept: text/csv` its report in
+    the live report's CSV layout, for the monthly publication."""
+    as_csv = negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv"
+    snapshot = await snapshots.published(session, period)
+    if as_csv:
+        return _csv(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv")
+    return snapshot
 
 
 @router.get("/v1/public/late-dossiers", response_model=LateList, tags=["public"],

@@ -75,7 +75,8 @@ class SnapshotOut(BaseModel):
 class LateOfficial(BaseModel):
     name: str | None
     agency_code: str
-    handled: int = Field(description="Dossiers in which they completed a step in the period.")
+    handled: int = Field(description="Dossiers in which they completed a step in the period, plus the open ones "
+                                     "assigned to them now and the late ones counted for them (late <= handled).")
     late: int = Field(description="Late dossiers in which a step they held overran, or that they hold overdue.")
     late_share: float | None
     apologised: int

@@ -384,14 +384,16 @@ def late_list(timelines: list[Timeline], start: date, end: date, now: datetime,
                 row["finished_late"] += 1
                 row["apologised"] += t.apologised_when_finished
         received = t.received(now)
+        person = officials[t.agency]
         if t.open_for_lateness(now) and received is not None and received < boundary:
             row["handled"] += 1
+            if t.assigned_at is not None and t.assigned_at <= now:  # an open dossier they hold counts as handled
+                person["handled"].add(t.index)
             due = t.due(now)
             if due is not None and due < now:
                 late = True
                 row["still_overdue"] += 1
                 row["apologised"] += t.apologised(now)
-        person = officials[t.agency]
         if t.appraisal and t.appraisal[0] <= now and start <= t.appraisal[0].astimezone(LOCAL_TZ).date() <= end:
             person["handled"].add(t.index)
         if late:  # the processing official held the appraisal and is every dossier's assignee
@@ -404,6 +406,7 @@ def late_list(timelines: list[Timeline], start: date, end: date, now: datetime,
                 blamed = True
             if blamed:
                 person["late"].add(t.index)
+                person["handled"].add(t.index)  # late for them is also handled by them: late_share <= 1
                 if t.apologised(now):
                     person["apologised"].add(t.index)
     result = {}
