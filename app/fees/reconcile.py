@@ -63,10 +63,14 @@ EXPIRED_RECHECK = timedelta(days=1)  # how long after its expiry an unconfirmed 
 
 
 def _unsettled(now: datetime) -> ColumnElement[bool]:
-    """Live, or expired on our clock alone within the last day."""
+    """Live, or expired on our clock alone within the last day. The `updated_at` bound follows from the expiry
+    one (an attempt is updated no earlier than created, a TTL before it expires); it is stated so that the
+    (state, updated_at) index reads only the last day's expired attempts, not every abandoned one ever."""
+    since = now - EXPIRED_RECHECK
+    created_since = since - timedelta(seconds=get_settings().payment_attempt_ttl_s)
     return or_(PaymentAttempt.state.in_(LIVE_STATES),
                and_(PaymentAttempt.state == AttemptState.expired.value, PaymentAttempt.expiry_confirmed.is_(False),
-                    PaymentAttempt.expires_at > now - EXPIRED_RECHECK))
+                    PaymentAttempt.expires_at > since, PaymentAttempt.updated_at > created_since))
 
 
 async def _candidates(older_than_s: float, limit: int) -> list[tuple[uuid.UUID, str, str, object]]:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_database
@@ -75,11 +75,16 @@ class NotificationsConsumer:
         dead = next((m for m in messages if m.channel == delivery.target), None)
         if dead is None or dead.kind not in REQUIRED_KINDS:
             return []
-        alive = (await session.execute(select(Delivery.id).where(
-            Delivery.consumer == self.name, Delivery.event_id == event.id, Delivery.state != DEAD,
-            Delivery.target != delivery.target))).first()
-        if alive is not None:  # another channel delivered it, or may still
-            return []
+        if session.get_bind().dialect.name == "postgresql":
+            # Two workers giving up on two channels of one event at once each saw the other's as still alive
+            # (not committed yet) and neither tried a third: one at a time per event, the second sees the first's
+            # outcome. An advisory lock, not row locks: each already holds its own row (row locks deadlocked).
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                  {"key": f"notifications-fallback:{event.id}"})
+        rows = (await session.execute(select(Delivery.target, Delivery.state).where(
+            Delivery.consumer == self.name, Delivery.event_id == event.id))).all()
+        if any(row.state != DEAD and row.target != delivery.target for row in rows):
+            return []  # another channel delivered it, or may still
         dossier = await session.get_one(Dossier, dead.dossier_id)
         route = await fallback_route(session, dossier, tuple(channels.active()), {m.channel for m in messages})
         if route is None:
