@@ -273,6 +273,11 @@ class Settings(BaseSettings):
             raise ValueError("DVC_FAKEPAY_SECRET: prod refuses the development default secret")
         if self.env == "prod" and DEV_SECRETS_KEY in self.secrets_keys.split(","):
             raise ValueError("DVC_SECRETS_KEYS: prod refuses the development default key")
+        if self.env == "prod" and not (self.oidc_jwks_url or self.oidc_jwks_file):
+            # Without the identity provider's keys every signed-in request is 503, while /readyz says ready.
+            raise ValueError("DVC_OIDC_JWKS_URL: prod needs the identity provider's keys (or DVC_OIDC_JWKS_FILE)")
+        if self.oidc_jwks_file and not Path(self.oidc_jwks_file).is_file():
+            raise ValueError(f"DVC_OIDC_JWKS_FILE: no such file: {self.oidc_jwks_file}")
         return self
 
     @property

@@ -67,7 +67,8 @@ def test_prod_refuses_the_development_secrets_key(monkeypatch: pytest.MonkeyPatc
 
     from app.core.settings import DEV_SECRETS_KEY
 
-    prod = {"DVC_ENV": "prod", "DVC_OIDC_ISSUER": "https://sso.example.gov.vn", "DVC_FAKEPAY_SECRET": "x" * 32}
+    prod = {"DVC_ENV": "prod", "DVC_OIDC_ISSUER": "https://sso.example.gov.vn", "DVC_FAKEPAY_SECRET": "x" * 32,
+            "DVC_OIDC_JWKS_URL": "https://sso.example.gov.vn/jwks"}
     with pytest.raises(SettingsError, match="DVC_SECRETS_KEYS"):
         _fresh(monkeypatch, **prod, DVC_SECRETS_KEYS=f"{Fernet.generate_key().decode()},{DEV_SECRETS_KEY}")
     assert _fresh(monkeypatch, **prod, DVC_SECRETS_KEYS=Fernet.generate_key().decode()).env == "prod"
@@ -91,3 +92,23 @@ def test_bad_values_stop_the_process_naming_the_variable(monkeypatch: pytest.Mon
         _fresh(monkeypatch, **{variable: value})
     message = str(caught.value)
     assert message.startswith(f"invalid setting {variable}:") and "\n" not in message
+
+
+def test_prod_needs_the_identity_providers_keys(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Without them every signed-in request answered 503 identity_provider_unavailable while /readyz said ready.
+    from cryptography.fernet import Fernet
+
+    prod = {"DVC_ENV": "prod", "DVC_OIDC_ISSUER": "https://sso.example.gov.vn", "DVC_FAKEPAY_SECRET": "x" * 32,
+            "DVC_SECRETS_KEYS": Fernet.generate_key().decode()}
+    monkeypatch.delenv("DVC_OIDC_JWKS_URL", raising=False)
+    monkeypatch.delenv("DVC_OIDC_JWKS_FILE", raising=False)
+    with pytest.raises(SettingsError, match="DVC_OIDC_JWKS_URL"):
+        _fresh(monkeypatch, **prod)
+    keys = tmp_path / "jwks.json"
+    keys.write_text('{"keys": []}')
+    assert _fresh(monkeypatch, **prod, DVC_OIDC_JWKS_FILE=str(keys)).oidc_jwks_file == str(keys)
+
+
+def test_a_jwks_file_that_does_not_exist_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match="DVC_OIDC_JWKS_FILE"):
+        _fresh(monkeypatch, DVC_OIDC_JWKS_FILE="/nonexistent/jwks.json")
