@@ -28,7 +28,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter("dvc_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
 LATENCY = Histogram(
-    "dvc_http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY,
+    "dvc_http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"], registry=REGISTRY,
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 POOL_CHECKED_OUT = Gauge("dvc_db_pool_checked_out", "Database connections in use", registry=REGISTRY,
@@ -45,7 +45,7 @@ DIRECT_WAITING = Gauge("dvc_db_direct_pool_waiting", "Requests waiting for a dir
 # Labelled children by label values: `labels()` takes a lock and builds a key on every call; the label sets
 # are bounded (methods x route templates x statuses), so each child is looked up once.
 _request_counters: dict[tuple[str, str, int], Any] = {}
-_latencies: dict[tuple[str, str], Any] = {}
+_latencies: dict[tuple[str, str, int], Any] = {}
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -53,9 +53,9 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     if counter is None:
         counter = _request_counters[(method, route, status)] = REQUESTS.labels(method, route, str(status))
     counter.inc()
-    latency = _latencies.get((method, route))
+    latency = _latencies.get((method, route, status))
     if latency is None:
-        latency = _latencies[(method, route)] = LATENCY.labels(method, route)
+        latency = _latencies[(method, route, status)] = LATENCY.labels(method, route, str(status))
     latency.observe(seconds)
 
 

@@ -128,7 +128,9 @@ class ProblemError(Exception):
         self.detail = detail
         self.errors = errors
         self.extra = extra
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if PROBLEM_KINDS[code].status == 503:  # every 503 says when to come back (API-CONVENTIONS), 5 s unless told
+            self.headers.setdefault("Retry-After", "5")
 
     @property
     def status(self) -> int:

@@ -135,12 +135,15 @@ async def test_readiness_fails_when_migrations_are_behind(client: httpx.AsyncCli
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["code"] == "not_ready"
+    assert response.headers["retry-after"] == "5"  # every 503 says when to come back (API-CONVENTIONS)
 
 
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
     text = (await client.get("/metrics")).text
     assert 'dvc_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    # Issue 3: count and latency by route template and status (a slow 503 is not a slow 200).
+    assert 'dvc_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in text
     assert "dvc_db_pool_size" in text and "dvc_db_direct_pool_waiting" in text
 
 
