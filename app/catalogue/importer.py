@@ -236,7 +236,7 @@ async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure
     await session.flush()
     summary.versions_published += 1
     await emit(session, "procedure.published", aggregate_type="procedure", aggregate_id=procedure.id,
-               payload={"code": entry.code, "version": version.version, "valid_from": start.isoformat(),
+               payload={"code": entry.code, "version": version.version, "valid_from": clock.utc_text(start),
                         "retired_version": current.version if current else None})
 
 

@@ -223,7 +223,7 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
     except IntegrityError as error:
         raise ProblemError("conflict", "Another version was published at the same time; retry.") from error
     await emit(session, "procedure.published", aggregate_type="procedure", aggregate_id=procedure.id,
-               payload={"code": code, "version": number, "valid_from": start.isoformat(),
+               payload={"code": code, "version": number, "valid_from": clock.utc_text(start),
                         "retired_version": current.version if current else None})
     return version
 
@@ -249,7 +249,7 @@ async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
     procedure.updated_at = clock.now()
     await session.flush()
     await emit(session, "procedure.retired", aggregate_type="procedure", aggregate_id=procedure.id,
-               payload={"code": code, "version": number, "valid_to": end.isoformat()})
+               payload={"code": code, "version": number, "valid_to": clock.utc_text(end)})
     return version
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator
@@ -36,6 +36,16 @@ def column_now() -> datetime:
     """`now` for column defaults: looked up at each call, so a test that replaces `now` moves the columns too
     (`default=now` would keep the function bound at import)."""
     return now()
+
+
+@overload
+def utc_text(moment: datetime) -> str: ...
+@overload
+def utc_text(moment: None) -> None: ...
+def utc_text(moment: datetime | None) -> str | None:
+    """A moment as the API writes times (API-CONVENTIONS: RFC 3339, UTC, `Z`), for values inside JSON documents
+    (event payloads, history details) that no response model formats."""
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def local(moment: datetime) -> datetime:

@@ -257,7 +257,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Princip
         "channel": dossier.channel, "source": dossier.source, "state": dossier.state,
         "national_status_code": dossier.national_status_code,
         "applicant_id": str(dossier.applicant_id) if dossier.applicant_id else None,
-        "submitted_at": now.isoformat()})
+        "submitted_at": clock.utc_text(now)})
     return dossier
 
 

@@ -101,7 +101,7 @@ async def replay(session: AsyncSession, admin: Principal, dossier_id: uuid.UUID)
         raise ProblemError("conflict", "The dossier has not been submitted; there is nothing to sync.")
     event = await emit(session, "dossier.sync_replay", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "dossier_id": str(dossier.id), "code": dossier.code, "state": dossier.state,
-        "national_status_code": dossier.national_status_code, "at": clock.now().isoformat(),
+        "national_status_code": dossier.national_status_code, "at": clock.utc_text(clock.now()),
         "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
         "requested_by": str(admin.account_id)})
     return SyncReplayOut(dossier_id=dossier.id, event_id=event.event_id, state=dossier.state,

@@ -73,7 +73,7 @@ def verify(secret: str, body: bytes, header: str, *, tolerance_s: int = 300, now
 
 def event_body(event: OutboxEvent) -> bytes:
     return json.dumps({"id": str(event.event_id), "type": event.event_type,
-                       "created_at": event.created_at.isoformat().replace("+00:00", "Z"), "data": event.payload},
+                       "created_at": clock.utc_text(event.created_at), "data": event.payload},
                       separators=(",", ":"), ensure_ascii=False).encode()
 
 

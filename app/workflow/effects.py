@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import Agency
-from app.core.clock import LOCAL_TZ
+from app.core.clock import LOCAL_TZ, utc_text
 from app.core.problems import ProblemError, validation_problem
 from app.core.settings import get_settings
 from app.dossiers.models import Attachment, Dossier
@@ -27,7 +27,7 @@ from app.workflow import deadlines, notices, signatures, steps
 from app.workflow.calendar_service import load_calendar, load_calendar_for_deadline
 from app.workflow.definition import Effect, NoticeEffect, ObligationEffect, StepEffect
 from app.workflow.engine import Plan, TransitionRequest
-from app.workflow.history import ActorRef, iso
+from app.workflow.history import ActorRef
 from app.workflow.hooks import Exemption, fee_gate
 from app.workflow.models import DossierProgress
 from app.workflow.progress import VersionFacts
@@ -95,7 +95,7 @@ async def start_clock(ctx: Context) -> None:
     ctx.progress.paused_working_days = 0
     ctx.progress.paused_at = None
     ctx.progress.step_started_at = ctx.now
-    ctx.details.update(received_at=iso(ctx.now), due_at=iso(due), processing_days=days)
+    ctx.details.update(received_at=utc_text(ctx.now), due_at=utc_text(due), processing_days=days)
 
 
 async def pause_clock(ctx: Context) -> None:
@@ -125,7 +125,7 @@ async def resume_clock(ctx: Context) -> None:
         due = deadlines.restart(ctx.now, days, calendar, saturday_until=await _saturday_until(ctx))
         dossier.received_at = ctx.now  # received anew: the receipt issued now counts the days from here
         dossier.due_at = progress.original_due_at = due
-        ctx.details.update(clock="restart", received_at=iso(ctx.now), due_at=iso(due))
+        ctx.details.update(clock="restart", received_at=utc_text(ctx.now), due_at=utc_text(due))
         _notice(ctx, "receipt", await _receipt_content(ctx))
         return
     first = min(_local_date(paused_at), _local_date(dossier.due_at))
@@ -140,7 +140,7 @@ async def resume_clock(ctx: Context) -> None:
         progress.original_due_at = deadlines.extend_for_pause(progress.original_due_at, paused_at, ctx.now,
                                                               calendar, saturday_until=saturday_until)
     progress.paused_working_days += waited
-    ctx.details.update(clock="pause", waited_working_days=waited, due_at=iso(dossier.due_at))
+    ctx.details.update(clock="pause", waited_working_days=waited, due_at=utc_text(dossier.due_at))
 
 
 async def finish(ctx: Context) -> None:
@@ -155,7 +155,7 @@ async def complete_processing(ctx: Context) -> None:
     dossier.finished_at = ctx.now
     await _count_processing_days(ctx)
     late = dossier.due_at is not None and ctx.now > dossier.due_at
-    ctx.details.update(finished_at=iso(ctx.now), late=late,
+    ctx.details.update(finished_at=utc_text(ctx.now), late=late,
                        late_against_original=bool(ctx.progress.original_due_at
                                                   and ctx.now > ctx.progress.original_due_at))
 
@@ -195,8 +195,8 @@ async def reschedule(ctx: Context) -> None:
     if ctx.progress.original_due_at is None:
         ctx.progress.original_due_at = previous
     dossier.due_at = deadlines.end_of_working_day(new_day)
-    ctx.details.update(previous_due_at=iso(previous), new_due_at=iso(dossier.due_at),
-                       original_due_at=iso(ctx.progress.original_due_at))
+    ctx.details.update(previous_due_at=utc_text(previous), new_due_at=utc_text(dossier.due_at),
+                       original_due_at=utc_text(ctx.progress.original_due_at))
 
 
 async def verify_result(ctx: Context) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
 from app.workflow import deadlines
@@ -78,9 +79,9 @@ async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str
                            holder_id=holder.id, holder_name=holder.name, started_at=started_at, ended_at=ended_at,
                            allowance_working_days=working_days, allowance_hours=hours, due_at=due,
                            overran=overran))
-    return {"step": step, "holder": holder.as_dict(), "started_at": started_at.isoformat(),
-            "ended_at": ended_at.isoformat(), "allowance_working_days": working_days, "allowance_hours": hours,
-            "due_at": due.isoformat() if due else None, "overran": overran}
+    return {"step": step, "holder": holder.as_dict(), "started_at": clock.utc_text(started_at),
+            "ended_at": clock.utc_text(ended_at), "allowance_working_days": working_days, "allowance_hours": hours,
+            "due_at": clock.utc_text(due), "overran": overran}
 
 
 async def list_steps(session: AsyncSession, dossier_id: Any) -> list[StepRecord]:

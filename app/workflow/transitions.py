@@ -224,7 +224,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
         "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
-        "at": now.isoformat(), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
+        "at": clock.utc_text(now), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
     try:  # one flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event
         await session.flush()
     except StaleDataError as error:  # another transaction changed the dossier first
