@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.delivery import DEAD, DELIVERED, PENDING, RunStats, run_consumer
-from app.integration.webhooks import CONSUMER, WebhookConsumer
+from app.core.delivery import DEAD, DELIVERED, PENDING
+from app.integration.webhooks import CONSUMER
 from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, receive, submitted_dossier
+from tests.integration.test_webhooks import Receiver
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 
 GOOD_URL = "https://good.example.com/dvc"
@@ -18,12 +19,8 @@ BAD_URL = "https://bad.example.com/dvc"
 EVENTS = ["dossier.submitted", "dossier.status_changed"]
 
 
-class Receivers:
+class Receivers(Receiver):
     """Two receivers behind one httpx.MockTransport: `bad.example.com` answers 500, the rest 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.consumer = WebhookConsumer(httpx.MockTransport(self._handle))
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -31,16 +28,6 @@ class Receivers:
 
     def received(self, host: str) -> list[str]:
         return [json.loads(r.content)["type"] for r in self.requests if r.url.host == host]
-
-    async def run(self) -> RunStats:
-        total = RunStats()
-        for _ in range(20):
-            stats = await run_consumer(self.consumer)
-            total.delivered += stats.delivered
-            total.failed += stats.failed
-            if not (stats.fanned_out or stats.delivered):
-                break
-        return total
 
 
 @pytest.fixture
