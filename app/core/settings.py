@@ -265,6 +265,15 @@ class Settings(BaseSettings):
             raise ValueError(f"symmetric or 'none' algorithms are never accepted: {','.join(refused)}")
         return ",".join(algorithms)
 
+    @field_validator("signature_trust_roots")
+    @classmethod
+    def _trust_roots_exist(cls, value: str) -> str:
+        # Read at the first signed result: a missing file was a 500 there instead of a line at start.
+        missing = [p.strip() for p in value.split(",") if p.strip() and not Path(p.strip()).is_file()]
+        if missing:
+            raise ValueError(f"no such file: {', '.join(missing)}")
+        return value
+
     @model_validator(mode="after")
     def _prod_has_no_dev_features(self) -> Settings:
         if self.env == "prod" and self.oidc_issuer.endswith("/dev"):

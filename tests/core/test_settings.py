@@ -112,3 +112,14 @@ def test_prod_needs_the_identity_providers_keys(monkeypatch: pytest.MonkeyPatch,
 def test_a_jwks_file_that_does_not_exist_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError, match="DVC_OIDC_JWKS_FILE"):
         _fresh(monkeypatch, DVC_OIDC_JWKS_FILE="/nonexistent/jwks.json")
+
+
+def test_signature_trust_roots_must_be_files(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Read at the first signed result to verify: a missing file answered 500 there, after a clean start.
+    with pytest.raises(SettingsError, match="DVC_SIGNATURE_TRUST_ROOTS"):
+        _fresh(monkeypatch, DVC_SIGNATURE_TRUST_ROOTS="/nonexistent/ca.pem")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(SettingsError, match="DVC_SIGNATURE_TRUST_ROOTS"):
+        _fresh(monkeypatch, DVC_SIGNATURE_TRUST_ROOTS=f"{ca}, /nonexistent/other.pem")
+    assert _fresh(monkeypatch, DVC_SIGNATURE_TRUST_ROOTS=f" {ca} ").signature_trust_roots == f" {ca} "
