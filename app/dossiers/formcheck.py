@@ -1,6 +1,6 @@
 """The dossier form checked against its procedure version's `form_schema`.
 
-The catalogue allows a small, flat JSON Schema subset (app.catalogue.schemas.check_form_schema): string
+The catalogue allows a small, flat JSON Schema subset (app.catalogue.form_schema.check_form_schema): string
 (optionally `format: date`), number, integer, boolean, enum, `required`, and optionally
 `additionalProperties: false`. Checking that subset by hand is a few lines and reports every failing field.
 """
