@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -28,7 +29,7 @@ from app.notifications.channels.base import Attachment, ChannelError, OutgoingMe
 from app.notifications.compose import context_for, message_for
 from app.notifications.masking import mask, mask_text
 from app.notifications.models import NotificationMessage
-from app.notifications.preferences import REQUIRED_KINDS, fallback_route, routes_for
+from app.notifications.preferences import REQUIRED_KINDS, Route, fallback_route, routes_for
 from app.notifications.render import render
 from app.workflow import notices as workflow_notices
 from app.workflow.models import Notice
@@ -60,12 +61,8 @@ class NotificationsConsumer:
         if not routes:
             level = logging.WARNING if kind in REQUIRED_KINDS else logging.INFO
             log.log(level, "no channel for %s message of dossier %s (event %s)", kind, dossier.code, event.id)
-        for route in routes:
-            session.add(NotificationMessage(
-                event_id=event.id, event_type=event.event_type, channel=route.channel, dossier_id=dossier.id,
-                kind=kind, language=language, recipient=route.recipient, required=route.required,
-                notice_id=notice.id if notice is not None else None))
-        return [Target(route.channel, f"{dossier.id}:{route.channel}") for route in routes]
+        return [_message(session, event, dossier, route, kind, language, notice.id if notice is not None else None)
+                for route in routes]
 
     async def replacements(self, session: AsyncSession, delivery: Delivery, event: OutboxEvent) -> list[Target]:
         """A legally required message must reach the applicant (issue 10): when its last live channel gives up,
@@ -90,13 +87,9 @@ class NotificationsConsumer:
         if route is None:
             log.warning("required %s message of dossier %s reached no channel", dead.kind, dossier.code)
             return []
-        session.add(NotificationMessage(
-            event_id=event.id, event_type=event.event_type, channel=route.channel, dossier_id=dossier.id,
-            kind=dead.kind, language=dead.language, recipient=route.recipient, required=True,
-            notice_id=dead.notice_id))
         log.info("required %s message of dossier %s: %s gave up, trying %s", dead.kind, dossier.code,
                  dead.channel, route.channel)
-        return [Target(route.channel, f"{dossier.id}:{route.channel}")]
+        return [_message(session, event, dossier, route, dead.kind, dead.language, dead.notice_id)]
 
     async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
         try:
@@ -133,6 +126,16 @@ class NotificationsConsumer:
                                    html=rendered.html, short=rendered.short, dossier_code=dossier.code,
                                    reference=f"dvc-{event.event_id}-{message.channel}", attachments=attachments)
         return message, outgoing
+
+
+def _message(session: AsyncSession, event: OutboxEvent, dossier: Dossier, route: Route, kind: str, language: str,
+             notice_id: uuid.UUID | None) -> Target:
+    """The message row of one channel (what `deliver` renders and records) and its delivery target: each channel
+    its own ordering key, so one that keeps failing holds back only its own later messages."""
+    session.add(NotificationMessage(
+        event_id=event.id, event_type=event.event_type, channel=route.channel, dossier_id=dossier.id, kind=kind,
+        language=language, recipient=route.recipient, required=route.required, notice_id=notice_id))
+    return Target(route.channel, f"{dossier.id}:{route.channel}")
 
 
 consumer = NotificationsConsumer()
