@@ -20,10 +20,12 @@ async def receipt_for(session: AsyncSession, attempt: PaymentAttempt, dossier: A
     obligation = await session.get(FeeObligation, attempt.obligation_id)
     if attempt.state != AttemptState.succeeded or attempt.receipt_number is None or obligation is None:
         raise not_found("receipt")
-    paid_before = (await session.execute(_CREDITED_BEFORE, {
-        "obligation_id": attempt.obligation_id, "completed_at": attempt.completed_at, "id": attempt.id})).scalar_one()
-    charged = [line.charged for line in obligation.lines]
-    shares = _shares(charged, int(paid_before), attempt.amount) if attempt.credited else [0] * len(charged)
+    shares = [0] * len(obligation.lines)  # money not credited paid no line
+    if attempt.credited:
+        paid_before = (await session.execute(_CREDITED_BEFORE, {
+            "obligation_id": attempt.obligation_id, "completed_at": attempt.completed_at, "id": attempt.id,
+        })).scalar_one()
+        shares = _shares([line.charged for line in obligation.lines], int(paid_before), attempt.amount)
     return ReceiptOut(
         receipt_number=attempt.receipt_number, payment_id=attempt.id,
         issued_at=attempt.completed_at or attempt.updated_at, dossier_id=dossier.id, dossier_code=dossier.code,
