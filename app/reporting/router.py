@@ -38,15 +38,20 @@ router = APIRouter()
 
 MAX_RANGE_DAYS = 366 * 5
 ReportReader = Annotated[Principal, official_or_client(roles=(), scopes=("reports:read",))]
-CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
-    "description": "The report as JSON, or with `Accept: text/csv` one line per ratio (total first).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IndicatorReport"}},
-                "text/csv": {"schema": {"type": "string"}}}}}
-SNAPSHOT_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
-    "description": "The published month as JSON, or with `Accept: text/csv` its report as CSV in the live "
-                   "report's layout: one line per ratio (total first, then one row per agency).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SnapshotOut"}},
-                "text/csv": {"schema": {"type": "string"}}}}}
+
+
+def _json_or_csv(schema: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a route that answers `schema` as JSON, or with `Accept: text/csv` the report's CSV."""
+    return {200: {"description": description,
+                  "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+                              "text/csv": {"schema": {"type": "string"}}}}}
+
+
+CSV_RESPONSE = _json_or_csv(
+    "IndicatorReport", "The report as JSON, or with `Accept: text/csv` one line per ratio (total first).")
+SNAPSHOT_CSV_RESPONSE = _json_or_csv(
+    "SnapshotOut", "The published month as JSON, or with `Accept: text/csv` its report as CSV in the live "
+                   "report's layout: one line per ratio (total first, then one row per agency).")
 
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
