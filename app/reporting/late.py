@@ -10,12 +10,15 @@ from the counters and the small set of open dossiers.
 
 Per official (name and agency only, public by the province's instruction): lateness is attributed to the
 officials who held a step that overran its allowance (dossier_steps.overran, the process control slip),
-and, for a dossier still overdue, to the official it is assigned to now (step `in_progress`). A late dossier
-with no overrunning step and no assignee is counted for the agency only. An official's `handled` is the
-dossiers they completed a step of in the period, plus the open dossiers assigned to them now (those the
-agency counts as open), plus the late dossiers attributed to them (a step of theirs may have overrun before
-the period, on a dossier finished late in it): every dossier counted late for an official is also counted
-handled by them, so 0 <= late <= handled and their `late_share` is at most 1. No applicant data is read.
+and, for a dossier still overdue, to the official it is assigned to now (step `in_progress`): the slip records
+a step only when it is completed, by whoever completed it, so the step under way has no named holder but the
+assignee. A late dossier with no overrunning step and no assignee is counted for the agency only. A withdrawn
+dossier is neither finished nor open (as in the indicators), so it leaves the list even if it was overdue.
+An official's `handled` is the dossiers they completed a step of in the period, plus the open dossiers
+assigned to them now (those the agency counts as open), plus the late dossiers attributed to them (a step of
+theirs may have overrun before the period, on a dossier finished late in it): every dossier counted late for
+an official is also counted handled by them, so 0 <= late <= handled and their `late_share` is at most 1.
+No applicant data is read.
 """
 
 from __future__ import annotations

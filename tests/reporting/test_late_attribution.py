@@ -1,0 +1,57 @@
+"""Who the public late list blames for an open overdue dossier, and what a withdrawal does to it.
+
+The process control slip (dossier_steps) records completed steps only, each held by the official who completed
+it; the step under way has no row and no named holder. So an official who completed their step within its
+allowance is not blamed for the lateness that follows; the dossier's assignee is (step `in_progress`).
+A dossier withdrawn by the applicant is neither finished nor open (issue 9: "dossiers finished late or still
+overdue"; the Decision 766 counters treat it the same way), so it leaves the list even if it was overdue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.reporting.late import public_cache
+from tests.support.identity_fixtures import DEFAULT_AGENCY
+
+MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
+
+
+async def _march(client: Any) -> dict[str, Any]:
+    response = await client.get("/v1/public/late-dossiers", params=MARCH)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _officials(body: dict[str, Any]) -> dict[str, tuple[int, int, dict[str, int]]]:
+    return {o["name"]: (o["handled"], o["late"], o["steps"]) for item in body["items"] for o in item["officials"]}
+
+
+async def test_an_official_who_appraised_in_time_is_not_blamed_for_the_overdue_dossier(client, flow, at, accounts):
+    other = await accounts.official(DEFAULT_AGENCY, ["processing"], name="Đỗ Thị Thẩm Định")
+    at.set(2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=3, step_time_limits=[{"step": "appraise", "working_days": 1}])
+    _, dossier = await flow.submitted(code)
+    at.set(2025, 3, 3, 9, 0)
+    await flow.to_processing(dossier["id"])  # assigned to the first processing official
+    at.set(2025, 3, 4, 9, 0)
+    await flow.act(other, dossier["id"], "appraise")  # the second appraises, within the day allowed
+    at.set(2025, 3, 12, 9, 0)  # due Thu 6 Mar 17:00; still waiting for approval
+    body = await _march(client)
+    assert [(i["still_overdue"], i["late"]) for i in body["items"]] == [(1, 1)]
+    assert _officials(body) == {"Phạm Văn Thẩm Định": (1, 1, {"in_progress": 1})}
+
+
+async def test_a_dossier_withdrawn_after_it_went_overdue_leaves_the_list(client, flow, at, accounts):
+    at.set(2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=2)
+    citizen, dossier = await flow.submitted(code)
+    at.set(2025, 3, 3, 9, 0)
+    await flow.to_processing(dossier["id"])
+    at.set(2025, 3, 10, 9, 0)  # due Wed 5 Mar 17:00
+    overdue = await _march(client)
+    assert [(i["handled"], i["still_overdue"]) for i in overdue["items"]] == [(1, 1)]
+    assert _officials(overdue) == {"Phạm Văn Thẩm Định": (1, 1, {"in_progress": 1})}
+    await flow.act(citizen, dossier["id"], "withdraw")
+    public_cache.clear()  # the list is cached briefly
+    assert (await _march(client))["items"] == []
