@@ -62,11 +62,13 @@ async def list_payments(session: AsyncSession, viewer: Viewer, filters: PaymentF
     return await with_surpluses(session, attempts), cursor
 
 
-async def payments_of_dossier(session: AsyncSession, dossier_id: uuid.UUID) -> list[PaymentOut]:
-    """Every payment of one dossier (the caller already sees it), newest first, each with its surpluses."""
-    stmt = (select(PaymentAttempt).where(PaymentAttempt.dossier_id == dossier_id)
-            .order_by(*[column.desc() for column, _ in _NEWEST_FIRST]))
-    return await with_surpluses(session, list((await session.execute(stmt)).scalars()))
+async def payments_of_dossier(session: AsyncSession, dossier_id: uuid.UUID,
+                              page: PageParams) -> tuple[list[PaymentOut], str | None]:
+    """A page of one dossier's payments (the caller already sees it), newest first, each with its surpluses."""
+    stmt = select(PaymentAttempt).where(PaymentAttempt.dossier_id == dossier_id)
+    attempts, cursor = await keyset_page(session, stmt, order=_NEWEST_FIRST, params=page,
+                                         key=lambda a: (a.created_at, a.id))
+    return await with_surpluses(session, attempts), cursor
 
 
 async def with_surpluses(session: AsyncSession, attempts: Sequence[PaymentAttempt]) -> list[PaymentOut]:

@@ -32,11 +32,9 @@ from app.fees.schemas import (
     ObligationOut,
     PaymentCreate,
     PaymentFilters,
-    PaymentList,
     PaymentOut,
     ReceiptOut,
     RefundCreate,
-    RefundList,
     RefundOut,
     RefundResolution,
 )
@@ -121,12 +119,15 @@ async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCre
                               headers={"Location": f"/v1/payments/{attempt.id}"})
 
 
-@router.get("/v1/dossiers/{dossier_id}/payments", response_model=PaymentList, responses=problems("not_found"))
-async def payments_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> PaymentList:
-    """Every payment of the dossier, online and at the desk, newest first, each with its surpluses (the ids finance
-    refunds with and the applicant's receipts are found here)."""
+@router.get("/v1/dossiers/{dossier_id}/payments", response_model=Page[PaymentOut],
+            responses=problems("not_found", "validation_error"))
+async def payments_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                              session: ReadSessionDep) -> Page[PaymentOut]:
+    """The dossier's payments, online and at the desk, newest first, a page at a time (`limit`, `cursor`), each
+    with its surpluses (the ids finance refunds with and the applicant's receipts are found here)."""
     await get_dossier_for(session, viewer, dossier_id)
-    return PaymentList(items=await listing.payments_of_dossier(session, dossier_id))
+    items, cursor = await listing.payments_of_dossier(session, dossier_id, page)
+    return Page[PaymentOut](items=items, next_cursor=cursor)
 
 
 @router.get("/v1/payments", response_model=Page[PaymentOut], responses=problems("validation_error"))
@@ -181,12 +182,16 @@ async def payments_refund(payment_id: uuid.UUID, body: RefundCreate, official_: 
                               headers={"Location": f"/v1/payments/{payment_id}/refunds/{refund.id}"})
 
 
-@router.get("/v1/payments/{payment_id}/refunds", response_model=RefundList, responses=problems("not_found"))
-async def payments_refunds(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> RefundList:
-    """The payment's refunds, oldest first. One still `submitted` awaits the provider's answer (reconciliation
-    asks again where the provider allows it; otherwise finance settles it with the provider)."""
+@router.get("/v1/payments/{payment_id}/refunds", response_model=Page[RefundOut],
+            responses=problems("not_found", "validation_error"))
+async def payments_refunds(payment_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                           session: ReadSessionDep) -> Page[RefundOut]:
+    """The payment's refunds, oldest first, a page at a time (`limit`, `cursor`). One still `submitted` awaits the
+    provider's answer (reconciliation asks again where the provider allows it; otherwise finance settles it with
+    the provider)."""
     await _visible_attempt(session, viewer, payment_id)
-    return RefundList(items=[RefundOut.model_validate(r) for r in await refunds.refunds_of(session, payment_id)])
+    rows, cursor = await refunds.refunds_of(session, payment_id, page)
+    return Page[RefundOut](items=[RefundOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/v1/payments/{payment_id}/refunds/{refund_id}", response_model=RefundOut,

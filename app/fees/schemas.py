@@ -127,10 +127,6 @@ class RefundOut(BaseModel):
     resolution_note: str | None = None
 
 
-class RefundList(BaseModel):
-    items: list[RefundOut]
-
-
 class SurplusOut(BaseModel):
     """Money the provider reported for this payment that was never credited: refund it with `surplus_id`."""
 
@@ -176,10 +172,6 @@ class PaymentOut(BaseModel):
     completed_at: datetime | None
     surpluses: list[SurplusOut] = Field(default_factory=list, description="Money the provider reported that was "
                                         "not credited (flag amount_mismatch or second_transaction), oldest first.")
-
-
-class PaymentList(BaseModel):
-    items: list[PaymentOut]
 
 
 class PaymentFilters(BaseModel):
