@@ -1,4 +1,5 @@
-"""Lists of payments: a dossier's, and the queue finance works from (flagged payments, those under way).
+"""Lists of payments: a dossier's, and the queue finance works from (flagged payments, money held for dossiers
+that ended without being processed, those under way).
 
 Who sees which payment is the dossier's visibility rule (app.dossiers.access), applied in SQL: applicants their
 own dossiers' payments, officials their agency's, integrator clients their agencies'. Each page's surpluses are
@@ -12,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -20,6 +21,7 @@ from app.core.pagination import PageParams, keyset_page
 from app.dossiers.access import VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
 from app.fees.models import PaymentAttempt, PaymentSurplus
+from app.fees.refund_due import payment_refund_due
 from app.fees.schemas import PaymentFilters, PaymentOut, SurplusOut
 
 _NEWEST_FIRST = [(PaymentAttempt.created_at, True), (PaymentAttempt.id, True)]
@@ -35,6 +37,8 @@ def _filter_clauses(filters: PaymentFilters) -> tuple[list[ColumnElement[bool]],
             values[f"f_{name}"] = getattr(filters, name)
     if filters.flagged is not None:
         clauses.append(PaymentAttempt.flag.is_not(None) if filters.flagged else PaymentAttempt.flag.is_(None))
+    if filters.refund_due is not None:
+        clauses.append(payment_refund_due() if filters.refund_due else not_(payment_refund_due()))
     start, end = clock.local_day_range(filters.created_from, filters.created_to)
     if start is not None:
         clauses.append(PaymentAttempt.created_at >= bindparam("f_start"))
@@ -62,11 +66,13 @@ async def list_payments(session: AsyncSession, viewer: Viewer, filters: PaymentF
     return await with_surpluses(session, attempts), cursor
 
 
-async def payments_of_dossier(session: AsyncSession, dossier_id: uuid.UUID) -> list[PaymentOut]:
-    """Every payment of one dossier (the caller already sees it), newest first, each with its surpluses."""
-    stmt = (select(PaymentAttempt).where(PaymentAttempt.dossier_id == dossier_id)
-            .order_by(*[column.desc() for column, _ in _NEWEST_FIRST]))
-    return await with_surpluses(session, list((await session.execute(stmt)).scalars()))
+async def payments_of_dossier(session: AsyncSession, dossier_id: uuid.UUID,
+                              page: PageParams) -> tuple[list[PaymentOut], str | None]:
+    """A page of one dossier's payments (the caller already sees it), newest first, each with its surpluses."""
+    stmt = select(PaymentAttempt).where(PaymentAttempt.dossier_id == dossier_id)
+    attempts, cursor = await keyset_page(session, stmt, order=_NEWEST_FIRST, params=page,
+                                         key=lambda a: (a.created_at, a.id))
+    return await with_surpluses(session, attempts), cursor
 
 
 async def with_surpluses(session: AsyncSession, attempts: Sequence[PaymentAttempt]) -> list[PaymentOut]:

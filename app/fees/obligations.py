@@ -19,6 +19,7 @@ from app.core import clock
 from app.core.problems import ProblemError
 from app.dossiers.models import Dossier
 from app.fees.models import FeeLine, FeeObligation, PaymentAttempt, Stage
+from app.fees.refund_due import obligation_refund_due
 from app.workflow.hooks import Exemption
 
 
@@ -69,6 +70,16 @@ async def list_obligations(session: AsyncSession, dossier_id: uuid.UUID) -> Sequ
     stmt = (select(FeeObligation).where(FeeObligation.dossier_id == dossier_id)
             .order_by(FeeObligation.created_at, FeeObligation.stage))
     return (await session.execute(stmt)).scalars().all()
+
+
+async def obligations_with_refund_due(session: AsyncSession, dossier_id: uuid.UUID) -> list[tuple[FeeObligation, int]]:
+    """The fee view's rows: each obligation with what its payments still hold for a dossier that ended without
+    being processed (app.fees.refund_due), in the order of `list_obligations`, in one statement."""
+    stmt = (select(FeeObligation, obligation_refund_due())
+            .join(Dossier, Dossier.id == FeeObligation.dossier_id)
+            .where(FeeObligation.dossier_id == dossier_id)
+            .order_by(FeeObligation.created_at, FeeObligation.stage))
+    return [(obligation, int(due)) for obligation, due in (await session.execute(stmt)).all()]
 
 
 def _check_exemptions(items: list[tuple[int, dict[str, Any]]], exemptions: list[Exemption],

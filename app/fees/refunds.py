@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.outbox import emit
+from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found
 from app.core.settings import get_settings
 from app.fees.models import FeeObligation, PaymentAttempt, PaymentSurplus, Refund, RefundState
@@ -187,9 +188,14 @@ async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id:
     return refund
 
 
-async def refunds_of(session: AsyncSession, attempt_id: uuid.UUID) -> list[Refund]:
-    stmt = select(Refund).where(Refund.attempt_id == attempt_id).order_by(Refund.created_at, Refund.id)
-    return list((await session.execute(stmt)).scalars().all())
+_OLDEST_FIRST = ((Refund.created_at, False), (Refund.id, False))
+
+
+async def refunds_of(session: AsyncSession, attempt_id: uuid.UUID,
+                     page: PageParams) -> tuple[list[Refund], str | None]:
+    """A page of the payment's refunds, oldest first (partial refunds can add up to many rows)."""
+    stmt = select(Refund).where(Refund.attempt_id == attempt_id)
+    return await keyset_page(session, stmt, order=_OLDEST_FIRST, params=page, key=lambda r: (r.created_at, r.id))
 
 
 async def get_refund(session: AsyncSession, attempt_id: uuid.UUID, refund_id: uuid.UUID) -> Refund | None:

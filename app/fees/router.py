@@ -22,7 +22,7 @@ from app.fees import listing, payments, refunds
 from app.fees.callbacks import handle_callback
 from app.fees.devpages import router as dev_router
 from app.fees.models import FeeObligation, PaymentAttempt
-from app.fees.obligations import list_obligations
+from app.fees.obligations import obligations_with_refund_due
 from app.fees.providers import ONLINE_PROVIDERS, get_provider
 from app.fees.providers.base import CallbackRequest
 from app.fees.receipts import receipt_for, receipt_pdf
@@ -32,11 +32,9 @@ from app.fees.schemas import (
     ObligationOut,
     PaymentCreate,
     PaymentFilters,
-    PaymentList,
     PaymentOut,
     ReceiptOut,
     RefundCreate,
-    RefundList,
     RefundOut,
     RefundResolution,
 )
@@ -49,10 +47,10 @@ FinanceDep = Annotated[Principal, official("finance")]
 IDEMPOTENCY_PROBLEMS = ("idempotency_in_progress", "idempotency_key_reused")
 
 
-def _obligation_out(obligation: FeeObligation) -> ObligationOut:
+def _obligation_out(obligation: FeeObligation, refund_due: int) -> ObligationOut:
     return ObligationOut.model_validate({
         "id": obligation.id, "stage": obligation.stage, "due": obligation.due, "paid": obligation.paid,
-        "refunded": obligation.refunded, "balance": obligation.balance,
+        "refunded": obligation.refunded, "balance": obligation.balance, "refund_due": refund_due,
         "settled": obligation.paid >= obligation.due, "created_at": obligation.created_at,
         "settled_at": obligation.settled_at, "lines": obligation.lines})
 
@@ -72,12 +70,13 @@ async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> 
 
 @router.get("/v1/dossiers/{dossier_id}/fees", response_model=FeesOut, responses=problems("not_found"))
 async def fees_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> FeesOut:
-    """Obligations with their lines: due, paid, refunded and balance (applicant and the agency's officials)."""
+    """Obligations with their lines: due, paid, refunded and balance (applicant and the agency's officials), and
+    `refund_due`: money held for a dossier that ended without being processed, for finance to refund."""
     await get_dossier_for(session, viewer, dossier_id)
-    obligations = [_obligation_out(o) for o in await list_obligations(session, dossier_id)]
+    obligations = [_obligation_out(o, due) for o, due in await obligations_with_refund_due(session, dossier_id)]
     return FeesOut(dossier_id=dossier_id, obligations=obligations, due=sum(o.due for o in obligations),
                    paid=sum(o.paid for o in obligations), refunded=sum(o.refunded for o in obligations),
-                   balance=sum(o.balance for o in obligations))
+                   balance=sum(o.balance for o in obligations), refund_due=sum(o.refund_due for o in obligations))
 
 
 @router.post("/v1/dossiers/{dossier_id}/payments", status_code=201, response_model=PaymentOut,
@@ -121,19 +120,23 @@ async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCre
                               headers={"Location": f"/v1/payments/{attempt.id}"})
 
 
-@router.get("/v1/dossiers/{dossier_id}/payments", response_model=PaymentList, responses=problems("not_found"))
-async def payments_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> PaymentList:
-    """Every payment of the dossier, online and at the desk, newest first, each with its surpluses (the ids finance
-    refunds with and the applicant's receipts are found here)."""
+@router.get("/v1/dossiers/{dossier_id}/payments", response_model=Page[PaymentOut],
+            responses=problems("not_found", "validation_error"))
+async def payments_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                              session: ReadSessionDep) -> Page[PaymentOut]:
+    """The dossier's payments, online and at the desk, newest first, a page at a time (`limit`, `cursor`), each
+    with its surpluses (the ids finance refunds with and the applicant's receipts are found here)."""
     await get_dossier_for(session, viewer, dossier_id)
-    return PaymentList(items=await listing.payments_of_dossier(session, dossier_id))
+    items, cursor = await listing.payments_of_dossier(session, dossier_id, page)
+    return Page[PaymentOut](items=items, next_cursor=cursor)
 
 
 @router.get("/v1/payments", response_model=Page[PaymentOut], responses=problems("validation_error"))
 async def payments_list(viewer: ViewerDep, page: PageDep, session: ReadSessionDep,
                         filters: Annotated[PaymentFilters, Query()]) -> Page[PaymentOut]:
     """The payments the caller may see, newest first: finance's queues (`flagged=true`: money to refund or to
-    check; `state=submitted`: awaiting the provider). Applicants see their own, officials their agency's."""
+    check; `refund_due=true`: money held for dossiers that ended without being processed; `state=submitted`:
+    awaiting the provider). Applicants see their own, officials their agency's."""
     items, cursor = await listing.list_payments(session, viewer, filters, page)
     return Page[PaymentOut](items=items, next_cursor=cursor)
 
@@ -181,12 +184,16 @@ async def payments_refund(payment_id: uuid.UUID, body: RefundCreate, official_: 
                               headers={"Location": f"/v1/payments/{payment_id}/refunds/{refund.id}"})
 
 
-@router.get("/v1/payments/{payment_id}/refunds", response_model=RefundList, responses=problems("not_found"))
-async def payments_refunds(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> RefundList:
-    """The payment's refunds, oldest first. One still `submitted` awaits the provider's answer (reconciliation
-    asks again where the provider allows it; otherwise finance settles it with the provider)."""
+@router.get("/v1/payments/{payment_id}/refunds", response_model=Page[RefundOut],
+            responses=problems("not_found", "validation_error"))
+async def payments_refunds(payment_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                           session: ReadSessionDep) -> Page[RefundOut]:
+    """The payment's refunds, oldest first, a page at a time (`limit`, `cursor`). One still `submitted` awaits the
+    provider's answer (reconciliation asks again where the provider allows it; otherwise finance settles it with
+    the provider)."""
     await _visible_attempt(session, viewer, payment_id)
-    return RefundList(items=[RefundOut.model_validate(r) for r in await refunds.refunds_of(session, payment_id)])
+    rows, cursor = await refunds.refunds_of(session, payment_id, page)
+    return Page[RefundOut](items=[RefundOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.get("/v1/payments/{payment_id}/refunds/{refund_id}", response_model=RefundOut,

@@ -54,6 +54,15 @@ class FeeLineOut(BaseModel):
     charged: Money
 
 
+# What app.fees.refund_due decides, said once for the obligation and the dossier's total.
+_REFUND_DUE = ("Money the succeeded payments still hold (paid and not refunded, credited or not; a refund awaiting "
+               "the provider counts as refunded) when the dossier ended without being processed (withdrawn, "
+               "rejected or stopped): finance refunds it through `POST /v1/payments/{id}/refunds` (`GET "
+               "/v1/payments?refund_due=true` lists those payments); nothing is refunded automatically. 0 for a "
+               "dossier still under way or whose result was issued. Surpluses are not counted (see the payment's "
+               "`surpluses`).")
+
+
 class ObligationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -63,6 +72,7 @@ class ObligationOut(BaseModel):
     paid: Money
     refunded: Money
     balance: Money
+    refund_due: Money = Field(description=_REFUND_DUE)
     settled: bool
     created_at: datetime
     settled_at: datetime | None
@@ -76,6 +86,7 @@ class FeesOut(BaseModel):
     paid: Money
     refunded: Money
     balance: Money
+    refund_due: Money = Field(description="The obligations' `refund_due`, added up. " + _REFUND_DUE)
 
 
 class PaymentCreate(Strict):
@@ -127,10 +138,6 @@ class RefundOut(BaseModel):
     resolution_note: str | None = None
 
 
-class RefundList(BaseModel):
-    items: list[RefundOut]
-
-
 class SurplusOut(BaseModel):
     """Money the provider reported for this payment that was never credited: refund it with `surplus_id`."""
 
@@ -178,10 +185,6 @@ class PaymentOut(BaseModel):
                                         "not credited (flag amount_mismatch or second_transaction), oldest first.")
 
 
-class PaymentList(BaseModel):
-    items: list[PaymentOut]
-
-
 class PaymentFilters(BaseModel):
     """The payment list's query parameters (finance's queues: what is flagged, what is still under way)."""
 
@@ -190,6 +193,10 @@ class PaymentFilters(BaseModel):
         default=None, description="`counter`: desk payments recorded by finance.")
     flagged: bool | None = Field(default=None, description="true: payments that need an operator (`flag` set: "
                                  "money to refund or to check); false: the others.")
+    refund_due: bool | None = Field(default=None, description="true: succeeded payments with money not yet "
+                                    "refunded (`refundable` > 0) for a dossier that ended without being processed "
+                                    "(withdrawn, rejected or stopped): refund them with `expected_available` = "
+                                    "`refundable` (nothing is refunded automatically); false: the others.")
     agency: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] | None = Field(
         default=None, description="The dossier's agency (for callers who see several).")
     created_from: LocalDay | None = Field(default=None, description="First local day (Asia/Ho_Chi_Minh), inclusive.")

@@ -10,7 +10,7 @@ import httpx
 
 from app.core import clock
 from tests.fees.conftest import BEFORE_TOTAL, Fees
-from tests.support.edges import expect_problem
+from tests.support.edges import expect_problem, forged_cursor
 
 
 def _agency() -> str:
@@ -73,7 +73,66 @@ async def test_finance_finds_flagged_payments_of_its_agency(client: httpx.AsyncC
 async def test_payment_list_filters_are_checked(client: httpx.AsyncClient, fees: Fees) -> None:
     case = await fees.case(client)
     for query, loc in [("state=paid", "state"), ("provider=momo", "provider"), ("agency=a%20b", "agency"),
-                       ("created_from=2026-13-01", "created_from"), ("flagged=maybe", "flagged")]:
+                       ("created_from=2026-13-01", "created_from"), ("flagged=maybe", "flagged"),
+                       ("refund_due=maybe", "refund_due")]:
         body = expect_problem(await client.get(f"/v1/payments?{query}", headers=case.finance.headers),
                               422, "validation_error")
         assert [e["loc"] for e in body["errors"]] == [["query", loc]]
+
+
+async def _pages(client: httpx.AsyncClient, url: str, headers: dict[str, str], limit: int) -> list[list[str]]:
+    """Every page of a list, following `next_cursor` until it is null."""
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        response = await client.get(url + query, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append([item["id"] for item in response.json()["items"]])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def _check_paged(client: httpx.AsyncClient, url: str, headers: dict[str, str], expected: list[str]) -> None:
+    """API-CONVENTIONS: `?limit=` (1-200, default 50), `?cursor=`, `{"items", "next_cursor"}`; a forged cursor 422."""
+    whole = (await client.get(url, headers=headers)).json()
+    assert [item["id"] for item in whole["items"]] == expected and whole["next_cursor"] is None
+    assert await _pages(client, url, headers, 2) == [expected[:2], expected[2:]]  # each once, in order
+    assert await _pages(client, url, headers, 200) == [expected]
+    for limit in (0, 201, -1):
+        body = expect_problem(await client.get(f"{url}?limit={limit}", headers=headers), 422, "validation_error")
+        assert [e["loc"] for e in body["errors"]] == [["query", "limit"]]
+    for cursor in ("bm90LWEtY3Vyc29y", forged_cursor(["yesterday", "someone"]), forged_cursor([1])):
+        body = expect_problem(await client.get(f"{url}?cursor={cursor}", headers=headers), 422, "validation_error")
+        assert [e["loc"] for e in body["errors"]] == [["query", "cursor"]]
+
+
+async def test_a_dossiers_payments_are_paged_like_every_list(client: httpx.AsyncClient, fees: Fees) -> None:
+    # It answered every payment at once and ignored `limit` (partial desk payments add up to many rows).
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    made = []
+    for _ in range(3):
+        response = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
+                                     json={"receipt_number": f"BL-{uuid.uuid4().hex[:12]}", "amount": 100000})
+        assert response.status_code == 201, response.text
+        made.append(response.json())
+    url = f"/v1/dossiers/{case.id}/payments"
+    newest_first = [p["id"] for p in sorted(made, key=lambda p: (p["created_at"], p["id"]), reverse=True)]
+    await _check_paged(client, url, case.finance.headers, newest_first)
+    await _check_paged(client, url, case.citizen.headers, newest_first)
+
+
+async def test_a_payments_refunds_are_paged_like_every_list(client: httpx.AsyncClient, fees: Fees) -> None:
+    case, attempt = await fees.paid_case(client)
+    url = f"/v1/payments/{attempt['id']}/refunds"
+    made, available = [], BEFORE_TOTAL
+    for amount in (100000, 150000, 250000):
+        response = await client.post(url, headers=case.finance.headers, json={
+            "amount": amount, "reason": "Hồ sơ dừng xử lý", "expected_available": available})
+        assert response.status_code == 201, response.text
+        made.append(response.json())
+        available -= amount
+    oldest_first = [r["id"] for r in sorted(made, key=lambda r: (r["created_at"], r["id"]))]
+    await _check_paged(client, url, case.finance.headers, oldest_first)
