@@ -17,7 +17,7 @@ from app.core.openapi import build_openapi, operation_id
 from app.core.problems import install_problem_handlers
 from app.core.request_context import RequestContextMiddleware
 from app.core.routing import include_flat
-from app.core.settings import get_settings
+from app.core.settings import get_settings, require_writable_storage
 from app.dossiers.router import router as dossiers_router
 from app.fees.router import router as fees_router
 from app.identity.router import router as identity_router
@@ -48,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()  # fails fast, one line, on a bad DVC_* value
+    require_writable_storage(settings)  # and on a storage directory uploads could not be written to
     definitions()  # and on a broken workflow definition, before any request can need it
     configure_logging(settings.log_level)
     app = FastAPI(

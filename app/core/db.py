@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import asyncpg
@@ -165,6 +166,17 @@ def _check_idle_connections(engine: AsyncEngine, idle_s: float) -> None:
         except Exception as error:
             record.info.pop("returned_at", None)
             raise DisconnectionError(f"pooled connection is dead: {error!r}") from error
+
+
+def sqlite_file_missing(settings: Settings) -> bool:
+    """The embedded database's file does not exist (connecting would create it, empty). False for PostgreSQL,
+    for an in-memory database and for a `file:` URI, where the driver alone knows what it opens."""
+    if not settings.is_sqlite:
+        return False
+    database = make_url(settings.database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return not Path(database).is_file()
 
 
 def build_null_pool_engine(settings: Settings) -> AsyncEngine:

@@ -11,7 +11,9 @@ delivers due rows outside any database transaction and records the outcome. Guar
   target's (another subscription, channel or portal);
 - failures are retried on the consumer's schedule, then marked `dead` (a consumer with `replacements` may then
   name other targets for the event, in the same transaction); a crash between claim and outcome only delays
-  the row until its lease expires.
+  the row until its lease expires;
+- a delivery that must never be sent (its receiver may no longer see the event) ends `dead` at once, unsent and
+  not retried, when the consumer raises `Abandoned` instead of sending.
 
 Fan-out reads events by id after the consumer's offset. On PostgreSQL ids are allocated before commit, so a gap
 in ids may be a transaction still in flight: the offset does not move past a gap until the event after it is
@@ -72,6 +74,11 @@ class Delivery(Base):
     created_at: Mapped[datetime]
 
 
+class Abandoned(Exception):
+    """Raised by `deliver`, before sending, when the delivery must not be sent now or later: it ends dead with this
+    message as its last error, without counting an attempt and without retries (a replay asks `deliver` again)."""
+
+
 @dataclass(frozen=True)
 class Target:
     target: str
@@ -91,7 +98,9 @@ class Consumer(Protocol):
 
     async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]: ...
 
-    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None: ...
+    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        """Send, or raise: `Abandoned` to end the delivery unsent, anything else to fail this attempt."""
+        ...
 
 
 @dataclass
@@ -157,9 +166,9 @@ async def _claim(consumer: Consumer, batch: int) -> list[tuple[Delivery, OutboxE
 
 
 async def _record(consumer: Consumer, delivery: Delivery, event: OutboxEvent, error: str | None,
-                  stats: RunStats) -> None:
+                  stats: RunStats, *, abandoned: bool = False) -> None:
     now = clock.now()
-    attempts = delivery.attempts + 1
+    attempts = delivery.attempts + (0 if abandoned else 1)  # an abandoned delivery was not attempted
     values: dict[str, object] = {"attempts": attempts}
     if error is None:
         values.update(state=DELIVERED, delivered_at=now, last_error=None)
@@ -167,7 +176,7 @@ async def _record(consumer: Consumer, delivery: Delivery, event: OutboxEvent, er
     else:
         delays = list(consumer.retry_delays())
         values["last_error"] = error[:2000]
-        if attempts > len(delays):
+        if abandoned or attempts > len(delays):
             values["state"] = DEAD
             stats.dead += 1
         else:
@@ -205,6 +214,9 @@ async def deliver_due(consumer: Consumer, *, batch: int = 50) -> RunStats:
             continue
         try:
             await consumer.deliver(delivery, event)
+        except Abandoned as verdict:
+            log.info("delivery %s to %s abandoned: %s", delivery.id, consumer.name, verdict)
+            await _record(consumer, delivery, event, str(verdict), stats, abandoned=True)
         except Exception as error:  # any failure is recorded and retried, never lost
             log.warning("delivery %s to %s failed: %s", delivery.id, consumer.name, error)
             await _record(consumer, delivery, event, f"{type(error).__name__}: {error}", stats)
@@ -228,5 +240,5 @@ async def requeue(session: AsyncSession, delivery_id: int) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-__all__ = ["DEAD", "DELIVERED", "PENDING", "Consumer", "Delivery", "OutboxOffset", "RunStats", "Target",
+__all__ = ["DEAD", "DELIVERED", "PENDING", "Abandoned", "Consumer", "Delivery", "OutboxOffset", "RunStats", "Target",
            "deliver_due", "fan_out", "requeue", "run_consumer"]

@@ -1,16 +1,22 @@
-"""Operations endpoints: liveness, readiness (database + migrations at head) and Prometheus metrics."""
+"""Operations endpoints: liveness, readiness (database + migrations at head, storage writable), Prometheus metrics."""
 
 from __future__ import annotations
 
+import logging
+
+import anyio.to_thread
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core import metrics
-from app.core.db import get_database
+from app.core.db import get_database, sqlite_file_missing
 from app.core.migrations import migration_heads
 from app.core.openapi import problems
 from app.core.problems import ProblemError
+from app.core.settings import get_settings, storage_dir_problem
+
+log = logging.getLogger("app.ops")
 
 router = APIRouter(tags=["operations"])
 
@@ -23,6 +29,7 @@ class Readiness(BaseModel):
     status: str
     database: str
     migrations: list[str]
+    storage: str
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -30,9 +37,12 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", summary="Readiness: database reachable and migrated to head",
+@router.get("/readyz", summary="Readiness: database reachable and migrated to head, storage writable",
             responses=problems("not_ready"))
 async def readyz() -> Readiness:
+    settings = get_settings()
+    if sqlite_file_missing(settings):  # SQLite creates a missing file on connect: an empty database is not ready
+        raise ProblemError("not_ready", "The database file does not exist; run `dvc migrate`.")
     try:
         async with get_database().read_engine.connect() as connection:
             rows = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
@@ -40,7 +50,11 @@ async def readyz() -> Readiness:
         raise ProblemError("not_ready", "The database is not reachable or not migrated.") from error
     if frozenset(rows) != migration_heads():
         raise ProblemError("not_ready", "Database migrations are not at head; run `dvc migrate`.")
-    return Readiness(status="ready", database="ok", migrations=sorted(rows))
+    problem = await anyio.to_thread.run_sync(lambda: storage_dir_problem(settings, create=False))
+    if problem is not None:
+        log.warning("not ready: DVC_STORAGE_DIR: %s", problem)  # the path stays out of the public answer
+        raise ProblemError("not_ready", "The file storage (DVC_STORAGE_DIR) is not writable.")
+    return Readiness(status="ready", database="ok", migrations=sorted(rows), storage="ok")
 
 
 @router.get("/metrics", include_in_schema=False)

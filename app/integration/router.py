@@ -12,6 +12,7 @@ from app.core.db import ReadSessionDep, SessionDep
 from app.core.delivery import PENDING, Delivery
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
+from app.dossiers.access import etag
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import DossierOut
 from app.identity.deps import AdminDep, Principal, client, official_or_client
@@ -55,9 +56,10 @@ async def integration_receive_dossier(body: NationalDossierIn, caller: SyncClien
     national_portal). Idempotent by `national_dossier_id`."""
     dossier, created = await intake.receive(caller, body)
     content = DossierOut.of(dossier).model_dump(mode="json")
+    headers = {"ETag": etag(dossier)}  # as `GET /v1/dossiers/{id}` gives it: the next change needs it as If-Match
     if created:
-        return JSONResponse(content, status_code=201, headers={"Location": f"/v1/dossiers/{dossier.id}"})
-    return JSONResponse(content, status_code=200)
+        return JSONResponse(content, status_code=201, headers={"Location": f"/v1/dossiers/{dossier.id}", **headers})
+    return JSONResponse(content, status_code=200, headers=headers)
 
 
 @router.get("/v1/dossiers/{dossier_id}/sync", response_model=DossierSyncOut, responses=problems("not_found"))

@@ -3,7 +3,11 @@
 A URL is refused unless it is http(s) and every address its host resolves to is globally routable: private
 (10/8, 172.16/12, 192.168/16, fc00::/7), loopback (127/8, ::1), link-local (169.254/16 — cloud metadata at
 169.254.169.254 — and fe80::/10), unspecified (0.0.0.0, ::), carrier-grade NAT, multicast and reserved ranges
-are all "not global" to `ipaddress`. IPv4-mapped IPv6 addresses are judged by the IPv4 address inside.
+are all "not global" to `ipaddress`. An IPv6 address that carries an IPv4 address a packet to it may reach is
+also judged by that IPv4 address: IPv4-mapped (::ffff:127.0.0.1), IPv4-compatible (::127.0.0.1), 6to4
+(2002:7f00:1::), Teredo (2001::/32: server and client), NAT64's well-known prefix (64:ff9b::127.0.0.1). The
+local-use NAT64 prefix 64:ff9b:1::/48 is refused whole: where the IPv4 address sits in it is the operator's
+choice (RFC 6052 allows several prefix lengths), and it is not globally reachable by definition (RFC 8215).
 
 The check runs when the URL is given (creation) and again right before each request, after DNS resolution,
 because a name that resolved to a public address yesterday may point inside the network today. A rebinding
@@ -42,10 +46,43 @@ async def system_resolve(host: str, port: int) -> list[str]:
 resolve: Resolver = system_resolve
 
 
-def is_public_address(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291 (deprecated): the IPv4 address is the last 32 bits
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses inside an IPv6 address that a translator or tunnel would send its packets to."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)  # (server, client); `ipaddress` has already undone the client's obfuscation
+    if address in NAT64_WELL_KNOWN or (address in IPV4_COMPATIBLE and int(address) > 1):  # not :: nor ::1
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
+def _is_public_v4(address: ipaddress.IPv4Address) -> bool:
     return address.is_global and not address.is_multicast
+
+
+def is_public_address(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv4Address):
+        return _is_public_v4(address)
+    if address.ipv4_mapped is not None:  # newer Pythons call all of ::ffff:0:0/96 not global: judge the inside only
+        return _is_public_v4(address.ipv4_mapped)
+    if address in NAT64_LOCAL_USE:
+        return False
+    if not all(_is_public_v4(inside) for inside in embedded_ipv4(address)):
+        return False
+    return address.is_global and not address.is_multicast
+
+
+def _describe(address: IPAddress) -> str:
+    inside = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else []
+    return f"{address} (carrying {', '.join(map(str, inside))})" if inside else str(address)
 
 
 def _parse(url: str) -> tuple[str, int]:
@@ -94,6 +131,6 @@ async def check_url(url: str, *, allow_private: bool | None = None) -> None:
             raise UnsafeUrl(f"the host {host} does not resolve") from error
         if not addresses:
             raise UnsafeUrl(f"the host {host} does not resolve")
-    refused = [str(a) for a in addresses if not is_public_address(a)]
+    refused = [_describe(a) for a in addresses if not is_public_address(a)]
     if refused:
         raise UnsafeUrl(f"the host resolves to a private, loopback or link-local address ({', '.join(refused)})")

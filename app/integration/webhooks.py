@@ -11,6 +11,10 @@ dossier data: its code, the applicant id) and is active. The body is JSON
 (docs/webhooks.md shows how to verify it). A 2xx answer is success; anything else, a timeout, a redirect or a
 target now resolving to a private address is a failure, retried after 1 min, 5 min, 30 min, 2 h and 1 day,
 then dead. The SSRF guard runs at creation and again, after DNS resolution, before every attempt.
+
+The client's right to the event is checked again before every attempt too: a delivery fanned out before the
+client was suspended, lost `dossiers:read` or lost the dossier's agency ends dead, unsent and never retried, its
+reason in the delivery log. So does one whose subscription was deleted.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import select, update
@@ -32,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.db import get_database
-from app.core.delivery import DEAD, PENDING, Delivery, Target, requeue
+from app.core.delivery import DEAD, PENDING, Abandoned, Delivery, Target, requeue
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
@@ -43,6 +47,9 @@ from app.identity.deps import Principal
 from app.integration import ssrf
 from app.integration.models import WebhookSubscription
 from app.integration.schemas import WEBHOOK_EVENT_TYPES, WebhookCreate
+
+if TYPE_CHECKING:
+    from app.identity.models import Account
 
 CONSUMER = "webhooks"
 READ_SCOPE = "dossiers:read"  # every webhook event is about a dossier: subscribing and receiving need this scope
@@ -149,6 +156,24 @@ async def replay(session: AsyncSession, client: Principal, subscription_id: uuid
 
 # --- the consumer -------------------------------------------------------------------------------------------
 
+async def _agency_of(session: AsyncSession, event: OutboxEvent) -> str | None:
+    agency = event.payload.get("agency_code")
+    if agency:
+        return str(agency)
+    return await session.scalar(select(Dossier.agency_code).where(Dossier.id == event.aggregate_id))
+
+
+def _not_entitled(account: Account, agency: str | None) -> str | None:
+    """Why the client may not receive an event about a dossier of `agency` (None: it may)."""
+    if str(account.status) != "active":
+        return f"client {account.status}"
+    if READ_SCOPE not in (account.scopes or []):
+        return f"client no longer holds the {READ_SCOPE} scope"
+    if agency not in (account.agency_codes or []):
+        return f"client no longer acts for agency {agency}"
+    return None
+
+
 class WebhookError(Exception):
     """A delivery attempt failed (the message is the delivery's last error)."""
 
@@ -169,16 +194,13 @@ class WebhookConsumer:
             WebhookSubscription.active.is_(True)))).scalars() if event.event_type in (s.event_types or [])]
         if not subscriptions:
             return []
-        agency = event.payload.get("agency_code") or await session.scalar(
-            select(Dossier.agency_code).where(Dossier.id == event.aggregate_id))
+        agency = await _agency_of(session, event)
         allowed: dict[uuid.UUID, bool] = {}
         targets = []
         for subscription in subscriptions:
             if subscription.client_id not in allowed:
                 account = await identity.get_account(session, subscription.client_id)
-                allowed[subscription.client_id] = (str(account.status) == "active"
-                                                   and READ_SCOPE in (account.scopes or [])
-                                                   and agency in (account.agency_codes or []))
+                allowed[subscription.client_id] = _not_entitled(account, agency) is None
             if allowed[subscription.client_id]:
                 targets.append(Target(str(subscription.id), ordering_key=str(event.aggregate_id)))
         return targets
@@ -186,8 +208,13 @@ class WebhookConsumer:
     async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
         async with get_database().read_sessions() as session:
             subscription = await session.get(WebhookSubscription, uuid.UUID(delivery.target))
-        if subscription is None or not subscription.active:
-            raise WebhookError("subscription deleted")
+            if subscription is None or not subscription.active:
+                raise Abandoned("subscription deleted")
+            # Rights change after fan-out (a replay may come days later): the event goes only where it may go now.
+            refusal = _not_entitled(await identity.get_account(session, subscription.client_id),
+                                    await _agency_of(session, event))
+        if refusal is not None:
+            raise Abandoned(f"not sent: {refusal}")
         try:
             await ssrf.check_url(subscription.url)
         except ssrf.UnsafeUrl as error:

@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.db import get_database
-from app.core.delivery import DEAD, DELIVERED, PENDING, Delivery, Target, deliver_due, fan_out, run_consumer
+from app.core.delivery import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    Abandoned,
+    Delivery,
+    Target,
+    deliver_due,
+    fan_out,
+    run_consumer,
+)
 from app.core.outbox import OutboxEvent, emit
 
 
@@ -69,6 +79,26 @@ async def test_failures_retry_then_die_and_are_kept(app) -> None:  # type: ignor
         await run_consumer(consumer)
     assert await _states() == [(DEAD, 3)]
     assert consumer.sent == []
+
+
+class AbandoningConsumer(RecordingConsumer):
+    async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        raise Abandoned("not sent: receiver may no longer see it")
+
+
+async def test_an_abandoned_delivery_dies_at_once_unsent_and_unretried(app) -> None:  # type: ignore[no-untyped-def]
+    consumer = AbandoningConsumer()
+    dossier = uuid.uuid4()
+    await _emit("first", dossier)
+    await _emit("second", dossier)
+    stats = await run_consumer(consumer)
+    assert (stats.dead, stats.failed) == (1, 0)
+    for _ in range(3):  # retry delays are zero: a retried delivery would be attempted again here
+        await run_consumer(consumer)
+    assert await _states() == [(DEAD, 0), (DEAD, 0)]  # no attempt counted; the second was not held back
+    async with get_database().read_sessions() as session:
+        errors = (await session.execute(select(Delivery.last_error))).scalars().all()
+    assert errors == ["not sent: receiver may no longer see it"] * 2
 
 
 async def test_a_later_event_never_overtakes_an_earlier_one(app) -> None:  # type: ignore[no-untyped-def]

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.delivery import DEAD, DELIVERED, PENDING
+from app.core.delivery import DEAD, DELIVERED, PENDING, fan_out
 from app.integration.webhooks import CONSUMER
-from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, receive, submitted_dossier
+from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, make_due, receive, submitted_dossier
 from tests.integration.test_webhooks import Receiver
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 
@@ -108,3 +108,36 @@ async def test_a_deleted_subscriptions_delivery_log_stays_readable(  # type: ign
     # and only for its owner
     stranger = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
     assert (await client.get(f"{path}/deliveries", headers=stranger.headers)).status_code == 404
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"scopes": ["reports:read"]}, "not sent: client no longer holds the dossiers:read scope"),
+    ({"agency_codes": ["000.00.55.H01"]}, f"not sent: client no longer acts for agency {DEFAULT_AGENCY}"),
+    ({"status": "suspended"}, "not sent: client suspended"),
+])
+async def test_deliveries_fanned_out_before_a_client_lost_its_right_are_not_sent(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receivers: Receivers, change: dict[str, Any], reason: str) -> None:
+    integrator = await accounts.client(["dossiers:read", "reports:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    await submitted_dossier(client, accounts, dossiers)
+    assert await fan_out(receivers.consumer) == 1  # the event is queued while the client may still see it
+    await dossiers.procedure("000.00.55.H01")  # the agency a client may be moved to must exist
+    admin = await accounts.admin()
+    changed = await client.patch(f"/v1/clients/{integrator.id}", json=change, headers=admin.headers)
+    assert changed.status_code == 200, changed.text
+    await receivers.run()
+    await make_due()
+    await receivers.run()  # never retried
+    assert receivers.requests == []
+    [row] = await deliveries(CONSUMER)
+    assert (row.state, row.attempts, row.last_error) == (DEAD, 0, reason)
+    if change.get("status") != "suspended":  # a suspended client reads nothing; the others see why in the log
+        log = await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=integrator.headers)
+        [entry] = log.json()["items"]
+        assert (entry["state"], entry["attempts"], entry["last_error"]) == (DEAD, 0, reason)
+        replayed = await client.post(f"/v1/webhooks/{hook['id']}/deliveries/{entry['id']}/replay",
+                                     headers=integrator.headers)
+        assert replayed.status_code == 200
+        await receivers.run()  # a replay asks again, and is refused again
+        assert receivers.requests == []
+        assert [(d.state, d.last_error) for d in await deliveries(CONSUMER)] == [(DEAD, reason)]

@@ -72,6 +72,8 @@ async def test_a_forwarded_dossier_is_submitted_once(client, accounts, dossiers)
     assert dossier["contact"]["email"] == "cuong@example.vn"
     again = await client.post("/v1/integration/dossiers", json=body, headers=syncer.headers)
     assert again.status_code == 200 and again.json()["id"] == dossier["id"]
+    read = await client.get(f"/v1/dossiers/{dossier['id']}", headers=syncer.headers)
+    assert created.headers.get("etag") == again.headers.get("etag") == read.headers["etag"]  # one version, one tag
     listed = await client.get(f"/v1/dossiers/{dossier['id']}/attachments", headers=syncer.headers)
     assert [(a["part"], a["media_type"]) for a in listed.json()["items"]] == [("application_form", "application/pdf")]
     reception = await accounts.official(DEFAULT_AGENCY, ["reception"])
