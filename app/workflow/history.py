@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.pagination import PageParams, keyset_page
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
 from app.workflow.models import GENESIS_HASH, DossierProgress, HistoryEntry
@@ -96,9 +97,22 @@ def record_submission(session: AsyncSession, dossier: Dossier, actor: Principal 
                   details={"channel": dossier.channel, "source": dossier.source, "code": dossier.code})
 
 
+# Oldest first. `seq` alone is a unique key within one dossier (uq_dossier_history_dossier_id_seq), so a cursor
+# on it is stable and the unique index answers each page.
+_HISTORY_ORDER = ((HistoryEntry.seq, False),)
+
+
 async def entries(session: AsyncSession, dossier_id: uuid.UUID) -> list[HistoryEntry]:
+    """The whole chain, oldest first: what verifying it needs (the list route reads `entries_page`)."""
     return list((await session.execute(select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id)
                                        .order_by(HistoryEntry.seq))).scalars())
+
+
+async def entries_page(session: AsyncSession, dossier_id: uuid.UUID,
+                       page: PageParams) -> tuple[list[HistoryEntry], str | None]:
+    """One page of the dossier's history, oldest first, and the cursor of the next (None on the last)."""
+    stmt = select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id)
+    return await keyset_page(session, stmt, order=_HISTORY_ORDER, params=page, key=lambda e: [e.seq])
 
 
 @dataclass(frozen=True)

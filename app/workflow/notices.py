@@ -15,10 +15,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import LOCAL_TZ
+from app.core.pagination import PageParams, keyset_page
 from app.core.pdf import render_document
 from app.dossiers.models import Dossier
 from app.workflow.history import ActorRef
@@ -65,12 +66,28 @@ def issue(session: AsyncSession, dossier: Dossier, kind: str, *, history_seq: in
     return notice
 
 
-async def list_notices(session: AsyncSession, dossier_id: uuid.UUID, *, internal: bool = True) -> list[Notice]:
-    """The dossier's notices in the order issued; without the internal ones unless `internal`."""
+# In the order issued; the id makes the key unique (an apology and its explanation share a transition) so that
+# a cursor never skips or repeats a notice.
+_NOTICE_ORDER = ((Notice.issued_at, False), (Notice.history_seq, False), (Notice.id, False))
+
+
+def _notices_of(dossier_id: uuid.UUID, internal: bool) -> Select[Notice]:
     stmt = select(Notice).where(Notice.dossier_id == dossier_id)
-    if not internal:
-        stmt = stmt.where(Notice.kind.not_in(INTERNAL))
-    return list((await session.execute(stmt.order_by(Notice.issued_at, Notice.history_seq))).scalars())
+    return stmt if internal else stmt.where(Notice.kind.not_in(INTERNAL))
+
+
+async def list_notices(session: AsyncSession, dossier_id: uuid.UUID, *, internal: bool = True) -> list[Notice]:
+    """All the dossier's notices in the order issued (what the notification composer searches); without the
+    internal ones unless `internal`. The list route reads `notices_page`."""
+    stmt = _notices_of(dossier_id, internal).order_by(*[column for column, _ in _NOTICE_ORDER])
+    return list((await session.execute(stmt)).scalars())
+
+
+async def notices_page(session: AsyncSession, dossier_id: uuid.UUID, page: PageParams, *,
+                       internal: bool) -> tuple[list[Notice], str | None]:
+    """One page of the dossier's notices in the order issued, and the cursor of the next (None on the last)."""
+    return await keyset_page(session, _notices_of(dossier_id, internal), order=_NOTICE_ORDER, params=page,
+                             key=lambda n: [n.issued_at, n.history_seq, n.id])
 
 
 async def get_notice(session: AsyncSession, dossier_id: uuid.UUID, notice_id: uuid.UUID, *,

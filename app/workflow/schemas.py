@@ -130,10 +130,6 @@ class HistoryEntryOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class HistoryOut(BaseModel):
-    items: list[HistoryEntryOut]
-
-
 class HistoryVerification(BaseModel):
     valid: bool
     entries: int
@@ -155,10 +151,6 @@ class StepOut(BaseModel):
     overran: bool | None
 
 
-class StepList(BaseModel):
-    items: list[StepOut]
-
-
 class NoticeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -170,7 +162,3 @@ class NoticeOut(BaseModel):
     issued_at: datetime
     issued_by_name: str | None
     content: dict[str, Any] = Field(description="The notice as issued; times in Asia/Ho_Chi_Minh (+07:00).")
-
-
-class NoticeList(BaseModel):
-    items: list[NoticeOut]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.clock import LOCAL_TZ
+from app.core.pagination import PageParams, keyset_page
 from app.core.settings import get_settings
 from app.workflow import deadlines
 from app.workflow.calendar import WorkingCalendar
@@ -84,6 +85,14 @@ async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str
             "due_at": clock.utc_text(due), "overran": overran}
 
 
-async def list_steps(session: AsyncSession, dossier_id: Any) -> list[StepRecord]:
-    return list((await session.execute(select(StepRecord).where(StepRecord.dossier_id == dossier_id)
-                                       .order_by(StepRecord.ended_at, StepRecord.history_seq))).scalars())
+# In the order completed; nothing makes (ended_at, history_seq) unique, so the id ends the key: a cursor then
+# never skips or repeats a step.
+_STEP_ORDER = ((StepRecord.ended_at, False), (StepRecord.history_seq, False), (StepRecord.id, False))
+
+
+async def list_steps(session: AsyncSession, dossier_id: Any,
+                     page: PageParams) -> tuple[list[StepRecord], str | None]:
+    """One page of the dossier's completed steps, in the order completed, and the cursor of the next."""
+    stmt = select(StepRecord).where(StepRecord.dossier_id == dossier_id)
+    return await keyset_page(session, stmt, order=_STEP_ORDER, params=page,
+                             key=lambda s: [s.ended_at, s.history_seq, s.id])

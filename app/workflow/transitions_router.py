@@ -12,6 +12,7 @@ from app.core import clock
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.negotiation import negotiate
 from app.core.openapi import problems
+from app.core.pagination import Page, PageDep
 from app.core.problems import not_found
 from app.core.responses import model_response
 from app.dossiers.access import Viewer, etag, get_dossier_for
@@ -24,11 +25,8 @@ from app.workflow.progress import is_overdue
 from app.workflow.schemas import (
     ActorOut,
     HistoryEntryOut,
-    HistoryOut,
     HistoryVerification,
-    NoticeList,
     NoticeOut,
-    StepList,
     StepOut,
     TransitionIn,
 )
@@ -68,15 +66,18 @@ async def transition_dossier(
     return model_response(out, headers={"ETag": etag(dossier)})
 
 
-@router.get("/v1/dossiers/{dossier_id}/history", response_model=HistoryOut, responses=problems("not_found"))
-async def list_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> HistoryOut:
-    """Every state change of the dossier, oldest first, hash-chained (form 05's record of who did what when)."""
+@router.get("/v1/dossiers/{dossier_id}/history", response_model=Page[HistoryEntryOut],
+            responses=problems("not_found", "validation_error"))
+async def list_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                               session: ReadSessionDep) -> Page[HistoryEntryOut]:
+    """Every state change of the dossier, oldest first (by `seq`), hash-chained (form 05's record of who did
+    what when), a page at a time (`limit`, `cursor`)."""
     await get_dossier_for(session, viewer, dossier_id)
-    rows = await history.entries(session, dossier_id)
-    return HistoryOut(items=[HistoryEntryOut(
+    rows, cursor = await history.entries_page(session, dossier_id, page)
+    return Page[HistoryEntryOut](items=[HistoryEntryOut(
         seq=e.seq, action=e.action, from_=e.from_state, to=e.to_state, from_code=e.from_code, to_code=e.to_code,
         actor=ActorOut(id=e.actor_id, kind=e.actor_kind, name=e.actor_name), at=e.at, reason=e.reason,
-        details=e.details or {}, prev_hash=e.prev_hash, hash=e.hash) for e in rows])
+        details=e.details or {}, prev_hash=e.prev_hash, hash=e.hash) for e in rows], next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}/history/verify", response_model=HistoryVerification,
@@ -89,11 +90,15 @@ async def verify_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep,
     return HistoryVerification(valid=result.valid, entries=result.entries, first_broken_seq=result.first_broken_seq)
 
 
-@router.get("/v1/dossiers/{dossier_id}/steps", response_model=StepList, responses=problems("not_found"))
-async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> StepList:
-    """The internal process: each completed step, who held the dossier, its allowance and whether it overran."""
+@router.get("/v1/dossiers/{dossier_id}/steps", response_model=Page[StepOut],
+            responses=problems("not_found", "validation_error"))
+async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                             session: ReadSessionDep) -> Page[StepOut]:
+    """The internal process: each completed step, who held the dossier, its allowance and whether it overran;
+    in the order completed, a page at a time (`limit`, `cursor`)."""
     await get_dossier_for(session, viewer, dossier_id)
-    return StepList(items=[StepOut.model_validate(s) for s in await steps.list_steps(session, dossier_id)])
+    rows, cursor = await steps.list_steps(session, dossier_id, page)
+    return Page[StepOut](items=[StepOut.model_validate(s) for s in rows], next_cursor=cursor)
 
 
 def _sees_internal_notices(viewer: Viewer) -> bool:
@@ -102,13 +107,16 @@ def _sees_internal_notices(viewer: Viewer) -> bool:
     return viewer.principal.kind == "official"
 
 
-@router.get("/v1/dossiers/{dossier_id}/notices", response_model=NoticeList, responses=problems("not_found"))
-async def list_dossier_notices(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> NoticeList:
+@router.get("/v1/dossiers/{dossier_id}/notices", response_model=Page[NoticeOut],
+            responses=problems("not_found", "validation_error"))
+async def list_dossier_notices(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
+                               session: ReadSessionDep) -> Page[NoticeOut]:
     """Notices issued to the applicant (receipt, supplement request, refusal, apology, result, ...); officials
-    also see the explanations of delays to the head of the agency."""
+    also see the explanations of delays to the head of the agency. In the order issued, a page at a time
+    (`limit`, `cursor`); each one as PDF at `/notices/{notice_id}`."""
     await get_dossier_for(session, viewer, dossier_id)
-    found = await notices.list_notices(session, dossier_id, internal=_sees_internal_notices(viewer))
-    return NoticeList(items=[NoticeOut.model_validate(n) for n in found])
+    rows, cursor = await notices.notices_page(session, dossier_id, page, internal=_sees_internal_notices(viewer))
+    return Page[NoticeOut](items=[NoticeOut.model_validate(n) for n in rows], next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}/notices/{notice_id}", response_model=NoticeOut,

@@ -21,6 +21,7 @@ from app.core.db import get_database
 from app.fees.models import FeeObligation, PaymentAttempt, PaymentSurplus, Refund
 from tests.fees.conftest import Case, Fees
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Actor
+from tests.support.workflow_fixtures import every_item
 
 T = TypeVar("T")
 POSTGRES = bool(os.environ.get("DVC_TEST_DATABASE_URL"))
@@ -132,11 +133,10 @@ def money_is_consistent(money: Money) -> None:
 
 
 async def history_actions(client: httpx.AsyncClient, case: Case) -> list[str]:
-    response = await client.get(f"/v1/dossiers/{case.id}/history", headers=case.citizen.headers)
-    assert response.status_code == 200, response.text
+    entries = await every_item(client, f"/v1/dossiers/{case.id}/history", case.citizen.headers)
     verify = await client.get(f"/v1/dossiers/{case.id}/history/verify", headers=case.citizen.headers)
     assert verify.json()["valid"] is True, verify.text
-    return [str(e["action"]) for e in response.json()["items"]]
+    return [str(e["action"]) for e in entries]
 
 
 async def later(awaitable: Awaitable[T], delay_s: float) -> T:

@@ -78,14 +78,24 @@ class Flow:
         return await self.act(self.reception, dossier_id, "assign", assignee=str(self.processing.id))
 
     async def history(self, actor: Actor, dossier_id: str) -> list[dict[str, Any]]:
-        response = await self.client.get(f"/v1/dossiers/{dossier_id}/history", headers=actor.headers)
-        assert response.status_code == 200, response.text
-        return list(response.json()["items"])
+        return await every_item(self.client, f"/v1/dossiers/{dossier_id}/history", actor.headers)
 
     async def notices(self, actor: Actor, dossier_id: str) -> list[dict[str, Any]]:
-        response = await self.client.get(f"/v1/dossiers/{dossier_id}/notices", headers=actor.headers)
+        return await every_item(self.client, f"/v1/dossiers/{dossier_id}/notices", actor.headers)
+
+
+async def every_item(client: Any, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a paged list, following `next_cursor` to the last page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, headers=headers, params=params)
         assert response.status_code == 200, response.text
-        return list(response.json()["items"])
+        items += response.json()["items"]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return items
 
 
 async def outbox_events(dossier_id: str, event_type: str = "dossier.status_changed") -> list[dict[str, Any]]:

@@ -68,7 +68,9 @@ async def test_received_processing_processed_returned(client, flow, pki):
     verify = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert verify.json() == {"valid": True, "entries": 7, "first_broken_seq": None}
 
-    steps = (await client.get(f"/v1/dossiers/{did}/steps", headers=flow.reception.headers)).json()["items"]
+    listed = (await client.get(f"/v1/dossiers/{did}/steps", headers=flow.reception.headers)).json()
+    steps = listed["items"]
+    assert listed["next_cursor"] is None  # one page: six steps, 50 a page by default
     assert [s["step"] for s in steps] == ["reception", "assign", "appraise", "approve", "issue_result",
                                           "return_result"]
     by_step = {s["step"]: s for s in steps}

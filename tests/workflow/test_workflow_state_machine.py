@@ -55,7 +55,7 @@ from app.core.clock import LOCAL_TZ
 from tests.support.dossier_fixtures import PDF, Dossiers
 from tests.support.identity_fixtures import Accounts, Actor
 from tests.support.idp import TestIdentityProvider
-from tests.support.workflow_fixtures import Flow
+from tests.support.workflow_fixtures import Flow, every_item
 from tests.workflow.workflow_model import (
     ACTIONS,
     END_OF_DAY,
@@ -181,10 +181,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         d.etag, d.state, d.view = f'"{view["version"]}"', view["state"], view
 
     def read_history(self, d: Tracked) -> list[dict[str, Any]]:
-        response = self.request("GET", f"/v1/dossiers/{d.id}/history", "applicant")
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
+        """The whole history, a page at a time (a long run outgrows one page)."""
+        return self.rt.run(every_item(self.rt.client, f"/v1/dossiers/{d.id}/history",
+                                      self.actors["applicant"].headers))
 
     def applied(self, d: Tracked, actions: list[str], response: httpx.Response | None = None,
                 caller: str = "") -> None:
