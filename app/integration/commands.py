@@ -1,11 +1,48 @@
-"""`dvc fake-portal`: run the local stand-in for the national portal (development only)."""
+"""`dvc fake-portal`: run the local stand-in for the national portal (development only); `dvc portal resync`:
+queue every dossier the portal is behind on."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import typer
+
+portal_cli = typer.Typer(help="National-portal sync.", no_args_is_help=True)
+
+
+@portal_cli.command("resync")
+def resync_command(
+    agency: str = typer.Option(None, help="Only this agency's dossiers (default: every agency)."),
+    batch: int = typer.Option(500, min=1, max=5000, help="Dossiers per transaction."),
+) -> None:
+    """Queue the current state of every submitted dossier the portal has not acknowledged in it (never synced,
+    or last acknowledged in another status): run it after the portal was disabled or down. `dvc worker` sends
+    them."""
+    from app.core.db import close_database, get_database
+    from app.integration.sync_service import resync
+
+    async def run() -> int:
+        queued = 0
+        after: uuid.UUID | None = None
+        try:
+            while True:
+                async with get_database().write_sessions() as session, session.begin():
+                    answer = await resync(session, None, agency_code=agency, after=after, limit=batch)
+                queued += answer.queued
+                typer.echo(f"queued {queued}")
+                if answer.next_after is None:
+                    return queued
+                after = answer.next_after
+        finally:
+            await close_database()
+
+    typer.echo(f"done: {asyncio.run(run())} dossiers queued for the national portal")
 
 
 def register(cli: typer.Typer) -> None:
+    cli.add_typer(portal_cli, name="portal")
+
     @cli.command("fake-portal")
     def fake_portal(
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),

@@ -23,6 +23,8 @@ from app.integration.schemas import (
     NationalDossierIn,
     SyncDeliveryOut,
     SyncReplayOut,
+    SyncResync,
+    SyncResyncOut,
     SyncStateFilter,
     WebhookCreate,
     WebhookCreated,
@@ -83,6 +85,16 @@ async def integration_sync_list(caller: SyncReaderDep, session: ReadSessionDep, 
 async def integration_sync_replay(dossier_id: uuid.UUID, admin: AdminDep, session: SessionDep) -> SyncReplayOut:
     """Send the dossier's current state to the portal again (after anything still pending for it)."""
     return await sync_service.replay(session, admin, dossier_id)
+
+
+@router.post("/v1/integration/sync/resync", status_code=202, response_model=SyncResyncOut,
+             responses=problems("validation_error"))
+async def integration_sync_resync(body: SyncResync, admin: AdminDep, session: SessionDep) -> SyncResyncOut:
+    """Queue the current state of every submitted dossier the portal has not acknowledged in it (never synced,
+    or last acknowledged in another status), up to `limit` per call: how the portal catches up after it was
+    disabled or down. Call again with `after` = `next_after` until it is null (`dvc portal resync` does)."""
+    return await sync_service.resync(session, admin, agency_code=body.agency_code, after=body.after,
+                                     limit=body.limit)
 
 
 @router.post("/v1/webhooks", status_code=201, response_model=WebhookCreated, responses=problems("validation_error"))

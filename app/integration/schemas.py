@@ -119,6 +119,20 @@ class SyncReplayOut(BaseModel):
     national_status_code: int
 
 
+class SyncResync(Strict):
+    agency_code: Annotated[str | None, StringConstraints(min_length=1, max_length=64)] = Field(
+        default=None, description="Only this agency's dossiers (default: every agency).")
+    after: uuid.UUID | None = Field(default=None, description="Continue after this dossier id (`next_after` of "
+                                                                "the previous answer).")
+    limit: int = Field(default=500, ge=1, le=5000, description="At most this many dossiers in one call.")
+
+
+class SyncResyncOut(BaseModel):
+    queued: int = Field(description="Dossiers whose current state was queued for the portal by this call.")
+    next_after: uuid.UUID | None = Field(description="More dossiers are out of step: call again with `after` set "
+                                                     "to this; null when none are left.")
+
+
 class WebhookCreate(Strict):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     event_types: list[str] = Field(min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))

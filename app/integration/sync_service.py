@@ -4,6 +4,11 @@ The deliveries of consumer `national_portal` (core's `outbox_deliveries`) are th
 is one still pending after at least one attempt. A replay does not resurrect an old event: it emits
 `dossier.sync_replay` with the dossier's state now, which the consumer sends after anything still pending for
 that dossier (per-dossier order holds for replays too).
+
+A resync replays, in bulk, every submitted dossier the portal has not acknowledged in its current national
+status: never synced, or last acknowledged in another code. It is how the portal catches up after events it
+never got: the portal was disabled (`DVC_NATIONAL_PORTAL_ENABLED=false` creates no deliveries), or deliveries
+went dead while it was down.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, false, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -24,7 +29,7 @@ from app.dossiers.models import Dossier, DossierState
 from app.identity.deps import Principal
 from app.integration.models import DossierSyncStatus, NationalDossier
 from app.integration.portal import CONSUMER
-from app.integration.schemas import DossierSyncOut, SyncDeliveryOut, SyncReplayOut
+from app.integration.schemas import DossierSyncOut, SyncDeliveryOut, SyncReplayOut, SyncResyncOut
 
 MAX_LISTED = 200
 
@@ -93,17 +98,52 @@ async def list_sync(session: AsyncSession, caller: Principal, state: str | None,
     return [_delivery_out(d, e) for d, e in rows], cursor
 
 
+async def _emit_replay(session: AsyncSession, dossier: Dossier, admin: Principal | None) -> OutboxEvent:
+    """The dossier's state now, for the portal; the caller holds the dossier's row lock, so no transition can
+    commit an older state after this event."""
+    return await emit(session, "dossier.sync_replay", aggregate_type="dossier", aggregate_id=dossier.id, payload={
+        "dossier_id": str(dossier.id), "code": dossier.code, "state": dossier.state,
+        "national_status_code": dossier.national_status_code, "at": clock.utc_text(clock.now()),
+        "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
+        "requested_by": str(admin.account_id) if admin else None})
+
+
 async def replay(session: AsyncSession, admin: Principal, dossier_id: uuid.UUID) -> SyncReplayOut:
     """Queue the dossier's current state for the portal (system administrators)."""
     await get_dossier_for(session, admin, dossier_id)
     dossier = await lock_dossier(session, dossier_id)
     if dossier.national_status_code is None or dossier.code is None:
         raise ProblemError("conflict", "The dossier has not been submitted; there is nothing to sync.")
-    event = await emit(session, "dossier.sync_replay", aggregate_type="dossier", aggregate_id=dossier.id, payload={
-        "dossier_id": str(dossier.id), "code": dossier.code, "state": dossier.state,
-        "national_status_code": dossier.national_status_code, "at": clock.utc_text(clock.now()),
-        "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
-        "requested_by": str(admin.account_id)})
+    event = await _emit_replay(session, dossier, admin)
     return SyncReplayOut(dossier_id=dossier.id, event_id=event.event_id, state=dossier.state,
                          national_status_code=dossier.national_status_code)
+
+
+def _out_of_step(agency_code: str | None, after: uuid.UUID | None, limit: int) -> Any:
+    """Submitted dossiers whose current national code the portal has not acknowledged, by id, locked.
+
+    Dossiers a transition holds now are skipped (SKIP LOCKED on PostgreSQL; SQLite's write transaction is
+    exclusive): that transition emits its own event, which syncs them."""
+    stmt = (select(Dossier).outerjoin(DossierSyncStatus, DossierSyncStatus.dossier_id == Dossier.id)
+            .where(Dossier.code.is_not(None), Dossier.national_status_code.is_not(None),
+                   or_(DossierSyncStatus.dossier_id.is_(None),
+                       DossierSyncStatus.last_synced_code != Dossier.national_status_code)))
+    if agency_code is not None:
+        stmt = stmt.where(Dossier.agency_code == agency_code)
+    if after is not None:
+        stmt = stmt.where(Dossier.id > after)
+    return (stmt.order_by(Dossier.id).limit(limit).with_for_update(of=Dossier, skip_locked=True)
+            .execution_options(populate_existing=True))
+
+
+async def resync(session: AsyncSession, admin: Principal | None, *, agency_code: str | None,
+                 after: uuid.UUID | None = None, limit: int) -> SyncResyncOut:
+    """Queue a replay for up to `limit` out-of-step dossiers after `after` (in id order), in the caller's
+    transaction; `next_after` is where the next call starts, None once none are left."""
+    dossiers = list((await session.execute(_out_of_step(agency_code, after, limit + 1))).scalars())
+    more = len(dossiers) > limit
+    dossiers = dossiers[:limit]
+    for dossier in dossiers:
+        await _emit_replay(session, dossier, admin)
+    return SyncResyncOut(queued=len(dossiers), next_after=dossiers[-1].id if more else None)
 
