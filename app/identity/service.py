@@ -141,8 +141,17 @@ async def party_of(connection: DirectConnection, account_id: uuid.UUID) -> Mappi
     return row
 
 
+# The account row locked and read afresh: accounts are versioned (app.core.etag), and a change made to a copy read
+# before another request's change committed would fail at flush; an applicant's contacts need no If-Match, so
+# concurrent changes queue and the last one wins.
+_ACCOUNT_FOR_UPDATE = (select(Account).where(Account.id == bindparam("account_id")).with_for_update()
+                       .execution_options(populate_existing=True))
+
+
 async def update_contacts(session: AsyncSession, account_id: uuid.UUID, patch: ContactsPatch) -> Account:
-    account = await get_account(session, account_id)
+    account = (await session.execute(_ACCOUNT_FOR_UPDATE, {"account_id": account_id})).scalar_one_or_none()
+    if account is None:
+        raise not_found("account")
     updates: dict[str, Any] = {}
     for field in patch.model_fields_set:
         value = getattr(patch, field)
