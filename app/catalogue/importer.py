@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.catalogue import schemas
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
@@ -246,7 +247,11 @@ async def import_document(session: AsyncSession, editor: Editor | None, raw: Any
     errors = await validate(session, editor, doc)
     if errors:
         raise validation_problem(errors, f"{len(errors)} error(s) in the catalogue document; nothing was imported.")
-    return await apply(session, doc)
+    try:
+        return await apply(session, doc)
+    except StaleDataError as error:  # an agency or version read above was changed meanwhile (app.core.etag)
+        raise ProblemError("conflict", "The catalogue changed during the import; nothing was imported. "
+                           "Run it again.") from error
 
 
 async def export_document(session: AsyncSession) -> schemas.CatalogueDocument:

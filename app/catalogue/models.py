@@ -52,6 +52,11 @@ class Agency(Base):
     saturday_morning: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
+    # The optimistic-concurrency counter behind the agency's ETag (app.core.etag), checked and bumped by SQLAlchemy
+    # on every UPDATE.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Field(Base):
@@ -125,3 +130,8 @@ class ProcedureVersion(Base):
     facets: Mapped[str] = mapped_column(String(200), default=" ")
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
+    # The optimistic-concurrency counter behind the version's ETag (app.core.etag), checked and bumped by SQLAlchemy
+    # on every UPDATE (`version` is taken: it is the procedure's version number).
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012

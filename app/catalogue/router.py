@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.catalogue import importer, search, service, versions
-from app.catalogue.models import OnlineLevel
+from app.catalogue.models import Agency, OnlineLevel, ProcedureVersion
 from app.catalogue.schemas import (
     AgencyIn,
     AgencyOut,
@@ -23,6 +23,7 @@ from app.catalogue.schemas import (
     VersionPatch,
 )
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.etag import IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
@@ -45,12 +46,19 @@ async def catalogue_list_agencies(session: ReadSessionDep, page: PageDep,
     return Page(items=[AgencyOut.model_validate(a) for a in rows], next_cursor=cursor)
 
 
+def _agency_out(response: Response, agency: Agency) -> AgencyOut:
+    """An agency is changed with If-Match: every answer carrying one names its ETag."""
+    response.headers["ETag"] = version_tag(agency.version)
+    return AgencyOut.model_validate(agency)
+
+
 @router.get("/v1/agencies/{code}", response_model=AgencyOut, responses=problems("not_found"))
-async def catalogue_get_agency(code: str, session: ReadSessionDep) -> AgencyOut:
+async def catalogue_get_agency(code: str, session: ReadSessionDep, response: Response) -> AgencyOut:
+    """One agency, with the `ETag` a change to it needs."""
     agency = await service.get_agency(session, code)
     if agency is None:
         raise not_found("agency")
-    return AgencyOut.model_validate(agency)
+    return _agency_out(response, agency)
 
 
 @router.get("/v1/fields", response_model=Page[FieldOut], responses=problems("validation_error"))
@@ -99,6 +107,7 @@ async def catalogue_list_versions(code: str, session: ReadSessionDep) -> Page[Pr
 # --- editors -----------------------------------------------------------------------------------------------
 
 _WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role")
+_PRECONDITIONS = ("precondition_failed", "precondition_required")
 
 
 @router.post("/v1/agencies", status_code=201, response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
@@ -106,13 +115,14 @@ async def catalogue_create_agency(body: AgencyIn, editor: EditorDep, session: Se
                                   response: Response) -> AgencyOut:
     agency = await service.create_agency(session, editor, body)
     response.headers["Location"] = f"/v1/agencies/{agency.code}"
-    return AgencyOut.model_validate(agency)
+    return _agency_out(response, agency)
 
 
-@router.patch("/v1/agencies/{code}", response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
+@router.patch("/v1/agencies/{code}", response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS, *_PRECONDITIONS))
 async def catalogue_update_agency(code: str, body: AgencyPatch, editor: EditorDep, session: SessionDep,
-                                  ) -> AgencyOut:
-    return AgencyOut.model_validate(await service.update_agency(session, editor, code, body))
+                                  response: Response, if_match: IfMatch = None) -> AgencyOut:
+    """Change an agency (If-Match required); answers it as it now is with its new `ETag`."""
+    return _agency_out(response, await service.update_agency(session, editor, code, body, if_match))
 
 
 @router.post("/v1/fields", status_code=201, response_model=FieldOut, responses=problems(*_WRITE_PROBLEMS))
@@ -123,9 +133,15 @@ async def catalogue_create_field(body: FieldIn, editor: EditorDep, session: Sess
     return FieldOut.model_validate(row)
 
 
-def _version_location(response: Response, out: ProcedureOut) -> ProcedureOut:
-    response.headers["Location"] = f"/v1/procedures/{out.code}/versions/{out.version}"
-    return out
+def _version_out(response: Response, version: ProcedureVersion) -> ProcedureOut:
+    """A version is changed with If-Match while a draft: every answer carrying one names its ETag."""
+    response.headers["ETag"] = versions.version_etag(version)
+    return versions.to_out(version)
+
+
+def _new_version_out(response: Response, version: ProcedureVersion) -> ProcedureOut:
+    response.headers["Location"] = f"/v1/procedures/{version.procedure_code}/versions/{version.version}"
+    return _version_out(response, version)
 
 
 @router.post("/v1/procedures", status_code=201, response_model=ProcedureOut, responses=problems(*_WRITE_PROBLEMS))
@@ -133,7 +149,7 @@ async def catalogue_create_procedure(body: ProcedureCreate, editor: EditorDep, s
                                      response: Response) -> ProcedureOut:
     """A new procedure with its first draft (version 1)."""
     version = await versions.create_procedure(session, editor, body)
-    return _version_location(response, versions.to_out(version))
+    return _new_version_out(response, version)
 
 
 @router.post("/v1/procedures/{code}/versions", status_code=201, response_model=ProcedureOut,
@@ -142,45 +158,47 @@ async def catalogue_create_version(code: str, editor: EditorDep, session: Sessio
                                    response: Response) -> ProcedureOut:
     """A new draft, copied from the version in force."""
     version = await versions.new_draft(session, editor, code)
-    return _version_location(response, versions.to_out(version))
+    return _new_version_out(response, version)
 
 
 @router.get("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
             responses=problems("not_found", "forbidden_role"))
-async def catalogue_get_version(code: str, n: VersionNumber, editor: EditorDep,
-                                session: ReadSessionDep) -> ProcedureOut:
-    """Any version, drafts included (for editors)."""
+async def catalogue_get_version(code: str, n: VersionNumber, editor: EditorDep, session: ReadSessionDep,
+                                response: Response) -> ProcedureOut:
+    """Any version, drafts included (for editors), with the `ETag` a change to a draft needs."""
     version = await service.get_version(session, code, n)
     if version is None:
         raise not_found("procedure version")
     service.require_edit(editor, version.agency_code)
-    return versions.to_out(version)
+    return _version_out(response, version)
 
 
 @router.patch("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
-              responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
+              responses=problems(*_WRITE_PROBLEMS, *_PRECONDITIONS, "version_published", "conflict"))
 async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPatch, editor: EditorDep,
-                                   session: SessionDep) -> ProcedureOut:
-    """Change a draft; published versions are immutable (409 `version_published`)."""
-    return versions.to_out(await versions.patch_draft(session, editor, code, n, body))
+                                   session: SessionDep, response: Response, if_match: IfMatch = None,
+                                   ) -> ProcedureOut:
+    """Change a draft (If-Match required; answers its new `ETag`); published versions are immutable (409
+    `version_published`)."""
+    return _version_out(response, await versions.patch_draft(session, editor, code, n, body, if_match))
 
 
 @router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
 async def catalogue_publish_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
-                                    body: PublishIn | None = None) -> ProcedureOut:
+                                    response: Response, body: PublishIn | None = None) -> ProcedureOut:
     """Publish a draft from `valid_from` (default now), retiring the version in force at that instant."""
     valid_from = body.valid_from if body else None
-    return versions.to_out(await versions.publish(session, editor, code, n, valid_from))
+    return _version_out(response, await versions.publish(session, editor, code, n, valid_from))
 
 
 @router.post("/v1/procedures/{code}/versions/{n}/retire", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, "conflict"))
 async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
-                                   body: RetireIn | None = None) -> ProcedureOut:
+                                   response: Response, body: RetireIn | None = None) -> ProcedureOut:
     """Withdraw a published version from `valid_to` (default now) without a successor."""
     valid_to = body.valid_to if body else None
-    return versions.to_out(await versions.retire(session, editor, code, n, valid_to))
+    return _version_out(response, await versions.retire(session, editor, code, n, valid_to))
 
 
 @router.get("/v1/catalogue/export", response_model=CatalogueDocument)
@@ -194,7 +212,7 @@ _IMPORT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"a
 
 
 @router.post("/v1/catalogue/import", response_model=ImportSummary, openapi_extra=_IMPORT_BODY,
-             responses=problems(*_WRITE_PROBLEMS))
+             responses=problems(*_WRITE_PROBLEMS, "conflict"))
 async def catalogue_import(request: Request, editor: EditorDep, session: SessionDep) -> ImportSummary:
     """Validate the whole document, then write it; any error -> 422 listing each with its JSON `pointer`."""
     try:

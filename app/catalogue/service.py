@@ -19,6 +19,7 @@ from app.catalogue.models import Agency, Field, ProcedureVersion, VersionStatus
 from app.catalogue.text import search_column
 from app.core import clock
 from app.core.direct import DirectConnection, DirectStatement
+from app.core.etag import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 
@@ -183,11 +184,14 @@ async def create_agency(session: AsyncSession, editor: Editor, data: schemas.Age
     return agency
 
 
-async def update_agency(session: AsyncSession, editor: Editor, code: str, patch: schemas.AgencyPatch) -> Agency:
+async def update_agency(session: AsyncSession, editor: Editor, code: str, patch: schemas.AgencyPatch,
+                        if_match: str | None) -> Agency:
+    """Apply the patch if `if_match` names the agency's current ETag (app.core.etag), else 428/412."""
     agency = await get_agency(session, code)
     if agency is None:
         raise not_found("agency")
     require_edit(editor, code)
+    check_if_match(agency.version, if_match, "agency")
     changes = patch.model_dump(exclude_unset=True)
     for key in ("name", "level", "saturday_morning"):
         if key in changes and changes[key] is None:
@@ -196,7 +200,7 @@ async def update_agency(session: AsyncSession, editor: Editor, code: str, patch:
         await _check_parent(session, code, changes["parent_code"])
     for key, value in changes.items():
         setattr(agency, key, value)
-    await session.flush()
+    await flush_versioned(session, "agency")
     if "name" in changes:
         await refresh_search_extra(session, agency_code=code)
     return agency

@@ -32,6 +32,7 @@ from app.catalogue.service import (
 )
 from app.catalogue.text import search_column
 from app.core import clock
+from app.core.etag import check_if_match, flush_versioned, version_tag
 from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
@@ -171,11 +172,13 @@ async def _editable_version(session: AsyncSession, editor: Editor, code: str, nu
 
 
 async def patch_draft(session: AsyncSession, editor: Editor, code: str, number: int,
-                      patch: schemas.VersionPatch) -> ProcedureVersion:
+                      patch: schemas.VersionPatch, if_match: str | None) -> ProcedureVersion:
+    """Apply the patch if `if_match` names the draft's current ETag (app.core.etag), else 428/412."""
     # The procedure's lock, as publish() takes it: otherwise an edit that read the draft just before a
     # concurrent publish committed would then write into the published version.
     await _procedure_for_update(session, code)
     version = await _editable_version(session, editor, code, number)
+    check_if_match(version.revision, if_match, "procedure version")
     merged = {**content_of(version), **patch.model_dump(mode="json", exclude_unset=True)}
     try:
         content = schemas.ProcedureContent.model_validate(merged)
@@ -187,9 +190,15 @@ async def patch_draft(session: AsyncSession, editor: Editor, code: str, number: 
     if errors:
         raise validation_problem(errors)
     require_edit(editor, data["agency_code"])
-    await write_content(session, version, data)
-    await session.flush()
+    with session.no_autoflush:  # write_content reads names: the versioned UPDATE is flushed (and checked) below
+        await write_content(session, version, data)
+    await flush_versioned(session, "procedure version")
     return version
+
+
+def version_etag(version: ProcedureVersion) -> str:
+    """The ETag of /v1/procedures/{code}/versions/{n}: its optimistic-concurrency revision."""
+    return version_tag(version.revision)
 
 
 async def publish(session: AsyncSession, editor: Editor, code: str, number: int,

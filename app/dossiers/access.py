@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.core.etag import version_tag
 from app.core.problems import ProblemError, not_found
 from app.dossiers.models import Dossier, DossierState, Source
 from app.identity.deps import Principal
@@ -143,20 +144,3 @@ def require_draft(dossier: Dossier) -> None:
 def etag(dossier: Dossier) -> str:
     """A strong validator: the optimistic-concurrency version (bumped by every change)."""
     return version_tag(dossier.version)
-
-
-def version_tag(version: int) -> str:
-    return f'"{version}"'
-
-
-def check_if_match(dossier: Dossier, if_match: str | None, *, required: bool = True) -> None:
-    """428 `precondition_required` without If-Match (when required), 412 `precondition_failed` when stale."""
-    if if_match is None:
-        if required:
-            raise ProblemError("precondition_required", "Send If-Match with the ETag you last read.")
-        return
-    # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"n") never matches.
-    tags = {t.strip() for t in if_match.split(",")}
-    if "*" not in tags and etag(dossier) not in tags:
-        raise ProblemError("precondition_failed", "The dossier has changed since you read it; read it again.",
-                           headers={"ETag": etag(dossier)})

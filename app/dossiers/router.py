@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.direct import direct_transaction
+from app.core.etag import IfMatch, check_if_match, version_tag
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -19,7 +20,7 @@ from app.core.ratelimit import public_limiter, rate_limited
 from app.core.request_context import streams_multipart
 from app.core.responses import model_response
 from app.dossiers import attachments, listing, submission
-from app.dossiers.access import check_if_match, etag, get_dossier_for, version_tag
+from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import (
     AttachmentOut,
@@ -35,9 +36,6 @@ from app.identity.deps import require_assurance
 from app.workflow.transitions import dossier_workflow_view
 
 router = APIRouter(tags=["dossiers"])
-
-IfMatch = Annotated[str | None, Header(description="The ETag last read (required to change a draft).")]
-
 
 def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None,
                       workflow: dict[str, Any] | None = None) -> Response:
@@ -97,7 +95,7 @@ async def update_dossier(dossier_id: uuid.UUID, body: DossierPatch, viewer: View
                          if_match: IfMatch = None) -> Response:
     """Change a draft (If-Match required)."""
     dossier = await submission.editable_draft(session, viewer, dossier_id)
-    check_if_match(dossier, if_match)
+    check_if_match(dossier.version, if_match, "dossier")
     dossier = await submission.update_draft(session, dossier, body)
     return _dossier_response(dossier)
 
@@ -108,7 +106,7 @@ async def delete_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: Sess
                          if_match: IfMatch = None) -> Response:
     """Discard a draft (If-Match required)."""
     dossier = await submission.editable_draft(session, viewer, dossier_id)
-    check_if_match(dossier, if_match)
+    check_if_match(dossier.version, if_match, "dossier")
     await submission.delete_draft(session, dossier)
     return Response(status_code=204)
 

@@ -89,6 +89,16 @@ async def list_representatives(caller: OrganisationDep, page: PageDep,
     return Page(items=[_representative_out(link, citizen) for link, citizen in rows], next_cursor=cursor)
 
 
+@accounts.get("/me/representatives/{representative_id}", response_model=RepresentativeOut,
+              summary="One citizen account authorised to act for the caller's organisation",
+              responses=problems("not_found"))
+async def get_representative(caller: OrganisationDep, representative_id: uuid.UUID,
+                             session: ReadSessionDep) -> RepresentativeOut:
+    """The link a `Location` from adding a representative names; only the caller's own links (404 otherwise)."""
+    link, citizen = await service.get_representative(session, caller.account_id, representative_id)
+    return _representative_out(link, citizen)
+
+
 @accounts.delete("/me/representatives/{representative_id}", status_code=204,
                  summary="Withdraw a representative's authorisation", responses=problems("not_found"))
 async def remove_representative(caller: OrganisationDep, representative_id: uuid.UUID,

@@ -141,8 +141,17 @@ async def party_of(connection: DirectConnection, account_id: uuid.UUID) -> Mappi
     return row
 
 
+# The account row locked and read afresh: accounts are versioned (app.core.etag), and a change made to a copy read
+# before another request's change committed would fail at flush; an applicant's contacts need no If-Match, so
+# concurrent changes queue and the last one wins.
+_ACCOUNT_FOR_UPDATE = (select(Account).where(Account.id == bindparam("account_id")).with_for_update()
+                       .execution_options(populate_existing=True))
+
+
 async def update_contacts(session: AsyncSession, account_id: uuid.UUID, patch: ContactsPatch) -> Account:
-    account = await get_account(session, account_id)
+    account = (await session.execute(_ACCOUNT_FOR_UPDATE, {"account_id": account_id})).scalar_one_or_none()
+    if account is None:
+        raise not_found("account")
     updates: dict[str, Any] = {}
     for field in patch.model_fields_set:
         value = getattr(patch, field)
@@ -180,17 +189,23 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
     return link, citizen
 
 
-async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID,
-                                representative_id: uuid.UUID) -> None:
-    row = (await session.execute(
-        select(Representative, Account.citizen_id)
-        .join(Account, Account.id == Representative.citizen_account_id)
-        .where(Representative.id == representative_id, Representative.organisation_id == organisation_id)
-    )).first()
+_OWN_LINK = (select(Representative, Account).join(Account, Account.id == Representative.citizen_account_id)
+             .where(Representative.id == bindparam("link_id"), Representative.organisation_id == bindparam("org_id")))
+
+
+async def get_representative(session: AsyncSession, organisation_id: uuid.UUID,
+                             representative_id: uuid.UUID) -> tuple[Representative, Account]:
+    """The organisation's own link and its citizen; 404 for any other id (another organisation's included)."""
+    row = (await session.execute(_OWN_LINK, {"link_id": representative_id, "org_id": organisation_id})).first()
     if row is None:
         raise not_found("representative")
-    link, citizen_id = row
+    return row[0], row[1]
+
+
+async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID,
+                                representative_id: uuid.UUID) -> None:
+    link, citizen = await get_representative(session, organisation_id, representative_id)
     await session.delete(link)
     audit.record(session, organisation_id, organisation_id, "representative.removed",
-                 {"representative": {"old": {"id": str(link.id), "citizen_id": citizen_id}, "new": None}})
+                 {"representative": {"old": {"id": str(link.id), "citizen_id": citizen.citizen_id}, "new": None}})
     await session.flush()

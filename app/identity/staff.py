@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import Agency
+from app.core.etag import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
@@ -86,10 +87,12 @@ async def _get_kind(session: AsyncSession, account_id: uuid.UUID, kind: AccountK
 
 
 async def update_official(session: AsyncSession, actor: Principal, official_id: uuid.UUID,
-                          patch: OfficialPatch) -> Account:
+                          patch: OfficialPatch, if_match: str | None) -> Account:
+    """Apply the patch if `if_match` names the official's current ETag (app.core.etag), else 428/412."""
     account = await _get_kind(session, official_id, AccountKind.official, "official")
     if not actor.is_system_admin and account.agency_code != actor.agency_code:
         raise not_found("official")  # another agency's staff are not visible to an agency admin
+    check_if_match(account.version, if_match, "official")
     current_roles = set(account.roles or ())
     updates: dict[str, Any] = {}
     fields = patch.model_fields_set
@@ -111,7 +114,7 @@ async def update_official(session: AsyncSession, actor: Principal, official_id: 
     diff = audit.apply_changes(account, updates)
     if diff:
         audit.record(session, account.id, actor.account_id, "official.updated", diff)
-        await session.flush()
+        await flush_versioned(session, "official")
     return account
 
 
@@ -148,8 +151,10 @@ async def create_client(session: AsyncSession, actor: Principal | None, data: Cl
 
 
 async def update_client(session: AsyncSession, actor: Principal, client_id: uuid.UUID,
-                        patch: ClientPatch) -> Account:
+                        patch: ClientPatch, if_match: str | None) -> Account:
+    """Apply the patch if `if_match` names the client's current ETag (app.core.etag), else 428/412."""
     account = await _get_kind(session, client_id, AccountKind.client, "client")
+    check_if_match(account.version, if_match, "client")
     updates: dict[str, Any] = {}
     fields = patch.model_fields_set
     if "name" in fields and patch.name is not None:
@@ -165,7 +170,7 @@ async def update_client(session: AsyncSession, actor: Principal, client_id: uuid
     diff = audit.apply_changes(account, updates)
     if diff:
         audit.record(session, account.id, actor.account_id, "client.updated", diff)
-        await session.flush()
+        await flush_versioned(session, "client")
     return account
 
 

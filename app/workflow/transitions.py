@@ -22,13 +22,13 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
+from app.core.etag import check_if_match, flush_versioned
 from app.core.outbox import emit
 from app.core.problems import ProblemError
-from app.dossiers.access import VISIBILITY_SHAPES, Viewer, check_if_match, visibility
+from app.dossiers.access import VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
 from app.workflow import effects, history, notices
@@ -138,7 +138,7 @@ async def transition(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUI
                      if_match: str | None) -> Outcome:
     """POST /v1/dossiers/{id}/transitions: one action by the caller, If-Match required."""
     locked = await _lock(session, dossier_id, viewer)
-    check_if_match(locked.dossier, if_match)
+    check_if_match(locked.dossier.version, if_match, "dossier")
     view = actor_view(viewer.principal, viewer.applicant_id, locked.dossier)
     outcome = await _apply(session, locked, data, view, ActorRef.of(viewer.principal))
     definition = get_definition(locked.facts.workflow)
@@ -225,10 +225,9 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
         "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
         "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
         "at": clock.utc_text(now), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
-    try:  # one flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event
-        await session.flush()
-    except StaleDataError as error:  # another transaction changed the dossier first
-        raise ProblemError("precondition_failed", "The dossier changed meanwhile; read it again.") from error
+    # One flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event (412 when
+    # another transaction changed the dossier first).
+    await flush_versioned(session, "dossier")
     allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view, now)
     return Outcome(dossier=dossier, progress=progress, next_actions=allowed)
 

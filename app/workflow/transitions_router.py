@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.core import clock
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.etag import IfMatch
 from app.core.negotiation import negotiate
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -44,8 +45,7 @@ PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
                                 "fees_unpaid", "workflow_unavailable", "precondition_failed", "precondition_required",
                                 "validation_error", "result_not_signed"))
 async def transition_dossier(
-    dossier_id: uuid.UUID, body: TransitionIn, viewer: ViewerDep, session: SessionDep,
-    if_match: Annotated[str | None, Header(description="The dossier's ETag as last read (required).")] = None,
+    dossier_id: uuid.UUID, body: TransitionIn, viewer: ViewerDep, session: SessionDep, if_match: IfMatch = None,
 ) -> Response:
     """Take one workflow action on the dossier (receive, request_supplement, assign, issue_result, ...).
 

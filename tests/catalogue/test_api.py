@@ -61,12 +61,12 @@ async def test_editor_flow_over_http(client, accounts, catalogue: Catalogue) -> 
     seen = await client.get("/v1/procedures/API-FLOW/versions/1", headers=editor.headers)
     assert seen.json()["status"] == "draft"
     patched = await client.patch("/v1/procedures/API-FLOW/versions/1", json={"processing_days": 5},
-                                 headers=editor.headers)
+                                 headers={**editor.headers, "If-Match": seen.headers["etag"]})
     assert patched.json()["processing_days"] == 5
     published = await client.post("/v1/procedures/API-FLOW/versions/1/publish", headers=editor.headers)
     assert published.status_code == 200 and published.json()["status"] == "published"
     refused = await client.patch("/v1/procedures/API-FLOW/versions/1", json={"processing_days": 6},
-                                 headers=editor.headers)
+                                 headers={**editor.headers, "If-Match": published.headers["etag"]})
     assert refused.status_code == 409 and refused.json()["code"] == "version_published"
     draft = await client.post("/v1/procedures/API-FLOW/versions", headers=editor.headers)
     assert draft.status_code == 201 and draft.json()["version"] == 2 and draft.json()["processing_days"] == 5
@@ -91,9 +91,11 @@ async def test_who_may_edit(client, accounts, catalogue: Catalogue) -> None:  # 
         answer = await client.post("/v1/procedures", json=body, headers=actor.headers)
         assert (answer.status_code, answer.json()["code"]) == (403, code), actor
     assert (await client.post("/v1/procedures", json=body, headers=client_ok.headers)).status_code == 201
-    renamed = await client.patch("/v1/agencies/A2", json={"name": "Sở mới"}, headers=other_admin.headers)
+    renamed = await client.patch("/v1/agencies/A2", json={"name": "Sở mới"},
+                                 headers={**other_admin.headers, "If-Match": '"1"'})
     assert renamed.status_code == 200 and renamed.json()["name"] == "Sở mới"
-    denied = await client.patch("/v1/agencies/A1", json={"name": "Sở khác"}, headers=other_admin.headers)
+    denied = await client.patch("/v1/agencies/A1", json={"name": "Sở khác"},
+                                headers={**other_admin.headers, "If-Match": '"1"'})
     assert denied.status_code == 403
     admin = await accounts.admin()
     made = await client.post("/v1/agencies", json={"code": "A3", "name": "Xã Thạch Hà", "level": "commune",

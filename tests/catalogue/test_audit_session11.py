@@ -110,7 +110,7 @@ async def test_an_odd_form_schema_is_a_422_on_create_patch_and_import(client: ht
     assert expect_problem(created, 422, "validation_error")["errors"][0]["loc"] == ["body", "form_schema"]
     await catalogue.procedure("P-DRAFT", publish=False)
     patched = await client.patch("/v1/procedures/P-DRAFT/versions/1", json={"form_schema": schema},
-                                 headers=admin.headers)
+                                 headers={**admin.headers, "If-Match": '"1"'})
     assert expect_problem(patched, 422, "validation_error")["errors"][0]["loc"] == ["body", "form_schema"]
     doc = {"procedures": [procedure_body("P-IMPORT", form_schema=schema)]}
     imported = await client.post("/v1/catalogue/import", json=doc, headers=admin.headers)
@@ -161,7 +161,7 @@ async def test_writes_on_a_retired_version_answer_version_published(client: http
         await versions.publish(session, ADMIN, code, draft)
     admin = await accounts.admin()
     patched = await client.patch(f"/v1/procedures/{code}/versions/1", json={"processing_days": 4},
-                                 headers=admin.headers)
+                                 headers={**admin.headers, "If-Match": "*"})
     expect_problem(patched, 409, "version_published")
     published = await client.post(f"/v1/procedures/{code}/versions/1/publish", json={}, headers=admin.headers)
     expect_problem(published, 409, "version_published")
@@ -190,7 +190,7 @@ async def test_a_scheduled_publication_leaves_the_current_version_shown_in_force
     assert history[0]["valid_to"] == history[1]["valid_from"]
     admin = await accounts.admin()
     patched = await client.patch(f"/v1/procedures/{code}/versions/1", json={"processing_days": 2},
-                                 headers=admin.headers)
+                                 headers={**admin.headers, "If-Match": "*"})
     expect_problem(patched, 409, "version_published")
     retired = await client.post(f"/v1/procedures/{code}/versions/1/retire", json={}, headers=admin.headers)
     assert "already ends at" in expect_problem(retired, 409, "conflict")["detail"]

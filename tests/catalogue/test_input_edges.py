@@ -107,7 +107,7 @@ async def test_an_edit_racing_a_publish_never_changes_the_published_version(  # 
     publish = asyncio.create_task(client.post(f"/v1/procedures/P1/versions/{draft}/publish", headers=admin.headers))
     await asyncio.wait_for(entered.wait(), 10)
     edit = asyncio.create_task(client.patch(f"/v1/procedures/P1/versions/{draft}", json={"processing_days": 3},
-                                            headers=admin.headers))
+                                            headers={**admin.headers, "If-Match": "*"}))
     await asyncio.sleep(0.5)
     release.set()
     assert (await publish).status_code == 200

@@ -44,14 +44,14 @@ async def test_published_and_retired_versions_are_immutable(catalogue: Catalogue
     code = await catalogue.procedure("P-IMMUTABLE")
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
-            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=3))
+            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=3), "*")
     assert caught.value.code == "version_published"
     draft = await catalogue.draft(code)
     async with catalogue.session() as session, session.begin():
         await versions.publish(session, ADMIN, code, draft)
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
-            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=3))
+            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=3), "*")
     assert caught.value.code == "version_published"  # a retired version was published (issue 5)
     async with catalogue.session() as session:
         assert (await service.get_version(session, code, 1)).processing_days == 10  # type: ignore[union-attr]
@@ -61,10 +61,11 @@ async def test_draft_edits_are_validated_as_a_whole(catalogue: Catalogue) -> Non
     code = await catalogue.procedure("P-EDIT", publish=False)
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
-            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(agency_code="NOPE", field_code="NOPE"))
+            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(agency_code="NOPE", field_code="NOPE"),
+                                       "*")
     assert {e["pointer"] for e in caught.value.errors or []} == {"/agency_code", "/field_code"}
     async with catalogue.session() as session, session.begin():
-        version = await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(name="Đổi tên thủ tục"))
+        version = await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(name="Đổi tên thủ tục"), '"1"')
     assert version.search_name == " doi ten thu tuc "
 
 
@@ -160,5 +161,5 @@ async def test_an_agency_admin_edits_only_its_own_agency(catalogue: Catalogue) -
         draft = await versions.new_draft(session, agency_admin("A1"), code)
         with pytest.raises(ProblemError) as caught:  # nor hand a procedure over to another agency
             await versions.patch_draft(session, agency_admin("A1"), code, draft.version,
-                                       VersionPatch(agency_code="A2"))
+                                       VersionPatch(agency_code="A2"), "*")
     assert caught.value.code == "forbidden_role"

@@ -154,6 +154,15 @@ async def test_representatives_lifecycle(client: httpx.AsyncClient, accounts: Ac
     assert duplicate.status_code == 409
     listed = await client.get("/v1/accounts/me/representatives", headers=org.headers)
     assert [item["citizen_id"] for item in listed.json()["items"]] == [citizen.citizen_id]
+    # the Location names a readable link: the organisation's own only (another's, or none, is the same 404)
+    located = await client.get(added.headers["location"], headers=org.headers)
+    assert located.status_code == 200 and located.json() == added.json() == listed.json()["items"][0]
+    assert (await client.get(added.headers["location"], headers=citizen.headers)).status_code == 403
+    foreign = await client.get(added.headers["location"], headers=(await accounts.organisation()).headers)
+    missing = await client.get(f"/v1/accounts/me/representatives/{uuid.uuid4()}", headers=org.headers)
+    assert foreign.status_code == missing.status_code == 404
+    assert {k: v for k, v in foreign.json().items() if k not in ("instance", "request_id")} \
+        == {k: v for k, v in missing.json().items() if k not in ("instance", "request_id")}
     # a citizen cannot manage representatives, nor see the organisation's list
     assert (await client.get("/v1/accounts/me/representatives", headers=citizen.headers)).status_code == 403
     other_org = await accounts.organisation()
@@ -162,6 +171,7 @@ async def test_representatives_lifecycle(client: httpx.AsyncClient, accounts: Ac
     assert (await client.delete(f"/v1/accounts/me/representatives/{link_id}",
                                 headers=org.headers)).status_code == 204
     assert (await client.get("/v1/accounts/me/representatives", headers=org.headers)).json()["items"] == []
+    assert (await client.get(added.headers["location"], headers=org.headers)).status_code == 404
     assert await _audit_actions(org.id) == ["account.registered", "identity.linked", "representative.added",
                                             "representative.removed"]
 

@@ -60,10 +60,10 @@ async def test_agency_admin_manages_only_its_own_agency(client: httpx.AsyncClien
                                  json=official_body("root", roles=["system_admin"]))
     assert escalate.status_code == 403
     other_official = await accounts.official(OTHER, ["reception"])
-    hidden = await client.patch(f"/v1/officials/{other_official.id}", headers=boss.headers,
+    hidden = await client.patch(f"/v1/officials/{other_official.id}", headers={**boss.headers, "If-Match": "*"},
                                 json={"status": "suspended"})
     assert hidden.status_code == 404
-    moved = await client.patch(f"/v1/officials/{own.json()['id']}", headers=boss.headers,
+    moved = await client.patch(f"/v1/officials/{own.json()['id']}", headers={**boss.headers, "If-Match": "*"},
                                json={"agency_code": OTHER})
     assert moved.status_code == 403
     listed = await client.get("/v1/officials", headers=boss.headers)
@@ -82,13 +82,13 @@ async def test_role_change_and_suspension_are_audited_and_immediate(client: http
                                                                     accounts: Accounts) -> None:
     admin = await accounts.admin()
     clerk = await accounts.official(AGENCY, ["reception"])
-    changed = await client.patch(f"/v1/officials/{clerk.id}", headers=admin.headers,
+    changed = await client.patch(f"/v1/officials/{clerk.id}", headers={**admin.headers, "If-Match": '"1"'},
                                  json={"roles": ["reception", "approval"]})
     assert changed.status_code == 200
     assert changed.json()["roles"] == ["approval", "reception"]
     assert (await client.get("/v1/accounts/me", headers=clerk.headers)).status_code == 200
-    suspended = await client.patch(f"/v1/officials/{clerk.id}", headers=admin.headers,
-                                   json={"status": "suspended"})
+    suspended = await client.patch(f"/v1/officials/{clerk.id}", json={"status": "suspended"},
+                                   headers={**admin.headers, "If-Match": changed.headers["etag"]})
     assert suspended.json()["status"] == "suspended"
     blocked = await client.get("/v1/accounts/me", headers=clerk.headers)
     assert blocked.status_code == 403
@@ -104,7 +104,8 @@ async def test_role_change_and_suspension_are_audited_and_immediate(client: http
 
 async def test_admin_cannot_suspend_itself(client: httpx.AsyncClient, accounts: Accounts) -> None:
     admin = await accounts.admin()
-    response = await client.patch(f"/v1/officials/{admin.id}", headers=admin.headers, json={"status": "suspended"})
+    response = await client.patch(f"/v1/officials/{admin.id}", headers={**admin.headers, "If-Match": "*"},
+                                  json={"status": "suspended"})
     assert response.status_code == 422
 
 
@@ -124,7 +125,8 @@ async def test_clients_are_managed_by_system_admins(client: httpx.AsyncClient, a
     # the token must come from that client: another azp on the same subject is refused
     wrong = idp.token("national-portal", azp="someone-else")
     assert (await client.get("/v1/accounts/me", headers={"Authorization": f"Bearer {wrong}"})).status_code == 403
-    patched = await client.patch(f"/v1/clients/{client_account['id']}", headers=admin.headers,
+    patched = await client.patch(f"/v1/clients/{client_account['id']}",
+                                 headers={**admin.headers, "If-Match": created.headers["etag"]},
                                  json={"scopes": ["dossiers:read", "dossiers:sync"]})
     assert patched.json()["scopes"] == ["dossiers:read", "dossiers:sync"]
     assert (await client.get("/v1/clients", headers=admin.headers)).json()["items"][0]["client_id"] \

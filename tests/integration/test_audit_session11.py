@@ -76,7 +76,7 @@ async def test_a_client_that_lost_dossiers_read_receives_no_more_events(  # type
     hook = (await _subscribe(client, integrator)).json()
     admin = await accounts.admin()
     changed = await client.patch(f"/v1/clients/{integrator.id}", json={"scopes": ["reports:read"]},
-                                 headers=admin.headers)
+                                 headers={**admin.headers, "If-Match": '"1"'})
     assert changed.status_code == 200, changed.text
     await submitted_dossier(client, accounts, dossiers)
     await receivers.run()

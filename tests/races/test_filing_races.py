@@ -107,7 +107,8 @@ async def _new_version(client: httpx.AsyncClient, admin: Actor, code: str, **pat
     created = await client.post(f"/v1/procedures/{code}/versions", headers=admin.headers)
     assert created.status_code == 201, created.text
     number = int(created.json()["version"])
-    patched = await client.patch(f"/v1/procedures/{code}/versions/{number}", headers=admin.headers, json=patch)
+    patched = await client.patch(f"/v1/procedures/{code}/versions/{number}", json=patch,
+                                 headers={**admin.headers, "If-Match": created.headers["etag"]})
     assert patched.status_code == 200, patched.text
     return number
 

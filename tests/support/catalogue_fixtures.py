@@ -108,7 +108,7 @@ class Catalogue:
         async with self.session() as session, session.begin():
             version = await versions.new_draft(session, ADMIN, code)
             if changes:
-                await versions.patch_draft(session, ADMIN, code, version.version, VersionPatch(**changes))
+                await versions.patch_draft(session, ADMIN, code, version.version, VersionPatch(**changes), "*")
             return version.version
 
 

@@ -89,7 +89,7 @@ async def test_a_version_must_name_a_known_workflow(client, editor):
                                 headers=editor.headers)
     assert created.status_code == 201, created.text
     patched = await client.patch("/v1/procedures/WF-OK/versions/1", json={"workflow": "nofee"},
-                                 headers=editor.headers)
+                                 headers={**editor.headers, "If-Match": created.headers["etag"]})
     assert patched.status_code == 422 and error_locs(patched) == [["body", "workflow"]], patched.text
     document = {"procedures": [procedure_body("WF-IMPORT", workflow="nofee")]}
     imported = await client.post("/v1/catalogue/import", json=document, headers=editor.headers)
@@ -243,7 +243,7 @@ async def test_a_step_has_one_time_limit(client, editor):
                              headers=editor.headers)
     assert once.status_code == 201, once.text
     patched = await client.patch("/v1/procedures/STEP-2/versions/1", json={"step_time_limits": twice},
-                                 headers=editor.headers)
+                                 headers={**editor.headers, "If-Match": once.headers["etag"]})
     assert patched.status_code == 422 and error_locs(patched) == [["body", "step_time_limits"]], patched.text
 
 
@@ -258,7 +258,7 @@ async def test_fees_due_before_processing_need_a_workflow_that_requests_them(cli
                                                                       fee_items=on_result), headers=editor.headers)
     assert created.status_code == 201, created.text
     patched = await client.patch("/v1/procedures/NOFEE-2/versions/1", json={"fee_items": before},
-                                 headers=editor.headers)
+                                 headers={**editor.headers, "If-Match": created.headers["etag"]})
     assert patched.status_code == 422 and error_locs(patched) == [["body", "fee_items"]], patched.text
     document = {"procedures": [procedure_body("NOFEE-3", workflow="no_fee", fee_items=before)]}
     imported = await client.post("/v1/catalogue/import", json=document, headers=editor.headers)
@@ -281,5 +281,5 @@ async def test_a_time_limit_must_name_a_step_the_workflow_records(client, editor
                                 headers=editor.headers)
     assert created.status_code == 201, created.text
     patched = await client.patch("/v1/procedures/STEPN-2/versions/1", json={"step_time_limits": misnamed[:1]},
-                                 headers=editor.headers)
+                                 headers={**editor.headers, "If-Match": created.headers["etag"]})
     assert patched.status_code == 422 and error_locs(patched) == [["body", "step_time_limits"]], patched.text

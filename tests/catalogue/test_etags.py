@@ -1,0 +1,158 @@
+"""Agencies and procedure drafts carry an ETag; a change to one needs If-Match (428 without, 412 when stale), so
+two editors can no longer overwrite each other's changes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from app.catalogue import importer, service, versions
+from app.catalogue.models import Agency, ProcedureVersion
+from app.catalogue.schemas import AgencyPatch, VersionPatch
+from app.core.db import get_database
+from app.core.problems import ProblemError
+from tests.support.catalogue_fixtures import ADMIN, Catalogue, procedure_body
+from tests.support.edges import expect_problem
+from tests.support.identity_fixtures import Accounts, Actor
+
+
+def _with(actor: Actor, if_match: str | None = None) -> dict[str, str]:
+    return {**actor.headers, **({"If-Match": if_match} if if_match is not None else {})}
+
+
+async def _new_agency(client: httpx.AsyncClient, admin: Actor) -> httpx.Response:
+    created = await client.post("/v1/agencies", headers=admin.headers,
+                                json={"code": "ETAG-A", "name": "Sở Tư pháp", "level": "department"})
+    assert created.status_code == 201, created.text
+    return created
+
+
+async def _new_draft(client: httpx.AsyncClient, admin: Actor, catalogue: Catalogue) -> httpx.Response:
+    await catalogue.agency("A1")
+    await catalogue.field("F1")
+    created = await client.post("/v1/procedures", headers=admin.headers, json=procedure_body("ETAG-P"))
+    assert created.status_code == 201, created.text
+    return created
+
+
+# (resource, the field a change sets); ids for the test names
+KINDS = [("agency", "name"), ("procedure version", "processing_days")]
+IDS = ["agency", "version"]
+
+
+def _change(field: str, n: int) -> dict[str, Any]:
+    return {field: f"Tên số {n}" if field == "name" else n}
+
+
+async def _make(kind: str, client: httpx.AsyncClient, admin: Actor, catalogue: Catalogue) -> httpx.Response:
+    return await (_new_agency(client, admin) if kind == "agency" else _new_draft(client, admin, catalogue))
+
+
+@pytest.mark.parametrize(("kind", "field"), KINDS, ids=IDS)
+async def test_a_change_needs_the_current_etag(client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue,
+                                               kind: str, field: str) -> None:
+    admin = await accounts.admin()
+    created = await _make(kind, client, admin, catalogue)
+    url = created.headers["location"]
+    assert created.headers["etag"] == '"1"'
+    read = await client.get(url, headers=admin.headers)
+    assert read.status_code == 200 and read.headers["etag"] == '"1"'
+    expect_problem(await client.patch(url, headers=_with(admin), json=_change(field, 3)), 428, "precondition_required")
+    stale = await client.patch(url, headers=_with(admin, '"5"'), json=_change(field, 3))
+    expect_problem(stale, 412, "precondition_failed")
+    assert stale.headers["etag"] == '"1"'
+    expect_problem(await client.patch(url, headers=_with(admin, 'W/"1"'), json=_change(field, 3)), 412,
+                   "precondition_failed")
+    assert (await client.get(url, headers=admin.headers)).json()[field] != _change(field, 3)[field]
+    fresh = await client.patch(url, headers=_with(admin, '"1"'), json=_change(field, 3))
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()[field] == _change(field, 3)[field] and fresh.headers["etag"] == '"2"'
+    assert (await client.get(url, headers=admin.headers)).headers["etag"] == '"2"'
+    expect_problem(await client.patch(url, headers=_with(admin, '"1"'), json=_change(field, 4)), 412,
+                   "precondition_failed")
+
+
+@pytest.mark.parametrize(("kind", "field"), KINDS, ids=IDS)
+async def test_of_two_changes_sent_with_the_same_etag_exactly_one_applies(
+        client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue, kind: str, field: str) -> None:
+    admin, other_admin = await accounts.admin(), await accounts.admin()
+    created = await _make(kind, client, admin, catalogue)
+    url, tag = created.headers["location"], created.headers["etag"]
+    answers = await asyncio.gather(client.patch(url, headers=_with(admin, tag), json=_change(field, 7)),
+                                   client.patch(url, headers=_with(other_admin, tag), json=_change(field, 8)))
+    assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 200)
+    assert next(a for a in answers if a.status_code == 412).json()["code"] == "precondition_failed"
+    now = await client.get(url, headers=admin.headers)
+    assert now.json()[field] == winner.json()[field] and now.headers["etag"] == winner.headers["etag"] == '"2"'
+
+
+async def test_a_new_draft_publish_and_retire_answer_with_the_versions_etag(
+        client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue) -> None:
+    admin = await accounts.admin()
+    await _new_draft(client, admin, catalogue)
+    published = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=admin.headers)
+    assert published.status_code == 200 and published.headers["etag"] == '"2"'
+    draft = await client.post("/v1/procedures/ETAG-P/versions", headers=admin.headers)
+    assert draft.status_code == 201 and draft.headers["etag"] == '"1"'
+    assert draft.headers["location"] == "/v1/procedures/ETAG-P/versions/2"
+    # a published version is immutable whatever the ETag says
+    expect_problem(await client.patch("/v1/procedures/ETAG-P/versions/1", headers=_with(admin, '"2"'),
+                                      json={"processing_days": 3}), 409, "version_published")
+    retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", headers=admin.headers, json={})
+    assert retired.status_code == 200 and retired.headers["etag"] == '"3"'
+
+
+async def _changed_behind(session: Any, model: Any, *where: Any) -> None:
+    """Another writer's change committed after this session read the row: the copy held here keeps its version
+    (no synchronisation of the identity map), as a copy read under READ COMMITTED does on PostgreSQL."""
+    counter = model.__mapper__.version_id_col
+    await session.execute(update(model).where(*where).values({counter: counter + 1})
+                          .execution_options(synchronize_session=False))
+
+
+async def test_the_database_refuses_an_agency_change_to_a_copy_read_before_another(catalogue: Catalogue) -> None:
+    """The compare-and-set is the UPDATE's own `WHERE version = <read>`: a writer whose If-Match held for the row
+    it read, but which another writer changed before it wrote, changes nothing and answers 412."""
+    await catalogue.agency("A1", "Sở cũ")
+    with pytest.raises(ProblemError) as caught:
+        async with catalogue.session() as session, session.begin():
+            read = await service.get_agency(session, "A1")  # held: the session keeps only referenced copies
+            assert read is not None and read.version == 1
+            await _changed_behind(session, Agency, Agency.code == "A1")
+            await service.update_agency(session, ADMIN, "A1", AgencyPatch(name="Sở mới"), '"1"')
+    assert caught.value.code == "precondition_failed"
+    async with get_database().read_sessions() as session:
+        assert (await service.get_agency(session, "A1")).name == "Sở cũ"  # type: ignore[union-attr]
+
+
+async def test_the_database_refuses_a_draft_change_to_a_copy_read_before_another(catalogue: Catalogue) -> None:
+    code = await catalogue.procedure("ETAG-DB", publish=False)
+    with pytest.raises(ProblemError) as caught:
+        async with catalogue.session() as session, session.begin():
+            read = await service.get_version(session, code, 1)  # held, as above
+            assert read is not None and read.revision == 1
+            await _changed_behind(session, ProcedureVersion, ProcedureVersion.procedure_code == code)
+            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=2), '"1"')
+    assert caught.value.code == "precondition_failed"
+    async with get_database().read_sessions() as session:
+        assert (await service.get_version(session, code, 1)).processing_days == 10  # type: ignore[union-attr]
+
+
+async def test_an_import_over_an_agency_changed_meanwhile_is_a_409_not_a_500(catalogue: Catalogue) -> None:
+    """Import reads the agencies it may update without a lock; one changed before it wrote is a conflict to retry
+    (the versioned UPDATE matched nothing), and nothing is imported."""
+    await catalogue.agency("A1", "Sở cũ")
+    doc = {"agencies": [{"code": "A1", "name": "Sở theo tệp", "level": "department"}]}
+    with pytest.raises(ProblemError) as caught:
+        async with catalogue.session() as session, session.begin():
+            read = await service.get_agency(session, "A1")  # the copy import will find in the session, held
+            await _changed_behind(session, Agency, Agency.code == "A1")
+            await importer.import_document(session, None, doc)
+    assert read is not None and caught.value.code == "conflict"
+    async with get_database().read_sessions() as session:
+        assert (await service.get_agency(session, "A1")).name == "Sở cũ"  # type: ignore[union-attr]
