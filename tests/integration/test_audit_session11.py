@@ -123,7 +123,9 @@ async def test_deliveries_fanned_out_before_a_client_lost_its_right_are_not_sent
     assert await fan_out(receivers.consumer) == 1  # the event is queued while the client may still see it
     await dossiers.procedure("000.00.55.H01")  # the agency a client may be moved to must exist
     admin = await accounts.admin()
-    changed = await client.patch(f"/v1/clients/{integrator.id}", json=change, headers=admin.headers)
+    read = await client.get(f"/v1/clients/{integrator.id}", headers=admin.headers)
+    changed = await client.patch(f"/v1/clients/{integrator.id}", json=change,
+                                 headers={**admin.headers, "If-Match": read.headers["etag"]})
     assert changed.status_code == 200, changed.text
     await receivers.run()
     await make_due()
