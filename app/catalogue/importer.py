@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -249,7 +250,9 @@ async def import_document(session: AsyncSession, editor: Editor | None, raw: Any
         raise validation_problem(errors, f"{len(errors)} error(s) in the catalogue document; nothing was imported.")
     try:
         return await apply(session, doc)
-    except StaleDataError as error:  # an agency or version read above was changed meanwhile (app.core.etag)
+    # An agency or version read above was changed meanwhile (app.core.etag), or a row validation found missing
+    # was created meanwhile (an agency or procedure code, a first publication): either way, a race to retry.
+    except (StaleDataError, IntegrityError) as error:
         raise ProblemError("conflict", "The catalogue changed during the import; nothing was imported. "
                            "Run it again.") from error
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from app.catalogue import importer, service, versions
 from app.catalogue.models import Agency, ProcedureVersion
@@ -156,3 +156,24 @@ async def test_an_import_over_an_agency_changed_meanwhile_is_a_409_not_a_500(cat
     assert read is not None and caught.value.code == "conflict"
     async with get_database().read_sessions() as session:
         assert (await service.get_agency(session, "A1")).name == "Sở cũ"  # type: ignore[union-attr]
+
+
+async def test_an_import_racing_a_new_agency_is_a_409_not_a_500(catalogue: Catalogue,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import found no agency A9; another writer created it before the import wrote (PostgreSQL's READ
+    COMMITTED allows it): the unique code refuses the insert, a conflict to retry, and nothing is imported."""
+    existing = importer._existing
+
+    async def existing_then_race(session: Any) -> Any:
+        found = await existing(session)
+        await session.execute(insert(Agency).values(code="A9", name="Sở của người khác", level="department"))
+        return found
+
+    monkeypatch.setattr(importer, "_existing", existing_then_race)
+    doc = {"agencies": [{"code": "A9", "name": "Sở theo tệp", "level": "department"}]}
+    with pytest.raises(ProblemError) as caught:
+        async with catalogue.session() as session, session.begin():
+            await importer.import_document(session, None, doc)
+    assert caught.value.code == "conflict"
+    async with get_database().read_sessions() as session:
+        assert await service.get_agency(session, "A9") is None
