@@ -20,7 +20,12 @@ def resync_command(
     or last acknowledged in another status): run it after the portal was disabled or down. `dvc worker` sends
     them."""
     from app.core.db import close_database, get_database
+    from app.core.settings import get_settings
     from app.integration.sync_service import resync
+
+    if not get_settings().national_portal_enabled:
+        typer.echo("the national portal is disabled (DVC_NATIONAL_PORTAL_ENABLED=false): enable it first", err=True)
+        raise typer.Exit(1)
 
     async def run() -> int:
         queued = 0

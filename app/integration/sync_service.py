@@ -24,6 +24,7 @@ from app.core.delivery import PENDING, Delivery
 from app.core.outbox import OutboxEvent, emit
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError
+from app.core.settings import get_settings
 from app.dossiers.access import Viewer, get_dossier_for, lock_dossier
 from app.dossiers.models import Dossier, DossierState
 from app.identity.deps import Principal
@@ -120,14 +121,20 @@ async def replay(session: AsyncSession, admin: Principal, dossier_id: uuid.UUID)
 
 
 def _out_of_step(agency_code: str | None, after: uuid.UUID | None, limit: int) -> Any:
-    """Submitted dossiers whose current national code the portal has not acknowledged, by id, locked.
+    """Submitted dossiers whose current national code the portal has not acknowledged and for which nothing is
+    waiting to be sent, by id, locked.
 
     Dossiers a transition holds now are skipped (SKIP LOCKED on PostgreSQL; SQLite's write transaction is
-    exclusive): that transition emits its own event, which syncs them."""
+    exclusive): that transition emits its own event, which syncs them. So are dossiers with a pending delivery:
+    it will send a state at least as new, and a second resync during an outage would double the backlog."""
+    pending = (select(Delivery.id).join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+               .where(Delivery.consumer == CONSUMER, Delivery.state == PENDING,
+                      OutboxEvent.aggregate_type == "dossier", OutboxEvent.aggregate_id == Dossier.id))
     stmt = (select(Dossier).outerjoin(DossierSyncStatus, DossierSyncStatus.dossier_id == Dossier.id)
             .where(Dossier.code.is_not(None), Dossier.national_status_code.is_not(None),
                    or_(DossierSyncStatus.dossier_id.is_(None),
-                       DossierSyncStatus.last_synced_code != Dossier.national_status_code)))
+                       DossierSyncStatus.last_synced_code != Dossier.national_status_code),
+                   ~pending.exists()))
     if agency_code is not None:
         stmt = stmt.where(Dossier.agency_code == agency_code)
     if after is not None:
@@ -139,7 +146,11 @@ def _out_of_step(agency_code: str | None, after: uuid.UUID | None, limit: int) -
 async def resync(session: AsyncSession, admin: Principal | None, *, agency_code: str | None,
                  after: uuid.UUID | None = None, limit: int) -> SyncResyncOut:
     """Queue a replay for up to `limit` out-of-step dossiers after `after` (in id order), in the caller's
-    transaction; `next_after` is where the next call starts, None once none are left."""
+    transaction; `next_after` is where the next call starts, None once none are left. 409 `conflict` while the
+    portal is switched off: the worker would consume the events without sending them."""
+    if not get_settings().national_portal_enabled:
+        raise ProblemError("conflict", "The national portal is disabled (DVC_NATIONAL_PORTAL_ENABLED=false): "
+                                       "enable it first, or the queued states would never be sent.")
     dossiers = list((await session.execute(_out_of_step(agency_code, after, limit + 1))).scalars())
     more = len(dossiers) > limit
     dossiers = dossiers[:limit]

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
-from app.core.delivery import fan_out
+from app.core.delivery import PENDING, fan_out
+from app.core.settings import get_settings
 from app.integration.portal import CONSUMER, NationalPortalConsumer
-from tests.integration.conftest import PortalKit, deliveries, receive, submitted_dossier
+from tests.integration.conftest import PortalKit, deliveries, make_due, receive, submitted_dossier
 from tests.support.identity_fixtures import DEFAULT_AGENCY
+
+
+@pytest.fixture
+def enabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The portal switched back on (DVC_NATIONAL_PORTAL_ENABLED; the worker's passes below use the kit's consumer)."""
+    monkeypatch.setenv("DVC_NATIONAL_PORTAL_ENABLED", "true")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 async def _disabled_pass(portal: PortalKit) -> None:
@@ -23,7 +36,7 @@ def _codes(portal: PortalKit) -> list[tuple[str, str]]:
 
 
 async def test_resync_queues_only_what_the_portal_is_behind_on(client, accounts, dossiers,  # type: ignore[no-untyped-def]
-                                                               portal: PortalKit) -> None:
+                                                               portal: PortalKit, enabled: None) -> None:
     reception = await accounts.official(DEFAULT_AGENCY, ["reception"])
     admin = await accounts.admin()
     missed = [await submitted_dossier(client, accounts, dossiers) for _ in range(2)]
@@ -61,6 +74,34 @@ async def test_resync_queues_only_what_the_portal_is_behind_on(client, accounts,
     assert view["last_synced_code"] == 2 and view["deliveries"][-1]["event_type"] == "dossier.sync_replay"
 
 
+async def test_resync_skips_a_dossier_whose_state_is_still_waiting_to_be_sent(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, portal: PortalKit, enabled: None) -> None:
+    admin = await accounts.admin()
+    dossier = await submitted_dossier(client, accounts, dossiers)
+    portal.fake.fail_next(1, status=503)
+    await portal.run()  # the portal is down: the submission waits for its retry
+    assert [d.state for d in await deliveries(CONSUMER)] == [PENDING]
+    waiting = await client.post("/v1/integration/sync/resync", json={}, headers=admin.headers)
+    assert waiting.json() == {"queued": 0, "next_after": None}  # a second copy would only double the backlog
+    await make_due()
+    await portal.run()
+    assert [(r["MaHoSo"], r["TrangThaiHoSo"]) for r in portal.fake.accepted] == [(dossier["code"], "1")]
+
+
+async def test_resync_is_refused_while_the_portal_is_disabled(client, accounts, dossiers) -> None:  # type: ignore[no-untyped-def]
+    from app.integration.commands import register
+
+    admin = await accounts.admin()
+    await submitted_dossier(client, accounts, dossiers)
+    refused = await client.post("/v1/integration/sync/resync", json={}, headers=admin.headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "conflict"
+    assert "DVC_NATIONAL_PORTAL_ENABLED" in refused.json()["detail"]
+    cli = typer.Typer()
+    register(cli)
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["portal", "resync"])
+    assert result.exit_code == 1 and "disabled" in result.output
+
+
 async def test_resync_rejects_bad_input(client, accounts) -> None:  # type: ignore[no-untyped-def]
     admin = await accounts.admin()
     for body in ({"limit": 0}, {"limit": 5001}, {"after": "not-a-uuid"}, {"agency_code": ""}, {"extra": 1}):
@@ -69,7 +110,7 @@ async def test_resync_rejects_bad_input(client, accounts) -> None:  # type: igno
 
 
 async def test_the_command_resyncs_every_agency_in_batches(client, accounts, dossiers,  # type: ignore[no-untyped-def]
-                                                           portal: PortalKit) -> None:
+                                                           portal: PortalKit, enabled: None) -> None:
     from app.integration.commands import register
 
     missed = [await submitted_dossier(client, accounts, dossiers) for _ in range(3)]
