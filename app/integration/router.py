@@ -92,7 +92,8 @@ async def integration_sync_replay(dossier_id: uuid.UUID, admin: AdminDep, sessio
 async def integration_sync_resync(body: SyncResync, admin: AdminDep, session: SessionDep) -> SyncResyncOut:
     """Queue the current state of every submitted dossier the portal has not acknowledged in it (never synced,
     or last acknowledged in another status) and not already waiting to be sent, up to `limit` per call: how the
-    portal catches up after it was disabled or down (409 `conflict` while it is still disabled). Call again with `after` = `next_after` until it is null (`dvc portal resync` does)."""
+    portal catches up after it was disabled or down (409 `conflict` while it is still disabled). Call again with
+    `after` = `next_after` until it is null (`dvc portal resync` does)."""
     return await sync_service.resync(session, admin, agency_code=body.agency_code, after=body.after,
                                      limit=body.limit)
 

@@ -5,9 +5,10 @@ A URL is refused unless it is http(s) and every address its host resolves to is 
 169.254.169.254 — and fe80::/10), unspecified (0.0.0.0, ::), carrier-grade NAT, multicast and reserved ranges
 are all "not global" to `ipaddress`. An IPv6 address that carries an IPv4 address a packet to it may reach is
 also judged by that IPv4 address: IPv4-mapped (::ffff:127.0.0.1), IPv4-compatible (::127.0.0.1), 6to4
-(2002:7f00:1::), Teredo (2001::/32: server and client), NAT64's well-known prefix (64:ff9b::127.0.0.1). The
-local-use NAT64 prefix 64:ff9b:1::/48 is refused whole: where the IPv4 address sits in it is the operator's
-choice (RFC 6052 allows several prefix lengths), and it is not globally reachable by definition (RFC 8215).
+(2002:7f00:1::), Teredo (2001::/32: server and client), NAT64's well-known prefix (64:ff9b::127.0.0.1),
+IPv4-translated (SIIT, ::ffff:0:127.0.0.1). The local-use NAT64 prefix 64:ff9b:1::/48 is refused whole: where
+the IPv4 address sits in it is the operator's choice (RFC 6052 allows several prefix lengths), and it is not
+globally reachable by definition (RFC 8215).
 
 The check runs when the URL is given (creation) and again right before each request, after DNS resolution,
 because a name that resolved to a public address yesterday may point inside the network today. A rebinding
@@ -49,6 +50,7 @@ resolve: Resolver = system_resolve
 NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
 NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291 (deprecated): the IPv4 address is the last 32 bits
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 (SIIT): the last 32 bits too
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -59,7 +61,7 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
         return [address.sixtofour]
     if address.teredo is not None:
         return list(address.teredo)  # (server, client); `ipaddress` has already undone the client's obfuscation
-    if address in NAT64_WELL_KNOWN or (address in IPV4_COMPATIBLE and int(address) > 1):  # not :: nor ::1
+    if address in NAT64_WELL_KNOWN or address in IPV4_TRANSLATED or (address in IPV4_COMPATIBLE and int(address) > 1):
         return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
     return []
 

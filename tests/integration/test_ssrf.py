@@ -32,6 +32,8 @@ REFUSED = [
     ("64:ff9b::c0a8:101", "NAT64 of 192.168.1.1"),
     ("64:ff9b:1::a00:1", "local-use NAT64, refused whole"),
     ("64:ff9b:1:7f00:1::", "local-use NAT64 with a /48 embedding of 127.0.0.1"),
+    ("::ffff:0:7f00:1", "IPv4-translated (SIIT) loopback"),
+    ("::ffff:0:a9fe:a9fe", "IPv4-translated (SIIT) cloud metadata"),
 ]
 # Public addresses, including forms carrying a public IPv4 address (93.184.216.34 = 5db8:d822).
 ALLOWED = ["2606:4700:4700::1111", "::ffff:93.184.216.34", "64:ff9b::5db8:d822"]
