@@ -15,7 +15,7 @@ counted: they are flagged and refunded on their own (`surplus_id`).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
 
 from app.dossiers.models import Dossier
 from app.fees.models import CLOSED_DOSSIER_STATES, AttemptState, FeeObligation, PaymentAttempt
@@ -29,8 +29,11 @@ def ended_unprocessed() -> ColumnElement[bool]:
 
 
 def payment_refund_due() -> ColumnElement[bool]:
-    """The payment (joined with its `Dossier`) holds money still to give back for a dossier that ended unprocessed."""
-    return and_(ended_unprocessed(), PaymentAttempt.state == AttemptState.succeeded.value,
+    """The payment (joined with its `Dossier`) holds money still to give back for a dossier that ended unprocessed.
+
+    The payment's half is the predicate of the partial index `ix_payment_attempts_holding` (models.HOLDING_SQL),
+    with the state as a literal: a bound value would keep PostgreSQL's generic plans off the index."""
+    return and_(ended_unprocessed(), PaymentAttempt.state == literal_column(f"'{AttemptState.succeeded.value}'"),
                 PaymentAttempt.refunded < PaymentAttempt.amount)
 
 
