@@ -10,12 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
-from app.core.pagination import Page, PageDep, keyset_page
+from app.core.pagination import Page, PageDep
 from app.core.problems import not_found
 from app.core.routing import include_flat
 from app.core.settings import get_settings
@@ -81,11 +80,7 @@ async def add_representative(caller: OrganisationDep, body: RepresentativeIn, id
 @accounts.get("/me/representatives", summary="Citizen accounts authorised to act for the caller's organisation")
 async def list_representatives(caller: OrganisationDep, page: PageDep,
                                session: ReadSessionDep) -> Page[RepresentativeOut]:
-    stmt = (select(Representative, Account).join(Account, Account.id == Representative.citizen_account_id)
-            .where(Representative.organisation_id == caller.account_id))
-    rows, cursor = await keyset_page(session, stmt, scalars=False, params=page,  # type: ignore[arg-type]
-                                     order=[(Representative.created_at, False), (Representative.id, False)],
-                                     key=lambda row: (row[0].created_at, row[0].id))
+    rows, cursor = await service.list_representatives(session, caller.account_id, page)
     return Page(items=[_representative_out(link, citizen) for link, citizen in rows], next_cursor=cursor)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.direct import DirectConnection, DirectStatement
+from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
 from app.identity import audit
@@ -189,8 +190,19 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
     return link, citizen
 
 
-_OWN_LINK = (select(Representative, Account).join(Account, Account.id == Representative.citizen_account_id)
-             .where(Representative.id == bindparam("link_id"), Representative.organisation_id == bindparam("org_id")))
+_LINKS = (select(Representative, Account).join(Account, Account.id == Representative.citizen_account_id)
+          .where(Representative.organisation_id == bindparam("org_id")))
+_OWN_LINK = _LINKS.where(Representative.id == bindparam("link_id"))
+_LINK_ORDER = [(Representative.created_at, False), (Representative.id, False)]
+
+
+async def list_representatives(session: AsyncSession, organisation_id: uuid.UUID,
+                               page: PageParams) -> tuple[list[tuple[Representative, Account]], str | None]:
+    """A page of the organisation's links with their citizens, oldest first."""
+    rows, cursor = await keyset_page(session, _LINKS, order=_LINK_ORDER, params=page, scalars=False,  # type: ignore[arg-type]
+                                     key=lambda row: (row[0].created_at, row[0].id),
+                                     parameters={"org_id": organisation_id})
+    return [(link, citizen) for link, citizen in rows], cursor
 
 
 async def get_representative(session: AsyncSession, organisation_id: uuid.UUID,

@@ -76,10 +76,10 @@ def _notices_of(dossier_id: uuid.UUID, internal: bool) -> Select[Notice]:
     return stmt if internal else stmt.where(Notice.kind.not_in(INTERNAL))
 
 
-async def list_notices(session: AsyncSession, dossier_id: uuid.UUID, *, internal: bool = True) -> list[Notice]:
-    """All the dossier's notices in the order issued (what the notification composer searches); without the
-    internal ones unless `internal`. The list route reads `notices_page`."""
-    stmt = _notices_of(dossier_id, internal).order_by(*[column for column, _ in _NOTICE_ORDER])
+async def list_notices(session: AsyncSession, dossier_id: uuid.UUID) -> list[Notice]:
+    """All the dossier's notices, internal ones included, in the order issued (what the notification composer
+    searches). The list route reads `notices_page`."""
+    stmt = _notices_of(dossier_id, True).order_by(*[column for column, _ in _NOTICE_ORDER])
     return list((await session.execute(stmt)).scalars())
 
 

@@ -11,6 +11,7 @@ import httpx
 from app.core import clock
 from tests.fees.conftest import BEFORE_TOTAL, Fees
 from tests.support.edges import expect_problem, forged_cursor
+from tests.support.paging import pages as read_pages
 
 
 def _agency() -> str:
@@ -81,17 +82,8 @@ async def test_payment_list_filters_are_checked(client: httpx.AsyncClient, fees:
 
 
 async def _pages(client: httpx.AsyncClient, url: str, headers: dict[str, str], limit: int) -> list[list[str]]:
-    """Every page of a list, following `next_cursor` until it is null."""
-    pages: list[list[str]] = []
-    cursor: str | None = None
-    while True:
-        query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        response = await client.get(url + query, headers=headers)
-        assert response.status_code == 200, response.text
-        pages.append([item["id"] for item in response.json()["items"]])
-        cursor = response.json()["next_cursor"]
-        if cursor is None:
-            return pages
+    """The ids on each page of a list, following `next_cursor` until it is null."""
+    return [[item["id"] for item in page["items"]] for page in await read_pages(client, url, headers, limit)]
 
 
 async def _check_paged(client: httpx.AsyncClient, url: str, headers: dict[str, str], expected: list[str]) -> None:

@@ -21,7 +21,7 @@ from app.core.db import get_database
 from app.fees.models import FeeObligation, PaymentAttempt, PaymentSurplus, Refund
 from tests.fees.conftest import Case, Fees
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Actor
-from tests.support.workflow_fixtures import every_item
+from tests.support.paging import every_item
 
 T = TypeVar("T")
 POSTGRES = bool(os.environ.get("DVC_TEST_DATABASE_URL"))

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 
 from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
+from tests.support.paging import every_item
 
 
 class Flow:
@@ -82,20 +83,6 @@ class Flow:
 
     async def notices(self, actor: Actor, dossier_id: str) -> list[dict[str, Any]]:
         return await every_item(self.client, f"/v1/dossiers/{dossier_id}/notices", actor.headers)
-
-
-async def every_item(client: Any, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    """Every item of a paged list, following `next_cursor` to the last page."""
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(url, headers=headers, params=params)
-        assert response.status_code == 200, response.text
-        items += response.json()["items"]
-        cursor = response.json()["next_cursor"]
-        if cursor is None:
-            return items
 
 
 async def outbox_events(dossier_id: str, event_type: str = "dossier.status_changed") -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from tests.support.paging import pages as read_pages
 from tests.workflow.test_supplement_and_endings import set_clock
 
 LISTS = ("history", "steps", "notices")
@@ -35,20 +36,6 @@ async def _busy_dossier(flow: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any
     return citizen, did
 
 
-async def _pages(client: Any, url: str, headers: dict[str, str], limit: int) -> list[dict[str, Any]]:
-    """Every page of `url`, following `next_cursor` to the end."""
-    pages, cursor = [], None
-    while True:
-        response = await client.get(url, headers=headers,
-                                    params={"limit": limit, **({"cursor": cursor} if cursor else {})})
-        assert response.status_code == 200, response.text
-        pages.append(response.json())
-        cursor = response.json()["next_cursor"]
-        if cursor is None:
-            return pages
-        assert len(pages) < 20, "the cursor does not advance"
-
-
 @pytest.mark.parametrize(("name", "total"), [("history", 7), ("steps", 5), ("notices", 3)])
 async def test_following_next_cursor_returns_every_item_once_in_order(client, flow, monkeypatch, name, total):
     _, did = await _busy_dossier(flow, monkeypatch)
@@ -56,7 +43,7 @@ async def test_following_next_cursor_returns_every_item_once_in_order(client, fl
     whole = (await client.get(url, headers=flow.reception.headers)).json()
     assert len(whole["items"]) == total and whole["next_cursor"] is None  # default limit 50: one page
     for limit in (1, 2):
-        pages = await _pages(client, url, flow.reception.headers, limit)
+        pages = await read_pages(client, url, flow.reception.headers, limit)
         assert all(len(p["items"]) == limit for p in pages[:-1]) and 1 <= len(pages[-1]["items"]) <= limit
         assert [i for p in pages for i in p["items"]] == whole["items"]  # each once, in the list's order
     if name == "history":
@@ -72,7 +59,7 @@ async def test_following_next_cursor_returns_every_item_once_in_order(client, fl
 
 async def test_the_applicant_pages_through_notices_without_the_internal_ones(client, flow, monkeypatch):
     citizen, did = await _busy_dossier(flow, monkeypatch)
-    pages = await _pages(client, f"/v1/dossiers/{did}/notices", citizen.headers, 1)
+    pages = await read_pages(client, f"/v1/dossiers/{did}/notices", citizen.headers, 1)
     assert [n["kind"] for p in pages for n in p["items"]] == ["receipt", "apology"] and len(pages) == 2
 
 

@@ -55,7 +55,8 @@ from app.core.clock import LOCAL_TZ
 from tests.support.dossier_fixtures import PDF, Dossiers
 from tests.support.identity_fixtures import Accounts, Actor
 from tests.support.idp import TestIdentityProvider
-from tests.support.workflow_fixtures import Flow, every_item
+from tests.support.paging import every_item
+from tests.support.workflow_fixtures import Flow
 from tests.workflow.workflow_model import (
     ACTIONS,
     END_OF_DAY,
