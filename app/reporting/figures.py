@@ -27,6 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import ProcedureVersion
+from app.catalogue.service import live_clause
+from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
@@ -240,9 +242,11 @@ class CatalogueFigures:
 
 
 async def catalogue_figures(session: AsyncSession, query: ReportQuery) -> CatalogueFigures:
-    """Published procedures (one row each, at most a few thousand) counted per agency or procedure."""
+    """Procedures in force now (one version each, at most a few thousand) counted per agency or procedure: the
+    version that applies (app.catalogue.service.live_clause), not the row stored `published`, which during a
+    scheduled publication is the one that does not apply yet."""
     stmt = select(ProcedureVersion.agency_code, ProcedureVersion.procedure_code, ProcedureVersion.online_level) \
-        .where(ProcedureVersion.status == "published")
+        .where(live_clause(clock.now()))
     if query.agencies is not None:
         stmt = stmt.where(ProcedureVersion.agency_code.in_(sorted(query.agencies)))
     if query.procedure is not None:
