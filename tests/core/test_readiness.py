@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,19 +13,6 @@ from app.core.settings import SettingsError, get_settings
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """`env(DVC_X="1")`: settings for this test only (the cached settings are dropped before and after)."""
-    def apply(**values: str) -> None:
-        for key, value in values.items():
-            monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
-
-    yield apply
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 def _not_a_directory(tmp_path: Path) -> Path:
     """A storage path that cannot be created, even by root: its parent is a regular file."""
     blocker = tmp_path / "blocker"
@@ -33,33 +20,33 @@ def _not_a_directory(tmp_path: Path) -> Path:
     return blocker / "files"
 
 
-def test_the_app_creates_a_missing_storage_directory(tmp_path: Path, env: Callable[..., None]) -> None:
+def test_the_app_creates_a_missing_storage_directory(tmp_path: Path, settings_env: Callable[..., None]) -> None:
     from app.main import create_app
 
     storage = tmp_path / "new" / "files"
-    env(DVC_STORAGE_DIR=str(storage))
+    settings_env(DVC_STORAGE_DIR=str(storage))
     create_app()
     assert storage.is_dir() and list(storage.iterdir()) == []  # the write probe left nothing behind
 
 
-def test_the_app_refuses_to_start_on_storage_it_cannot_write(tmp_path: Path, env: Callable[..., None]) -> None:
+def test_the_app_refuses_to_start_on_storage_it_cannot_write(tmp_path: Path, settings_env: Callable[..., None]) -> None:
     from app.main import create_app
 
-    env(DVC_STORAGE_DIR=str(_not_a_directory(tmp_path)))
+    settings_env(DVC_STORAGE_DIR=str(_not_a_directory(tmp_path)))
     with pytest.raises(SettingsError, match=r"^invalid setting DVC_STORAGE_DIR: cannot write in .*blocker/files"):
         create_app()
 
 
 async def test_readiness_fails_when_storage_is_not_writable(client: httpx.AsyncClient, tmp_path: Path,
-                                                            env: Callable[..., None]) -> None:
-    env(DVC_STORAGE_DIR=str(_not_a_directory(tmp_path)))
+                                                            settings_env: Callable[..., None]) -> None:
+    settings_env(DVC_STORAGE_DIR=str(_not_a_directory(tmp_path)))
     response = await client.get("/readyz")
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == PROBLEM and response.headers["retry-after"] == "5"
     assert response.json()["code"] == "not_ready" and "DVC_STORAGE_DIR" in response.json()["detail"]
     assert "blocker" not in response.text  # the path is for the log, not for whoever probes
     missing = tmp_path / "gone"  # a vanished directory (an unmounted volume?) is not recreated by the probe
-    env(DVC_STORAGE_DIR=str(missing))
+    settings_env(DVC_STORAGE_DIR=str(missing))
     assert (await client.get("/readyz")).status_code == 503
     assert not missing.exists()
 
@@ -71,13 +58,13 @@ async def test_readiness_reports_the_storage(client: httpx.AsyncClient) -> None:
 
 
 async def test_readiness_never_creates_a_missing_sqlite_database(client: httpx.AsyncClient, tmp_path: Path,
-                                                                 env: Callable[..., None],
+                                                                 settings_env: Callable[..., None],
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from app.core import ops
     from app.core.db import Database
 
     missing = tmp_path / "never-migrated.db"
-    env(DVC_DATABASE_URL=f"sqlite+aiosqlite:///{missing}")
+    settings_env(DVC_DATABASE_URL=f"sqlite+aiosqlite:///{missing}")
     database = Database(get_settings())  # the engines a process started with this URL would have
     monkeypatch.setattr(ops, "get_database", lambda: database)
     try:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -47,21 +47,6 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
     fake = FakeDns()
     monkeypatch.setattr(ssrf, "resolve", fake.resolve)
     return fake
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """`settings_env(DVC_X="1")`: environment settings for this test only."""
-    from app.core.settings import get_settings
-
-    def apply(**values: str) -> None:
-        for key, value in values.items():
-            monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
-
-    yield apply
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 class PortalKit:

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from app.core.delivery import PENDING, fan_out
-from app.core.settings import get_settings
 from app.integration.portal import CONSUMER, NationalPortalConsumer
 from tests.integration.conftest import PortalKit, deliveries, make_due, receive, submitted_dossier
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 
 
 @pytest.fixture
-def enabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The portal switched back on (DVC_NATIONAL_PORTAL_ENABLED; the worker's passes below use the kit's consumer)."""
-    monkeypatch.setenv("DVC_NATIONAL_PORTAL_ENABLED", "true")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def enabled(settings_env: Callable[..., None]) -> None:
+    """The portal switched back on (the worker's passes below use the kit's consumer)."""
+    settings_env(DVC_NATIONAL_PORTAL_ENABLED="true")
 
 
 async def _disabled_pass(portal: PortalKit) -> None:
