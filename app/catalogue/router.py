@@ -23,7 +23,7 @@ from app.catalogue.schemas import (
     VersionPatch,
 )
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.etag import IfMatch, version_tag
+from app.core.etag import IfMatch, OptionalIfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
@@ -184,21 +184,25 @@ async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPat
 
 
 @router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS, "version_published", "conflict"))
+             responses=problems(*_WRITE_PROBLEMS, "precondition_failed", "version_published", "conflict"))
 async def catalogue_publish_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
-                                    response: Response, body: PublishIn | None = None) -> ProcedureOut:
-    """Publish a draft from `valid_from` (default now), retiring the version in force at that instant."""
+                                    response: Response, body: PublishIn | None = None,
+                                    if_match: OptionalIfMatch = None) -> ProcedureOut:
+    """Publish a draft from `valid_from` (default now), retiring the version in force at that instant. With
+    `If-Match`, only the draft as the editor read it (412 if it changed since)."""
     valid_from = body.valid_from if body else None
-    return _version_out(response, await versions.publish(session, editor, code, n, valid_from))
+    return _version_out(response, await versions.publish(session, editor, code, n, valid_from, if_match))
 
 
 @router.post("/v1/procedures/{code}/versions/{n}/retire", response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS, "conflict"))
+             responses=problems(*_WRITE_PROBLEMS, "precondition_failed", "conflict"))
 async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
-                                   response: Response, body: RetireIn | None = None) -> ProcedureOut:
-    """Withdraw a published version from `valid_to` (default now) without a successor."""
+                                   response: Response, body: RetireIn | None = None,
+                                   if_match: OptionalIfMatch = None) -> ProcedureOut:
+    """Withdraw a published version from `valid_to` (default now) without a successor. With `If-Match`, only the
+    version as the editor read it (412 if it changed since)."""
     valid_to = body.valid_to if body else None
-    return _version_out(response, await versions.retire(session, editor, code, n, valid_to))
+    return _version_out(response, await versions.retire(session, editor, code, n, valid_to, if_match))
 
 
 @router.get("/v1/catalogue/export", response_model=CatalogueDocument)

@@ -107,6 +107,30 @@ async def test_a_new_draft_publish_and_retire_answer_with_the_versions_etag(
     assert retired.status_code == 200 and retired.headers["etag"] == '"3"'
 
 
+async def test_publish_and_retire_check_an_if_match_when_sent(
+        client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue) -> None:
+    """Optional on these actions (they were released without it), but a stale tag sent is refused: an editor who
+    reviewed the draft does not publish another editor's later change unseen."""
+    admin = await accounts.admin()
+    created = await _new_draft(client, admin, catalogue)
+    reviewed = created.headers["etag"]
+    changed = await client.patch("/v1/procedures/ETAG-P/versions/1", headers=_with(admin, reviewed),
+                                 json={"processing_days": 9})
+    assert changed.status_code == 200, changed.text
+    stale = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin, reviewed))
+    expect_problem(stale, 412, "precondition_failed")
+    assert stale.headers["etag"] == changed.headers["etag"]
+    assert (await client.get("/v1/procedures/ETAG-P/versions/1", headers=admin.headers)).json()["status"] == "draft"
+    published = await client.post("/v1/procedures/ETAG-P/versions/1/publish",
+                                  headers=_with(admin, changed.headers["etag"]))
+    assert published.status_code == 200, published.text
+    expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={},
+                                     headers=_with(admin, changed.headers["etag"])), 412, "precondition_failed")
+    retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={},
+                                headers=_with(admin, published.headers["etag"]))
+    assert retired.status_code == 200, retired.text
+
+
 async def _changed_behind(session: Any, model: Any, *where: Any) -> None:
     """Another writer's change committed after this session read the row: the copy held here keeps its version
     (no synchronisation of the identity map), as a copy read under READ COMMITTED does on PostgreSQL."""
