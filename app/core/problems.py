@@ -57,6 +57,7 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     "attachment_limit_reached": ProblemKind(409, "Attachment limit reached", "Hồ sơ đã đủ số tệp tối đa"),
     "transition_not_allowed": ProblemKind(409, "Transition not allowed", "Thao tác không hợp lệ"),
     "rating_not_allowed": ProblemKind(409, "Rating not allowed", "Chưa thể đánh giá hồ sơ"),
+    "portal_disabled": ProblemKind(409, "National portal disabled", "Chưa bật đồng bộ Cổng Dịch vụ công quốc gia"),
     "workflow_unavailable": ProblemKind(409, "Workflow unavailable", "Quy trình xử lý không còn được áp dụng"),
     "fees_unpaid": ProblemKind(409, "Fees unpaid", "Chưa hoàn thành nghĩa vụ tài chính"),
     "payment_in_progress": ProblemKind(409, "Payment in progress", "Đang có giao dịch thanh toán"),

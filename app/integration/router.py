@@ -88,11 +88,11 @@ async def integration_sync_replay(dossier_id: uuid.UUID, admin: AdminDep, sessio
 
 
 @router.post("/v1/integration/sync/resync", status_code=202, response_model=SyncResyncOut,
-             responses=problems("conflict", "validation_error"))
+             responses=problems("portal_disabled", "validation_error"))
 async def integration_sync_resync(body: SyncResync, admin: AdminDep, session: SessionDep) -> SyncResyncOut:
     """Queue the current state of every submitted dossier the portal has not acknowledged in it (never synced,
     or last acknowledged in another status) and not already waiting to be sent, up to `limit` per call: how the
-    portal catches up after it was disabled or down (409 `conflict` while it is still disabled). Call again with
+    portal catches up after it was disabled or down (409 `portal_disabled` while it is still disabled). Call again with
     `after` = `next_after` until it is null (`dvc portal resync` does)."""
     return await sync_service.resync(session, admin, agency_code=body.agency_code, after=body.after,
                                      limit=body.limit)

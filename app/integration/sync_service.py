@@ -125,11 +125,13 @@ def _out_of_step(agency_code: str | None, after: uuid.UUID | None, limit: int) -
     waiting to be sent, by id, locked.
 
     Dossiers a transition holds now are skipped (SKIP LOCKED on PostgreSQL; SQLite's write transaction is
-    exclusive): that transition emits its own event, which syncs them. So are dossiers with a pending delivery:
-    it will send a state at least as new, and a second resync during an outage would double the backlog."""
+    exclusive): that transition emits its own event, which syncs them. So are dossiers whose current code is
+    already waiting to be sent (a second resync during an outage would double the backlog); a pending delivery
+    of an older code does not count (the dossier may have moved on while the portal was off)."""
     pending = (select(Delivery.id).join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
                .where(Delivery.consumer == CONSUMER, Delivery.state == PENDING,
-                      OutboxEvent.aggregate_type == "dossier", OutboxEvent.aggregate_id == Dossier.id))
+                      OutboxEvent.aggregate_type == "dossier", OutboxEvent.aggregate_id == Dossier.id,
+                      OutboxEvent.payload["national_status_code"].as_integer() == Dossier.national_status_code))
     stmt = (select(Dossier).outerjoin(DossierSyncStatus, DossierSyncStatus.dossier_id == Dossier.id)
             .where(Dossier.code.is_not(None), Dossier.national_status_code.is_not(None),
                    or_(DossierSyncStatus.dossier_id.is_(None),
@@ -146,11 +148,11 @@ def _out_of_step(agency_code: str | None, after: uuid.UUID | None, limit: int) -
 async def resync(session: AsyncSession, admin: Principal | None, *, agency_code: str | None,
                  after: uuid.UUID | None = None, limit: int) -> SyncResyncOut:
     """Queue a replay for up to `limit` out-of-step dossiers after `after` (in id order), in the caller's
-    transaction; `next_after` is where the next call starts, None once none are left. 409 `conflict` while the
-    portal is switched off: the worker would consume the events without sending them."""
+    transaction; `next_after` is where the next call starts, None once none are left. 409 `portal_disabled`
+    while the portal is switched off: the worker would consume the events without sending them."""
     if not get_settings().national_portal_enabled:
-        raise ProblemError("conflict", "The national portal is disabled (DVC_NATIONAL_PORTAL_ENABLED=false): "
-                                       "enable it first, or the queued states would never be sent.")
+        raise ProblemError("portal_disabled", "The national portal is disabled (DVC_NATIONAL_PORTAL_ENABLED=false): "
+                                              "enable it first, or the queued states would never be sent.")
     dossiers = list((await session.execute(_out_of_step(agency_code, after, limit + 1))).scalars())
     more = len(dossiers) > limit
     dossiers = dossiers[:limit]

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import ProcedureVersion
 from app.catalogue.service import live_clause
-from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
@@ -246,7 +245,7 @@ async def catalogue_figures(session: AsyncSession, query: ReportQuery) -> Catalo
     version that applies (app.catalogue.service.live_clause), not the row stored `published`, which during a
     scheduled publication is the one that does not apply yet."""
     stmt = select(ProcedureVersion.agency_code, ProcedureVersion.procedure_code, ProcedureVersion.online_level) \
-        .where(live_clause(clock.now()))
+        .where(live_clause())
     if query.agencies is not None:
         stmt = stmt.where(ProcedureVersion.agency_code.in_(sorted(query.agencies)))
     if query.procedure is not None:

@@ -158,3 +158,15 @@ def test_the_states_that_flag_are_the_final_states_but_returned() -> None:
     for definition in definitions().values():
         final = {name for name, spec in definition.states.items() if spec.terminal}
         assert final - {"returned"} == CLOSED_DOSSIER_STATES, definition.key
+
+
+def test_the_queue_index_is_the_migrations_index() -> None:
+    """Alembic's check does not compare partial-index predicates: the model's and the migration's must be the same
+    text, which the filter in app.fees.refund_due repeats so that the planner can use the index."""
+    import importlib
+
+    from app.fees.models import HOLDING_SQL, PaymentAttempt
+
+    migration = importlib.import_module("app.migrations.versions.0022_refundable_payments_index")
+    [index] = [i for i in PaymentAttempt.__table__.indexes if i.name == "ix_payment_attempts_holding"]
+    assert migration._HOLDING == HOLDING_SQL == str(index.dialect_options["postgresql"]["where"])

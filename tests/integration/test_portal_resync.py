@@ -83,13 +83,34 @@ async def test_resync_skips_a_dossier_whose_state_is_still_waiting_to_be_sent(  
     assert [(r["MaHoSo"], r["TrangThaiHoSo"]) for r in portal.fake.accepted] == [(dossier["code"], "1")]
 
 
-async def test_resync_is_refused_while_the_portal_is_disabled(client, accounts, dossiers) -> None:  # type: ignore[no-untyped-def]
+async def test_resync_queues_a_dossier_that_moved_on_behind_a_pending_older_state(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, portal: PortalKit, settings_env) -> None:
+    """Code 1 waits for a portal that is down; the portal is switched off, the dossier is received (code 2, no
+    delivery made); switched on again, the resync must queue code 2 although code 1 is still pending."""
+    settings_env(DVC_NATIONAL_PORTAL_ENABLED="true")
+    reception = await accounts.official(DEFAULT_AGENCY, ["reception"])
+    admin = await accounts.admin()
+    dossier = await submitted_dossier(client, accounts, dossiers)
+    portal.fake.fail_next(1, status=503)
+    await portal.run()
+    await receive(client, reception, dossier["id"])
+    await _disabled_pass(portal)
+    queued = await client.post("/v1/integration/sync/resync", json={}, headers=admin.headers)
+    assert queued.json() == {"queued": 1, "next_after": None}
+    await make_due()
+    await portal.run()
+    assert [r["TrangThaiHoSo"] for r in portal.fake.accepted] == ["1", "2"]
+
+
+async def test_resync_is_refused_while_the_portal_is_disabled(client, accounts, dossiers,  # type: ignore[no-untyped-def]
+                                                              settings_env) -> None:
     from app.integration.commands import register
 
+    settings_env(DVC_NATIONAL_PORTAL_ENABLED="false")
     admin = await accounts.admin()
     await submitted_dossier(client, accounts, dossiers)
     refused = await client.post("/v1/integration/sync/resync", json={}, headers=admin.headers)
-    assert refused.status_code == 409 and refused.json()["code"] == "conflict"
+    assert refused.status_code == 409 and refused.json()["code"] == "portal_disabled"
     assert "DVC_NATIONAL_PORTAL_ENABLED" in refused.json()["detail"]
     cli = typer.Typer()
     register(cli)

@@ -17,10 +17,10 @@ async def pages(client: Any, url: str, headers: dict[str, str], limit: int = 200
                                     params={"limit": limit, **({"cursor": cursor} if cursor else {})})
         assert response.status_code == 200, response.text
         found.append(response.json())
-        cursor = found[-1]["next_cursor"]
+        previous, cursor = cursor, found[-1]["next_cursor"]
         if cursor is None:
             return found
-        assert len(found) < MAX_PAGES, "the cursor does not advance"
+        assert cursor != previous and len(found) < MAX_PAGES, "the cursor does not advance"
 
 
 async def every_item(client: Any, url: str, headers: dict[str, str]) -> list[dict[str, Any]]:
