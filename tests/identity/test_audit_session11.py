@@ -107,13 +107,19 @@ async def test_the_cache_checks_the_kid_not_the_signature(database_url: str, idp
     assert len(checks) == 2
 
 
-async def test_jwks_is_fetched_again_when_older_than_max_age(database_url: str,
-                                                              idp: TestIdentityProvider) -> None:
-    """Without any unknown kid arriving, a withdrawn key stops verifying within DVC_OIDC_JWKS_MAX_AGE_S."""
+def _aged_verifier(idp: TestIdentityProvider) -> tuple[Clock, FakeSource, TokenVerifier, str]:
+    """A verifier refetching the JWKS at most once a minute and at least every 600 s, on a clock the test moves,
+    with a citizen token it accepts."""
     clock = Clock()
     source = FakeSource(idp.jwks)
     verifier = TokenVerifier(_settings(oidc_jwks_min_refresh_s=60, oidc_jwks_max_age_s=600), source, clock=clock)
-    token = idp.citizen_token(CITIZEN_ID)
+    return clock, source, verifier, idp.citizen_token(CITIZEN_ID)
+
+
+async def test_jwks_is_fetched_again_when_older_than_max_age(database_url: str,
+                                                              idp: TestIdentityProvider) -> None:
+    """Without any unknown kid arriving, a withdrawn key stops verifying within DVC_OIDC_JWKS_MAX_AGE_S."""
+    clock, source, verifier, token = _aged_verifier(idp)
     await verifier.verify(token)
     clock.now += 599
     await verifier.verify(token)
@@ -129,10 +135,7 @@ async def test_jwks_is_fetched_again_when_older_than_max_age(database_url: str,
 
 async def test_provider_outage_at_max_age_keeps_the_known_keys(database_url: str,
                                                                idp: TestIdentityProvider) -> None:
-    clock = Clock()
-    source = FakeSource(idp.jwks)
-    verifier = TokenVerifier(_settings(oidc_jwks_min_refresh_s=60, oidc_jwks_max_age_s=600), source, clock=clock)
-    token = idp.citizen_token(CITIZEN_ID)
+    clock, source, verifier, token = _aged_verifier(idp)
     await verifier.verify(token)
     source.failing = True
     clock.now += 601
