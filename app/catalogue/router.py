@@ -23,7 +23,7 @@ from app.catalogue.schemas import (
     VersionPatch,
 )
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.etag import IfMatch, OptionalIfMatch, version_tag
+from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, OptionalIfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
@@ -107,7 +107,6 @@ async def catalogue_list_versions(code: str, session: ReadSessionDep) -> Page[Pr
 # --- editors -----------------------------------------------------------------------------------------------
 
 _WRITE_PROBLEMS = ("not_found", "validation_error", "forbidden_role")
-_PRECONDITIONS = ("precondition_failed", "precondition_required")
 
 
 @router.post("/v1/agencies", status_code=201, response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS))
@@ -118,7 +117,8 @@ async def catalogue_create_agency(body: AgencyIn, editor: EditorDep, session: Se
     return _agency_out(response, agency)
 
 
-@router.patch("/v1/agencies/{code}", response_model=AgencyOut, responses=problems(*_WRITE_PROBLEMS, *_PRECONDITIONS))
+@router.patch("/v1/agencies/{code}", response_model=AgencyOut,
+              responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS))
 async def catalogue_update_agency(code: str, body: AgencyPatch, editor: EditorDep, session: SessionDep,
                                   response: Response, if_match: IfMatch = None) -> AgencyOut:
     """Change an agency (If-Match required); answers it as it now is with its new `ETag`."""
@@ -174,7 +174,7 @@ async def catalogue_get_version(code: str, n: VersionNumber, editor: EditorDep, 
 
 
 @router.patch("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
-              responses=problems(*_WRITE_PROBLEMS, *_PRECONDITIONS, "version_published", "conflict"))
+              responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "version_published", "conflict"))
 async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPatch, editor: EditorDep,
                                    session: SessionDep, response: Response, if_match: IfMatch = None,
                                    ) -> ProcedureOut:

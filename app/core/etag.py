@@ -18,6 +18,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.problems import ProblemError
 
+# The problems a change that needs If-Match may answer, for a route's `responses`.
+PRECONDITION_PROBLEMS = ("precondition_failed", "precondition_required")
+
 IfMatch = Annotated[str | None, Header(
     description="The ETag last read; required to change the resource (428 without it, 412 if it changed since).")]
 OptionalIfMatch = Annotated[str | None, Header(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.etag import IfMatch, version_tag
+from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -26,7 +26,6 @@ clients = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 AgencyAdminDep = Annotated[Principal, official("agency_admin")]
 _IDEM = ("idempotency_in_progress", "idempotency_key_reused")
-_PRECONDITIONS = ("precondition_failed", "precondition_required")
 
 
 def _tagged(response: Response, account: Account) -> Account:
@@ -70,7 +69,7 @@ async def get_official(caller: AgencyAdminDep, official_id: uuid.UUID, session: 
 
 
 @officials.patch("/{official_id}", summary="Change an official's roles, agency, contacts or status (If-Match)",
-                 responses=problems("bad_request", "not_found", "validation_error", *_PRECONDITIONS))
+                 responses=problems("bad_request", "not_found", "validation_error", *PRECONDITION_PROBLEMS))
 async def update_official(caller: AgencyAdminDep, official_id: uuid.UUID, body: OfficialPatch,
                           session: SessionDep, response: Response, if_match: IfMatch = None) -> OfficialOut:
     """Requires `If-Match` with the official's ETag; answers the official as it now is with its new `ETag`."""
@@ -105,7 +104,7 @@ async def get_client(caller: AdminDep, client_id: uuid.UUID, session: ReadSessio
 
 
 @clients.patch("/{client_id}", summary="Change a client's scopes, agencies, name or status (If-Match)",
-               responses=problems("bad_request", "not_found", "validation_error", *_PRECONDITIONS))
+               responses=problems("bad_request", "not_found", "validation_error", *PRECONDITION_PROBLEMS))
 async def update_client(caller: AdminDep, client_id: uuid.UUID, body: ClientPatch, session: SessionDep,
                         response: Response, if_match: IfMatch = None) -> ClientOut:
     """Requires `If-Match` with the client's ETag; answers the client as it now is with its new `ETag`."""
