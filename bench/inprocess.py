@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,8 +31,59 @@ from bench.model import BenchContext
 from bench.scenarios import all_scenarios
 
 
+async def _time_raw_asgi(app: Any, request: Any, requests: int) -> None:
+    """The same requests as bare ASGI calls (no HTTP client in the way): the app's own CPU per request."""
+    timings: list[float] = []
+    rounds: list[float] = []
+    per_round = max(requests // 5, 1)
+    raw_profile = cProfile.Profile() if os.environ.get("BENCH_RAW_PROFILE") else None
+    if raw_profile:
+        raw_profile.enable()
+    cpu_started = time.process_time()
+    for index in range(per_round * 5):
+        if index and index % per_round == 0:
+            rounds.append(time.process_time() - cpu_started)
+            cpu_started = time.process_time()
+        path, headers, body = request.at(index)
+        for name in request.unique_headers:
+            headers[name] = os.urandom(8).hex()
+        raw_path, _, query = path.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
+                 "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(), "query_string": query.encode(),
+                 "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+                 "headers": [(b"host", b"bench.local"), (b"content-length", str(len(body or b"")).encode()),
+                             *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body or b"", "more_body": False}
+
+        status = [0]
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+
+        started = time.perf_counter()
+        await app(scope, receive, send)
+        timings.append(time.perf_counter() - started)
+        if status[0] >= 400:
+            raise SystemExit(f"raw request {index}: {status[0]}")
+    rounds.append(time.process_time() - cpu_started)
+    if raw_profile:
+        raw_profile.disable()
+        raw_profile.dump_stats(os.environ["BENCH_RAW_PROFILE"])
+    cpu = sorted(1e6 * seconds / per_round for seconds in rounds)
+    print(f"raw ASGI: {per_round * 5} sequential requests, median {1e6 * statistics.median(timings):.0f} us;"
+          f" CPU per request in 5 rounds: {', '.join(f'{us:.0f}' for us in cpu)} us (median {cpu[2]:.0f})")
+
+
 async def drive(scenario_name: str, requests: int, profile_path: str | None, database: BenchDatabase,
-                identity: BenchIdentity, tree_path: str | None = None) -> None:
+                identity: BenchIdentity, tree_path: str | None = None, raw_asgi: bool = False) -> None:
     from sqlalchemy import event
 
     from app.core.db import close_database, get_database
@@ -100,6 +152,8 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
             if response.status_code >= 400:
                 raise SystemExit(f"request {index}: {response.status_code} {response.text[:500]}")
         cpu = time.process_time() - cpu_started
+        if raw_asgi:
+            await _time_raw_asgi(app, request, requests)
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile_path))
@@ -125,6 +179,8 @@ def main() -> int:
     parser.add_argument("--scenario", required=True, choices=sorted(all_scenarios()))
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", help="write cProfile stats here and print the top entries")
+    parser.add_argument("--raw-asgi", action="store_true",
+                        help="then time the same requests as bare ASGI calls, without the HTTP client")
     parser.add_argument("--pyinstrument", help="write a pyinstrument call tree (text) here (await time included)")
     args = parser.parse_args()
     database = BenchDatabase(asyncio.run(find_user()), f"dvc_bench_{os.getpid()}")
@@ -132,13 +188,16 @@ def main() -> int:
         work = Path(tmp)
         identity = BenchIdentity(work)
         os.environ.update({
-            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": "INFO",
+            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": os.environ.get("DVC_LOG_LEVEL", "INFO"),
             "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
             "DVC_PUBLIC_RATE_LIMIT_PER_MIN": os.environ.get("DVC_PUBLIC_RATE_LIMIT_PER_MIN", "0")})
         try:
             asyncio.run(database.create())
             database.migrate()
-            asyncio.run(drive(args.scenario, args.requests, args.profile, database, identity, args.pyinstrument))
+            import uvloop  # uvicorn's loop (the servers under `python -m bench` run on it)
+
+            uvloop.run(drive(args.scenario, args.requests, args.profile, database, identity, args.pyinstrument,
+                              args.raw_asgi))
         finally:
             asyncio.run(database.drop())
     return 0
