@@ -16,7 +16,7 @@ from app.core.logging import configure_logging
 from app.core.openapi import build_openapi, operation_id
 from app.core.problems import install_problem_handlers
 from app.core.request_context import RequestContextMiddleware
-from app.core.routing import include_flat
+from app.core.routing import IndexedDispatch, include_flat
 from app.core.settings import get_settings, require_writable_storage
 from app.dossiers.router import router as dossiers_router
 from app.fees.router import router as fees_router
@@ -66,5 +66,6 @@ def create_app() -> FastAPI:
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     include_flat(app.router, ops.router, identity_router, catalogue_router, dossiers_router, workflow_router,
                  fees_router, reporting_router, integration_router, notifications_router, unique_id=operation_id)
+    app.router.middleware_stack = IndexedDispatch(app.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

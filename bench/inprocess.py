@@ -31,59 +31,87 @@ from bench.model import BenchContext
 from bench.scenarios import all_scenarios
 
 
-async def _time_raw_asgi(app: Any, request: Any, requests: int) -> None:
-    """The same requests as bare ASGI calls (no HTTP client in the way): the app's own CPU per request."""
-    timings: list[float] = []
-    rounds: list[float] = []
+async def _raw_asgi_call(app: Any, request: Any, index: int) -> int:
+    """Send prepared request `index` to `app` as a bare ASGI call; its status."""
+    path, headers, body = request.at(index)
+    for name in request.unique_headers:
+        headers[name] = os.urandom(8).hex()
+    raw_path, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
+             "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(), "query_string": query.encode(),
+             "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+             "headers": [(b"host", b"bench.local"), (b"content-length", str(len(body or b"")).encode()),
+                         *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body or b"", "more_body": False}
+
+    status = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    if status >= 400:
+        raise SystemExit(f"raw request {index}: {status}")
+    return status
+
+
+async def _time_raw_asgi(app: Any, request: Any, requests: int, concurrency: int, profile_suffix: str = "") -> None:
+    """The same requests as bare ASGI calls (no HTTP client in the way), `concurrency` at a time: the app's
+    own CPU per request, and its rate when this process is the bottleneck."""
+    rounds: list[tuple[float, float]] = []
     per_round = max(requests // 5, 1)
     raw_profile = cProfile.Profile() if os.environ.get("BENCH_RAW_PROFILE") else None
     if raw_profile:
         raw_profile.enable()
-    cpu_started = time.process_time()
-    for index in range(per_round * 5):
-        if index and index % per_round == 0:
-            rounds.append(time.process_time() - cpu_started)
-            cpu_started = time.process_time()
-        path, headers, body = request.at(index)
-        for name in request.unique_headers:
-            headers[name] = os.urandom(8).hex()
-        raw_path, _, query = path.partition("?")
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
-                 "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(), "query_string": query.encode(),
-                 "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-                 "headers": [(b"host", b"bench.local"), (b"content-length", str(len(body or b"")).encode()),
-                             *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
-        sent = False
+    next_index = 0
+    for _ in range(5):
+        last = next_index + per_round
 
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(3600)
-            sent = True
-            return {"type": "http.request", "body": body or b"", "more_body": False}
+        async def worker(last: int = last) -> None:
+            nonlocal next_index
+            while next_index < last:
+                next_index += 1
+                await _raw_asgi_call(app, request, next_index - 1)
 
-        status = [0]
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-
-        started = time.perf_counter()
-        await app(scope, receive, send)
-        timings.append(time.perf_counter() - started)
-        if status[0] >= 400:
-            raise SystemExit(f"raw request {index}: {status[0]}")
-    rounds.append(time.process_time() - cpu_started)
+        cpu_started, wall_started = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        rounds.append((time.process_time() - cpu_started, time.perf_counter() - wall_started))
     if raw_profile:
         raw_profile.disable()
-        raw_profile.dump_stats(os.environ["BENCH_RAW_PROFILE"])
-    cpu = sorted(1e6 * seconds / per_round for seconds in rounds)
-    print(f"raw ASGI: {per_round * 5} sequential requests, median {1e6 * statistics.median(timings):.0f} us;"
-          f" CPU per request in 5 rounds: {', '.join(f'{us:.0f}' for us in cpu)} us (median {cpu[2]:.0f})")
+        raw_profile.dump_stats(os.environ["BENCH_RAW_PROFILE"] + profile_suffix)
+    cpu = sorted(1e6 * seconds / per_round for seconds, _ in rounds)
+    rates = sorted(per_round / wall for _, wall in rounds)
+    print(f"raw ASGI: {per_round * 5} requests, {concurrency} at a time; CPU per request in 5 rounds:"
+          f" {', '.join(f'{us:.0f}' for us in cpu)} us (median {cpu[2]:.0f}); median {rates[2]:,.0f} req/s")
+
+
+async def _time_raw_anchor(name: str, database: BenchDatabase, requests: int, concurrency: int) -> None:
+    """The scenario's anchor, timed the same way in this process: the in-process ratio to compare with."""
+    import importlib
+
+    from bench.anchors import ANCHORS
+
+    anchor = ANCHORS[name]
+    await database.prepare_anchor(ANCHORS[anchor.tables_of] if anchor.tables_of else anchor)
+    os.environ["BENCH_DSN"] = database.dsn
+    module, _, attribute = anchor.module.partition(":")
+    anchor_app = getattr(importlib.import_module(module), attribute)
+    print(f"anchor {name}:", end=" ")
+    async with anchor_app.router.lifespan_context(anchor_app):
+        await _time_raw_asgi(anchor_app, anchor.request, requests, concurrency, profile_suffix=".anchor")
 
 
 async def drive(scenario_name: str, requests: int, profile_path: str | None, database: BenchDatabase,
-                identity: BenchIdentity, tree_path: str | None = None, raw_asgi: bool = False) -> None:
+                identity: BenchIdentity, tree_path: str | None = None, raw_asgi: int = 0) -> None:
     from sqlalchemy import event
 
     from app.core.db import close_database, get_database
@@ -153,7 +181,8 @@ async def drive(scenario_name: str, requests: int, profile_path: str | None, dat
                 raise SystemExit(f"request {index}: {response.status_code} {response.text[:500]}")
         cpu = time.process_time() - cpu_started
         if raw_asgi:
-            await _time_raw_asgi(app, request, requests)
+            await _time_raw_asgi(app, request, requests, raw_asgi)
+            await _time_raw_anchor(all_scenarios()[scenario_name].anchor, database, requests, raw_asgi)
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile_path))
@@ -179,8 +208,8 @@ def main() -> int:
     parser.add_argument("--scenario", required=True, choices=sorted(all_scenarios()))
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--profile", help="write cProfile stats here and print the top entries")
-    parser.add_argument("--raw-asgi", action="store_true",
-                        help="then time the same requests as bare ASGI calls, without the HTTP client")
+    parser.add_argument("--raw-asgi", type=int, default=0, metavar="CONCURRENCY",
+                        help="then time the same requests as bare ASGI calls (no HTTP client), this many at a time")
     parser.add_argument("--pyinstrument", help="write a pyinstrument call tree (text) here (await time included)")
     args = parser.parse_args()
     database = BenchDatabase(asyncio.run(find_user()), f"dvc_bench_{os.getpid()}")
@@ -188,7 +217,8 @@ def main() -> int:
         work = Path(tmp)
         identity = BenchIdentity(work)
         os.environ.update({
-            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": os.environ.get("DVC_LOG_LEVEL", "INFO"),
+            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url,
+            "DVC_LOG_LEVEL": os.environ.get("DVC_LOG_LEVEL", "INFO"),
             "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
             "DVC_PUBLIC_RATE_LIMIT_PER_MIN": os.environ.get("DVC_PUBLIC_RATE_LIMIT_PER_MIN", "0")})
         try:

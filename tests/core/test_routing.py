@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 
+from app.core.routing import IndexedDispatch
 from app.main import create_app
 
 
@@ -48,6 +49,46 @@ def test_the_prefix_check_answers_as_full_matching_for_every_route_and_path() ->
             scope = {"type": "http", "path": path, "root_path": "", "method": method}
             for route in routes:
                 assert route.matches(dict(scope)) == APIRoute.matches(route, dict(scope)), (route.path, path)
+
+
+def _chosen(routes: list[BaseRoute], scope: dict[str, Any]) -> BaseRoute | None:
+    """The route Starlette's walk hands the request to: the first full match, else the first partial one."""
+    partial = None
+    for route in routes:
+        match, _ = route.matches(dict(scope))
+        if match is Match.FULL:
+            return route
+        if match is Match.PARTIAL and partial is None:
+            partial = route
+    return partial
+
+
+def test_the_route_index_picks_the_route_the_full_walk_picks() -> None:
+    """app.core.routing.IndexedDispatch tries a few routes instead of all: for every route's path (and near
+    misses, other methods, a route added after start-up) it must choose what Starlette's walk chooses, and a
+    path it has no candidate for must be one the walk has no route for either (it then walks, for the 404 or
+    the slash redirect)."""
+    app = create_app()
+
+    @app.get("/v1/{anything}/added-late")
+    async def added_late() -> None: ...
+
+    dispatch = app.router.middleware_stack
+    assert isinstance(dispatch, IndexedDispatch)
+    routes = app.router.routes
+    paths = {"/", "/v1", "/v1/", "/v1/x/added-late", "/v1/dossiersx", "/v1/public/dossiers/", "/healthz/",
+             "/docs", "/openapi.json", "/nowhere/at/all"}
+    for route in routes:
+        path = re.sub(r"{[^}]+}", "x1", getattr(route, "path_format", "/"))
+        paths |= {path, path + "/", path.rstrip("/"), path + "/extra", path.replace("/v1/", "/v2/")}
+    tried = 0
+    for path in sorted(paths):
+        for method in ("GET", "POST", "PATCH", "DELETE"):
+            scope = {"type": "http", "path": path, "root_path": "", "method": method}
+            candidates = dispatch.candidates(dict(scope))
+            tried += len(candidates)
+            assert _chosen(candidates, scope) is _chosen(routes, scope), (method, path)
+    assert tried < len(paths) * 4 * len(routes) / 4  # and it does try far fewer
 
 
 def test_no_dependency_runs_in_the_thread_pool() -> None:
