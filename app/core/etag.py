@@ -23,8 +23,6 @@ PRECONDITION_PROBLEMS = ("precondition_failed", "precondition_required")
 
 IfMatch = Annotated[str | None, Header(
     description="The ETag last read; required to change the resource (428 without it, 412 if it changed since).")]
-OptionalIfMatch = Annotated[str | None, Header(
-    description="The ETag last read; optional: when sent, 412 if the resource changed since.")]
 
 
 def version_tag(version: int) -> str:
@@ -32,13 +30,10 @@ def version_tag(version: int) -> str:
     return f'"{version}"'
 
 
-def check_if_match(version: int, if_match: str | None, what: str, *, required: bool = True) -> None:
-    """428 `precondition_required` without If-Match (unless not `required`: then only a tag sent is checked), 412
-    `precondition_failed` (with the current ETag) when no tag it lists is the current one; `*` stands for
-    whatever version is current."""
+def check_if_match(version: int, if_match: str | None, what: str) -> None:
+    """428 `precondition_required` without If-Match, 412 `precondition_failed` (with the current ETag) when no tag
+    it lists is the current one; `*` stands for whatever version is current."""
     if if_match is None:
-        if not required:
-            return
         raise ProblemError("precondition_required", "Send If-Match with the ETag you last read.")
     current = version_tag(version)
     # RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag (W/"n") never matches.

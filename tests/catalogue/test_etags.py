@@ -95,7 +95,7 @@ async def test_a_new_draft_publish_and_retire_answer_with_the_versions_etag(
         client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue) -> None:
     admin = await accounts.admin()
     await _new_draft(client, admin, catalogue)
-    published = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=admin.headers)
+    published = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin, '"1"'))
     assert published.status_code == 200 and published.headers["etag"] == '"2"'
     draft = await client.post("/v1/procedures/ETAG-P/versions", headers=admin.headers)
     assert draft.status_code == 201 and draft.headers["etag"] == '"1"'
@@ -103,20 +103,22 @@ async def test_a_new_draft_publish_and_retire_answer_with_the_versions_etag(
     # a published version is immutable whatever the ETag says
     expect_problem(await client.patch("/v1/procedures/ETAG-P/versions/1", headers=_with(admin, '"2"'),
                                       json={"processing_days": 3}), 409, "version_published")
-    retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", headers=admin.headers, json={})
+    retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", headers=_with(admin, '"2"'), json={})
     assert retired.status_code == 200 and retired.headers["etag"] == '"3"'
 
 
-async def test_publish_and_retire_check_an_if_match_when_sent(
+async def test_publish_and_retire_need_the_current_etag(
         client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue) -> None:
-    """Optional on these actions (they were released without it), but a stale tag sent is refused: an editor who
-    reviewed the draft does not publish another editor's later change unseen."""
+    """State-changing writes to a versioned resource, like a draft's PATCH: 428 without If-Match, 412 with a stale
+    tag, so an editor who reviewed the draft does not publish another editor's later change unseen."""
     admin = await accounts.admin()
     created = await _new_draft(client, admin, catalogue)
     reviewed = created.headers["etag"]
     changed = await client.patch("/v1/procedures/ETAG-P/versions/1", headers=_with(admin, reviewed),
                                  json={"processing_days": 9})
     assert changed.status_code == 200, changed.text
+    expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin)), 428,
+                   "precondition_required")
     stale = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin, reviewed))
     expect_problem(stale, 412, "precondition_failed")
     assert stale.headers["etag"] == changed.headers["etag"]
@@ -124,6 +126,8 @@ async def test_publish_and_retire_check_an_if_match_when_sent(
     published = await client.post("/v1/procedures/ETAG-P/versions/1/publish",
                                   headers=_with(admin, changed.headers["etag"]))
     assert published.status_code == 200, published.text
+    expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={}, headers=_with(admin)), 428,
+                   "precondition_required")
     expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={},
                                      headers=_with(admin, changed.headers["etag"])), 412, "precondition_failed")
     retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={},
