@@ -192,7 +192,7 @@ async def patch_draft(session: AsyncSession, editor: Editor, code: str, number: 
     require_edit(editor, data["agency_code"])
     with session.no_autoflush:  # write_content reads names: the versioned UPDATE is flushed (and checked) below
         await write_content(session, version, data)
-    await flush_versioned(session, "procedure version")
+    await flush_versioned(session, version, "procedure version")
     return version
 
 
