@@ -55,7 +55,7 @@ async def _time_raw_asgi(app: Any, request: Any, requests: int) -> None:
                              *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
         sent = False
 
-        async def receive() -> dict[str, Any]:
+        async def receive(body: bytes | None = body) -> dict[str, Any]:  # this request's body, bound now
             nonlocal sent
             if sent:
                 await asyncio.sleep(3600)
@@ -64,7 +64,7 @@ async def _time_raw_asgi(app: Any, request: Any, requests: int) -> None:
 
         status = [0]
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: dict[str, Any], status: list[int] = status) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
 
@@ -188,7 +188,8 @@ def main() -> int:
         work = Path(tmp)
         identity = BenchIdentity(work)
         os.environ.update({
-            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url, "DVC_LOG_LEVEL": os.environ.get("DVC_LOG_LEVEL", "INFO"),
+            "DVC_ENV": "test", "DVC_DATABASE_URL": database.sqlalchemy_url,
+            "DVC_LOG_LEVEL": os.environ.get("DVC_LOG_LEVEL", "INFO"),
             "DVC_STORAGE_DIR": str(work / "files"), "DVC_VAR_DIR": str(work / "var"), **identity.env(),
             "DVC_PUBLIC_RATE_LIMIT_PER_MIN": os.environ.get("DVC_PUBLIC_RATE_LIMIT_PER_MIN", "0")})
         try:
