@@ -15,10 +15,10 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help="dvc-service 
 
 @cli.command("openapi")
 def export_openapi(output: str = typer.Option("-", help="File to write, or - for standard output.")) -> None:
-    """Print the OpenAPI document (identical in every DVC_ENV)."""
+    """Print the OpenAPI document (identical in every DVC_ENV; needs no database and no storage directory)."""
     from app.main import create_app
 
-    document = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    document = json.dumps(create_app(serving=False).openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if output == "-":
         sys.stdout.write(document)
     else:

@@ -46,9 +46,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await close_database()  # graceful shutdown: uvicorn drains requests first, then pools close
 
 
-def create_app() -> FastAPI:
+def create_app(*, serving: bool = True) -> FastAPI:
+    """The application. `serving=False` builds it only to describe itself (`dvc openapi`): the storage check,
+    which makes the directory and writes in it, is for a process that will store uploads, not for one printing
+    the OpenAPI document from a read-only checkout."""
     settings = get_settings()  # fails fast, one line, on a bad DVC_* value
-    require_writable_storage(settings)  # and on a storage directory uploads could not be written to
+    if serving:
+        require_writable_storage(settings)  # and on a storage directory uploads could not be written to
     definitions()  # and on a broken workflow definition, before any request can need it
     configure_logging(settings.log_level)
     app = FastAPI(

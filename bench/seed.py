@@ -49,7 +49,8 @@ async def publish_procedure(session: Any, document_parts: list[dict[str, Any]], 
         "online_level": "full", "applicant_kinds": ["citizen"], "channels": ["online"],
         "processing_days": processing_days, "document_parts": document_parts, "result": {"name": "Bản sao trích lục"}}
     version = await versions.create_procedure(session, SystemEditor(), ProcedureCreate.model_validate(data))
-    await versions.publish(session, SystemEditor(), code, version.version)
+    await versions.publish(session, SystemEditor(), code, version.version,
+                           if_match=versions.version_etag(version))
     return agency, version
 
 

@@ -23,7 +23,7 @@ from app.catalogue.schemas import (
     VersionPatch,
 )
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, OptionalIfMatch, version_tag
+from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
@@ -134,7 +134,7 @@ async def catalogue_create_field(body: FieldIn, editor: EditorDep, session: Sess
 
 
 def _version_out(response: Response, version: ProcedureVersion) -> ProcedureOut:
-    """A version is changed with If-Match while a draft: every answer carrying one names its ETag."""
+    """A version is changed, published and retired with If-Match: every answer carrying one names its ETag."""
     response.headers["ETag"] = versions.version_etag(version)
     return versions.to_out(version)
 
@@ -184,25 +184,25 @@ async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPat
 
 
 @router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS, "precondition_failed", "version_published", "conflict"))
+             responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "version_published", "conflict"))
 async def catalogue_publish_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                     response: Response, body: PublishIn | None = None,
-                                    if_match: OptionalIfMatch = None) -> ProcedureOut:
-    """Publish a draft from `valid_from` (default now), retiring the version in force at that instant. With
-    `If-Match`, only the draft as the editor read it (412 if it changed since)."""
+                                    if_match: IfMatch = None) -> ProcedureOut:
+    """Publish a draft from `valid_from` (default now), retiring the version in force at that instant. If-Match
+    required: only the draft as the editor read it is published (428 without it, 412 if it changed since)."""
     valid_from = body.valid_from if body else None
-    return _version_out(response, await versions.publish(session, editor, code, n, valid_from, if_match))
+    return _version_out(response, await versions.publish(session, editor, code, n, valid_from, if_match=if_match))
 
 
 @router.post("/v1/procedures/{code}/versions/{n}/retire", response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS, "precondition_failed", "conflict"))
+             responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "conflict"))
 async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                    response: Response, body: RetireIn | None = None,
-                                   if_match: OptionalIfMatch = None) -> ProcedureOut:
-    """Withdraw a published version from `valid_to` (default now) without a successor. With `If-Match`, only the
-    version as the editor read it (412 if it changed since)."""
+                                   if_match: IfMatch = None) -> ProcedureOut:
+    """Withdraw a published version from `valid_to` (default now) without a successor. If-Match required: only
+    the version as the editor read it is retired (428 without it, 412 if it changed since)."""
     valid_to = body.valid_to if body else None
-    return _version_out(response, await versions.retire(session, editor, code, n, valid_to, if_match))
+    return _version_out(response, await versions.retire(session, editor, code, n, valid_to, if_match=if_match))
 
 
 @router.get("/v1/catalogue/export", response_model=CatalogueDocument)

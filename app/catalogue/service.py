@@ -200,7 +200,7 @@ async def update_agency(session: AsyncSession, editor: Editor, code: str, patch:
         await _check_parent(session, code, changes["parent_code"])
     for key, value in changes.items():
         setattr(agency, key, value)
-    await flush_versioned(session, "agency")
+    await flush_versioned(session, agency, "agency")
     if "name" in changes:
         await refresh_search_extra(session, agency_code=code)
     return agency

@@ -192,7 +192,7 @@ async def patch_draft(session: AsyncSession, editor: Editor, code: str, number: 
     require_edit(editor, data["agency_code"])
     with session.no_autoflush:  # write_content reads names: the versioned UPDATE is flushed (and checked) below
         await write_content(session, version, data)
-    await flush_versioned(session, "procedure version")
+    await flush_versioned(session, version, "procedure version")
     return version
 
 
@@ -202,13 +202,13 @@ def version_etag(version: ProcedureVersion) -> str:
 
 
 async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
-                  valid_from: datetime | None = None, if_match: str | None = None) -> ProcedureVersion:
-    """Publish the draft from `valid_from` (default now). `if_match`, optional here, is checked when sent (412 if
-    the draft changed since the editor read it): under the procedure's lock, so the draft read is the one
-    published."""
+                  valid_from: datetime | None = None, *, if_match: str | None) -> ProcedureVersion:
+    """Publish the draft from `valid_from` (default now) if `if_match` names its current ETag (app.core.etag), else
+    428/412: checked under the procedure's lock, so the draft the editor read is the one published. In-process
+    callers (seeds, fixtures) pass the tag of the version they hold, or `*` for the version as it now is."""
     procedure = await _procedure_for_update(session, code)
     version = await _editable_version(session, editor, code, number)
-    check_if_match(version.revision, if_match, "procedure version", required=False)
+    check_if_match(version.revision, if_match, "procedure version")
     start = valid_from or clock.now()
     if not version.document_parts:
         raise validation_problem([field_error(["document_parts"],
@@ -242,14 +242,14 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
 
 
 async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
-                 valid_to: datetime | None = None, if_match: str | None = None) -> ProcedureVersion:
-    """Withdraw the published version from `valid_to` (default now); `if_match` as for `publish`."""
+                 valid_to: datetime | None = None, *, if_match: str | None) -> ProcedureVersion:
+    """Withdraw the published version from `valid_to` (default now); `if_match` required, as for `publish`."""
     procedure = await _procedure_for_update(session, code)
     version = await get_version(session, code, number)
     if version is None:
         raise not_found("procedure version")
     require_edit(editor, version.agency_code)
-    check_if_match(version.revision, if_match, "procedure version", required=False)
+    check_if_match(version.revision, if_match, "procedure version")
     if version.status == VersionStatus.retired and version.valid_to is not None and version.valid_to > clock.now():
         raise ProblemError("conflict", f"Version {number} already ends at {version.valid_to.isoformat()}, when "
                            "the version published after it takes over.")

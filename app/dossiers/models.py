@@ -74,6 +74,8 @@ class Dossier(Base):
         # An official's queue: agency + state, newest submission first (keyset on submitted_at, id).
         Index("ix_dossiers_agency_state_submitted", "agency_code", "state", "submitted_at", "id"),
         Index("ix_dossiers_agency_submitted", "agency_code", "submitted_at", "id"),
+        # An agency's dossiers by id: the keyset of a portal resync for one agency (`dvc portal resync --agency`).
+        Index("ix_dossiers_agency_id", "agency_code", "id"),
         # An applicant's own list (drafts included), newest first.
         Index("ix_dossiers_applicant_created", "applicant_id", "created_at", "id"),
         Index("ix_dossiers_actor_created", "actor_id", "created_at", "id"),

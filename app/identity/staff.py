@@ -114,7 +114,7 @@ async def update_official(session: AsyncSession, actor: Principal, official_id: 
     diff = audit.apply_changes(account, updates)
     if diff:
         audit.record(session, account.id, actor.account_id, "official.updated", diff)
-        await flush_versioned(session, "official")
+        await flush_versioned(session, account, "official")
     return account
 
 
@@ -170,7 +170,7 @@ async def update_client(session: AsyncSession, actor: Principal, client_id: uuid
     diff = audit.apply_changes(account, updates)
     if diff:
         audit.record(session, account.id, actor.account_id, "client.updated", diff)
-        await flush_versioned(session, "client")
+        await flush_versioned(session, account, "client")
     return account
 
 

@@ -227,7 +227,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
         "at": clock.utc_text(now), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
     # One flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event (412 when
     # another transaction changed the dossier first).
-    await flush_versioned(session, "dossier")
+    await flush_versioned(session, dossier, "dossier")
     allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view, now)
     return Outcome(dossier=dossier, progress=progress, next_actions=allowed)
 

@@ -41,7 +41,7 @@ async def test_procedure_detail_has_an_etag_that_follows_the_version(client, cat
 
     draft = await catalogue.draft(code, processing_days=2)
     async with get_database().write_sessions() as session, session.begin():
-        await versions.publish(session, ADMIN, code, draft)
+        await versions.publish(session, ADMIN, code, draft, if_match="*")
     second = await client.get(f"/v1/procedures/{code}")
     assert second.json()["version"] == 2 and second.headers["etag"] != first.headers["etag"]
     history = (await client.get(f"/v1/procedures/{code}/versions")).json()["items"]
@@ -63,14 +63,16 @@ async def test_editor_flow_over_http(client, accounts, catalogue: Catalogue) -> 
     patched = await client.patch("/v1/procedures/API-FLOW/versions/1", json={"processing_days": 5},
                                  headers={**editor.headers, "If-Match": seen.headers["etag"]})
     assert patched.json()["processing_days"] == 5
-    published = await client.post("/v1/procedures/API-FLOW/versions/1/publish", headers=editor.headers)
+    published = await client.post("/v1/procedures/API-FLOW/versions/1/publish",
+                                  headers={**editor.headers, "If-Match": patched.headers["etag"]})
     assert published.status_code == 200 and published.json()["status"] == "published"
     refused = await client.patch("/v1/procedures/API-FLOW/versions/1", json={"processing_days": 6},
                                  headers={**editor.headers, "If-Match": published.headers["etag"]})
     assert refused.status_code == 409 and refused.json()["code"] == "version_published"
     draft = await client.post("/v1/procedures/API-FLOW/versions", headers=editor.headers)
     assert draft.status_code == 201 and draft.json()["version"] == 2 and draft.json()["processing_days"] == 5
-    retired = await client.post("/v1/procedures/API-FLOW/versions/1/retire", json={}, headers=editor.headers)
+    retired = await client.post("/v1/procedures/API-FLOW/versions/1/retire", json={},
+                                headers={**editor.headers, "If-Match": published.headers["etag"]})
     assert retired.json()["status"] == "retired"
     assert (await client.get("/v1/procedures/API-FLOW")).status_code == 404
 
@@ -129,7 +131,8 @@ async def test_bad_input_is_422_with_the_field_path(client, accounts, catalogue:
     assert (await client.get("/v1/procedures/API-BAD/versions")).status_code == 404  # nothing half-written
     created = await client.post("/v1/procedures", json=procedure_body("API-EMPTY", document_parts=[]),
                                 headers=admin.headers)
-    publish = await client.post("/v1/procedures/API-EMPTY/versions/1/publish", headers=admin.headers)
+    publish = await client.post("/v1/procedures/API-EMPTY/versions/1/publish",
+                                headers={**admin.headers, "If-Match": created.headers["etag"]})
     assert created.status_code == 201 and publish.status_code == 422
 
 

@@ -158,12 +158,13 @@ async def test_writes_on_a_retired_version_answer_version_published(client: http
     code = await catalogue.procedure("P-RET")
     draft = await catalogue.draft(code, processing_days=3)
     async with catalogue.session() as session, session.begin():
-        await versions.publish(session, ADMIN, code, draft)
+        await versions.publish(session, ADMIN, code, draft, if_match="*")
     admin = await accounts.admin()
     patched = await client.patch(f"/v1/procedures/{code}/versions/1", json={"processing_days": 4},
                                  headers={**admin.headers, "If-Match": "*"})
     expect_problem(patched, 409, "version_published")
-    published = await client.post(f"/v1/procedures/{code}/versions/1/publish", json={}, headers=admin.headers)
+    published = await client.post(f"/v1/procedures/{code}/versions/1/publish", json={},
+                                  headers={**admin.headers, "If-Match": "*"})
     expect_problem(published, 409, "version_published")
     history = (await client.get(f"/v1/procedures/{code}/versions")).json()["items"]
     assert [(v["version"], v["status"], v["processing_days"]) for v in history] == [
@@ -178,7 +179,7 @@ async def test_a_scheduled_publication_leaves_the_current_version_shown_in_force
     draft = await catalogue.draft(code, processing_days=4)
     start = clock.now() + timedelta(days=10)
     async with catalogue.session() as session, session.begin():
-        await versions.publish(session, ADMIN, code, draft, start)
+        await versions.publish(session, ADMIN, code, draft, start, if_match="*")
 
     current = (await client.get(f"/v1/procedures/{code}")).json()
     assert (current["version"], current["status"]) == (1, "published")
@@ -192,7 +193,8 @@ async def test_a_scheduled_publication_leaves_the_current_version_shown_in_force
     patched = await client.patch(f"/v1/procedures/{code}/versions/1", json={"processing_days": 2},
                                  headers={**admin.headers, "If-Match": "*"})
     expect_problem(patched, 409, "version_published")
-    retired = await client.post(f"/v1/procedures/{code}/versions/1/retire", json={}, headers=admin.headers)
+    retired = await client.post(f"/v1/procedures/{code}/versions/1/retire", json={},
+                                headers={**admin.headers, "If-Match": "*"})
     assert "already ends at" in expect_problem(retired, 409, "conflict")["detail"]
 
     monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=1))

@@ -86,7 +86,9 @@ async def test_of_two_changes_sent_with_the_same_etag_exactly_one_applies(
                                    client.patch(url, headers=_with(other_admin, tag), json=_change(field, 8)))
     assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
     winner = next(a for a in answers if a.status_code == 200)
-    assert next(a for a in answers if a.status_code == 412).json()["code"] == "precondition_failed"
+    loser = next(a for a in answers if a.status_code == 412)
+    # (on PostgreSQL both may read the row before either writes: the loser's UPDATE is then refused at write time)
+    assert loser.json()["code"] == "precondition_failed" and loser.headers["etag"] == winner.headers["etag"]
     now = await client.get(url, headers=admin.headers)
     assert now.json()[field] == winner.json()[field] and now.headers["etag"] == winner.headers["etag"] == '"2"'
 
@@ -95,7 +97,7 @@ async def test_a_new_draft_publish_and_retire_answer_with_the_versions_etag(
         client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue) -> None:
     admin = await accounts.admin()
     await _new_draft(client, admin, catalogue)
-    published = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=admin.headers)
+    published = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin, '"1"'))
     assert published.status_code == 200 and published.headers["etag"] == '"2"'
     draft = await client.post("/v1/procedures/ETAG-P/versions", headers=admin.headers)
     assert draft.status_code == 201 and draft.headers["etag"] == '"1"'
@@ -103,20 +105,22 @@ async def test_a_new_draft_publish_and_retire_answer_with_the_versions_etag(
     # a published version is immutable whatever the ETag says
     expect_problem(await client.patch("/v1/procedures/ETAG-P/versions/1", headers=_with(admin, '"2"'),
                                       json={"processing_days": 3}), 409, "version_published")
-    retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", headers=admin.headers, json={})
+    retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", headers=_with(admin, '"2"'), json={})
     assert retired.status_code == 200 and retired.headers["etag"] == '"3"'
 
 
-async def test_publish_and_retire_check_an_if_match_when_sent(
+async def test_publish_and_retire_need_the_current_etag(
         client: httpx.AsyncClient, accounts: Accounts, catalogue: Catalogue) -> None:
-    """Optional on these actions (they were released without it), but a stale tag sent is refused: an editor who
-    reviewed the draft does not publish another editor's later change unseen."""
+    """State-changing writes to a versioned resource, like a draft's PATCH: 428 without If-Match, 412 with a stale
+    tag, so an editor who reviewed the draft does not publish another editor's later change unseen."""
     admin = await accounts.admin()
     created = await _new_draft(client, admin, catalogue)
     reviewed = created.headers["etag"]
     changed = await client.patch("/v1/procedures/ETAG-P/versions/1", headers=_with(admin, reviewed),
                                  json={"processing_days": 9})
     assert changed.status_code == 200, changed.text
+    expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin)), 428,
+                   "precondition_required")
     stale = await client.post("/v1/procedures/ETAG-P/versions/1/publish", headers=_with(admin, reviewed))
     expect_problem(stale, 412, "precondition_failed")
     assert stale.headers["etag"] == changed.headers["etag"]
@@ -124,6 +128,8 @@ async def test_publish_and_retire_check_an_if_match_when_sent(
     published = await client.post("/v1/procedures/ETAG-P/versions/1/publish",
                                   headers=_with(admin, changed.headers["etag"]))
     assert published.status_code == 200, published.text
+    expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={}, headers=_with(admin)), 428,
+                   "precondition_required")
     expect_problem(await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={},
                                      headers=_with(admin, changed.headers["etag"])), 412, "precondition_failed")
     retired = await client.post("/v1/procedures/ETAG-P/versions/1/retire", json={},
@@ -165,6 +171,39 @@ async def test_the_database_refuses_a_draft_change_to_a_copy_read_before_another
     assert caught.value.code == "precondition_failed"
     async with get_database().read_sessions() as session:
         assert (await service.get_version(session, code, 1)).processing_days == 10  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", ["agency", "procedure version"], ids=IDS)
+async def test_a_change_refused_at_write_time_names_the_current_etag(catalogue: Catalogue, kind: str) -> None:
+    """A real race: another editor's change commits between this writer's read and its write. The writer's
+    If-Match held for the copy it read, the database refused its UPDATE, and the 412 names the ETag the row has
+    now, as a 412 from the If-Match comparison does (a client reads again knowing what it looks for)."""
+    await catalogue.agency("A1", "Sở cũ")
+    code = await catalogue.procedure("ETAG-RACE", publish=False)
+
+    async def read(session: Any) -> Any:
+        return await (service.get_agency(session, "A1") if kind == "agency" else service.get_version(session, code, 1))
+
+    async def change(session: Any, n: int) -> None:
+        if kind == "agency":
+            await service.update_agency(session, ADMIN, "A1", AgencyPatch(name=f"Sở số {n}"), '"1"')
+        else:
+            await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=n), '"1"')
+
+    async with catalogue.session() as writer:
+        async with writer.begin():  # the copy read: held (expire_on_commit=False), as within one request
+            held = await read(writer)
+        async with catalogue.session() as other, other.begin():
+            await change(other, 2)  # committed: the row is at version 2
+        with pytest.raises(ProblemError) as caught:
+            async with writer.begin():
+                await change(writer, 3)  # the copy says version 1: If-Match "1" holds, the UPDATE matches nothing
+    assert held is not None and caught.value.code == "precondition_failed"
+    assert caught.value.headers.get("ETag") == '"2"'
+    async with get_database().read_sessions() as session:
+        now = await read(session)
+    committed = (now.name, now.version) if kind == "agency" else (now.processing_days, now.revision)
+    assert committed == (("Sở số 2", 2) if kind == "agency" else (2, 2))  # the other editor's change, untouched
 
 
 async def test_an_import_over_an_agency_changed_meanwhile_is_a_409_not_a_500(catalogue: Catalogue) -> None:

@@ -28,10 +28,10 @@ async def test_validity_times_need_an_offset_and_must_fit_the_calendar(client: h
     draft = await catalogue.draft("P1", processing_days=3)
     admin = await accounts.admin()
     published = await client.post(f"/v1/procedures/P1/versions/{draft}/publish", json={"valid_from": moment},
-                                  headers=admin.headers)
+                                  headers={**admin.headers, "If-Match": "*"})
     assert expect_problem(published, 422, "validation_error")["errors"][0]["loc"] == ["body", "valid_from"]
     retired = await client.post("/v1/procedures/P1/versions/1/retire", json={"valid_to": moment},
-                                headers=admin.headers)
+                                headers={**admin.headers, "If-Match": "*"})
     assert expect_problem(retired, 422, "validation_error")["errors"][0]["loc"] == ["body", "valid_to"]
     doc = {"procedures": [{**procedure_body("P2"), "valid_from": moment}]}
     imported = await client.post("/v1/catalogue/import", json=doc, headers=admin.headers)
@@ -104,7 +104,8 @@ async def test_an_edit_racing_a_publish_never_changes_the_published_version(  # 
         await release.wait()
 
     monkeypatch.setattr(versions, "emit", held_emit)
-    publish = asyncio.create_task(client.post(f"/v1/procedures/P1/versions/{draft}/publish", headers=admin.headers))
+    publish = asyncio.create_task(client.post(f"/v1/procedures/P1/versions/{draft}/publish",
+                                              headers={**admin.headers, "If-Match": "*"}))
     await asyncio.wait_for(entered.wait(), 10)
     edit = asyncio.create_task(client.patch(f"/v1/procedures/P1/versions/{draft}", json={"processing_days": 3},
                                             headers={**admin.headers, "If-Match": "*"}))

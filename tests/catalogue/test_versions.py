@@ -29,7 +29,7 @@ async def test_publishing_retires_the_previous_version_at_the_same_instant(catal
     code = await catalogue.procedure("P-LIFE")
     draft = await catalogue.draft(code, processing_days=7)
     async with catalogue.session() as session, session.begin():
-        published = await versions.publish(session, ADMIN, code, draft)
+        published = await versions.publish(session, ADMIN, code, draft, if_match="*")
     async with catalogue.session() as session:
         old = await service.get_version(session, code, 1)
         live = await service.get_published_version(session, code)
@@ -48,7 +48,7 @@ async def test_published_and_retired_versions_are_immutable(catalogue: Catalogue
     assert caught.value.code == "version_published"
     draft = await catalogue.draft(code)
     async with catalogue.session() as session, session.begin():
-        await versions.publish(session, ADMIN, code, draft)
+        await versions.publish(session, ADMIN, code, draft, if_match="*")
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
             await versions.patch_draft(session, ADMIN, code, 1, VersionPatch(processing_days=3), "*")
@@ -73,7 +73,7 @@ async def test_publishing_needs_document_parts(catalogue: Catalogue) -> None:
     code = await catalogue.procedure("P-NOPARTS", publish=False, document_parts=[])
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
-            await versions.publish(session, ADMIN, code, 1)
+            await versions.publish(session, ADMIN, code, 1, if_match="*")
     assert caught.value.code == "validation_error"
     assert caught.value.errors and caught.value.errors[0]["loc"] == ["document_parts"]
     assert await _statuses(catalogue, code) == {1: "draft"}
@@ -87,7 +87,8 @@ async def test_overlapping_validity_is_refused(catalogue: Catalogue) -> None:
     assert live is not None and live.valid_from is not None
     async with catalogue.session() as session, session.begin():
         with pytest.raises(ProblemError) as caught:
-            await versions.publish(session, ADMIN, code, draft, live.valid_from - timedelta(days=1))
+            await versions.publish(session, ADMIN, code, draft, live.valid_from - timedelta(days=1),
+                                       if_match="*")
     assert caught.value.errors and caught.value.errors[0]["loc"] == ["body", "valid_from"]
     assert await _statuses(catalogue, code) == {1: "published", 2: "draft"}
 
@@ -98,7 +99,7 @@ async def test_a_future_publication_keeps_the_current_version_in_force_until_the
     draft = await catalogue.draft(code, processing_days=4)
     start = clock.now() + timedelta(days=10)
     async with catalogue.session() as session, session.begin():
-        await versions.publish(session, ADMIN, code, draft, start)
+        await versions.publish(session, ADMIN, code, draft, start, if_match="*")
     async with catalogue.session() as session:
         assert (await service.get_published_version(session, code)).version == 1  # type: ignore[union-attr]
     monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=1))
@@ -109,7 +110,7 @@ async def test_a_future_publication_keeps_the_current_version_in_force_until_the
 async def test_retire_takes_a_procedure_out_of_force(catalogue: Catalogue) -> None:
     code = await catalogue.procedure("P-RETIRE")
     async with catalogue.session() as session, session.begin():
-        await versions.retire(session, ADMIN, code, 1)
+        await versions.retire(session, ADMIN, code, 1, if_match="*")
     async with catalogue.session() as session:
         assert await service.get_published_version(session, code) is None
         assert (await service.get_version(session, code, 1)).status == VersionStatus.retired  # type: ignore[union-attr]
@@ -122,7 +123,7 @@ async def test_concurrent_publishes_of_two_drafts_leave_exactly_one_published(ca
     async def publish(number: int) -> str:
         try:
             async with catalogue.session() as session, session.begin():
-                await versions.publish(session, ADMIN, code, number)
+                await versions.publish(session, ADMIN, code, number, if_match="*")
             return "ok"
         except ProblemError as error:
             return error.code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,24 @@ def test_the_app_refuses_to_start_on_storage_it_cannot_write(tmp_path: Path, set
     settings_env(DVC_STORAGE_DIR=str(_not_a_directory(tmp_path)))
     with pytest.raises(SettingsError, match=r"^invalid setting DVC_STORAGE_DIR: cannot write in .*blocker/files"):
         create_app()
+
+
+def test_the_openapi_export_needs_no_storage(tmp_path: Path, settings_env: Callable[..., None]) -> None:
+    """`dvc openapi` (make openapi) runs from a read-only checkout: it neither makes nor probes DVC_STORAGE_DIR,
+    here under a read-only directory (root may write there anyway: then nothing may appear in it either)."""
+    from app.cli import export_openapi
+
+    read_only = tmp_path / "checkout"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    output = tmp_path / "openapi.json"
+    settings_env(DVC_STORAGE_DIR=str(read_only / "var" / "files"))
+    try:
+        export_openapi(output=str(output))
+    finally:
+        read_only.chmod(0o755)
+    assert list(read_only.iterdir()) == []
+    assert "/v1/procedures/{code}/versions/{n}/publish" in json.loads(output.read_text(encoding="utf-8"))["paths"]
 
 
 async def test_readiness_fails_when_storage_is_not_writable(client: httpx.AsyncClient, tmp_path: Path,

@@ -884,7 +884,8 @@ async def _procedure(code: str, name: str, agency: str, channels: tuple[str, ...
             "form_schema": schema})
         version = await versions.create_procedure(session, Editor(), data)
         if published:
-            await versions.publish(session, Editor(), code, version.version)
+            await versions.publish(session, Editor(), code, version.version,
+                                     if_match=versions.version_etag(version))
 
 
 def test_dossier_state_machine(app: Any, idp: TestIdentityProvider, monkeypatch: pytest.MonkeyPatch) -> None:

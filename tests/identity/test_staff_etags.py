@@ -96,7 +96,8 @@ async def test_of_two_changes_sent_with_the_same_etag_exactly_one_applies(client
     assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
     winner = next(a for a in answers if a.status_code == 200)
     loser = next(a for a in answers if a.status_code == 412)
-    assert loser.json()["code"] == "precondition_failed"
+    # (on PostgreSQL both may read the row before either writes: the loser's UPDATE is then refused at write time)
+    assert loser.json()["code"] == "precondition_failed" and loser.headers["etag"] == winner.headers["etag"]
     now = await client.get(url, headers=admin.headers)
     assert now.json()["name"] == winner.json()["name"] and now.headers["etag"] == winner.headers["etag"] == '"2"'
     assert await _updates(created.json()["id"], kind.action) == 1
@@ -134,6 +135,35 @@ async def test_the_database_refuses_a_change_to_a_copy_read_before_another(accou
     assert caught.value.code == "precondition_failed"
     async with get_database().read_sessions() as session:
         assert (await session.get(Account, target.id)).name != "Tên mới"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", ["official", "client"])
+async def test_a_change_refused_at_write_time_names_the_current_etag(accounts: Accounts, kind: str) -> None:
+    """A real race: another administrator's change commits between this writer's read and its write. The
+    writer's If-Match held for the copy it read, the database refused its UPDATE, and the 412 names the ETag the
+    row has now, as a 412 from the If-Match comparison does."""
+    admin = _system_admin(await accounts.admin())
+    target = (await accounts.official()) if kind == "official" else (await accounts.client())
+
+    async def change(session: Any, name: str) -> None:
+        if kind == "official":
+            await staff.update_official(session, admin, target.id, OfficialPatch(name=name), '"1"')
+        else:
+            await staff.update_client(session, admin, target.id, ClientPatch(name=name), '"1"')
+
+    async with get_database().write_sessions() as writer:
+        async with writer.begin():  # the copy read: held (expire_on_commit=False), as within one request
+            read = await writer.get(Account, target.id)
+            assert read is not None and read.version == 1
+        async with get_database().write_sessions() as other, other.begin():
+            await change(other, "Người khác đổi")  # committed: the row is at version 2
+        with pytest.raises(ProblemError) as caught:
+            async with writer.begin():
+                await change(writer, "Tên mới")  # the copy says version 1: If-Match "1" holds, the UPDATE fails
+    assert caught.value.code == "precondition_failed"
+    assert caught.value.headers.get("ETag") == '"2"'
+    async with get_database().read_sessions() as session:
+        assert (await session.get(Account, target.id)).name == "Người khác đổi"  # type: ignore[union-attr]
 
 
 async def test_an_applicants_contacts_change_reads_the_row_afresh(accounts: Accounts) -> None:

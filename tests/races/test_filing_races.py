@@ -103,14 +103,15 @@ async def test_uploading_an_optional_part_while_submitting(client: httpx.AsyncCl
     print(dict(observed))
 
 
-async def _new_version(client: httpx.AsyncClient, admin: Actor, code: str, **patch: Any) -> int:
+async def _new_version(client: httpx.AsyncClient, admin: Actor, code: str, **patch: Any) -> tuple[int, str]:
+    """A new draft with `patch` applied: its number and ETag (what publishing it needs)."""
     created = await client.post(f"/v1/procedures/{code}/versions", headers=admin.headers)
     assert created.status_code == 201, created.text
     number = int(created.json()["version"])
     patched = await client.patch(f"/v1/procedures/{code}/versions/{number}", json=patch,
                                  headers={**admin.headers, "If-Match": created.headers["etag"]})
     assert patched.status_code == 200, patched.text
-    return number
+    return number, patched.headers["etag"]
 
 
 async def _filed(client: httpx.AsyncClient, dossiers: Dossiers, citizen: Actor, code: str) -> httpx.Response:
@@ -148,10 +149,11 @@ async def test_filing_while_a_new_version_is_published_then_retired(client: http
         code = await dossiers.procedure()
         ready = await dossiers.draft(client, citizen, code)
         assert (await dossiers.upload(client, citizen, ready["id"], "application_form")).status_code == 201
-        v2 = await _new_version(client, admin, code, document_parts=[*DEFAULT_PARTS, EXTRA_PART])
+        v2, reviewed = await _new_version(client, admin, code, document_parts=[*DEFAULT_PARTS, EXTRA_PART])
         first, second = stagger(n, step_s=0.03)
         published, submitted, *filed = await asyncio.gather(
-            later(client.post(f"/v1/procedures/{code}/versions/{v2}/publish", headers=admin.headers), first),
+            later(client.post(f"/v1/procedures/{code}/versions/{v2}/publish",
+                              headers={**admin.headers, "If-Match": reviewed}), first),
             later(dossiers.submit(client, citizen, ready["id"]), second),
             *(later(_filed(client, dossiers, citizen, code), second * k / 2) for k in range(3)))
         no_server_error(published, submitted, *filed)
@@ -164,7 +166,8 @@ async def test_filing_while_a_new_version_is_published_then_retired(client: http
                 client, dossiers, citizen, response.json()))
 
         retired, *late = await asyncio.gather(
-            later(client.post(f"/v1/procedures/{code}/versions/{v2}/retire", headers=admin.headers), first),
+            later(client.post(f"/v1/procedures/{code}/versions/{v2}/retire",
+                              headers={**admin.headers, "If-Match": published.headers["etag"]}), first),
             *(later(_filed(client, dossiers, citizen, code), second * k / 2) for k in range(3)))
         no_server_error(retired, *late)
         assert retired.status_code == 200, retired.text

@@ -14,7 +14,7 @@ QUERY = ReportQuery(date(2025, 3, 1), date(2025, 3, 31), None, None, None)
 
 async def _publish_later(catalogue: Catalogue, code: str, number: int) -> None:
     async with catalogue.session() as session, session.begin():
-        await versions.publish(session, ADMIN, code, number, clock.now() + timedelta(days=10))
+        await versions.publish(session, ADMIN, code, number, clock.now() + timedelta(days=10), if_match="*")
 
 
 async def test_a_scheduled_publication_counts_only_once_in_force(catalogue: Catalogue) -> None:

@@ -97,7 +97,8 @@ class Catalogue:
         async with self.session() as session, session.begin():
             version = await versions.create_procedure(session, ADMIN, data)
             if publish:
-                await versions.publish(session, ADMIN, code, version.version)
+                await versions.publish(session, ADMIN, code, version.version,
+                                       if_match=versions.version_etag(version))
         return code
 
     async def draft(self, code: str, **changes: Any) -> int:

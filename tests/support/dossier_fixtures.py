@@ -62,7 +62,7 @@ class Dossiers:
                 "document_parts": parts if parts is not None else DEFAULT_PARTS,
                 "result": {"name": "Giấy chứng nhận"}, "form_schema": form_schema, **version_fields})
             version = await versions.create_procedure(session, editor, data)
-            await versions.publish(session, editor, code, version.version)
+            await versions.publish(session, editor, code, version.version, if_match=versions.version_etag(version))
         self.parts[code] = parts if parts is not None else DEFAULT_PARTS
         return code
 
