@@ -5,19 +5,24 @@ end), finished late (after the ORIGINAL due date: an apology's new date does not
 now, the share late, and how many late ones received an apology (form 04). A dossier waiting on a supplement
 requested after its original due date had passed counts as open and still overdue, exactly like one whose
 clock runs (app.workflow.progress.lateness_counts: the wait does not hide lateness that came before it); one
-asked before its due date is left out while it waits, as the wait is the applicant's. The agency figures come
-from the counters and the small set of open dossiers.
+asked before its due date is left out while it waits, as the wait is the applicant's. The agency figures
+come from the counters and the small set of open dossiers. A withdrawn dossier is neither finished nor open (as in the
+indicators), so it leaves the list even if it was overdue.
 
-Per official (name and agency only, public by the province's instruction): lateness is attributed to the
-officials who held a step that overran its allowance (dossier_steps.overran, the process control slip),
-and, for a dossier still overdue, to the official it is assigned to now (step `in_progress`): the slip records
-a step only when it is completed, by whoever completed it, so the step under way has no named holder but the
-assignee. A late dossier with no overrunning step and no assignee is counted for the agency only. A withdrawn
-dossier is neither finished nor open (as in the indicators), so it leaves the list even if it was overdue.
-An official's `handled` is the dossiers they completed a step of in the period, plus the open dossiers
-assigned to them now (those the agency counts as open), plus the late dossiers attributed to them (a step of
-theirs may have overrun before the period, on a dossier finished late in it): every dossier counted late for
-an official is also counted handled by them, so 0 <= late <= handled and their `late_share` is at most 1.
+Per official (name and agency only, public by the province's instruction), lateness goes to the official and
+step where it happened (the process control slip, app.workflow.steps):
+- each completed step that overran its allowance, to whoever held it (completed it);
+- for a dossier still overdue, the step under way: its holder is the official the dossier is assigned to, its
+  deadline is kept on the progress row (while a supplement is awaited it is judged at the start of the
+  wait). Its holder is blamed under the step's name when it has overrun its allowance; when the step has no
+  allowance (or none is known), under `in_progress`: they hold an overdue dossier and nothing says whose
+  delay it is; when it is still within its allowance, not at all: the lateness happened before it reached
+  them.
+A late dossier with no such step and holder is counted for the agency only. An official's `handled` is the
+dossiers they completed a step of in the period, plus the open ones whose step under way they hold (those
+the agency counts as open), plus the late dossiers attributed to them (a step of theirs may have
+overrun before the period, on a dossier finished late in it): every dossier counted late for an official is
+also counted handled by them, so 0 <= late <= handled and their `late_share` is at most 1.
 No applicant data is read.
 """
 
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, select, union_all
+from sqlalchemy import and_, case, exists, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import Agency
@@ -46,6 +51,7 @@ from app.workflow.models import DossierProgress, Notice, StepRecord
 from app.workflow.progress import lateness_counts
 
 FINISHED_STATES = ("processed", "returned", "stopped")
+IN_PROGRESS = "in_progress"
 
 
 @dataclass(frozen=True)
@@ -63,19 +69,30 @@ class Window:
         return local_midnight(self.end + timedelta(days=1))
 
 
-def _apologised(dossier_id: Any) -> Any:
-    return exists().where(Notice.dossier_id == dossier_id, Notice.kind == "apology")
+
+def _apologised(dossier_id: Any, cut: datetime) -> Any:
+    return exists().where(Notice.dossier_id == dossier_id, Notice.kind == "apology", Notice.issued_at <= cut)
 
 
 def _original_due() -> Any:
     return func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
 
 
+def _overdue_at(cut: datetime) -> Any:
+    """Behind its original due date at `cut`."""
+    return _original_due() < cut
+
+
+def _open_at(window: Window, cut: datetime) -> Any:
+    """Open now with its lateness counting, received in or before the period (`cut` is now)."""
+    return lateness_counts(_original_due()) & (Dossier.received_at < window.until)
+
+
 def _in_scope(column: Any, window: Window) -> list[Any]:
     return [] if window.agencies is None else [column.in_(sorted(window.agencies))]
 
 
-async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -> dict[str, dict[str, int]]:
+async def _agency_counts(session: AsyncSession, window: Window, cut: datetime) -> dict[str, dict[str, int]]:
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     finished = (select(ReportingCounter.agency_code, func.sum(ReportingCounter.finished).label("finished"),
                        func.sum(ReportingCounter.finished_late).label("late"),
@@ -85,12 +102,11 @@ async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -
                 .group_by(ReportingCounter.agency_code))
     for code, n, late, apologised in (await session.execute(finished)).all():
         rows[code].update(handled=int(n or 0), finished_late=int(late or 0), apologised=int(apologised or 0))
-    overdue = _original_due() < now
+    overdue = _overdue_at(cut)
     open_ = (select(Dossier.agency_code, func.count().label("n"), func.sum(case((overdue, 1), else_=0)),
-                    func.sum(case((and_(overdue, _apologised(Dossier.id)), 1), else_=0)))
+                    func.sum(case((and_(overdue, _apologised(Dossier.id, cut)), 1), else_=0)))
              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-             .where(lateness_counts(_original_due()), Dossier.received_at < window.until,
-                    *_in_scope(Dossier.agency_code, window))
+             .where(_open_at(window, cut), *_in_scope(Dossier.agency_code, window))
              .group_by(Dossier.agency_code))
     for code, n, late, apologised in (await session.execute(open_)).all():
         row = rows[code]
@@ -100,54 +116,65 @@ async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -
     return {code: dict(row) for code, row in rows.items() if row.get("handled")}
 
 
-def _late_dossiers(window: Window, agencies: list[str], now: datetime) -> Any:
-    """(dossier id) of dossiers finished late in the window or open and overdue now, of these agencies."""
+def _late_dossiers(window: Window, agencies: list[str], cut: datetime) -> Any:
+    """(dossier id) of dossiers finished late in the window or open and overdue at `cut`, of these agencies."""
     base = select(Dossier.id.label("dossier_id")).select_from(Dossier).outerjoin(
         DossierProgress, DossierProgress.dossier_id == Dossier.id).where(Dossier.agency_code.in_(agencies))
     finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
                                Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
                                Dossier.finished_at > _original_due())
-    overdue = base.where(lateness_counts(_original_due()), Dossier.received_at < window.until,
-                         _original_due() < now)
+    overdue = base.where(_open_at(window, cut), _overdue_at(cut))
     return union_all(finished_late, overdue).subquery("late")
 
 
-def _open_held(window: Window, agencies: list[str]) -> Any:
-    """(agency, holder, dossier) of the open dossiers each official is assigned now (those the agency counts)."""
-    return (select(Dossier.agency_code, DossierProgress.assignee_id, Dossier.id)
-            .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-            .where(Dossier.agency_code.in_(agencies), DossierProgress.assignee_id.is_not(None),
-                   lateness_counts(_original_due()), Dossier.received_at < window.until))
+def _under_way(window: Window, agencies: list[str], cut: datetime) -> Any:
+    """(agency, holder, step, dossier, overdue, overran) of each dossier open at `cut` (now): the step under way,
+    whether the dossier is overdue (1/0) and whether the step has overrun its own deadline (1/0; NULL: no
+    deadline)."""
+    opened = (select(Dossier.id.label("dossier_id"), Dossier.agency_code.label("agency_code"),
+                     case((_overdue_at(cut), 1), else_=0).label("overdue"))
+              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+              .where(Dossier.agency_code.in_(agencies), _open_at(window, cut)).subquery("opened"))
+    due, paused_at = DossierProgress.step_due_at, DossierProgress.paused_at
+    overran = and_(due < cut, or_(paused_at.is_(None), due < paused_at))  # a supplement wait stops its clock
+    return (select(opened.c.agency_code, DossierProgress.assignee_id.label("holder_id"),
+                   DossierProgress.step_under_way.label("step"), opened.c.dossier_id, opened.c.overdue,
+                   case((due.is_(None), null()), (overran, 1), else_=0).label("overran"))
+            .join(opened, opened.c.dossier_id == DossierProgress.dossier_id).cte("under_way"))
 
 
-def _blamed(window: Window, agencies: list[str], now: datetime) -> Any:
+def _blamed(window: Window, agencies: list[str], cut: datetime, under_way: Any) -> Any:
     """(agency, holder, step, dossier) of each late dossier for the officials it is attributed to."""
-    late = _late_dossiers(window, agencies, now)
-    held = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
-                   StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
-            .join(late, late.c.dossier_id == StepRecord.dossier_id)
-            .where(StepRecord.overran.is_(True), StepRecord.holder_id.is_not(None)))
-    holding = (select(Dossier.agency_code, DossierProgress.assignee_id, literal("in_progress"), Dossier.id)
-               .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-               .join(late, late.c.dossier_id == Dossier.id)
-               .where(Dossier.finished_at.is_(None), DossierProgress.assignee_id.is_not(None)))
-    return union_all(held, holding).subquery("blamed")
+    late = _late_dossiers(window, agencies, cut)
+    closed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
+                     StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
+              .join(late, late.c.dossier_id == StepRecord.dossier_id)
+              .where(StepRecord.overran.is_(True), StepRecord.holder_id.is_not(None), StepRecord.ended_at <= cut))
+    holding = (select(under_way.c.agency_code, under_way.c.holder_id,
+                      case((under_way.c.overran == 1, under_way.c.step), else_=literal(IN_PROGRESS)),
+                      under_way.c.dossier_id)
+               .where(under_way.c.overdue == 1, under_way.c.holder_id.is_not(None),
+                      or_(under_way.c.overran == 1, under_way.c.overran.is_(None))))
+    return union_all(closed, holding).subquery("blamed")
 
 
-def _handled(window: Window, agencies: list[str], blamed: Any) -> Any:
-    """(agency, holder, dossier): a step completed in the period, an open dossier held now, or a late one
-    attributed to them (a step that overran before the period, of a dossier late in it)."""
+def _handled(window: Window, agencies: list[str], under_way: Any, blamed: Any) -> Any:
+    """(agency, holder, dossier): a step completed in the period, the step under way at `cut` of a dossier the
+    agency counts open, or a late dossier attributed to them (a step that overran before the period)."""
     completed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
                         StepRecord.dossier_id.label("dossier_id"))
                  .where(StepRecord.agency_code.in_(agencies), StepRecord.holder_id.is_not(None),
                         StepRecord.ended_at >= window.since, StepRecord.ended_at < window.until))
-    return union_all(completed, _open_held(window, agencies),
-                     select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.dossier_id)).subquery("handled")
+    held = (select(under_way.c.agency_code, under_way.c.holder_id, under_way.c.dossier_id)
+            .where(under_way.c.holder_id.is_not(None)))
+    return union_all(completed, held, select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.dossier_id)
+                     ).subquery("handled")
 
 
 async def _official_counts(session: AsyncSession, window: Window, agencies: list[str],
-                           now: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
-    blamed = _blamed(window, agencies, now)
+                           cut: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+    under_way = _under_way(window, agencies, cut)
+    blamed = _blamed(window, agencies, cut, under_way)
     out: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
     per_step = (select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step,
                        func.count(func.distinct(blamed.c.dossier_id)))
@@ -155,11 +182,12 @@ async def _official_counts(session: AsyncSession, window: Window, agencies: list
     for agency, holder, step, n in (await session.execute(per_step)).all():
         out.setdefault((agency, holder), {"steps": {}})["steps"][step] = int(n)
     per_official = (select(blamed.c.agency_code, blamed.c.holder_id, func.count(func.distinct(blamed.c.dossier_id)),
-                           func.count(func.distinct(case((_apologised(blamed.c.dossier_id), blamed.c.dossier_id)))))
+                           func.count(func.distinct(case((_apologised(blamed.c.dossier_id, cut),
+                                                          blamed.c.dossier_id)))))
                     .group_by(blamed.c.agency_code, blamed.c.holder_id))
     for agency, holder, n, apologised in (await session.execute(per_official)).all():
         out[(agency, holder)].update(late=int(n), apologised=int(apologised or 0))
-    worked = _handled(window, agencies, blamed)
+    worked = _handled(window, agencies, under_way, blamed)
     handled = (select(worked.c.agency_code, worked.c.holder_id, func.count(func.distinct(worked.c.dossier_id)))
                .group_by(worked.c.agency_code, worked.c.holder_id))
     for agency, holder, n in (await session.execute(handled)).all():
@@ -181,13 +209,14 @@ def _share(late: int, handled: int) -> float | None:
 
 async def late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
     now = clock.now()
-    counts = await _agency_counts(session, window, now)
+    cut = now  # open dossiers are measured now
+    counts = await _agency_counts(session, window, cut)
     codes = sorted(counts)
     if cursor:
         after = str(decode_cursor(cursor, 1)[0])
         codes = [c for c in codes if c > after]
     page, more = codes[:limit], len(codes) > limit
-    officials = await _official_counts(session, window, page, now) if page else {}
+    officials = await _official_counts(session, window, page, cut) if page else {}
     names = await _names(session, {holder for _, holder in officials})
     agency_names = dict((await session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(page))))
                         .all()) if page else {}

@@ -76,11 +76,14 @@ class LateOfficial(BaseModel):
     name: str | None
     agency_code: str
     handled: int = Field(description="Dossiers in which they completed a step in the period, plus the open ones "
-                                     "assigned to them now and the late ones counted for them (late <= handled).")
-    late: int = Field(description="Late dossiers in which a step they held overran, or that they hold overdue.")
+                                     "whose step under way they hold now, and the late ones counted for them "
+                                     "(late <= handled).")
+    late: int = Field(description="Late dossiers in which a step they held overran (the step under way "
+                                  "included), or that they hold overdue in a step with no allowance.")
     late_share: float | None
     apologised: int
-    steps: dict[str, int] = Field(description="Late dossiers per step that overran (`in_progress`: held now).")
+    steps: dict[str, int] = Field(description="Late dossiers per step that overran (the step under way "
+                                              "included); `in_progress`: held overdue in a step with no allowance.")
 
 
 class LateAgency(BaseModel):
