@@ -54,6 +54,9 @@ class DossierProgress(Base):
     # The deadline the law gives (reception + processing days, moved out by supplement waits), before any
     # apology's new date: what lateness is measured against.
     original_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the dossier fell behind `original_due_at`, kept when a supplement wait begins after it: the wait moves
+    # the due date out when it ends, not the lateness (so the late list can tell it was overdue at a past moment).
+    late_since: Mapped[datetime | None] = mapped_column(default=None)
     paused_at: Mapped[datetime | None] = mapped_column(default=None)
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0)
     # Set when processing ends (result issued, or stopped): working days from reception, supplement waits left out.
