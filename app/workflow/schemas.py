@@ -146,7 +146,7 @@ class StepOut(BaseModel):
     history_seq: int | None = Field(description="The history entry that completed the step; null while under way.")
     holder_id: uuid.UUID | None = Field(description="Who held the dossier: whoever completed the step; for the "
                                                     "step under way, the official it is assigned to (null before "
-                                                    "the assignment).")
+                                                    "the assignment, and for the return of the result).")
     holder_name: str | None
     started_at: datetime
     ended_at: datetime | None = Field(description="null: the step under way.")
