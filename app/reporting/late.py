@@ -1,23 +1,42 @@
 """The public late list (UBND 442/2023 §2, Resolution 131/NQ-CP): who processed dossiers late.
 
-Per agency: dossiers handled (finished in the period + open now with the clock running, received by its
-end), finished late (after the ORIGINAL due date: an apology's new date does not excuse it), still overdue
-now, the share late, and how many late ones received an apology (form 04). A dossier waiting on a supplement
-requested after its original due date had passed counts as open and still overdue, exactly like one whose
-clock runs (app.workflow.progress.lateness_counts: the wait does not hide lateness that came before it); one
-asked before its due date is left out while it waits, as the wait is the applicant's. The agency figures come
-from the counters and the small set of open dossiers.
+Measured at the end of the period asked for (`cut`: the midnight after its last day, or now while the period
+runs; answered as `open_counted_at`). A published list for a past period is a record of that period, like the
+monthly indicators whose open dossiers are counted when the period ended (app.reporting.figures): its reader
+expects the dossiers that were overdue and unfinished when it ended, not those overdue today. Measured now, a
+March list read in May counted as "still overdue in March" a dossier that only fell due in April, dropped one
+that was overdue at the end of March and finished since, and changed every time it was read. So a dossier
+counts as open at `cut` when received before it and not finished by it (finished since, or not at all), and as
+overdue at `cut` when it had fallen behind its ORIGINAL due date by then (`late_since`: a supplement wait that
+began after the due date moves the date out when it ends, not the lateness). Read from the dossier's row as
+it is now, two things are approximate: a dossier waiting at `cut` on a supplement asked before its due date
+and answered since counts as open (handled) at `cut`, though not overdue (its due date lay beyond the wait);
+and a dossier received anew since `cut` (its clock restarted on a supplement) counts from its new reception.
 
-Per official (name and agency only, public by the province's instruction): lateness is attributed to the
-officials who held a step that overran its allowance (dossier_steps.overran, the process control slip),
-and, for a dossier still overdue, to the official it is assigned to now (step `in_progress`): the slip records
-a step only when it is completed, by whoever completed it, so the step under way has no named holder but the
-assignee. A late dossier with no overrunning step and no assignee is counted for the agency only. A withdrawn
-dossier is neither finished nor open (as in the indicators), so it leaves the list even if it was overdue.
-An official's `handled` is the dossiers they completed a step of in the period, plus the open dossiers
-assigned to them now (those the agency counts as open), plus the late dossiers attributed to them (a step of
-theirs may have overrun before the period, on a dossier finished late in it): every dossier counted late for
-an official is also counted handled by them, so 0 <= late <= handled and their `late_share` is at most 1.
+Per agency: dossiers handled (finished in the period + open at `cut`), finished late (after the ORIGINAL due
+date: an apology's new date does not excuse it), still overdue at `cut`, the share late, and how many late
+ones received an apology (form 04) by then. A dossier waiting on a supplement requested after its original
+due date had passed counts as open and still overdue, exactly like one whose clock runs
+(app.workflow.progress.lateness_counts: the wait does not hide lateness that came before it); one asked
+before its due date is left out while it waits, as the wait is the applicant's. The agency figures come from
+the counters and the small set of open dossiers. A withdrawn dossier is neither finished nor open (as in the
+indicators), so it leaves the list even if it was overdue, for past periods too.
+
+Per official (name and agency only, public by the province's instruction), lateness goes to the official and
+step where it happened (the process control slip, app.workflow.steps):
+- each completed step (by `cut`) that overran its allowance, to whoever held it (completed it);
+- for a dossier overdue at `cut`, the step under way then: the first step completed after `cut` (its holder
+  and deadline are on the slip), or, if none has been since, the step under way now (its holder is the
+  official the dossier is assigned to, its deadline kept on the progress row; while a supplement is awaited
+  it is judged at the start of the wait). Its holder is blamed under the step's name when it had overrun
+  its allowance by `cut`; when the step has no allowance (or none is known), under `in_progress`: they hold
+  an overdue dossier and nothing says whose delay it is; when it is still within its allowance, not at all:
+  the lateness happened before it reached them.
+A late dossier with no such step and holder is counted for the agency only. An official's `handled` is the
+dossiers they completed a step of in the period, plus the open ones whose step under way at `cut` they held
+(those the agency counts as open), plus the late dossiers attributed to them (a step of theirs may have
+overrun before the period, on a dossier finished late in it): every dossier counted late for an official is
+also counted handled by them, so 0 <= late <= handled and their `late_share` is at most 1.
 No applicant data is read.
 """
 
@@ -27,10 +46,10 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, select, union_all
+from sqlalchemy import and_, case, exists, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import Agency
@@ -43,9 +62,10 @@ from app.reporting.figures import local_midnight
 from app.reporting.models import ReportingCounter
 from app.reporting.schemas import LateAgency, LateList, LateOfficial
 from app.workflow.models import DossierProgress, Notice, StepRecord
-from app.workflow.progress import lateness_counts
+from app.workflow.progress import CLOCK_PAUSED_STATE, lateness_counts
 
 FINISHED_STATES = ("processed", "returned", "stopped")
+IN_PROGRESS = "in_progress"
 
 
 @dataclass(frozen=True)
@@ -62,20 +82,40 @@ class Window:
     def until(self) -> datetime:
         return local_midnight(self.end + timedelta(days=1))
 
+    def cut(self, now: datetime) -> datetime:
+        """The moment open dossiers are measured at (UTC): the end of the period, or now while it runs."""
+        return min(self.until, now).astimezone(UTC)
 
-def _apologised(dossier_id: Any) -> Any:
-    return exists().where(Notice.dossier_id == dossier_id, Notice.kind == "apology")
+
+def _apologised(dossier_id: Any, cut: datetime) -> Any:
+    return exists().where(Notice.dossier_id == dossier_id, Notice.kind == "apology", Notice.issued_at <= cut)
 
 
 def _original_due() -> Any:
     return func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
 
 
+def _overdue_at(cut: datetime) -> Any:
+    """Behind its original due date at `cut` (when it fell behind, kept across a later supplement wait)."""
+    return func.coalesce(DossierProgress.late_since, _original_due()) < cut
+
+
+def _open_at(window: Window, cut: datetime) -> Any:
+    """Open at `cut` with its lateness counting: received in or before the period and not finished by `cut` (a
+    withdrawn dossier is neither finished nor open); its clock running, paused on a dossier already late, or
+    paused only since `cut`."""
+    still_open = Dossier.finished_at.is_(None) & (
+        lateness_counts(_original_due())
+        | ((Dossier.state == CLOCK_PAUSED_STATE) & (DossierProgress.paused_at > cut)))
+    finished_since = Dossier.state.in_(FINISHED_STATES) & (Dossier.finished_at > cut)
+    return (Dossier.received_at < window.until) & (still_open | finished_since)
+
+
 def _in_scope(column: Any, window: Window) -> list[Any]:
     return [] if window.agencies is None else [column.in_(sorted(window.agencies))]
 
 
-async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -> dict[str, dict[str, int]]:
+async def _agency_counts(session: AsyncSession, window: Window, cut: datetime) -> dict[str, dict[str, int]]:
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     finished = (select(ReportingCounter.agency_code, func.sum(ReportingCounter.finished).label("finished"),
                        func.sum(ReportingCounter.finished_late).label("late"),
@@ -85,12 +125,11 @@ async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -
                 .group_by(ReportingCounter.agency_code))
     for code, n, late, apologised in (await session.execute(finished)).all():
         rows[code].update(handled=int(n or 0), finished_late=int(late or 0), apologised=int(apologised or 0))
-    overdue = _original_due() < now
+    overdue = _overdue_at(cut)
     open_ = (select(Dossier.agency_code, func.count().label("n"), func.sum(case((overdue, 1), else_=0)),
-                    func.sum(case((and_(overdue, _apologised(Dossier.id)), 1), else_=0)))
+                    func.sum(case((and_(overdue, _apologised(Dossier.id, cut)), 1), else_=0)))
              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-             .where(lateness_counts(_original_due()), Dossier.received_at < window.until,
-                    *_in_scope(Dossier.agency_code, window))
+             .where(_open_at(window, cut), *_in_scope(Dossier.agency_code, window))
              .group_by(Dossier.agency_code))
     for code, n, late, apologised in (await session.execute(open_)).all():
         row = rows[code]
@@ -100,54 +139,77 @@ async def _agency_counts(session: AsyncSession, window: Window, now: datetime) -
     return {code: dict(row) for code, row in rows.items() if row.get("handled")}
 
 
-def _late_dossiers(window: Window, agencies: list[str], now: datetime) -> Any:
-    """(dossier id) of dossiers finished late in the window or open and overdue now, of these agencies."""
+def _late_dossiers(window: Window, agencies: list[str], cut: datetime) -> Any:
+    """(dossier id) of dossiers finished late in the window or open and overdue at `cut`, of these agencies."""
     base = select(Dossier.id.label("dossier_id")).select_from(Dossier).outerjoin(
         DossierProgress, DossierProgress.dossier_id == Dossier.id).where(Dossier.agency_code.in_(agencies))
     finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
                                Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
                                Dossier.finished_at > _original_due())
-    overdue = base.where(lateness_counts(_original_due()), Dossier.received_at < window.until,
-                         _original_due() < now)
+    overdue = base.where(_open_at(window, cut), _overdue_at(cut))
     return union_all(finished_late, overdue).subquery("late")
 
 
-def _open_held(window: Window, agencies: list[str]) -> Any:
-    """(agency, holder, dossier) of the open dossiers each official is assigned now (those the agency counts)."""
-    return (select(Dossier.agency_code, DossierProgress.assignee_id, Dossier.id)
-            .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-            .where(Dossier.agency_code.in_(agencies), DossierProgress.assignee_id.is_not(None),
-                   lateness_counts(_original_due()), Dossier.received_at < window.until))
+def _under_way(window: Window, agencies: list[str], cut: datetime) -> Any:
+    """(agency, holder, step, dossier, overdue, overran) of each dossier open at `cut`: the step under way then
+    (the first completed after `cut`, else the one under way now), whether the dossier was overdue at `cut`
+    (1/0) and whether the step had overrun its own deadline by then (1/0; NULL: no deadline)."""
+    opened = (select(Dossier.id.label("dossier_id"), Dossier.agency_code.label("agency_code"),
+                     case((_overdue_at(cut), 1), else_=0).label("overdue"))
+              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+              .where(Dossier.agency_code.in_(agencies), _open_at(window, cut)).subquery("opened"))
+    first_after = (select(StepRecord.dossier_id, func.min(StepRecord.history_seq).label("seq"))
+                   .join(opened, opened.c.dossier_id == StepRecord.dossier_id)
+                   .where(StepRecord.ended_at > cut).group_by(StepRecord.dossier_id).subquery("first_after"))
+    completed_since = (
+        select(opened.c.agency_code, StepRecord.holder_id.label("holder_id"), StepRecord.step.label("step"),
+               opened.c.dossier_id, opened.c.overdue,
+               case((StepRecord.due_at.is_(None), null()), (StepRecord.due_at < cut, 1), else_=0).label("overran"))
+        .join(first_after, and_(first_after.c.dossier_id == StepRecord.dossier_id,
+                                first_after.c.seq == StepRecord.history_seq))
+        .join(opened, opened.c.dossier_id == StepRecord.dossier_id))
+    due, paused_at = DossierProgress.step_due_at, DossierProgress.paused_at
+    overran = and_(due < cut, or_(paused_at.is_(None), due < paused_at))  # a supplement wait stops its clock
+    still_under_way = (
+        select(opened.c.agency_code, DossierProgress.assignee_id, DossierProgress.step_under_way,
+               opened.c.dossier_id, opened.c.overdue, case((due.is_(None), null()), (overran, 1), else_=0))
+        .join(opened, opened.c.dossier_id == DossierProgress.dossier_id)
+        .where(~exists().where(StepRecord.dossier_id == opened.c.dossier_id, StepRecord.ended_at > cut)))
+    return union_all(completed_since, still_under_way).cte("under_way")
 
 
-def _blamed(window: Window, agencies: list[str], now: datetime) -> Any:
+def _blamed(window: Window, agencies: list[str], cut: datetime, under_way: Any) -> Any:
     """(agency, holder, step, dossier) of each late dossier for the officials it is attributed to."""
-    late = _late_dossiers(window, agencies, now)
-    held = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
-                   StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
-            .join(late, late.c.dossier_id == StepRecord.dossier_id)
-            .where(StepRecord.overran.is_(True), StepRecord.holder_id.is_not(None)))
-    holding = (select(Dossier.agency_code, DossierProgress.assignee_id, literal("in_progress"), Dossier.id)
-               .join(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-               .join(late, late.c.dossier_id == Dossier.id)
-               .where(Dossier.finished_at.is_(None), DossierProgress.assignee_id.is_not(None)))
-    return union_all(held, holding).subquery("blamed")
+    late = _late_dossiers(window, agencies, cut)
+    closed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
+                     StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
+              .join(late, late.c.dossier_id == StepRecord.dossier_id)
+              .where(StepRecord.overran.is_(True), StepRecord.holder_id.is_not(None), StepRecord.ended_at <= cut))
+    holding = (select(under_way.c.agency_code, under_way.c.holder_id,
+                      case((under_way.c.overran == 1, under_way.c.step), else_=literal(IN_PROGRESS)),
+                      under_way.c.dossier_id)
+               .where(under_way.c.overdue == 1, under_way.c.holder_id.is_not(None),
+                      or_(under_way.c.overran == 1, under_way.c.overran.is_(None))))
+    return union_all(closed, holding).subquery("blamed")
 
 
-def _handled(window: Window, agencies: list[str], blamed: Any) -> Any:
-    """(agency, holder, dossier): a step completed in the period, an open dossier held now, or a late one
-    attributed to them (a step that overran before the period, of a dossier late in it)."""
+def _handled(window: Window, agencies: list[str], under_way: Any, blamed: Any) -> Any:
+    """(agency, holder, dossier): a step completed in the period, the step under way at `cut` of a dossier the
+    agency counts open, or a late dossier attributed to them (a step that overran before the period)."""
     completed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
                         StepRecord.dossier_id.label("dossier_id"))
                  .where(StepRecord.agency_code.in_(agencies), StepRecord.holder_id.is_not(None),
                         StepRecord.ended_at >= window.since, StepRecord.ended_at < window.until))
-    return union_all(completed, _open_held(window, agencies),
-                     select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.dossier_id)).subquery("handled")
+    held = (select(under_way.c.agency_code, under_way.c.holder_id, under_way.c.dossier_id)
+            .where(under_way.c.holder_id.is_not(None)))
+    return union_all(completed, held, select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.dossier_id)
+                     ).subquery("handled")
 
 
 async def _official_counts(session: AsyncSession, window: Window, agencies: list[str],
-                           now: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
-    blamed = _blamed(window, agencies, now)
+                           cut: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+    under_way = _under_way(window, agencies, cut)
+    blamed = _blamed(window, agencies, cut, under_way)
     out: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
     per_step = (select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step,
                        func.count(func.distinct(blamed.c.dossier_id)))
@@ -155,11 +217,12 @@ async def _official_counts(session: AsyncSession, window: Window, agencies: list
     for agency, holder, step, n in (await session.execute(per_step)).all():
         out.setdefault((agency, holder), {"steps": {}})["steps"][step] = int(n)
     per_official = (select(blamed.c.agency_code, blamed.c.holder_id, func.count(func.distinct(blamed.c.dossier_id)),
-                           func.count(func.distinct(case((_apologised(blamed.c.dossier_id), blamed.c.dossier_id)))))
+                           func.count(func.distinct(case((_apologised(blamed.c.dossier_id, cut),
+                                                          blamed.c.dossier_id)))))
                     .group_by(blamed.c.agency_code, blamed.c.holder_id))
     for agency, holder, n, apologised in (await session.execute(per_official)).all():
         out[(agency, holder)].update(late=int(n), apologised=int(apologised or 0))
-    worked = _handled(window, agencies, blamed)
+    worked = _handled(window, agencies, under_way, blamed)
     handled = (select(worked.c.agency_code, worked.c.holder_id, func.count(func.distinct(worked.c.dossier_id)))
                .group_by(worked.c.agency_code, worked.c.holder_id))
     for agency, holder, n in (await session.execute(handled)).all():
@@ -181,13 +244,14 @@ def _share(late: int, handled: int) -> float | None:
 
 async def late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
     now = clock.now()
-    counts = await _agency_counts(session, window, now)
+    cut = window.cut(now)
+    counts = await _agency_counts(session, window, cut)
     codes = sorted(counts)
     if cursor:
         after = str(decode_cursor(cursor, 1)[0])
         codes = [c for c in codes if c > after]
     page, more = codes[:limit], len(codes) > limit
-    officials = await _official_counts(session, window, page, now) if page else {}
+    officials = await _official_counts(session, window, page, cut) if page else {}
     names = await _names(session, {holder for _, holder in officials})
     agency_names = dict((await session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(page))))
                         .all()) if page else {}
@@ -204,8 +268,8 @@ async def late_list(session: AsyncSession, window: Window, limit: int, cursor: s
                                 finished_late=row.get("finished_late", 0), still_overdue=row.get("still_overdue", 0),
                                 late=late, late_share=_share(late, row["handled"]),
                                 apologised=row.get("apologised", 0), officials=people))
-    return LateList(period_from=window.start, period_to=window.end, generated_at=now, items=items,
-                    next_cursor=encode_cursor([page[-1]]) if more and page else None)
+    return LateList(period_from=window.start, period_to=window.end, generated_at=now, open_counted_at=cut,
+                    items=items, next_cursor=encode_cursor([page[-1]]) if more and page else None)
 
 
 class TTLCache:

@@ -76,19 +76,23 @@ class LateOfficial(BaseModel):
     name: str | None
     agency_code: str
     handled: int = Field(description="Dossiers in which they completed a step in the period, plus the open ones "
-                                     "assigned to them now and the late ones counted for them (late <= handled).")
-    late: int = Field(description="Late dossiers in which a step they held overran, or that they hold overdue.")
+                                     "whose step under way they held at `open_counted_at`, and the late ones "
+                                     "counted for them (late <= handled).")
+    late: int = Field(description="Late dossiers in which a step they held overran (the step under way at "
+                                  "`open_counted_at` included), or that they held overdue in a step with no "
+                                  "allowance.")
     late_share: float | None
     apologised: int
-    steps: dict[str, int] = Field(description="Late dossiers per step that overran (`in_progress`: held now).")
+    steps: dict[str, int] = Field(description="Late dossiers per step that overran (the step under way "
+                                              "included); `in_progress`: held overdue in a step with no allowance.")
 
 
 class LateAgency(BaseModel):
     agency_code: str
     agency_name: str | None
-    handled: int = Field(description="Dossiers finished in the period plus those still open.")
+    handled: int = Field(description="Dossiers finished in the period plus those open at `open_counted_at`.")
     finished_late: int
-    still_overdue: int
+    still_overdue: int = Field(description="Open and past their original due date at `open_counted_at`.")
     late: int
     late_share: float | None
     apologised: int = Field(description="Late dossiers that received an apology (form 04).")
@@ -101,6 +105,9 @@ class LateList(BaseModel):
     period_from: date = Field(alias="from")
     period_to: date = Field(alias="to")
     generated_at: datetime
+    open_counted_at: datetime = Field(description=(
+        "When open dossiers are measured (still overdue, who held them): the end of the period (the midnight "
+        "after `to`, local time), or `generated_at` while the period runs."))
     items: list[LateAgency]
     next_cursor: str | None = None
 

@@ -92,6 +92,7 @@ async def start_clock(ctx: Context) -> None:
     ctx.dossier.received_at = ctx.now
     ctx.dossier.due_at = due
     ctx.progress.original_due_at = due
+    ctx.progress.late_since = None
     ctx.progress.paused_working_days = 0
     ctx.progress.paused_at = None
     ctx.progress.step_started_at = ctx.now
@@ -101,6 +102,9 @@ async def start_clock(ctx: Context) -> None:
 async def pause_clock(ctx: Context) -> None:
     # The wait starts now whether or not the clock runs yet: it also comes off the current step's time.
     ctx.progress.paused_at = ctx.now
+    original_due = ctx.progress.original_due_at or ctx.dossier.due_at
+    if ctx.progress.late_since is None and original_due is not None and original_due < ctx.now:
+        ctx.progress.late_since = original_due  # late already: the wait will move the date, not the lateness
     ctx.progress.supplement_requests += 1
     ctx.progress.approved = False  # new documents must be approved again
     ctx.details.update(items=list(ctx.request.items), supplement_requests=ctx.progress.supplement_requests)
@@ -125,6 +129,7 @@ async def resume_clock(ctx: Context) -> None:
         due = deadlines.restart(ctx.now, days, calendar, saturday_until=await _saturday_until(ctx))
         dossier.received_at = ctx.now  # received anew: the receipt issued now counts the days from here
         dossier.due_at = progress.original_due_at = due
+        progress.late_since = None  # a new clock: what was late before the restart is judged no more
         ctx.details.update(clock="restart", received_at=utc_text(ctx.now), due_at=utc_text(due))
         _notice(ctx, "receipt", await _receipt_content(ctx))
         return

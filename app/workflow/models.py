@@ -6,7 +6,9 @@
 - `dossier_history`: append-only (database triggers refuse UPDATE and DELETE); each entry's hash covers the
   previous hash and the entry, so an edit made behind the triggers' back is visible (`verify`).
 - `dossier_steps`: the internal process (Circular 01/2018 form 05, process control slip): who held the dossier
-  at each step, from when to when, against which allowance, and whether the step overran it.
+  at each completed step, from when to when, against which allowance, and whether the step overran it. Each
+  row is written once, with the history entry of the action that completed the step; the step under way is
+  not a row but the progress row's `step_*` fields and its assignee (app.workflow.steps).
 - `dossier_notices`: the forms issued to the applicant (receipt 01, supplement request 02, refusal 03,
   apology 04, ...) as immutable snapshots; PDFs are rendered from the snapshot.
 """
@@ -52,6 +54,9 @@ class DossierProgress(Base):
     # The deadline the law gives (reception + processing days, moved out by supplement waits), before any
     # apology's new date: what lateness is measured against.
     original_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the dossier fell behind `original_due_at`, kept when a supplement wait begins after it: the wait moves
+    # the due date out when it ends, not the lateness (so the late list can tell it was overdue at a past moment).
+    late_since: Mapped[datetime | None] = mapped_column(default=None)
     paused_at: Mapped[datetime | None] = mapped_column(default=None)
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0)
     # Set when processing ends (result issued, or stopped): working days from reception, supplement waits left out.
@@ -61,6 +66,11 @@ class DossierProgress(Base):
     supplement_requests: Mapped[int] = mapped_column(Integer, default=0)
     # When the step now under way began (shifted by supplement waits, which are not the official's time).
     step_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The step under way (app.workflow.steps.next_step: named after the action expected to complete it; None
+    # when the agency holds no step, e.g. waiting for fees or ended) and its own deadline from the version's
+    # allowance (None: no allowance). Set after every transition, so the late list can judge it in SQL.
+    step_under_way: Mapped[str | None] = mapped_column(String(64), default=None)
+    step_due_at: Mapped[datetime | None] = mapped_column(default=None)
     history_seq: Mapped[int] = mapped_column(Integer, default=0)
     history_hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
 

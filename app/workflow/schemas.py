@@ -137,18 +137,24 @@ class HistoryVerification(BaseModel):
 
 
 class StepOut(BaseModel):
+    """A row of the process control slip (form 05); the last one, with `ended_at` null, is the step under way."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    step: str
-    history_seq: int
-    holder_id: uuid.UUID | None
+    step: str = Field(description="The step, named after the action that completed it; for the step under way, "
+                                  "the one the dossier is expected to complete next.")
+    history_seq: int | None = Field(description="The history entry that completed the step; null while under way.")
+    holder_id: uuid.UUID | None = Field(description="Who held the dossier: whoever completed the step; for the "
+                                                    "step under way, the official it is assigned to (null before "
+                                                    "the assignment, and for the return of the result).")
     holder_name: str | None
     started_at: datetime
-    ended_at: datetime
+    ended_at: datetime | None = Field(description="null: the step under way.")
     allowance_working_days: int | None
     allowance_hours: int | None
-    due_at: datetime | None
-    overran: bool | None
+    due_at: datetime | None = Field(description="The step's own deadline, from its allowance.")
+    overran: bool | None = Field(description="Ended after its deadline; for the step under way, past it already "
+                                             "(now, or when a supplement wait began). null: no allowance.")
 
 
 class NoticeOut(BaseModel):

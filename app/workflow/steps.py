@@ -5,10 +5,21 @@ that completes it; time spent waiting on the applicant (a supplement) is taken o
 start. A procedure version may give a step an allowance in working days (until 17:00 local on the n-th
 working day after the step's start, like a deadline) or in working hours (counted inside the working day,
 from `WORKING_DAY_HOURS` hours before its end, e.g. 08:00-17:00).
+
+The step under way is not a row. A slip row is written once, in the transaction of the history entry that
+completes the step (whose hashed details carry the same summary), and only then are its name (the action that
+completed it: an appraisal may be skipped, a step may end in a supplement request), its holder (whoever
+completed it) and its end known. So the step under way is derived from the progress row, which the engine
+changes under the dossier's lock anyway: its start (`step_started_at`), its name and own deadline
+(`step_under_way`, `step_due_at`, set after every transition by `begin_next_step`) and its holder, the official
+the dossier is assigned to (`assignee_id`; nobody is named before the assignment, nor once processing is over).
+Neither the slip nor the history is ever updated.
 """
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -17,13 +28,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.clock import LOCAL_TZ
-from app.core.pagination import PageParams, keyset_page
+from app.core.pagination import PageParams, encode_cursor, keyset_page
+from app.core.problems import ProblemError
 from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.identity import service as identity
 from app.workflow import deadlines
 from app.workflow.calendar import WorkingCalendar
 from app.workflow.calendar_service import load_calendar, load_calendar_for_deadline
+from app.workflow.definition import StepEffect, WorkflowDefinition, definitions
 from app.workflow.history import ActorRef
-from app.workflow.models import StepRecord
+from app.workflow.models import DossierProgress, StepRecord
+from app.workflow.progress import CLOCK_PAUSED_STATE, VersionFacts
 
 WORKING_DAY_HOURS = 9
 
@@ -85,14 +101,128 @@ async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str
             "due_at": clock.utc_text(due), "overran": overran}
 
 
+def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> list[str]:
+    """The steps recorded by the actions leaving `state`, in the definition's order (an action guarded by
+    `approved` only once the dossier is approved)."""
+    names: list[str] = []
+    for action in definition.actions.values():
+        if state not in action.from_states or ("approved" in action.guards and not approved):
+            continue
+        names += [e.step for e in action.effects if isinstance(e, StepEffect) and e.step not in names]
+    return names
+
+
+def next_step(definition: WorkflowDefinition, state: str, previous_state: str | None, approved: bool, *,
+              closed: str | None, current: str | None) -> str | None:
+    """The step under way in `state`: after the step just `closed`, the next one its state's actions record
+    (the first again after the last); otherwise the `current` one while the state still records it. Waiting on
+    a supplement suspends the step of the state the dossier returns to; a state whose actions record no step
+    (waiting for fees, ended) has none."""
+    if state == CLOCK_PAUSED_STATE and previous_state:
+        state = previous_state
+    names = _steps_from(definition, state, approved)
+    if not names:
+        return None
+    if closed is not None:
+        after = names.index(closed) + 1 if closed in names else 0
+        return names[after] if after < len(names) else names[0]
+    return current if current in names else names[0]
+
+
+async def begin_next_step(session: AsyncSession, progress: DossierProgress, *, definition: WorkflowDefinition,
+                          state: str, facts: VersionFacts, closed: str | None) -> None:
+    """After a transition: name the step now under way and work out its own deadline (from its start, which a
+    supplement wait shifts: the deadline moves with it, as `close_step` will compute it)."""
+    name = next_step(definition, state, progress.previous_state, progress.approved, closed=closed,
+                     current=progress.step_under_way)
+    progress.step_under_way = name
+    progress.step_due_at = None
+    if name is not None and progress.step_started_at is not None:
+        progress.step_due_at = await step_due(session, progress.step_started_at,
+                                              *step_limit(facts.step_time_limits, name))
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """The step under way, shaped like a slip row (no end, no history entry yet)."""
+
+    step: str
+    holder_id: uuid.UUID | None
+    holder_name: str | None
+    started_at: datetime
+    allowance_working_days: int | None
+    allowance_hours: int | None
+    due_at: datetime | None
+    overran: bool | None  # already past its deadline (as of now, or of the start of a supplement wait)
+    ended_at: None = None
+    history_seq: None = None
+
+
+async def _last_closed(session: AsyncSession, dossier_id: uuid.UUID) -> str | None:
+    return (await session.execute(select(StepRecord.step).where(StepRecord.dossier_id == dossier_id)
+                                  .order_by(StepRecord.ended_at.desc(), StepRecord.history_seq.desc()).limit(1))
+            ).scalar_one_or_none()
+
+
+async def _holder_name(session: AsyncSession, holder: uuid.UUID | None) -> str | None:
+    try:
+        return None if holder is None else (await identity.get_account(session, holder)).name
+    except ProblemError:
+        return None
+
+
+async def _worked_out_name(session: AsyncSession, dossier: Dossier, progress: DossierProgress,
+                           facts: VersionFacts) -> str | None:
+    """The step under way of a dossier that has none kept, as `begin_next_step` would have named it."""
+    definition = definitions().get(facts.workflow)
+    if definition is None or next_step(definition, dossier.state, progress.previous_state, progress.approved,
+                                       closed=None, current=None) is None:
+        return None
+    return next_step(definition, dossier.state, progress.previous_state, progress.approved,
+                     closed=await _last_closed(session, dossier.id), current=None)
+
+
+async def step_under_way(session: AsyncSession, dossier: Dossier, facts: VersionFacts) -> OpenStep | None:
+    """The dossier's step under way, if the agency holds one. A dossier not moved since its submission (or since
+    before migration 0024) has no name kept for it: it is worked out here as a transition would."""
+    progress = await session.get(DossierProgress, dossier.id)
+    if progress is None or progress.step_started_at is None:
+        return None
+    name, due = progress.step_under_way, progress.step_due_at
+    if name is None:
+        name = await _worked_out_name(session, dossier, progress, facts)
+        if name is None:
+            return None
+        due = await step_due(session, progress.step_started_at, *step_limit(facts.step_time_limits, name))
+    working_days, hours = step_limit(facts.step_time_limits, name)
+    holder = progress.assignee_id if dossier.finished_at is None else None
+    measured = progress.paused_at or clock.now()
+    return OpenStep(step=name, holder_id=holder, holder_name=await _holder_name(session, holder),
+                    started_at=progress.step_started_at, allowance_working_days=working_days,
+                    allowance_hours=hours, due_at=due, overran=None if due is None else measured > due)
+
+
 # In the order completed; nothing makes (ended_at, history_seq) unique, so the id ends the key: a cursor then
 # never skips or repeats a step.
 _STEP_ORDER = ((StepRecord.ended_at, False), (StepRecord.history_seq, False), (StepRecord.id, False))
 
 
-async def list_steps(session: AsyncSession, dossier_id: Any,
-                     page: PageParams) -> tuple[list[StepRecord], str | None]:
-    """One page of the dossier's completed steps, in the order completed, and the cursor of the next."""
-    stmt = select(StepRecord).where(StepRecord.dossier_id == dossier_id)
-    return await keyset_page(session, stmt, order=_STEP_ORDER, params=page,
-                             key=lambda s: [s.ended_at, s.history_seq, s.id])
+def _step_key(step: StepRecord) -> list[Any]:
+    return [step.ended_at, step.history_seq, step.id]
+
+
+async def list_steps(session: AsyncSession, dossier: Dossier, facts: VersionFacts,
+                     page: PageParams) -> tuple[list[StepRecord | OpenStep], str | None]:
+    """One page of the dossier's slip: its completed steps in the order completed, then the step under way
+    (after the last completed one: on the last page, or alone on a page of its own when the completed steps
+    fill the one before), and the cursor of the next page."""
+    under_way = await step_under_way(session, dossier, facts)
+    stmt = select(StepRecord).where(StepRecord.dossier_id == dossier.id)
+    rows, cursor = await keyset_page(session, stmt, order=_STEP_ORDER, params=page, key=_step_key)
+    items: list[StepRecord | OpenStep] = list(rows)
+    if cursor is None and under_way is not None:
+        if len(items) < page.limit:
+            items.append(under_way)
+        else:  # a full page of completed steps: the step under way is the next page
+            cursor = encode_cursor(_step_key(rows[-1]))
+    return items, cursor

@@ -31,7 +31,7 @@ from app.core.problems import ProblemError
 from app.dossiers.access import VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
 from app.identity.deps import Principal
-from app.workflow import effects, history, notices
+from app.workflow import effects, history, notices, steps
 from app.workflow.definition import ActionSpec, NoticeEffect, WorkflowDefinition, definitions, get_definition
 from app.workflow.engine import ActorView, Plan, TransitionRequest, actions_from, may_take, next_actions, plan
 from app.workflow.history import ActorRef
@@ -213,6 +213,10 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
         progress.previous_state = planned.from_state
     dossier.state = planned.to_state
     dossier.national_status_code = planned.to_code
+    with session.no_autoflush:
+        closed = ctx.details.get("step")
+        await steps.begin_next_step(session, progress, definition=definition, state=planned.to_state, facts=facts,
+                                    closed=closed["step"] if isinstance(closed, dict) else None)
     # Every transition bumps the version (and so the ETag), sub-steps included. Flagged, not just assigned: the
     # same clock reading as the last write is no change to SQLAlchemy, and would issue no versioned UPDATE.
     dossier.updated_at = now

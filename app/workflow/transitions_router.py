@@ -22,7 +22,7 @@ from app.dossiers.schemas import DossierOut
 from app.workflow import history, notices, steps
 from app.workflow.engine import TransitionRequest
 from app.workflow.hooks import Exemption
-from app.workflow.progress import is_overdue
+from app.workflow.progress import is_overdue, version_facts
 from app.workflow.schemas import (
     ActorOut,
     HistoryEntryOut,
@@ -94,10 +94,11 @@ async def verify_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep,
             responses=problems("not_found", "validation_error"))
 async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
                              session: ReadSessionDep) -> Page[StepOut]:
-    """The internal process: each completed step, who held the dossier, its allowance and whether it overran;
-    in the order completed, a page at a time (`limit`, `cursor`)."""
-    await get_dossier_for(session, viewer, dossier_id)
-    rows, cursor = await steps.list_steps(session, dossier_id, page)
+    """The internal process (form 05): each completed step, who held the dossier, its allowance and whether it
+    overran, in the order completed; then the step under way (`ended_at` null: who holds it now, since when,
+    its allowance and whether it has overrun already). A page at a time (`limit`, `cursor`)."""
+    dossier = await get_dossier_for(session, viewer, dossier_id)
+    rows, cursor = await steps.list_steps(session, dossier, await version_facts(session, dossier), page)
     return Page[StepOut](items=[StepOut.model_validate(s) for s in rows], next_cursor=cursor)
 
 

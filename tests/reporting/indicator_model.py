@@ -17,7 +17,9 @@ The contract, as modelled here:
   supplement waits left out;
 - the late list: per agency, finished in the window plus open now; finished late, still overdue now,
   apologised among the late ones; per official, lateness goes to whoever held a step that overran its
-  allowance, and to the assignee of a dossier still overdue.
+  allowance, the step under way of a dossier still overdue included (held by its assignee: the appraisal,
+  judged at the start of a supplement wait, then the approval), and to the assignee of a dossier still
+  overdue whose step under way has no allowance (`in_progress`); not while that step is within its allowance.
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ class Timeline:
     processing_days: int = 0
     apologised_when_finished: bool = False
     appraisal: tuple[datetime, bool] | None = None  # (when, overran its allowance)
+    # The deadline of the appraisal while under way: from the assignment, then from each supplement answered
+    # (its start moves out by the wait). Empty without an allowance.
+    appraisal_due: list[tuple[datetime, datetime]] = field(default_factory=list)
     assigned_at: datetime | None = None
     rating: tuple[datetime, int] | None = None
 
@@ -144,6 +149,16 @@ class Timeline:
         asked = max((m for m in self.supplement_requests if m <= moment), default=None)
         due = self.due(moment)
         return asked is not None and due is not None and due < asked
+
+    def appraisal_overran(self, moment: datetime) -> bool | None:
+        """The appraisal under way at `moment` is past its deadline (judged when a supplement wait began, if the
+        dossier waits); None without an allowance."""
+        due = self._value(self.appraisal_due, moment)
+        if due is None:
+            return None
+        if self.state(moment) == "supplement_requested":
+            moment = max(m for m in self.supplement_requests if m <= moment)
+        return moment > due
 
     def open_for_lateness(self, moment: datetime) -> bool:
         """Open as the figures and the late list count it: the clock runs, or it paused on a late dossier."""
@@ -208,6 +223,8 @@ class Planner:
         t.assigned_at = step("assign")
         state(t.assigned_at, "processing")
         appraise_start = t.assigned_at
+        if allowance is not None:
+            t.appraisal_due.append((appraise_start, self.cal.due(appraise_start, allowance)))
         paused_days = 0
         for wait in ([] if spec.desk else spec.supplements):
             asked = step("request_supplement", {-1: 1, -2: days + 1}.get(wait, 0))
@@ -218,6 +235,8 @@ class Planner:
             answered = step("supplement", wait)
             state(answered, "processing")
             appraise_start += answered - asked
+            if allowance is not None:
+                t.appraisal_due.append((answered, self.cal.due(appraise_start, allowance)))
             if rule == "restart":
                 t.received_at.append((answered, answered))
                 current_due = due = self.cal.due(answered, days)
@@ -402,8 +421,11 @@ def late_list(timelines: list[Timeline], start: date, end: date, now: datetime,
                 person["steps"]["appraise"].add(t.index)
                 blamed = True
             if (t.finished is None or t.finished[0] > now) and t.assigned_at is not None and t.assigned_at <= now:
-                person["steps"]["in_progress"].add(t.index)
-                blamed = True
+                appraising = t.appraisal is None or t.appraisal[0] > now
+                overran = t.appraisal_overran(now) if appraising else None  # the approval has no allowance
+                if overran is not False:  # within its allowance, the step under way is not where it went late
+                    person["steps"]["appraise" if overran else "in_progress"].add(t.index)
+                    blamed = True
             if blamed:
                 person["late"].add(t.index)
                 person["handled"].add(t.index)  # late for them is also handled by them: late_share <= 1

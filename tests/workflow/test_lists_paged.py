@@ -2,7 +2,8 @@
 default 50), `?cursor=`, `{"items", "next_cursor"}`. They answered everything at once and ignored `limit`.
 
 The clock is frozen, so every step ends and every notice is issued at the same moment: the cursors must rest on
-the rest of the key (the history seq, then the row id), which is what makes them stable.
+the rest of the key (the history seq, then the row id), which is what makes them stable. The steps end with the
+step under way, after the completed ones: alone on a last page when they fill the page before.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ LISTS = ("history", "steps", "notices")
 
 
 async def _busy_dossier(flow: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
-    """A dossier with 7 history entries, 5 steps and 3 notices (the apology and its explanation issued by one
-    transition), all at one moment."""
+    """A dossier with 7 history entries, 5 completed steps (and the approval under way) and 3 notices (the
+    apology and its explanation issued by one transition), all at one moment."""
     set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
     code = await flow.procedure(processing_days=5)
     citizen, dossier = await flow.submitted(code)
@@ -36,21 +37,23 @@ async def _busy_dossier(flow: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any
     return citizen, did
 
 
-@pytest.mark.parametrize(("name", "total"), [("history", 7), ("steps", 5), ("notices", 3)])
+@pytest.mark.parametrize(("name", "total"), [("history", 7), ("steps", 6), ("notices", 3)])
 async def test_following_next_cursor_returns_every_item_once_in_order(client, flow, monkeypatch, name, total):
     _, did = await _busy_dossier(flow, monkeypatch)
     url = f"/v1/dossiers/{did}/{name}"
     whole = (await client.get(url, headers=flow.reception.headers)).json()
     assert len(whole["items"]) == total and whole["next_cursor"] is None  # default limit 50: one page
-    for limit in (1, 2):
+    for limit in (1, 2, 5):  # 5: the completed steps fill the first page, the step under way is the second
         pages = await read_pages(client, url, flow.reception.headers, limit)
         assert all(len(p["items"]) == limit for p in pages[:-1]) and 1 <= len(pages[-1]["items"]) <= limit
         assert [i for p in pages for i in p["items"]] == whole["items"]  # each once, in the list's order
     if name == "history":
         assert [e["seq"] for e in whole["items"]] == list(range(1, total + 1))
     if name == "steps":
-        assert [s["step"] for s in whole["items"]] == ["reception", "assign", "appraise", "appraise", "appraise"]
-        assert [s["history_seq"] for s in whole["items"]] == [2, 3, 4, 5, 6]
+        assert [s["step"] for s in whole["items"]] == ["reception", "assign", "appraise", "appraise", "appraise",
+                                                       "approve"]
+        assert [s["history_seq"] for s in whole["items"]] == [2, 3, 4, 5, 6, None]
+        assert [s["ended_at"] is None for s in whole["items"]] == [False] * 5 + [True]
     if name == "notices":  # the apology and its explanation share their moment and their history entry
         assert whole["items"][0]["kind"] == "receipt"
         assert {n["kind"] for n in whole["items"][1:]} == {"apology", "explanation"}

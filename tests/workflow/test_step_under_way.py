@@ -1,0 +1,114 @@
+"""The step under way ends the process control slip (GET /v1/dossiers/{id}/steps): who holds the dossier now,
+since when, against which allowance, and whether it has overrun already.
+
+Completed steps are rows written once with the history entry that completed them; the step under way is worked
+out from the dossier's progress (its assignment, the start of its step, the version's allowances), so neither the
+slip nor the hash-chained history is ever updated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.support.paging import every_item
+from tests.workflow.test_supplement_and_endings import at_local, local, set_clock
+
+LIMITS = [{"step": "reception", "hours": 2}, {"step": "appraise", "working_days": 1},
+          {"step": "approve", "working_days": 1}]
+
+
+async def _slip(flow: Any, dossier_id: str) -> list[dict[str, Any]]:
+    return await every_item(flow.client, f"/v1/dossiers/{dossier_id}/steps", flow.reception.headers)
+
+
+async def test_the_slip_ends_with_the_step_under_way_and_who_holds_it(flow, monkeypatch):
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    [reception] = await _slip(flow, did)
+    assert (reception["step"], reception["ended_at"], reception["history_seq"], reception["holder_id"]) == (
+        "reception", None, None, None)  # at the desk: nobody named yet
+    assert at_local(reception["started_at"]) == local(2025, 3, 3, 9, 0)
+    assert at_local(reception["due_at"]) == local(2025, 3, 3, 11, 0) and reception["overran"] is False
+
+    set_clock(monkeypatch, 2025, 3, 3, 10, 0)
+    await flow.act(flow.reception, did, "receive")
+    assign = (await _slip(flow, did))[-1]
+    assert (assign["step"], assign["ended_at"], assign["holder_id"], assign["overran"]) == (
+        "assign", None, None, None)  # no allowance, and not assigned to anyone yet
+
+    await flow.act(flow.reception, did, "assign", assignee=str(flow.processing.id))
+    slip = await _slip(flow, did)
+    assert [(s["step"], s["ended_at"] is None) for s in slip] == [("reception", False), ("assign", False),
+                                                                    ("appraise", True)]
+    appraise = slip[-1]
+    assert (appraise["holder_id"], appraise["holder_name"]) == (str(flow.processing.id), "Phạm Văn Thẩm Định")
+    assert appraise["allowance_working_days"] == 1 and at_local(appraise["started_at"]) == local(2025, 3, 3, 10, 0)
+    assert at_local(appraise["due_at"]) == local(2025, 3, 4, 17, 0) and appraise["overran"] is False
+
+    set_clock(monkeypatch, 2025, 3, 5, 9, 0)  # nothing happened: the appraisal under way has overrun
+    assert (await _slip(flow, did))[-1]["overran"] is True
+    await flow.act(flow.processing, did, "appraise")
+    approve = (await _slip(flow, did))[-1]
+    assert (approve["step"], approve["holder_id"], approve["overran"]) == ("approve", str(flow.processing.id), False)
+    assert at_local(approve["due_at"]) == local(2025, 3, 6, 17, 0)
+
+
+async def test_a_supplement_wait_suspends_the_step_under_way(flow, monkeypatch):
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)  # appraisal under way from Mon 9:00, due Tue 17:00
+    set_clock(monkeypatch, 2025, 3, 4, 10, 0)
+    await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    set_clock(monkeypatch, 2025, 3, 10, 9, 0)  # the applicant's week is not the official's
+    waiting = (await _slip(flow, did))[-1]
+    assert (waiting["step"], waiting["holder_id"], waiting["overran"]) == ("appraise", str(flow.processing.id), False)
+    file_id = await flow.upload_supplement(citizen, did)
+    await flow.act(citizen, did, "supplement", attachments=[file_id])
+    resumed = (await _slip(flow, did))[-1]
+    assert at_local(resumed["started_at"]) == local(2025, 3, 9, 8, 0)  # shifted by the wait (6 days less 1 hour)
+    # As `close_step` will judge it: one working day from the shifted start (a Sunday counts from Monday).
+    assert at_local(resumed["due_at"]) == local(2025, 3, 11, 17, 0) and resumed["overran"] is False
+
+
+async def test_no_step_is_under_way_once_the_result_is_returned_and_the_return_is_the_desks(flow, monkeypatch):
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    await flow.act(flow.processing, did, "appraise")
+    await flow.act(flow.approval, did, "approve")
+    result = await flow.upload_result(did, b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n")
+    await flow.act(flow.approval, did, "issue_result", attachments=[result])
+    under_way = (await _slip(flow, did))[-1]
+    assert (under_way["step"], under_way["ended_at"], under_way["holder_id"]) == ("return_result", None, None)
+    await flow.act(flow.reception, did, "return_result", delivery={"method": "desk"})
+    assert all(s["ended_at"] is not None for s in await _slip(flow, did))
+
+
+async def test_a_dossier_in_flight_before_the_step_was_kept_has_it_worked_out(flow, monkeypatch):
+    """Migration 0024 leaves the kept step empty for dossiers in flight: the slip works it out as a transition
+    would, from the last completed step."""
+    from sqlalchemy import update
+
+    from app.core.db import get_database
+    from app.workflow.models import DossierProgress
+
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    await flow.act(flow.processing, did, "appraise")
+    kept = (await _slip(flow, did))[-1]
+    async with get_database().write_engine.begin() as connection:
+        cleared = await connection.execute(update(DossierProgress).where(
+            DossierProgress.dossier_id == uuid.UUID(did)).values(step_under_way=None, step_due_at=None))
+        assert cleared.rowcount == 1
+    assert (await _slip(flow, did))[-1] == kept
+    assert (kept["step"], kept["holder_id"], kept["allowance_working_days"]) == ("approve", str(flow.processing.id), 1)
