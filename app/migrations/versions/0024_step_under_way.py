@@ -9,7 +9,7 @@ waiting on a supplement requested after its original due date gets `late_since` 
 over already cannot (the history alone says when it was), and a past period is judged by its due date now.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 """
 from collections.abc import Sequence
 
@@ -19,7 +19,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "0024"
-down_revision: str | Sequence[str] | None = "0022"
+down_revision: str | Sequence[str] | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
