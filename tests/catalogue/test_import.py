@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from app.catalogue import importer
+from app.catalogue import importer, service
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion
 from app.catalogue.sample import load_sample, sample_document
 from app.core.db import get_database
@@ -125,3 +125,24 @@ async def test_an_agency_admin_imports_only_its_own_agency(catalogue: Catalogue)
         await _import(sample_document(), agency_admin("000.00.12.H23"))  # the province entry is not theirs
     assert caught.value.code == "forbidden_role"
     assert await _counts() == (0, 0, 0, 0, 0)
+
+
+async def _in_force(code: str) -> int | None:
+    """The processing days of the version of `code` in force now (they tell the versions apart), or None."""
+    async with get_database().read_sessions() as session:
+        live = await service.get_published_version(session, code)
+    return None if live is None else live.processing_days
+
+
+async def test_later_entries_of_a_procedure_must_start_later(catalogue: Catalogue) -> None:
+    doc = copy.deepcopy(sample_document())
+    later = {**doc["procedures"][0], "processing_days": 3, "valid_from": "2024-01-01T00:00:00Z"}
+    earlier = {**doc["procedures"][0], "processing_days": 2, "valid_from": "2022-01-01T00:00:00Z"}
+    doc["procedures"] += [later, earlier]
+    with pytest.raises(ProblemError) as caught:
+        await _import(doc)
+    assert [e["pointer"] for e in caught.value.errors or []] == ["/procedures/20/code"]
+    doc["procedures"].pop()
+    summary = await _import(doc)
+    assert (summary.versions_published, summary.unchanged) == (20, 0)
+    assert await _in_force(doc["procedures"][0]["code"]) == 3
