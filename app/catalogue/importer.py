@@ -6,8 +6,10 @@ An entry whose content equals the procedure's published version, or that names a
 (same content, valid_from and valid_to), changes nothing, so re-importing a file is a no-op. A changed entry
 becomes a new version published at its `valid_from` (default: now), retiring the previous one; an entry with a
 `valid_to` ends there without a successor (the published version itself, when the content is the same).
-A procedure's entries are taken in document order, each from a later `valid_from`. Export writes the published
-versions in the same format, so export -> import round-trips.
+
+A procedure's entries are taken in document order, each from a later `valid_from`. Export writes, for each
+procedure, the version in force now and those scheduled after it (a publication with a future valid_from keeps
+its predecessor in force until then), so export -> import reproduces what applies now and what applies later.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -290,14 +292,25 @@ async def import_document(session: AsyncSession, editor: Editor | None, raw: Any
 
 
 async def export_document(session: AsyncSession) -> schemas.CatalogueDocument:
+    """Agencies, fields and, per procedure, every version not ended by now, oldest first: the one in force (a
+    retired version stays in force until its valid_to) and the ones scheduled after it. A valid_to is written only
+    where no next entry takes over then (a version retired ahead of time)."""
     agencies = (await session.execute(select(Agency).order_by(Agency.code))).scalars().all()
     fields = (await session.execute(select(Field).order_by(Field.code))).scalars().all()
-    published = (await session.execute(select(ProcedureVersion).where(
-        ProcedureVersion.status == VersionStatus.published).order_by(ProcedureVersion.procedure_code))).scalars()
+    not_ended = (await session.execute(select(ProcedureVersion).where(
+        ProcedureVersion.status != VersionStatus.draft,
+        or_(ProcedureVersion.valid_to.is_(None), ProcedureVersion.valid_to > clock.now()))
+        .order_by(ProcedureVersion.procedure_code, ProcedureVersion.valid_from, ProcedureVersion.version)
+    )).scalars().all()
+    procedures = []
+    for v, following in zip(not_ended, [*not_ended[1:], None], strict=True):
+        taken_over = (following is not None and following.procedure_code == v.procedure_code
+                      and following.valid_from == v.valid_to)
+        procedures.append(schemas.ImportProcedure(code=v.procedure_code, valid_from=v.valid_from,
+                                                  valid_to=None if taken_over else v.valid_to, **content_of(v)))
     agency_models = _parents_first([schemas.AgencyIn.model_validate(a, from_attributes=True) for a in agencies])
     return schemas.CatalogueDocument(
         agencies=agency_models,
         fields=[schemas.FieldIn.model_validate(f, from_attributes=True) for f in fields],
-        procedures=[schemas.ImportProcedure(code=v.procedure_code, valid_from=v.valid_from, **content_of(v))
-                    for v in published],
+        procedures=procedures,
     )

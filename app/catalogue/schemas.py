@@ -333,7 +333,7 @@ class ImportProcedure(ProcedureCreate):
 
 class CatalogueDocument(Strict):
     """The import/export format; an export imports back unchanged. A procedure may have several entries, oldest
-    first, each with a later `valid_from`."""
+    first, each with a later `valid_from`: an export lists the version in force and those scheduled after it."""
 
     format: Literal["dvc-catalogue/1"] = "dvc-catalogue/1"
     note: Text4000 | None = None
