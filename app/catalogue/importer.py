@@ -303,7 +303,8 @@ async def export_document(session: AsyncSession) -> schemas.CatalogueDocument:
         .order_by(ProcedureVersion.procedure_code, ProcedureVersion.valid_from, ProcedureVersion.version)
     )).scalars().all()
     procedures = []
-    for v, following in zip(not_ended, [*not_ended[1:], None], strict=True):
+    for i, v in enumerate(not_ended):
+        following = not_ended[i + 1] if i + 1 < len(not_ended) else None
         taken_over = (following is not None and following.procedure_code == v.procedure_code
                       and following.valid_from == v.valid_to)
         procedures.append(schemas.ImportProcedure(code=v.procedure_code, valid_from=v.valid_from,

@@ -156,6 +156,7 @@ async def test_an_export_during_a_scheduled_publication_keeps_the_version_in_for
     assert await _counts() == counts
 
     await _wipe_catalogue()
+    assert (await _export())["procedures"] == []
     await _import(json.loads(json.dumps(exported)))
     assert await _in_force(code) == 10
     assert await _export() == exported
