@@ -64,7 +64,7 @@ def import_file(file: Path = typer.Argument(..., exists=True, dir_okay=False, he
 
 @catalogue_cli.command("export")
 def export_file(output: str = typer.Option("-", help="File to write, or - for standard output.")) -> None:
-    """Write agencies, fields and published procedures in the import format."""
+    """Write agencies, fields and procedures (the versions in force and scheduled) in the import format."""
     document = asyncio.run(_export())
     if output == "-":
         sys.stdout.write(document)

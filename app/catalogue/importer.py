@@ -2,22 +2,28 @@
 
 Import checks the whole document first (shape, duplicates, references, permissions, validity dates) and
 reports every error with its JSON pointer; only a clean document is written, in the caller's transaction.
-An entry whose content equals the procedure's published version changes nothing, so re-importing a file is a
-no-op. A changed entry becomes a new version published at its `valid_from` (default: now), retiring the
-previous one. Export writes the published versions in the same format, so export -> import round-trips.
+An entry whose content equals the procedure's published version, or that names a version already recorded
+(same content, valid_from and valid_to), changes nothing, so re-importing a file is a no-op. A changed entry
+becomes a new version published at its `valid_from` (default: now), retiring the previous one; an entry with a
+`valid_to` ends there without a successor (the published version itself, when the content is the same).
+
+A procedure's entries are taken in document order, each from a later `valid_from`. Export writes, for each
+procedure, the version in force now and those scheduled after it (a publication with a future valid_from keeps
+its predecessor in force until then), so export -> import reproduces what applies now and what applies later.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.catalogue import schemas
+from app.catalogue import import_plan, schemas
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra
 from app.catalogue.versions import content_of, resolved_content, write_content
@@ -53,10 +59,6 @@ async def _existing(session: AsyncSession) -> tuple[dict[str, Agency], dict[str,
             ProcedureVersion.status != VersionStatus.draft))).scalars():
         versions.setdefault(v.procedure_code, []).append(v)
     return agencies, fields, versions
-
-
-def _published(versions: list[ProcedureVersion]) -> ProcedureVersion | None:
-    return next((v for v in versions if v.status == VersionStatus.published), None)
 
 
 async def _owners(session: AsyncSession, doc: schemas.CatalogueDocument, fields: dict[str, Field],
@@ -113,7 +115,9 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
     if editor is not None:
         _check_permissions(editor, doc, await _owners(session, doc, fields))
     errors = _duplicates(doc.agencies, "agencies") + _duplicates(doc.fields, "fields")
-    errors += _duplicates(doc.procedures, "procedures")
+    repeated = import_plan.repeated_codes(doc.procedures)
+    errors += repeated
+    out_of_order = {e["loc"][2] for e in repeated}
     agency_codes = set(agencies) | {a.code for a in doc.agencies}
     errors += _parent_cycles(agencies, doc.agencies)
     field_scope = {code: f.agency_code for code, f in fields.items()} | {f.code: f.agency_code for f in doc.fields}
@@ -124,6 +128,8 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
         if f.agency_code and f.agency_code not in agency_codes:
             errors.append(field_error(["body", "fields", i, "agency_code"], f"unknown agency {f.agency_code!r}"))
     now = clock.now()
+    timelines = import_plan.timelines_for(doc.procedures, versions)
+    ends = import_plan.entry_ends(doc.procedures)
     for i, entry in enumerate(doc.procedures):
         loc: list[str | int] = ["body", "procedures", i]
         if entry.agency_code not in agency_codes:
@@ -142,17 +148,19 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
         steps = schemas.step_limit_problem(content["workflow"], content["step_time_limits"])
         if steps:
             errors.append(field_error([*loc, "step_time_limits"], steps))
-        history = versions.get(entry.code, [])
-        current = _published(history)
-        if current is not None and content_of(current) == content:
-            continue
-        start = entry.valid_from or now
-        for other in history:
-            if (other is current and other.valid_from is not None and other.valid_from >= start) or (
-                    other is not current and other.valid_to is not None and other.valid_to > start):
-                errors.append(field_error([*loc, "valid_from"], f"overlaps the validity of version {other.version}"))
-                break
+        if i in out_of_order:
+            continue  # its validity is not placed: the error above says why
+        timeline = timelines[entry.code]
+        step = import_plan.plan(timeline, content, entry, ends[i], now)
+        if isinstance(step, import_plan.Refused):
+            errors.append(field_error([*loc, step.field], step.msg))
+        else:
+            import_plan.advance(timeline, step, content, _entry_label(i))
     return errors
+
+
+def _entry_label(index: int) -> str:
+    return f"the entry at /procedures/{index}"
 
 
 def _parents_first(entries: list[schemas.AgencyIn]) -> list[schemas.AgencyIn]:
@@ -206,16 +214,22 @@ async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schema
                 await refresh_search_extra(session, field_code=f.code)
     await session.flush()
     now = clock.now()
-    for procedure_entry in doc.procedures:
-        await _apply_procedure(session, procedure_entry, versions.get(procedure_entry.code, []), now, summary)
+    timelines = import_plan.timelines_for(doc.procedures, versions)
+    ends = import_plan.entry_ends(doc.procedures)
+    for i, procedure_entry in enumerate(doc.procedures):
+        await _apply_procedure(session, procedure_entry, ends[i], timelines[procedure_entry.code], now, summary,
+                               _entry_label(i))
     return summary
 
 
-async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure, history: list[ProcedureVersion],
-                           now: Any, summary: schemas.ImportSummary) -> None:
+async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure, until: datetime | None,
+                           timeline: list[import_plan.Slot], now: datetime, summary: schemas.ImportSummary,
+                           label: str) -> None:
     data = resolved_content(entry)
-    current = _published(history)
-    if current is not None and content_of(current) == data:
+    step = import_plan.plan(timeline, data, entry, until, now)
+    if isinstance(step, import_plan.Refused):  # validate() passed, so a version was published meanwhile
+        raise ProblemError("conflict", "The catalogue changed during the import; nothing was imported. Run it again.")
+    if step.action == "unchanged":
         summary.unchanged += 1
         return
     procedure = (await session.execute(select(Procedure).where(Procedure.code == entry.code)
@@ -225,21 +239,41 @@ async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure
         session.add(procedure)
         await session.flush()
         summary.procedures_created += 1
-    start = entry.valid_from or now
+    current = import_plan.published_slot(timeline)
+    retiring = current.row if current is not None else None
+    slot = import_plan.advance(timeline, step, data, label)
+    if current is not None and retiring is not None:
+        retiring.status, retiring.valid_to = VersionStatus.retired, current.valid_to
+        await session.flush()  # retire first: the partial unique index sees one published row at a time
+    if slot is None:  # the published version itself ends, with no successor
+        await _retired(session, procedure, summary, retiring)
+        return
     latest = (await session.execute(select(ProcedureVersion.version).where(
         ProcedureVersion.procedure_code == entry.code).order_by(ProcedureVersion.version.desc()).limit(1))).scalar()
-    if current is not None:
-        current.status, current.valid_to = VersionStatus.retired, start
-        await session.flush()
-    version = ProcedureVersion(procedure_code=entry.code, version=(latest or 0) + 1,
-                               status=VersionStatus.published, valid_from=start)
+    version = ProcedureVersion(procedure_code=entry.code, version=(latest or 0) + 1, status=VersionStatus.published,
+                               valid_from=step.start, valid_to=step.end)
+    if step.end is not None:
+        version.status = VersionStatus.retired
     await write_content(session, version, data)
     session.add(version)
     await session.flush()
+    slot.row = version
     summary.versions_published += 1
     await emit(session, "procedure.published", aggregate_type="procedure", aggregate_id=procedure.id,
-               payload={"code": entry.code, "version": version.version, "valid_from": clock.utc_text(start),
-                        "retired_version": current.version if current else None})
+               payload={"code": entry.code, "version": version.version, "valid_from": clock.utc_text(step.start),
+                        "retired_version": retiring.version if retiring else None})
+    if step.end is not None:
+        await _retired(session, procedure, summary, version)
+
+
+async def _retired(session: AsyncSession, procedure: Procedure, summary: schemas.ImportSummary,
+                   version: ProcedureVersion | None) -> None:
+    """Count and announce a version ended without a successor, as versions.retire() announces it."""
+    assert version is not None  # a retire step always has the published version to end
+    summary.versions_retired += 1
+    await emit(session, "procedure.retired", aggregate_type="procedure", aggregate_id=procedure.id,
+               payload={"code": procedure.code, "version": version.version,
+                        "valid_to": clock.utc_text(version.valid_to)})
 
 
 async def import_document(session: AsyncSession, editor: Editor | None, raw: Any) -> schemas.ImportSummary:
@@ -258,14 +292,26 @@ async def import_document(session: AsyncSession, editor: Editor | None, raw: Any
 
 
 async def export_document(session: AsyncSession) -> schemas.CatalogueDocument:
+    """Agencies, fields and, per procedure, every version not ended by now, oldest first: the one in force (a
+    retired version stays in force until its valid_to) and the ones scheduled after it. A valid_to is written only
+    where no next entry takes over then (a version retired ahead of time)."""
     agencies = (await session.execute(select(Agency).order_by(Agency.code))).scalars().all()
     fields = (await session.execute(select(Field).order_by(Field.code))).scalars().all()
-    published = (await session.execute(select(ProcedureVersion).where(
-        ProcedureVersion.status == VersionStatus.published).order_by(ProcedureVersion.procedure_code))).scalars()
+    not_ended = (await session.execute(select(ProcedureVersion).where(
+        ProcedureVersion.status != VersionStatus.draft,
+        or_(ProcedureVersion.valid_to.is_(None), ProcedureVersion.valid_to > clock.now()))
+        .order_by(ProcedureVersion.procedure_code, ProcedureVersion.valid_from, ProcedureVersion.version)
+    )).scalars().all()
+    procedures = []
+    for i, v in enumerate(not_ended):
+        following = not_ended[i + 1] if i + 1 < len(not_ended) else None
+        taken_over = (following is not None and following.procedure_code == v.procedure_code
+                      and following.valid_from == v.valid_to)
+        procedures.append(schemas.ImportProcedure(code=v.procedure_code, valid_from=v.valid_from,
+                                                  valid_to=None if taken_over else v.valid_to, **content_of(v)))
     agency_models = _parents_first([schemas.AgencyIn.model_validate(a, from_attributes=True) for a in agencies])
     return schemas.CatalogueDocument(
         agencies=agency_models,
         fields=[schemas.FieldIn.model_validate(f, from_attributes=True) for f in fields],
-        procedures=[schemas.ImportProcedure(code=v.procedure_code, valid_from=v.valid_from, **content_of(v))
-                    for v in published],
+        procedures=procedures,
     )

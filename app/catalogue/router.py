@@ -207,7 +207,8 @@ async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDe
 
 @router.get("/v1/catalogue/export", response_model=CatalogueDocument)
 async def catalogue_export(editor: EditorDep, session: ReadSessionDep) -> CatalogueDocument:
-    """Agencies, fields and published procedures in the import format (for catalogue editors)."""
+    """Agencies, fields and procedures in the import format (for catalogue editors): per procedure, the version in
+    force now, then any scheduled to replace it, each from its `valid_from`."""
     return await importer.export_document(session)
 
 

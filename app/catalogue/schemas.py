@@ -324,10 +324,16 @@ class FieldOut(FieldIn):
 class ImportProcedure(ProcedureCreate):
     valid_from: Moment | None = Field(
         default=None, description="When this content takes effect; defaults to the import time.")
+    # Left out of a document when empty, so that an export without such an end is what older importers read.
+    valid_to: Moment | None = Field(
+        default=None, exclude_if=lambda value: value is None, description=(
+            "When this content stops applying with no successor (a version retired ahead of time); absent when "
+            "it applies until the procedure's next entry takes over, or indefinitely."))
 
 
 class CatalogueDocument(Strict):
-    """The import/export format; an export imports back unchanged."""
+    """The import/export format; an export imports back unchanged. A procedure may have several entries, oldest
+    first, each with a later `valid_from`: an export lists the version in force and those scheduled after it."""
 
     format: Literal["dvc-catalogue/1"] = "dvc-catalogue/1"
     note: Text4000 | None = None
@@ -343,9 +349,10 @@ class ImportSummary(BaseModel):
     fields_updated: int = 0
     procedures_created: int = 0
     versions_published: int = 0
+    versions_retired: int = 0
     unchanged: int = 0
 
     @property
     def changed(self) -> bool:
         return any((self.agencies_created, self.agencies_updated, self.fields_created, self.fields_updated,
-                    self.procedures_created, self.versions_published))
+                    self.procedures_created, self.versions_published, self.versions_retired))

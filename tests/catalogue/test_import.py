@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
 
-from app.catalogue import importer
+from app.catalogue import importer, service, versions
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion
 from app.catalogue.sample import load_sample, sample_document
+from app.core import clock
 from app.core.db import get_database
 from app.core.outbox import OutboxEvent
 from app.core.problems import ProblemError
-from tests.support.catalogue_fixtures import Catalogue, agency_admin
+from tests.support.catalogue_fixtures import ADMIN, Catalogue, agency_admin
 
 
 async def _import(raw: Any, editor: Any = None) -> Any:
@@ -89,8 +91,11 @@ async def test_a_changed_entry_becomes_a_new_published_version(catalogue: Catalo
     doc["procedures"][0]["valid_from"] = "2030-01-01T00:00:00Z"
     summary = await _import(doc)
     assert (summary.versions_published, summary.unchanged) == (1, 18)
-    versions = (await _export())["procedures"][0]
-    assert versions["processing_days"] == 4
+    code = doc["procedures"][0]["code"]
+    entries = [p for p in (await _export())["procedures"] if p["code"] == code]
+    # the version in force until 2030, then the one scheduled from then
+    assert [(p["processing_days"], p["valid_from"]) for p in entries] == [
+        (sample_document()["procedures"][0]["processing_days"], "2023-03-01T00:00:00Z"), (4, "2030-01-01T00:00:00Z")]
     assert (await _import(doc)).versions_published == 0
 
 
@@ -125,3 +130,77 @@ async def test_an_agency_admin_imports_only_its_own_agency(catalogue: Catalogue)
         await _import(sample_document(), agency_admin("000.00.12.H23"))  # the province entry is not theirs
     assert caught.value.code == "forbidden_role"
     assert await _counts() == (0, 0, 0, 0, 0)
+
+
+async def _in_force(code: str) -> int | None:
+    """The processing days of the version of `code` in force now (they tell the versions apart), or None."""
+    async with get_database().read_sessions() as session:
+        live = await service.get_published_version(session, code)
+    return None if live is None else live.processing_days
+
+
+async def test_an_export_during_a_scheduled_publication_keeps_the_version_in_force(
+        catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = await catalogue.procedure("P-SCHEDULED", processing_days=10)
+    draft = await catalogue.draft(code, processing_days=4)
+    tomorrow = clock.now() + timedelta(days=1)
+    async with catalogue.session() as session, session.begin():
+        await versions.publish(session, ADMIN, code, draft, tomorrow, if_match="*")
+    exported = await _export()
+    entries = [p for p in exported["procedures"] if p["code"] == code]
+    assert [(p["processing_days"], p["valid_from"] == clock.utc_text(tomorrow)) for p in entries] == [
+        (10, False), (4, True)]  # the version in force, then the scheduled one
+    assert "valid_to" not in entries[0]  # the next entry takes over at its valid_from
+    counts = await _counts()
+    assert (await _import(exported)).changed is False  # re-importing into the source changes nothing
+    assert await _counts() == counts
+
+    await _wipe_catalogue()
+    assert (await _export())["procedures"] == []
+    await _import(json.loads(json.dumps(exported)))
+    assert await _in_force(code) == 10
+    assert await _export() == exported
+    monkeypatch.setattr(clock, "now", lambda: tomorrow + timedelta(seconds=1))
+    assert await _in_force(code) == 4
+    counts = await _counts()
+    assert (await _import(exported)).changed is False  # the same file after the switch: still nothing to do
+    assert await _counts() == counts
+
+
+async def test_an_export_keeps_a_version_retired_ahead_in_force_until_its_end(
+        catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = await catalogue.procedure("P-ENDING", processing_days=6)
+    end = clock.now() + timedelta(days=2)
+    async with catalogue.session() as session, session.begin():
+        await versions.retire(session, ADMIN, code, 1, end, if_match="*")
+    exported = await _export()
+    [entry] = [p for p in exported["procedures"] if p["code"] == code]
+    assert entry["valid_to"] == clock.utc_text(end)
+
+    await _wipe_catalogue()
+    open_ended = copy.deepcopy(exported)
+    del open_ended["procedures"][0]["valid_to"]
+    await _import(open_ended)  # the procedure as it was before the retirement was scheduled
+    summary = await _import(exported)
+    assert (summary.versions_published, summary.versions_retired) == (0, 1)  # the same version, now ending
+    assert await _export() == exported
+    await _wipe_catalogue()
+    await _import(exported)
+    assert await _in_force(code) == 6
+    assert await _export() == exported
+    monkeypatch.setattr(clock, "now", lambda: end + timedelta(seconds=1))
+    assert await _in_force(code) is None
+
+
+async def test_later_entries_of_a_procedure_must_start_later(catalogue: Catalogue) -> None:
+    doc = copy.deepcopy(sample_document())
+    later = {**doc["procedures"][0], "processing_days": 3, "valid_from": "2024-01-01T00:00:00Z"}
+    earlier = {**doc["procedures"][0], "processing_days": 2, "valid_from": "2022-01-01T00:00:00Z"}
+    doc["procedures"] += [later, earlier]
+    with pytest.raises(ProblemError) as caught:
+        await _import(doc)
+    assert [e["pointer"] for e in caught.value.errors or []] == ["/procedures/20/code"]
+    doc["procedures"].pop()
+    summary = await _import(doc)
+    assert (summary.versions_published, summary.unchanged) == (20, 0)
+    assert await _in_force(doc["procedures"][0]["code"]) == 3
