@@ -184,7 +184,7 @@ def _parents_first(entries: list[schemas.AgencyIn]) -> list[schemas.AgencyIn]:
 async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schemas.ImportSummary:
     """Write a validated document (call validate() first, in the same transaction)."""
     summary = schemas.ImportSummary()
-    agencies, fields, versions = await _existing(session)
+    agencies, fields, _ = await _existing(session)
     for entry in _parents_first(doc.agencies):
         data = entry.model_dump()
         agency = agencies.get(entry.code)
@@ -214,12 +214,32 @@ async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schema
                 await refresh_search_extra(session, field_code=f.code)
     await session.flush()
     now = clock.now()
-    timelines = import_plan.timelines_for(doc.procedures, versions)
+    timelines = import_plan.timelines_for(doc.procedures, await _locked_versions(session, doc))
     ends = import_plan.entry_ends(doc.procedures)
     for i, procedure_entry in enumerate(doc.procedures):
         await _apply_procedure(session, procedure_entry, ends[i], timelines[procedure_entry.code], now, summary,
                                _entry_label(i))
     return summary
+
+
+async def _locked_versions(session: AsyncSession, doc: schemas.CatalogueDocument,
+                           ) -> dict[str, list[ProcedureVersion]]:
+    """Lock the procedures the document names (in code order: two imports never wait on each other crosswise),
+    then read their versions afresh. A version published since validate() read them (its publisher locks the
+    procedure too) is then planned against: the entry it overlaps is refused (409 below) instead of written
+    beside it. A version an entry writes with an end (`valid_to`) is stored retired, so no unique index would
+    catch that overlap (a second published row would be)."""
+    codes = sorted({entry.code for entry in doc.procedures})
+    await session.execute(select(Procedure.code).where(Procedure.code.in_(codes)).order_by(Procedure.code)
+                          .with_for_update())
+    found: dict[str, list[ProcedureVersion]] = {}
+    for version in (await session.execute(
+            select(ProcedureVersion).where(ProcedureVersion.procedure_code.in_(codes),
+                                           ProcedureVersion.status != VersionStatus.draft)
+            .order_by(ProcedureVersion.procedure_code, ProcedureVersion.version)
+            .execution_options(populate_existing=True))).scalars():
+        found.setdefault(version.procedure_code, []).append(version)
+    return found
 
 
 async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure, until: datetime | None,

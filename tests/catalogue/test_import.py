@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from datetime import timedelta
@@ -17,7 +18,8 @@ from app.core import clock
 from app.core.db import get_database
 from app.core.outbox import OutboxEvent
 from app.core.problems import ProblemError
-from tests.support.catalogue_fixtures import ADMIN, Catalogue, agency_admin
+from app.core.settings import get_settings
+from tests.support.catalogue_fixtures import ADMIN, Catalogue, agency_admin, procedure_body
 
 
 async def _import(raw: Any, editor: Any = None) -> Any:
@@ -204,3 +206,42 @@ async def test_later_entries_of_a_procedure_must_start_later(catalogue: Catalogu
     summary = await _import(doc)
     assert (summary.versions_published, summary.unchanged) == (20, 0)
     assert await _in_force(doc["procedures"][0]["code"]) == 3
+
+
+async def test_a_publication_landing_while_an_import_waits_is_planned_against_not_overlapped(
+        catalogue: Catalogue) -> None:
+    """The import reads the versions when it validates, then may wait (here on an agency row another editor
+    holds). A version published meanwhile must be seen when the import writes: its entry for [t3, t6) would
+    overlap v2 from t4 (stored retired, no unique index catches it), so the import is refused, 409, and writes
+    nothing. SQLite serialises the whole import (BEGIN IMMEDIATE), so this race exists on PostgreSQL only."""
+    if get_settings().is_sqlite:
+        pytest.skip("SQLite serialises the whole import")
+    code = await catalogue.procedure("P-RACE", processing_days=10)
+    async with catalogue.session() as session, session.begin():
+        await versions.retire(session, ADMIN, code, 1, if_match="*")  # nothing published now
+    draft = await catalogue.draft(code, processing_days=4)
+    now = clock.now()
+    t3, t4, t6 = now + timedelta(days=1), now + timedelta(days=2), now + timedelta(days=3)
+    agency = next(a for a in (await _export())["agencies"] if a["code"] == "A1")
+    entry = {**procedure_body(code, processing_days=7), "valid_from": t3.isoformat(), "valid_to": t6.isoformat()}
+    doc = {"format": "dvc-catalogue/1", "agencies": [{**agency, "name": "Sở đổi tên"}], "fields": [],
+           "procedures": [entry]}
+
+    async with get_database().write_sessions() as holder:
+        await holder.execute(select(Agency).where(Agency.code == "A1").with_for_update())
+        imported = asyncio.create_task(_import(doc, ADMIN))
+        await asyncio.sleep(0.5)  # validated (versions read); now waiting on the agency row
+        assert not imported.done()
+        async with catalogue.session() as other, other.begin():
+            await versions.publish(other, ADMIN, code, draft, t4, if_match="*")
+        await holder.rollback()
+    with pytest.raises(ProblemError) as refused:
+        await imported
+    assert refused.value.code == "conflict"
+    async with get_database().read_sessions() as session:
+        rows = (await session.execute(select(ProcedureVersion.version, ProcedureVersion.status)
+                                      .where(ProcedureVersion.procedure_code == code)
+                                      .order_by(ProcedureVersion.version))).all()
+        agency_name = (await session.execute(select(Agency.name).where(Agency.code == "A1"))).scalar_one()
+    assert [(v, s.value) for v, s in rows] == [(1, "retired"), (2, "published")]
+    assert agency_name != "Sở đổi tên"  # all or nothing
