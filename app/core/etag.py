@@ -15,9 +15,10 @@ from typing import Annotated
 
 from fastapi import Header
 from sqlalchemy import inspect, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.core.db import get_database
 from app.core.problems import ProblemError
 
 # The problems a change that needs If-Match may answer, for a route's `responses`.
@@ -59,18 +60,18 @@ async def flush_versioned(session: AsyncSession, row: object, what: str) -> None
 
 
 async def _committed_version(session: AsyncSession, row: object) -> int | None:
-    """The version counter of `row` as committed now; None if the row is gone (or the session is not bound to an
-    engine). The failed flush has already rolled the database transaction back: the session's rollback returns its
-    connection, and the read takes one of its own, since a session inside `async with session.begin()` runs no
-    statement once its transaction has ended."""
+    """The version counter of `row` as committed now; None if the row is gone. The failed flush has already rolled
+    the database transaction back: the session's rollback returns its connection, and the read takes one of its
+    own, since a session inside `async with session.begin()` runs no statement once its transaction has ended. It
+    reads on the read engine: on SQLite the write engine begins every transaction IMMEDIATE, and a plain read
+    would queue behind every writer."""
     state = inspect(row)
     mapper, identity = state.mapper, state.identity
     await session.rollback()
-    engine = session.bind
-    if mapper.version_id_col is None or identity is None or not isinstance(engine, AsyncEngine):
+    if mapper.version_id_col is None or identity is None:
         return None
     stmt = select(mapper.version_id_col).where(*(column == value
                                                  for column, value in zip(mapper.primary_key, identity, strict=True)))
-    async with engine.connect() as connection:
+    async with get_database().read_engine.connect() as connection:
         version = await connection.scalar(stmt)
     return int(version) if version is not None else None
