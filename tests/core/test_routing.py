@@ -8,6 +8,7 @@ import inspect
 import re
 from typing import Any
 
+import httpx
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match, Route
@@ -111,3 +112,46 @@ def test_start_up_moves_long_lived_objects_out_of_the_collector() -> None:
         assert asyncio.run(start_and_stop()) > 50_000
     finally:
         gc.unfreeze()
+
+
+async def test_a_route_replaced_by_another_of_the_same_path_is_served() -> None:
+    """The index is rebuilt when a route is replaced, not only when the number of routes changes."""
+    app = create_app(serving=False)
+
+    @app.get("/scratch/one")
+    async def one() -> dict[str, str]:
+        return {"r": "one"}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/scratch/one")).json() == {"r": "one"}
+        app.router.routes.pop()
+
+        @app.get("/scratch/one")
+        async def two() -> dict[str, str]:
+            return {"r": "two"}
+
+        assert (await client.get("/scratch/one")).json() == {"r": "two"}
+
+
+async def test_requests_fastapi_observes_go_through_its_own_dispatch() -> None:
+    """FastAPI's dispatch records the matched route for its native OpenTelemetry (and applies router form
+    limits): a request carrying its telemetry state is handed to it whole, not to the index."""
+    app = create_app(serving=False)
+    dispatch = app.router.middleware_stack
+    assert isinstance(dispatch, IndexedDispatch)
+    walked: list[str] = []
+
+    async def walk_all(scope: Any, receive: Any, send: Any) -> None:
+        walked.append(scope["path"])
+
+    dispatch.walk_all = walk_all
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(_message: Any) -> None: ...
+
+    scope = {"type": "http", "method": "GET", "path": "/healthz", "root_path": "", "headers": [],
+             "query_string": b"", "fastapi.telemetry": object()}
+    await dispatch(scope, receive, send)
+    assert walked == ["/healthz"]
