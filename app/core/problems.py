@@ -206,12 +206,18 @@ def value_refused() -> ProblemError:
                                             "containing characters such as NUL that are not allowed).")
 
 
+# deadlock_detected, serialization_failure: PostgreSQL aborted one transaction of several to let the others on.
+_CONCURRENCY_FAILURES = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return str(getattr(cause, "sqlstate", "") or "")
+
+
 def _is_data_exception(exc: DBAPIError) -> bool:
     """SQLSTATE class 22 (data exception), or a driver that refused to encode a parameter."""
-    if isinstance(exc, DataError):
-        return True
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    return str(getattr(cause, "sqlstate", "") or "").startswith("22")
+    return isinstance(exc, DataError) or _sqlstate(exc).startswith("22")
 
 
 def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
@@ -238,6 +244,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             # nothing was committed, the pool has dropped its old connections, and a retry gets a fresh one.
             log.warning("database connection lost", extra={"path": request.url.path, "error": str(exc.orig)})
             return await _problem(request, database_unavailable())
+        if _sqlstate(exc) in _CONCURRENCY_FAILURES:
+            # The database broke a deadlock or a serialisation conflict by aborting this transaction: nothing of
+            # it was saved, and the same request sent again normally succeeds.
+            log.warning("database aborted a concurrent transaction", extra={"path": request.url.path,
+                                                                            "error": str(exc.orig)})
+            return await _problem(request, ProblemError(
+                "conflict", "A concurrent change got in the way; nothing was saved. Send the request again.",
+                headers={"Retry-After": "1"}))
         if not _is_data_exception(exc):
             raise exc
         log.warning("database refused a request value", extra={"path": request.url.path, "error": str(exc.orig)})

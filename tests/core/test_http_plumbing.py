@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -10,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from app.core.db import build_engine
+from app.core.db import build_engine, get_database
 from app.core.settings import get_settings
 from app.main import create_app
 
@@ -70,6 +71,23 @@ async def scratch_client(database_url: str):  # type: ignore[no-untyped-def]
             await admin.dispose()
         return {"unexpected": "the dead connection answered"}
 
+    @app.get("/scratch/deadlock")
+    async def deadlock() -> dict[str, str]:
+        # Two transactions taking two locks in opposite orders: PostgreSQL aborts one of them (40P01).
+        engine = get_database().write_engine
+        async with engine.connect() as first, engine.connect() as second:
+            await first.execute(text("SELECT pg_advisory_xact_lock(4201)"))
+            await second.execute(text("SELECT pg_advisory_xact_lock(4202)"))
+            waiting = asyncio.create_task(first.execute(text("SELECT pg_advisory_xact_lock(4202)")))
+            await asyncio.sleep(0.1)
+            try:
+                await second.execute(text("SELECT pg_advisory_xact_lock(4201)"))
+            finally:
+                await second.rollback()  # whichever was not the victim lets the other go
+                await asyncio.gather(waiting, return_exceptions=True)
+            await waiting
+        return {"unexpected": "no deadlock"}
+
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         yield http
 
@@ -111,6 +129,19 @@ async def test_a_connection_lost_under_a_request_is_503_retryable(scratch_client
     assert response.headers["content-type"] == PROBLEM
     assert response.headers["retry-after"] == "1"
     assert response.json()["code"] == "database_unavailable"
+
+
+async def test_a_transaction_the_database_aborts_to_break_a_deadlock_is_a_retryable_409(
+        scratch_client: httpx.AsyncClient) -> None:
+    """A 500 is a bug; a deadlock PostgreSQL broke by aborting this request's transaction is not one: nothing was
+    saved and the same request normally succeeds when sent again."""
+    if get_settings().is_sqlite:
+        pytest.skip("SQLite serialises writers: no deadlock")
+    response = await scratch_client.get("/scratch/deadlock")
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "conflict"
 
 
 async def test_request_id_is_generated_when_absent_and_unsafe_ones_replaced(client: httpx.AsyncClient) -> None:
