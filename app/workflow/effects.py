@@ -100,7 +100,8 @@ async def start_clock(ctx: Context) -> None:
 
 
 async def pause_clock(ctx: Context) -> None:
-    # The wait starts now whether or not the clock runs yet: it also comes off the current step's time.
+    # The wait starts now whether or not the clock runs yet: it also comes off the current step's time (unless that
+    # step has overrun already: app.workflow.steps.resume_step).
     ctx.progress.paused_at = ctx.now
     original_due = ctx.progress.original_due_at or ctx.dossier.due_at
     if ctx.progress.late_since is None and original_due is not None and original_due < ctx.now:
@@ -119,8 +120,7 @@ async def resume_clock(ctx: Context) -> None:
     progress.paused_at = None
     if paused_at is None:
         return
-    if progress.step_started_at is not None:
-        progress.step_started_at += ctx.now - paused_at
+    steps.resume_step(progress, paused_at, ctx.now)
     if dossier.due_at is None or dossier.finished_at is not None:
         return  # the clock had not started (a supplement asked at reception)
     if ctx.facts.clock_on_supplement == "restart":

@@ -2,9 +2,10 @@
 
 A step runs from the end of the previous one (or the submission, or the start of the clock) to the action
 that completes it; time spent waiting on the applicant (a supplement) is taken out by shifting the step's
-start. A procedure version may give a step an allowance in working days (until 17:00 local on the n-th
-working day after the step's start, like a deadline) or in working hours (counted inside the working day,
-from `WORKING_DAY_HOURS` hours before its end, e.g. 08:00-17:00).
+start (`resume_step`), unless the step had overrun its allowance before the wait began. A procedure version
+may give a step an allowance in working days (until 17:00 local on the n-th working day after the step's
+start, like a deadline) or in working hours (counted inside the working day, from `WORKING_DAY_HOURS` hours
+before its end, e.g. 08:00-17:00).
 
 The step under way is not a row. A slip row is written once, in the transaction of the history entry that
 completes the step (whose hashed details carry the same summary), and only then are its name (the action that
@@ -99,6 +100,20 @@ async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str
     return {"step": step, "holder": holder.as_dict(), "started_at": clock.utc_text(started_at),
             "ended_at": clock.utc_text(ended_at), "allowance_working_days": working_days, "allowance_hours": hours,
             "due_at": clock.utc_text(due), "overran": overran}
+
+
+def resume_step(progress: DossierProgress, paused_at: datetime, resumed_at: datetime) -> None:
+    """After a supplement wait: the applicant's time comes off the step under way (its start, and so its
+    deadline, moves out by the wait), unless the step had overrun its allowance before the wait began. A deadline
+    missed already is not given back, as a dossier late before a wait stays late (app.workflow.progress): the
+    step keeps the deadline it missed, so whenever it is judged (the slip, the late list of a period that ended
+    before the wait) it had overrun by then. Shifted, a deadline missed in March moved into April once the
+    applicant answered in May, and March's list stopped blaming the step's holder."""
+    if progress.step_started_at is None:
+        return
+    if progress.step_due_at is not None and progress.step_due_at < paused_at:
+        return
+    progress.step_started_at += resumed_at - paused_at
 
 
 def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> list[str]:
