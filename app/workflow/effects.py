@@ -240,14 +240,26 @@ async def step(ctx: Context, name: str) -> None:
     elif name == "appraise":
         # A new appraisal after the approval is not what was approved: the result waits for approval again.
         ctx.progress.approved = False
+    await _close_step(ctx, name)
+    if name == "approve":
+        ctx.progress.approved = True
+
+
+async def close_under_way(ctx: Context) -> None:
+    """`{step: $under_way}`: the action ends whichever step is under way (a stop), recorded under that step's name
+    and allowance but with none of what the action of that name does (a stop during the approval approves
+    nothing). A dossier with no step under way records the step under the action's own name."""
+    name = await steps.name_under_way(ctx.session, ctx.dossier, ctx.progress, ctx.facts)
+    await _close_step(ctx, name or ctx.plan.action)
+
+
+async def _close_step(ctx: Context, name: str) -> None:
     started = ctx.progress.step_started_at or ctx.dossier.received_at or ctx.dossier.submitted_at or ctx.now
     ctx.details["step"] = await steps.close_step(
         ctx.session, dossier_id=ctx.dossier.id, agency_code=ctx.dossier.agency_code, step=name,
         history_seq=ctx.seq, holder=ctx.actor, started_at=started, ended_at=ctx.now,
         step_time_limits=ctx.facts.step_time_limits)
     ctx.progress.step_started_at = ctx.now
-    if name == "approve":
-        ctx.progress.approved = True
 
 
 async def obligation(ctx: Context, stage: Any) -> None:
@@ -320,4 +332,4 @@ async def run(ctx: Context, effect: Effect) -> None:
     elif isinstance(effect, ObligationEffect):
         await obligation(ctx, effect.obligation)
     elif isinstance(effect, StepEffect):
-        await step(ctx, effect.step)
+        await (step(ctx, effect.named) if effect.named else close_under_way(ctx))

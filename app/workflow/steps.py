@@ -9,8 +9,8 @@ before its end, e.g. 08:00-17:00).
 
 The step under way is not a row. A slip row is written once, in the transaction of the history entry that
 completes the step (whose hashed details carry the same summary), and only then are its name (the action that
-completed it: an appraisal may be skipped, a step may end in a supplement request), its holder (whoever
-completed it) and its end known. So the step under way is derived from the progress row, which the engine
+completed it: an appraisal may be skipped; a stop ends the step under way, under that step's name), its holder
+(whoever completed it) and its end known. So the step under way is derived from the progress row, which the engine
 changes under the dossier's lock anyway: its start (`step_started_at`), its name and own deadline
 (`step_under_way`, `step_due_at`, set after every transition by `begin_next_step`) and its holder, the official
 the dossier is assigned to (`assignee_id`; nobody is named before the assignment, nor once processing is over).
@@ -123,7 +123,7 @@ def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> l
     for action in definition.actions.values():
         if state not in action.from_states or ("approved" in action.guards and not approved):
             continue
-        names += [e.step for e in action.effects if isinstance(e, StepEffect) and e.step not in names]
+        names += [e.step for e in action.effects if isinstance(e, StepEffect) and e.named and e.step not in names]
     return names
 
 
@@ -197,19 +197,26 @@ async def _worked_out_name(session: AsyncSession, dossier: Dossier, progress: Do
                      closed=await _last_closed(session, dossier.id), current=None)
 
 
+async def name_under_way(session: AsyncSession, dossier: Dossier, progress: DossierProgress,
+                         facts: VersionFacts) -> str | None:
+    """The name of the step under way: kept on the progress row, or, for a dossier not moved since its submission
+    (or since before migration 0024), worked out as a transition would have named it."""
+    if progress.step_under_way is not None:
+        return progress.step_under_way
+    return await _worked_out_name(session, dossier, progress, facts)
+
+
 async def step_under_way(session: AsyncSession, dossier: Dossier, facts: VersionFacts) -> OpenStep | None:
-    """The dossier's step under way, if the agency holds one. A dossier not moved since its submission (or since
-    before migration 0024) has no name kept for it: it is worked out here as a transition would."""
+    """The dossier's step under way, if the agency holds one."""
     progress = await session.get(DossierProgress, dossier.id)
     if progress is None or progress.step_started_at is None:
         return None
-    name, due = progress.step_under_way, progress.step_due_at
+    name = await name_under_way(session, dossier, progress, facts)
     if name is None:
-        name = await _worked_out_name(session, dossier, progress, facts)
-        if name is None:
-            return None
-        due = await step_due(session, progress.step_started_at, *step_limit(facts.step_time_limits, name))
+        return None
     working_days, hours = step_limit(facts.step_time_limits, name)
+    due = (progress.step_due_at if progress.step_under_way is not None
+           else await step_due(session, progress.step_started_at, working_days, hours))
     holder = progress.assignee_id if dossier.finished_at is None else None
     measured = progress.paused_at or clock.now()
     return OpenStep(step=name, holder_id=holder, holder_name=await _holder_name(session, holder),

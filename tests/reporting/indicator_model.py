@@ -415,6 +415,8 @@ def late_list(timelines: list[Timeline], start: date, end: date, now: datetime,
                 row["apologised"] += t.apologised(now)
         if t.appraisal and t.appraisal[0] <= now and start <= t.appraisal[0].astimezone(LOCAL_TZ).date() <= end:
             person["handled"].add(t.index)
+        if finished_in and t.finished is not None and t.finished[1] == "stopped":
+            person["handled"].add(t.index)  # they stop it: the stop completes the step under way (the slip)
         if late:  # the processing official held the appraisal and is every dossier's assignee
             blamed = False
             if t.appraisal and t.appraisal[0] <= now and t.appraisal[1]:

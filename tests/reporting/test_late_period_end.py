@@ -165,3 +165,25 @@ async def test_a_supplement_wait_after_march_does_not_give_back_a_step_deadline_
     [*_, appraisal] = [s for s in await every_item(client, f"/v1/dossiers/{did}/steps", flow.reception.headers)
                        if s["step"] == "appraise"]
     assert (appraisal["due_at"], appraisal["overran"]) == ("2025-03-04T10:00:00Z", True)
+
+
+async def test_a_stop_after_march_ends_the_step_that_overran_in_march_and_april_blames_it_too(client, flow, at):
+    """A stop closes the step under way on the slip like any action that ends a step. It used to record none: the
+    March list then stopped naming the step that overran (its holder moved to `in_progress`), and April's, where
+    the stopped dossier is finished late, blamed nobody."""
+    at.set(2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=3, step_time_limits=[{"step": "appraise", "working_days": 1}])
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    at.set(2025, 3, 3, 9, 0)
+    await flow.to_processing(did)  # due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00
+    at.set(2025, 4, 1, 0, 10)
+    blamed = {"Phạm Văn Thẩm Định": (1, 1, {"appraise": 1})}
+    assert _officials(await _list(client, MARCH)) == blamed
+    at.set(2025, 4, 3, 9, 0)
+    await flow.act(flow.processing, did, "stop", reason="Thuộc trường hợp dừng xử lý")
+    at.set(2025, 5, 5, 9, 0)
+    march = await _list(client, MARCH)
+    assert _figures(march) == [(1, 0, 1, 1, 0)] and _officials(march) == blamed
+    april = await _list(client, APRIL)
+    assert _figures(april) == [(1, 1, 0, 1, 0)] and _officials(april) == blamed

@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.support.paging import every_item
 from tests.workflow.test_supplement_and_endings import at_local, local, set_clock
 
@@ -112,3 +114,40 @@ async def test_a_dossier_in_flight_before_the_step_was_kept_has_it_worked_out(fl
         assert cleared.rowcount == 1
     assert (await _slip(flow, did))[-1] == kept
     assert (kept["step"], kept["holder_id"], kept["allowance_working_days"]) == ("approve", str(flow.processing.id), 1)
+
+
+@pytest.mark.parametrize("workflow", ["standard", "no_fee"])
+async def test_a_stop_closes_the_step_under_way_under_its_own_name(flow, monkeypatch, workflow):
+    """The last step of a stopped dossier is on the slip (it was missing: `stop` recorded no step), named after the
+    step it ended, with that step's allowance, held by whoever stopped the dossier; nothing is under way after."""
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS, workflow=workflow)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)  # the appraisal under way, due Tue 4 Mar 17:00
+    set_clock(monkeypatch, 2025, 3, 5, 9, 0)
+    await flow.act(flow.processing, did, "stop", reason="Thuộc trường hợp dừng xử lý")
+    slip = await _slip(flow, did)
+    assert [(s["step"], s["ended_at"] is None) for s in slip] == [("reception", False), ("assign", False),
+                                                                    ("appraise", False)]
+    stopped = slip[-1]
+    assert (stopped["holder_id"], stopped["allowance_working_days"], stopped["overran"]) == (
+        str(flow.processing.id), 1, True)
+    assert at_local(stopped["due_at"]) == local(2025, 3, 4, 17, 0) and at_local(stopped["ended_at"]) == local(
+        2025, 3, 5, 9, 0)
+    entry = (await flow.history(flow.reception, did))[-1]
+    assert (entry["action"], entry["seq"], entry["details"]["step"]["step"]) == ("stop", stopped["history_seq"],
+                                                                                 "appraise")
+
+
+async def test_a_stop_during_the_approval_approves_nothing_and_is_recorded_as_that_step(flow, monkeypatch):
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    await flow.act(flow.processing, did, "appraise")  # the approval is under way
+    await flow.act(flow.approval, did, "stop", reason="Hồ sơ giả mạo")
+    stopped = (await _slip(flow, did))[-1]
+    assert (stopped["step"], stopped["holder_id"], stopped["allowance_working_days"]) == (
+        "approve", str(flow.approval.id), 1)
