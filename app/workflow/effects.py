@@ -120,10 +120,12 @@ async def resume_clock(ctx: Context) -> None:
     progress.paused_at = None
     if paused_at is None:
         return
-    steps.resume_step(progress, paused_at, ctx.now)
-    if dossier.due_at is None or dossier.finished_at is not None:
-        return  # the clock had not started (a supplement asked at reception)
+    if dossier.due_at is None or dossier.finished_at is not None:  # the clock had not started (asked at reception)
+        calendar = await load_calendar(ctx.session, _local_date(paused_at), _local_date(ctx.now) + timedelta(days=31))
+        await _resume_step(ctx, paused_at, deadlines.working_days_between(paused_at, ctx.now, calendar))
+        return
     if ctx.facts.clock_on_supplement == "restart":
+        steps.restart_step(progress, ctx.now)
         days = ctx.facts.processing_days
         calendar = await load_calendar_for_deadline(ctx.session, _local_date(ctx.now), days)
         due = deadlines.restart(ctx.now, days, calendar, saturday_until=await _saturday_until(ctx))
@@ -145,7 +147,16 @@ async def resume_clock(ctx: Context) -> None:
         progress.original_due_at = deadlines.extend_for_pause(progress.original_due_at, paused_at, ctx.now,
                                                               calendar, saturday_until=saturday_until)
     progress.paused_working_days += waited
+    await _resume_step(ctx, paused_at, waited)
     ctx.details.update(clock="pause", waited_working_days=waited, due_at=utc_text(dossier.due_at))
+
+
+async def _resume_step(ctx: Context, paused_at: datetime, waited_working_days: int) -> None:
+    """The wait comes off the step under way too, counted as for the dossier (app.workflow.steps.resume_step)."""
+    name = await steps.name_under_way(ctx.session, ctx.dossier, ctx.progress, ctx.facts)
+    await steps.resume_step(ctx.session, ctx.progress, paused_at=paused_at, resumed_at=ctx.now,
+                            allowance=steps.step_limit(ctx.facts.step_time_limits, name) if name else (None, None),
+                            waited_working_days=waited_working_days)
 
 
 async def finish(ctx: Context) -> None:

@@ -2,10 +2,11 @@
 
 A step runs from the end of the previous one (or the submission, or the start of the clock) to the action
 that completes it; time spent waiting on the applicant (a supplement) is taken out by shifting the step's
-start (`resume_step`), unless the step had overrun its allowance before the wait began. A procedure version
-may give a step an allowance in working days (until 17:00 local on the n-th working day after the step's
-start, like a deadline) or in working hours (counted inside the working day, from `WORKING_DAY_HOURS` hours
-before its end, e.g. 08:00-17:00).
+start by the working time waited (`resume_step`), unless the step had overrun its allowance before the wait
+began; a restarted clock restarts the step (`restart_step`). A procedure version may give a step an allowance
+in working days (until 17:00 local on the n-th working day after the step's start, like a deadline) or in
+working hours (counted inside the working day, from `WORKING_DAY_HOURS` hours before its end, e.g.
+08:00-17:00).
 
 The step under way is not a row. A slip row is written once, in the transaction of the history entry that
 completes the step (whose hashed details carry the same summary), and only then are its name (the action that
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -53,18 +54,27 @@ def step_limit(step_time_limits: list[Any], step: str) -> tuple[int | None, int 
     return None, None
 
 
+def _working_window(day: date) -> tuple[datetime, datetime]:
+    """When `day`'s working hours open and close (local): `WORKING_DAY_HOURS` hours up to the end of the day."""
+    end_hour = get_settings().working_day_end_hour
+    return (datetime.combine(day, time(max(0, end_hour - WORKING_DAY_HOURS)), tzinfo=LOCAL_TZ),
+            datetime.combine(day, time(end_hour), tzinfo=LOCAL_TZ))
+
+
 def add_working_hours(start: datetime, hours: int, calendar: WorkingCalendar) -> datetime:
     """The moment `hours` working hours after `start` (working hours: the working window of working days)."""
-    end_hour = get_settings().working_day_end_hour
-    start_hour = max(0, end_hour - WORKING_DAY_HOURS)
-    remaining = timedelta(hours=hours)
+    return add_working_time(start, timedelta(hours=hours), calendar)
+
+
+def add_working_time(start: datetime, amount: timedelta, calendar: WorkingCalendar) -> datetime:
+    """The moment `amount` of working time after `start` (from the next opening when `start` is outside hours)."""
+    remaining = amount
     cursor = start.astimezone(LOCAL_TZ)
-    for _ in range(hours + 400):  # at most one working day per hour, plus the longest run of days off
+    for _ in range(int(amount / timedelta(hours=1)) + 400):  # a working day per hour at most, plus days off
         day: date = cursor.date()
-        opens = datetime.combine(day, time(start_hour), tzinfo=LOCAL_TZ)
-        closes = datetime.combine(day, time(end_hour), tzinfo=LOCAL_TZ)
+        opens, closes = _working_window(day)
         if not calendar.is_working_day(day) or cursor >= closes:
-            cursor = datetime.combine(calendar.next_working_day(day), time(start_hour), tzinfo=LOCAL_TZ)
+            cursor = _working_window(calendar.next_working_day(day))[0]
             continue
         cursor = max(cursor, opens)
         if cursor + remaining <= closes:
@@ -72,6 +82,31 @@ def add_working_hours(start: datetime, hours: int, calendar: WorkingCalendar) ->
         remaining -= closes - cursor
         cursor = closes
     raise RuntimeError("working-hours arithmetic did not converge")
+
+
+def working_time_between(start: datetime, end: datetime, calendar: WorkingCalendar) -> timedelta:
+    """The working time from `start` to `end` (the parts of working days' hours between them; none if end <= start)."""
+    first, last = start.astimezone(LOCAL_TZ), end.astimezone(LOCAL_TZ)
+    total, day = timedelta(), first.date()
+    while day <= last.date():
+        if calendar.is_working_day(day):
+            opens, closes = _working_window(day)
+            total += max(timedelta(), min(closes, last) - max(opens, first))
+        day += timedelta(days=1)
+    return total
+
+
+def after_working_days(moment: datetime, days: int, calendar: WorkingCalendar) -> datetime:
+    """`moment` moved out by `days` working days: on the `days`-th working day after the day it counts for (as a
+    reception: after hours or on a day off, the next working day), at its hour, or at the opening when it did
+    not fall in that day. A deadline counted from it moves out by exactly `days` working days."""
+    if days == 0:
+        return moment
+    local = moment.astimezone(LOCAL_TZ)
+    counts_for = deadlines.effective_reception_date(moment, calendar)
+    day = calendar.add_working_days(counts_for, days)
+    at = local.time() if counts_for == local.date() else _working_window(day)[0].time()
+    return datetime.combine(day, at, tzinfo=LOCAL_TZ)
 
 
 async def step_due(session: AsyncSession, started_at: datetime, working_days: int | None,
@@ -102,18 +137,40 @@ async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str
             "due_at": clock.utc_text(due), "overran": overran}
 
 
-def resume_step(progress: DossierProgress, paused_at: datetime, resumed_at: datetime) -> None:
-    """After a supplement wait: the applicant's time comes off the step under way (its start, and so its
-    deadline, moves out by the wait), unless the step had overrun its allowance before the wait began. A deadline
-    missed already is not given back, as a dossier late before a wait stays late (app.workflow.progress): the
-    step keeps the deadline it missed, so whenever it is judged (the slip, the late list of a period that ended
-    before the wait) it had overrun by then. Shifted, a deadline missed in March moved into April once the
-    applicant answered in May, and March's list stopped blaming the step's holder."""
-    if progress.step_started_at is None:
+async def resume_step(session: AsyncSession, progress: DossierProgress, *, allowance: tuple[int | None, int | None],
+                      paused_at: datetime, resumed_at: datetime, waited_working_days: int) -> None:
+    """After a supplement wait (the dossier's clock paused, or not started yet), the applicant's time comes off the
+    step under way as it comes off the dossier: its start, and so its deadline, moves out by the working days the
+    dossier's due date moves by (`waited_working_days`: app.workflow.deadlines.extend_for_pause), or, for an
+    allowance in working hours, by the working hours waited. Moved by the wall-clock wait instead, a step could
+    start again on a Sunday (its days then counted from Monday) and fall due a working day later than the law's
+    count gives the dossier; an hours step answered at the weekend got back the weekend's hours too.
+
+    Unless the step had overrun its allowance before the wait began. A deadline missed already is not given
+    back, as a dossier late before a wait stays late (app.workflow.progress): the step keeps the deadline it
+    missed, so whenever it is judged (the slip, the late list of a period that ended before the wait) it had
+    overrun by then. Moved, a deadline missed in March went into April once the applicant answered in May, and
+    March's list stopped blaming the step's holder."""
+    started = progress.step_started_at
+    if started is None or (progress.step_due_at is not None and progress.step_due_at < paused_at):
         return
-    if progress.step_due_at is not None and progress.step_due_at < paused_at:
-        return
-    progress.step_started_at += resumed_at - paused_at
+    working_days, hours = allowance
+    calendar = await load_calendar(session, started.astimezone(LOCAL_TZ).date() - timedelta(days=1),
+                                   resumed_at.astimezone(LOCAL_TZ).date() + timedelta(days=31))
+    if hours and not working_days:
+        waited = working_time_between(paused_at, resumed_at, calendar)
+        moved = add_working_time(started, waited, calendar) if waited else started
+    else:
+        moved = after_working_days(started, waited_working_days, calendar)
+    progress.step_started_at = moved.astimezone(UTC)
+
+
+def restart_step(progress: DossierProgress, resumed_at: datetime) -> None:
+    """Under the restart rule the dossier is received anew when the supplement arrives, with all its processing
+    days again: the step under way starts again then, with its whole allowance (and, like the dossier's
+    lateness, an overrun before the wait is judged no more)."""
+    if progress.step_started_at is not None:
+        progress.step_started_at = resumed_at
 
 
 def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> list[str]:
