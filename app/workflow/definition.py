@@ -3,7 +3,9 @@
 A definition lists states (each with its national status code, Circular 22/2019/TT-BTTTT) and actions (the
 states they leave from, the state they reach, who may take them, what they require, which guards must hold,
 which effects follow). `$previous` returns to the state held before the current one (after a supplement);
-`$same` keeps the state (sub-steps and apologies are recorded without a state change).
+`$same` keeps the state (sub-steps and apologies are recorded without a state change). A step effect names the
+step of the process control slip the action completes; `{step: $under_way}` completes whichever step is under
+way, under its own name (an action that ends the process from any step, e.g. a stop).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ NoticeKind = Literal["receipt", "supplement_request", "refusal", "payment_reques
                      "result", "returned", "stop"]
 SAME = "$same"
 PREVIOUS = "$previous"
+UNDER_WAY = "$under_way"
 
 
 class NoticeEffect(BaseModel):
@@ -45,6 +48,18 @@ class ObligationEffect(BaseModel):
 class StepEffect(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     step: str
+
+    @field_validator("step")
+    @classmethod
+    def _known_placeholder(cls, step: str) -> str:
+        if step.startswith("$") and step != UNDER_WAY:
+            raise ValueError(f"a step is named, or is {UNDER_WAY!r}")
+        return step
+
+    @property
+    def named(self) -> str | None:
+        """The step's own name; None for `$under_way` (the name is the step's that is under way)."""
+        return None if self.step == UNDER_WAY else self.step
 
 
 Effect = SimpleEffect | NoticeEffect | ObligationEffect | StepEffect
@@ -151,7 +166,7 @@ class WorkflowDefinition(BaseModel):
     def step_names(self) -> frozenset[str]:
         """The internal process steps its actions record (what a version's step_time_limits may name)."""
         return frozenset(effect.step for action in self.actions.values() for effect in action.effects
-                         if isinstance(effect, StepEffect))
+                         if isinstance(effect, StepEffect) and effect.named)
 
     def national_code(self, state: str) -> int:
         return self.states[state].national_code

@@ -100,7 +100,8 @@ async def start_clock(ctx: Context) -> None:
 
 
 async def pause_clock(ctx: Context) -> None:
-    # The wait starts now whether or not the clock runs yet: it also comes off the current step's time.
+    # The wait starts now whether or not the clock runs yet: it also comes off the current step's time (unless that
+    # step has overrun already: app.workflow.steps.resume_step).
     ctx.progress.paused_at = ctx.now
     original_due = ctx.progress.original_due_at or ctx.dossier.due_at
     if ctx.progress.late_since is None and original_due is not None and original_due < ctx.now:
@@ -119,11 +120,12 @@ async def resume_clock(ctx: Context) -> None:
     progress.paused_at = None
     if paused_at is None:
         return
-    if progress.step_started_at is not None:
-        progress.step_started_at += ctx.now - paused_at
-    if dossier.due_at is None or dossier.finished_at is not None:
-        return  # the clock had not started (a supplement asked at reception)
+    if dossier.due_at is None or dossier.finished_at is not None:  # the clock had not started (asked at reception)
+        calendar = await load_calendar(ctx.session, _local_date(paused_at), _local_date(ctx.now) + timedelta(days=31))
+        await _resume_step(ctx, paused_at, deadlines.working_days_between(paused_at, ctx.now, calendar))
+        return
     if ctx.facts.clock_on_supplement == "restart":
+        steps.restart_step(progress, ctx.now)
         days = ctx.facts.processing_days
         calendar = await load_calendar_for_deadline(ctx.session, _local_date(ctx.now), days)
         due = deadlines.restart(ctx.now, days, calendar, saturday_until=await _saturday_until(ctx))
@@ -145,7 +147,16 @@ async def resume_clock(ctx: Context) -> None:
         progress.original_due_at = deadlines.extend_for_pause(progress.original_due_at, paused_at, ctx.now,
                                                               calendar, saturday_until=saturday_until)
     progress.paused_working_days += waited
+    await _resume_step(ctx, paused_at, waited)
     ctx.details.update(clock="pause", waited_working_days=waited, due_at=utc_text(dossier.due_at))
+
+
+async def _resume_step(ctx: Context, paused_at: datetime, waited_working_days: int) -> None:
+    """The wait comes off the step under way too, counted as for the dossier (app.workflow.steps.resume_step)."""
+    name = await steps.name_under_way(ctx.session, ctx.dossier, ctx.progress, ctx.facts)
+    await steps.resume_step(ctx.session, ctx.progress, paused_at=paused_at, resumed_at=ctx.now,
+                            allowance=steps.step_limit(ctx.facts.step_time_limits, name) if name else (None, None),
+                            waited_working_days=waited_working_days)
 
 
 async def finish(ctx: Context) -> None:
@@ -240,14 +251,26 @@ async def step(ctx: Context, name: str) -> None:
     elif name == "appraise":
         # A new appraisal after the approval is not what was approved: the result waits for approval again.
         ctx.progress.approved = False
+    await _close_step(ctx, name)
+    if name == "approve":
+        ctx.progress.approved = True
+
+
+async def close_under_way(ctx: Context) -> None:
+    """`{step: $under_way}`: the action ends whichever step is under way (a stop), recorded under that step's name
+    and allowance but with none of what the action of that name does (a stop during the approval approves
+    nothing). A dossier with no step under way records the step under the action's own name."""
+    name = await steps.name_under_way(ctx.session, ctx.dossier, ctx.progress, ctx.facts)
+    await _close_step(ctx, name or ctx.plan.action)
+
+
+async def _close_step(ctx: Context, name: str) -> None:
     started = ctx.progress.step_started_at or ctx.dossier.received_at or ctx.dossier.submitted_at or ctx.now
     ctx.details["step"] = await steps.close_step(
         ctx.session, dossier_id=ctx.dossier.id, agency_code=ctx.dossier.agency_code, step=name,
         history_seq=ctx.seq, holder=ctx.actor, started_at=started, ended_at=ctx.now,
         step_time_limits=ctx.facts.step_time_limits)
     ctx.progress.step_started_at = ctx.now
-    if name == "approve":
-        ctx.progress.approved = True
 
 
 async def obligation(ctx: Context, stage: Any) -> None:
@@ -320,4 +343,4 @@ async def run(ctx: Context, effect: Effect) -> None:
     elif isinstance(effect, ObligationEffect):
         await obligation(ctx, effect.obligation)
     elif isinstance(effect, StepEffect):
-        await step(ctx, effect.step)
+        await (step(ctx, effect.named) if effect.named else close_under_way(ctx))

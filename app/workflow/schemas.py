@@ -141,8 +141,9 @@ class StepOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    step: str = Field(description="The step, named after the action that completed it; for the step under way, "
-                                  "the one the dossier is expected to complete next.")
+    step: str = Field(description="The step, named after the action that completed it (a stop ends the step "
+                                  "under way: that step's name, its history entry the stop's); for the step under "
+                                  "way, the one the dossier is expected to complete next.")
     history_seq: int | None = Field(description="The history entry that completed the step; null while under way.")
     holder_id: uuid.UUID | None = Field(description="Who held the dossier: whoever completed the step; for the "
                                                     "step under way, the official it is assigned to (null before "

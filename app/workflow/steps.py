@@ -2,14 +2,16 @@
 
 A step runs from the end of the previous one (or the submission, or the start of the clock) to the action
 that completes it; time spent waiting on the applicant (a supplement) is taken out by shifting the step's
-start. A procedure version may give a step an allowance in working days (until 17:00 local on the n-th
-working day after the step's start, like a deadline) or in working hours (counted inside the working day,
-from `WORKING_DAY_HOURS` hours before its end, e.g. 08:00-17:00).
+start by the working time waited (`resume_step`), unless the step had overrun its allowance before the wait
+began; a restarted clock restarts the step (`restart_step`). A procedure version may give a step an allowance
+in working days (until 17:00 local on the n-th working day after the step's start, like a deadline) or in
+working hours (counted inside the working day, from `WORKING_DAY_HOURS` hours before its end, e.g.
+08:00-17:00).
 
 The step under way is not a row. A slip row is written once, in the transaction of the history entry that
 completes the step (whose hashed details carry the same summary), and only then are its name (the action that
-completed it: an appraisal may be skipped, a step may end in a supplement request), its holder (whoever
-completed it) and its end known. So the step under way is derived from the progress row, which the engine
+completed it: an appraisal may be skipped; a stop ends the step under way, under that step's name), its holder
+(whoever completed it) and its end known. So the step under way is derived from the progress row, which the engine
 changes under the dossier's lock anyway: its start (`step_started_at`), its name and own deadline
 (`step_under_way`, `step_due_at`, set after every transition by `begin_next_step`) and its holder, the official
 the dossier is assigned to (`assignee_id`; nobody is named before the assignment, nor once processing is over).
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -52,18 +54,27 @@ def step_limit(step_time_limits: list[Any], step: str) -> tuple[int | None, int 
     return None, None
 
 
+def _working_window(day: date) -> tuple[datetime, datetime]:
+    """When `day`'s working hours open and close (local): `WORKING_DAY_HOURS` hours up to the end of the day."""
+    end_hour = get_settings().working_day_end_hour
+    return (datetime.combine(day, time(max(0, end_hour - WORKING_DAY_HOURS)), tzinfo=LOCAL_TZ),
+            datetime.combine(day, time(end_hour), tzinfo=LOCAL_TZ))
+
+
 def add_working_hours(start: datetime, hours: int, calendar: WorkingCalendar) -> datetime:
     """The moment `hours` working hours after `start` (working hours: the working window of working days)."""
-    end_hour = get_settings().working_day_end_hour
-    start_hour = max(0, end_hour - WORKING_DAY_HOURS)
-    remaining = timedelta(hours=hours)
+    return add_working_time(start, timedelta(hours=hours), calendar)
+
+
+def add_working_time(start: datetime, amount: timedelta, calendar: WorkingCalendar) -> datetime:
+    """The moment `amount` of working time after `start` (from the next opening when `start` is outside hours)."""
+    remaining = amount
     cursor = start.astimezone(LOCAL_TZ)
-    for _ in range(hours + 400):  # at most one working day per hour, plus the longest run of days off
+    for _ in range(int(amount / timedelta(hours=1)) + 400):  # a working day per hour at most, plus days off
         day: date = cursor.date()
-        opens = datetime.combine(day, time(start_hour), tzinfo=LOCAL_TZ)
-        closes = datetime.combine(day, time(end_hour), tzinfo=LOCAL_TZ)
+        opens, closes = _working_window(day)
         if not calendar.is_working_day(day) or cursor >= closes:
-            cursor = datetime.combine(calendar.next_working_day(day), time(start_hour), tzinfo=LOCAL_TZ)
+            cursor = _working_window(calendar.next_working_day(day))[0]
             continue
         cursor = max(cursor, opens)
         if cursor + remaining <= closes:
@@ -71,6 +82,31 @@ def add_working_hours(start: datetime, hours: int, calendar: WorkingCalendar) ->
         remaining -= closes - cursor
         cursor = closes
     raise RuntimeError("working-hours arithmetic did not converge")
+
+
+def working_time_between(start: datetime, end: datetime, calendar: WorkingCalendar) -> timedelta:
+    """The working time from `start` to `end` (the parts of working days' hours between them; none if end <= start)."""
+    first, last = start.astimezone(LOCAL_TZ), end.astimezone(LOCAL_TZ)
+    total, day = timedelta(), first.date()
+    while day <= last.date():
+        if calendar.is_working_day(day):
+            opens, closes = _working_window(day)
+            total += max(timedelta(), min(closes, last) - max(opens, first))
+        day += timedelta(days=1)
+    return total
+
+
+def after_working_days(moment: datetime, days: int, calendar: WorkingCalendar) -> datetime:
+    """`moment` moved out by `days` working days: on the `days`-th working day after the day it counts for (as a
+    reception: after hours or on a day off, the next working day), at its hour, or at the opening when it did
+    not fall in that day. A deadline counted from it moves out by exactly `days` working days."""
+    if days == 0:
+        return moment
+    local = moment.astimezone(LOCAL_TZ)
+    counts_for = deadlines.effective_reception_date(moment, calendar)
+    day = calendar.add_working_days(counts_for, days)
+    at = local.time() if counts_for == local.date() else _working_window(day)[0].time()
+    return datetime.combine(day, at, tzinfo=LOCAL_TZ)
 
 
 async def step_due(session: AsyncSession, started_at: datetime, working_days: int | None,
@@ -101,6 +137,42 @@ async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str
             "due_at": clock.utc_text(due), "overran": overran}
 
 
+async def resume_step(session: AsyncSession, progress: DossierProgress, *, allowance: tuple[int | None, int | None],
+                      paused_at: datetime, resumed_at: datetime, waited_working_days: int) -> None:
+    """After a supplement wait (the dossier's clock paused, or not started yet), the applicant's time comes off the
+    step under way as it comes off the dossier: its start, and so its deadline, moves out by the working days the
+    dossier's due date moves by (`waited_working_days`: app.workflow.deadlines.extend_for_pause), or, for an
+    allowance in working hours, by the working hours waited. Moved by the wall-clock wait instead, a step could
+    start again on a Sunday (its days then counted from Monday) and fall due a working day later than the law's
+    count gives the dossier; an hours step answered at the weekend got back the weekend's hours too.
+
+    Unless the step had overrun its allowance before the wait began. A deadline missed already is not given
+    back, as a dossier late before a wait stays late (app.workflow.progress): the step keeps the deadline it
+    missed, so whenever it is judged (the slip, the late list of a period that ended before the wait) it had
+    overrun by then. Moved, a deadline missed in March went into April once the applicant answered in May, and
+    March's list stopped blaming the step's holder."""
+    started = progress.step_started_at
+    if started is None or (progress.step_due_at is not None and progress.step_due_at < paused_at):
+        return
+    working_days, hours = allowance
+    calendar = await load_calendar(session, started.astimezone(LOCAL_TZ).date() - timedelta(days=1),
+                                   resumed_at.astimezone(LOCAL_TZ).date() + timedelta(days=31))
+    if hours and not working_days:
+        waited = working_time_between(paused_at, resumed_at, calendar)
+        moved = add_working_time(started, waited, calendar) if waited else started
+    else:
+        moved = after_working_days(started, waited_working_days, calendar)
+    progress.step_started_at = moved.astimezone(UTC)
+
+
+def restart_step(progress: DossierProgress, resumed_at: datetime) -> None:
+    """Under the restart rule the dossier is received anew when the supplement arrives, with all its processing
+    days again: the step under way starts again then, with its whole allowance (and, like the dossier's
+    lateness, an overrun before the wait is judged no more)."""
+    if progress.step_started_at is not None:
+        progress.step_started_at = resumed_at
+
+
 def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> list[str]:
     """The steps recorded by the actions leaving `state`, in the definition's order (an action guarded by
     `approved` only once the dossier is approved)."""
@@ -108,7 +180,7 @@ def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> l
     for action in definition.actions.values():
         if state not in action.from_states or ("approved" in action.guards and not approved):
             continue
-        names += [e.step for e in action.effects if isinstance(e, StepEffect) and e.step not in names]
+        names += [e.step for e in action.effects if isinstance(e, StepEffect) and e.named and e.step not in names]
     return names
 
 
@@ -182,19 +254,26 @@ async def _worked_out_name(session: AsyncSession, dossier: Dossier, progress: Do
                      closed=await _last_closed(session, dossier.id), current=None)
 
 
+async def name_under_way(session: AsyncSession, dossier: Dossier, progress: DossierProgress,
+                         facts: VersionFacts) -> str | None:
+    """The name of the step under way: kept on the progress row, or, for a dossier not moved since its submission
+    (or since before migration 0024), worked out as a transition would have named it."""
+    if progress.step_under_way is not None:
+        return progress.step_under_way
+    return await _worked_out_name(session, dossier, progress, facts)
+
+
 async def step_under_way(session: AsyncSession, dossier: Dossier, facts: VersionFacts) -> OpenStep | None:
-    """The dossier's step under way, if the agency holds one. A dossier not moved since its submission (or since
-    before migration 0024) has no name kept for it: it is worked out here as a transition would."""
+    """The dossier's step under way, if the agency holds one."""
     progress = await session.get(DossierProgress, dossier.id)
     if progress is None or progress.step_started_at is None:
         return None
-    name, due = progress.step_under_way, progress.step_due_at
+    name = await name_under_way(session, dossier, progress, facts)
     if name is None:
-        name = await _worked_out_name(session, dossier, progress, facts)
-        if name is None:
-            return None
-        due = await step_due(session, progress.step_started_at, *step_limit(facts.step_time_limits, name))
+        return None
     working_days, hours = step_limit(facts.step_time_limits, name)
+    due = (progress.step_due_at if progress.step_under_way is not None
+           else await step_due(session, progress.step_started_at, working_days, hours))
     holder = progress.assignee_id if dossier.finished_at is None else None
     measured = progress.paused_at or clock.now()
     return OpenStep(step=name, holder_id=holder, holder_name=await _holder_name(session, holder),

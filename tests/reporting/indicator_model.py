@@ -112,7 +112,7 @@ class Timeline:
     apologised_when_finished: bool = False
     appraisal: tuple[datetime, bool] | None = None  # (when, overran its allowance)
     # The deadline of the appraisal while under way: from the assignment, then from each supplement answered
-    # (its start moves out by the wait). Empty without an allowance.
+    # (its start moves out by the working days waited, unless it had overrun). Empty without an allowance.
     appraisal_due: list[tuple[datetime, datetime]] = field(default_factory=list)
     assigned_at: datetime | None = None
     rating: tuple[datetime, int] | None = None
@@ -234,14 +234,20 @@ class Planner:
                 return t  # never answered: waiting on the applicant for good
             answered = step("supplement", wait)
             state(answered, "processing")
-            appraise_start += answered - asked
+            # The appraisal's start moves out by the working days waited, as the due date does, unless it had
+            # overrun before the wait; a restarted clock restarts it (app.workflow.steps.resume_step).
+            waited = self.cal.between(self.cal.effective(asked), self.cal.effective(answered))
+            if rule == "restart":
+                appraise_start = answered
+            elif not (t.appraisal_due and t.appraisal_due[-1][1] < asked):
+                appraise_start = datetime.combine(self.cal.add(appraise_start.date(), waited),
+                                                  appraise_start.timetz())
             if allowance is not None:
                 t.appraisal_due.append((answered, self.cal.due(appraise_start, allowance)))
             if rule == "restart":
                 t.received_at.append((answered, answered))
                 current_due = due = self.cal.due(answered, days)
             else:
-                waited = self.cal.between(self.cal.effective(asked), self.cal.effective(answered))
                 paused_days += waited
                 due = end_of(self.cal.add(due.date(), waited))
                 current_due = end_of(self.cal.add(current_due.date(), waited))
@@ -415,6 +421,8 @@ def late_list(timelines: list[Timeline], start: date, end: date, now: datetime,
                 row["apologised"] += t.apologised(now)
         if t.appraisal and t.appraisal[0] <= now and start <= t.appraisal[0].astimezone(LOCAL_TZ).date() <= end:
             person["handled"].add(t.index)
+        if finished_in and t.finished is not None and t.finished[1] == "stopped":
+            person["handled"].add(t.index)  # they stop it: the stop completes the step under way (the slip)
         if late:  # the processing official held the appraisal and is every dossier's assignee
             blamed = False
             if t.appraisal and t.appraisal[0] <= now and t.appraisal[1]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.reporting.late import public_cache
 from tests.reporting.conftest import PDF
+from tests.support.paging import every_item
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
 APRIL = {"from": "2025-04-01", "to": "2025-04-30"}
@@ -136,3 +137,53 @@ async def test_the_step_under_way_when_march_ended_is_named_by_the_slip_once_com
     assert _figures(march) == [(1, 0, 1, 1, 0)]
     # (Measured now, the March list blamed the assignee for holding it in the step under way in May.)
     assert _officials(march) == {"Nguyễn Văn Duyệt": (1, 1, {"in_progress": 1})}
+
+
+async def test_a_supplement_wait_after_march_does_not_give_back_a_step_deadline_missed_in_march(client, flow, at):
+    """The step under way had overrun its allowance before March ended; a supplement wait in April and May must
+    not move its deadline past the end of March (it was: the wait shifted the step's start, and with it a deadline
+    already missed, so the March list stopped blaming its holder once the applicant answered)."""
+    at.set(2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=3, clock_on_supplement="pause",
+                                step_time_limits=[{"step": "appraise", "working_days": 1}])
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    at.set(2025, 3, 3, 9, 0)
+    await flow.to_processing(did)  # due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00
+    at.set(2025, 4, 1, 0, 10)
+    blamed = {"Phạm Văn Thẩm Định": (1, 1, {"appraise": 1})}
+    assert _officials(await _list(client, MARCH)) == blamed
+    at.set(2025, 4, 2, 9, 0)
+    await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    at.set(2025, 5, 6, 9, 0)
+    file_id = await flow.upload_supplement(citizen, did)
+    await flow.act(citizen, did, "supplement", attachments=[file_id])
+    assert _officials(await _list(client, MARCH)) == blamed
+    at.set(2025, 5, 7, 9, 0)
+    await flow.act(flow.processing, did, "appraise")  # the slip records the step that overran in March
+    assert _officials(await _list(client, MARCH)) == blamed
+    [*_, appraisal] = [s for s in await every_item(client, f"/v1/dossiers/{did}/steps", flow.reception.headers)
+                       if s["step"] == "appraise"]
+    assert (appraisal["due_at"], appraisal["overran"]) == ("2025-03-04T10:00:00Z", True)
+
+
+async def test_a_stop_after_march_ends_the_step_that_overran_in_march_and_april_blames_it_too(client, flow, at):
+    """A stop closes the step under way on the slip like any action that ends a step. It used to record none: the
+    March list then stopped naming the step that overran (its holder moved to `in_progress`), and April's, where
+    the stopped dossier is finished late, blamed nobody."""
+    at.set(2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=3, step_time_limits=[{"step": "appraise", "working_days": 1}])
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    at.set(2025, 3, 3, 9, 0)
+    await flow.to_processing(did)  # due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00
+    at.set(2025, 4, 1, 0, 10)
+    blamed = {"Phạm Văn Thẩm Định": (1, 1, {"appraise": 1})}
+    assert _officials(await _list(client, MARCH)) == blamed
+    at.set(2025, 4, 3, 9, 0)
+    await flow.act(flow.processing, did, "stop", reason="Thuộc trường hợp dừng xử lý")
+    at.set(2025, 5, 5, 9, 0)
+    march = await _list(client, MARCH)
+    assert _figures(march) == [(1, 0, 1, 1, 0)] and _officials(march) == blamed
+    april = await _list(client, APRIL)
+    assert _figures(april) == [(1, 1, 0, 1, 0)] and _officials(april) == blamed

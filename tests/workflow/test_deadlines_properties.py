@@ -98,3 +98,34 @@ def test_pauses_never_shorten_a_deadline(received: datetime, n: int, pause_after
     longer = deadlines.extend_for_pause(due, paused_from, resumed_at + timedelta(days=1), calendar,
                                         saturday_until=saturday_until)
     assert longer >= extended
+
+
+@given(started=MOMENTS, n=st.integers(min_value=1, max_value=30), waited=st.integers(min_value=0, max_value=60),
+       calendar=calendars())
+def test_a_step_moved_out_by_the_working_days_waited_falls_due_as_a_paused_due_date_moves(
+        started: datetime, n: int, waited: int, calendar: WorkingCalendar) -> None:
+    """After a supplement wait a step's start moves out by the working days the dossier's due date moves by
+    (app.workflow.steps.resume_step): its deadline then moves exactly as `extend_for_pause` moves a due date,
+    whatever day and hour the step began (a weekend, a holiday, after hours)."""
+    from app.workflow.steps import after_working_days
+
+    moved = after_working_days(started, waited, calendar)
+    due = deadlines.due_at(started, n, calendar)
+    local_due = due.astimezone(LOCAL_TZ)
+    expected = datetime.combine(calendar.add_working_days(local_due.date(), waited), local_due.timetz())
+    assert deadlines.due_at(moved, n, calendar) == expected
+    assert moved >= started and (waited == 0 or calendar.is_working_day(moved.astimezone(LOCAL_TZ).date()))
+
+
+@given(started=MOMENTS, used=st.integers(min_value=0, max_value=60 * 60), waited=st.integers(min_value=0,
+       max_value=60 * 60), hours=st.integers(min_value=1, max_value=60), calendar=calendars())
+def test_a_step_allowed_in_hours_gets_back_exactly_the_working_time_waited(
+        started: datetime, used: int, waited: int, hours: int, calendar: WorkingCalendar) -> None:
+    from app.workflow.steps import add_working_hours, add_working_time, working_time_between
+
+    paused = add_working_time(started, timedelta(minutes=used), calendar)
+    resumed = add_working_time(paused, timedelta(minutes=waited), calendar)
+    assert working_time_between(paused, resumed, calendar) == timedelta(minutes=waited)
+    moved = add_working_time(started, timedelta(minutes=waited), calendar)
+    assert add_working_hours(moved, hours, calendar) == add_working_time(
+        started, timedelta(minutes=waited, hours=hours), calendar)

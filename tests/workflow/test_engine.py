@@ -30,6 +30,13 @@ def test_both_definitions_ship_and_differ() -> None:
     assert "request_payment" not in definitions()["no_fee"].actions
 
 
+def test_the_steps_a_version_may_give_an_allowance_are_named_ones() -> None:
+    # A stop ends whichever step is under way (`{step: $under_way}`): no allowance can be given to the placeholder.
+    for definition in definitions().values():
+        assert definition.step_names == {"reception", "assign", "appraise", "approve", "issue_result",
+                                         "return_result"}
+
+
 def test_every_state_maps_to_its_national_code() -> None:
     for definition in definitions().values():
         for state, spec in definition.states.items():
@@ -134,6 +141,7 @@ def _broken(tmp_path: Path, mutate) -> WorkflowDefinition:  # type: ignore[no-un
      "not reachable"),
     (lambda d: d["actions"]["receive"].update(automatic=True), "automatic action must be a system action"),
     (lambda d: d["actions"]["confirm_payment"].update(guards=[]), "automatic action must be a system action"),
+    (lambda d: d["actions"]["stop"].update(effects=[{"step": "$under_wey"}, "finish"]), "is '\\$under_way'"),
 ])
 def test_broken_definitions_are_refused(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError, match=message):
