@@ -50,15 +50,10 @@ def _duplicates(entries: list[Any], section: str) -> list[dict[str, Any]]:
     return errors
 
 
-async def _existing(session: AsyncSession) -> tuple[dict[str, Agency], dict[str, Field],
-                                                    dict[str, list[ProcedureVersion]]]:
+async def _existing(session: AsyncSession) -> tuple[dict[str, Agency], dict[str, Field]]:
     agencies = {a.code: a for a in (await session.execute(select(Agency))).scalars()}
     fields = {f.code: f for f in (await session.execute(select(Field))).scalars()}
-    versions: dict[str, list[ProcedureVersion]] = {}
-    for v in (await session.execute(select(ProcedureVersion).where(
-            ProcedureVersion.status != VersionStatus.draft))).scalars():
-        versions.setdefault(v.procedure_code, []).append(v)
-    return agencies, fields, versions
+    return agencies, fields
 
 
 async def _owners(session: AsyncSession, doc: schemas.CatalogueDocument, fields: dict[str, Field],
@@ -111,7 +106,8 @@ def _parent_cycles(agencies: dict[str, Agency], entries: list[schemas.AgencyIn])
 async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.CatalogueDocument,
                    ) -> list[dict[str, Any]]:
     """Every problem of the document against the current catalogue (empty: safe to apply)."""
-    agencies, fields, versions = await _existing(session)
+    agencies, fields = await _existing(session)
+    versions = await _versions(session, doc)
     if editor is not None:
         _check_permissions(editor, doc, await _owners(session, doc, fields))
     errors = _duplicates(doc.agencies, "agencies") + _duplicates(doc.fields, "fields")
@@ -184,7 +180,7 @@ def _parents_first(entries: list[schemas.AgencyIn]) -> list[schemas.AgencyIn]:
 async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schemas.ImportSummary:
     """Write a validated document (call validate() first, in the same transaction)."""
     summary = schemas.ImportSummary()
-    agencies, fields, _ = await _existing(session)
+    agencies, fields = await _existing(session)
     for entry in _parents_first(doc.agencies):
         data = entry.model_dump()
         agency = agencies.get(entry.code)
@@ -214,7 +210,7 @@ async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schema
                 await refresh_search_extra(session, field_code=f.code)
     await session.flush()
     now = clock.now()
-    timelines = import_plan.timelines_for(doc.procedures, await _locked_versions(session, doc))
+    timelines = import_plan.timelines_for(doc.procedures, await _versions(session, doc, lock=True))
     ends = import_plan.entry_ends(doc.procedures)
     for i, procedure_entry in enumerate(doc.procedures):
         await _apply_procedure(session, procedure_entry, ends[i], timelines[procedure_entry.code], now, summary,
@@ -222,22 +218,23 @@ async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schema
     return summary
 
 
-async def _locked_versions(session: AsyncSession, doc: schemas.CatalogueDocument,
-                           ) -> dict[str, list[ProcedureVersion]]:
-    """Lock the procedures the document names (in code order: two imports never wait on each other crosswise),
-    then read their versions afresh. A version published since validate() read them (its publisher locks the
-    procedure too) is then planned against: the entry it overlaps is refused (409 below) instead of written
-    beside it. A version an entry writes with an end (`valid_to`) is stored retired, so no unique index would
-    catch that overlap (a second published row would be)."""
+async def _versions(session: AsyncSession, doc: schemas.CatalogueDocument, *, lock: bool = False,
+                    ) -> dict[str, list[ProcedureVersion]]:
+    """The non-draft versions of the procedures the document names. With `lock` (apply()), the procedures are
+    locked first (in code order: two imports never wait on each other crosswise) and the versions read afresh:
+    a version published since validate() read them (its publisher locks the procedure too) is then planned
+    against, and the entry it overlaps refused (409) instead of written beside it. A version an entry writes with
+    an end (`valid_to`) is stored retired, so no unique index would catch that overlap."""
     codes = sorted({entry.code for entry in doc.procedures})
-    await session.execute(select(Procedure.code).where(Procedure.code.in_(codes)).order_by(Procedure.code)
-                          .with_for_update())
-    found: dict[str, list[ProcedureVersion]] = {}
-    for version in (await session.execute(
-            select(ProcedureVersion).where(ProcedureVersion.procedure_code.in_(codes),
+    stmt = (select(ProcedureVersion).where(ProcedureVersion.procedure_code.in_(codes),
                                            ProcedureVersion.status != VersionStatus.draft)
-            .order_by(ProcedureVersion.procedure_code, ProcedureVersion.version)
-            .execution_options(populate_existing=True))).scalars():
+            .order_by(ProcedureVersion.procedure_code, ProcedureVersion.version))
+    if lock:
+        await session.execute(select(Procedure.code).where(Procedure.code.in_(codes)).order_by(Procedure.code)
+                              .with_for_update())
+        stmt = stmt.execution_options(populate_existing=True)
+    found: dict[str, list[ProcedureVersion]] = {}
+    for version in (await session.execute(stmt)).scalars():
         found.setdefault(version.procedure_code, []).append(version)
     return found
 
