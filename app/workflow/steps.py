@@ -247,8 +247,7 @@ async def _worked_out_name(session: AsyncSession, dossier: Dossier, progress: Do
                            facts: VersionFacts) -> str | None:
     """The step under way of a dossier that has none kept, as `begin_next_step` would have named it."""
     definition = definitions().get(facts.workflow)
-    if definition is None or next_step(definition, dossier.state, progress.previous_state, progress.approved,
-                                       closed=None, current=None) is None:
+    if definition is None:
         return None
     return next_step(definition, dossier.state, progress.previous_state, progress.approved,
                      closed=await _last_closed(session, dossier.id), current=None)
