@@ -40,6 +40,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         from app.core import metrics  # local: metrics imports settings lazily
+        from app.core.logging import access_line  # local: app.core.logging imports this module
         from app.core.problems import problem_body
 
         method = scope["method"]
@@ -87,8 +88,7 @@ class RequestContextMiddleware:
             duration = time.perf_counter() - started
             route = route_template(scope)
             metrics.observe_request(method, route, status, duration)
-            log.info("request", extra={"method": method, "route": route, "path": scope.get("path"),
-                                       "status": status, "duration_ms": round(duration * 1000, 2)})
+            access_line(request_id, method, route, scope["path"], status, round(duration * 1000, 2))
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 
@@ -214,3 +215,53 @@ async def test_head_is_answered_like_get_without_a_body(client: httpx.AsyncClien
     assert head.headers["content-type"] == get.headers["content-type"]
     assert head.headers["content-length"] == get.headers["content-length"]
     assert (await client.head("/v1/no-such-thing")).status_code == 404
+
+
+async def test_access_line_is_the_same_json_with_or_without_the_direct_path(
+        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The access line skips the logging module when configure_logging's handler alone writes it; with any other
+    # handler on the root logger (here a capturing one) the ordinary record is made. Both give the same object.
+    from app.core.logging import configure_logging
+
+    configure_logging("INFO")
+    stream = _capture_root_stream()
+    access = logging.getLogger("app.access")
+    monkeypatch.setattr(access, "info", lambda *a, **k: pytest.fail("the direct path made a log record"))
+    await client.get("/healthz?x=1", headers={"x-request-id": "req-1.a"})
+    direct = _access_lines(stream.getvalue())[-1]
+    monkeypatch.undo()
+
+    captured: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    monkeypatch.setattr(capture, "emit", captured.append)
+    logging.root.addHandler(capture)
+    try:
+        await client.get("/healthz?x=1", headers={"x-request-id": "req-1.a"})
+    finally:
+        logging.root.removeHandler(capture)
+    through_logging = _access_lines(stream.getvalue())[-1]
+    assert [r.getMessage() for r in captured if r.name == "app.access"] == ["request"]
+    for line in (direct, through_logging):
+        line.pop("ts"), line.pop("duration_ms")
+    assert direct == through_logging == {
+        "level": "INFO", "logger": "app.access", "msg": "request", "request_id": "req-1.a",
+        "method": "GET", "route": "/healthz", "path": "/healthz", "status": 200}
+    assert len(_access_lines(stream.getvalue())) == 2  # one line per request, either way
+
+    configure_logging("WARNING")  # below INFO: no access line at all
+    quiet = _capture_root_stream()
+    await client.get("/healthz")
+    assert _access_lines(quiet.getvalue()) == []
+    configure_logging("INFO")
+
+
+def _capture_root_stream() -> io.StringIO:
+    handler = logging.root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.stream = stream = io.StringIO()
+    return stream
+
+
+def _access_lines(text: str) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in text.splitlines()]
+    return [line for line in lines if line["logger"] == "app.access"]
