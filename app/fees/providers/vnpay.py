@@ -71,6 +71,9 @@ REFUND_REFUSED = frozenset({"02", "03", "91", "95", "97"})
 # querydr's vnp_TransactionStatus. Only 02 says the payment failed; the others (04 reversed: the bank debited the
 # payer but VNPAY did not complete it; 05, 06, 09: refund states; 07: held as suspected fraud) say money may have
 # moved or be held, so nothing is concluded from them: reconciliation asks again, for a day past the expiry.
+# These codes, querydr's vnp_ResponseCode (00, 02, 03, 91, 94, 97, 99) and the refund's (REFUND_REFUSED, with 94
+# "already being refunded" and 99 "other" not refusals) are VNPAY's sandbox tables, checked against the same tables
+# in the widely used `vnpay` npm library (src/constants/response-map.constant.ts).
 QUERY_STATES: dict[str, ProviderState] = {"00": "succeeded", "01": "pending", "02": "failed"}
 
 log = logging.getLogger("app.fees.providers.vnpay")
