@@ -2,10 +2,12 @@
 
 Import checks the whole document first (shape, duplicates, references, permissions, validity dates) and
 reports every error with its JSON pointer; only a clean document is written, in the caller's transaction.
-An entry whose content equals the procedure's published version, or that names a version already recorded
-(same content, valid_from and valid_to), changes nothing, so re-importing a file is a no-op. A changed entry
-becomes a new version published at its `valid_from` (default: now), retiring the previous one; an entry with a
-`valid_to` ends there without a successor (the published version itself, when the content is the same).
+An entry whose content equals a recorded version names it (app.catalogue.import_plan.named_slot) and changes
+nothing when its dates are the recorded ones or valid_from is left out, so re-importing a file is a no-op. Its
+valid_to ends the published version there without a successor (a retirement); another valid_from moves a version
+not yet in force to that later start, its predecessor ending there instead (a rescheduling, counted apart), and
+is refused (422 on valid_from) for a version in force, whose start is history. A changed entry becomes a new
+version published at its `valid_from` (default: now), retiring the previous one, and ends at its `valid_to`.
 
 A procedure's entries are taken in document order, each from a later `valid_from`. Export writes, for each
 procedure, the version in force now and those scheduled after it (a publication with a future valid_from keeps
@@ -14,7 +16,6 @@ its predecessor in force until then), so export -> import reproduces what applie
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -123,9 +124,7 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
     for i, f in enumerate(doc.fields):
         if f.agency_code and f.agency_code not in agency_codes:
             errors.append(field_error(["body", "fields", i, "agency_code"], f"unknown agency {f.agency_code!r}"))
-    now = clock.now()
-    timelines = import_plan.timelines_for(doc.procedures, versions)
-    ends = import_plan.entry_ends(doc.procedures)
+    placed = import_plan.DocumentPlan.of(doc.procedures, versions, clock.now())
     for i, entry in enumerate(doc.procedures):
         loc: list[str | int] = ["body", "procedures", i]
         if entry.agency_code not in agency_codes:
@@ -145,18 +144,16 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
         if steps:
             errors.append(field_error([*loc, "step_time_limits"], steps))
         if i in out_of_order:
-            continue  # its validity is not placed: the error above says why
-        timeline = timelines[entry.code]
-        step = import_plan.plan(timeline, content, entry, ends[i], now)
+            placed.skip(i)  # its validity is not placed: the error above says why
+            continue
+        step = placed.plan(i, content)
         if isinstance(step, import_plan.Refused):
             errors.append(field_error([*loc, step.field], step.msg))
         else:
-            import_plan.advance(timeline, step, content, _entry_label(i))
+            placed.advance(i, step, content)
+    errors += [field_error(["body", "procedures", i, refused.field], refused.msg)
+               for i, refused in placed.unmet_ends()]
     return errors
-
-
-def _entry_label(index: int) -> str:
-    return f"the entry at /procedures/{index}"
 
 
 def _parents_first(entries: list[schemas.AgencyIn]) -> list[schemas.AgencyIn]:
@@ -209,12 +206,11 @@ async def apply(session: AsyncSession, doc: schemas.CatalogueDocument) -> schema
                 await session.flush()
                 await refresh_search_extra(session, field_code=f.code)
     await session.flush()
-    now = clock.now()
-    timelines = import_plan.timelines_for(doc.procedures, await _versions(session, doc, lock=True))
-    ends = import_plan.entry_ends(doc.procedures)
-    for i, procedure_entry in enumerate(doc.procedures):
-        await _apply_procedure(session, procedure_entry, ends[i], timelines[procedure_entry.code], now, summary,
-                               _entry_label(i))
+    placed = import_plan.DocumentPlan.of(doc.procedures, await _versions(session, doc, lock=True), clock.now())
+    for i in range(len(doc.procedures)):
+        await _apply_procedure(session, placed, i, summary)
+    if placed.unmet_ends():  # validate() found none, so a version changed meanwhile
+        raise _changed_meanwhile()
     return summary
 
 
@@ -239,14 +235,19 @@ async def _versions(session: AsyncSession, doc: schemas.CatalogueDocument, *, lo
     return found
 
 
-async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure, until: datetime | None,
-                           timeline: list[import_plan.Slot], now: datetime, summary: schemas.ImportSummary,
-                           label: str) -> None:
+def _changed_meanwhile() -> ProblemError:
+    return ProblemError("conflict", "The catalogue changed during the import; nothing was imported. Run it again.")
+
+
+async def _apply_procedure(session: AsyncSession, placed: import_plan.DocumentPlan, index: int,
+                           summary: schemas.ImportSummary) -> None:
+    entry = placed.entries[index]
     data = resolved_content(entry)
-    step = import_plan.plan(timeline, data, entry, until, now)
+    step = placed.plan(index, data)
     if isinstance(step, import_plan.Refused):  # validate() passed, so a version was published meanwhile
-        raise ProblemError("conflict", "The catalogue changed during the import; nothing was imported. Run it again.")
+        raise _changed_meanwhile()
     if step.action == "unchanged":
+        placed.advance(index, step, data)
         summary.unchanged += 1
         return
     procedure = (await session.execute(select(Procedure).where(Procedure.code == entry.code)
@@ -256,13 +257,17 @@ async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure
         session.add(procedure)
         await session.flush()
         summary.procedures_created += 1
+    if step.action == "reschedule":
+        await _reschedule(session, procedure, placed, index, step, data, summary)
+        return
+    timeline = placed.timeline(index)
     current = import_plan.published_slot(timeline)
     retiring = current.row if current is not None else None
-    slot = import_plan.advance(timeline, step, data, label)
+    slot = placed.advance(index, step, data)
     if current is not None and retiring is not None:
         retiring.status, retiring.valid_to = VersionStatus.retired, current.valid_to
         await session.flush()  # retire first: the partial unique index sees one published row at a time
-    if slot is None:  # the published version itself ends, with no successor
+    if step.action == "retire":  # the published version itself ends, with no successor
         await _retired(session, procedure, summary, retiring)
         return
     latest = (await session.execute(select(ProcedureVersion.version).where(
@@ -283,10 +288,35 @@ async def _apply_procedure(session: AsyncSession, entry: schemas.ImportProcedure
         await _retired(session, procedure, summary, version)
 
 
+async def _reschedule(session: AsyncSession, procedure: Procedure, placed: import_plan.DocumentPlan, index: int,
+                      step: import_plan.Step, data: dict[str, Any], summary: schemas.ImportSummary) -> None:
+    """Move a version not yet in force to its entry's new valid_from; the version it takes over from (the event's
+    `previous_version`) now ends there, as publishing it there would have ended it, and an entry's valid_to ends
+    it, as a retirement does. The event keeps the start it had: the schedule, unlike history, may change."""
+    assert step.slot is not None and step.slot.row is not None  # a recorded version: stored, or written above
+    version, moved_from = step.slot.row, step.slot.valid_from
+    before = import_plan.taken_over(placed.timeline(index), step.slot)
+    placed.advance(index, step, data)
+    if before is not None and before.row is not None:
+        before.row.valid_to = before.valid_to
+    version.valid_from = step.slot.valid_from
+    if step.end is not None:
+        version.status, version.valid_to = VersionStatus.retired, step.slot.valid_to
+    await session.flush()
+    summary.versions_rescheduled += 1
+    previous = before.row.version if before is not None and before.row is not None else None
+    await emit(session, "procedure.rescheduled", aggregate_type="procedure", aggregate_id=procedure.id,
+               payload={"code": procedure.code, "version": version.version,
+                        "valid_from": clock.utc_text(version.valid_from),
+                        "previous_valid_from": clock.utc_text(moved_from), "previous_version": previous})
+    if step.end is not None:
+        await _retired(session, procedure, summary, version)
+
+
 async def _retired(session: AsyncSession, procedure: Procedure, summary: schemas.ImportSummary,
                    version: ProcedureVersion | None) -> None:
     """Count and announce a version ended without a successor, as versions.retire() announces it."""
-    assert version is not None  # a retire step always has the published version to end
+    assert version is not None  # a retire step always names the published version
     summary.versions_retired += 1
     await emit(session, "procedure.retired", aggregate_type="procedure", aggregate_id=procedure.id,
                payload={"code": procedure.code, "version": version.version,

@@ -20,10 +20,11 @@ def sample_document() -> dict[str, Any]:
 
 def describe(summary: ImportSummary) -> str:
     retired = f"versions retired {summary.versions_retired}, " if summary.versions_retired else ""
+    moved = f"versions rescheduled {summary.versions_rescheduled}, " if summary.versions_rescheduled else ""
     return (f"agencies +{summary.agencies_created}/~{summary.agencies_updated}, "
             f"fields +{summary.fields_created}/~{summary.fields_updated}, "
             f"procedures +{summary.procedures_created}, versions published {summary.versions_published}, "
-            f"{retired}unchanged {summary.unchanged}")
+            f"{retired}{moved}unchanged {summary.unchanged}")
 
 
 async def load_sample() -> str:

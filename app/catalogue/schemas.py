@@ -350,9 +350,12 @@ class ImportSummary(BaseModel):
     procedures_created: int = 0
     versions_published: int = 0
     versions_retired: int = 0
+    # Versions not yet in force whose valid_from an entry moved (the version before them now ends there).
+    versions_rescheduled: int = 0
     unchanged: int = 0
 
     @property
     def changed(self) -> bool:
         return any((self.agencies_created, self.agencies_updated, self.fields_created, self.fields_updated,
-                    self.procedures_created, self.versions_published, self.versions_retired))
+                    self.procedures_created, self.versions_published, self.versions_retired,
+                    self.versions_rescheduled))
