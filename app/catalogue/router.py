@@ -205,6 +205,16 @@ async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDe
     return _version_out(response, await versions.retire(session, editor, code, n, valid_to, if_match=if_match))
 
 
+@router.post("/v1/procedures/{code}/versions/{n}/cancel", response_model=ProcedureOut,
+             responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "conflict"))
+async def catalogue_cancel_publication(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
+                                       response: Response, if_match: IfMatch = None) -> ProcedureOut:
+    """Cancel a publication scheduled for later (`valid_from` still ahead): the version is a draft again, to correct
+    and publish anew, and the version in force stays in force as it was before the publication (409 `conflict`
+    for a draft, or a version in force or ended). If-Match required, as for `publish`."""
+    return _version_out(response, await versions.cancel(session, editor, code, n, if_match=if_match))
+
+
 @router.get("/v1/catalogue/export", response_model=CatalogueDocument)
 async def catalogue_export(editor: EditorDep, session: ReadSessionDep) -> CatalogueDocument:
     """Agencies, fields and procedures in the import format (for catalogue editors): per procedure, the version in

@@ -1,4 +1,5 @@
-"""Procedure versions: draft -> published (valid_from) -> retired (valid_to).
+"""Procedure versions: draft -> published (valid_from) -> retired (valid_to); a publication scheduled for later can
+be cancelled (back to draft) until it starts.
 
 Publishing retires the previous published version at the new version's valid_from, in one transaction. The
 procedure row is locked first (SELECT ... FOR UPDATE on PostgreSQL; SQLite write transactions are already
@@ -265,6 +266,47 @@ async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
     await session.flush()
     await emit(session, "procedure.retired", aggregate_type="procedure", aggregate_id=procedure.id,
                payload={"code": code, "version": number, "valid_to": clock.utc_text(end)})
+    return version
+
+
+async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, *,
+                 if_match: str | None) -> ProcedureVersion:
+    """Call back a publication scheduled for later: the version, never in force (so no dossier was filed under
+    it), is a draft again, and the version it was to take over from (the one ending at its start) stays in force
+    as it was before: until the start of the version scheduled after it, or with no end. Without this, a
+    scheduled version with a mistake could only be followed by another one, and the mistake would still come
+    into force for a while. If-Match required."""
+    procedure = await _procedure_for_update(session, code)
+    version = await get_version(session, code, number)
+    if version is None:
+        raise not_found("procedure version")
+    require_edit(editor, version.agency_code)
+    check_if_match(version.revision, if_match, "procedure version")
+    now = clock.now()
+    if version.status == VersionStatus.draft:
+        raise ProblemError("conflict", f"Version {number} is a draft; there is no publication to cancel.")
+    if version.valid_from is None or version.valid_from <= now:
+        raise ProblemError("conflict", f"Version {number} is in force or was; only a publication scheduled for "
+                           "later can be cancelled (retire a version in force instead).")
+    previous = (await session.execute(select(ProcedureVersion).where(
+        ProcedureVersion.procedure_code == code, ProcedureVersion.valid_to == version.valid_from,
+        ProcedureVersion.status == VersionStatus.retired))).scalars().first()
+    cancelled_from, end = version.valid_from, version.valid_to
+    # Its end is where the version scheduled after it starts, or its own retirement (nothing takes over then).
+    successor = end is not None and bool(await session.scalar(select(func.count()).select_from(ProcedureVersion).where(
+        ProcedureVersion.procedure_code == code, ProcedureVersion.valid_from == end,
+        ProcedureVersion.status != VersionStatus.draft)))
+    version.status, version.valid_from, version.valid_to = VersionStatus.draft, None, None
+    await session.flush()  # a draft first: the partial unique index sees one published row at a time
+    if previous is not None:
+        # Back as it was before the publication: until the next scheduled version, or with no end at all.
+        previous.valid_to = end if successor else None
+        previous.status = VersionStatus.retired if successor else VersionStatus.published
+    procedure.updated_at = now
+    await session.flush()
+    await emit(session, "procedure.publication_cancelled", aggregate_type="procedure", aggregate_id=procedure.id,
+               payload={"code": code, "version": number, "valid_from": clock.utc_text(cancelled_from),
+                        "version_in_force": previous.version if previous is not None else None})
     return version
 
 
