@@ -242,15 +242,22 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
     return version
 
 
-async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
-                 valid_to: datetime | None = None, *, if_match: str | None) -> ProcedureVersion:
-    """Withdraw the published version from `valid_to` (default now); `if_match` required, as for `publish`."""
+async def _version_to_change(session: AsyncSession, editor: Editor, code: str, number: int,
+                             if_match: str | None) -> tuple[Procedure, ProcedureVersion]:
+    """The procedure (locked) and its version `number`, which `editor` may change and `if_match` names."""
     procedure = await _procedure_for_update(session, code)
     version = await get_version(session, code, number)
     if version is None:
         raise not_found("procedure version")
     require_edit(editor, version.agency_code)
     check_if_match(version.revision, if_match, "procedure version")
+    return procedure, version
+
+
+async def retire(session: AsyncSession, editor: Editor, code: str, number: int,
+                 valid_to: datetime | None = None, *, if_match: str | None) -> ProcedureVersion:
+    """Withdraw the published version from `valid_to` (default now); `if_match` required, as for `publish`."""
+    procedure, version = await _version_to_change(session, editor, code, number, if_match)
     if version.status == VersionStatus.retired and version.valid_to is not None and version.valid_to > clock.now():
         raise ProblemError("conflict", f"Version {number} already ends at {version.valid_to.isoformat()}, when "
                            "the version published after it takes over.")
@@ -276,12 +283,7 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
     as it was before: until the start of the version scheduled after it, or with no end. Without this, a
     scheduled version with a mistake could only be followed by another one, and the mistake would still come
     into force for a while. If-Match required."""
-    procedure = await _procedure_for_update(session, code)
-    version = await get_version(session, code, number)
-    if version is None:
-        raise not_found("procedure version")
-    require_edit(editor, version.agency_code)
-    check_if_match(version.revision, if_match, "procedure version")
+    procedure, version = await _version_to_change(session, editor, code, number, if_match)
     now = clock.now()
     if version.status == VersionStatus.draft:
         raise ProblemError("conflict", f"Version {number} is a draft; there is no publication to cancel.")
