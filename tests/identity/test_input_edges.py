@@ -76,3 +76,19 @@ async def test_control_characters_in_account_text_are_refused(client: httpx.Asyn
     response = await client.patch("/v1/accounts/me", json={"address": "1 Trần Phú\x00"}, headers=citizen.headers)
     assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "address"]
     assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["address"] is None
+
+
+async def test_a_phone_or_citizen_id_with_a_trailing_newline_is_refused(client: httpx.AsyncClient,
+                                                                      accounts: Accounts) -> None:
+    # The identifiers' patterns ended in `$`, which also matches before a final newline: the phone number was stored
+    # with it (and sent on to the SMS provider so).
+    citizen = await accounts.citizen()
+    response = await client.patch("/v1/accounts/me", json={"phone": "0912345678\n"}, headers=citizen.headers)
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "phone"]
+    assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["phone"] is None
+    organisation = await accounts.organisation()
+    response = await client.post("/v1/accounts/me/representatives", json={"citizen_id": f"{citizen.citizen_id}\n"},
+                                 headers=organisation.headers)
+    problem = expect_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "citizen_id"]
+    assert "12-digit" in problem["errors"][0]["msg"], problem
