@@ -149,6 +149,9 @@ async def test_request_id_is_generated_when_absent_and_unsafe_ones_replaced(clie
     assert len(generated.headers["x-request-id"]) == 32
     unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+    # Echoed in a response header: a final newline passed the pattern's `$`.
+    newline = await client.get("/healthz", headers={"X-Request-ID": "req-1\n"})
+    assert len(newline.headers["x-request-id"]) == 32
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
