@@ -48,3 +48,6 @@ def without_controls(allowed: str = "\n\r\t") -> AfterValidator:
 
 
 PLAIN = without_controls()
+# One line of text: a name, or a filter value such as an agency code in a query (a NUL reached the database, where
+# SQLite matched nothing and PostgreSQL refused it with a 422 naming no parameter).
+ONE_LINE = without_controls("")
