@@ -43,8 +43,9 @@ def legible_text(value: str, allowed: str = "\n\t") -> str:
 
 
 def without_controls(allowed: str = "\n\r\t") -> AfterValidator:
-    """The validator of plain_text, for Annotated[str, ...] types."""
-    return AfterValidator(lambda value: plain_text(value, allowed))
+    """The validator of plain_text, for Annotated[str, ...] types; None passes, for Annotated[str | None, ...] (a
+    null agency_code in a resync body was a TypeError, a 500)."""
+    return AfterValidator(lambda value: value if value is None else plain_text(value, allowed))
 
 
 PLAIN = without_controls()
