@@ -27,6 +27,7 @@ from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
+from app.core.text import ONE_LINE
 from app.identity.deps import Principal, official_or_client
 
 # A version number; bounded so that absurd path values are a 422, not a database integer overflow.
@@ -41,7 +42,8 @@ EditorDep = Annotated[Principal, official_or_client(roles=("agency_admin",), sco
 
 @router.get("/v1/agencies", response_model=Page[AgencyOut], responses=problems("validation_error"))
 async def catalogue_list_agencies(session: ReadSessionDep, page: PageDep,
-                                  parent: Annotated[str | None, Query(max_length=64)] = None) -> Page[AgencyOut]:
+                                  parent: Annotated[str | None, Query(max_length=64), ONE_LINE] = None,
+                                  ) -> Page[AgencyOut]:
     rows, cursor = await service.list_agencies(session, page, parent=parent)
     return Page(items=[AgencyOut.model_validate(a) for a in rows], next_cursor=cursor)
 
@@ -63,7 +65,7 @@ async def catalogue_get_agency(code: str, session: ReadSessionDep, response: Res
 
 @router.get("/v1/fields", response_model=Page[FieldOut], responses=problems("validation_error"))
 async def catalogue_list_fields(session: ReadSessionDep, page: PageDep,
-                                agency: Annotated[str | None, Query(max_length=64)] = None) -> Page[FieldOut]:
+                                agency: Annotated[str | None, Query(max_length=64), ONE_LINE] = None) -> Page[FieldOut]:
     rows, cursor = await service.list_fields(session, page, agency=agency)
     return Page(items=[FieldOut.model_validate(f) for f in rows], next_cursor=cursor)
 
@@ -73,8 +75,8 @@ async def catalogue_search_procedures(
     session: ReadSessionDep,
     page: PageDep,
     q: Annotated[str | None, Query(max_length=200, description="Words, with or without Vietnamese accents.")] = None,
-    agency: Annotated[str | None, Query(max_length=64)] = None,
-    field: Annotated[str | None, Query(max_length=64)] = None,
+    agency: Annotated[str | None, Query(max_length=64), ONE_LINE] = None,
+    field: Annotated[str | None, Query(max_length=64), ONE_LINE] = None,
     online_level: OnlineLevel | None = None,
     channel: Literal["online", "desk", "post"] | None = None,
     applicant_kind: Literal["citizen", "organisation"] | None = None,

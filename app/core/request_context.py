@@ -13,7 +13,7 @@ from starlette.routing import compile_path, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")  # fullmatch: `$` let a final newline through
 
 log = logging.getLogger("app.access")
 
@@ -49,7 +49,7 @@ class RequestContextMiddleware:
             # as the GET it stands for and drop the body below; headers, Content-Length included, stay the GET's.
             scope = {**scope, "method": "GET"}
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
         _request_id.set(request_id)
         started = time.perf_counter()
         status = 500

@@ -15,6 +15,18 @@ def has_control_characters(value: str, allowed: str = "") -> bool:
     return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
 
 
+def is_valid_unicode(value: str) -> bool:
+    """Whether UTF-8 can carry `value`. Python's JSON parser turns `"\\ud800"` into a lone surrogate, which no
+    database driver can send: SQLite's raised UnicodeEncodeError (a 500), PostgreSQL's refused the parameter.
+    Pydantic's constrained strings refuse one already; text that reaches the database another way (a cursor, a
+    token claim) is checked with this."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def plain_text(value: str, allowed: str = "\n\r\t") -> str:
     """`value` when it has no control characters but those `allowed`; else ValueError (a 422 on the field)."""
     if has_control_characters(value, allowed):
@@ -31,8 +43,12 @@ def legible_text(value: str, allowed: str = "\n\t") -> str:
 
 
 def without_controls(allowed: str = "\n\r\t") -> AfterValidator:
-    """The validator of plain_text, for Annotated[str, ...] types."""
-    return AfterValidator(lambda value: plain_text(value, allowed))
+    """The validator of plain_text, for Annotated[str, ...] types; None passes, for Annotated[str | None, ...] (a
+    null agency_code in a resync body was a TypeError, a 500)."""
+    return AfterValidator(lambda value: value if value is None else plain_text(value, allowed))
 
 
 PLAIN = without_controls()
+# One line of text: a name, or a filter value such as an agency code in a query (a NUL reached the database, where
+# SQLite matched nothing and PostgreSQL refused it with a 422 naming no parameter).
+ONE_LINE = without_controls("")

@@ -250,7 +250,10 @@ ActingDep = Annotated[Acting, Depends(current_acting)]
 
 # --- level of assurance ---------------------------------------------------------------------------------------
 
-_LEVEL = re.compile(r"(\d+)$")
+# A level is the trailing ASCII digits, at most nine of them: `\d+` also took other scripts' digits (`٣` counted
+# as level 3), and a token whose acr ended in 4,300 digits or more failed int() with a 500. `\Z`, not `$`, which
+# also matches before a final newline.
+_LEVEL = re.compile(r"([0-9]{1,9})\Z")
 
 
 def acr_satisfies(acr: str | None, required: str) -> bool:

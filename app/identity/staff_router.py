@@ -15,6 +15,7 @@ from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found
 from app.core.routing import include_flat
+from app.core.text import ONE_LINE
 from app.identity import staff
 from app.identity.deps import AdminDep, Principal, official
 from app.identity.models import Account, AccountKind
@@ -48,7 +49,8 @@ async def create_official(caller: AgencyAdminDep, body: OfficialIn, idem: Idempo
 
 @officials.get("", summary="Officials (an agency admin sees its own agency only)")
 async def list_officials(caller: AgencyAdminDep, page: PageDep, session: ReadSessionDep,
-                         agency_code: Annotated[str | None, Query(max_length=64)] = None) -> Page[OfficialOut]:
+                         agency_code: Annotated[str | None, Query(max_length=64), ONE_LINE] = None,
+                         ) -> Page[OfficialOut]:
     rows, cursor = await staff.list_officials(session, caller, page, agency_code)
     return Page(items=[OfficialOut.model_validate(a) for a in rows], next_cursor=cursor)
 

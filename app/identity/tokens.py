@@ -28,7 +28,7 @@ from jose.exceptions import ExpiredSignatureError, JWKError, JWSError, JWTClaims
 
 from app.core.problems import ProblemError
 from app.core.settings import Settings, get_settings
-from app.core.text import has_control_characters
+from app.core.text import has_control_characters, is_valid_unicode
 
 log = logging.getLogger("app.identity.tokens")
 
@@ -251,9 +251,11 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject:
             raise unauthorized("token_invalid", "The token has no subject.")
         # The subject is stored (identities.subject, 255 characters) and looked up on every request: one that
-        # cannot be stored was a 422 at registration on PostgreSQL and silently kept on SQLite.
-        if len(subject) > MAX_SUBJECT_LENGTH or has_control_characters(subject):
-            raise unauthorized("token_invalid", "The token's subject is too long or has control characters.")
+        # cannot be stored was a 422 at registration on PostgreSQL and silently kept on SQLite; a lone surrogate
+        # (`"\ud800"` in the token's JSON) was a 500 on SQLite.
+        if len(subject) > MAX_SUBJECT_LENGTH or has_control_characters(subject) or not is_valid_unicode(subject):
+            raise unauthorized("token_invalid", "The token's subject is too long, has control characters or is not "
+                                                "valid Unicode.")
         return claims
 
     @staticmethod

@@ -120,7 +120,8 @@ class SyncReplayOut(BaseModel):
 
 
 class SyncResync(Strict):
-    agency_code: Annotated[str | None, StringConstraints(min_length=1, max_length=64)] = Field(
+    # A filter value: a NUL reached the database (nothing matched on SQLite, a 422 naming no field on PostgreSQL).
+    agency_code: Annotated[str | None, StringConstraints(min_length=1, max_length=64), without_controls("")] = Field(
         default=None, description="Only this agency's dossiers (default: every agency).")
     after: uuid.UUID | None = Field(default=None, description="Continue after this dossier id (`next_after` of "
                                                                 "the previous answer).")

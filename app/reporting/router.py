@@ -17,6 +17,7 @@ from app.core.openapi import problems
 from app.core.pagination import PageDep
 from app.core.problems import not_found, validation_problem
 from app.core.ratelimit import public_limiter, rate_limited
+from app.core.text import ONE_LINE
 from app.dossiers.access import Viewer, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.identity.deps import ActingDep, ApplicantDep, Principal, official, official_or_client
@@ -77,8 +78,9 @@ async def get_indicators(
     request: Request,
     caller: ReportReader,
     session: ReadSessionDep,
-    agency: Annotated[str | None, Query(max_length=64, description="Agency code (with the agencies under it).")] = None,
-    procedure: Annotated[str | None, Query(max_length=64, description="Procedure code.")] = None,
+    agency: Annotated[str | None, Query(max_length=64, description="Agency code (with the agencies under it)."),
+                      ONE_LINE] = None,
+    procedure: Annotated[str | None, Query(max_length=64, description="Procedure code."), ONE_LINE] = None,
     start: Annotated[LocalDay | None, Query(alias="from", description="First day (local), default the 1st of "
                                                                       "the current month.")] = None,
     end: Annotated[LocalDay | None, Query(alias="to",
@@ -137,7 +139,8 @@ async def get_public_indicators(request: Request, session: ReadSessionDep,
 async def get_public_late_dossiers(
     session: ReadSessionDep,
     page: PageDep,
-    agency: Annotated[str | None, Query(max_length=64, description="Agency code (with those under it).")] = None,
+    agency: Annotated[str | None, Query(max_length=64, description="Agency code (with those under it)."),
+                      ONE_LINE] = None,
     start: Annotated[LocalDay | None, Query(alias="from",
                                             description="First day, default the 1st of this month.")] = None,
     end: Annotated[LocalDay | None, Query(alias="to", description="Last day, inclusive; default today.")] = None,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.text import PLAIN
+
 GroupName = Literal["transparency", "progress", "online_service", "digitisation", "satisfaction"]
 GroupBy = Literal["agency", "procedure", "month"]
 # Months of the electronic one-stop era (years 2000-2099): year 0 has no calendar.
@@ -116,7 +118,9 @@ class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    # Read by the agency's officials: text people read, without control characters (a NUL was stored by SQLite and
+    # refused by PostgreSQL with a 422 naming no field).
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), PLAIN] | None = None
 
 
 class RatingOut(BaseModel):

@@ -150,6 +150,9 @@ async def test_request_id_is_generated_when_absent_and_unsafe_ones_replaced(clie
     assert len(generated.headers["x-request-id"]) == 32
     unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+    # Echoed in a response header: a final newline passed the pattern's `$`.
+    newline = await client.get("/healthz", headers={"X-Request-ID": "req-1\n"})
+    assert len(newline.headers["x-request-id"]) == 32
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
@@ -197,13 +200,27 @@ async def test_undecodable_body_is_422_not_400(scratch_client: httpx.AsyncClient
 
 async def test_values_the_database_refuses_are_422(client: httpx.AsyncClient) -> None:
     # A NUL character passes HTTP validation but PostgreSQL refuses it in text; a forged cursor has the wrong type.
-    nul = await client.get("/v1/agencies", params={"parent": "a\x00b"})
-    assert nul.status_code in (200, 422), nul.text
+    nul = await client.get("/v1/agencies/a%00b")
+    assert nul.status_code in (404, 422), nul.text
     from app.core.pagination import encode_cursor
 
     forged = await client.get("/v1/agencies", params={"cursor": encode_cursor([12345])})
     assert forged.status_code == 422, forged.text
     assert forged.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("/v1/agencies", "parent"), ("/v1/fields", "agency"), ("/v1/procedures", "agency"), ("/v1/procedures", "field"),
+    ("/v1/officials", "agency_code"), ("/v1/reports/indicators", "agency"), ("/v1/reports/indicators", "procedure"),
+    ("/v1/public/late-dossiers", "agency")])
+async def test_a_code_filter_with_a_control_character_is_a_422_on_the_parameter(client: httpx.AsyncClient, accounts,  # type: ignore[no-untyped-def]
+                                                                             path: str, name: str) -> None:
+    # The NUL reached the database: SQLite matched nothing (an empty list, or 404), PostgreSQL refused it with a 422
+    # naming no parameter.
+    admin = await accounts.admin()
+    response = await client.get(path, params={name: "000.00.12\x00H01"}, headers=admin.headers)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["errors"]] == [["query", name]]
 
 
 async def test_head_is_answered_like_get_without_a_body(client: httpx.AsyncClient) -> None:

@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.problems import ProblemError
-from tests.support.edges import forged_cursor
+from tests.support.edges import expect_problem, forged_cursor
 
 
-@given(st.lists(st.one_of(st.integers(), st.text(max_size=20),
+# Sort keys are stored values: their text holds no NUL (PostgreSQL stores none).
+@given(st.lists(st.one_of(st.integers(), st.text(st.characters(exclude_characters="\x00"), max_size=20),
                           st.datetimes(timezones=st.just(UTC)), st.uuids()), min_size=1, max_size=3))
 def test_cursor_round_trips(values: list[object]) -> None:
     assert decode_cursor(encode_cursor(values), len(values)) == values
@@ -48,3 +49,14 @@ async def test_a_cursor_integer_beyond_64_bits_is_422(client, accounts, dossiers
     response = await client.get(f"/v1/dossiers/{draft['id']}/notifications?cursor={forged_cursor([10**30])}",
                                 headers=citizen.headers)
     assert response.status_code == 422 and response.json()["code"] == "validation_error", response.text
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\x00b"], ids=["lone_surrogate", "nul"])
+async def test_a_cursor_text_no_database_can_store_is_422(client, catalogue, text):
+    # The lists keyed by a code compared the cursor's text with stored codes: a lone surrogate (`"\ud800"` in the
+    # cursor's JSON) was a 500 on SQLite, and either was refused by PostgreSQL without naming the cursor.
+    await catalogue.procedure("P1")  # an agency, a field and a procedure to page over
+    for path in ("/v1/agencies", "/v1/fields", "/v1/procedures"):
+        response = await client.get(path, params={"cursor": forged_cursor([text])})
+        assert expect_problem(response, 422, "validation_error")["errors"] == [
+            {"loc": ["query", "cursor"], "msg": "invalid cursor"}], path

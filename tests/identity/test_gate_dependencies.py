@@ -138,6 +138,10 @@ async def test_required_assurance_level(scratch: httpx.AsyncClient, accounts: Ac
     (None, "", True), (None, "2", False), ("2", "2", True), ("3", "2", True), ("1", "2", False),
     ("urn:vneid:loa:3", "urn:vneid:loa:2", True), ("urn:vneid:loa:1", "urn:vneid:loa:2", False),
     ("other:3", "urn:vneid:loa:2", False), ("high", "high", True), ("low", "high", False),
+    pytest.param("9" * 4400, "2", False, id="4400_digits"),  # a level no int() takes: was a 500
+    ("\u0663", "2", False), ("loa:\u0663", "loa:2", False),  # ٣, an Arabic-Indic three, is no level
+    ("loa:000000003", "loa:2", True), pytest.param("loa:" + "0" * 20 + "3", "loa:2", False, id="21_digits"),
+    pytest.param("2\n", "2", False, id="final_newline"),
 ])
 def test_acr_levels(acr: str | None, required: str, ok: bool) -> None:
     assert acr_satisfies(acr, required) is ok

@@ -38,7 +38,9 @@ async def test_concurrent_registrations_of_one_number_link_to_one_account(client
         assert await session.scalar(select(func.count()).select_from(Identity)) == 6
 
 
-@pytest.mark.parametrize("subject", ["s" * 256, "citizen\x00one"])
+# A lone surrogate (`"\ud800"` in the token's JSON) was a 500 on SQLite and a 422 on PostgreSQL.
+@pytest.mark.parametrize("subject", ["s" * 256, "citizen\x00one", "citizen\ud800one"],
+                         ids=["too_long", "nul", "lone_surrogate"])
 async def test_a_subject_that_cannot_be_stored_is_token_invalid(client: httpx.AsyncClient,
                                                                 idp: TestIdentityProvider, subject: str) -> None:
     token = idp.citizen_token(random_citizen_id(), subject=subject)
@@ -74,3 +76,19 @@ async def test_control_characters_in_account_text_are_refused(client: httpx.Asyn
     response = await client.patch("/v1/accounts/me", json={"address": "1 Trần Phú\x00"}, headers=citizen.headers)
     assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "address"]
     assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["address"] is None
+
+
+async def test_a_phone_or_citizen_id_with_a_trailing_newline_is_refused(client: httpx.AsyncClient,
+                                                                      accounts: Accounts) -> None:
+    # The identifiers' patterns ended in `$`, which also matches before a final newline: the phone number was stored
+    # with it (and sent on to the SMS provider so).
+    citizen = await accounts.citizen()
+    response = await client.patch("/v1/accounts/me", json={"phone": "0912345678\n"}, headers=citizen.headers)
+    assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "phone"]
+    assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["phone"] is None
+    organisation = await accounts.organisation()
+    response = await client.post("/v1/accounts/me/representatives", json={"citizen_id": f"{citizen.citizen_id}\n"},
+                                 headers=organisation.headers)
+    problem = expect_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "citizen_id"]
+    assert "12-digit" in problem["errors"][0]["msg"], problem

@@ -123,6 +123,12 @@ async def test_resync_rejects_bad_input(client, accounts) -> None:  # type: igno
     for body in ({"limit": 0}, {"limit": 5001}, {"after": "not-a-uuid"}, {"agency_code": ""}, {"extra": 1}):
         response = await client.post("/v1/integration/sync/resync", json=body, headers=admin.headers)
         assert response.status_code == 422 and response.json()["code"] == "validation_error", body
+    # Checked before the portal's switch is read (it is off here): a NUL reached the database as a filter.
+    nul = await client.post("/v1/integration/sync/resync", json={"agency_code": "000.00.12\x00H01"},
+                            headers=admin.headers)
+    assert nul.status_code == 422 and [e["loc"] for e in nul.json()["errors"]] == [["body", "agency_code"]], nul.text
+    unset = await client.post("/v1/integration/sync/resync", json={"agency_code": None}, headers=admin.headers)
+    assert unset.status_code == 409 and unset.json()["code"] == "portal_disabled", unset.text  # every agency
 
 
 async def test_the_command_resyncs_every_agency_in_batches(client, accounts, dossiers,  # type: ignore[no-untyped-def]

@@ -1,8 +1,10 @@
-"""Report period edges a careless integrator reaches: each a clear 422, never a 500."""
+"""Report period edges and rating text a careless client sends: each a clear 422, never a 500."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.reporting.conftest import finish
 
 
 @pytest.mark.parametrize("params", [{"from": "9999-12-01", "to": "9999-12-31"}, {"from": "9999-12-31"}])
@@ -38,3 +40,20 @@ async def test_an_unknown_procedure_filter_is_a_404_not_a_report_of_zeros(client
     assert typo.status_code == 404 and typo.json()["code"] == "not_found", typo.text
     found = await client.get("/v1/reports/indicators", params={"procedure": known}, headers=admin.headers)
     assert found.status_code == 200 and found.json()["procedure"] == known
+
+
+@pytest.mark.parametrize("comment", ["Hơi\x00chậm", "Hơi chậm\x1b[31m"], ids=["nul", "escape"])
+async def test_a_rating_comment_with_control_characters_is_a_422_on_the_comment(client, flow, comment):
+    # Officials read the comment: a NUL was stored by SQLite and refused by PostgreSQL with a 422 naming no field.
+    code = await flow.procedure(processing_days=5)
+    citizen, dossier = await flow.submitted(code)
+    await flow.to_processing(dossier["id"])
+    await finish(flow, dossier["id"])
+    await flow.act(flow.reception, dossier["id"], "return_result", delivery={"method": "online"})
+    url = f"/v1/dossiers/{dossier['id']}/rating"
+    refused = await client.post(url, headers=citizen.headers, json={"score": 3, "comment": comment})
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["errors"]] == [["body", "comment"]]
+    assert (await client.get(url, headers=citizen.headers)).status_code == 404
+    lines = await client.post(url, headers=citizen.headers, json={"score": 4, "comment": "Nhanh.\nCảm ơn"})
+    assert lines.status_code == 201 and lines.json()["comment"] == "Nhanh.\nCảm ơn", lines.text
