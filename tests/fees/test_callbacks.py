@@ -54,6 +54,16 @@ async def test_a_stale_timestamp_is_refused(client: httpx.AsyncClient, fees: Fee
     assert await _paid(client, fees, case) == 0
 
 
+@pytest.mark.parametrize("timestamp", [10**400, -(10**400)], ids=["huge", "huge_negative"])
+async def test_a_timestamp_beyond_any_clock_is_refused_not_a_500(client: httpx.AsyncClient, fees: Fees,
+                                                                  timestamp: int) -> None:
+    case, attempt = await _started(client, fees)
+    signed = fees.bank.callback(str(attempt["provider_ref"]), "FP2", "succeeded", BEFORE_TOTAL, timestamp=timestamp)
+    response = await fees.deliver(client, signed)
+    assert response.status_code == 401 and response.json()["code"] == "callback_signature_invalid"
+    assert await _paid(client, fees, case) == 0
+
+
 async def test_unknown_provider_is_404(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/payments/providers/nopay/callback", content=b"{}")
     assert response.status_code == 404

@@ -215,7 +215,8 @@ class FakePayProvider:
             sent = int(timestamp)
         except ValueError:
             raise CallbackRejected("signature_invalid", "The callback timestamp is not a number.") from None
-        if abs(clock.now().timestamp() - sent) > get_settings().payment_callback_window_s:
+        # Compared as integers: a float of a 400-digit timestamp overflows (a 500 after a valid signature).
+        if abs(int(clock.now().timestamp()) - sent) > get_settings().payment_callback_window_s:
             raise CallbackRejected("signature_invalid", "The callback timestamp is outside the allowed window.")
         try:
             data = json.loads(request.body, parse_constant=_reject_constant)
