@@ -25,7 +25,7 @@ from app.core.clock import LocalDay
 from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
-from app.core.text import without_controls
+from app.core.text import ONE_LINE, without_controls
 from app.dossiers.models import Attachment, Dossier, DossierState
 
 ChannelName = Literal["online", "desk", "post"]
@@ -44,8 +44,7 @@ TaxCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 .-]{6,20}$", max_length=20)]  # String(20)
 # Text people read, and filter values: no control characters (app.core.text). PostgreSQL refused a NUL with a 422
 # naming no field where SQLite stored it; a name or a filter value is one line, an address may have several.
-_ONE_LINE = without_controls("")
-PersonName = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), _ONE_LINE]
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), ONE_LINE]
 Address = Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True), without_controls()]
 
 
@@ -236,13 +235,13 @@ class DossierFilters(BaseModel):
     """The list's query parameters, validated in one pass (one model, not ten separate parameters)."""
 
     state: DossierState | None = None
-    procedure: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
-    agency: Annotated[str, StringConstraints(max_length=64), _ONE_LINE] | None = None
+    procedure: Annotated[str, StringConstraints(max_length=64), ONE_LINE] | None = None
+    agency: Annotated[str, StringConstraints(max_length=64), ONE_LINE] | None = None
     channel: ChannelName | None = None
     submitted_from: LocalDay | None = None
     submitted_to: LocalDay | None = None
     overdue: bool | None = None
-    code: Annotated[str, StringConstraints(max_length=100), _ONE_LINE] | None = None
+    code: Annotated[str, StringConstraints(max_length=100), ONE_LINE] | None = None
     due_within_working_days: Annotated[int | None, Field(
         ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
         "today (0: today).")] = None

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.text import without_controls
+from app.core.text import ONE_LINE, without_controls
 from app.dossiers.schemas import CitizenId, Contact, FormData, IntakeApplicant, Phone, ProcedureCode, TaxCode
 
 NationalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")]
@@ -24,7 +24,7 @@ PartKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 FileName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), without_controls("")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=400, strip_whitespace=True), ONE_LINE]
 Description = Annotated[str, StringConstraints(max_length=400), without_controls("\n\t")]
 
 # Events a webhook may subscribe to: every one concerns one dossier (so one agency).
@@ -121,7 +121,7 @@ class SyncReplayOut(BaseModel):
 
 class SyncResync(Strict):
     # A filter value: a NUL reached the database (nothing matched on SQLite, a 422 naming no field on PostgreSQL).
-    agency_code: Annotated[str | None, StringConstraints(min_length=1, max_length=64), without_controls("")] = Field(
+    agency_code: Annotated[str | None, StringConstraints(min_length=1, max_length=64), ONE_LINE] = Field(
         default=None, description="Only this agency's dossiers (default: every agency).")
     after: uuid.UUID | None = Field(default=None, description="Continue after this dossier id (`next_after` of "
                                                                 "the previous answer).")
