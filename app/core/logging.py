@@ -11,6 +11,7 @@ from app.core.request_context import current_request_id
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 ACCESS_LOGGER = "app.access"
+_access = logging.getLogger(ACCESS_LOGGER)  # looked up once: getLogger takes the logging module's lock
 
 _dumps = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) calls for a str
 
@@ -43,12 +44,11 @@ def access_line(request_id: str, method: str, route: str, path: str, status: int
     the root logger), the line is formatted by hand and written under the handler's lock; any other set-up (a
     test's capturing handler, a deployment's own logging configuration) gets the ordinary call.
     """
-    logger = logging.getLogger(ACCESS_LOGGER)
-    handler = _direct_handler(logger)
+    handler = _direct_handler(_access)
     if handler is None:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("request", extra={"method": method, "route": route, "path": path, "status": status,
-                                          "duration_ms": duration_ms})
+        if _access.isEnabledFor(logging.INFO):
+            _access.info("request", extra={"method": method, "route": route, "path": path, "status": status,
+                                           "duration_ms": duration_ms})
         return
     line = (f'{{"ts": "{datetime.now(UTC).isoformat()}", "level": "INFO", "logger": "{ACCESS_LOGGER}", '
             f'"msg": "request", "request_id": {_dumps(request_id)}, "method": {_dumps(method)}, '
