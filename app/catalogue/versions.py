@@ -290,14 +290,13 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
     if version.valid_from is None or version.valid_from <= now:
         raise ProblemError("conflict", f"Version {number} is in force or was; only a publication scheduled for "
                            "later can be cancelled (retire a version in force instead).")
-    previous = (await session.execute(select(ProcedureVersion).where(
-        ProcedureVersion.procedure_code == code, ProcedureVersion.valid_to == version.valid_from,
-        ProcedureVersion.status == VersionStatus.retired))).scalars().first()
+    others = (await session.execute(select(ProcedureVersion).where(
+        ProcedureVersion.procedure_code == code, ProcedureVersion.id != version.id,
+        ProcedureVersion.status != VersionStatus.draft))).scalars().all()
     cancelled_from, end = version.valid_from, version.valid_to
+    previous = next((v for v in others if v.status == VersionStatus.retired and v.valid_to == cancelled_from), None)
     # Its end is where the version scheduled after it starts, or its own retirement (nothing takes over then).
-    successor = end is not None and bool(await session.scalar(select(func.count()).select_from(ProcedureVersion).where(
-        ProcedureVersion.procedure_code == code, ProcedureVersion.valid_from == end,
-        ProcedureVersion.status != VersionStatus.draft)))
+    successor = end is not None and any(v.valid_from == end for v in others)
     version.status, version.valid_from, version.valid_to = VersionStatus.draft, None, None
     await session.flush()  # a draft first: the partial unique index sees one published row at a time
     if previous is not None:
