@@ -34,6 +34,17 @@ def _officials(body: dict[str, Any]) -> dict[str, tuple[int, int, dict[str, int]
     return {o["name"]: (o["handled"], o["late"], o["steps"]) for item in body["items"] for o in item["officials"]}
 
 
+async def _in_processing(flow: Any, at: Any, **procedure: Any) -> tuple[Any, str]:
+    """A dossier of a 3-day procedure submitted on Monday 3 March 2025 at 8:00, received and assigned at 9:00: due
+    Thu 6 Mar 17:00."""
+    at.set(2025, 3, 3, 8, 0)
+    code = await flow.procedure(processing_days=3, **procedure)
+    citizen, dossier = await flow.submitted(code)
+    at.set(2025, 3, 3, 9, 0)
+    await flow.to_processing(dossier["id"])
+    return citizen, dossier["id"]
+
+
 async def _finish(flow: Any, dossier_id: str) -> None:
     await flow.act(flow.processing, dossier_id, "appraise")
     await flow.act(flow.approval, dossier_id, "approve")
@@ -82,12 +93,7 @@ async def test_a_dossier_that_fell_due_in_april_is_not_overdue_in_marchs_list(cl
 
 
 async def test_a_late_supplement_request_after_march_does_not_undo_the_lateness_in_march(client, flow, at):
-    at.set(2025, 3, 3, 8, 0)
-    code = await flow.procedure(processing_days=3, clock_on_supplement="pause")
-    citizen, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    at.set(2025, 3, 3, 9, 0)
-    await flow.to_processing(did)  # due Thu 6 Mar 17:00
+    citizen, did = await _in_processing(flow, at, clock_on_supplement="pause")
     at.set(2025, 4, 1, 9, 0)  # late already
     await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
     at.set(2025, 5, 6, 9, 0)
@@ -102,12 +108,7 @@ async def test_a_late_supplement_request_after_march_does_not_undo_the_lateness_
 
 
 async def test_an_apology_does_not_excuse_a_dossier_overdue_when_march_ended(client, flow, at):
-    at.set(2025, 3, 3, 8, 0)
-    code = await flow.procedure(processing_days=3)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    at.set(2025, 3, 3, 9, 0)
-    await flow.to_processing(did)  # due Thu 6 Mar 17:00
+    _, did = await _in_processing(flow, at)
     at.set(2025, 3, 5, 10, 0)
     await flow.act(flow.processing, did, "apologise", reason="Cần xác minh thêm", new_due_date="2025-04-15")
     at.set(2025, 4, 10, 9, 0)
@@ -120,12 +121,7 @@ async def test_an_apology_does_not_excuse_a_dossier_overdue_when_march_ended(cli
 
 async def test_the_step_under_way_when_march_ended_is_named_by_the_slip_once_completed(client, flow, at):
     """While under way, the step is held by the assignee; once completed, the slip says who held it."""
-    at.set(2025, 3, 3, 8, 0)
-    code = await flow.procedure(processing_days=3)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    at.set(2025, 3, 3, 9, 0)
-    await flow.to_processing(did)  # due Thu 6 Mar 17:00
+    _, did = await _in_processing(flow, at)
     at.set(2025, 3, 4, 9, 0)
     await flow.act(flow.processing, did, "appraise")  # then the approval is under way, with no allowance
     at.set(2025, 4, 1, 0, 10)
@@ -143,13 +139,9 @@ async def test_a_supplement_wait_after_march_does_not_give_back_a_step_deadline_
     """The step under way had overrun its allowance before March ended; a supplement wait in April and May must
     not move its deadline past the end of March (it was: the wait shifted the step's start, and with it a deadline
     already missed, so the March list stopped blaming its holder once the applicant answered)."""
-    at.set(2025, 3, 3, 8, 0)
-    code = await flow.procedure(processing_days=3, clock_on_supplement="pause",
-                                step_time_limits=[{"step": "appraise", "working_days": 1}])
-    citizen, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    at.set(2025, 3, 3, 9, 0)
-    await flow.to_processing(did)  # due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00
+    # Due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00.
+    citizen, did = await _in_processing(flow, at, clock_on_supplement="pause",
+                                        step_time_limits=[{"step": "appraise", "working_days": 1}])
     at.set(2025, 4, 1, 0, 10)
     blamed = {"Phạm Văn Thẩm Định": (1, 1, {"appraise": 1})}
     assert _officials(await _list(client, MARCH)) == blamed
@@ -171,12 +163,8 @@ async def test_a_stop_after_march_ends_the_step_that_overran_in_march_and_april_
     """A stop closes the step under way on the slip like any action that ends a step. It used to record none: the
     March list then stopped naming the step that overran (its holder moved to `in_progress`), and April's, where
     the stopped dossier is finished late, blamed nobody."""
-    at.set(2025, 3, 3, 8, 0)
-    code = await flow.procedure(processing_days=3, step_time_limits=[{"step": "appraise", "working_days": 1}])
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    at.set(2025, 3, 3, 9, 0)
-    await flow.to_processing(did)  # due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00
+    # Due Thu 6 Mar 17:00; the appraisal under way due Tue 4 Mar 17:00.
+    _, did = await _in_processing(flow, at, step_time_limits=[{"step": "appraise", "working_days": 1}])
     at.set(2025, 4, 1, 0, 10)
     blamed = {"Phạm Văn Thẩm Định": (1, 1, {"appraise": 1})}
     assert _officials(await _list(client, MARCH)) == blamed

@@ -24,6 +24,16 @@ async def _slip(flow: Any, dossier_id: str) -> list[dict[str, Any]]:
     return await every_item(flow.client, f"/v1/dossiers/{dossier_id}/steps", flow.reception.headers)
 
 
+async def _in_processing(flow: Any, monkeypatch: pytest.MonkeyPatch, **procedure: Any) -> tuple[Any, str]:
+    """A dossier received on Monday 3 March 2025 at 9:00 and assigned: the appraisal under way. The procedure has
+    10 processing days and the LIMITS allowances unless `procedure` says otherwise."""
+    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
+    code = await flow.procedure(**{"processing_days": 10, "step_time_limits": LIMITS, **procedure})
+    citizen, dossier = await flow.submitted(code)
+    await flow.to_processing(dossier["id"])
+    return citizen, dossier["id"]
+
+
 async def test_the_slip_ends_with_the_step_under_way_and_who_holds_it(flow, monkeypatch):
     set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
     code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
@@ -59,11 +69,8 @@ async def test_the_slip_ends_with_the_step_under_way_and_who_holds_it(flow, monk
 
 
 async def test_a_supplement_wait_suspends_the_step_under_way(flow, monkeypatch):
-    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
-    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS, clock_on_supplement="pause")
-    citizen, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)  # appraisal under way from Mon 9:00, due Tue 17:00; the dossier due Mon 17 Mar
+    # The appraisal under way from Mon 9:00, due Tue 17:00; the dossier due Mon 17 Mar.
+    citizen, did = await _in_processing(flow, monkeypatch, clock_on_supplement="pause")
     set_clock(monkeypatch, 2025, 3, 4, 10, 0)
     await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
     set_clock(monkeypatch, 2025, 3, 10, 9, 0)  # the applicant's week is not the official's
@@ -104,12 +111,9 @@ async def test_a_step_allowed_in_hours_gets_back_the_working_hours_waited(flow, 
 async def test_a_restarted_clock_restarts_the_step_under_way(flow, monkeypatch):
     """Under the restart rule the dossier is received anew when the supplement arrives, with all its processing
     days again: the step under way starts again then too, with its whole allowance."""
-    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
-    code = await flow.procedure(processing_days=10, step_time_limits=[{"step": "appraise", "working_days": 3}],
-                                clock_on_supplement="restart")
-    citizen, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)  # the appraisal under way, due Thu 6 Mar 17:00
+    # The appraisal under way, due Thu 6 Mar 17:00.
+    citizen, did = await _in_processing(flow, monkeypatch, step_time_limits=[{"step": "appraise", "working_days": 3}],
+                                        clock_on_supplement="restart")
     set_clock(monkeypatch, 2025, 3, 5, 16, 0)
     await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
     set_clock(monkeypatch, 2025, 3, 10, 9, 0)
@@ -122,11 +126,7 @@ async def test_a_restarted_clock_restarts_the_step_under_way(flow, monkeypatch):
 
 
 async def test_no_step_is_under_way_once_the_result_is_returned_and_the_return_is_the_desks(flow, monkeypatch):
-    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
-    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)
+    _, did = await _in_processing(flow, monkeypatch)
     await flow.act(flow.processing, did, "appraise")
     await flow.act(flow.approval, did, "approve")
     result = await flow.upload_result(did, b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n")
@@ -145,11 +145,7 @@ async def test_a_dossier_in_flight_before_the_step_was_kept_has_it_worked_out(fl
     from app.core.db import get_database
     from app.workflow.models import DossierProgress
 
-    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
-    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)
+    _, did = await _in_processing(flow, monkeypatch)
     await flow.act(flow.processing, did, "appraise")
     kept = (await _slip(flow, did))[-1]
     async with get_database().write_engine.begin() as connection:
@@ -164,11 +160,7 @@ async def test_a_dossier_in_flight_before_the_step_was_kept_has_it_worked_out(fl
 async def test_a_stop_closes_the_step_under_way_under_its_own_name(flow, monkeypatch, workflow):
     """The last step of a stopped dossier is on the slip (it was missing: `stop` recorded no step), named after the
     step it ended, with that step's allowance, held by whoever stopped the dossier; nothing is under way after."""
-    set_clock(monkeypatch, 2025, 3, 3, 9, 0)  # Monday
-    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS, workflow=workflow)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)  # the appraisal under way, due Tue 4 Mar 17:00
+    _, did = await _in_processing(flow, monkeypatch, workflow=workflow)  # the appraisal under way, due Tue 4 Mar 17:00
     set_clock(monkeypatch, 2025, 3, 5, 9, 0)
     await flow.act(flow.processing, did, "stop", reason="Thuộc trường hợp dừng xử lý")
     slip = await _slip(flow, did)
@@ -185,11 +177,7 @@ async def test_a_stop_closes_the_step_under_way_under_its_own_name(flow, monkeyp
 
 
 async def test_a_stop_during_the_approval_approves_nothing_and_is_recorded_as_that_step(flow, monkeypatch):
-    set_clock(monkeypatch, 2025, 3, 3, 9, 0)
-    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS)
-    _, dossier = await flow.submitted(code)
-    did = dossier["id"]
-    await flow.to_processing(did)
+    _, did = await _in_processing(flow, monkeypatch)
     await flow.act(flow.processing, did, "appraise")  # the approval is under way
     await flow.act(flow.approval, did, "stop", reason="Hồ sơ giả mạo")
     stopped = (await _slip(flow, did))[-1]
