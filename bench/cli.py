@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -22,7 +22,7 @@ from bench.load import Load, find_wrk
 from bench.model import BenchContext, Measurement, Request, Scenario
 from bench.report import Row, render, write
 from bench.scenarios import all_scenarios
-from bench.servers import Server
+from bench.servers import Server, process_cpu_seconds
 
 WARM_UP_S = 1.0
 PROBE_TIMEOUT_S = 10
@@ -75,6 +75,15 @@ class Target:
     label: str
     url: str
     request: Request
+    pid: int | None = None  # the serving process, whose CPU per request is measured
+
+    def cpu(self) -> float:
+        return process_cpu_seconds(self.pid) if self.pid else 0.0
+
+
+def _cpu_text(result: Measurement) -> str:
+    cpu = result.cpu_us_per_request
+    return "" if cpu is None else f", server CPU {cpu:,.0f} us/req"
 
 
 def measure(load: Load, targets: list[Target], rounds: int) -> dict[str, Measurement]:
@@ -89,11 +98,14 @@ def measure(load: Load, targets: list[Target], rounds: int) -> dict[str, Measure
     slices: dict[str, list[Measurement]] = {target.label: [] for target in targets}
     for round_number in range(1, rounds + 1):
         for target in targets:
+            cpu_before = target.cpu()
             result = load.run(target.url, target.request, load.duration_s / rounds, offset=offsets[target.label])
+            result = replace(result, cpu_s=target.cpu() - cpu_before)
             offsets[target.label] += result.issued
             slices[target.label].append(result)
             print(f"  [{round_number}/{rounds}] {target.label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms,"
-                  f" p99 {result.p99_ms:.2f} ms" + (f", {result.errors} ERRORS" if result.errors else ""), flush=True)
+                  f" p99 {result.p99_ms:.2f} ms" + _cpu_text(result)
+                  + (f", {result.errors} ERRORS" if result.errors else ""), flush=True)
     for target in targets:
         size = len(target.request.rotation)
         if target.request.single_use and offsets[target.label] > size:
@@ -140,8 +152,9 @@ def run(args: argparse.Namespace, scenarios: list[Scenario], anchors: list[Ancho
             server.wait_ready("/", frozenset({404}))  # any answer: the lifespan (pool) is up
 
         requests = asyncio.run(prepare(scenarios, app, identity, database))
-        targets = [Target(f"anchor {a.name}", anchor_servers[a.name].url, a.request) for a in anchors]
-        targets += [Target(s.name, app.url, requests[s.name]) for s in scenarios]
+        targets = [Target(f"anchor {a.name}", anchor_servers[a.name].url, a.request, anchor_servers[a.name].pid)
+                   for a in anchors]
+        targets += [Target(s.name, app.url, requests[s.name], app.pid) for s in scenarios]
         results = measure(load, targets, args.rounds)
         anchor_rows = {a.name: Row(a.name, a.description, results[f"anchor {a.name}"]) for a in anchors}
         scenario_rows = [Row(s.name, s.description, results[s.name], s.anchor, anchor_rows[s.anchor].measurement)

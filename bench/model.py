@@ -105,10 +105,16 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     issued: int = 0  # requests started (>= requests): how far a rotation advanced
+    cpu_s: float = 0.0  # CPU seconds the serving process (and its workers) spent during the load
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """The server's CPU per answered request: unlike req/s, it does not move with what else the machine runs."""
+        return self.cpu_s * 1e6 / self.requests if self.requests and self.cpu_s else None
 
     @classmethod
     def combine(cls, rounds: list[Measurement]) -> Measurement:
@@ -117,4 +123,5 @@ class Measurement:
         p50s = sorted(m.p50_ms for m in rounds)
         return cls(requests=sum(m.requests for m in rounds), seconds=sum(m.seconds for m in rounds),
                    errors=sum(m.errors for m in rounds), p50_ms=p50s[(len(p50s) - 1) // 2],
-                   p99_ms=max(m.p99_ms for m in rounds), issued=sum(m.issued for m in rounds))
+                   p99_ms=max(m.p99_ms for m in rounds), issued=sum(m.issued for m in rounds),
+                   cpu_s=sum(m.cpu_s for m in rounds))

@@ -29,6 +29,20 @@ class Row:
             return None
         return self.measurement.rps / self.anchor_measurement.rps
 
+    @property
+    def cpu_ratio(self) -> float | None:
+        """The anchor's server CPU per request over the scenario's: the req/s ratio the app would reach if only
+        its own process's work counted (wrk, PostgreSQL and the machine's other load left out)."""
+        if self.anchor_measurement is None:
+            return None
+        mine, anchor = self.measurement.cpu_us_per_request, self.anchor_measurement.cpu_us_per_request
+        return anchor / mine if mine and anchor else None
+
+
+def _cpu(m: Measurement | None) -> str:
+    cpu = m.cpu_us_per_request if m else None
+    return "-" if cpu is None else f"{cpu:,.0f}"
+
 
 def _fmt(m: Measurement) -> list[str]:
     return [f"{m.rps:,.0f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", str(m.errors)]
@@ -59,17 +73,22 @@ def render(scenarios: list[Row], anchors: list[Row], *, tool: str, connections: 
              + (f", {threads} threads" if tool == "wrk" else "")
              + f", {duration_s:g} s per target in {rounds} interleaved round(s) after a 1 s warm-up; "
              "app: uvicorn 1 worker, DVC_ENV=test, PostgreSQL on loopback.", "",
-             "| scenario | req/s | p50 ms | p99 ms | errors | anchor | anchor req/s | ratio to anchor |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
+             "| scenario | req/s | p50 ms | p99 ms | errors | anchor | anchor req/s | ratio to anchor "
+             "| server CPU us/req | anchor's | CPU ratio |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for row in scenarios:
         rps, p50, p99, errors = _fmt(row.measurement)
         anchor_rps = f"{row.anchor_measurement.rps:,.0f}" if row.anchor_measurement else "-"
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
-        lines.append(f"| {row.name} | {rps} | {p50} | {p99} | {errors} | {row.anchor} | {anchor_rps} | {ratio} |")
-    lines += ["", "| anchor | what | req/s | p50 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|"]
+        cpu_ratio = f"{row.cpu_ratio:.2f}" if row.cpu_ratio is not None else "-"
+        lines.append(f"| {row.name} | {rps} | {p50} | {p99} | {errors} | {row.anchor} | {anchor_rps} | {ratio} "
+                     f"| {_cpu(row.measurement)} | {_cpu(row.anchor_measurement)} | {cpu_ratio} |")
+    lines += ["", "| anchor | what | req/s | p50 ms | p99 ms | errors | server CPU us/req |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for row in anchors:
         rps, p50, p99, errors = _fmt(row.measurement)
-        lines.append(f"| {row.name} | {row.description} | {rps} | {p50} | {p99} | {errors} |")
+        lines.append(f"| {row.name} | {row.description} | {rps} | {p50} | {p99} | {errors} "
+                     f"| {_cpu(row.measurement)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,28 @@ READY_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process and its descendants still running (uvicorn's workers), from /proc;
+    0.0 where /proc is missing."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, parents = 0.0, {pid}
+    try:
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime+stime
+    except OSError:
+        return 0.0
+    while parents:
+        total += sum(stats[p][1] for p in parents if p in stats)
+        parents = {child for child, (ppid, _) in stats.items() if ppid in parents}
+    return total / ticks
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -41,6 +63,10 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.command = command  # replaces the uvicorn command line; gets HOST and the port appended
         self.workers = workers
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
 
     @property
     def url(self) -> str:
