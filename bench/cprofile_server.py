@@ -23,7 +23,7 @@ def main() -> None:
     profiler.enable()
     try:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=1, access_log=False,
-                    log_level="warning")
+                    log_level="warning", proxy_headers=False)  # as bench.servers.APP_UVICORN_ARGS
     finally:
         profiler.disable()
         profiler.dump_stats(out)

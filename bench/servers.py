@@ -17,6 +17,10 @@ from bench.database import ROOT
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30
+APP_TARGET = "app.main:create_app"
+# The app is served as `make run` and the image serve it: it reads forwarded headers itself (from trusted proxies
+# only), so uvicorn's own proxy-header middleware is off; left on, every request paid for both.
+APP_UVICORN_ARGS = ("--no-proxy-headers",)
 STOP_TIMEOUT_S = 10
 
 
@@ -74,7 +78,8 @@ class Server:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "uvicorn", self.target, "--host", HOST, "--port", str(self.port),
-                   "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"]
+                   "--workers", str(self.workers), "--no-access-log", "--log-level", "warning",
+                   *(APP_UVICORN_ARGS if self.target == APP_TARGET else ())]
         if self.factory:
             command.append("--factory")
         if self.command:
