@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app.catalogue.router import router as catalogue_router
 from app.core import metrics, ops
 from app.core.db import close_database
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, flush_access_lines
 from app.core.openapi import build_openapi, operation_id
 from app.core.problems import install_problem_handlers
 from app.core.request_context import RequestContextMiddleware
@@ -44,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with notifications_lifespan(app):  # says which notification channels are on
         yield
     await close_database()  # graceful shutdown: uvicorn drains requests first, then pools close
+    flush_access_lines()  # and the last requests' access lines are written
 
 
 def create_app(*, serving: bool = True) -> FastAPI:
@@ -54,7 +55,7 @@ def create_app(*, serving: bool = True) -> FastAPI:
     if serving:
         require_writable_storage(settings)  # and on a storage directory uploads could not be written to
     definitions()  # and on a broken workflow definition, before any request can need it
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, access_flush_ms=settings.access_log_flush_ms)
     app = FastAPI(
         title="dvc-service",
         version="0.1.0",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 from datetime import UTC, datetime
@@ -54,14 +56,70 @@ def access_line(request_id: str, method: str, route: str, path: str, status: int
             f'"msg": "request", "request_id": {_dumps(request_id)}, "method": {_dumps(method)}, '
             f'"route": {_dumps(route)}, "path": {_dumps(path)}, "status": {status}, '
             f'"duration_ms": {duration_ms!r}}}{handler.terminator}')
+    _batch.add(handler, line)
+
+
+def _write(handler: logging.StreamHandler[Any], text: str) -> None:
     handler.acquire()
     try:
-        handler.stream.write(line)
+        handler.stream.write(text)
         handler.flush()
     except Exception:  # as StreamHandler.emit: a logging failure must not fail the request
-        handler.handleError(logging.makeLogRecord({"msg": line}))
+        handler.handleError(logging.makeLogRecord({"msg": text}))
     finally:
         handler.release()
+
+
+class _AccessBatch:
+    """Access lines written together, at most `interval_s` after the first of them (nginx's `access_log ...
+    flush=`): one write system call per batch instead of one per request, which was the largest piece of a light
+    route's cost after the request's own work (bench/PROFILE.md, session 15). Lines of other loggers are written
+    at once, so within the interval an access line may follow a later line; each carries its time. The batch is
+    written when the server stops (lifespan end, process exit) and when logging is configured anew."""
+
+    MAX_LINES = 512  # a burst is written when it reaches this, not held in memory for the whole interval
+
+    def __init__(self) -> None:
+        self.interval_s = 0.0
+        self.lines: list[str] = []
+        self.handler: logging.StreamHandler[Any] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, handler: logging.StreamHandler[Any], line: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self.interval_s <= 0 or loop is None:
+            _write(handler, line)
+            return
+        if handler is not self.handler or loop is not self.loop:
+            self.flush()  # (another handler, or a timer on a loop that may be gone: a test's loop)
+        self.lines.append(line)
+        self.handler = handler
+        if len(self.lines) >= self.MAX_LINES:
+            self.flush()
+        elif self.timer is None:
+            self.loop = loop
+            self.timer = loop.call_later(self.interval_s, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop = None
+        lines, self.lines = self.lines, []
+        if lines and self.handler is not None:
+            _write(self.handler, "".join(lines))
+
+
+_batch = _AccessBatch()
+atexit.register(_batch.flush)
+
+
+def flush_access_lines() -> None:
+    """Write the access lines waiting in the batch (the server is stopping)."""
+    _batch.flush()
 
 
 def _direct_handler(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
@@ -76,7 +134,11 @@ def _direct_handler(logger: logging.Logger) -> logging.StreamHandler[Any] | None
     return handler
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, access_flush_ms: int = 0) -> None:
+    """JSON lines on stderr at `level`; access lines written in batches at most `access_flush_ms` apart (0: each
+    at once)."""
+    _batch.flush()
+    _batch.interval_s = access_flush_ms / 1000
     # The lines carry none of these, and collecting them is most of a record's cost: the caller's file and line
     # (a stack walk), thread, process and task (logging HOWTO, "Optimization").
     logging._srcfile = None

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # --- runtime
     env: Environment = "dev"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Access lines are written in batches at most this many milliseconds apart (one write per batch, not per
+    # request); 0 writes each at once. Other log lines are always written at once.
+    access_log_flush_ms: int = Field(default=200, ge=0, le=5000)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

@@ -272,10 +272,46 @@ async def test_access_line_is_the_same_json_with_or_without_the_direct_path(
     configure_logging("INFO")
 
 
-def _capture_root_stream() -> io.StringIO:
+async def test_access_lines_are_written_in_batches(client: httpx.AsyncClient) -> None:
+    # DVC_ACCESS_LOG_FLUSH_MS: one write per batch of access lines, not one per request; nothing lost.
+    from app.core.logging import configure_logging, flush_access_lines
+
+    try:
+        configure_logging("INFO", access_flush_ms=60_000)
+        stream = _capture_root_stream()
+        for n in range(3):
+            await client.get(f"/healthz?n={n}")
+        assert _access_lines(stream.getvalue()) == []  # waiting in the batch
+        flush_access_lines()
+        assert len(_access_lines(stream.getvalue())) == 3
+        assert [text.count('"logger": "app.access"') for text in stream.texts if "app.access" in text] == [3]
+
+        configure_logging("INFO", access_flush_ms=20)  # the interval passes: the timer writes the batch
+        stream = _capture_root_stream()
+        await client.get("/healthz")
+        for _ in range(50):
+            if _access_lines(stream.getvalue()):
+                break
+            await asyncio.sleep(0.02)
+        assert len(_access_lines(stream.getvalue())) == 1
+    finally:
+        configure_logging("INFO")
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.texts.append(text)
+        return super().write(text)
+
+
+def _capture_root_stream() -> _CountingStream:
     handler = logging.root.handlers[0]
     assert isinstance(handler, logging.StreamHandler)
-    handler.stream = stream = io.StringIO()
+    handler.stream = stream = _CountingStream()
     return stream
 
 
