@@ -155,10 +155,11 @@ async def catalogue_create_procedure(body: ProcedureCreate, editor: EditorDep, s
 
 
 @router.post("/v1/procedures/{code}/versions", status_code=201, response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS))
+             responses=problems(*_WRITE_PROBLEMS, "conflict"))
 async def catalogue_create_version(code: str, editor: EditorDep, session: SessionDep,
                                    response: Response) -> ProcedureOut:
-    """A new draft, copied from the version in force."""
+    """A new draft, copied from the version in force. A procedure has at most one draft: 409 `conflict` when it
+    has one already, its number in `extra.draft_version`."""
     version = await versions.new_draft(session, editor, code)
     return _new_version_out(response, version)
 
@@ -213,7 +214,8 @@ async def catalogue_cancel_publication(code: str, n: VersionNumber, editor: Edit
                                        response: Response, if_match: IfMatch = None) -> ProcedureOut:
     """Cancel a publication scheduled for later (`valid_from` still ahead): the version is a draft again, to correct
     and publish anew, and the version in force stays in force as it was before the publication (409 `conflict`
-    for a draft, or a version in force or ended). If-Match required, as for `publish`."""
+    for a draft, or a version in force or ended, or while the procedure has a draft: `extra.draft_version` names
+    it). If-Match required, as for `publish`."""
     return _version_out(response, await versions.cancel(session, editor, code, n, if_match=if_match))
 
 
