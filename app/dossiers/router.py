@@ -19,6 +19,7 @@ from app.core.pagination import Page, PageDep
 from app.core.ratelimit import public_limiter, rate_limited
 from app.core.request_context import streams_multipart
 from app.core.responses import model_response
+from app.core.text import path_code
 from app.dossiers import attachments, listing, submission
 from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
@@ -188,6 +189,6 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
 @router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],
             dependencies=[rate_limited(public_limiter)],
             responses=problems("not_found", "rate_limited"))
-async def track_dossier(code: Annotated[str, Path(max_length=100)]) -> Response:
+async def track_dossier(code: Annotated[str, Path(max_length=100), path_code("dossier")]) -> Response:
     """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""
     return model_response(await listing.public_status(code))
