@@ -85,7 +85,8 @@ class Procedure(Base):
 
 
 class ProcedureVersion(Base):
-    """One version of a procedure. Drafts are editable; published and retired versions are history."""
+    """One version of a procedure. The draft (at most one) is editable; published and retired versions are
+    history."""
 
     __tablename__ = "procedure_versions"
     __table_args__ = (
@@ -93,6 +94,9 @@ class ProcedureVersion(Base):
         # The database, not only the code, keeps at most one published version per procedure.
         Index("uq_procedure_versions_one_published", "procedure_code", unique=True,
               sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'")),
+        # And at most one draft: two editors' parallel drafts would race to publish (app.catalogue.versions).
+        Index("uq_procedure_versions_one_draft", "procedure_code", unique=True,
+              sqlite_where=text("status = 'draft'"), postgresql_where=text("status = 'draft'")),
         Index("ix_procedure_versions_live", "status", "valid_from", "procedure_code"),
         # On PostgreSQL the migration builds these as pg_trgm GIN indexes; elsewhere they are plain indexes.
         Index("ix_procedure_versions_search_name", "search_name",

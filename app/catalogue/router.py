@@ -27,11 +27,14 @@ from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
-from app.core.text import ONE_LINE
+from app.core.text import ONE_LINE, path_code
 from app.identity.deps import Principal, official_or_client
 
 # A version number; bounded so that absurd path values are a 422, not a database integer overflow.
 VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
+# Codes in the path: one with control characters names nothing, a 404 before the database is asked.
+AgencyCodePath = Annotated[str, path_code("agency")]
+ProcedureCodePath = Annotated[str, path_code("procedure")]
 
 router = APIRouter(tags=["catalogue"])
 
@@ -55,7 +58,7 @@ def _agency_out(response: Response, agency: Agency) -> AgencyOut:
 
 
 @router.get("/v1/agencies/{code}", response_model=AgencyOut, responses=problems("not_found"))
-async def catalogue_get_agency(code: str, session: ReadSessionDep, response: Response) -> AgencyOut:
+async def catalogue_get_agency(code: AgencyCodePath, session: ReadSessionDep, response: Response) -> AgencyOut:
     """One agency, with the `ETag` a change to it needs."""
     agency = await service.get_agency(session, code)
     if agency is None:
@@ -89,7 +92,7 @@ async def catalogue_search_procedures(
 
 
 @router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses=problems("not_found"))
-async def catalogue_get_procedure(code: str, session: ReadSessionDep, response: Response) -> ProcedureOut:
+async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionDep, response: Response) -> ProcedureOut:
     """The version in force now, with an `ETag` that changes whenever it does."""
     version = await service.get_published_version(session, code)
     if version is None:
@@ -100,7 +103,7 @@ async def catalogue_get_procedure(code: str, session: ReadSessionDep, response: 
 
 
 @router.get("/v1/procedures/{code}/versions", response_model=Page[ProcedureOut], responses=problems("not_found"))
-async def catalogue_list_versions(code: str, session: ReadSessionDep) -> Page[ProcedureOut]:
+async def catalogue_list_versions(code: ProcedureCodePath, session: ReadSessionDep) -> Page[ProcedureOut]:
     """Published and retired versions, oldest first (drafts are visible to editors only)."""
     rows = await versions.list_versions(session, code)
     return Page(items=[versions.to_out(v) for v in rows], next_cursor=None)
@@ -121,7 +124,7 @@ async def catalogue_create_agency(body: AgencyIn, editor: EditorDep, session: Se
 
 @router.patch("/v1/agencies/{code}", response_model=AgencyOut,
               responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS))
-async def catalogue_update_agency(code: str, body: AgencyPatch, editor: EditorDep, session: SessionDep,
+async def catalogue_update_agency(code: AgencyCodePath, body: AgencyPatch, editor: EditorDep, session: SessionDep,
                                   response: Response, if_match: IfMatch = None) -> AgencyOut:
     """Change an agency (If-Match required); answers it as it now is with its new `ETag`."""
     return _agency_out(response, await service.update_agency(session, editor, code, body, if_match))
@@ -155,17 +158,18 @@ async def catalogue_create_procedure(body: ProcedureCreate, editor: EditorDep, s
 
 
 @router.post("/v1/procedures/{code}/versions", status_code=201, response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS))
-async def catalogue_create_version(code: str, editor: EditorDep, session: SessionDep,
+             responses=problems(*_WRITE_PROBLEMS, "conflict"))
+async def catalogue_create_version(code: ProcedureCodePath, editor: EditorDep, session: SessionDep,
                                    response: Response) -> ProcedureOut:
-    """A new draft, copied from the version in force."""
+    """A new draft, copied from the version in force. A procedure has at most one draft: 409 `conflict` when it
+    has one already, its number in `extra.draft_version`."""
     version = await versions.new_draft(session, editor, code)
     return _new_version_out(response, version)
 
 
 @router.get("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
             responses=problems("not_found", "forbidden_role"))
-async def catalogue_get_version(code: str, n: VersionNumber, editor: EditorDep, session: ReadSessionDep,
+async def catalogue_get_version(code: ProcedureCodePath, n: VersionNumber, editor: EditorDep, session: ReadSessionDep,
                                 response: Response) -> ProcedureOut:
     """Any version, drafts included (for editors), with the `ETag` a change to a draft needs."""
     version = await service.get_version(session, code, n)
@@ -177,7 +181,7 @@ async def catalogue_get_version(code: str, n: VersionNumber, editor: EditorDep, 
 
 @router.patch("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,
               responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "version_published", "conflict"))
-async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPatch, editor: EditorDep,
+async def catalogue_update_version(code: ProcedureCodePath, n: VersionNumber, body: VersionPatch, editor: EditorDep,
                                    session: SessionDep, response: Response, if_match: IfMatch = None,
                                    ) -> ProcedureOut:
     """Change a draft (If-Match required; answers its new `ETag`); published versions are immutable (409
@@ -187,7 +191,7 @@ async def catalogue_update_version(code: str, n: VersionNumber, body: VersionPat
 
 @router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "version_published", "conflict"))
-async def catalogue_publish_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
+async def catalogue_publish_version(code: ProcedureCodePath, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                     response: Response, body: PublishIn | None = None,
                                     if_match: IfMatch = None) -> ProcedureOut:
     """Publish a draft from `valid_from` (default now), retiring the version in force at that instant. If-Match
@@ -198,7 +202,7 @@ async def catalogue_publish_version(code: str, n: VersionNumber, editor: EditorD
 
 @router.post("/v1/procedures/{code}/versions/{n}/retire", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "conflict"))
-async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
+async def catalogue_retire_version(code: ProcedureCodePath, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                    response: Response, body: RetireIn | None = None,
                                    if_match: IfMatch = None) -> ProcedureOut:
     """Withdraw a published version from `valid_to` (default now) without a successor. If-Match required: only
@@ -209,11 +213,13 @@ async def catalogue_retire_version(code: str, n: VersionNumber, editor: EditorDe
 
 @router.post("/v1/procedures/{code}/versions/{n}/cancel", response_model=ProcedureOut,
              responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "conflict"))
-async def catalogue_cancel_publication(code: str, n: VersionNumber, editor: EditorDep, session: SessionDep,
-                                       response: Response, if_match: IfMatch = None) -> ProcedureOut:
+async def catalogue_cancel_publication(code: ProcedureCodePath, n: VersionNumber, editor: EditorDep,
+                                       session: SessionDep, response: Response, if_match: IfMatch = None,
+                                       ) -> ProcedureOut:
     """Cancel a publication scheduled for later (`valid_from` still ahead): the version is a draft again, to correct
     and publish anew, and the version in force stays in force as it was before the publication (409 `conflict`
-    for a draft, or a version in force or ended). If-Match required, as for `publish`."""
+    for a draft, or a version in force or ended, or while the procedure has a draft: `extra.draft_version` names
+    it). If-Match required, as for `publish`."""
     return _version_out(response, await versions.cancel(session, editor, code, n, if_match=if_match))
 
 

@@ -4,12 +4,15 @@ be cancelled (back to draft) until it starts.
 Publishing retires the previous published version at the new version's valid_from, in one transaction. The
 procedure row is locked first (SELECT ... FOR UPDATE on PostgreSQL; SQLite write transactions are already
 serialised by BEGIN IMMEDIATE), and a partial unique index keeps at most one published version per procedure
-even if some other path forgot the lock.
+even if some other path forgot the lock. Likewise a procedure has at most one draft: a second one is refused (409
+`conflict` naming the first), checked under the same lock and held by another partial unique index.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -124,6 +127,39 @@ async def _latest(session: AsyncSession, code: str) -> ProcedureVersion | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def _draft_number(session: AsyncSession, code: str) -> int | None:
+    stmt = select(ProcedureVersion.version).where(ProcedureVersion.procedure_code == code,
+                                                  ProcedureVersion.status == VersionStatus.draft)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _draft_exists(number: int) -> ProblemError:
+    """409 naming the procedure's draft (`extra.draft_version`, for a frontend to open it)."""
+    return ProblemError("conflict", f"Version {number} is already a draft of this procedure, which has at most "
+                        "one: edit and publish that draft first.", extra={"draft_version": number})
+
+
+async def _refuse_a_second_draft(session: AsyncSession, code: str) -> None:
+    number = await _draft_number(session, code)
+    if number is not None:
+        raise _draft_exists(number)
+
+
+@asynccontextmanager
+async def _as_the_only_draft(session: AsyncSession, code: str) -> AsyncIterator[None]:
+    """Write a version that becomes `code`'s draft inside this block (flushed in a savepoint): if another draft got
+    in first (the partial unique index uq_procedure_versions_one_draft, for a writer that skipped the lock), the
+    same 409 as _refuse_a_second_draft. The savepoint keeps the transaction usable on PostgreSQL to name it."""
+    try:
+        async with session.begin_nested():
+            yield
+    except IntegrityError:
+        number = await _draft_number(session, code)
+        if number is None:
+            raise
+        raise _draft_exists(number) from None
+
+
 async def create_procedure(session: AsyncSession, editor: Editor, data: schemas.ProcedureCreate,
                            ) -> ProcedureVersion:
     """A new procedure and its first draft (version 1)."""
@@ -144,18 +180,20 @@ async def create_procedure(session: AsyncSession, editor: Editor, data: schemas.
 
 
 async def new_draft(session: AsyncSession, editor: Editor, code: str) -> ProcedureVersion:
-    """A new draft copied from the version in force (or the latest one when none is)."""
+    """A new draft copied from the version in force (or the latest one when none is); 409 `conflict` naming the
+    draft the procedure already has: two editors' parallel drafts would each be published over the other's."""
     await _procedure_for_update(session, code)
     source = await get_published_version(session, code) or await _latest(session, code)
     if source is None:
         raise not_found("procedure")
     require_edit(editor, source.agency_code)
+    await _refuse_a_second_draft(session, code)
     latest = await _latest(session, code)
     number = (latest.version if latest else 0) + 1
     version = ProcedureVersion(procedure_code=code, version=number, status=VersionStatus.draft)
     await write_content(session, version, content_of(source))
-    session.add(version)
-    await session.flush()
+    async with _as_the_only_draft(session, code):
+        session.add(version)
     return version
 
 
@@ -282,7 +320,8 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
     it), is a draft again, and the version it was to take over from (the one ending at its start) stays in force
     as it was before: until the start of the version scheduled after it, or with no end. Without this, a
     scheduled version with a mistake could only be followed by another one, and the mistake would still come
-    into force for a while. If-Match required."""
+    into force for a while. Refused (409 `conflict` naming it) while the procedure has a draft: it would have two.
+    If-Match required."""
     procedure, version = await _version_to_change(session, editor, code, number, if_match)
     now = clock.now()
     if version.status == VersionStatus.draft:
@@ -290,6 +329,7 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
     if version.valid_from is None or version.valid_from <= now:
         raise ProblemError("conflict", f"Version {number} is in force or was; only a publication scheduled for "
                            "later can be cancelled (retire a version in force instead).")
+    await _refuse_a_second_draft(session, code)
     others = (await session.execute(select(ProcedureVersion).where(
         ProcedureVersion.procedure_code == code, ProcedureVersion.id != version.id,
         ProcedureVersion.status != VersionStatus.draft))).scalars().all()
@@ -297,8 +337,8 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
     previous = next((v for v in others if v.status == VersionStatus.retired and v.valid_to == cancelled_from), None)
     # Its end is where the version scheduled after it starts, or its own retirement (nothing takes over then).
     successor = end is not None and any(v.valid_from == end for v in others)
-    version.status, version.valid_from, version.valid_to = VersionStatus.draft, None, None
-    await session.flush()  # a draft first: the partial unique index sees one published row at a time
+    async with _as_the_only_draft(session, code):  # a draft first: the index sees one published row at a time
+        version.status, version.valid_from, version.valid_to = VersionStatus.draft, None, None
     if previous is not None:
         # Back as it was before the publication: until the next scheduled version, or with no end at all.
         previous.valid_to = end if successor else None

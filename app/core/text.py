@@ -10,6 +10,8 @@ import unicodedata
 
 from pydantic import AfterValidator
 
+from app.core.problems import not_found
+
 
 def has_control_characters(value: str, allowed: str = "") -> bool:
     return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
@@ -52,3 +54,21 @@ PLAIN = without_controls()
 # One line of text: a name, or a filter value such as an agency code in a query (a NUL reached the database, where
 # SQLite matched nothing and PostgreSQL refused it with a 422 naming no parameter).
 ONE_LINE = without_controls("")
+
+
+def path_code(what: str) -> AfterValidator:
+    """For a path parameter that names a record by its code (an agency, a procedure, a dossier to track): a code
+    with control characters (or that UTF-8 cannot carry) names no record, since none is created with one, so it
+    is a 404 `not_found` decided here, before the database is asked. PostgreSQL refused a NUL in the lookup (a 422
+    naming no parameter) where SQLite found nothing (a 404).
+
+    The validator raises the problem itself, not a ValueError (which would be a 422): pydantic lets any other
+    exception through, and FastAPI checks path parameters after the route's dependencies (authentication, rate
+    limits), so those answer first as for any other code. For path parameters only: in a body it would be a 404."""
+
+    def nameable(value: str) -> str:
+        if has_control_characters(value) or not is_valid_unicode(value):
+            raise not_found(what)
+        return value
+
+    return AfterValidator(nameable)

@@ -19,6 +19,7 @@ from app.core.pagination import Page, PageDep
 from app.core.ratelimit import enforce, public_limiter
 from app.core.request_context import streams_multipart
 from app.core.responses import model_response
+from app.core.text import path_code
 from app.dossiers import attachments, listing, submission
 from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
@@ -187,7 +188,8 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
 
 @router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],
             responses=problems("not_found", "rate_limited"))
-async def track_dossier(code: Annotated[str, Path(max_length=100)], request: Request) -> Response:
+async def track_dossier(code: Annotated[str, Path(max_length=100), path_code("dossier")],
+                        request: Request) -> Response:
     """Track a dossier by its code, without logging in (no personal data; rate-limited per address)."""
     await enforce(public_limiter, request)  # called, not a dependency: the busiest public route (PROFILE.md)
     return model_response(await listing.public_status(code))

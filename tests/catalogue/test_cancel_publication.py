@@ -76,8 +76,10 @@ async def test_cancelling_the_first_of_two_scheduled_versions_keeps_the_second_s
     assert [(v["version"], v["status"]) for v in items] == [(1, "published"), (third, "published")]
     assert items[0]["valid_to"] == items[1]["valid_from"] == third_start  # version 1 now lasts until version 3
 
-    assert (await _cancel(client, code, third, admin.headers)).status_code == 200
-    assert await _history(client, code, admin.headers) == [(1, "published", True)]
+    # Version 2 is the procedure's draft now: cancelling version 3 too would make it a second one.
+    refused = expect_problem(await _cancel(client, code, third, admin.headers), 409, "conflict")
+    assert refused["extra"] == {"draft_version": second}
+    assert await _history(client, code, admin.headers) == [(1, "published", False), (third, "published", True)]
 
 
 async def test_cancelling_the_last_scheduled_version_leaves_the_one_before_it_scheduled(

@@ -106,3 +106,40 @@ def test_webhook_secrets_written_in_clear_are_encrypted_by_the_upgrade(tmp_path:
         assert stored() == "whsec_plain"
 
     asyncio.run(run())
+
+
+def test_the_one_draft_index_waits_until_each_procedure_has_one_draft(tmp_path: Path) -> None:
+    """Procedures given several drafts before 0025 stop the upgrade, named; nothing is deleted for the editors."""
+    import sqlite3
+
+    path = tmp_path / "drafts.db"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    config.attributes["database_url"] = f"sqlite+aiosqlite:///{path}"
+
+    def add_draft(db: sqlite3.Connection, number: int) -> None:
+        db.execute("INSERT INTO procedure_versions (id, procedure_code, version, status, name, agency_code, field_code,"
+                   " online_level, applicant_kinds, channels, processing_days, clock_on_supplement, document_parts,"
+                   " fee_items, result, workflow, step_time_limits, sample, search_name, search_extra, facets,"
+                   " created_at, updated_at) VALUES (?, 'P1', ?, 'draft', 'P', 'A1', 'F1', 'full', '[]', '[]', 5,"
+                   " 'pause', '[]', '[]', '{}', 'standard', '[]', 0, ' ', ' ', ' ', '2026-01-01', '2026-01-01')",
+                   (uuid.uuid4().hex, number))
+
+    async def run() -> None:
+        await asyncio.to_thread(command.upgrade, config, "0024")
+        with sqlite3.connect(path) as db:
+            db.execute("INSERT INTO procedures (id, code, created_at, updated_at) VALUES (?, 'P1', '2026-01-01',"
+                       " '2026-01-01')", (uuid.uuid4().hex,))
+            add_draft(db, 2)
+            add_draft(db, 3)
+        with pytest.raises(RuntimeError, match="P1: versions 2, 3"):
+            await asyncio.to_thread(command.upgrade, config, "head")
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM procedure_versions").fetchone()[0] == 2
+            db.execute("DELETE FROM procedure_versions WHERE version = 3")
+        await asyncio.to_thread(command.upgrade, config, "head")
+        with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
+            add_draft(db, 3)
+        await asyncio.to_thread(command.downgrade, config, "0024")
+
+    asyncio.run(run())
