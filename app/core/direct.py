@@ -19,7 +19,7 @@ its idempotent answer). On SQLite the same calls go through the engine as before
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, cast
 
 import asyncpg
@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 
-from app.core.db import get_database
+from app.core.db import Database, DirectPool, get_database
 
 _ASYNCPG = asyncpg_dialect.dialect()
 Statement = Select[*tuple[Any, ...]] | UpdateBase
@@ -95,18 +95,36 @@ class _EngineConnection:
         await self._connection.execute(statement.sqlite_statement, params)
 
 
-@asynccontextmanager
-async def direct_connection() -> AsyncIterator[DirectConnection]:
+def direct_connection() -> AbstractAsyncContextManager[DirectConnection]:
     """A connection for standalone reads, each statement its own (PostgreSQL: the direct pool, autocommit;
     SQLite: an engine of its own that runs each statement outside a transaction)."""
     database = get_database()
     if database.direct_pool is not None:
-        async with database.direct_pool.acquire() as connection:
-            yield _DriverConnection(connection)
-    else:
-        assert database.direct_reads is not None  # SQLite
-        async with database.direct_reads.connect() as engine_connection:
-            yield _EngineConnection(engine_connection)
+        return _DriverLease(database.direct_pool)
+    return _sqlite_reads(database)
+
+
+class _DriverLease:
+    """The direct pool's connection as a DirectConnection; a class for the same reason as ConnectionLease."""
+
+    __slots__ = ("_lease",)
+
+    def __init__(self, pool: DirectPool) -> None:
+        self._lease = pool.acquire()
+
+    async def __aenter__(self) -> DirectConnection:
+        return _DriverConnection(await self._lease.__aenter__())
+
+    async def __aexit__(self, error_type: type[BaseException] | None, error: BaseException | None,
+                        traceback: Any) -> None:
+        await self._lease.__aexit__(error_type, error, traceback)
+
+
+@asynccontextmanager
+async def _sqlite_reads(database: Database) -> AsyncIterator[DirectConnection]:
+    assert database.direct_reads is not None  # SQLite
+    async with database.direct_reads.connect() as engine_connection:
+        yield _EngineConnection(engine_connection)
 
 
 @asynccontextmanager
