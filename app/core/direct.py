@@ -130,8 +130,8 @@ async def _sqlite_reads(database: Database) -> AsyncIterator[DirectConnection]:
 @asynccontextmanager
 async def autocommit_writes() -> AsyncIterator[DirectConnection]:
     """A connection for small writes that stand alone, outside any request transaction (rate-limit counts,
-    idempotency claims): on PostgreSQL each statement commits on its own; SQLite runs them in one immediate
-    transaction committed at the end."""
+    idempotency claims, a draft without an idempotency key: one INSERT): on PostgreSQL each statement commits on
+    its own; SQLite runs them in one immediate transaction committed at the end."""
     database = get_database()
     if database.direct_pool is None:
         async with database.write_engine.begin() as engine_connection:

@@ -116,9 +116,9 @@ _INSERT_DOSSIER = DirectStatement(insert(Dossier).values(
 
 
 async def create_draft(connection: DirectConnection, viewer: Viewer, data: schemas.DossierCreate) -> dict[str, Any]:
-    """An applicant's draft, pinned to the procedure's published version: checked, then one INSERT in the
-    caller's transaction on the direct connection (no ORM: this is the busiest write of the portal); returns
-    the row as written."""
+    """An applicant's draft, pinned to the procedure's published version: checked, then one INSERT on the
+    caller's direct connection (no ORM: this is the busiest write of the portal), in the caller's transaction
+    when there is one; returns the row as written."""
     principal = viewer.principal
     if not principal.is_applicant or viewer.applicant_id is None:
         raise ProblemError("forbidden_role", "Only citizen and organisation accounts file dossiers online.")
