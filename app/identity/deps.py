@@ -114,8 +114,12 @@ async def verified_token(
 TokenDep = Annotated[VerifiedToken, Depends(verified_token)]
 
 
-async def current_principal(token: TokenDep) -> Principal:
-    return await principal_for(token)
+async def current_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The registered caller. `verified_token`'s check done here, not as a sub-dependency: every non-public route
+    solves this one, and each level of dependencies costs FastAPI its own pass per request."""
+    return await principal_for(await verified_token(credentials))
 
 
 CallerDep = Annotated[Principal, Depends(current_principal)]
