@@ -66,7 +66,11 @@ def _fakepay_callback(fees: Fees, ref: str, *, amount: str = str(BEFORE_TOTAL),
     """A correctly signed fakepay success; `amount` is the raw JSON text of the amount."""
     event = {"event_id": "e1", "order_ref": ref, "transaction_id": txn, "status": "succeeded", "amount": "AMOUNT",
              "occurred_at": clock.now().isoformat()}
-    body = json.dumps(event).replace('"AMOUNT"', amount).encode()
+    return _signed(fees, json.dumps(event).replace('"AMOUNT"', amount).encode())
+
+
+def _signed(fees: Fees, body: bytes) -> SignedCallback:
+    """`body` as the fakepay bank sends it: signed, stamped now."""
     ts = str(int(clock.now().timestamp()))
     return SignedCallback(body, {"Content-Type": "application/json", "X-FakePay-Timestamp": ts,
                                  "X-FakePay-Signature": sign(fees.bank.secret, ts, body)})
@@ -122,12 +126,17 @@ async def test_fakepay_fields_we_do_not_read_cannot_keep_a_success_from_being_cr
     event = {"event_id": "e\u0000", "order_ref": attempt["provider_ref"], "transaction_id": "FPTXN1",
              "status": "succeeded", "amount": BEFORE_TOTAL, "note": "\ud800", "rate": "RATE"}
     body = json.dumps(event).replace('"RATE"', "1e400").encode()  # \u0000 and \ud800 in the JSON text
-    ts = str(int(clock.now().timestamp()))
-    response = await fees.deliver(client, SignedCallback(body, {
-        "Content-Type": "application/json", "X-FakePay-Timestamp": ts,
-        "X-FakePay-Signature": sign(fees.bank.secret, ts, body)}))
+    response = await fees.deliver(client, _signed(fees, body))
     assert response.status_code == 200 and response.json()["outcome"] == "credited", response.text
     assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+
+
+async def test_a_fakepay_body_nested_too_deep_to_read_is_malformed(client: httpx.AsyncClient, fees: Fees) -> None:
+    # Signed, then a 500: the JSON parser's RecursionError was not among the errors that make a body malformed.
+    await _paying(client, fees)
+    response = await fees.deliver(client, _signed(fees, b'{"extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
 
 
 # --- VNPAY IPN ----------------------------------------------------------------------------------------------------
