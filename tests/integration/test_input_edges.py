@@ -27,6 +27,16 @@ async def test_a_webhook_url_with_spaces_or_control_characters_is_refused(client
     assert (await client.get("/v1/webhooks", headers=integrator.headers)).json()["items"] == []
 
 
+async def test_a_webhook_url_on_port_0_is_refused(client, accounts, dns: FakeDns):
+    # Checked as if it named the default port and accepted (201); every delivery then failed to connect.
+    dns.set("hooks.example.com", PUBLIC_IP)
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    body = {"url": "https://hooks.example.com:0/dvc", "event_types": ["dossier.submitted"]}
+    response = await client.post("/v1/webhooks", json=body, headers=integrator.headers)
+    assert response.status_code == 422, response.text
+    assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [(["body", "url"], "unsafe_url")]
+
+
 async def test_control_characters_in_a_forwarded_name_or_a_webhook_description_are_a_field_error(
         client, accounts, dossiers, dns: FakeDns):
     # SQLite stored the NUL (then shown and synced on); PostgreSQL refused it as a 422 naming no field.
