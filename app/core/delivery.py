@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from app.core import clock
 from app.core.db import Base, BigIntId, get_database
 from app.core.outbox import OutboxEvent
+from app.core.text import storable_text
 
 log = logging.getLogger("app.delivery")
 
@@ -175,7 +176,9 @@ async def _record(consumer: Consumer, delivery: Delivery, event: OutboxEvent, er
         stats.delivered += 1
     else:
         delays = list(consumer.retry_delays())
-        values["last_error"] = error[:2000]
+        # Another system's words (an HTTP error body, a refusal's message): a NUL or a lone surrogate in them made
+        # this write fail, so the attempt was never counted and the delivery was sent again forever.
+        values["last_error"] = storable_text(error[:2000])
         if abandoned or attempts > len(delays):
             values["state"] = DEAD
             stats.dead += 1

@@ -7,9 +7,14 @@ range that matches it; the highest q wins, ties go to the order offered (JSON fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from app.core.problems import ProblemError
+
+# RFC 9110 §12.4.2: 0 to 1 with at most three decimals. float() also read "nan" (a weight below and above every
+# other: `application/pdf;q=nan` was a 406), "-1", "1e-3", "inf" and "1_0".
+QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 
 
 def _ranges(accept: str) -> list[tuple[str, float]]:
@@ -21,11 +26,8 @@ def _ranges(accept: str) -> list[tuple[str, float]]:
         q = 1.0
         for param in params:
             name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = 1.0  # a malformed weight is ignored, as if absent
+            if name.strip().lower() == "q" and QVALUE.fullmatch(value.strip()):
+                q = float(value)  # a malformed weight is ignored, as if absent
         ranges.append((media.lower(), q))
     return ranges
 

@@ -108,6 +108,7 @@ def _check_cursor_types(columns: Sequence[Any], values: Sequence[Any]) -> None:
         except (AttributeError, NotImplementedError):
             continue
         wrong_type = not isinstance(value, expected) and not (expected is float and isinstance(value, int))
+        wrong_type |= isinstance(value, bool) and expected is not bool  # JSON true is no position (it read as 1)
         out_of_range = isinstance(value, int) and not -(2**63) <= value < 2**63  # no database integer holds it
         if value is not None and (wrong_type or out_of_range):
             raise ProblemError("validation_error", "The cursor is not valid for this list.",

@@ -29,6 +29,16 @@ def is_valid_unicode(value: str) -> bool:
     return True
 
 
+def storable_text(value: str) -> str:
+    """`value` as every database can store it: a NUL and a lone surrogate written out as Python escapes (`\\x00`,
+    `\\ud800`), anything else unchanged. For text we keep but do not control (another system's error message, a
+    provider's callback fields): refusing it is not ours to do, and PostgreSQL refused a NUL (SQLite stored it)
+    while a lone surrogate broke both drivers, so the write that kept it failed."""
+    if "\x00" not in value and is_valid_unicode(value):
+        return value
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def plain_text(value: str, allowed: str = "\n\r\t") -> str:
     """`value` when it has no control characters but those `allowed`; else ValueError (a 422 on the field)."""
     if has_control_characters(value, allowed):

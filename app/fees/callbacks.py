@@ -19,6 +19,7 @@ A credit that settles the fees due before processing moves the dossier payment_r
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError
+from app.core.text import storable_text
 from app.fees import surpluses
 from app.fees.models import (
     CLOSED_DOSSIER_STATES,
@@ -217,4 +219,14 @@ async def _settled_already(session: AsyncSession, provider: str,
 
 
 def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
-    return {str(k): v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in raw.items()}
+    """The callback's fields as received, in a form every database stores. Fields we do not read may carry a NUL or a
+    lone surrogate, or a number beyond a float (1e400 reads as infinity, which JSON has no word for): PostgreSQL
+    refused the record (a 422 for fakepay, a "99" for VNPAY, so a paid attempt was never credited from its callback)
+    while SQLite stored it. Such text is kept escaped, such a number as its text."""
+    return {storable_text(str(k)): _storable(v) for k, v in raw.items()}
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, bool | int | type(None)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return storable_text(value if isinstance(value, str) else str(value))

@@ -103,6 +103,8 @@ def _parse(url: str) -> tuple[str, int]:
         raise UnsafeUrl("the URL has no host")
     if parts.username or parts.password:
         raise UnsafeUrl("credentials in the URL are not allowed")
+    if port == 0:  # read as the default port by the check below, then no delivery could connect
+        raise UnsafeUrl("the port must be 1 to 65535")
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 

@@ -21,6 +21,10 @@ OFFERED = ("application/json", "application/pdf")
     ("application/*;q=0.2, application/pdf;q=0.9", "application/pdf"),
     ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/json"),  # a browser
     ("application/pdf;q=abc", "application/pdf"),  # a malformed weight counts as absent
+    ("application/pdf;q=nan", "application/pdf"),  # also one float() reads (NaN was below every weight: a 406)
+    ("application/pdf;q=-1, application/json;q=0.5", "application/pdf"),
+    ("application/pdf;q=0.5, application/json;q=1e-3", "application/json"),
+    ("application/pdf;q=1.000, application/json;q=0.999", "application/pdf"),
     ("garbage", "application/json"),  # no usable range: as if there were no header
 ])
 def test_the_preferred_offered_type_is_chosen(accept: str | None, chosen: str) -> None:

@@ -66,15 +66,19 @@ def _fakepay_callback(fees: Fees, ref: str, *, amount: str = str(BEFORE_TOTAL),
     """A correctly signed fakepay success; `amount` is the raw JSON text of the amount."""
     event = {"event_id": "e1", "order_ref": ref, "transaction_id": txn, "status": "succeeded", "amount": "AMOUNT",
              "occurred_at": clock.now().isoformat()}
-    body = json.dumps(event).replace('"AMOUNT"', amount).encode()
+    return _signed(fees, json.dumps(event).replace('"AMOUNT"', amount).encode())
+
+
+def _signed(fees: Fees, body: bytes) -> SignedCallback:
+    """`body` as the fakepay bank sends it: signed, stamped now."""
     ts = str(int(clock.now().timestamp()))
     return SignedCallback(body, {"Content-Type": "application/json", "X-FakePay-Timestamp": ts,
                                  "X-FakePay-Signature": sign(fees.bank.secret, ts, body)})
 
 
-def _ipn(ref: str, vnp_amount: int, *, txn: str | None = "14000001") -> str:
+def _ipn(ref: str, vnp_amount: int, *, txn: str | None = "14000001", order_info: str = "Thanh toan phi") -> str:
     """A correctly signed VNPAY success IPN; `vnp_amount` is already x100, as VNPAY sends it."""
-    params = {"vnp_Amount": str(vnp_amount), "vnp_BankCode": "NCB", "vnp_OrderInfo": "Thanh toan phi",
+    params = {"vnp_Amount": str(vnp_amount), "vnp_BankCode": "NCB", "vnp_OrderInfo": order_info,
               "vnp_PayDate": "20261123153000", "vnp_ResponseCode": "00", "vnp_TmnCode": TMN,
               "vnp_TransactionStatus": "00", "vnp_TxnRef": ref}
     if txn is not None:
@@ -114,7 +118,38 @@ async def test_fakepay_success_without_a_usable_transaction_id_is_malformed(clie
     assert (await fees.fees_of(client, case))["paid"] == 0
 
 
+async def test_fakepay_fields_we_do_not_read_cannot_keep_a_success_from_being_credited(client: httpx.AsyncClient,
+                                                                                       fees: Fees) -> None:
+    # The callback is recorded as received: PostgreSQL refused a NUL, a lone surrogate or an infinity in it (a 422,
+    # nothing credited), SQLite stored them and credited the payment.
+    case, attempt = await _paying(client, fees)
+    event = {"event_id": "e\u0000", "order_ref": attempt["provider_ref"], "transaction_id": "FPTXN1",
+             "status": "succeeded", "amount": BEFORE_TOTAL, "note": "\ud800", "rate": "RATE"}
+    body = json.dumps(event).replace('"RATE"', "1e400").encode()  # \u0000 and \ud800 in the JSON text
+    response = await fees.deliver(client, _signed(fees, body))
+    assert response.status_code == 200 and response.json()["outcome"] == "credited", response.text
+    assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+
+
+async def test_a_fakepay_body_nested_too_deep_to_read_is_malformed(client: httpx.AsyncClient, fees: Fees) -> None:
+    # Signed, then a 500: the JSON parser's RecursionError was not among the errors that make a body malformed.
+    await _paying(client, fees)
+    response = await fees.deliver(client, _signed(fees, b'{"extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+
+
 # --- VNPAY IPN ----------------------------------------------------------------------------------------------------
+
+async def test_vnpay_ipn_with_a_nul_in_a_field_we_do_not_read_is_credited(client: httpx.AsyncClient, fees: Fees,
+                                                                          vnpay: VnpayProvider) -> None:
+    # PostgreSQL refused to record the IPN (answered "99": VNPAY retried the same IPN, never credited); SQLite
+    # credited it.
+    case, attempt = await _paying(client, fees, provider="vnpay")
+    response = await client.get(_ipn(attempt["provider_ref"], BEFORE_TOTAL * 100, order_info="Thanh toan\x00phi"))
+    assert response.status_code == 200 and response.json()["RspCode"] == "00", response.text
+    assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
+
 
 @pytest.mark.parametrize("txn", [None, "", "9" * 150], ids=["missing", "empty", "too_long"])
 async def test_vnpay_ipn_without_a_usable_transaction_no_is_answered_99(client: httpx.AsyncClient, fees: Fees,

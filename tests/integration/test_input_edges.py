@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.integration.conftest import PUBLIC_IP, FakeDns
+from app.core.delivery import run_consumer
+from app.integration.portal import NationalPortal, NationalPortalConsumer
+from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, submitted_dossier
 from tests.integration.test_intake import _body, _syncer
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 
@@ -22,6 +25,16 @@ async def test_a_webhook_url_with_spaces_or_control_characters_is_refused(client
     assert response.headers["content-type"] == "application/problem+json"
     assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [(["body", "url"], "unsafe_url")]
     assert (await client.get("/v1/webhooks", headers=integrator.headers)).json()["items"] == []
+
+
+async def test_a_webhook_url_on_port_0_is_refused(client, accounts, dns: FakeDns):
+    # Checked as if it named the default port and accepted (201); every delivery then failed to connect.
+    dns.set("hooks.example.com", PUBLIC_IP)
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    body = {"url": "https://hooks.example.com:0/dvc", "event_types": ["dossier.submitted"]}
+    response = await client.post("/v1/webhooks", json=body, headers=integrator.headers)
+    assert response.status_code == 422, response.text
+    assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [(["body", "url"], "unsafe_url")]
 
 
 async def test_control_characters_in_a_forwarded_name_or_a_webhook_description_are_a_field_error(
@@ -44,3 +57,21 @@ async def test_control_characters_in_a_forwarded_name_or_a_webhook_description_a
         "url": "https://hooks.example.com/dvc", "event_types": ["dossier.submitted"],
         "description": "Sở KHCN\nHà Tĩnh"})
     assert multiline.status_code == 201, multiline.text
+
+
+@pytest.mark.parametrize(("answer", "recorded"), [
+    (httpx.Response(503, content=b"down\x00now"), "PortalError: HTTP 503: down\\x00now"),
+    (httpx.Response(200, content=b'{"error_code": "9", "message": "bad \\ud800"}'),
+     "PortalError: refused: error_code=9 bad \\ud800"),
+], ids=["nul_in_an_error_body", "lone_surrogate_in_a_refusal"])
+async def test_a_portal_answer_no_database_can_store_is_recorded_escaped(client, accounts, dossiers, answer,
+                                                                        recorded):
+    # Recording the failed attempt failed (PostgreSQL refused the NUL; a lone surrogate broke both drivers): the worker
+    # pass raised, the attempt was never counted, and the delivery was sent again after every lease, never dead.
+    adapter = NationalPortal("http://portal.test", client_id="dvc-hatinh", secret="s3cret", timeout_s=2.0,
+                             transport=httpx.MockTransport(lambda request: answer))
+    await submitted_dossier(client, accounts, dossiers)
+    stats = await run_consumer(NationalPortalConsumer(adapter, enabled=True))
+    assert stats.failed == 1
+    [delivery] = await deliveries("national_portal")
+    assert (delivery.state, delivery.attempts, delivery.last_error) == ("pending", 1, recorded)

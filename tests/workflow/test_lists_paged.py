@@ -77,6 +77,7 @@ def _cursor(values: list[Any]) -> str:
     f"cursor={_cursor(['seven'])}",  # the history's arity, a seq of the wrong type
     f"cursor={_cursor([{'t': '2025-03-03T09:00:00+07:00'}, 'x', {'u': '00000000-0000-0000-0000-000000000000'}])}",
     f"cursor={_cursor([2**70])}",  # no database integer holds it
+    f"cursor={_cursor([True])}",  # a boolean where the history's seq goes: it read as seq 1 (a page, not a 422)
 ])
 async def test_a_bad_limit_or_forged_cursor_is_a_validation_error(client, flow, monkeypatch, name, query):
     _, did = await _busy_dossier(flow, monkeypatch)

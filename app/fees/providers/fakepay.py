@@ -221,7 +221,7 @@ class FakePayProvider:
         try:
             data = json.loads(request.body, parse_constant=_reject_constant)
             ref, txn, status, amount = data["order_ref"], data["transaction_id"], data["status"], data["amount"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise CallbackRejected("malformed", "The callback body is not a fakepay event.") from None
         # Only a JSON integer is an amount: int() would credit 500000.9 as 500000 (and True as 1).
         if (status not in ("succeeded", "failed", "cancelled") or not (storable_id(ref) and storable_id(txn))

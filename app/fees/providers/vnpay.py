@@ -202,7 +202,7 @@ class VnpayProvider:
         body["vnp_SecureHash"] = hmac_sha512(self.hash_secret, data)
         try:
             answer = await self._post_idempotent(body)
-        except (httpx.HTTPError, ValueError) as error:
+        except (httpx.HTTPError, ValueError, RecursionError) as error:  # RecursionError: JSON nested thousands deep
             raise ProviderError(f"VNPAY querydr failed: {error}") from error
         if not signed_answer(self.hash_secret, answer, QUERY_RESPONSE_FIELDS):
             raise ProviderError("VNPAY querydr answer has a bad signature")
@@ -240,7 +240,7 @@ class VnpayProvider:
             async with self._client() as http:
                 response = await http.post(self.api_url, json=body)
             answer = response.json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, RecursionError):  # RecursionError: JSON nested too deep to read (a 500)
             return RefundResult("submitted")
         if not isinstance(answer, dict):  # not VNPAY's answer (dict() of a number raised a 500): outcome unknown
             return RefundResult("submitted")
