@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from app.core import clock
 from app.core.delivery import DEAD, DELIVERED, PENDING, RunStats, run_consumer
+from app.integration import webhooks
 from app.integration.webhooks import CONSUMER, WebhookConsumer
 from tests.integration.conftest import PUBLIC_IP, FakeDns, deliveries, make_due, submitted_dossier
 from tests.support.identity_fixtures import DEFAULT_AGENCY
@@ -53,14 +54,34 @@ def receiver(dns: FakeDns) -> Receiver:
     return Receiver()
 
 
-def verify_signature(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> bool:
-    """The recipe of docs/webhooks.md, written out independently of the service's own code."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    timestamp = int(parts["t"])
-    if abs(time.time() - timestamp) > tolerance_s:
-        return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, parts["v1"])
+def _docs_recipe() -> Callable[..., bool]:
+    """The receiver's recipe exactly as docs/webhooks.md prints it (integrators copy it), run from the page."""
+    page = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    return cast(Callable[..., bool], namespace["verify"])
+
+
+verify_signature = _docs_recipe()
+
+
+@pytest.mark.parametrize("check", ["docs", "service"])
+@pytest.mark.parametrize("header", [
+    "", "t=", "v1=abc", "t=123", "t=1e3,v1=00", "t=" + "9" * 400 + ",v1=00", "t=-5,v1=00", "t=\u0661\u0662,v1=00",
+    "garbage", "t=1,v1=\u00e9", "t=1,,v1=00", "=,="])
+def test_a_malformed_signature_header_is_refused_not_raised(check: str, header: str) -> None:
+    # The recipe is copied into receivers: a header it cannot read must be a refusal, never an exception there.
+    if check == "docs":
+        assert verify_signature("whsec_x", header, b"{}") is False
+    else:
+        assert webhooks.verify("whsec_x", b"{}", header) is False
+
+
+def test_the_recipe_and_the_service_accept_a_fresh_signature() -> None:
+    header = webhooks.sign("whsec_x", b'{"a":1}', int(time.time()))
+    assert verify_signature("whsec_x", header, b'{"a":1}') and webhooks.verify("whsec_x", b'{"a":1}', header)
+    assert not verify_signature("whsec_x", header, b'{"a":2}')
 
 
 async def _subscribe(client: Any, actor: Any, url: str = URL,
