@@ -104,7 +104,7 @@ async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionD
 
 @router.get("/v1/procedures/{code}/versions", response_model=Page[ProcedureOut], responses=problems("not_found"))
 async def catalogue_list_versions(code: ProcedureCodePath, session: ReadSessionDep) -> Page[ProcedureOut]:
-    """Published and retired versions, oldest first (drafts are visible to editors only)."""
+    """Published and retired versions, oldest first (a draft is for editors: `GET /v1/procedures/{code}/draft`)."""
     rows = await versions.list_versions(session, code)
     return Page(items=[versions.to_out(v) for v in rows], next_cursor=None)
 
@@ -162,9 +162,22 @@ async def catalogue_create_procedure(body: ProcedureCreate, editor: EditorDep, s
 async def catalogue_create_version(code: ProcedureCodePath, editor: EditorDep, session: SessionDep,
                                    response: Response) -> ProcedureOut:
     """A new draft, copied from the version in force. A procedure has at most one draft: 409 `conflict` when it
-    has one already, its number in `extra.draft_version`."""
+    has one already, its number in `extra.draft_version` (and `GET /v1/procedures/{code}/draft` answers it)."""
     version = await versions.new_draft(session, editor, code)
     return _new_version_out(response, version)
+
+
+@router.get("/v1/procedures/{code}/draft", response_model=ProcedureOut,
+            responses=problems("not_found", "forbidden_role"))
+async def catalogue_get_draft(code: ProcedureCodePath, editor: EditorDep, session: ReadSessionDep,
+                              response: Response) -> ProcedureOut:
+    """The procedure's draft (it has at most one), for its editors, with the `ETag` a change to it needs; 404 when
+    it has none. The version list shows published and retired versions only."""
+    version = await versions.get_draft(session, code)
+    if version is None:
+        raise not_found("draft of this procedure")
+    service.require_edit(editor, version.agency_code)
+    return _version_out(response, version)
 
 
 @router.get("/v1/procedures/{code}/versions/{n}", response_model=ProcedureOut,

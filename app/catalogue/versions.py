@@ -127,6 +127,13 @@ async def _latest(session: AsyncSession, code: str) -> ProcedureVersion | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_draft(session: AsyncSession, code: str) -> ProcedureVersion | None:
+    """The procedure's draft (there is at most one), or None."""
+    stmt = select(ProcedureVersion).where(ProcedureVersion.procedure_code == code,
+                                          ProcedureVersion.status == VersionStatus.draft)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def _draft_number(session: AsyncSession, code: str) -> int | None:
     stmt = select(ProcedureVersion.version).where(ProcedureVersion.procedure_code == code,
                                                   ProcedureVersion.status == VersionStatus.draft)

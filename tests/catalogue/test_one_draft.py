@@ -128,3 +128,27 @@ async def test_an_import_publishes_beside_a_draft_and_leaves_it_alone(
     assert (await client.get(f"/v1/procedures/{code}")).json()["version"] == draft + 1
     assert await _drafts(catalogue, code) == [draft]
     _names_draft(await client.post(f"/v1/procedures/{code}/versions", headers=admin.headers), draft)
+
+
+async def test_editors_read_the_draft_at_its_own_address(client: httpx.AsyncClient, accounts: Accounts,
+                                                         catalogue: Catalogue) -> None:
+    # The version list shows no drafts; the 409's draft_version and GET .../draft are how an editor finds it.
+    admin = await accounts.admin()
+    code = await catalogue.procedure("P-DRAFT-ADDRESS")
+    expect_problem(await client.get(f"/v1/procedures/{code}/draft", headers=admin.headers), 404, "not_found")
+    created = await client.post(f"/v1/procedures/{code}/versions", headers=admin.headers)
+    draft = await client.get(f"/v1/procedures/{code}/draft", headers=admin.headers)
+    assert draft.status_code == 200, draft.text
+    assert (draft.json()["version"], draft.json()["status"]) == (created.json()["version"], "draft")
+    assert draft.headers["etag"] == created.headers["etag"]  # the ETag a change to the draft needs
+    patched = await client.patch(f"/v1/procedures/{code}/versions/{draft.json()['version']}",
+                                 json={"name": "Tên mới"}, headers={**admin.headers, "If-Match": draft.headers["etag"]})
+    assert patched.status_code == 200, patched.text
+
+    other = await accounts.official("000.00.99.H99", roles=("agency_admin",))
+    expect_problem(await client.get(f"/v1/procedures/{code}/draft", headers=other.headers), 403, "forbidden_role")
+    citizen = await accounts.citizen()
+    assert (await client.get(f"/v1/procedures/{code}/draft", headers=citizen.headers)).status_code == 403
+    assert (await client.get(f"/v1/procedures/{code}/draft")).status_code == 401
+    listed = (await client.get(f"/v1/procedures/{code}/versions")).json()["items"]
+    assert "draft" not in {v["status"] for v in listed}
