@@ -72,8 +72,8 @@ def _write(handler: logging.StreamHandler[Any], text: str) -> None:
 
 class _AccessBatch:
     """Access lines written together, at most `interval_s` after the first of them (nginx's `access_log ...
-    flush=`): one write system call per batch instead of one per request, which was the largest piece of a light
-    route's cost after the request's own work (bench/PROFILE.md, session 15). Lines of other loggers are written
+    flush=`): one write system call per batch instead of one per request (the largest single item in a profile of
+    public tracking against its bare anchor; bench/PROFILE.md, session 15). Lines of other loggers are written
     at once, so within the interval an access line may follow a later line; each carries its time. The batch is
     written when the server stops (lifespan end, process exit) and when logging is configured anew."""
 
