@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.core.problems import ProblemError
-from app.core.text import is_valid_unicode
+from app.core.text import is_storable_text
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ def _decode_value(value: Any) -> Any:
         return uuid.UUID(value["u"])
     if isinstance(value, dict | list):
         raise ValueError("not a position")
-    if isinstance(value, str) and (not is_valid_unicode(value) or "\x00" in value):
+    if isinstance(value, str) and not is_storable_text(value):
         # Sort keys we write are stored text: a lone surrogate (`"\ud800"` in the JSON) was a 500 on SQLite, a
         # NUL a refused parameter on PostgreSQL and a position on SQLite.
         raise ValueError("not storable text")

@@ -29,12 +29,18 @@ def is_valid_unicode(value: str) -> bool:
     return True
 
 
+def is_storable_text(value: str) -> bool:
+    """Whether every database can store `value`: no NUL (PostgreSQL refuses one, SQLite stores it) and valid
+    Unicode (a lone surrogate breaks both drivers)."""
+    return "\x00" not in value and is_valid_unicode(value)
+
+
 def storable_text(value: str) -> str:
     """`value` as every database can store it: a NUL and a lone surrogate written out as Python escapes (`\\x00`,
     `\\ud800`), anything else unchanged. For text we keep but do not control (another system's error message, a
     provider's callback fields): refusing it is not ours to do, and PostgreSQL refused a NUL (SQLite stored it)
     while a lone surrogate broke both drivers, so the write that kept it failed."""
-    if "\x00" not in value and is_valid_unicode(value):
+    if is_storable_text(value):
         return value
     return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
