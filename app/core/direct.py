@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import UpdateBase
 
-from app.core.db import Database, DirectPool, get_database
+from app.core.db import ConnectionLease, Database, get_database
 
 _ASYNCPG = asyncpg_dialect.dialect()
 Statement = Select[*tuple[Any, ...]] | UpdateBase
@@ -104,20 +104,13 @@ def direct_connection() -> AbstractAsyncContextManager[DirectConnection]:
     return _sqlite_reads(database)
 
 
-class _DriverLease:
-    """The direct pool's connection as a DirectConnection; a class for the same reason as ConnectionLease."""
+class _DriverLease(ConnectionLease):
+    """The direct pool's lease, its connection handed out as a DirectConnection."""
 
-    __slots__ = ("_lease",)
-
-    def __init__(self, pool: DirectPool) -> None:
-        self._lease = pool.acquire()
+    __slots__ = ()
 
     async def __aenter__(self) -> DirectConnection:
-        return _DriverConnection(await self._lease.__aenter__())
-
-    async def __aexit__(self, error_type: type[BaseException] | None, error: BaseException | None,
-                        traceback: Any) -> None:
-        await self._lease.__aexit__(error_type, error, traceback)
+        return _DriverConnection(await super().__aenter__())
 
 
 @asynccontextmanager
