@@ -135,9 +135,8 @@ async def get_draft(session: AsyncSession, code: str) -> ProcedureVersion | None
 
 
 async def _draft_number(session: AsyncSession, code: str) -> int | None:
-    stmt = select(ProcedureVersion.version).where(ProcedureVersion.procedure_code == code,
-                                                  ProcedureVersion.status == VersionStatus.draft)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    draft = await get_draft(session, code)
+    return draft.version if draft is not None else None
 
 
 def _draft_exists(number: int) -> ProblemError:
