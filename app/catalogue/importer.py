@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.catalogue import import_plan, schemas
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra
-from app.catalogue.versions import content_of, resolved_content, write_content
+from app.catalogue.versions import content_of, resolved_content, take_version_number, write_content
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError, validation_problem
@@ -250,8 +250,8 @@ async def _apply_procedure(session: AsyncSession, placed: import_plan.DocumentPl
         placed.advance(index, step, data)
         summary.unchanged += 1
         return
-    procedure = (await session.execute(select(Procedure).where(Procedure.code == entry.code)
-                                       .with_for_update())).scalar_one_or_none()
+    procedure = (await session.execute(select(Procedure).where(Procedure.code == entry.code).with_for_update()
+                                       .execution_options(populate_existing=True))).scalar_one_or_none()
     if procedure is None:
         procedure = Procedure(code=entry.code)
         session.add(procedure)
@@ -270,10 +270,8 @@ async def _apply_procedure(session: AsyncSession, placed: import_plan.DocumentPl
     if step.action == "retire":  # the published version itself ends, with no successor
         await _retired(session, procedure, summary, retiring)
         return
-    latest = (await session.execute(select(ProcedureVersion.version).where(
-        ProcedureVersion.procedure_code == entry.code).order_by(ProcedureVersion.version.desc()).limit(1))).scalar()
-    version = ProcedureVersion(procedure_code=entry.code, version=(latest or 0) + 1, status=VersionStatus.published,
-                               valid_from=step.start, valid_to=step.end)
+    version = ProcedureVersion(procedure_code=entry.code, version=take_version_number(procedure),
+                               status=VersionStatus.published, valid_from=step.start, valid_to=step.end)
     if step.end is not None:
         version.status = VersionStatus.retired
     await write_content(session, version, data)

@@ -80,6 +80,9 @@ class Procedure(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    # The highest version number given so far. Numbers are never reused: a deleted draft's ETag (its revision,
+    # from 1) must not match a later draft at the same URL, and a draft is stale once a higher number is published.
+    last_version_number: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Bumped by every publish/retire: the row lock taken on it serialises lifecycle changes per procedure.
     updated_at: Mapped[datetime] = mapped_column(default=clock.column_now, onupdate=clock.column_now)
 

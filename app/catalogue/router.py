@@ -202,13 +202,28 @@ async def catalogue_update_version(code: ProcedureCodePath, n: VersionNumber, bo
     return _version_out(response, await versions.patch_draft(session, editor, code, n, body, if_match))
 
 
+@router.delete("/v1/procedures/{code}/versions/{n}", status_code=204,
+               responses=problems("not_found", "forbidden_role", *PRECONDITION_PROBLEMS, "version_published",
+                                  "conflict"))
+async def catalogue_delete_draft(code: ProcedureCodePath, n: VersionNumber, editor: EditorDep, session: SessionDep,
+                                 if_match: IfMatch = None) -> Response:
+    """Discard a draft (If-Match required). Published and retired versions are history (409
+    `version_published`); a procedure's only version stays (409 `conflict`). Version numbers are never given
+    again: the next draft takes a new one."""
+    await versions.delete_draft(session, editor, code, n, if_match=if_match)
+    return Response(status_code=204)
+
+
 @router.post("/v1/procedures/{code}/versions/{n}/publish", response_model=ProcedureOut,
-             responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "version_published", "conflict"))
+             responses=problems(*_WRITE_PROBLEMS, *PRECONDITION_PROBLEMS, "version_published", "conflict",
+                                "draft_stale"))
 async def catalogue_publish_version(code: ProcedureCodePath, n: VersionNumber, editor: EditorDep, session: SessionDep,
                                     response: Response, body: PublishIn | None = None,
                                     if_match: IfMatch = None) -> ProcedureOut:
     """Publish a draft from `valid_from` (default now), retiring the version in force at that instant. If-Match
-    required: only the draft as the editor read it is published (428 without it, 412 if it changed since)."""
+    required: only the draft as the editor read it is published (428 without it, 412 if it changed since). 409
+    `draft_stale` when a version was published after the draft was copied (`extra.newer_version`): publishing it
+    would undo that version."""
     valid_from = body.valid_from if body else None
     return _version_out(response, await versions.publish(session, editor, code, n, valid_from, if_match=if_match))
 

@@ -1,11 +1,16 @@
 """Procedure versions: draft -> published (valid_from) -> retired (valid_to); a publication scheduled for later can
-be cancelled (back to draft) until it starts.
+be cancelled (back to draft) until it starts; a draft can be deleted.
 
 Publishing retires the previous published version at the new version's valid_from, in one transaction. The
 procedure row is locked first (SELECT ... FOR UPDATE on PostgreSQL; SQLite write transactions are already
 serialised by BEGIN IMMEDIATE), and a partial unique index keeps at most one published version per procedure
 even if some other path forgot the lock. Likewise a procedure has at most one draft: a second one is refused (409
 `conflict` naming the first), checked under the same lock and held by another partial unique index.
+
+Version numbers are never reused (`Procedure.last_version_number`), so a draft holds the highest number when it is
+copied: a version published after that (by an import, or a publication scheduled after a cancelled one) has a
+higher number, and publishing the draft, which copied what was in force before it, would undo it (409
+`draft_stale`).
 """
 
 from __future__ import annotations
@@ -121,6 +126,12 @@ async def _procedure_for_update(session: AsyncSession, code: str) -> Procedure:
     return procedure
 
 
+def take_version_number(procedure: Procedure) -> int:
+    """The next version number of `procedure` (locked by the caller): one more than any it has ever had."""
+    procedure.last_version_number += 1
+    return procedure.last_version_number
+
+
 async def _latest(session: AsyncSession, code: str) -> ProcedureVersion | None:
     stmt = (select(ProcedureVersion).where(ProcedureVersion.procedure_code == code)
             .order_by(ProcedureVersion.version.desc()).limit(1))
@@ -176,9 +187,11 @@ async def create_procedure(session: AsyncSession, editor: Editor, data: schemas.
         errors.insert(0, field_error(["body", "code"], f"procedure {data.code!r} already exists"))
     if errors:
         raise validation_problem(errors)
-    session.add(Procedure(code=data.code))
+    procedure = Procedure(code=data.code)
+    session.add(procedure)
     await flush_new(session, "code", f"procedure {data.code!r} already exists")
-    version = ProcedureVersion(procedure_code=data.code, version=1, status=VersionStatus.draft)
+    version = ProcedureVersion(procedure_code=data.code, version=take_version_number(procedure),
+                               status=VersionStatus.draft)
     await write_content(session, version, content)
     session.add(version)
     await session.flush()
@@ -188,15 +201,14 @@ async def create_procedure(session: AsyncSession, editor: Editor, data: schemas.
 async def new_draft(session: AsyncSession, editor: Editor, code: str) -> ProcedureVersion:
     """A new draft copied from the version in force (or the latest one when none is); 409 `conflict` naming the
     draft the procedure already has: two editors' parallel drafts would each be published over the other's."""
-    await _procedure_for_update(session, code)
+    procedure = await _procedure_for_update(session, code)
     source = await get_published_version(session, code) or await _latest(session, code)
     if source is None:
         raise not_found("procedure")
     require_edit(editor, source.agency_code)
     await _refuse_a_second_draft(session, code)
-    latest = await _latest(session, code)
-    number = (latest.version if latest else 0) + 1
-    version = ProcedureVersion(procedure_code=code, version=number, status=VersionStatus.draft)
+    version = ProcedureVersion(procedure_code=code, version=take_version_number(procedure),
+                               status=VersionStatus.draft)
     await write_content(session, version, content_of(source))
     async with _as_the_only_draft(session, code):
         session.add(version)
@@ -261,6 +273,11 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
     others = (await session.execute(select(ProcedureVersion).where(
         ProcedureVersion.procedure_code == code, ProcedureVersion.id != version.id,
         ProcedureVersion.status != VersionStatus.draft))).scalars().all()
+    newer = max((v.version for v in others if v.version > version.version), default=None)
+    if newer is not None:
+        raise ProblemError("draft_stale", f"Version {newer} was published after this draft was copied; publishing "
+                           f"the draft would undo it. Delete this draft and create a new one from version {newer}.",
+                           extra={"newer_version": newer})
     current = next((v for v in others if v.status == VersionStatus.published), None)
     for other in others:
         # A new validity must start after everything already in force, or two versions would overlap.
@@ -355,6 +372,25 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
                payload={"code": code, "version": number, "valid_from": clock.utc_text(cancelled_from),
                         "version_in_force": previous.version if previous is not None else None})
     return version
+
+
+async def delete_draft(session: AsyncSession, editor: Editor, code: str, number: int, *,
+                       if_match: str | None) -> None:
+    """Discard the draft (If-Match required, as for a change): nothing refers to a draft, no dossier is filed under
+    one. A published or retired version is history (409 `version_published`); a procedure's only version, the draft
+    it was created with, stays (409 `conflict`): a procedure is never left without one. Its number is not given
+    again (take_version_number)."""
+    _, version = await _version_to_change(session, editor, code, number, if_match)
+    if version.status != VersionStatus.draft:
+        raise ProblemError("version_published", f"Version {number} was published and cannot be deleted; retire it "
+                           "instead.")
+    others = await session.scalar(select(func.count()).select_from(ProcedureVersion).where(
+        ProcedureVersion.procedure_code == code, ProcedureVersion.id != version.id))
+    if not others:
+        raise ProblemError("conflict", f"Version {number} is this procedure's only version; edit it instead: a "
+                           "procedure always has a version.")
+    await session.delete(version)
+    await session.flush()
 
 
 async def list_versions(session: AsyncSession, code: str, *, include_drafts: bool = False,

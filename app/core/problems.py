@@ -52,6 +52,7 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     "account_exists": ProblemKind(409, "Account exists", "Tài khoản đã tồn tại"),
     "conflict": ProblemKind(409, "Conflict", "Xung đột dữ liệu"),
     "version_published": ProblemKind(409, "Version published", "Phiên bản đã công bố"),
+    "draft_stale": ProblemKind(409, "Draft out of date", "Bản nháp đã cũ"),
     "dossier_not_draft": ProblemKind(409, "Dossier is not a draft", "Hồ sơ không còn ở trạng thái nháp"),
     "attachments_closed": ProblemKind(409, "Attachments closed", "Không thể nộp thêm tệp"),
     "attachment_limit_reached": ProblemKind(409, "Attachment limit reached", "Hồ sơ đã đủ số tệp tối đa"),

@@ -138,6 +138,8 @@ def test_the_one_draft_index_waits_until_each_procedure_has_one_draft(tmp_path: 
             assert db.execute("SELECT count(*) FROM procedure_versions").fetchone()[0] == 2
             db.execute("DELETE FROM procedure_versions WHERE version = 3")
         await asyncio.to_thread(command.upgrade, config, "head")
+        with sqlite3.connect(path) as db:  # 0026: numbering goes on from the highest version held
+            assert db.execute("SELECT last_version_number FROM procedures").fetchall() == [(2,)]
         with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
             add_draft(db, 3)
         await asyncio.to_thread(command.downgrade, config, "0024")
