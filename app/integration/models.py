@@ -56,6 +56,9 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(Text)
     # HMAC signing needs the key itself (a hash would not do): stored encrypted (app.core.secrets), shown once.
     secret: Mapped[str] = mapped_column(EncryptedText)
+    # After a rotation the secret it replaced signs too (a second v1), until the client's receiver has the new one.
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str | None] = mapped_column(String(400), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -30,6 +31,7 @@ from app.integration.schemas import (
     WebhookCreated,
     WebhookDeliveryOut,
     WebhookOut,
+    WebhookSecretRotate,
 )
 
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint id; larger values are a 422
@@ -45,7 +47,9 @@ SyncReaderDep = Annotated[Principal, official_or_client(roles=(), scopes=("dossi
 def _webhook_out(subscription: WebhookSubscription) -> WebhookOut:
     return WebhookOut(id=subscription.id, url=subscription.url, event_types=list(subscription.event_types),
                       description=subscription.description, active=subscription.active,
-                      created_at=subscription.created_at)
+                      created_at=subscription.created_at,
+                      previous_secret_expires_at=subscription.previous_secret_expires_at
+                      if webhooks.previous_secret_in_use(subscription) else None)
 
 
 @router.post("/v1/integration/dossiers", status_code=201, response_model=DossierOut,
@@ -116,6 +120,18 @@ async def webhooks_list(caller: WebhookClientDep, session: ReadSessionDep, page:
 @router.get("/v1/webhooks/{webhook_id}", response_model=WebhookOut, responses=problems("not_found"))
 async def webhooks_get(webhook_id: uuid.UUID, caller: WebhookClientDep, session: ReadSessionDep) -> WebhookOut:
     return _webhook_out(await webhooks.get_own(session, caller, webhook_id))
+
+
+@router.post("/v1/webhooks/{webhook_id}/secret", response_model=WebhookCreated,
+             responses=problems("not_found", "validation_error"))
+async def webhooks_rotate_secret(webhook_id: uuid.UUID, caller: WebhookClientDep, session: SessionDep,
+                                 body: WebhookSecretRotate | None = None) -> WebhookCreated:
+    """Replace the signing secret; the answer carries the new one, shown only here. The secret it replaces keeps
+    signing, as a second `v1` in `X-DVC-Signature`, for `previous_secret_valid_hours` (24 by default, 0 for none),
+    so deliveries verify while the receiver changes over."""
+    hours = (body or WebhookSecretRotate()).previous_secret_valid_hours
+    subscription = await webhooks.rotate_secret(session, caller, webhook_id, timedelta(hours=hours))
+    return WebhookCreated(**_webhook_out(subscription).model_dump(), secret=subscription.secret)
 
 
 @router.delete("/v1/webhooks/{webhook_id}", status_code=204, response_class=Response,

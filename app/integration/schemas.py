@@ -148,6 +148,13 @@ class WebhookCreate(Strict):
         return sorted(set(value))
 
 
+class WebhookSecretRotate(Strict):
+    previous_secret_valid_hours: int = Field(
+        default=24, ge=0, le=168,
+        description="How long the secret being replaced keeps signing beside the new one (a second `v1`), while "
+                    "the receiver changes over; 0 stops it at once (a leaked secret).")
+
+
 class WebhookOut(BaseModel):
     id: uuid.UUID
     url: str
@@ -155,6 +162,9 @@ class WebhookOut(BaseModel):
     description: str | None
     active: bool
     created_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, description="Until when the secret replaced by the last rotation also signs; null when none "
+                                  "does.")
 
 
 class WebhookCreated(WebhookOut):

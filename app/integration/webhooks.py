@@ -8,9 +8,12 @@ dossier data: its code, the applicant id) and is active. The body is JSON
 
     X-DVC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{raw body}")>
 
-(docs/webhooks.md shows how to verify it). A 2xx answer is success; anything else, a timeout, a redirect or a
-target now resolving to a private address is a failure, retried after 1 min, 5 min, 30 min, 2 h and 1 day,
-then dead. The SSRF guard runs at creation and again, after DNS resolution, before every attempt.
+(docs/webhooks.md shows how to verify it). For a while after the client rotates the secret, a second `v1` signs
+with the secret it replaced, so a receiver is never without a signature it can check while it changes over.
+
+A 2xx answer is success; anything else, a timeout, a redirect or a target now resolving to a private address
+is a failure, retried after 1 min, 5 min, 30 min, 2 h and 1 day, then dead. The SSRF guard runs at creation
+and again, after DNS resolution, before every attempt.
 
 The client's right to the event is checked again before every attempt too: a delivery fanned out before the
 client was suspended, lost `dossiers:read` or lost the dossier's agency ends dead, unsent and never retried, its
@@ -60,24 +63,30 @@ RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30
 
 # --- signing ------------------------------------------------------------------------------------------------
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int, *, previous_secret: str | None = None) -> str:
+    """The signature header: one `v1` per secret that signs, the current one first."""
+    header = f"t={timestamp},v1={_digest(secret, body, timestamp)}"
+    return header if previous_secret is None else f"{header},v1={_digest(previous_secret, body, timestamp)}"
 
 
 def verify(secret: str, body: bytes, header: str, *, tolerance_s: int = 300, now: float | None = None) -> bool:
-    """The receiver's side of the recipe (also used by the tests): signature matches and is recent. Any malformed
-    header is False, never an exception: a huge `t` overflowed the clock comparison, a non-ASCII `v1` broke the
-    constant-time comparison."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    timestamp, signature = fields.get("t", ""), fields.get("v1", "")
-    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()):
+    """The receiver's side of the recipe (also used by the tests): one of the `v1` signatures matches and `t` is
+    recent. Any malformed header is False, never an exception: a huge `t` overflowed the clock comparison, a
+    non-ASCII `v1` broke the constant-time comparison."""
+    parts = [part.split("=", 1) for part in header.split(",") if "=" in part]
+    timestamp = next((value for name, value in parts if name == "t"), "")
+    signatures = [value for name, value in parts if name == "v1" and value.isascii()]
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signatures):
         return False
     sent = int(timestamp)
     if abs((now if now is not None else time.time()) - sent) > tolerance_s:
         return False
-    expected = sign(secret, body, sent).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, signature)
+    expected = _digest(secret, body, sent)
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
 
 
 def event_body(event: OutboxEvent) -> bytes:
@@ -94,7 +103,7 @@ async def create(session: AsyncSession, client: Principal, data: WebhookCreate) 
     except ssrf.UnsafeUrl as error:
         raise validation_problem([{"loc": ["body", "url"], "msg": str(error), "type": "unsafe_url"}]) from error
     subscription = WebhookSubscription(client_id=client.account_id, url=data.url, event_types=data.event_types,
-                                       secret="whsec_" + secrets.token_urlsafe(32), description=data.description,
+                                       secret=_new_secret(), description=data.description,
                                        active=True, created_at=clock.now())
     session.add(subscription)
     await session.flush()
@@ -102,9 +111,10 @@ async def create(session: AsyncSession, client: Principal, data: WebhookCreate) 
 
 
 async def get_own(session: AsyncSession, client: Principal, subscription_id: uuid.UUID, *,
-                  deleted: bool = False) -> WebhookSubscription:
+                  deleted: bool = False, lock: bool = False) -> WebhookSubscription:
     """The caller's own subscription, else 404. A deleted one only with `deleted=True` (reading its log)."""
-    subscription = await session.get(WebhookSubscription, subscription_id)
+    subscription = await session.get(WebhookSubscription, subscription_id, with_for_update=lock,
+                                      populate_existing=lock)
     if (subscription is None or subscription.client_id != client.account_id
             or (subscription.deleted_at is not None and not deleted)):
         raise not_found("webhook")
@@ -117,6 +127,30 @@ async def list_own(session: AsyncSession, client: Principal, page: PageParams) -
     return await keyset_page(session, stmt, order=[(WebhookSubscription.created_at, True),
                                                    (WebhookSubscription.id, True)],
                              params=page, key=lambda s: (s.created_at, s.id))
+
+
+async def rotate_secret(session: AsyncSession, client: Principal, subscription_id: uuid.UUID,
+                        previous_valid_for: timedelta) -> WebhookSubscription:
+    """A new secret, answered once; the one it replaces signs beside it for `previous_valid_for` (none when zero),
+    while the client's receiver changes over. A secret from an earlier rotation stops signing at once. The row is
+    locked: two rotations at once would each answer a secret, only one of which was kept."""
+    subscription = await get_own(session, client, subscription_id, lock=True)
+    keep = previous_valid_for > timedelta(0)
+    subscription.previous_secret = subscription.secret if keep else None
+    subscription.previous_secret_expires_at = clock.now() + previous_valid_for if keep else None
+    subscription.secret = _new_secret()
+    await session.flush()
+    return subscription
+
+
+def previous_secret_in_use(subscription: WebhookSubscription) -> str | None:
+    """The rotated-out secret while it still signs, else None."""
+    expires = subscription.previous_secret_expires_at
+    return subscription.previous_secret if expires is not None and clock.now() < expires else None
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 async def delete(session: AsyncSession, client: Principal, subscription_id: uuid.UUID) -> None:
@@ -223,7 +257,8 @@ class WebhookConsumer:
             raise WebhookError(f"target refused: {error}") from error
         body = event_body(event)
         headers = {"Content-Type": "application/json", "User-Agent": "dvc-service-webhooks/1",
-                   SIGNATURE_HEADER: sign(subscription.secret, body, int(clock.now().timestamp())),
+                   SIGNATURE_HEADER: sign(subscription.secret, body, int(clock.now().timestamp()),
+                                          previous_secret=previous_secret_in_use(subscription)),
                    "X-DVC-Event-Id": str(event.event_id), "X-DVC-Event-Type": event.event_type,
                    "X-DVC-Delivery-Id": str(delivery.id)}
         timeout = get_settings().webhook_timeout_s

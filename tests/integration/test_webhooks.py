@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -259,3 +259,84 @@ async def test_secrets_are_stored_encrypted_and_rotate_to_a_new_key(  # type: ig
     await receiver.run()
     [request] = receiver.requests
     assert verify_signature(created["secret"], request.headers["x-dvc-signature"], request.content)
+
+
+def _signatures(request: httpx.Request) -> list[str]:
+    return [part.split("=", 1)[1] for part in request.headers["x-dvc-signature"].split(",") if part.startswith("v1=")]
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_until_its_time_is_up(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    rotated = await client.post(f"/v1/webhooks/{hook['id']}/secret", headers=integrator.headers)
+    assert rotated.status_code == 200, rotated.text
+    old, new = hook["secret"], rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != old
+    expires = rotated.json()["previous_secret_expires_at"]
+    shown = (await client.get(f"/v1/webhooks/{hook['id']}", headers=integrator.headers)).json()
+    assert shown["previous_secret_expires_at"] == expires and "secret" not in shown
+    assert abs(datetime.fromisoformat(expires.replace("Z", "+00:00")) - (clock.now() + timedelta(hours=24))) \
+        < timedelta(minutes=1)
+
+    await submitted_dossier(client, accounts, dossiers)
+    await receiver.run()
+    [request] = receiver.requests
+    assert len(_signatures(request)) == 2  # the new secret's first
+    for secret in (old, new):  # a receiver holding either secret accepts it, with the recipe and the service
+        assert verify_signature(secret, request.headers["x-dvc-signature"], request.content)
+        assert webhooks.verify(secret, request.content, request.headers["x-dvc-signature"])
+    assert not verify_signature("whsec_other", request.headers["x-dvc-signature"], request.content)
+
+    later = clock.now() + timedelta(hours=24, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)  # the overlap is over: the new secret alone signs
+    await submitted_dossier(client, accounts, dossiers)
+    await make_due()
+    await receiver.run()
+    last = receiver.requests[-1]
+    assert len(_signatures(last)) == 1
+    assert webhooks.verify(new, last.content, last.headers["x-dvc-signature"], now=later.timestamp())
+    assert not webhooks.verify(old, last.content, last.headers["x-dvc-signature"], now=later.timestamp())
+    assert (await client.get(f"/v1/webhooks/{hook['id']}",
+                             headers=integrator.headers)).json()["previous_secret_expires_at"] is None
+
+
+async def test_a_leaked_secret_stops_signing_at_once(client, accounts, dossiers, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    integrator = await accounts.client([], [DEFAULT_AGENCY])  # lost dossiers:read: may still rotate, as delete
+    reader = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, reader)).json()
+    stranger = await client.post(f"/v1/webhooks/{hook['id']}/secret", headers=integrator.headers)
+    assert stranger.status_code == 404, stranger.text  # another client's subscription: not found
+    first = (await client.post(f"/v1/webhooks/{hook['id']}/secret", headers=reader.headers)).json()["secret"]
+    rotated = await client.post(f"/v1/webhooks/{hook['id']}/secret", json={"previous_secret_valid_hours": 0},
+                                headers=reader.headers)
+    assert rotated.status_code == 200 and rotated.json()["previous_secret_expires_at"] is None, rotated.text
+    await submitted_dossier(client, accounts, dossiers)
+    await receiver.run()
+    [request] = receiver.requests
+    assert len(_signatures(request)) == 1  # neither the creation's secret nor the first rotation's
+    for secret in (hook["secret"], first):
+        assert not verify_signature(secret, request.headers["x-dvc-signature"], request.content)
+    assert verify_signature(rotated.json()["secret"], request.headers["x-dvc-signature"], request.content)
+
+
+@pytest.mark.parametrize("body", [{"previous_secret_valid_hours": -1}, {"previous_secret_valid_hours": 169},
+                                  {"previous_secret_valid_hours": 1.5}, {"secret": "mine"}, [24]])
+async def test_a_rotation_with_a_bad_body_changes_nothing(client, accounts, receiver: Receiver,  # type: ignore[no-untyped-def]
+                                                          body: Any) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    answer = await client.post(f"/v1/webhooks/{hook['id']}/secret", json=body, headers=integrator.headers)
+    assert (answer.status_code, answer.json()["code"]) == (422, "validation_error"), answer.text
+    assert webhooks.verify(hook["secret"], b"{}", webhooks.sign(await _current_secret(hook["id"]), b"{}",
+                                                                int(time.time())))
+
+
+async def _current_secret(subscription_id: str) -> str:
+    from app.core.db import get_database
+    from app.integration.models import WebhookSubscription
+
+    async with get_database().read_sessions() as session:
+        subscription = await session.get(WebhookSubscription, uuid.UUID(subscription_id))
+        assert subscription is not None
+        return subscription.secret
