@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
@@ -64,3 +64,7 @@ class WebhookSubscription(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The optimistic-concurrency counter behind the subscription's ETag (app.core.etag): PATCH needs If-Match.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012

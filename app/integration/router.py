@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.delivery import PENDING, Delivery
+from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.dossiers.access import etag
@@ -31,6 +32,7 @@ from app.integration.schemas import (
     WebhookCreated,
     WebhookDeliveryOut,
     WebhookOut,
+    WebhookPatch,
     WebhookSecretRotate,
 )
 
@@ -108,7 +110,8 @@ async def webhooks_create(body: WebhookCreate, caller: WebhookSubscriberDep, ses
     subscription = await webhooks.create(session, caller, body)
     created = WebhookCreated(**_webhook_out(subscription).model_dump(), secret=subscription.secret)
     return JSONResponse(created.model_dump(mode="json"), status_code=201,
-                        headers={"Location": f"/v1/webhooks/{subscription.id}"})
+                        headers={"Location": f"/v1/webhooks/{subscription.id}",
+                                 "ETag": version_tag(subscription.revision)})
 
 
 @router.get("/v1/webhooks", response_model=Page[WebhookOut], responses=problems("validation_error"))
@@ -118,19 +121,35 @@ async def webhooks_list(caller: WebhookClientDep, session: ReadSessionDep, page:
 
 
 @router.get("/v1/webhooks/{webhook_id}", response_model=WebhookOut, responses=problems("not_found"))
-async def webhooks_get(webhook_id: uuid.UUID, caller: WebhookClientDep, session: ReadSessionDep) -> WebhookOut:
-    return _webhook_out(await webhooks.get_own(session, caller, webhook_id))
+async def webhooks_get(webhook_id: uuid.UUID, caller: WebhookClientDep, session: ReadSessionDep,
+                       response: Response) -> WebhookOut:
+    """A subscription, with the `ETag` a change to it needs."""
+    subscription = await webhooks.get_own(session, caller, webhook_id)
+    response.headers["ETag"] = version_tag(subscription.revision)
+    return _webhook_out(subscription)
+
+
+@router.patch("/v1/webhooks/{webhook_id}", response_model=WebhookOut,
+              responses=problems("not_found", *PRECONDITION_PROBLEMS, "validation_error"))
+async def webhooks_change(webhook_id: uuid.UUID, body: WebhookPatch, caller: WebhookSubscriberDep,
+                          session: SessionDep, response: Response, if_match: IfMatch = None) -> WebhookOut:
+    """Change the URL, event types or description (If-Match required; answers the new `ETag`). The subscription
+    keeps its id, secret, ordering and log; deliveries not yet made, retries included, go to the new URL."""
+    subscription = await webhooks.change(session, caller, webhook_id, body, if_match)
+    response.headers["ETag"] = version_tag(subscription.revision)
+    return _webhook_out(subscription)
 
 
 @router.post("/v1/webhooks/{webhook_id}/secret", response_model=WebhookCreated,
              responses=problems("not_found", "validation_error"))
 async def webhooks_rotate_secret(webhook_id: uuid.UUID, caller: WebhookClientDep, session: SessionDep,
-                                 body: WebhookSecretRotate | None = None) -> WebhookCreated:
+                                 response: Response, body: WebhookSecretRotate | None = None) -> WebhookCreated:
     """Replace the signing secret; the answer carries the new one, shown only here. The secret it replaces keeps
     signing, as a second `v1` in `X-DVC-Signature`, for `previous_secret_valid_hours` (24 by default, 0 for none),
     so deliveries verify while the receiver changes over."""
     hours = (body or WebhookSecretRotate()).previous_secret_valid_hours
     subscription = await webhooks.rotate_secret(session, caller, webhook_id, timedelta(hours=hours))
+    response.headers["ETag"] = version_tag(subscription.revision)
     return WebhookCreated(**_webhook_out(subscription).model_dump(), secret=subscription.secret)
 
 

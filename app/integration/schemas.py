@@ -134,6 +134,14 @@ class SyncResyncOut(BaseModel):
                                                      "to this; null when none are left.")
 
 
+def known_event_types(value: list[str]) -> list[str]:
+    """The subscribed event types, each once and sorted; an unknown one is a field error."""
+    unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
+    if unknown:
+        raise ValueError(f"unknown event types {unknown}; known: {list(WEBHOOK_EVENT_TYPES)}")
+    return sorted(set(value))
+
+
 class WebhookCreate(Strict):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     event_types: list[str] = Field(min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
@@ -142,10 +150,27 @@ class WebhookCreate(Strict):
     @field_validator("event_types")
     @classmethod
     def _known_types(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; known: {list(WEBHOOK_EVENT_TYPES)}")
-        return sorted(set(value))
+        return known_event_types(value)
+
+
+class WebhookPatch(Strict):
+    """What a subscription may change; what is left out stays. Deliveries not yet made go to the new URL."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
+    description: Description | None = None
+
+    @field_validator("url", "event_types", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null; leave it out to keep it")
+        return value
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else known_event_types(value)
 
 
 class WebhookSecretRotate(Strict):

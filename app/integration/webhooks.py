@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.db import get_database
 from app.core.delivery import DEAD, PENDING, Abandoned, Delivery, Target, requeue
+from app.core.etag import check_if_match, flush_versioned
 from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
@@ -49,7 +50,7 @@ from app.identity import service as identity
 from app.identity.deps import Principal
 from app.integration import ssrf
 from app.integration.models import WebhookSubscription
-from app.integration.schemas import WEBHOOK_EVENT_TYPES, WebhookCreate
+from app.integration.schemas import WEBHOOK_EVENT_TYPES, WebhookCreate, WebhookPatch
 
 if TYPE_CHECKING:
     from app.identity.models import Account
@@ -97,11 +98,15 @@ def event_body(event: OutboxEvent) -> bytes:
 
 # --- subscriptions ------------------------------------------------------------------------------------------
 
-async def create(session: AsyncSession, client: Principal, data: WebhookCreate) -> WebhookSubscription:
+async def _check_target(url: str) -> None:
     try:
-        await ssrf.check_url(data.url)
+        await ssrf.check_url(url)
     except ssrf.UnsafeUrl as error:
         raise validation_problem([{"loc": ["body", "url"], "msg": str(error), "type": "unsafe_url"}]) from error
+
+
+async def create(session: AsyncSession, client: Principal, data: WebhookCreate) -> WebhookSubscription:
+    await _check_target(data.url)
     subscription = WebhookSubscription(client_id=client.account_id, url=data.url, event_types=data.event_types,
                                        secret=_new_secret(), description=data.description,
                                        active=True, created_at=clock.now())
@@ -127,6 +132,21 @@ async def list_own(session: AsyncSession, client: Principal, page: PageParams) -
     return await keyset_page(session, stmt, order=[(WebhookSubscription.created_at, True),
                                                    (WebhookSubscription.id, True)],
                              params=page, key=lambda s: (s.created_at, s.id))
+
+
+async def change(session: AsyncSession, client: Principal, subscription_id: uuid.UUID, patch: WebhookPatch,
+                 if_match: str | None) -> WebhookSubscription:
+    """Change the URL, event types or description (If-Match required). Deliveries not yet made, retries included,
+    go to the new URL (each attempt reads it); the event types decide which later events are fanned out."""
+    subscription = await get_own(session, client, subscription_id)
+    check_if_match(subscription.revision, if_match, "webhook")
+    changes = patch.model_dump(exclude_unset=True)  # url and event_types are never null (WebhookPatch)
+    if "url" in changes:
+        await _check_target(changes["url"])
+    for name, value in changes.items():
+        setattr(subscription, name, value)
+    await flush_versioned(session, subscription, "webhook")
+    return subscription
 
 
 async def rotate_secret(session: AsyncSession, client: Principal, subscription_id: uuid.UUID,

@@ -366,15 +366,19 @@ async def test_webhooks(client: httpx.AsyncClient, accounts: Accounts) -> None:
                      "citizen": (await accounts.citizen(), {}), "admin": (await accounts.admin(), {}),
                      "official": (await accounts.official(DEFAULT_AGENCY, ALL_ROLES), {})}
     routes = [("GET", "/v1/webhooks/{webhook}"), ("GET", "/v1/webhooks/{webhook}/deliveries"),
-              ("POST", "/v1/webhooks/{webhook}/deliveries/1/replay"), ("DELETE", "/v1/webhooks/{webhook}")]
+              ("POST", "/v1/webhooks/{webhook}/deliveries/1/replay"), ("PATCH", "/v1/webhooks/{webhook}"),
+              ("POST", "/v1/webhooks/{webhook}/secret"), ("DELETE", "/v1/webhooks/{webhook}")]
     wrong = []
     for method, path in routes:
+        body = {"description": "x"} if method == "PATCH" else None
         for caller, allowed in {"other_client": HIDDEN, "citizen": DENIED, "admin": DENIED,
                                 "official": DENIED}.items():
-            wrong += await _check(client, world, caller, method, path, allowed)
+            wrong += await _check(client, world, caller, method, path, allowed, json=body)
     for method, path in routes[:2]:
         wrong += await _check(client, world, "owner", method, path, OK)
-    wrong += await _check(client, world, "owner", "DELETE", routes[3][1], {204})
+    wrong += await _check(client, world, "owner", "PATCH", routes[3][1], {428}, json={"description": "x"})
+    wrong += await _check(client, world, "owner", "POST", routes[4][1], OK)
+    wrong += await _check(client, world, "owner", "DELETE", routes[5][1], {204})
     assert not wrong, "\n".join(wrong)
 
 

@@ -340,3 +340,78 @@ async def _current_secret(subscription_id: str) -> str:
         subscription = await session.get(WebhookSubscription, uuid.UUID(subscription_id))
         assert subscription is not None
         return subscription.secret
+
+
+async def test_a_changed_url_takes_the_retries_and_the_subscription_keeps_its_id_and_secret(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receiver: Receiver) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    address = f"/v1/webhooks/{hook['id']}"
+    await submitted_dossier(client, accounts, dossiers)
+    receiver.status = 503
+    await receiver.run()
+    assert [r.url.host for r in receiver.requests] == ["hooks.example.com"]
+
+    tag = (await client.get(address, headers=integrator.headers)).headers["etag"]
+    change = {"url": "https://other.example.com/dvc"}
+    answer = await client.patch(address, json=change, headers=integrator.headers)
+    assert (answer.status_code, answer.json()["code"]) == (428, "precondition_required"), answer.text
+    answer = await client.patch(address, json=change, headers={**integrator.headers, "If-Match": '"99"'})
+    assert (answer.status_code, answer.headers["etag"]) == (412, tag), answer.text
+    answer = await client.patch(address, json=change, headers={**integrator.headers, "If-Match": tag})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["url"] == change["url"] and answer.headers["etag"] != tag
+    assert answer.json()["id"] == hook["id"] and answer.json()["event_types"] == hook["event_types"]
+
+    receiver.status = 200
+    await make_due()
+    await receiver.run()
+    retried = receiver.requests[-1]
+    assert retried.url.host == "other.example.com"  # the retry went to the new URL, signed with the same secret
+    assert verify_signature(hook["secret"], retried.headers["x-dvc-signature"], retried.content)
+    assert [d.state for d in await deliveries(CONSUMER)] == [DELIVERED]
+    stale = await client.patch(address, json={"description": "x"}, headers={**integrator.headers, "If-Match": tag})
+    assert stale.status_code == 412, stale.text
+
+
+async def test_changed_event_types_decide_what_is_fanned_out_next(  # type: ignore[no-untyped-def]
+        client, accounts, dossiers, receiver: Receiver) -> None:
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    changed = await client.patch(f"/v1/webhooks/{hook['id']}", json={"event_types": ["payment.succeeded"],
+                                                                      "description": "Kế toán"},
+                                 headers={**integrator.headers, "If-Match": "*"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["event_types"], changed.json()["description"]) == (["payment.succeeded"], "Kế toán")
+    await submitted_dossier(client, accounts, dossiers)
+    await receiver.run()
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("body", [
+    {"url": "http://10.0.0.8/hook"}, {"url": None}, {"event_types": None}, {"event_types": []},
+    {"event_types": ["dossier.eaten"]}, {"secret": "mine"}, {"url": ""}])
+async def test_a_bad_change_changes_nothing(client, accounts, receiver: Receiver, body: Any) -> None:  # type: ignore[no-untyped-def]
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    answer = await client.patch(f"/v1/webhooks/{hook['id']}", json=body,
+                                headers={**integrator.headers, "If-Match": "*"})
+    assert (answer.status_code, answer.json()["code"]) == (422, "validation_error"), answer.text
+    shown = await client.get(f"/v1/webhooks/{hook['id']}", headers=integrator.headers)
+    assert {k: shown.json()[k] for k in ("url", "event_types")} == {k: hook[k] for k in ("url", "event_types")}
+
+
+async def test_changing_a_subscription_needs_the_read_scope(client, accounts, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    # Pointing events elsewhere is subscribing: like creation, it needs dossiers:read (listing, deleting do not).
+    reader = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, reader)).json()
+    from app.core.db import get_database
+    from app.identity.models import Account
+
+    async with get_database().write_sessions() as session, session.begin():
+        account = await session.get(Account, uuid.UUID(str(reader.id)))
+        assert account is not None
+        account.scopes = []
+    answer = await client.patch(f"/v1/webhooks/{hook['id']}", json={"description": "x"},
+                                headers={**reader.headers, "If-Match": "*"})
+    assert (answer.status_code, answer.json()["code"]) == (403, "scope_missing"), answer.text

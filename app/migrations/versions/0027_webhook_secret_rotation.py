@@ -1,4 +1,5 @@
-"""webhook_subscriptions.previous_secret(_expires_at): a rotated secret keeps signing for a while
+"""webhook_subscriptions: previous_secret(_expires_at), a rotated secret keeps signing for a while; revision,
+the ETag a PATCH of the subscription needs
 
 Revision ID: 0027
 Revises: 0026
@@ -20,9 +21,11 @@ def upgrade() -> None:
     with op.batch_alter_table("webhook_subscriptions") as batch:
         batch.add_column(sa.Column("previous_secret", sa.Text(), nullable=True))
         batch.add_column(sa.Column("previous_secret_expires_at", app.core.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default=sa.text("1")))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_subscriptions") as batch:
+        batch.drop_column("revision")
         batch.drop_column("previous_secret_expires_at")
         batch.drop_column("previous_secret")
