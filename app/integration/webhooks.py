@@ -174,8 +174,9 @@ def _new_secret() -> str:
 
 
 async def delete(session: AsyncSession, client: Principal, subscription_id: uuid.UUID) -> None:
-    """Stops deliveries: the subscription is kept (its log stays readable), its pending deliveries die."""
-    subscription = await get_own(session, client, subscription_id)
+    """Stops deliveries: the subscription is kept (its log stays readable), its pending deliveries die. The row is
+    locked, so a change being made to it meanwhile waits, then meets the new version (412), never the reverse."""
+    subscription = await get_own(session, client, subscription_id, lock=True)
     subscription.active, subscription.deleted_at = False, clock.now()
     await session.execute(update(Delivery).where(
         Delivery.consumer == CONSUMER, Delivery.target == str(subscription.id), Delivery.state == PENDING)

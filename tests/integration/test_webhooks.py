@@ -415,3 +415,23 @@ async def test_changing_a_subscription_needs_the_read_scope(client, accounts, re
     answer = await client.patch(f"/v1/webhooks/{hook['id']}", json={"description": "x"},
                                 headers={**reader.headers, "If-Match": "*"})
     assert (answer.status_code, answer.json()["code"]) == (403, "scope_missing"), answer.text
+
+
+async def test_concurrent_changes_rotations_and_a_delete_never_fail_the_server(  # type: ignore[no-untyped-def]
+        client, accounts, receiver: Receiver) -> None:
+    import asyncio
+
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    hook = (await _subscribe(client, integrator)).json()
+    address = f"/v1/webhooks/{hook['id']}"
+    tag = (await client.get(address, headers=integrator.headers)).headers["etag"]
+    answers = await asyncio.gather(
+        *(client.patch(address, json={"description": f"d{n}"}, headers={**integrator.headers, "If-Match": tag})
+          for n in range(4)),
+        *(client.post(f"{address}/secret", headers=integrator.headers) for _ in range(3)),
+        client.delete(address, headers=integrator.headers))
+    patches, rotations, deleted = answers[:4], answers[4:7], answers[7]
+    assert deleted.status_code == 204, deleted.text
+    assert {a.status_code for a in patches} <= {200, 404, 412}, [a.text for a in patches]
+    assert sum(a.status_code == 200 for a in patches) <= 1  # one ETag: at most one change applies
+    assert {a.status_code for a in rotations} <= {200, 404}, [a.text for a in rotations]
