@@ -283,6 +283,18 @@ async def test_access_line_is_the_same_json_with_or_without_the_direct_path(
     configure_logging("INFO")
 
 
+def test_rendering_a_pdf_logs_nothing_at_info() -> None:
+    # Each notice or receipt PDF wrote some twenty fontTools lines ("glyf pruned", ...) into the JSON log.
+    from app.core.logging import configure_logging
+    from app.core.pdf import render_document
+
+    configure_logging("INFO")
+    stream = _capture_root_stream()
+    render_document(issuer="Sở Khoa học và Công nghệ", title="Giấy tiếp nhận hồ sơ", paragraphs=["Đã nhận."])
+    assert stream.getvalue() == ""
+    assert logging.getLogger("fontTools.subset").isEnabledFor(logging.WARNING)
+
+
 async def test_access_lines_are_written_in_batches(client: httpx.AsyncClient) -> None:
     # DVC_ACCESS_LOG_FLUSH_MS: one write per batch of access lines, not one per request; nothing lost.
     from app.core.logging import configure_logging, flush_access_lines
