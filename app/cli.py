@@ -37,7 +37,7 @@ def show_settings() -> None:
 
 @cli.command("seed")
 def seed() -> None:
-    """Load the sample catalogue (idempotent); a no-op while the catalogue has no sample loader."""
+    """Load the sample catalogue (idempotent: a second run changes nothing)."""
     import asyncio
     import importlib
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.catalogue.router import router as catalogue_router
@@ -27,6 +28,13 @@ from app.notifications.router import router as notifications_router
 from app.reporting.router import router as reporting_router
 from app.workflow.definition import definitions
 from app.workflow.router import router as workflow_router
+
+# What a browser front end sends and must be able to read (API-CONVENTIONS "Headers").
+CORS_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-On-Behalf-Of",
+                        "X-Request-ID", "Accept"]
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After",
+                        "Content-Disposition"]
 
 API_DESCRIPTION = """Backend of an online public-service portal (Cổng dịch vụ công): identity-linked accounts,
 the procedure catalogue, dossier submission, status transitions (Circular 22/2019/TT-BTTTT), fees and reports.
@@ -66,6 +74,11 @@ def create_app(*, serving: bool = True) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins():
+        # Outside the request context, so its own answers (413 payload_too_large, ...) carry the headers too and a
+        # browser front end can read them. Tokens travel in Authorization, never cookies: no credentials mode.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins(), allow_methods=CORS_METHODS,
+                           allow_headers=CORS_REQUEST_HEADERS, expose_headers=CORS_EXPOSED_HEADERS, max_age=600)
     # Outermost, so logs and rate limits see the client a trusted proxy forwarded (uvicorn runs with
     # --no-proxy-headers: the app decides, from DVC_FORWARDED_ALLOW_IPS, under any server).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)

@@ -152,3 +152,6 @@ def configure_logging(level: str, *, access_flush_ms: int = 0) -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    # fontTools logs some twenty INFO lines ("glyf pruned", ...) each time fpdf2 subsets the font of a notice,
+    # receipt or result PDF: its own bookkeeping, not an event of ours. Its warnings still show.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from app.core.request_context import current_request_id
 
@@ -225,6 +226,19 @@ def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in loc]
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers (RFC 9110: a 405's `Allow`). Starlette names only those of the first route
+    matching the path, and each method of a path is its own route here (GET and PATCH /v1/accounts/me)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # served as the GET it stands for (app/core/request_context.py)
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -268,8 +282,11 @@ def install_problem_handlers(app: FastAPI) -> None:
                                              "type": "body_invalid"}])
         code = _STATUS_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else None
-        return problem_response(code, instance=request.url.path, detail=detail,
-                                headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers = {key: value for key, value in headers.items() if key.lower() != "allow"}
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(code, instance=request.url.path, detail=detail, headers=headers)
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:

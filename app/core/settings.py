@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Peers trusted to say whose request they forward (X-Forwarded-For, X-Forwarded-Proto): the reverse proxy or
     # load balancer; comma-separated addresses or networks, "*" for any. Others' forwarding headers are ignored.
     forwarded_allow_ips: str = "127.0.0.1"
+    # Browser origins allowed to call the API from another origin (CORS), e.g. a portal front end at
+    # https://dichvucong.example.gov.vn; comma-separated, "*" for any; empty: no CORS headers (same origin only).
+    cors_allow_origins: str = ""
 
     # --- storage
     database_url: str = "sqlite+aiosqlite:///./dvc.db"
@@ -180,6 +183,21 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            # An origin is scheme://host[:port], nothing after: a browser never sends a path or a trailing slash,
+            # so such an entry would silently match nothing.
+            if origin != "*" and (parts.scheme not in ("http", "https") or not parts.hostname
+                                  or origin != f"{parts.scheme}://{parts.netloc}"):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path) or *")
+        return value
+
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
 
     @field_validator("storage_dir", "var_dir", mode="before")
     @classmethod

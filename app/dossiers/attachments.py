@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, delete, func, select, true
+from sqlalchemy import ColumnElement, delete, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -29,6 +29,7 @@ from app.dossiers.schemas import AttachmentOut
 from app.dossiers.storage import BlobStore, get_store
 from app.dossiers.submission import editable_draft
 from app.dossiers.uploads import DEFAULT_PART_MAX_BYTES, PartResolver, PartRule, receive_upload
+from app.workflow.history import issued_result_ids
 
 RESULT_PART = "result"
 RESULT_MEDIA_TYPES = frozenset({"application/pdf", "application/xml", "application/zip"})
@@ -142,10 +143,15 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
 RESULT_RELEASED_STATES = frozenset({"processed", "returned"})
 
 
-def _visible_to(viewer: Viewer, dossier: Dossier) -> ColumnElement[bool]:
-    if viewer.principal.is_applicant and dossier.state not in RESULT_RELEASED_STATES:
-        return Attachment.kind != AttachmentKind.result.value
-    return true()
+async def _visible_to(session: AsyncSession, viewer: Viewer, dossier: Dossier) -> ColumnElement[bool]:
+    if not viewer.principal.is_applicant:
+        return true()
+    not_a_result = Attachment.kind != AttachmentKind.result.value
+    if dossier.state not in RESULT_RELEASED_STATES:
+        return not_a_result
+    # Only the files issue_result issued: other result uploads stay drafts (one refused as unsigned, a superseded
+    # version), which the applicant could otherwise take for the result.
+    return or_(not_a_result, Attachment.id.in_(await issued_result_ids(session, dossier.id)))
 
 
 _ATTACHMENT_ORDER = ((Attachment.uploaded_at, False), (Attachment.id, False))  # oldest first, as uploaded
@@ -155,7 +161,8 @@ async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uu
                            page: PageParams) -> tuple[list[Attachment], str | None]:
     """One page of the dossier's files the caller may see, oldest first (a dossier holds up to 200 per kind)."""
     dossier = await get_dossier_for(session, viewer, dossier_id)
-    stmt = select(Attachment).where(Attachment.dossier_id == dossier_id, _visible_to(viewer, dossier))
+    stmt = select(Attachment).where(Attachment.dossier_id == dossier_id,
+                                    await _visible_to(session, viewer, dossier))
     return await keyset_page(session, stmt, order=_ATTACHMENT_ORDER, params=page,
                              key=lambda a: [a.uploaded_at, a.id])
 
@@ -164,7 +171,8 @@ async def get_attachment(session: AsyncSession, viewer: Viewer, dossier_id: uuid
                          attachment_id: uuid.UUID) -> Attachment:
     dossier = await get_dossier_for(session, viewer, dossier_id)
     attachment = (await session.execute(select(Attachment).where(
-        Attachment.id == attachment_id, Attachment.dossier_id == dossier_id, _visible_to(viewer, dossier),
+        Attachment.id == attachment_id, Attachment.dossier_id == dossier_id,
+        await _visible_to(session, viewer, dossier),
     ))).scalar_one_or_none()
     if attachment is None:
         raise not_found("attachment")

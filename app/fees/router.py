@@ -161,8 +161,9 @@ async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: Re
     receipt = await receipt_for(session, attempt, dossier)
     if negotiate(accept, ("application/json", "application/pdf")) == "application/pdf":
         return Response(receipt_pdf(receipt), media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"'})
-    return JSONResponse(receipt.model_dump(mode="json"))
+                        headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"',
+                                 "Vary": "Accept"})
+    return JSONResponse(receipt.model_dump(mode="json"), headers={"Vary": "Accept"})
 
 
 @router.post("/v1/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut,

@@ -50,6 +50,8 @@ def dev_token(
     citizen: str | None = typer.Option(None, help="A citizen's 12-digit personal identification number."),
     org: str | None = typer.Option(None, help="An organisation's tax code."),
     official: str | None = typer.Option(None, help="An official's email (bind it with POST /v1/officials)."),
+    client: str | None = typer.Option(None, help="An integrator client's client_id (register it with "
+                                                 "POST /v1/clients)."),
     name: str | None = typer.Option(None, help="The `name` claim."),
     lifetime: int = typer.Option(3600, min=60, max=86400, help="Seconds until the token expires."),
 ) -> None:
@@ -62,8 +64,8 @@ def dev_token(
         typer.echo("dev-token: refused: the development identity provider exists only with DVC_ENV=dev",
                    err=True)
         raise typer.Exit(2)
-    if sum(x is not None for x in (citizen, org, official)) != 1:
-        typer.echo("dev-token: give exactly one of --citizen, --org, --official", err=True)
+    if sum(x is not None for x in (citizen, org, official, client)) != 1:
+        typer.echo("dev-token: give exactly one of --citizen, --org, --official, --client", err=True)
         raise typer.Exit(2)
     claims: dict[str, str] = {}
     if citizen is not None:
@@ -80,6 +82,13 @@ def dev_token(
         subject = f"org:{org}"
         claims[settings.oidc_claim_tax_code] = org
         claims[settings.oidc_claim_name] = name or "Công ty TNHH Thử Nghiệm"
+    elif client is not None:
+        # What an integrator's own provider would sign: the subject is the client id (POST /v1/clients' default
+        # subject) and the authorised party names the client, which the gate compares with the registered one.
+        subject = client
+        claims[settings.oidc_claim_client_id] = client
+        typer.echo(f"dev-token: register this client with POST /v1/clients client_id={client} "
+                   f"(issuer {settings.oidc_issuer} and subject {client} are the defaults)", err=True)
     else:
         assert official is not None
         subject = f"official:{official}"

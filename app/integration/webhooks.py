@@ -247,8 +247,11 @@ class WebhookConsumer:
     async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
         if event.aggregate_type != "dossier" or event.event_type not in WEBHOOK_EVENT_TYPES:
             return []
+        # A subscription receives what happens after it was made: the worker fans an event out when it gets to
+        # it, and a subscription made meanwhile (or after the worker was down for a while) got the backlog too.
         subscriptions = [s for s in (await session.execute(select(WebhookSubscription).where(
-            WebhookSubscription.active.is_(True)))).scalars() if event.event_type in (s.event_types or [])]
+            WebhookSubscription.active.is_(True), WebhookSubscription.created_at <= event.created_at))).scalars()
+            if event.event_type in (s.event_types or [])]
         if not subscriptions:
             return []
         agency = await _agency_of(session, event)

@@ -76,6 +76,7 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
             responses={**problems("not_found", "validation_error", "not_acceptable"), **CSV_RESPONSE})
 async def get_indicators(
     request: Request,
+    response: Response,
     caller: ReportReader,
     session: ReadSessionDep,
     agency: Annotated[str | None, Query(max_length=64, description="Agency code (with the agencies under it)."),
@@ -102,6 +103,7 @@ async def get_indicators(
                                      agency=agency, group_by=group_by)
     if negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv":
         return _csv(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv")
+    response.headers["Vary"] = "Accept"  # the same URL is also CSV: a cache must not answer one with the other
     return report
 
 
@@ -123,7 +125,7 @@ async def publish_indicator_snapshot(body: SnapshotIn, admin: Annotated[Principa
 @router.get("/v1/public/indicators", response_model=SnapshotOut, tags=["public"],
             dependencies=[rate_limited(public_limiter)],
             responses={**problems("not_found", "rate_limited", "not_acceptable"), **SNAPSHOT_CSV_RESPONSE})
-async def get_public_indicators(request: Request, session: ReadSessionDep,
+async def get_public_indicators(request: Request, response: Response, session: ReadSessionDep,
                                 period: Annotated[Period, Query(description="The month, YYYY-MM.")]) -> Any:
     """A published month's indicators (no token; 404 until published); with `Accept: text/csv` its report in
     the live report's CSV layout, for the monthly publication."""
@@ -131,6 +133,7 @@ async def get_public_indicators(request: Request, session: ReadSessionDep,
     snapshot = await snapshots.published(session, period)
     if as_csv:
         return _csv(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv")
+    response.headers["Vary"] = "Accept"  # public and cacheable: the CSV shares this URL
     return snapshot
 
 

@@ -102,6 +102,14 @@ def record_submission(session: AsyncSession, dossier: Dossier, actor: Principal 
 _HISTORY_ORDER = ((HistoryEntry.seq, False),)
 
 
+async def issued_result_ids(session: AsyncSession, dossier_id: uuid.UUID) -> list[uuid.UUID]:
+    """The result files `issue_result` issued (its history entry names them); none before it."""
+    details = await session.scalar(select(HistoryEntry.details).where(
+        HistoryEntry.dossier_id == dossier_id, HistoryEntry.action == "issue_result")
+        .order_by(HistoryEntry.seq.desc()).limit(1))
+    return [uuid.UUID(value) for value in (details or {}).get("result_attachments", [])]
+
+
 async def entries(session: AsyncSession, dossier_id: uuid.UUID) -> list[HistoryEntry]:
     """The whole chain, oldest first: what verifying it needs (the list route reads `entries_page`)."""
     return list((await session.execute(select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id)

@@ -8,6 +8,7 @@ without outbound access to CAs; a province that needs OCSP/CRL checks adds them 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import warnings
 from dataclasses import dataclass
@@ -51,7 +52,14 @@ def _trust_roots(setting: str) -> tuple[x509.Certificate, ...]:
 
 
 def trust_roots() -> tuple[x509.Certificate, ...]:
-    return _trust_roots(get_settings().signature_trust_roots)
+    settings = get_settings()
+    if settings.dev_features and not settings.signature_trust_roots.strip():
+        # Like the development identity provider: in dev, with no roots configured, results signed by
+        # `dvc dev-sign-result` are accepted, so the whole life of a dossier can be tried locally.
+        from app.workflow import devsigner
+
+        return _trust_roots(str(devsigner.ca_path(settings)))
+    return _trust_roots(settings.signature_trust_roots)
 
 
 def _unsigned(file_name: str, why: str) -> ProblemError:
@@ -68,7 +76,7 @@ async def verify_pdf(data: bytes, file_name: str) -> list[SignatureInfo]:
         raise _unsigned(file_name, "is not a readable PDF") from error
     if not embedded:
         raise _unsigned(file_name, "carries no digital signature")
-    roots = trust_roots()
+    roots = await asyncio.to_thread(trust_roots)  # in dev, the first call makes the development CA
     if not roots:
         raise _unsigned(file_name, "cannot be checked: no trust roots are configured (DVC_SIGNATURE_TRUST_ROOTS)")
     found: list[SignatureInfo] = []

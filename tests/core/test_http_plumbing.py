@@ -34,6 +34,17 @@ async def test_wrong_method_is_a_problem(client: httpx.AsyncClient) -> None:
     response = await client.delete("/healthz")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+async def test_allow_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    # RFC 9110 15.5.6: a 405's Allow lists the methods the resource supports. Each method of a path is its own
+    # route, and Allow named only the first one's: PUT /v1/dossiers said "POST", hiding the list (GET).
+    assert (await client.put("/v1/dossiers")).headers["allow"] == "GET, HEAD, POST"
+    assert (await client.put("/v1/accounts/me")).headers["allow"] == "GET, HEAD, PATCH"
+    dossier = await client.post("/v1/dossiers/00000000-0000-0000-0000-000000000000")
+    assert dossier.status_code == 405
+    assert dossier.headers["allow"] == "DELETE, GET, HEAD, PATCH"
 
 
 class _Echo(BaseModel):
@@ -270,6 +281,18 @@ async def test_access_line_is_the_same_json_with_or_without_the_direct_path(
     await client.get("/healthz")
     assert _access_lines(quiet.getvalue()) == []
     configure_logging("INFO")
+
+
+def test_rendering_a_pdf_logs_nothing_at_info() -> None:
+    # Each notice or receipt PDF wrote some twenty fontTools lines ("glyf pruned", ...) into the JSON log.
+    from app.core.logging import configure_logging
+    from app.core.pdf import render_document
+
+    configure_logging("INFO")
+    stream = _capture_root_stream()
+    render_document(issuer="Sở Khoa học và Công nghệ", title="Giấy tiếp nhận hồ sơ", paragraphs=["Đã nhận."])
+    assert stream.getvalue() == ""
+    assert logging.getLogger("fontTools.subset").isEnabledFor(logging.WARNING)
 
 
 async def test_access_lines_are_written_in_batches(client: httpx.AsyncClient) -> None:

@@ -65,6 +65,8 @@ async def test_receipt_json_and_pdf(client: httpx.AsyncClient, fees: Fees) -> No
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert body["receipt_number"] in text and "500.000" in text
+    # One URL, two representations: a cache keyed on the URL alone served the PDF to a JSON reader.
+    assert receipt.headers["vary"] == pdf.headers["vary"] == "Accept"
 
 
 async def test_payments_are_invisible_to_strangers(client: httpx.AsyncClient, fees: Fees) -> None:

@@ -95,3 +95,19 @@ async def test_create_admin_command(database_url: str) -> None:
     again = await asyncio.to_thread(runner.invoke, cli, ["create-admin", "--issuer", "https://idp.example",
                                                          "--subject", "root"])
     assert again.exit_code == 1
+
+
+async def test_dev_token_for_an_integrator_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/webhooks.md is tried with a client's token: the subject and `azp` are the registered client id, so the
+    gate maps it to the client POST /v1/clients registered with its default issuer and subject."""
+    settings = dev_settings(tmp_path)
+    monkeypatch.setattr("app.identity.commands.get_settings", lambda: settings)
+    result = runner.invoke(cli, ["dev-token", "--client", "hooks-demo"])
+    assert result.exit_code == 0, result.output
+    assert "POST /v1/clients" in result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    verified = await TokenVerifier(settings, source_for(settings)).verify(token)
+    assert verified.subject == "hooks-demo"
+    assert verified.claims[settings.oidc_claim_client_id] == "hooks-demo"
+    assert "citizen_id" not in verified.claims and "email" not in verified.claims
+    assert runner.invoke(cli, ["dev-token", "--client", "a", "--official", "b@dvc.vn"]).exit_code == 2

@@ -190,6 +190,19 @@ async def test_failures_retry_on_schedule_then_die_and_can_be_replayed(client, a
     assert (await client.post(replay_path, headers=integrator.headers)).json()["code"] == "conflict"
 
 
+async def test_a_subscription_receives_only_what_happens_after_it(client, accounts, dossiers,  # type: ignore[no-untyped-def]
+                                                                   receiver: Receiver) -> None:
+    # The worker fans an event out when it reaches it: a subscription made before that (while the worker was
+    # down, or in the seconds in between) was sent events from before it existed.
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    before = await submitted_dossier(client, accounts, dossiers)
+    await _subscribe(client, integrator, event_types=("dossier.submitted",))
+    after = await submitted_dossier(client, accounts, dossiers)
+    await receiver.run()
+    assert [json.loads(r.content)["data"]["code"] for r in receiver.requests] == [after["code"]]
+    assert before["code"] != after["code"] and len(await deliveries(CONSUMER)) == 1
+
+
 async def test_a_target_that_turns_private_is_not_called(client, accounts, dossiers, receiver: Receiver,  # type: ignore[no-untyped-def]
                                                          dns: FakeDns) -> None:
     integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])

@@ -109,6 +109,9 @@ async def test_group_by_and_csv(client, flow, fees, at, accounts):
     response = await client.get("/v1/reports/indicators", params={**MARCH, "group_by": "agency"},
                                 headers={**admin.headers, "Accept": "text/csv"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    as_json = await client.get("/v1/reports/indicators", params={**MARCH, "group_by": "agency"},
+                               headers=admin.headers)
+    assert response.headers["vary"] == as_json.headers["vary"] == "Accept"
     lines = list(csv.DictReader(io.StringIO(response.text)))
     total = [r for r in lines if not r["agency_code"]]
     agency = [r for r in lines if r["agency_code"] == "000.00.12.H01"]

@@ -83,6 +83,7 @@ async def test_snapshot_is_frozen_public_and_published_once(client, flow, fees, 
 
     public = await client.get("/v1/public/indicators", params={"period": "2025-03"})  # no token
     assert public.status_code == 200
+    assert public.headers["vary"] == "Accept"  # public and cacheable, and the CSV shares the URL
     frozen = public.json()
     assert frozen["report"]["from"] == "2025-03-01" and frozen["report"]["to"] == "2025-03-31"
     assert [r["agency_code"] for r in frozen["report"]["rows"]] == ["000.00.12.H01"]

@@ -8,6 +8,7 @@ import pytest
 
 from app.core import clock
 from app.core.clock import LOCAL_TZ
+from app.core.pdf import render_document
 
 
 def local(*args: int) -> datetime:
@@ -183,3 +184,29 @@ async def test_the_applicant_sees_result_files_only_once_the_result_is_issued(cl
     await flow.act(flow.approval, did, "approve")
     await flow.act(flow.approval, did, "issue_result", attachments=[result_id])
     assert await seen_by(citizen) == (True, 200)
+
+
+async def test_a_result_upload_that_was_not_issued_stays_with_the_officials(client, flow, pki):
+    """A draft refused as unsigned (or superseded) is not the result: after issue_result the applicant sees only the
+    files it issued, in the list and by id; it listed every result upload of the dossier."""
+    code = await flow.procedure(result={"name": "Giấy chứng nhận", "must_be_signed": True})
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    await flow.act(flow.approval, did, "approve")
+    draft_id = await flow.upload_result(did, render_document(issuer="Sở KH&CN", title="Bản nháp"))
+    unsigned = await flow.post(flow.approval, did, "issue_result", attachments=[draft_id])
+    assert unsigned.status_code == 422 and unsigned.json()["code"] == "result_not_signed"
+    issued_id = await flow.upload_result(did, await pki.sign(render_document(issuer="Sở KH&CN",
+                                                                             title="Giấy chứng nhận")))
+    await flow.act(flow.approval, did, "issue_result", attachments=[issued_id])
+
+    async def results_seen_by(actor):
+        listed = await client.get(f"/v1/dossiers/{did}/attachments", headers=actor.headers)
+        draft = await client.get(f"/v1/dossiers/{did}/attachments/{draft_id}/content", headers=actor.headers)
+        return [a["id"] for a in listed.json()["items"] if a["kind"] == "result"], draft.status_code
+
+    assert await results_seen_by(citizen) == ([issued_id], 404)
+    assert await results_seen_by(flow.processing) == ([draft_id, issued_id], 200)
+    await flow.act(flow.reception, did, "return_result", delivery={"method": "online"})
+    assert await results_seen_by(citizen) == ([issued_id], 404)
