@@ -94,7 +94,11 @@ OVERRIDES = {"2025-03-08": True, "2025-03-11": False}  # a Saturday worked, a Tu
 HOPS = ["20min", "3h", "at_17", "after_17", "next_morning", "2d", "6d"]
 PROGRESS_WEIGHT = 3  # a listed action that does not end the dossier is drawn this many times more often
 # What a step does, drawn with these weights (the first is what hypothesis's simplest examples do).
-STEPS = ["furthest", "furthest", "furthest", "any", "any", "unlisted", "unlisted", "stale", "time", "time", "pay"]
+# "end" takes an action that ends the dossier early (reject, stop, withdraw) where one is listed: drawn among all
+# listed actions they come last, and a bounded search reached `stop` by luck alone (any unrelated change to the
+# app could move it out of reach, failing the coverage check at the end).
+STEPS = ["furthest", "furthest", "furthest", "any", "any", "unlisted", "unlisted", "stale", "time", "time", "pay",
+         "end"]
 MAX_DOSSIERS = 4
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 REACHED: Counter[str] = Counter()  # what the search applied, for the closing check (and `pytest -s`)
@@ -144,7 +148,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         elif (kind == "pay" and any(map(self.may_owe, self.dossiers))) or not any(map(self.listed, self.dossiers)):
             self.pay_at_the_desk(data)
         else:
-            self.act_as_listed(data, furthest=kind == "furthest")
+            self.act_as_listed(data, furthest=kind == "furthest", ending=kind == "end")
 
     def file(self, variant: tuple[int, str, str]) -> None:
         days, clock_rule, fees = variant
@@ -235,12 +239,13 @@ class WorkflowMachine(RuleBasedStateMachine):
         """(caller, action) listed now on `d`, those that move it towards its result first."""
         return sorted(((c, a) for c in CALLERS for a in d.actions.get(c, [])), key=lambda p: PROGRESS.index(p[1]))
 
-    def act_as_listed(self, data: st.DataObject, *, furthest: bool) -> None:
+    def act_as_listed(self, data: st.DataObject, *, furthest: bool, ending: bool = False) -> None:
         """A listed action, with valid inputs: the one that goes furthest towards the result (so that examples
         get past reception; a desk payment instead of withdrawing when fees are owed), or any (those that end
-        the dossier weigh less)."""
-        d = data.draw(st.sampled_from([d for d in self.dossiers if self.listed(d)]), label="dossier")
-        pairs = self.listed(d)
+        the dossier weigh less), or, with `ending`, one that ends the dossier when some dossier lists one."""
+        ends = [d for d in self.dossiers if any(a in ENDINGS for _, a in self.listed(d))] if ending else []
+        d = data.draw(st.sampled_from(ends or [d for d in self.dossiers if self.listed(d)]), label="dossier")
+        pairs = [p for p in self.listed(d) if p[1] in ENDINGS] if ends else self.listed(d)
         if furthest and pairs[0][1] in ENDINGS and self.may_owe(d):
             self.pay_at_the_desk(data, d)
             return
