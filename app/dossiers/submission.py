@@ -252,8 +252,9 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Princip
     await session.flush()
     record_submission(session, dossier, actor)  # the first entry of the dossier's history
     await emit(session, "dossier.submitted", aggregate_type="dossier", aggregate_id=dossier.id, payload={
-        "id": str(dossier.id), "code": dossier.code, "procedure_code": dossier.procedure_code,
-        "procedure_version": dossier.procedure_version, "agency_code": dossier.agency_code,
+        "id": str(dossier.id), "dossier_id": str(dossier.id), "code": dossier.code,
+        "procedure_code": dossier.procedure_code, "procedure_version": dossier.procedure_version,
+        "agency_code": dossier.agency_code,
         "channel": dossier.channel, "source": dossier.source, "state": dossier.state,
         "national_status_code": dossier.national_status_code,
         "applicant_id": str(dossier.applicant_id) if dossier.applicant_id else None,

@@ -112,7 +112,8 @@ async def record_success(session: AsyncSession, attempt: PaymentAttempt, txn_id:
         attempt.flag = "dossier_closed"  # paid while the dossier was withdrawn, refused or stopped: refund it
     await session.flush()
     await emit(session, "payment.succeeded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
-               payload={"payment_id": str(attempt.id), "obligation_id": str(obligation.id),
+               payload={"dossier_id": str(attempt.dossier_id), "payment_id": str(attempt.id),
+                        "obligation_id": str(obligation.id),
                         "stage": obligation.stage, "amount": attempt.amount, "provider": attempt.provider,
                         "receipt_number": attempt.receipt_number, "credited": credited,
                         "settled": obligation.paid >= obligation.due})

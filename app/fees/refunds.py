@@ -180,7 +180,8 @@ async def record_answer(session: AsyncSession, attempt_id: uuid.UUID, refund_id:
         refund.state, refund.completed_at = RefundState.succeeded.value, clock.now()
         # refunded_total: what the refund's source (the payment's own money, or the surplus) has given back.
         await emit(session, "payment.refunded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
-                   payload={"payment_id": str(attempt.id), "refund_id": str(refund.id), "amount": refund.amount,
+                   payload={"dossier_id": str(attempt.dossier_id), "payment_id": str(attempt.id),
+                            "refund_id": str(refund.id), "amount": refund.amount,
                             "refunded_total": attempt.refunded if surplus is None else surplus.refunded,
                             "surplus_id": None if surplus is None else str(surplus.id), "reason": refund.reason})
     attempt.updated_at = clock.now()

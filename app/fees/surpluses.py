@@ -54,7 +54,8 @@ async def record(session: AsyncSession, attempt: PaymentAttempt, *, txn_id: str 
                              reason=reason.value, refunded=0, created_at=clock.now())
     session.add(surplus)
     await emit(session, "payment.surplus_recorded", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
-               payload={"payment_id": str(attempt.id), "surplus_id": str(surplus.id), "amount": amount,
+               payload={"dossier_id": str(attempt.dossier_id), "payment_id": str(attempt.id),
+                        "surplus_id": str(surplus.id), "amount": amount,
                         "provider": attempt.provider, "provider_txn_id": txn_id, "reason": reason.value})
     await session.flush()
     log.warning("payment %s: %s đồng from %s transaction %s not credited (%s); refund it", attempt.id, amount,

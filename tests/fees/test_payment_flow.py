@@ -48,6 +48,7 @@ async def test_step_2_3_end_to_end(client: httpx.AsyncClient, fees: Fees) -> Non
     assert [e["action"] for e in history["items"]][-1] == "confirm_payment"
     [event] = await _events("payment.succeeded")
     assert event.payload["amount"] == BEFORE_TOTAL and event.payload["settled"] is True
+    assert event.payload["dossier_id"] == case.id  # a webhook receiver finds the dossier without another call
 
 
 async def test_receipt_json_and_pdf(client: httpx.AsyncClient, fees: Fees) -> None:

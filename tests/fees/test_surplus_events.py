@@ -44,7 +44,8 @@ async def test_a_mismatched_amount_emits_one_surplus_recorded_event(client: http
     [event] = await _surplus_events()
     [surplus] = (await _payment(client, case, pid))["surpluses"]
     assert (event.aggregate_type, str(event.aggregate_id)) == ("dossier", case.id)
-    assert event.payload == {"payment_id": pid, "surplus_id": surplus["id"], "amount": SHORT, "provider": "fakepay",
+    assert event.payload == {"dossier_id": case.id, "payment_id": pid, "surplus_id": surplus["id"], "amount": SHORT,
+                             "provider": "fakepay",
                              "provider_txn_id": fees.bank.order(ref)["txn_id"], "reason": "amount_mismatch"}
 
     assert (await fees.deliver(client, duplicate)).json()["outcome"] == "duplicate"

@@ -155,6 +155,7 @@ async def test_deliveries_are_signed_and_scoped_to_the_clients_agencies(client, 
     event = json.loads(body)
     assert set(event) == {"id", "type", "created_at", "data"}
     assert event["type"] == "dossier.submitted" and event["data"]["code"] == dossier["code"]
+    assert event["data"]["dossier_id"] == event["data"]["id"] == dossier["id"]
     assert request.headers["x-dvc-event-id"] == event["id"]
     assert json.loads(other.content)["data"]["agency_code"] == OTHER_AGENCY
 
