@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, overload
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, ValidationInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -25,6 +25,15 @@ def _iso_day(value: Any) -> Any:
 
 # Every day a client sends: a local day (Asia/Ho_Chi_Minh), written YYYY-MM-DD.
 LocalDay = Annotated[date, BeforeValidator(_iso_day)]
+
+
+def last_day_of_range(value: date | None, info: ValidationInfo, first: str) -> date | None:
+    """For a field validator of a range's last day: not before the field `first` (a list filter ending before it
+    starts matched nothing, silently; the reports refuse one)."""
+    start = info.data.get(first)
+    if value is not None and start is not None and value < start:
+        raise ValueError(f"must not be before `{first}`")
+    return value
 
 
 def now() -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.catalogue.schemas import CODE_PATTERN
-from app.core.clock import LocalDay
+from app.core.clock import LocalDay, last_day_of_range
 from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
@@ -245,3 +245,8 @@ class DossierFilters(BaseModel):
     due_within_working_days: Annotated[int | None, Field(
         ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
         "today (0: today).")] = None
+
+    @field_validator("submitted_to")
+    @classmethod
+    def _range(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return last_day_of_range(value, info, "submitted_from")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from app.catalogue.schemas import CODE_PATTERN
-from app.core.clock import LocalDay
+from app.core.clock import LocalDay, last_day_of_range
 from app.core.text import legible_text, plain_text
 
 Money = Annotated[int, Field(ge=0, description="Whole Vietnamese đồng.")]
@@ -201,6 +201,11 @@ class PaymentFilters(BaseModel):
         default=None, description="The dossier's agency (for callers who see several).")
     created_from: LocalDay | None = Field(default=None, description="First local day (Asia/Ho_Chi_Minh), inclusive.")
     created_to: LocalDay | None = Field(default=None, description="Last local day, inclusive.")
+
+    @field_validator("created_to")
+    @classmethod
+    def _range(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return last_day_of_range(value, info, "created_from")
 
 
 class ReceiptLine(BaseModel):

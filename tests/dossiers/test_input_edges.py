@@ -40,6 +40,18 @@ async def test_extreme_submitted_dates_are_answered(client, accounts, query):
     assert response.status_code in (200, 422), response.text
 
 
+async def test_a_submitted_range_ending_before_it_starts_is_refused(client, accounts):
+    # It matched nothing, silently; the reports refuse the same mistake (422 on the range's end).
+    clerk = await accounts.official(AGENCY, ["reception"])
+    response = await client.get("/v1/dossiers?submitted_from=2026-03-02&submitted_to=2026-03-01",
+                                headers=clerk.headers)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["errors"]] == [["query", "submitted_to"]]
+    same_day = await client.get("/v1/dossiers?submitted_from=2026-03-02&submitted_to=2026-03-02",
+                                headers=clerk.headers)
+    assert same_day.status_code == 200, same_day.text
+
+
 # --- public tracking: a NUL in the code is an unknown code ---
 
 async def test_public_tracking_nul_code_is_not_found(client, database_url):

@@ -75,7 +75,8 @@ async def test_payment_list_filters_are_checked(client: httpx.AsyncClient, fees:
     case = await fees.case(client)
     for query, loc in [("state=paid", "state"), ("provider=momo", "provider"), ("agency=a%20b", "agency"),
                        ("created_from=2026-13-01", "created_from"), ("flagged=maybe", "flagged"),
-                       ("refund_due=maybe", "refund_due")]:
+                       ("refund_due=maybe", "refund_due"),
+                       ("created_from=2026-03-02&created_to=2026-03-01", "created_to")]:
         body = expect_problem(await client.get(f"/v1/payments?{query}", headers=case.finance.headers),
                               422, "validation_error")
         assert [e["loc"] for e in body["errors"]] == [["query", loc]]
