@@ -12,8 +12,10 @@ from app.core.problems import ProblemError
 from tests.support.edges import expect_problem, forged_cursor
 
 
-# Sort keys are stored values: their text holds no NUL (PostgreSQL stores none).
-@given(st.lists(st.one_of(st.integers(), st.text(st.characters(exclude_characters="\x00"), max_size=20),
+# Sort keys are stored values: their text holds no NUL (PostgreSQL stores none) and no lone surrogate (no driver
+# sends one; a cursor holding either is refused). Hypothesis draws surrogates unless told not to.
+@given(st.lists(st.one_of(st.integers(), st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                                                 max_size=20),
                           st.datetimes(timezones=st.just(UTC)), st.uuids()), min_size=1, max_size=3))
 def test_cursor_round_trips(values: list[object]) -> None:
     assert decode_cursor(encode_cursor(values), len(values)) == values
