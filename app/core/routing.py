@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route, Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
@@ -79,8 +80,10 @@ class IndexedDispatch:
     Starlette tries every route in turn until one matches: the public tracking route is the 52nd of ~96, and
     the walk cost it ~22 us of its ~250 us of CPU (`python -m bench.inprocess --raw-asgi`). Routes are
     bucketed by their first two path segments (routes with a parameter there are in every bucket), so a path
-    meets a handful. The answer is the one Starlette's walk would give: the first full match, else the first
-    partial one (a 405); a path no route matches goes to the router's own dispatch (slash redirect, 404). FastAPI's
+    meets a handful. The answer is the first full match, as in Starlette's walk, else a 405 whose `Allow` names the
+    methods of every route of that path (Starlette names the first route's only), and a 405 too where a route
+    without parameters has exactly this path but not this method (Starlette lets a parameter route take it); a
+    path no route matches goes to the router's own dispatch (slash redirect, 404). FastAPI's
     dispatch also does things this one does not: it records the route for its native OpenTelemetry and applies
     the router's form limits; a request that needs either (an OpenTelemetry SDK is configured, form limits are
     set) goes to it whole. The buckets are rebuilt when the routes change (their number, or FastAPI's count of
@@ -92,6 +95,7 @@ class IndexedDispatch:
         self._indexed: tuple[int, int] | None = None
         self._buckets: dict[tuple[str, ...], list[BaseRoute]] = {}
         self._unkeyed: list[BaseRoute] = []
+        self._literal_methods: dict[str, set[str]] = {}  # path of a route without parameters -> its methods
 
     def _index(self) -> None:
         routes = list(self.router.routes)
@@ -99,6 +103,11 @@ class IndexedDispatch:
         self._buckets = {key: [route for route, other in zip(routes, keys, strict=True) if other in (key, None)]
                          for key in set(keys) if key is not None}
         self._unkeyed = [route for route, key in zip(routes, keys, strict=True) if key is None]
+        self._literal_methods = {}
+        for route in routes:
+            path_format = getattr(route, "path_format", "{")
+            if type(route) in (APIRoute, Route) and "{" not in path_format:
+                self._literal_methods.setdefault(path_format, set()).update(getattr(route, "methods", None) or ())
         self._indexed = self._routes_state()
 
     def _routes_state(self) -> tuple[int, int]:
@@ -115,23 +124,33 @@ class IndexedDispatch:
             await self.walk_all(scope, receive, send)
             return
         scope.setdefault("router", self.router)
-        partial: tuple[BaseRoute, Scope] | None = None
-        for route in self.candidates(scope):
+        allowed: set[str] | None = None  # the methods of the routes matching the path but not the method
+        candidates = self.candidates(scope)
+        literal = self._literal_methods.get(get_route_path(scope))  # this path's own resource, if it is one
+        for route in candidates:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
+                if literal is not None and scope["method"] not in literal and "{" in getattr(route, "path_format", ""):
+                    # A parameter route would take a path that names a resource of its own (GET on the POST-only
+                    # `/v1/dossiers/intake` read "intake" as a dossier id: 422): that resource refuses the method.
+                    raise method_not_allowed(literal)
                 scope["route"] = route
                 _update_scope(scope, child_scope)
                 await route.handle(scope, receive, send)
                 return
-            if match is Match.PARTIAL and partial is None:
-                partial = route, child_scope
-        if partial is None:
-            await self.walk_all(scope, receive, send)
-            return
-        route, child_scope = partial
-        scope["route"] = route
-        _update_scope(scope, child_scope)
-        await route.handle(scope, receive, send)
+            if match is Match.PARTIAL:
+                # RFC 9110 §15.5.6: the 405's Allow lists every method of the resource, and they are spread over
+                # several routes (GET and POST /v1/dossiers); a full match further on still wins, as in the walk.
+                allowed = (allowed or set()) | set(getattr(route, "methods", None) or ())
+        if allowed is not None:
+            raise method_not_allowed(literal or allowed)
+        await self.walk_all(scope, receive, send)
+
+
+def method_not_allowed(methods: set[str]) -> HTTPException:
+    """405 naming the resource's methods; HEAD wherever GET is, as app.core.request_context answers it."""
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+    return HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
 
 
 def _update_scope(scope: Scope, child_scope: Scope) -> None:
