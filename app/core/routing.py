@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, params
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route, Router, get_route_path
 from starlette.types import Receive, Scope, Send
+
+from app.core.problems import ProblemError
 
 
 def include_flat(parent: APIRouter, *children: APIRouter,
@@ -31,6 +33,7 @@ def include_flat(parent: APIRouter, *children: APIRouter,
                 if unique_id is not None:
                     route.unique_id = unique_id(route)
                 _reject_by_prefix(route)
+                _require_json_content(route)
             parent.routes.append(route)
 
 
@@ -50,6 +53,44 @@ def _reject_by_prefix(route: APIRoute) -> None:
         return full_match(scope)
 
     route.matches = matches  # type: ignore[method-assign]
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or `application/<anything>+json`, parameters aside: what FastAPI parses as JSON."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/")
+                                                 and media_type.endswith("+json"))
+
+
+def _require_json_content(route: APIRoute) -> None:
+    """415 `media_type_not_allowed` for a body that is not declared JSON, on a route whose body is JSON.
+
+    FastAPI hands such a body (text/plain, a form, no Content-Type at all) to validation as raw bytes, which
+    answered 422 "Input should be a valid dictionary" for a body that may be perfectly good JSON: the client is
+    told its fields are wrong when its Content-Type is (RFC 9110 §15.5.16). A request without a body is left to
+    validation (422 for a required body), so is a route that reads its body itself (uploads, callbacks)."""
+    body = route.body_field
+    if body is None or isinstance(body.field_info, params.Form):
+        return
+    inner = route.app
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = length = chunked = None
+        for key, value in scope.get("headers", ()):
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                length = value
+            elif key == b"transfer-encoding":
+                chunked = value
+        has_body = chunked is not None or (length is not None and length.strip() not in (b"", b"0"))
+        if has_body and not (content_type is not None and is_json_media_type(content_type)):
+            # RFC 9110 §12.5.1: Accept in a response names the types a request to this resource may send.
+            raise ProblemError("media_type_not_allowed", "Send the body as JSON, with `Content-Type: "
+                                                         "application/json`.", headers={"Accept": "application/json"})
+        await inner(scope, receive, send)
+
+    route.app = app
 
 
 _INDEX_DEPTH = 2  # path segments a route's bucket is keyed by: "/v1/dossiers/..." -> ("v1", "dossiers")
