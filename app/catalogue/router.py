@@ -35,6 +35,7 @@ VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
 # Codes in the path: one with control characters names nothing, a 404 before the database is asked.
 AgencyCodePath = Annotated[str, path_code("agency")]
 ProcedureCodePath = Annotated[str, path_code("procedure")]
+FieldCodePath = Annotated[str, path_code("field")]
 
 router = APIRouter(tags=["catalogue"])
 
@@ -71,6 +72,15 @@ async def catalogue_list_fields(session: ReadSessionDep, page: PageDep,
                                 agency: Annotated[str | None, Query(max_length=64), ONE_LINE] = None) -> Page[FieldOut]:
     rows, cursor = await service.list_fields(session, page, agency=agency)
     return Page(items=[FieldOut.model_validate(f) for f in rows], next_cursor=cursor)
+
+
+@router.get("/v1/fields/{code}", response_model=FieldOut, responses=problems("not_found"))
+async def catalogue_get_field(code: FieldCodePath, session: ReadSessionDep) -> FieldOut:
+    """One field: what the `Location` of its creation names."""
+    row = await service.get_field(session, code)
+    if row is None:
+        raise not_found("field")
+    return FieldOut.model_validate(row)
 
 
 @router.get("/v1/procedures", response_model=Page[ProcedureOut], responses=problems("validation_error"))
@@ -134,7 +144,7 @@ async def catalogue_update_agency(code: AgencyCodePath, body: AgencyPatch, edito
 async def catalogue_create_field(body: FieldIn, editor: EditorDep, session: SessionDep,
                                  response: Response) -> FieldOut:
     row = await service.create_field(session, editor, body)
-    response.headers["Location"] = f"/v1/fields?agency={row.agency_code or ''}"
+    response.headers["Location"] = f"/v1/fields/{row.code}"  # codes are URL-safe (CODE_PATTERN)
     return FieldOut.model_validate(row)
 
 
