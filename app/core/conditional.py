@@ -52,7 +52,6 @@ class ConditionalGetMiddleware:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+    """All of the field's lines joined, as one list (RFC 9110 §5.3): a proxy may split If-None-Match in two."""
+    values = [value.decode("latin-1") for key, value in scope.get("headers", []) if key == name]
+    return ", ".join(values) if values else None
