@@ -3,7 +3,8 @@
 Routes send an `ETag` on their GET answers (dossiers, agencies, procedures and their versions, officials, clients)
 so that a client or a cache can ask "has it changed?"; that question was answered with the whole body again. The
 check is made here, on the answer a route gives, so every route that sends an ETag honours it alike: the route
-still runs (its authorisation and its 404 come first), only the body is not sent.
+still runs (its authorisation and its 404 come first), only the body is not sent. Before routing, an `If-Match`
+or `If-None-Match` sent as several lines is made one, so that every route reads the whole list.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ def none_match(if_none_match: str, etag: str) -> bool:
 
 
 class ConditionalGetMiddleware:
-    """Pure ASGI: turns a GET's (or HEAD's) 200 into a 304 when `If-None-Match` names its ETag."""
+    """Pure ASGI: turns a GET's (or HEAD's) 200 into a 304 when `If-None-Match` names its ETag; and hands the
+    routes each precondition as one line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if_none_match = _header(scope, b"if-none-match") if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = _one_line_per_list(scope)
+        if_none_match = _header(scope, b"if-none-match")
         if if_none_match is None or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
@@ -51,7 +57,23 @@ class ConditionalGetMiddleware:
         await self.app(scope, receive, send_conditionally)
 
 
+# Lists of entity tags a client or a proxy may send as several field lines (RFC 9110 §5.3: the same as one line,
+# the values joined by commas); a route's `Header()` reads the first line only, so a second `If-Match` was lost.
+_LIST_FIELDS = (b"if-match", b"if-none-match")
+
+
+def _one_line_per_list(scope: Scope) -> Scope:
+    headers = scope.get("headers", [])
+    repeated = [name for name in _LIST_FIELDS if sum(1 for key, _ in headers if key == name) > 1]
+    if not repeated:
+        return scope
+    joined = {name: b", ".join(value for key, value in headers if key == name) for name in repeated}
+    kept = [(key, value) for key, value in headers if key not in joined]
+    return {**scope, "headers": kept + list(joined.items())}
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
-    """All of the field's lines joined, as one list (RFC 9110 §5.3): a proxy may split If-None-Match in two."""
-    values = [value.decode("latin-1") for key, value in scope.get("headers", []) if key == name]
-    return ", ".join(values) if values else None
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None

@@ -150,3 +150,16 @@ def test_json_body_routes_document_415(app) -> None:  # type: ignore[no-untyped-
         for method, operation in item.items():
             if "application/json" in operation.get("requestBody", {}).get("content", {}):
                 assert "media_type_not_allowed" in operation["responses"]["415"]["x-problem-codes"], (method, path)
+
+
+async def test_if_match_sent_as_several_lines_is_one_list(client: httpx.AsyncClient, accounts: Accounts,
+                                                          dossiers: Dossiers) -> None:
+    # RFC 9110 §5.3: `If-Match: "9"` and `If-Match: "1"` mean `If-Match: "9", "1"`; only the first line was read,
+    # so a change sent with the current tag in a second line was refused as stale (412).
+    citizen = await accounts.citizen()
+    draft = await dossiers.draft(client, citizen, await dossiers.procedure())
+    headers = [*citizen.headers.items(), ("If-Match", '"9"'), ("If-Match", '"1"')]
+    response = await client.patch(f"/v1/dossiers/{draft['id']}", headers=headers, json={"form": {"a": 1}})
+    assert response.status_code == 200, response.text
+    stale = [*citizen.headers.items(), ("If-Match", '"9"'), ("If-Match", '"1"')]
+    assert (await client.patch(f"/v1/dossiers/{draft['id']}", headers=stale, json={})).status_code == 412
