@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.catalogue.router import router as catalogue_router
 from app.core import metrics, ops
-from app.core.conditional import ConditionalGetMiddleware
+from app.core.conditional import PreconditionListsMiddleware
 from app.core.db import close_database
 from app.core.logging import configure_logging, flush_access_lines
 from app.core.openapi import build_openapi, operation_id
@@ -74,7 +74,7 @@ def create_app(*, serving: bool = True) -> FastAPI:
         servers=None,
     )
     install_problem_handlers(app)
-    app.add_middleware(ConditionalGetMiddleware)  # inside the request context: a 304 is logged and counted as one
+    app.add_middleware(PreconditionListsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins():
         # Outside the request context, so its own answers (413 payload_too_large, ...) carry the headers too and a

@@ -22,6 +22,7 @@ from app.catalogue.schemas import (
     RetireIn,
     VersionPatch,
 )
+from app.core.conditional import NOT_MODIFIED_RESPONSE, IfNoneMatch, not_modified
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
@@ -58,13 +59,15 @@ def _agency_out(response: Response, agency: Agency) -> AgencyOut:
     return AgencyOut.model_validate(agency)
 
 
-@router.get("/v1/agencies/{code}", response_model=AgencyOut, responses=problems("not_found"))
-async def catalogue_get_agency(code: AgencyCodePath, session: ReadSessionDep, response: Response) -> AgencyOut:
-    """One agency, with the `ETag` a change to it needs."""
+@router.get("/v1/agencies/{code}", response_model=AgencyOut,
+            responses={**problems("not_found"), **NOT_MODIFIED_RESPONSE})
+async def catalogue_get_agency(code: AgencyCodePath, session: ReadSessionDep, response: Response,
+                               if_none_match: IfNoneMatch = None) -> AgencyOut | Response:
+    """One agency, with the `ETag` a change to it needs (every stored change moves it: 304 while it has not)."""
     agency = await service.get_agency(session, code)
     if agency is None:
         raise not_found("agency")
-    return _agency_out(response, agency)
+    return not_modified(if_none_match, version_tag(agency.version)) or _agency_out(response, agency)
 
 
 @router.get("/v1/fields", response_model=Page[FieldOut], responses=problems("validation_error"))
@@ -101,14 +104,19 @@ async def catalogue_search_procedures(
     return Page(items=[versions.to_out(v) for v in rows], next_cursor=cursor)
 
 
-@router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses=problems("not_found"))
-async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionDep, response: Response) -> ProcedureOut:
-    """The version in force now, with an `ETag` that changes whenever it does."""
+@router.get("/v1/procedures/{code}", response_model=ProcedureOut,
+            responses={**problems("not_found"), **NOT_MODIFIED_RESPONSE})
+async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionDep, response: Response,
+                                  if_none_match: IfNoneMatch = None) -> ProcedureOut | Response:
+    """The version in force now, with an `ETag` that changes whenever it does (304 while it has not)."""
     version = await service.get_published_version(session, code)
     if version is None:
         raise not_found("procedure")
     out = versions.to_out(version)
-    response.headers["ETag"] = versions.etag_of(out)
+    etag = versions.etag_of(out)  # a hash of the answer itself
+    if (unchanged := not_modified(if_none_match, etag)) is not None:
+        return unchanged
+    response.headers["ETag"] = etag
     return out
 
 
