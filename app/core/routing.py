@@ -70,8 +70,8 @@ def _require_json_content(route: APIRoute) -> None:
     told its fields are wrong when its Content-Type is (RFC 9110 §15.5.16). A request without a body is left to
     validation (422 for a required body), so is a route that reads its body itself (uploads, callbacks)."""
     body = route.body_field
-    if body is None or isinstance(body.field_info, params.Form):
-        return
+    if body is None or isinstance(body.field_info, params.Form) or getattr(route.app, "json_only", False):
+        return  # no JSON body, or already checked (a router joined into another, then into the app)
     inner = route.app
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,6 +90,7 @@ def _require_json_content(route: APIRoute) -> None:
                                                          "application/json`.", headers={"Accept": "application/json"})
         await inner(scope, receive, send)
 
+    app.json_only = True  # type: ignore[attr-defined]
     route.app = app
 
 
