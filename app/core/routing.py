@@ -122,10 +122,10 @@ class IndexedDispatch:
     Starlette tries every route in turn until one matches: the public tracking route is the 52nd of ~96, and
     the walk cost it ~22 us of its ~250 us of CPU (`python -m bench.inprocess --raw-asgi`). Routes are
     bucketed by their first two path segments (routes with a parameter there are in every bucket), so a path
-    meets a handful. The answer is the first full match, as in Starlette's walk, else a 405 whose `Allow` names the
-    methods of every route of that path (Starlette names the first route's only), and a 405 too where a route
-    without parameters has exactly this path but not this method (Starlette lets a parameter route take it); a
-    path no route matches goes to the router's own dispatch (slash redirect, 404). FastAPI's
+    meets a handful. The answer is the first full match, as in Starlette's walk, else a 405 (its `Allow` is made by
+    app.core.problems), and a 405 too where a route without parameters has exactly this path but not this method
+    (Starlette lets a parameter route take it); a path no route matches goes to the router's own dispatch (slash
+    redirect, 404). FastAPI's
     dispatch also does things this one does not: it records the route for its native OpenTelemetry and applies
     the router's form limits; a request that needs either (an OpenTelemetry SDK is configured, form limits are
     set) goes to it whole. The buckets are rebuilt when the routes change (their number, or FastAPI's count of
@@ -166,7 +166,7 @@ class IndexedDispatch:
             await self.walk_all(scope, receive, send)
             return
         scope.setdefault("router", self.router)
-        allowed: set[str] | None = None  # the methods of the routes matching the path but not the method
+        partial: BaseRoute | None = None  # the first route matching the path but not the method
         candidates = self.candidates(scope)
         literal = self._literal_methods.get(get_route_path(scope))  # this path's own resource, if it is one
         for route in candidates:
@@ -175,24 +175,17 @@ class IndexedDispatch:
                 if literal is not None and scope["method"] not in literal and "{" in getattr(route, "path_format", ""):
                     # A parameter route would take a path that names a resource of its own (GET on the POST-only
                     # `/v1/dossiers/intake` read "intake" as a dossier id: 422): that resource refuses the method.
-                    raise method_not_allowed(literal)
+                    raise HTTPException(405)  # app.core.problems names the resource's methods in `Allow`
                 scope["route"] = route
                 _update_scope(scope, child_scope)
                 await route.handle(scope, receive, send)
                 return
-            if match is Match.PARTIAL:
-                # RFC 9110 §15.5.6: the 405's Allow lists every method of the resource, and they are spread over
-                # several routes (GET and POST /v1/dossiers); a full match further on still wins, as in the walk.
-                allowed = (allowed or set()) | set(getattr(route, "methods", None) or ())
-        if allowed is not None:
-            raise method_not_allowed(literal or allowed)
+            if match is Match.PARTIAL and partial is None:
+                partial = route  # a full match further on still wins, as in the walk
+        if partial is not None:
+            scope["route"] = partial  # as the walk sets it: metrics and logs name the path's template
+            raise HTTPException(405)
         await self.walk_all(scope, receive, send)
-
-
-def method_not_allowed(methods: set[str]) -> HTTPException:
-    """405 naming the resource's methods; HEAD wherever GET is, as app.core.request_context answers it."""
-    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
-    return HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
 
 
 def _update_scope(scope: Scope, child_scope: Scope) -> None:

@@ -172,3 +172,15 @@ async def test_if_match_sent_as_several_lines_is_one_list(client: httpx.AsyncCli
     assert response.status_code == 200, response.text
     stale = [*citizen.headers.items(), ("If-Match", '"9"'), ("If-Match", '"1"')]
     assert (await client.patch(f"/v1/dossiers/{draft['id']}", headers=stale, json={})).status_code == 412
+
+
+async def test_the_allow_header_is_whole_when_starlette_walks_the_routes_too(database_url: str) -> None:
+    # A request FastAPI observes (OpenTelemetry, form limits) goes through Starlette's own walk, whose 405 named the
+    # first route's methods only (app.core.routing.IndexedDispatch).
+    from app.main import create_app
+
+    app = create_app()
+    app.router.form_limits = {"max_files": 10}  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        _assert_405(await http.delete("/v1/dossiers"), {"GET", "HEAD", "POST"})
+        _assert_405(await http.put("/v1/dossiers/intake"), {"POST"})
