@@ -32,8 +32,8 @@ from app.workflow.router import router as workflow_router
 
 # What a browser front end sends and must be able to read (API-CONVENTIONS "Headers").
 CORS_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-On-Behalf-Of",
-                        "X-Request-ID", "Accept"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key",
+                        "X-On-Behalf-Of", "X-Request-ID", "Accept"]
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After",
                         "Content-Disposition"]
 
