@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.catalogue.router import router as catalogue_router
 from app.core import metrics, ops
+from app.core.conditional import PreconditionListsMiddleware
 from app.core.db import close_database
 from app.core.logging import configure_logging, flush_access_lines
 from app.core.openapi import build_openapi, operation_id
@@ -31,8 +32,8 @@ from app.workflow.router import router as workflow_router
 
 # What a browser front end sends and must be able to read (API-CONVENTIONS "Headers").
 CORS_METHODS = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-On-Behalf-Of",
-                        "X-Request-ID", "Accept"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key",
+                        "X-On-Behalf-Of", "X-Request-ID", "Accept"]
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "X-Request-ID", "Idempotent-Replayed", "Retry-After",
                         "Content-Disposition"]
 
@@ -73,6 +74,7 @@ def create_app(*, serving: bool = True) -> FastAPI:
         servers=None,
     )
     install_problem_handlers(app)
+    app.add_middleware(PreconditionListsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins():
         # Outside the request context, so its own answers (413 payload_too_large, ...) carry the headers too and a

@@ -22,6 +22,7 @@ from app.catalogue.schemas import (
     RetireIn,
     VersionPatch,
 )
+from app.core.conditional import NOT_MODIFIED_RESPONSE, IfNoneMatch, not_modified
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
@@ -35,6 +36,7 @@ VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
 # Codes in the path: one with control characters names nothing, a 404 before the database is asked.
 AgencyCodePath = Annotated[str, path_code("agency")]
 ProcedureCodePath = Annotated[str, path_code("procedure")]
+FieldCodePath = Annotated[str, path_code("field")]
 
 router = APIRouter(tags=["catalogue"])
 
@@ -57,13 +59,15 @@ def _agency_out(response: Response, agency: Agency) -> AgencyOut:
     return AgencyOut.model_validate(agency)
 
 
-@router.get("/v1/agencies/{code}", response_model=AgencyOut, responses=problems("not_found"))
-async def catalogue_get_agency(code: AgencyCodePath, session: ReadSessionDep, response: Response) -> AgencyOut:
-    """One agency, with the `ETag` a change to it needs."""
+@router.get("/v1/agencies/{code}", response_model=AgencyOut,
+            responses={**problems("not_found"), **NOT_MODIFIED_RESPONSE})
+async def catalogue_get_agency(code: AgencyCodePath, session: ReadSessionDep, response: Response,
+                               if_none_match: IfNoneMatch = None) -> AgencyOut | Response:
+    """One agency, with the `ETag` a change to it needs (every stored change moves it: 304 while it has not)."""
     agency = await service.get_agency(session, code)
     if agency is None:
         raise not_found("agency")
-    return _agency_out(response, agency)
+    return not_modified(if_none_match, version_tag(agency.version)) or _agency_out(response, agency)
 
 
 @router.get("/v1/fields", response_model=Page[FieldOut], responses=problems("validation_error"))
@@ -71,6 +75,15 @@ async def catalogue_list_fields(session: ReadSessionDep, page: PageDep,
                                 agency: Annotated[str | None, Query(max_length=64), ONE_LINE] = None) -> Page[FieldOut]:
     rows, cursor = await service.list_fields(session, page, agency=agency)
     return Page(items=[FieldOut.model_validate(f) for f in rows], next_cursor=cursor)
+
+
+@router.get("/v1/fields/{code}", response_model=FieldOut, responses=problems("not_found"))
+async def catalogue_get_field(code: FieldCodePath, session: ReadSessionDep) -> FieldOut:
+    """One field: what the `Location` of its creation names."""
+    row = await service.get_field(session, code)
+    if row is None:
+        raise not_found("field")
+    return FieldOut.model_validate(row)
 
 
 @router.get("/v1/procedures", response_model=Page[ProcedureOut], responses=problems("validation_error"))
@@ -91,14 +104,19 @@ async def catalogue_search_procedures(
     return Page(items=[versions.to_out(v) for v in rows], next_cursor=cursor)
 
 
-@router.get("/v1/procedures/{code}", response_model=ProcedureOut, responses=problems("not_found"))
-async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionDep, response: Response) -> ProcedureOut:
-    """The version in force now, with an `ETag` that changes whenever it does."""
+@router.get("/v1/procedures/{code}", response_model=ProcedureOut,
+            responses={**problems("not_found"), **NOT_MODIFIED_RESPONSE})
+async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionDep, response: Response,
+                                  if_none_match: IfNoneMatch = None) -> ProcedureOut | Response:
+    """The version in force now, with an `ETag` that changes whenever it does (304 while it has not)."""
     version = await service.get_published_version(session, code)
     if version is None:
         raise not_found("procedure")
     out = versions.to_out(version)
-    response.headers["ETag"] = versions.etag_of(out)
+    etag = versions.etag_of(out)  # a hash of the answer itself
+    if (unchanged := not_modified(if_none_match, etag)) is not None:
+        return unchanged
+    response.headers["ETag"] = etag
     return out
 
 
@@ -134,7 +152,7 @@ async def catalogue_update_agency(code: AgencyCodePath, body: AgencyPatch, edito
 async def catalogue_create_field(body: FieldIn, editor: EditorDep, session: SessionDep,
                                  response: Response) -> FieldOut:
     row = await service.create_field(session, editor, body)
-    response.headers["Location"] = f"/v1/fields?agency={row.agency_code or ''}"
+    response.headers["Location"] = f"/v1/fields/{row.code}"  # codes are URL-safe (CODE_PATTERN)
     return FieldOut.model_validate(row)
 
 

@@ -23,7 +23,7 @@ PROBLEM_CODES = "x-problem-codes"  # a problem response's codes, machine-readabl
 
 # Problems an operation answers because of what it is, whatever its route declares: behind the token gate
 # (app.identity.deps), taking a header whose dependency refuses, a write method (the request-size cap answers 413
-# before routing, app.core.request_context).
+# before routing, app.core.request_context), taking a JSON body (415 for another Content-Type, app.core.routing).
 _GATE_CODES = ("token_missing", "token_invalid", "token_expired", "account_not_registered", "account_suspended",
                "forbidden_role", "scope_missing", "identity_provider_unavailable")
 _HEADER_CODES: dict[str, tuple[str, ...]] = {
@@ -57,6 +57,8 @@ def _implied_codes(method: str, operation: dict[str, Any]) -> list[str]:
             codes += _HEADER_CODES.get(parameter["name"].lower(), ())
     if method in _BODY_CAP_METHODS:
         codes.append("payload_too_large")
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        codes.append("media_type_not_allowed")  # a body not declared JSON (app.core.routing)
     return codes
 
 

@@ -228,12 +228,18 @@ def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
 
 def _allowed_methods(request: Request) -> str:
     """Every method the path answers (RFC 9110: a 405's `Allow`). Starlette names only those of the first route
-    matching the path, and each method of a path is its own route here (GET and PATCH /v1/accounts/me)."""
+    matching the path, and each method of a path is its own route here (GET and PATCH /v1/accounts/me). A path a
+    route without parameters spells out is that route's resource alone: POST /v1/dossiers/intake, not a dossier
+    id of GET /v1/dossiers/{dossier_id} (app.core.routing.IndexedDispatch answers 405 for it likewise)."""
     methods: set[str] = set()
+    own: set[str] = set()
     for route in request.app.router.routes:
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(request.scope)[0] != Match.NONE:
             methods.update(route_methods)
+            if "{" not in getattr(route, "path_format", "{"):
+                own.update(route_methods)
+    methods = own or methods
     if "GET" in methods:
         methods.add("HEAD")  # served as the GET it stands for (app/core/request_context.py)
     return ", ".join(sorted(methods))

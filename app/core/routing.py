@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, params
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route, Router, get_route_path
 from starlette.types import Receive, Scope, Send
+
+from app.core.problems import ProblemError
 
 
 def include_flat(parent: APIRouter, *children: APIRouter,
@@ -30,6 +33,7 @@ def include_flat(parent: APIRouter, *children: APIRouter,
                 if unique_id is not None:
                     route.unique_id = unique_id(route)
                 _reject_by_prefix(route)
+                _require_json_content(route)
             parent.routes.append(route)
 
 
@@ -49,6 +53,45 @@ def _reject_by_prefix(route: APIRoute) -> None:
         return full_match(scope)
 
     route.matches = matches  # type: ignore[method-assign]
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or `application/<anything>+json`, parameters aside: what FastAPI parses as JSON."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/")
+                                                 and media_type.endswith("+json"))
+
+
+def _require_json_content(route: APIRoute) -> None:
+    """415 `media_type_not_allowed` for a body that is not declared JSON, on a route whose body is JSON.
+
+    FastAPI hands such a body (text/plain, a form, no Content-Type at all) to validation as raw bytes, which
+    answered 422 "Input should be a valid dictionary" for a body that may be perfectly good JSON: the client is
+    told its fields are wrong when its Content-Type is (RFC 9110 §15.5.16). A request without a body is left to
+    validation (422 for a required body), so is a route that reads its body itself (uploads, callbacks)."""
+    body = route.body_field
+    if body is None or isinstance(body.field_info, params.Form) or getattr(route.app, "json_only", False):
+        return  # no JSON body, or already checked (a router joined into another, then into the app)
+    inner = route.app
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = length = chunked = None
+        for key, value in scope.get("headers", ()):
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
+                length = value
+            elif key == b"transfer-encoding":
+                chunked = value
+        has_body = chunked is not None or (length is not None and length.strip() not in (b"", b"0"))
+        if has_body and not (content_type is not None and is_json_media_type(content_type)):
+            # RFC 9110 §12.5.1: Accept in a response names the types a request to this resource may send.
+            raise ProblemError("media_type_not_allowed", "Send the body as JSON, with `Content-Type: "
+                                                         "application/json`.", headers={"Accept": "application/json"})
+        await inner(scope, receive, send)
+
+    app.json_only = True  # type: ignore[attr-defined]
+    route.app = app
 
 
 _INDEX_DEPTH = 2  # path segments a route's bucket is keyed by: "/v1/dossiers/..." -> ("v1", "dossiers")
@@ -79,8 +122,10 @@ class IndexedDispatch:
     Starlette tries every route in turn until one matches: the public tracking route is the 52nd of ~96, and
     the walk cost it ~22 us of its ~250 us of CPU (`python -m bench.inprocess --raw-asgi`). Routes are
     bucketed by their first two path segments (routes with a parameter there are in every bucket), so a path
-    meets a handful. The answer is the one Starlette's walk would give: the first full match, else the first
-    partial one (a 405); a path no route matches goes to the router's own dispatch (slash redirect, 404). FastAPI's
+    meets a handful. The answer is the first full match, as in Starlette's walk, else a 405 (its `Allow` is made by
+    app.core.problems), and a 405 too where a route without parameters has exactly this path but not this method
+    (Starlette lets a parameter route take it); a path no route matches goes to the router's own dispatch (slash
+    redirect, 404). FastAPI's
     dispatch also does things this one does not: it records the route for its native OpenTelemetry and applies
     the router's form limits; a request that needs either (an OpenTelemetry SDK is configured, form limits are
     set) goes to it whole. The buckets are rebuilt when the routes change (their number, or FastAPI's count of
@@ -92,6 +137,7 @@ class IndexedDispatch:
         self._indexed: tuple[int, int] | None = None
         self._buckets: dict[tuple[str, ...], list[BaseRoute]] = {}
         self._unkeyed: list[BaseRoute] = []
+        self._literal_methods: dict[str, set[str]] = {}  # path of a route without parameters -> its methods
 
     def _index(self) -> None:
         routes = list(self.router.routes)
@@ -99,6 +145,11 @@ class IndexedDispatch:
         self._buckets = {key: [route for route, other in zip(routes, keys, strict=True) if other in (key, None)]
                          for key in set(keys) if key is not None}
         self._unkeyed = [route for route, key in zip(routes, keys, strict=True) if key is None]
+        self._literal_methods = {}
+        for route in routes:
+            path_format = getattr(route, "path_format", "{")
+            if type(route) in (APIRoute, Route) and "{" not in path_format:
+                self._literal_methods.setdefault(path_format, set()).update(getattr(route, "methods", None) or ())
         self._indexed = self._routes_state()
 
     def _routes_state(self) -> tuple[int, int]:
@@ -115,23 +166,26 @@ class IndexedDispatch:
             await self.walk_all(scope, receive, send)
             return
         scope.setdefault("router", self.router)
-        partial: tuple[BaseRoute, Scope] | None = None
-        for route in self.candidates(scope):
+        partial: BaseRoute | None = None  # the first route matching the path but not the method
+        candidates = self.candidates(scope)
+        literal = self._literal_methods.get(get_route_path(scope))  # this path's own resource, if it is one
+        for route in candidates:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
+                if literal is not None and scope["method"] not in literal and "{" in getattr(route, "path_format", ""):
+                    # A parameter route would take a path that names a resource of its own (GET on the POST-only
+                    # `/v1/dossiers/intake` read "intake" as a dossier id: 422): that resource refuses the method.
+                    raise HTTPException(405)  # app.core.problems names the resource's methods in `Allow`
                 scope["route"] = route
                 _update_scope(scope, child_scope)
                 await route.handle(scope, receive, send)
                 return
             if match is Match.PARTIAL and partial is None:
-                partial = route, child_scope
-        if partial is None:
-            await self.walk_all(scope, receive, send)
-            return
-        route, child_scope = partial
-        scope["route"] = route
-        _update_scope(scope, child_scope)
-        await route.handle(scope, receive, send)
+                partial = route  # a full match further on still wins, as in the walk
+        if partial is not None:
+            scope["route"] = partial  # as the walk sets it: metrics and logs name the path's template
+            raise HTTPException(405)
+        await self.walk_all(scope, receive, send)
 
 
 def _update_scope(scope: Scope, child_scope: Scope) -> None:

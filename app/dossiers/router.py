@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app.core.conditional import not_modified
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.direct import autocommit_writes, direct_transaction
 from app.core.etag import IfMatch, check_if_match, version_tag
@@ -167,10 +168,9 @@ async def download_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid
     """The file's bytes, streamed, with its SHA-256 (`Digest`, `ETag`); 304 when `If-None-Match` names it."""
     attachment = await attachments.get_attachment(session, viewer, dossier_id, attachment_id)
     tag = f'"{attachment.sha256}"'
-    # RFC 9110 §13.1.2: If-None-Match compares weakly and `*` matches any file; a stored file never changes, so a
-    # client that holds it must not be sent up to 100 MiB again.
-    if if_none_match is not None and ({"*", tag} & {t.strip().removeprefix("W/") for t in if_none_match.split(",")}):
-        return Response(status_code=304, headers={"ETag": tag})
+    # A stored file never changes, so a client that holds it must not be sent up to 100 MiB again.
+    if (unchanged := not_modified(if_none_match, tag)) is not None:
+        return unchanged
     digest = base64.b64encode(bytes.fromhex(attachment.sha256)).decode()
     headers = {"ETag": tag, "Digest": f"sha-256={digest}",
                "Repr-Digest": f"sha-256=:{digest}:", "Content-Length": str(attachment.size),

@@ -22,6 +22,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/v1/agencies"),
     ("GET", "/v1/agencies/{code}"),
     ("GET", "/v1/fields"),
+    ("GET", "/v1/fields/{code}"),
     ("GET", "/v1/procedures"),
     ("GET", "/v1/procedures/{code}"),
     ("GET", "/v1/procedures/{code}/versions"),

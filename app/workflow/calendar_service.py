@@ -12,7 +12,7 @@ import time
 import uuid
 from datetime import date, timedelta
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,22 +118,31 @@ async def working_days(session: AsyncSession, start: date, end: date, agency_cod
 
 
 async def put_override(session: AsyncSession, day: date, *, working: bool, note: str,
-                       actor_id: uuid.UUID) -> CalendarOverride:
-    """Create or replace the override for `day` (an upsert, so two admins at once cannot collide)."""
+                       actor_id: uuid.UUID) -> tuple[CalendarOverride, bool]:
+    """Create or replace the override for `day`; True when it was created (a PUT answers 201 then, RFC 9110
+    §9.3.4). An insert that does nothing on a conflict, then an update: two admins at once cannot collide, and the
+    one whose insert lost (it waits for the other's commit on PostgreSQL) replaces, as it would a minute later."""
     values = {"date": day, "working": working, "note": note, "updated_by": actor_id, "updated_at": clock.now()}
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(CalendarOverride).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=[CalendarOverride.date],
-                                      set_={k: v for k, v in values.items() if k != "date"})
-    await session.execute(stmt)
+    stmt = insert(CalendarOverride).values(**values).on_conflict_do_nothing(index_elements=[CalendarOverride.date])
+    created = (await session.execute(stmt.returning(CalendarOverride.date))).first() is not None
+    if not created:
+        await session.execute(update(CalendarOverride).where(CalendarOverride.date == day)
+                              .values({k: v for k, v in values.items() if k != "date"}))
     # Forget now (this transaction's later reads) and after the commit (reads that began in between).
     _cache.forget()
     event.listen(session.sync_session, "after_commit", lambda _: _cache.forget(), once=True)
-    row = await session.scalar(select(CalendarOverride).where(CalendarOverride.date == day)
-                               .execution_options(populate_existing=True))
+    row = await get_override(session, day, fresh=True)
     assert row is not None
-    return row
+    return row, created
+
+
+async def get_override(session: AsyncSession, day: date, *, fresh: bool = False) -> CalendarOverride | None:
+    stmt = select(CalendarOverride).where(CalendarOverride.date == day)
+    if fresh:  # the row as just written, not a copy the session already holds
+        stmt = stmt.execution_options(populate_existing=True)
+    return await session.scalar(stmt)
 
 
 async def list_overrides(session: AsyncSession, page: PageParams, start: date | None,

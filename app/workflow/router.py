@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.catalogue.schemas import CODE_PATTERN
 from app.core.clock import LocalDay
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
+from app.core.problems import not_found
 from app.core.routing import include_flat
 from app.identity.deps import AdminDep
 from app.workflow import calendar_service
@@ -39,12 +40,28 @@ async def list_working_days(
 
 
 @router.put("/v1/calendar/overrides/{date}", response_model=CalendarOverrideOut, tags=["calendar"],
-            responses=problems("bad_request", "validation_error"))
+            responses={201: {"model": CalendarOverrideOut,
+                             "description": "Created: `date` had no override (`Location` names it)"},
+                       **problems("bad_request", "validation_error")})
 async def put_calendar_override(date: LocalDay, body: CalendarOverrideIn, admin: AdminDep,
-                                session: SessionDep) -> CalendarOverrideOut:
-    """Make `date` a working day or a day off, whatever the holiday package says (system admin)."""
-    row = await calendar_service.put_override(session, date, working=body.working, note=body.note,
-                                              actor_id=admin.account_id)
+                                session: SessionDep, response: Response) -> CalendarOverrideOut:
+    """Make `date` a working day or a day off, whatever the holiday package says (system admin): 201 when the
+    day had no override, 200 when its override is replaced."""
+    row, created = await calendar_service.put_override(session, date, working=body.working, note=body.note,
+                                                       actor_id=admin.account_id)
+    if created:
+        response.status_code = 201
+        response.headers["Location"] = f"/v1/calendar/overrides/{date.isoformat()}"
+    return CalendarOverrideOut.model_validate(row)
+
+
+@router.get("/v1/calendar/overrides/{date}", response_model=CalendarOverrideOut, tags=["calendar"],
+            responses=problems("not_found", "validation_error"))
+async def get_calendar_override(date: LocalDay, admin: AdminDep, session: ReadSessionDep) -> CalendarOverrideOut:
+    """The override of `date` (system admin): what a PUT to this address made."""
+    row = await calendar_service.get_override(session, date)
+    if row is None:
+        raise not_found("calendar override")
     return CalendarOverrideOut.model_validate(row)
 
 

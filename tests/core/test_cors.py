@@ -30,7 +30,8 @@ async def test_a_preflight_from_an_allowed_origin_is_answered(cors_client: httpx
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == FRONT_END
     allowed = preflight.headers["access-control-allow-headers"].lower()
-    assert all(h in allowed for h in ("authorization", "if-match", "idempotency-key", "x-on-behalf-of"))
+    assert all(h in allowed for h in ("authorization", "if-match", "if-none-match", "idempotency-key",
+                                      "x-on-behalf-of"))
     refused = await cors_client.options("/v1/procedures", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
     assert "access-control-allow-origin" not in refused.headers

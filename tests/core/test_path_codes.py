@@ -23,6 +23,7 @@ ROUTES = [
     ("POST", "/v1/procedures/{}/versions/1/retire"),
     ("POST", "/v1/procedures/{}/versions/1/cancel"),
     ("GET", "/v1/public/dossiers/{}"),
+    ("GET", "/v1/fields/{}"),
     ("GET", "/v1/payments/providers/{}/callback"),
 ]
 # A NUL first (what differed), alone, inside and last; then other C0 and C1 controls, DEL, and a line feed.

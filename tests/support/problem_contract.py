@@ -12,7 +12,9 @@ list, the codes named in backquotes in its description ("Problem: `a`, `b`").
 
 Not checked, and why:
 - answers to paths no route matches (the router's 404 `not_found`): there is no operation to document them on;
-- 405 `method_not_allowed` for a method the path does not have: likewise, no operation;
+- 405 `method_not_allowed` for a method the path does not have: likewise, no operation (the router answers it
+  before choosing a route, also where a route with a parameter would take the path of a resource of its own:
+  GET /v1/dossiers/intake, app.core.routing);
 - routes hidden from the schema (`include_in_schema=False`: /metrics, the dev identity provider and payment
   pages): not part of the contract;
 - answers to a client that had already gone away (`http.disconnect` received before the answer began): nobody
@@ -97,6 +99,8 @@ class ProblemRecorder:
 
     def _record(self, scope: Scope, status: int, body: list[bytes] | None) -> None:
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        if status == 405 and scope.get("route") is None:
+            return  # the router refused the method before choosing a route: no operation answered it
         route = scope.get("route") or self._route_for(scope, method)
         if route is None or not getattr(route, "include_in_schema", True):
             return

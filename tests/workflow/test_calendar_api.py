@@ -86,7 +86,7 @@ async def test_admin_override_makes_a_saturday_a_working_day(client: httpx.Async
 
     put = await client.put("/v1/calendar/overrides/2027-03-06", headers=admin.headers,
                            json={"working": True, "note": "Decision 123/QD-TTg swap"})
-    assert put.status_code == 200, put.text
+    assert put.status_code == 201, put.text  # created: the day had no override
     body = put.json()
     assert body["date"] == "2027-03-06"
     assert body["working"] is True
@@ -111,7 +111,7 @@ async def test_overrides_are_listed_by_date_with_pages(client: httpx.AsyncClient
     for day in ("2027-03-06", "2027-01-02", "2027-05-15"):
         response = await client.put(f"/v1/calendar/overrides/{day}", headers=admin.headers,
                                     json={"working": True, "note": f"swap {day}"})
-        assert response.status_code == 200
+        assert response.status_code == 201
     first = await client.get("/v1/calendar/overrides", params={"limit": 2}, headers=admin.headers)
     assert first.status_code == 200, first.text
     assert [i["date"] for i in first.json()["items"]] == ["2027-01-02", "2027-03-06"]
@@ -163,7 +163,7 @@ async def test_load_calendar_applies_overrides_in_its_range(client: httpx.AsyncC
     for day, working in (("2027-03-06", True), ("2027-03-10", False), ("2027-04-20", False), ("2027-09-01", True)):
         response = await client.put(f"/v1/calendar/overrides/{day}", headers=admin.headers,
                                     json={"working": working, "note": "test"})
-        assert response.status_code == 200
+        assert response.status_code == 201
     async with get_database().read_sessions() as session:
         calendar = await load_calendar(session, date(2027, 3, 1), date(2027, 3, 31))
         wide = await load_calendar_for_deadline(session, date(2027, 3, 5), 10)

@@ -34,7 +34,7 @@ async def test_a_saturday_made_working_counts(client, flow, accounts, monkeypatc
     admin = await accounts.admin()
     override = await client.put("/v1/calendar/overrides/2025-03-08", headers=admin.headers,
                                 json={"working": True, "note": "Làm bù theo quyết định của UBND tỉnh"})
-    assert override.status_code == 200
+    assert override.status_code == 201
     set_clock(monkeypatch, 2025, 3, 6, 9, 0)  # Thursday
     code = await flow.procedure(processing_days=2)
     _, dossier = await flow.submitted(code)

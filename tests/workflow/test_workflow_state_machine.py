@@ -439,7 +439,7 @@ async def _accounts_and_calendar(client: httpx.AsyncClient, idp: TestIdentityPro
     for day, working in OVERRIDES.items():
         response = await client.put(f"/v1/calendar/overrides/{day}", headers=admin.headers,
                                     json={"working": working, "note": "Hoán đổi ngày làm việc (thử)"})
-        assert response.status_code == 200, response.text
+        assert response.status_code == 201, response.text
     return flow, {"applicant": await accounts.citizen(name="Trần Văn Đức"), "reception": flow.reception,
                   "processing": flow.processing, "approval": flow.approval, "finance": flow.finance,
                   "outsider": outsider}
