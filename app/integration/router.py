@@ -154,10 +154,12 @@ async def webhooks_rotate_secret(webhook_id: uuid.UUID, caller: WebhookClientDep
 
 
 @router.delete("/v1/webhooks/{webhook_id}", status_code=204, response_class=Response,
-               responses=problems("not_found"))
-async def webhooks_delete(webhook_id: uuid.UUID, caller: WebhookClientDep, session: SessionDep) -> Response:
-    """Stop deliveries to this subscription (pending ones become dead; the log stays)."""
-    await webhooks.delete(session, caller, webhook_id)
+               responses=problems("not_found", "precondition_failed"))
+async def webhooks_delete(webhook_id: uuid.UUID, caller: WebhookClientDep, session: SessionDep,
+                          if_match: IfMatch = None) -> Response:
+    """Stop deliveries to this subscription (pending ones become dead; the log stays). `If-Match` is optional; when
+    sent, a subscription changed since is not deleted (412)."""
+    await webhooks.delete(session, caller, webhook_id, if_match)
     return Response(status_code=204)
 
 

@@ -173,10 +173,13 @@ def _new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-async def delete(session: AsyncSession, client: Principal, subscription_id: uuid.UUID) -> None:
+async def delete(session: AsyncSession, client: Principal, subscription_id: uuid.UUID, if_match: str | None) -> None:
     """Stops deliveries: the subscription is kept (its log stays readable), its pending deliveries die. The row is
-    locked, so a change being made to it meanwhile waits, then meets the new version (412), never the reverse."""
+    locked, so a change being made to it meanwhile waits, then meets the new version (412), never the reverse.
+    If-Match is optional here (deleting needed none before subscriptions had an ETag), but checked when sent."""
     subscription = await get_own(session, client, subscription_id, lock=True)
+    if if_match is not None:
+        check_if_match(subscription.revision, if_match, "webhook")
     subscription.active, subscription.deleted_at = False, clock.now()
     await session.execute(update(Delivery).where(
         Delivery.consumer == CONSUMER, Delivery.target == str(subscription.id), Delivery.state == PENDING)

@@ -449,3 +449,17 @@ async def test_concurrent_changes_rotations_and_a_delete_never_fail_the_server( 
     assert {a.status_code for a in patches} <= {200, 404, 412}, [a.text for a in patches]
     assert sum(a.status_code == 200 for a in patches) <= 1  # one ETag: at most one change applies
     assert {a.status_code for a in rotations} <= {200, 404}, [a.text for a in rotations]
+
+
+async def test_a_delete_sent_with_a_stale_if_match_deletes_nothing(client, accounts, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    created = await _subscribe(client, integrator)
+    address = f"/v1/webhooks/{created.json()['id']}"
+    changed = await client.patch(address, json={"description": "mới"},
+                                 headers={**integrator.headers, "If-Match": created.headers["etag"]})
+    assert changed.status_code == 200, changed.text
+    stale = await client.delete(address, headers={**integrator.headers, "If-Match": created.headers["etag"]})
+    assert (stale.status_code, stale.headers["etag"]) == (412, changed.headers["etag"]), stale.text
+    assert (await client.get(address, headers=integrator.headers)).status_code == 200
+    current = await client.delete(address, headers={**integrator.headers, "If-Match": changed.headers["etag"]})
+    assert current.status_code == 204, current.text
