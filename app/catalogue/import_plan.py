@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.catalogue import schemas
+from app.catalogue.content import content_of
 from app.catalogue.models import ProcedureVersion, VersionStatus
 from app.catalogue.service import field_error
-from app.catalogue.versions import content_of
 from app.core.clock import utc_text
 
 

@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.catalogue import import_plan, schemas
+from app.catalogue.content import content_of, resolved_content, write_content
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra
-from app.catalogue.versions import content_of, resolved_content, take_version_number, write_content
+from app.catalogue.versions import take_version_number
 from app.core import clock
 from app.core.outbox import emit
 from app.core.problems import ProblemError, validation_problem

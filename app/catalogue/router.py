@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.catalogue import importer, search, service, versions
+from app.catalogue import content, importer, search, service, versions
 from app.catalogue.models import Agency, OnlineLevel, ProcedureVersion
 from app.catalogue.schemas import (
     AgencyIn,
@@ -101,7 +101,7 @@ async def catalogue_search_procedures(
     rows, cursor = await search.search_procedures(session, page, q=q, agency=agency, field=field,
                                                   online_level=online_level, channel=channel,
                                                   applicant_kind=applicant_kind)
-    return Page(items=[versions.to_out(v) for v in rows], next_cursor=cursor)
+    return Page(items=[content.to_out(v) for v in rows], next_cursor=cursor)
 
 
 @router.get("/v1/procedures/{code}", response_model=ProcedureOut,
@@ -112,8 +112,8 @@ async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionD
     version = await service.get_published_version(session, code)
     if version is None:
         raise not_found("procedure")
-    out = versions.to_out(version)
-    etag = versions.etag_of(out)  # a hash of the answer itself
+    out = content.to_out(version)
+    etag = content.etag_of(out)  # a hash of the answer itself
     if (unchanged := not_modified(if_none_match, etag)) is not None:
         return unchanged
     response.headers["ETag"] = etag
@@ -124,7 +124,7 @@ async def catalogue_get_procedure(code: ProcedureCodePath, session: ReadSessionD
 async def catalogue_list_versions(code: ProcedureCodePath, session: ReadSessionDep) -> Page[ProcedureOut]:
     """Published and retired versions, oldest first (a draft is for editors: `GET /v1/procedures/{code}/draft`)."""
     rows = await versions.list_versions(session, code)
-    return Page(items=[versions.to_out(v) for v in rows], next_cursor=None)
+    return Page(items=[content.to_out(v) for v in rows], next_cursor=None)
 
 
 # --- editors -----------------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ async def catalogue_create_field(body: FieldIn, editor: EditorDep, session: Sess
 def _version_out(response: Response, version: ProcedureVersion) -> ProcedureOut:
     """A version is changed, published and retired with If-Match: every answer carrying one names its ETag."""
     response.headers["ETag"] = versions.version_etag(version)
-    return versions.to_out(version)
+    return content.to_out(version)
 
 
 def _new_version_out(response: Response, version: ProcedureVersion) -> ProcedureOut:
