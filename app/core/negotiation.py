@@ -41,6 +41,11 @@ def _quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
     return 0.0
 
 
+# Every answer a route chose with `negotiate` carries this: one URL answers several formats, so a cache must key
+# what it stores by the request's Accept (RFC 9110 §12.5.5), or it hands the PDF or CSV to a JSON client.
+VARY_ACCEPT = {"Vary": "Accept"}
+
+
 def negotiate(accept: str | None, offered: Sequence[str]) -> str:
     """The offered media type `accept` prefers; the first offered without a header (or with no usable range).
     406 `not_acceptable` when the header refuses every offered type."""

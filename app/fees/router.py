@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.idempotency import IdempotencyDep
-from app.core.negotiation import negotiate
+from app.core.negotiation import VARY_ACCEPT, negotiate
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import ProblemError, not_found
@@ -162,8 +162,8 @@ async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: Re
     if negotiate(accept, ("application/json", "application/pdf")) == "application/pdf":
         return Response(receipt_pdf(receipt), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"',
-                                 "Vary": "Accept"})
-    return JSONResponse(receipt.model_dump(mode="json"), headers={"Vary": "Accept"})
+                                 **VARY_ACCEPT})
+    return JSONResponse(receipt.model_dump(mode="json"), headers=VARY_ACCEPT)
 
 
 @router.post("/v1/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut,

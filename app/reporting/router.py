@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.clock import LocalDay
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.negotiation import negotiate
+from app.core.negotiation import VARY_ACCEPT, negotiate
 from app.core.openapi import problems
 from app.core.pagination import PageDep
 from app.core.problems import not_found, validation_problem
@@ -103,13 +103,13 @@ async def get_indicators(
                                      agency=agency, group_by=group_by)
     if negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv":
         return _csv(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv")
-    response.headers["Vary"] = "Accept"  # the same URL is also CSV: a cache must not answer one with the other
+    response.headers.update(VARY_ACCEPT)
     return report
 
 
 def _csv(body: str, file_name: str) -> Response:
     return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{file_name}"', "Vary": "Accept"})
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"', **VARY_ACCEPT})
 
 
 @router.post("/v1/reports/indicators/snapshots", response_model=SnapshotOut, status_code=201, tags=["reports"],
@@ -133,7 +133,7 @@ async def get_public_indicators(request: Request, response: Response, session: R
     snapshot = await snapshots.published(session, period)
     if as_csv:
         return _csv(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv")
-    response.headers["Vary"] = "Accept"  # public and cacheable: the CSV shares this URL
+    response.headers.update(VARY_ACCEPT)
     return snapshot
 
 

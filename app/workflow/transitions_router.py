@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from app.core import clock
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.etag import IfMatch
-from app.core.negotiation import negotiate
+from app.core.negotiation import VARY_ACCEPT, negotiate
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found
@@ -132,5 +132,5 @@ async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, reques
     if negotiate(request.headers.get("accept"), ("application/json", "application/pdf")) == "application/pdf":
         name = f"{notice.kind}-{notice.content.get('dossier_code') or notice.dossier_id}.pdf"
         return Response(notices.render_pdf(notice), media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{name}"', "Vary": "Accept"})
-    return JSONResponse(NoticeOut.model_validate(notice).model_dump(mode="json"), headers={"Vary": "Accept"})
+                        headers={"Content-Disposition": f'inline; filename="{name}"', **VARY_ACCEPT})
+    return JSONResponse(NoticeOut.model_validate(notice).model_dump(mode="json"), headers=VARY_ACCEPT)
