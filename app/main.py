@@ -76,10 +76,10 @@ def create_app(*, serving: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(PreconditionListsMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    if settings.cors_origins():
+    if origins := settings.cors_origins():
         # Outside the request context, so its own answers (413 payload_too_large, ...) carry the headers too and a
         # browser front end can read them. Tokens travel in Authorization, never cookies: no credentials mode.
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins(), allow_methods=CORS_METHODS,
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=CORS_METHODS,
                            allow_headers=CORS_REQUEST_HEADERS, expose_headers=CORS_EXPOSED_HEADERS, max_age=600)
     # Outermost, so logs and rate limits see the client a trusted proxy forwarded (uvicorn runs with
     # --no-proxy-headers: the app decides, from DVC_FORWARDED_ALLOW_IPS, under any server).

@@ -51,7 +51,8 @@ class PreconditionListsMiddleware:
 
 def _one_line_per_list(scope: Scope) -> Scope:
     headers = scope.get("headers", [])
-    repeated = [name for name in _LIST_FIELDS if sum(1 for key, _ in headers if key == name) > 1]
+    listed = [key for key, _ in headers if key in _LIST_FIELDS]  # one pass: every request comes through here
+    repeated = {name for name in listed if listed.count(name) > 1}
     if not repeated:
         return scope
     joined = {name: b", ".join(value for key, value in headers if key == name) for name in repeated}
