@@ -84,7 +84,7 @@ async def test_partial_then_full_refund(client: httpx.AsyncClient, fees: Fees) -
     assert fees.bank.order(str(attempt["provider_ref"]))["refunded"] == BEFORE_TOTAL  # through the provider
     async with get_database().read_sessions() as session:
         refunded = (await session.execute(select(OutboxEvent).where(
-            OutboxEvent.event_type == "payment.refunded"))).scalars().all()
+            OutboxEvent.event_type == "payment.refunded").order_by(OutboxEvent.id))).scalars().all()
     assert [e.payload["amount"] for e in refunded] == [200000, 300000]
 
 

@@ -94,7 +94,7 @@ async def test_a_mismatching_amount_is_a_surplus_refunded_in_part_then_in_full(c
     assert (view["paid"], view["refunded"]) == (0, 0)  # never credited, so nothing of the obligation moved
     async with get_database().read_sessions() as session:
         events = (await session.execute(select(OutboxEvent).where(
-            OutboxEvent.event_type == "payment.refunded"))).scalars().all()
+            OutboxEvent.event_type == "payment.refunded").order_by(OutboxEvent.id))).scalars().all()
     assert [(e.payload["surplus_id"], e.payload["refunded_total"]) for e in events] == [
         (surplus["id"], 200000), (surplus["id"], SHORT)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -11,9 +12,17 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
+from jose.backends.base import Key
 
 ISSUER = "https://idp.test.dvc"
 AUDIENCE = "dvc-service"
+
+
+@functools.lru_cache(maxsize=32)
+def _signing_key(pem: bytes) -> Key:
+    """The key object, built once per PEM: jwt.encode given PEM bytes loads them on every call, and loading an
+    RSA private key checks it (~40 ms: most of the suite's token minting, thousands of tokens)."""
+    return jwk.construct(pem, "RS256")
 
 
 def _rsa_pem() -> bytes:
@@ -44,7 +53,7 @@ class TestIdentityProvider:
                                    "iat": now, "exp": now + lifetime_s}
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}
-        return jwt.encode(payload, key or self.private_pem, algorithm="RS256",
+        return jwt.encode(payload, _signing_key(key or self.private_pem), algorithm="RS256",
                           headers={"kid": self.kid, **(headers or {})})
 
     def citizen_token(self, citizen_id: str, subject: str | None = None, **claims: Any) -> str:
