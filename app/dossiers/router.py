@@ -39,6 +39,9 @@ from app.workflow.transitions import dossier_workflow_view
 
 router = APIRouter(tags=["dossiers"])
 
+# A draft takes no workflow action (it is changed, discarded or submitted): the same empty list GET answers.
+DRAFT_ACTIONS: list[str] = []
+
 def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None,
                       workflow: dict[str, Any] | None = None) -> Response:
     return model_response(DossierOut.of(dossier, **(workflow or {})), status_code=status_code,
@@ -58,7 +61,7 @@ async def create_dossier(body: DossierCreate, viewer: ViewerDep, idem: Idempoten
     # that commits on its own (PostgreSQL: no BEGIN and COMMIT round trips for the portal's busiest write).
     async with (direct_transaction() if idem.claimed else autocommit_writes()) as writer:
         draft = await submission.create_draft(writer, viewer, body)
-        return await idem.respond(writer, DossierOut.of(draft), status_code=201,
+        return await idem.respond(writer, DossierOut.of(draft, next_actions=DRAFT_ACTIONS), status_code=201,
                                   headers={"Location": f"/v1/dossiers/{draft['id']}", "ETag": version_tag(1)})
 
 
@@ -72,7 +75,7 @@ async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: Idempoten
     if replay is not None:
         return replay
     dossier = await submission.create_intake(session, viewer, body)
-    return await idem.respond(session, DossierOut.of(dossier), status_code=201,
+    return await idem.respond(session, DossierOut.of(dossier, next_actions=DRAFT_ACTIONS), status_code=201,
                               headers={"Location": f"/v1/dossiers/{dossier.id}", "ETag": etag(dossier)})
 
 
@@ -101,7 +104,7 @@ async def update_dossier(dossier_id: uuid.UUID, body: DossierPatch, viewer: View
     dossier = await submission.editable_draft(session, viewer, dossier_id)
     check_if_match(dossier.version, if_match, "dossier")
     dossier = await submission.update_draft(session, dossier, body)
-    return _dossier_response(dossier)
+    return _dossier_response(dossier, workflow={"next_actions": DRAFT_ACTIONS})
 
 
 @router.delete("/v1/dossiers/{dossier_id}", status_code=204,
@@ -127,7 +130,8 @@ async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: Idempot
     if viewer.principal.is_applicant:
         require_assurance(viewer.principal)
     dossier = await submission.submit(session, viewer, dossier_id)
-    return await idem.respond(session, DossierOut.of(dossier), headers={"ETag": etag(dossier)})
+    workflow = await dossier_workflow_view(session, viewer, dossier)
+    return await idem.respond(session, DossierOut.of(dossier, **workflow), headers={"ETag": etag(dossier)})
 
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

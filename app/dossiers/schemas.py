@@ -172,7 +172,7 @@ class DossierOut(BaseModel):
     paused_working_days: int = Field(default=0, description="Working days spent waiting on a supplement.")
     overdue: bool = Field(default=False, description="Clock running, not finished, and past due_at.")
     next_actions: list[str] | None = Field(
-        default=None, description="The workflow actions this caller may take now (single reads only).")
+        default=None, description="The workflow actions this caller may take now ([] for a draft); null in lists.")
 
     @classmethod
     def of(cls, dossier: Dossier | Mapping[str, Any], *, original_due_at: datetime | None = None,
