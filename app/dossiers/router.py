@@ -120,16 +120,18 @@ async def delete_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: Sess
 
 @router.post("/v1/dossiers/{dossier_id}/submit", response_model=DossierOut,
              responses=problems("assurance_too_low", "not_found", "dossier_not_draft", "documents_missing",
-                                "idempotency_in_progress", "idempotency_key_reused", "validation_error"))
+                                "idempotency_in_progress", "idempotency_key_reused", "precondition_failed",
+                                "validation_error"))
 async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: IdempotencyDep,
-                         session: SessionDep) -> Response:
-    """File the draft: every required part attached; assigns the dossier code; state `submitted`."""
+                         session: SessionDep, if_match: IfMatch = None) -> Response:
+    """File the draft: every required part attached; assigns the dossier code; state `submitted`. `If-Match` is
+    optional; when sent, a draft changed since (in another tab, by a co-worker) is not filed (412)."""
     replay = await idem.replay_or_claim(scope=str(viewer.account_id), payload={"for": str(viewer.applicant_id)})
     if replay is not None:
         return replay
     if viewer.principal.is_applicant:
         require_assurance(viewer.principal)
-    dossier = await submission.submit(session, viewer, dossier_id)
+    dossier = await submission.submit(session, viewer, dossier_id, if_match)
     workflow = await dossier_workflow_view(session, viewer, dossier)
     return await idem.respond(session, DossierOut.of(dossier, **workflow), headers={"ETag": etag(dossier)})
 

@@ -19,6 +19,7 @@ from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.db import field_reader
 from app.core.direct import DirectConnection, DirectStatement
+from app.core.etag import check_if_match
 from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.dossiers import schemas
@@ -229,8 +230,11 @@ async def missing_parts(session: AsyncSession, dossier: Dossier, version: Proced
             if part.get("required", True) and part["key"] not in present]
 
 
-async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID) -> Dossier:
+async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
+                 if_match: str | None = None) -> Dossier:
     dossier = await editable_draft(session, viewer, dossier_id)
+    if if_match is not None:  # optional here: checked, under the draft's lock, only when sent
+        check_if_match(dossier.version, if_match, "dossier")
     return await _submit_locked(session, dossier, viewer.principal)
 
 

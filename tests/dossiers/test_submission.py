@@ -187,3 +187,20 @@ async def test_representative_files_for_organisation(client, accounts, dossiers)
     assert denied.status_code == 403 and denied.json()["code"] == "not_a_representative"
     submitted = await dossiers.submit(client, rep, draft["id"], headers=on_behalf)
     assert submitted.status_code == 200
+
+
+async def test_submit_checks_an_if_match_when_one_is_sent(client, accounts, dossiers):
+    code = await dossiers.procedure(parts=OPTIONAL_PARTS)
+    citizen = await accounts.citizen()
+    draft = await dossiers.draft(client, citizen, code)
+    url = f"/v1/dossiers/{draft['id']}"
+    edited = await client.patch(url, headers={**citizen.headers, "If-Match": '"1"'},
+                                json={"delivery": {"method": "post", "address": "1 Trần Phú, Hà Tĩnh"}})
+    assert edited.headers["etag"] == '"2"'
+    # Read before the edit (another tab): not filed, and nothing of the submission written.
+    stale = await client.post(f"{url}/submit", headers={**citizen.headers, "If-Match": '"1"'})
+    assert stale.status_code == 412 and stale.headers["etag"] == '"2"'
+    got = (await client.get(url, headers=citizen.headers)).json()
+    assert (got["state"], got["code"]) == ("draft", None)
+    filed = await client.post(f"{url}/submit", headers={**citizen.headers, "If-Match": '"2"'})
+    assert filed.status_code == 200 and filed.json()["state"] == "submitted"
