@@ -144,7 +144,10 @@ RESULT_RELEASED_STATES = frozenset({"processed", "returned"})
 
 
 async def _visible_to(session: AsyncSession, viewer: Viewer, dossier: Dossier) -> ColumnElement[bool]:
-    if not viewer.principal.is_applicant:
+    """The agency's officials see every file; anyone else (the applicant, and an integrator's client token, which
+    reads its agencies' dossiers as the applicant sees them, internal notices excluded too) only issued results:
+    a portal connector must not pass a draft result on as the decision."""
+    if viewer.principal.kind == "official":
         return true()
     not_a_result = Attachment.kind != AttachmentKind.result.value
     if dossier.state not in RESULT_RELEASED_STATES:

@@ -79,6 +79,13 @@ async def create_admin(session: AsyncSession, *, issuer: str, subject: str, emai
     return account
 
 
+def manages(actor: Principal, account: Account) -> bool:
+    """Whether `actor` may see and change this official: a system admin any; an agency admin those of its own
+    agency. An agency admin with no agency (a system admin demoted to agency_admin keeps agency_code null) manages
+    nobody: comparing null with null made it see every other official with no agency, system admins included."""
+    return actor.is_system_admin or (actor.agency_code is not None and account.agency_code == actor.agency_code)
+
+
 async def _get_kind(session: AsyncSession, account_id: uuid.UUID, kind: AccountKind, what: str) -> Account:
     account = await session.get(Account, account_id)
     if account is None or account.kind != kind:
@@ -90,7 +97,7 @@ async def update_official(session: AsyncSession, actor: Principal, official_id: 
                           patch: OfficialPatch, if_match: str | None) -> Account:
     """Apply the patch if `if_match` names the official's current ETag (app.core.etag), else 428/412."""
     account = await _get_kind(session, official_id, AccountKind.official, "official")
-    if not actor.is_system_admin and account.agency_code != actor.agency_code:
+    if not manages(actor, account):
         raise not_found("official")  # another agency's staff are not visible to an agency admin
     check_if_match(account.version, if_match, "official")
     current_roles = set(account.roles or ())
@@ -122,7 +129,8 @@ async def list_officials(session: AsyncSession, actor: Principal, page: PagePara
                          agency_code: str | None) -> tuple[list[Account], str | None]:
     stmt = select(Account).where(Account.kind == AccountKind.official)
     if not actor.is_system_admin:
-        if agency_code is not None and agency_code != actor.agency_code:
+        # No agency filter at all for an agency admin without an agency was every official of every agency.
+        if actor.agency_code is None or (agency_code is not None and agency_code != actor.agency_code):
             return [], None
         agency_code = actor.agency_code
     if agency_code is not None:

@@ -59,7 +59,7 @@ async def _visible_official(session: ReadSessionDep, caller: Principal, official
     account = await session.get(Account, official_id)
     if account is None or account.kind != AccountKind.official:
         raise not_found("official")
-    if not caller.is_system_admin and account.agency_code != caller.agency_code:
+    if not staff.manages(caller, account):
         raise not_found("official")
     return account
 

@@ -44,6 +44,8 @@ from app.integration import ssrf
 from app.integration.models import NationalDossier
 from app.integration.schemas import NationalDossierIn
 
+READ_SCOPE = "dossiers:read"  # reads the agency's dossiers (app.dossiers.access)
+
 # Tests route attachment URLs to a local ASGI app here; None means the network.
 fetch_transport: httpx.AsyncBaseTransport | None = None
 CHUNK = 64 * 1024
@@ -158,12 +160,21 @@ async def _stage(index: int, item: Any, rules: dict[str, PartRule], store: BlobS
 
 
 async def _existing(national_id: str, client: Principal) -> Dossier | None:
+    """The dossier an earlier call made for this national id, answered again only to a client that may see it: the
+    one that forwarded it, or one reading its agency's dossiers (`dossiers:read`). The answer is the whole dossier
+    (applicant, CCCD, form), so another `dossiers:sync`-only client of the agency, which `GET /v1/dossiers/{id}`
+    answers 404, must not read it by replaying a national id: 409 `conflict`, as for another agency's."""
     async with get_database().read_sessions() as session:
-        dossier = (await session.execute(select(Dossier).join(
+        found = (await session.execute(select(Dossier, NationalDossier.client_id).join(
             NationalDossier, NationalDossier.dossier_id == Dossier.id).where(
-            NationalDossier.national_dossier_id == national_id))).scalar_one_or_none()
-    if dossier is not None and dossier.agency_code not in client.agency_codes:
+            NationalDossier.national_dossier_id == national_id))).one_or_none()
+    if found is None:
+        return None
+    dossier, forwarded_by = found
+    if dossier.agency_code not in client.agency_codes:
         raise ProblemError("conflict", "This national dossier id is already used for another agency's dossier.")
+    if forwarded_by != client.account_id and READ_SCOPE not in client.scopes:
+        raise ProblemError("conflict", "This national dossier id was forwarded by another client.")
     return dossier
 
 

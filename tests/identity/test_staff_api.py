@@ -71,6 +71,27 @@ async def test_agency_admin_manages_only_its_own_agency(client: httpx.AsyncClien
     assert other_official.id not in {o["id"] for o in listed.json()["items"]}
 
 
+async def test_agency_admin_without_an_agency_manages_nobody(client: httpx.AsyncClient, accounts: Accounts) -> None:
+    """A system administrator demoted to agency_admin keeps no agency: it saw every official of every agency in
+    the list (no agency filter) and, by null = null, every other official without one (system admins included)."""
+    admin, demoted, peer = await accounts.admin(), await accounts.admin(), await accounts.admin()
+    clerk = await accounts.official(AGENCY, ["reception"])
+    tag = (await client.get(f"/v1/officials/{demoted.id}", headers=admin.headers)).headers["etag"]
+    changed = await client.patch(f"/v1/officials/{demoted.id}", headers={**admin.headers, "If-Match": tag},
+                                 json={"roles": ["agency_admin"]})
+    assert changed.status_code == 200 and changed.json()["agency_code"] is None, changed.text
+    for query in ("", f"?agency_code={AGENCY}"):
+        listed = await client.get(f"/v1/officials{query}", headers=demoted.headers)
+        assert listed.status_code == 200 and listed.json()["items"] == [], listed.text
+    for target in (clerk, peer):
+        assert (await client.get(f"/v1/officials/{target.id}", headers=demoted.headers)).status_code == 404
+        patched = await client.patch(f"/v1/officials/{target.id}", headers={**demoted.headers, "If-Match": "*"},
+                                     json={"name": "Đổi tên"})
+        assert patched.status_code == 404, patched.text
+    created = await client.post("/v1/officials", headers=demoted.headers, json=official_body("nobody"))
+    assert created.status_code == 403
+
+
 async def test_receptionist_cannot_manage_officials(client: httpx.AsyncClient, accounts: Accounts) -> None:
     clerk = await accounts.official(AGENCY, ["reception"])
     response = await client.get("/v1/officials", headers=clerk.headers)

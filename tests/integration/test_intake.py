@@ -148,6 +148,28 @@ async def test_who_may_forward(client, accounts, dossiers) -> None:  # type: ign
     assert (await client.post("/v1/integration/dossiers", json=body, headers=citizen.headers)).status_code == 403
 
 
+async def test_a_national_id_replays_the_dossier_only_to_who_may_read_it(client, accounts, dossiers) -> None:  # type: ignore[no-untyped-def]
+    """The replay answers the whole dossier (applicant, CCCD, form): another `dossiers:sync`-only client of the
+    agency, which may not read the agency's dossiers, gets 409 `conflict`, not the dossier, for a national id it
+    did not forward; the client that forwarded it, and one holding `dossiers:read`, get it again."""
+    code = await dossiers.procedure()
+    forwarder = await accounts.client(["dossiers:sync"], [DEFAULT_AGENCY])
+    body = _body(code, "G22-REPLAY-1")
+    created = await client.post("/v1/integration/dossiers", json=body, headers=forwarder.headers)
+    assert created.status_code == 201, created.text
+    dossier_id = created.json()["id"]
+    other_syncer = await accounts.client(["dossiers:sync"], [DEFAULT_AGENCY])
+    assert (await client.get(f"/v1/dossiers/{dossier_id}", headers=other_syncer.headers)).status_code == 404
+    refused = await client.post("/v1/integration/dossiers", json=body, headers=other_syncer.headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "conflict", refused.text
+    assert body["applicant"]["citizen_id"] not in refused.text
+    again = await client.post("/v1/integration/dossiers", json=body, headers=forwarder.headers)
+    assert again.status_code == 200 and again.json()["id"] == dossier_id
+    reader = await _syncer(accounts)  # dossiers:read too: it reads this dossier anyway
+    replayed = await client.post("/v1/integration/dossiers", json=body, headers=reader.headers)
+    assert replayed.status_code == 200 and replayed.json()["id"] == dossier_id
+
+
 async def test_required_parts_and_form_are_checked(client, accounts, dossiers) -> None:  # type: ignore[no-untyped-def]
     code = await dossiers.procedure()
     syncer = await _syncer(accounts)

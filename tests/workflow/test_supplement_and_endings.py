@@ -9,6 +9,7 @@ import pytest
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.pdf import render_document
+from tests.support.identity_fixtures import DEFAULT_AGENCY
 
 
 def local(*args: int) -> datetime:
@@ -166,8 +167,11 @@ async def test_a_second_supplement_needs_files_sent_for_it(flow, monkeypatch):
     assert back["state"] == "received"
 
 
-async def test_the_applicant_sees_result_files_only_once_the_result_is_issued(client, flow):
-    # A result file uploaded during processing is a draft between officials (unsigned, not yet approved).
+async def test_the_applicant_sees_result_files_only_once_the_result_is_issued(client, flow, accounts):
+    # A result file uploaded during processing is a draft between officials (unsigned, not yet approved). The
+    # agency's integrator (a portal connector) sees the files as the applicant does: it listed and downloaded the
+    # draft, which it could pass on as the decision.
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
     code = await flow.procedure()
     citizen, dossier = await flow.submitted(code)
     did = dossier["id"]
@@ -180,10 +184,12 @@ async def test_the_applicant_sees_result_files_only_once_the_result_is_issued(cl
         return result_id in [a["id"] for a in listed.json()["items"]], content.status_code
 
     assert await seen_by(citizen) == (False, 404)
+    assert await seen_by(integrator) == (False, 404)
     assert await seen_by(flow.processing) == (True, 200)
     await flow.act(flow.approval, did, "approve")
     await flow.act(flow.approval, did, "issue_result", attachments=[result_id])
     assert await seen_by(citizen) == (True, 200)
+    assert await seen_by(integrator) == (True, 200)
 
 
 async def test_a_result_upload_that_was_not_issued_stays_with_the_officials(client, flow, pki):
