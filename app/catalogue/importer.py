@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.catalogue import import_plan, schemas
 from app.catalogue.content import content_of, resolved_content, write_content
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
-from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra
+from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra, require_move
 from app.catalogue.versions import take_version_number
 from app.core import clock
 from app.core.outbox import emit
@@ -80,12 +80,17 @@ async def _owners(session: AsyncSession, doc: schemas.CatalogueDocument, fields:
     return owners | set((latest | published).values())
 
 
-def _check_permissions(editor: Editor, doc: schemas.CatalogueDocument, owners: set[str | None]) -> None:
+def _check_permissions(editor: Editor, doc: schemas.CatalogueDocument, owners: set[str | None],
+                       agencies: dict[str, Agency]) -> None:
     codes = {a.code for a in doc.agencies} | {f.agency_code for f in doc.fields} | {
         p.agency_code for p in doc.procedures} | owners
     denied = sorted(str(c) for c in codes if not may_edit(editor, c))
     if denied:
         raise ProblemError("forbidden_role", f"You may not edit the catalogue of: {', '.join(denied)}.")
+    for entry in doc.agencies:  # an agency moved to another parent: as PATCH /v1/agencies/{code}
+        existing = agencies.get(entry.code)
+        if existing is not None and existing.parent_code != entry.parent_code:
+            require_move(editor, existing.parent_code, entry.parent_code)
 
 
 def _parent_cycles(agencies: dict[str, Agency], entries: list[schemas.AgencyIn]) -> list[dict[str, Any]]:
@@ -111,7 +116,7 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
     agencies, fields = await _existing(session)
     versions = await _versions(session, doc)
     if editor is not None:
-        _check_permissions(editor, doc, await _owners(session, doc, fields))
+        _check_permissions(editor, doc, await _owners(session, doc, fields), agencies)
     errors = _duplicates(doc.agencies, "agencies") + _duplicates(doc.fields, "fields")
     repeated = import_plan.repeated_codes(doc.procedures)
     errors += repeated

@@ -184,6 +184,15 @@ async def create_agency(session: AsyncSession, editor: Editor, data: schemas.Age
     return agency
 
 
+def require_move(editor: Editor, old_parent: str | None, new_parent: str | None) -> None:
+    """Moving an agency in the hierarchy takes the right to edit both parents (no parent: a system admin): the
+    hierarchy decides whose reports cover the agency, so its own admin must not take it out from under its parent's
+    oversight, nor place it under another agency."""
+    if not (may_edit(editor, old_parent) and may_edit(editor, new_parent)):
+        raise ProblemError("forbidden_role", "Moving an agency under another parent takes the right to edit the "
+                                             "catalogue of both its current and its new parent.")
+
+
 async def update_agency(session: AsyncSession, editor: Editor, code: str, patch: schemas.AgencyPatch,
                         if_match: str | None) -> Agency:
     """Apply the patch if `if_match` names the agency's current ETag (app.core.etag), else 428/412."""
@@ -196,7 +205,8 @@ async def update_agency(session: AsyncSession, editor: Editor, code: str, patch:
     for key in ("name", "level", "saturday_morning"):
         if key in changes and changes[key] is None:
             raise validation_problem([field_error(["body", key], "may not be null")])
-    if "parent_code" in changes:
+    if "parent_code" in changes and changes["parent_code"] != agency.parent_code:
+        require_move(editor, agency.parent_code, changes["parent_code"])
         await _check_parent(session, code, changes["parent_code"])
     for key, value in changes.items():
         setattr(agency, key, value)

@@ -153,3 +153,31 @@ async def test_import_over_http_reports_pointers_and_is_idempotent(client, accou
     exported = (await client.get("/v1/catalogue/export", headers=admin.headers)).json()
     assert exported["procedures"] == sample_document()["procedures"]
     assert (await client.post("/v1/catalogue/import", content=b"{", headers=admin.headers)).status_code == 422
+
+
+async def test_an_agency_moves_in_the_hierarchy_only_with_both_parents_rights(  # type: ignore[no-untyped-def]
+        client, accounts, catalogue: Catalogue) -> None:
+    """The hierarchy decides whose reports cover an agency: its own admin (or catalogue client) must not take it
+    out from under its parent, nor put it under another agency, by PATCH or by import."""
+    await catalogue.agency("P1")
+    await catalogue.agency("P2")
+    await catalogue.agency("C1", parent_code="P1")
+    own_admin = await accounts.official("C1", ("agency_admin",))
+    own_client = await accounts.client(("catalogue:write",), ("C1",))
+    parent_admin = await accounts.official("P1", ("agency_admin",))
+    url = "/v1/agencies/C1"
+    for editor in (own_admin, own_client, parent_admin):
+        for parent in (None, "P2"):
+            moved = await client.patch(url, json={"parent_code": parent}, headers={**editor.headers, "If-Match": "*"})
+            assert (moved.status_code, moved.json()["code"]) == (403, "forbidden_role"), (editor, parent)
+    doc = {"agencies": [{"code": "C1", "name": "Sở thử nghiệm C1", "level": "department", "parent_code": None}]}
+    imported = await client.post("/v1/catalogue/import", json=doc, headers=own_client.headers)
+    assert (imported.status_code, imported.json()["code"]) == (403, "forbidden_role")
+    # Nothing moved; renaming is still the agency's own business; the same parent is no move.
+    assert (await client.get(url)).json()["parent_code"] == "P1"
+    renamed = await client.patch(url, json={"name": "Sở mới", "parent_code": "P1"},
+                                 headers={**own_admin.headers, "If-Match": "*"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Sở mới"
+    admin = await accounts.admin()
+    moved = await client.patch(url, json={"parent_code": "P2"}, headers={**admin.headers, "If-Match": "*"})
+    assert moved.status_code == 200 and moved.json()["parent_code"] == "P2"
