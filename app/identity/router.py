@@ -72,7 +72,7 @@ async def add_representative(caller: OrganisationDep, body: RepresentativeIn, id
     replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
     if replay:
         return replay
-    link, citizen = await service.add_representative(session, caller.account_id, body.citizen_id)
+    link, citizen = await service.add_representative(session, caller.account_id, body.citizen_id, body.name)
     return await idem.respond(session, _representative_out(link, citizen), status_code=201,
                               headers={"Location": f"/v1/accounts/me/representatives/{link.id}"})
 

@@ -75,6 +75,9 @@ class AccountOut(BaseModel):
 
 class RepresentativeIn(_In):
     citizen_id: CitizenId
+    name: Name = Field(description="The citizen's full name as the identity record has it (case and spacing aside). "
+                                   "An organisation authorises someone it knows: by identification number alone, "
+                                   "it could look up who is registered and their names.")
 
 
 class RepresentativeOut(BaseModel):

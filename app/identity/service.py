@@ -6,6 +6,7 @@ provider vouches for them, the applicant does not.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -168,13 +169,22 @@ async def update_contacts(session: AsyncSession, account_id: uuid.UUID, patch: C
 
 # --- representatives ---------------------------------------------------------------------------------------
 
+def same_name(registered: str | None, given: str) -> bool:
+    """Names compared as people write them: case, spacing and Unicode composition aside, diacritics not."""
+    def key(name: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+    return registered is not None and key(registered) == key(given)
+
+
 async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
-                             citizen_id: str) -> tuple[Representative, Account]:
+                             citizen_id: str, name: str) -> tuple[Representative, Account]:
+    """Link a registered citizen named by identification number and name: one answer whether no account has the
+    number or its name differs, so the route is no lookup of who is registered and what they are called."""
     citizen = await session.scalar(select(Account).where(Account.kind == AccountKind.citizen,
                                                          Account.citizen_id == citizen_id))
-    if citizen is None:
+    if citizen is None or not same_name(citizen.name, name):
         raise validation_problem([{"loc": ["body", "citizen_id"],
-                                   "msg": "no registered citizen account has this identification number"}])
+                                   "msg": "no registered citizen account has this identification number and name"}])
     existing = await session.scalar(select(Representative).where(
         Representative.organisation_id == organisation_id, Representative.citizen_account_id == citizen.id))
     if existing is not None:

@@ -145,12 +145,12 @@ async def test_representatives_lifecycle(client: httpx.AsyncClient, accounts: Ac
     org = await accounts.organisation()
     citizen = await accounts.citizen()
     added = await client.post("/v1/accounts/me/representatives", headers=org.headers,
-                              json={"citizen_id": citizen.citizen_id})
+                              json={"citizen_id": citizen.citizen_id, "name": "nguyễn  văn AN"})
     assert added.status_code == 201, added.text
     link_id = added.json()["id"]
     assert added.headers["location"] == f"/v1/accounts/me/representatives/{link_id}"
     duplicate = await client.post("/v1/accounts/me/representatives", headers=org.headers,
-                                  json={"citizen_id": citizen.citizen_id})
+                                  json={"citizen_id": citizen.citizen_id, "name": citizen.name})
     assert duplicate.status_code == 409
     listed = await client.get("/v1/accounts/me/representatives", headers=org.headers)
     assert [item["citizen_id"] for item in listed.json()["items"]] == [citizen.citizen_id]
@@ -177,10 +177,23 @@ async def test_representatives_lifecycle(client: httpx.AsyncClient, accounts: Ac
 
 
 async def test_unknown_citizen_cannot_be_a_representative(client: httpx.AsyncClient, accounts: Accounts) -> None:
+    """An unregistered number and a registered one with another name get the same answer: the route tells an
+    organisation nothing about who is registered or what they are called."""
     org = await accounts.organisation()
-    response = await client.post("/v1/accounts/me/representatives", headers=org.headers,
-                                 json={"citizen_id": "001099000000"})
-    assert response.status_code == 422
+    citizen = await accounts.citizen(name="Trần Thị Bình")
+    answers = []
+    for body in ({"citizen_id": "001099000000", "name": "Trần Thị Bình"},
+                 {"citizen_id": citizen.citizen_id, "name": "Tran Thi Binh"},  # diacritics are part of a name
+                 {"citizen_id": citizen.citizen_id, "name": "Trần Thị"}):
+        response = await client.post("/v1/accounts/me/representatives", headers=org.headers, json=body)
+        assert response.status_code == 422, body
+        answers.append({k: v for k, v in response.json().items() if k not in ("instance", "request_id")})
+    assert answers[0] == answers[1] == answers[2]
+    assert citizen.name not in str(answers)
+    nameless = await client.post("/v1/accounts/me/representatives", headers=org.headers,
+                                 json={"citizen_id": citizen.citizen_id})
+    assert nameless.status_code == 422 and nameless.json()["errors"][0]["loc"] == ["body", "name"]
+    assert (await client.get("/v1/accounts/me/representatives", headers=org.headers)).json()["items"] == []
 
 
 async def test_acting_applicant(accounts: Accounts) -> None:

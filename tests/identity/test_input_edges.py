@@ -87,7 +87,8 @@ async def test_a_phone_or_citizen_id_with_a_trailing_newline_is_refused(client: 
     assert expect_problem(response, 422, "validation_error")["errors"][0]["loc"] == ["body", "phone"]
     assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["phone"] is None
     organisation = await accounts.organisation()
-    response = await client.post("/v1/accounts/me/representatives", json={"citizen_id": f"{citizen.citizen_id}\n"},
+    response = await client.post("/v1/accounts/me/representatives", json={"citizen_id": f"{citizen.citizen_id}\n",
+                                                                             "name": "Nguyễn Văn An"},
                                  headers=organisation.headers)
     problem = expect_problem(response, 422, "validation_error")
     assert problem["errors"][0]["loc"] == ["body", "citizen_id"]

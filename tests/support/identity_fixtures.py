@@ -36,6 +36,7 @@ class Actor:
     roles: frozenset[str] = field(default_factory=frozenset)
     scopes: frozenset[str] = field(default_factory=frozenset)
     client_id: str | None = None
+    name: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -85,7 +86,7 @@ class Accounts:
             account = await service.register(session, VerifiedToken(ISSUER, subject, claims),
                                              RegistrationIn(email=email, phone=phone))
         token = self.idp.citizen_token(citizen_id, subject=subject, name=name, lifetime_s=TOKEN_LIFETIME_S)
-        return Actor(account.id, token, "citizen", subject, citizen_id=citizen_id)
+        return Actor(account.id, token, "citizen", subject, citizen_id=citizen_id, name=name)
 
     async def organisation(self, tax_code: str | None = None, *, name: str = "Công ty TNHH Thử Nghiệm",
                            email: str = "contact@example.vn", address: str = "1 Trần Phú, Hà Tĩnh") -> Actor:
@@ -160,7 +161,8 @@ class Accounts:
 
         assert citizen.citizen_id is not None
         async with self._write() as session, session.begin():
-            link, _ = await service.add_representative(session, organisation.id, citizen.citizen_id)
+            link, _ = await service.add_representative(session, organisation.id, citizen.citizen_id,
+                                                       citizen.name or "")
         return link.id
 
     async def suspend(self, actor: Actor) -> None:
