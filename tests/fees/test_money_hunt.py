@@ -3,6 +3,7 @@ on the result through the real fees domain, the desk next to a live online attem
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,8 +12,12 @@ import httpx
 import pytest
 
 from app.core import clock
+from app.fees.providers import use_provider
+from app.fees.providers.vnpay import VnpayProvider
 from app.fees.reconcile import reconcile
 from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
+from tests.fees.test_vnpay import _ipn
+from tests.fees.vnpay_support import SECRET, TMN, querydr_answer
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 
 ON_RESULT_ITEMS: list[dict[str, Any]] = [
@@ -173,4 +178,32 @@ async def test_a_stale_failure_for_an_expired_attempt_does_not_stop_the_question
     assert (await reconcile()).settled == 1
     paid = await _payment(client, case, str(attempt["id"]))
     assert (paid["state"], paid["credited"]) == ("succeeded", True)
+    assert await fees.state(client, case) == "received"
+
+
+async def test_vnpay_money_taken_after_a_cancelled_ipn_is_found_by_querydr(client: httpx.AsyncClient,
+                                                                          fees: Fees) -> None:
+    # The real adapter: VNPAY's IPN says the payer cancelled (24); querydr, asked later, says the order was paid.
+    asked: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["vnp_TxnRef"])
+        return querydr_answer(request, vnp_Amount=str(BEFORE_TOTAL * 100), vnp_TransactionNo="14000077")
+
+    use_provider("vnpay", VnpayProvider(tmn_code=TMN, hash_secret=SECRET, payment_url="https://vnpay.test/pay",
+                                        api_url="https://vnpay.test/api", transport=httpx.MockTransport(api)))
+    try:
+        case = await fees.case(client)
+        await fees.request_payment(client, case)
+        attempt = await fees.pay(client, case, provider="vnpay")
+        ref = str(attempt["provider_ref"])
+        cancelled = await client.get(_ipn(ref, BEFORE_TOTAL, response_code="24", txn="0"))
+        assert cancelled.json() == {"RspCode": "00", "Message": "Confirm Success"}
+        assert (await _payment(client, case, str(attempt["id"])))["state"] == "cancelled"
+        report = await reconcile(older_than_s=0)
+    finally:
+        use_provider("vnpay", None)
+    assert (report.settled, asked) == (1, [ref])
+    paid = await _payment(client, case, str(attempt["id"]))
+    assert (paid["state"], paid["credited"], paid["provider_txn_id"]) == ("succeeded", True, "14000077")
     assert await fees.state(client, case) == "received"
