@@ -7,6 +7,7 @@ may be one declined try on an order the payer then paid, its success callback lo
 it, once per wait, until its answer about the order says no money moved once the order can no longer be paid (the
 attempt past its expiry: the end is then confirmed), or for a day after the expiry; a success it reports is
 settled like a late callback (credited, or flagged for a refund when the fees were paid another way meanwhile).
+An attempt the provider says it is still settling (`submitted`: the payer has paid) is not expired on our clock.
 
 Run by `dvc payments reconcile` and periodically by `dvc worker`. Safe next to callbacks and next to another
 reconciler: the provider is asked outside any transaction, then each attempt is settled in its own short
@@ -119,7 +120,7 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
             if not attempt.live and (status.state == "succeeded" or attempt.expires_at <= now):
                 attempt.expiry_confirmed = True
             report.settled += 1
-        elif attempt.live and attempt.expires_at <= now:
+        elif attempt.live and attempt.expires_at <= now and not _settling(attempt, status):
             attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now
             report.expired += 1
         else:
@@ -127,6 +128,15 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
                 attempt.state = AttemptState.submitted.value  # the payer has paid; the provider has not settled
             attempt.updated_at = now  # asked: its next turn comes after the wait
             report.unchanged += 1
+
+
+def _settling(attempt: PaymentAttempt, status: ProviderStatus | None) -> bool:
+    """The payer has paid and the provider has not settled: it says so now, or said so before (`submitted`) and has
+    said nothing since (unreachable, or an answer that concludes nothing). Not given up on our clock: the payer
+    could then pay the same fees again; finance finds such attempts with `state=submitted`."""
+    if status is not None and status.state == "processing":
+        return True
+    return attempt.state == AttemptState.submitted and (status is None or status.state == "unknown")
 
 
 async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> ReconcileReport:

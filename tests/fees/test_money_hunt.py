@@ -207,3 +207,45 @@ async def test_vnpay_money_taken_after_a_cancelled_ipn_is_found_by_querydr(clien
     paid = await _payment(client, case, str(attempt["id"]))
     assert (paid["state"], paid["credited"], paid["provider_txn_id"]) == ("succeeded", True, "14000077")
     assert await fees.state(client, case) == "received"
+
+
+@pytest.mark.parametrize("how", ["reconciliation", "new_payment", "desk"])
+async def test_a_payment_the_provider_is_settling_is_not_given_up_after_90_minutes(
+        client: httpx.AsyncClient, fees: Fees, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    # The provider says the payer has paid and it is still settling (a transfer in clearing can outlast the 90
+    # minutes). Expiring the attempt on our clock let the payer (or the desk) pay the same fees a second time.
+    case, attempt = await _started(client, fees)
+    ref = str(attempt["provider_ref"])
+    fees.bank.hold(ref)
+    await reconcile(older_than_s=0)
+    assert (await _payment(client, case, str(attempt["id"])))["state"] == "submitted"
+    _later(monkeypatch, minutes=91)
+    if how == "reconciliation":
+        assert (await reconcile(older_than_s=0)).expired == 0
+    elif how == "new_payment":
+        again = await fees.pay_response(client, case)
+        assert (again.status_code, again.json()["code"]) == (409, "payment_in_progress")
+    else:
+        desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
+                                 json={"receipt_number": f"Q{uuid.uuid4().hex[:8]}"})
+        assert (desk.status_code, desk.json()["code"]) == (409, "payment_in_progress")
+    assert (await _payment(client, case, str(attempt["id"])))["state"] == "submitted"
+    for callback in fees.bank.complete(ref):
+        assert (await fees.deliver(client, callback)).json()["outcome"] == "credited"
+    assert await fees.state(client, case) == "received"
+
+
+async def test_a_settling_payment_the_provider_then_forgets_expires(client: httpx.AsyncClient, fees: Fees,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once the provider no longer says it is settling (pending again: nothing paid), the clock applies again.
+    case, attempt = await _started(client, fees)
+    ref = str(attempt["provider_ref"])
+    fees.bank.hold(ref)
+    await reconcile(older_than_s=0)
+    order = fees.bank.order(ref) or {}
+    order["status"] = "pending"
+    fees.bank._save(order)
+    _later(monkeypatch, minutes=91)
+    assert (await reconcile(older_than_s=0)).expired == 1
+    assert (await _payment(client, case, str(attempt["id"])))["state"] == "expired"
+    assert (await fees.pay_response(client, case)).status_code == 201
