@@ -9,7 +9,8 @@ Rules (so that duplicate, late and out-of-order news never double-credits):
   surplus to refund (app.fees.surpluses); so is a second transaction on an attempt already succeeded;
 - a transaction is applied once, as its first news said: news of a transaction on record as a surplus is a
   duplicate, whatever amount it states;
-- failure news only ends a live attempt; after a final state it is ignored;
+- failure news only ends a live attempt; after a final state it is ignored (and an attempt it ends is still asked
+  about by reconciliation: the payer may pay the order after a declined try, and that callback may be lost);
 - a real provider gets every answer in its own form: when applying its news fails on our side, nothing is kept
   and it is answered as malformed (it retries, or reconciliation settles the attempt).
 A credit that settles the fees due before processing moves the dossier payment_requested -> received
@@ -139,8 +140,8 @@ async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str,
             return "overpayment" if added else "duplicate"
         return await record_success(session, attempt, txn_id)
     if not attempt.live:
-        if attempt.state == AttemptState.expired:
-            attempt.expiry_confirmed = True  # the provider says no money moved: reconciliation stops asking
+        # Not a confirmation that no money moved: it may be a declined try delivered late, its order paid on the
+        # next try (that callback lost); only the provider's answer about the order stops reconciliation asking.
         return "ignored"
     attempt.state = AttemptState.cancelled.value if status == "cancelled" else AttemptState.failed.value
     attempt.completed_at = attempt.updated_at = clock.now()

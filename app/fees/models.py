@@ -153,9 +153,10 @@ class PaymentAttempt(Base):
     # else the first surplus's reason (amount_mismatch, second_transaction); each surplus is a PaymentSurplus row.
     flag: Mapped[str | None] = mapped_column(String(32), default=None)
     reported_amount: Mapped[int | None] = mapped_column(BigInteger, default=None)  # the first mismatching amount
-    # An attempt expires on our clock alone (90 minutes, or a new payment asked for after them), so the money may
-    # still have moved: reconciliation keeps asking the provider until it answers failed or cancelled (true here)
-    # or a day has passed; a late success is credited or flagged like any other.
+    # An attempt expires on our clock alone (90 minutes, or a new payment asked for after them), or fails on one
+    # declined try the payer may follow with a paid one, so the money may still have moved: reconciliation keeps
+    # asking the provider until it answers (a failure once the order can no longer be paid: true here) or a day
+    # has passed; a late success is credited or flagged like any other.
     expiry_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     next_url: Mapped[str | None] = mapped_column(Text, default=None)
     return_url: Mapped[str | None] = mapped_column(Text, default=None)

@@ -48,14 +48,14 @@ async def _owing_obligation(session: AsyncSession, dossier: object, *, at_desk: 
 
 async def expire_stale(session: AsyncSession, obligation_id: uuid.UUID, *, unpaid_too: bool = False) -> None:
     """Attempts past their 90 minutes stop being live; with `unpaid_too` (a payment at the desk), also those
-    whose payer has not paid at the provider (`created`, `started`: not `submitted`), instead of keeping the
-    payer waiting at the desk for up to 90 minutes. Either way the provider was not asked, so reconciliation
-    asks it for a day; money it then reports is credited or flagged for a refund (compare-and-set: a late
-    success still wins later)."""
+    whose payer has not paid at the provider (`created`, `started`), instead of keeping the payer waiting at the
+    desk for up to 90 minutes. Either way the provider was not asked, so reconciliation asks it for a day; money
+    it then reports is credited or flagged for a refund (compare-and-set: a late success still wins later).
+    Never a `submitted` attempt: the provider said the payer has paid, so giving it up on our clock let the same
+    fees be paid twice; it stays live until the provider settles it or stops saying so (app.fees.reconcile)."""
     now = clock.now()
-    stale = PaymentAttempt.expires_at <= now
-    if unpaid_too:
-        stale = stale | PaymentAttempt.state.in_((AttemptState.created.value, AttemptState.started.value))
+    unpaid = PaymentAttempt.state.in_((AttemptState.created.value, AttemptState.started.value))
+    stale = unpaid if unpaid_too else (PaymentAttempt.expires_at <= now) & unpaid
     await session.execute(
         update(PaymentAttempt)
         .where(PaymentAttempt.obligation_id == obligation_id, PaymentAttempt.state.in_(LIVE_STATES), stale)

@@ -1,10 +1,13 @@
 """Reconciliation: ask the provider about attempts whose callback never came, settle them, expire old ones;
 and report refunds whose outcome is unknown.
 
-An attempt expired on our clock alone (past its 90 minutes, here or when a new payment was asked for) may still
-have taken the payer's money: the provider is asked about it, once per wait, until it answers failed or
-cancelled (the expiry is then confirmed) or for a day after the expiry; a success it reports is settled like a
-late callback (credited, or flagged for a refund when the fees were paid another way meanwhile).
+An attempt that ended without money (expired on our clock alone, past its 90 minutes, here or when a new payment
+was asked for; or failed or cancelled by a callback) may still have taken the payer's money: a callback's failure
+may be one declined try on an order the payer then paid, its success callback lost. The provider is asked about
+it, once per wait, until its answer about the order says no money moved once the order can no longer be paid (the
+attempt past its expiry: the end is then confirmed), or for a day after the expiry; a success it reports is
+settled like a late callback (credited, or flagged for a refund when the fees were paid another way meanwhile).
+An attempt the provider says it is still settling (`submitted`: the payer has paid) is not expired on our clock.
 
 Run by `dvc payments reconcile` and periodically by `dvc worker`. Safe next to callbacks and next to another
 reconciler: the provider is asked outside any transaction, then each attempt is settled in its own short
@@ -62,14 +65,19 @@ class ReconcileReport:
 EXPIRED_RECHECK = timedelta(days=1)  # how long after its expiry an unconfirmed attempt is still asked about
 
 
+# Attempts that ended without money on our side; the provider may still have taken it (see the docstring).
+ENDED_UNPAID = (AttemptState.expired.value, AttemptState.failed.value, AttemptState.cancelled.value)
+
+
 def _unsettled(now: datetime) -> ColumnElement[bool]:
-    """Live, or expired on our clock alone within the last day. The `updated_at` bound follows from the expiry
-    one (an attempt is updated no earlier than created, a TTL before it expires); it is stated so that the
-    (state, updated_at) index reads only the last day's expired attempts, not every abandoned one ever."""
+    """Live, or ended unpaid (ENDED_UNPAID) without the provider's confirmation within a day of the expiry. The
+    `updated_at` bound follows from the expiry one (an attempt is updated no earlier than created, a TTL before
+    it expires); it is stated so that the (state, updated_at) index reads only the last day's ended attempts,
+    not every abandoned one ever."""
     since = now - EXPIRED_RECHECK
     created_since = since - timedelta(seconds=get_settings().payment_attempt_ttl_s)
     return or_(PaymentAttempt.state.in_(LIVE_STATES),
-               and_(PaymentAttempt.state == AttemptState.expired.value, PaymentAttempt.expiry_confirmed.is_(False),
+               and_(PaymentAttempt.state.in_(ENDED_UNPAID), PaymentAttempt.expiry_confirmed.is_(False),
                     PaymentAttempt.expires_at > since, PaymentAttempt.updated_at > created_since))
 
 
@@ -106,10 +114,13 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
                                         provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
                                         amount=status.amount, outcome=outcome, payload={"source": "reconcile"},
                                         received_at=now))
-            if attempt.state == AttemptState.expired:  # a definite answer (another amount, a failure): asked enough
+            # Asked enough once the answer is definite: money it reports is settled now (credited, flagged, or a
+            # surplus), and a failure is final once the order can no longer be paid (before that, the payer may
+            # still pay it after a declined try).
+            if not attempt.live and (status.state == "succeeded" or attempt.expires_at <= now):
                 attempt.expiry_confirmed = True
             report.settled += 1
-        elif attempt.live and attempt.expires_at <= now:
+        elif attempt.live and attempt.expires_at <= now and not _settling(attempt, status):
             attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now
             report.expired += 1
         else:
@@ -117,6 +128,15 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
                 attempt.state = AttemptState.submitted.value  # the payer has paid; the provider has not settled
             attempt.updated_at = now  # asked: its next turn comes after the wait
             report.unchanged += 1
+
+
+def _settling(attempt: PaymentAttempt, status: ProviderStatus | None) -> bool:
+    """The payer has paid and the provider has not settled: it says so now, or said so before (`submitted`) and has
+    said nothing since (unreachable, or an answer that concludes nothing). Not given up on our clock: the payer
+    could then pay the same fees again; finance finds such attempts with `state=submitted`."""
+    if status is not None and status.state == "processing":
+        return True
+    return attempt.state == AttemptState.submitted and (status is None or status.state == "unknown")
 
 
 async def reconcile(*, older_than_s: float | None = None, limit: int = 200) -> ReconcileReport:

@@ -30,6 +30,13 @@ async def _by_txn(session: AsyncSession, attempt_id: uuid.UUID, txn_id: str | No
     return (await session.execute(stmt)).scalars().first()
 
 
+async def _same_money(session: AsyncSession, attempt_id: uuid.UUID, amount: int,
+                      reason: SurplusReason) -> PaymentSurplus | None:
+    stmt = select(PaymentSurplus).where(PaymentSurplus.attempt_id == attempt_id, PaymentSurplus.amount == amount,
+                                        PaymentSurplus.reason == reason.value).order_by(PaymentSurplus.id)
+    return (await session.execute(stmt)).scalars().first()
+
+
 async def recorded(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None) -> bool:
     """Is this provider transaction already on record as a surplus of the (locked) attempt? Only an attempt with
     a flag can have one, so the usual first credit costs no query."""
@@ -40,8 +47,12 @@ async def record(session: AsyncSession, attempt: PaymentAttempt, *, txn_id: str 
                  reason: SurplusReason) -> bool:
     """Record money the provider took for the (locked) attempt and we do not credit; False when it is on record
     already. A transaction first reported without an id (by reconciliation) and then named by a callback with the
-    same amount is the same money: the row takes the id instead of a second row being added."""
+    same amount is the same money: the row takes the id instead of a second row being added; reported without an
+    id after a callback named it (same amount and reason), it is on record already."""
     if await _by_txn(session, attempt.id, txn_id) is not None:
+        return False
+    if txn_id is None and await _same_money(session, attempt.id, amount, reason) is not None:
+        # Reconciliation's answer about the order, naming no transaction, after a callback named it: one row.
         return False
     if txn_id is not None:
         unnamed = await _by_txn(session, attempt.id, None)

@@ -231,3 +231,24 @@ async def test_a_mismatch_found_by_reconciliation_is_named_by_the_late_callback(
     async with get_database().read_sessions() as session:
         assert (await session.execute(select(func.count()).select_from(PaymentSurplus))).scalar() == 1
     assert (await fees.fees_of(client, case))["paid"] == 0
+
+
+async def test_a_mismatch_named_by_its_callback_then_reported_unnamed_by_reconciliation_is_one_surplus(
+        client: httpx.AsyncClient, fees: Fees) -> None:
+    """The reverse order: the callback names the transaction, reconciliation (asking about the attempt the mismatch
+    failed) then reports the same money without naming it. A second row was money recorded twice to give back."""
+
+    class Unnamed(FakePayProvider):
+        async def status(self, provider_ref: str, created_at: Any) -> ProviderStatus:
+            found = await super().status(provider_ref, created_at)
+            return ProviderStatus(found.state, None, found.amount)
+
+    case, payment, surplus = await _mismatched(client, fees)
+    use_provider("fakepay", Unnamed(fees.bank))
+    try:
+        assert (await reconcile(older_than_s=0)).settled == 1
+        assert (await reconcile(older_than_s=0)).checked == 0  # the provider has answered: no more questions
+    finally:
+        use_provider("fakepay", None)
+    assert await _surplus_rows() == [(surplus["provider_txn_id"], SHORT, "amount_mismatch", 0)]
+    assert [s["id"] for s in (await _payment(client, case, str(payment["id"])))["surpluses"]] == [surplus["id"]]
