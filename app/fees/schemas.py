@@ -166,9 +166,11 @@ class PaymentOut(BaseModel):
     amount: Money
     state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"] = Field(
         description="created (registered here); started (the payer was sent to `next_url`); submitted (the "
-                    "provider says the payer has paid and it has not settled yet); succeeded, failed, cancelled; "
-                    "expired (no outcome within 90 minutes: the provider is still asked about it for a day, and "
-                    "money it then reports is credited, or flagged for a refund when the fees were paid otherwise).")
+                    "provider says the payer has paid and it has not settled yet: it stays live, and blocks another "
+                    "payment, until the provider settles it or stops saying so); succeeded; failed, cancelled (a "
+                    "declined try: the payer may still pay the order); expired (not paid within 90 minutes). After "
+                    "failed, cancelled or expired the provider is still asked about the order for a day, and money "
+                    "it then reports is credited, or flagged for a refund when the fees were paid otherwise).")
     credited: bool
     refunded: Money
     refundable: Money
