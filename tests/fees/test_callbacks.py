@@ -33,6 +33,7 @@ async def test_forged_signature_is_401_and_credits_nothing(client: httpx.AsyncCl
     response = await fees.deliver(client, forged)
     assert response.status_code == 401
     assert response.json()["code"] == "callback_signature_invalid"
+    assert response.headers["www-authenticate"].startswith('HMAC-SHA256 realm="fakepay"')
     assert response.headers["content-type"].startswith("application/problem+json")
     # A genuine signature over another body does not carry over to a tampered body either.
     genuine = fees.bank.callback(str(attempt["provider_ref"]), "FPX", "succeeded", BEFORE_TOTAL)

@@ -49,6 +49,7 @@ Mode = Literal["normal", "duplicate", "delay", "reorder", "never"]
 Outcome = Literal["succeeded", "failed", "cancelled"]
 TIMESTAMP_HEADER = "X-FakePay-Timestamp"
 SIGNATURE_HEADER = "X-FakePay-Signature"
+CALLBACK_CHALLENGE = f'HMAC-SHA256 realm="fakepay", headers="{TIMESTAMP_HEADER} {SIGNATURE_HEADER}"'
 CHECKOUT_PATH = "/dev/fakepay/checkout/{ref}"
 
 
@@ -231,7 +232,9 @@ class FakePayProvider:
 
     def callback_response(self, outcome: CallbackOutcome, event: CallbackEvent | None) -> Response:
         if outcome == "signature_invalid":
-            raise ProblemError("callback_signature_invalid", "The callback signature or timestamp is not valid.")
+            # A 401 names how to authenticate (RFC 9110 §11.6.1): here the HMAC in SIGNATURE_HEADER.
+            raise ProblemError("callback_signature_invalid", "The callback signature or timestamp is not valid.",
+                               headers={"WWW-Authenticate": CALLBACK_CHALLENGE})
         if outcome == "malformed":
             raise ProblemError("validation_error", "The callback body is not a fakepay event.")
         return JSONResponse({"outcome": outcome}, status_code=200)
