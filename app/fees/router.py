@@ -38,12 +38,13 @@ from app.fees.schemas import (
     RefundOut,
     RefundResolution,
 )
-from app.identity.deps import Principal, official
+from app.identity.deps import Principal, agency_official
 
 router = APIRouter(tags=["fees"])
 include_flat(router, dev_router)
 
-FinanceDep = Annotated[Principal, official("finance")]
+# Money is moved by the agency's finance staff at their agency, not by a system administrator's rank.
+FinanceDep = Annotated[Principal, agency_official("finance")]
 IDEMPOTENCY_PROBLEMS = ("idempotency_in_progress", "idempotency_key_reused")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
@@ -174,6 +174,19 @@ def official(*roles: str) -> Any:
         return caller
 
     return Depends(require_official)
+
+
+def agency_official(*roles: str) -> Any:
+    """`Annotated[Principal, agency_official("finance")]`: an official holding one of `roles` at their own agency,
+    acting there only. A system administrator's rank is no such role (as in processing, app.workflow.transitions):
+    the principal handed on has it removed, so visibility rules see an official of their agency, or of none."""
+
+    async def require_agency_official(caller: CallerDep) -> Principal:
+        if caller.kind != "official" or not caller.roles.intersection(roles) or caller.agency_code is None:
+            raise forbidden("forbidden_role", f"This needs an official with role {', '.join(roles)} at an agency.")
+        return replace(caller, roles=caller.roles - {"system_admin"})
+
+    return Depends(require_agency_official)
 
 
 def client(*scopes: str) -> Any:

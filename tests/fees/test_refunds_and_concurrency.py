@@ -208,6 +208,17 @@ async def test_refunds_need_finance_at_the_agency(client: httpx.AsyncClient, fee
         assert (await _refund(client, headers, str(attempt["id"]), 1, BEFORE_TOTAL)).status_code == 403
     elsewhere = await fees.accounts.official("000.00.77.H77", ["finance"])
     assert (await _refund(client, elsewhere.headers, str(attempt["id"]), 1, BEFORE_TOTAL)).status_code == 404
+    # A system administrator's rank moves no money (as it takes no part in processing): without the finance role
+    # it is refused; with it, only at its own agency (another's dossier is not found, as for any official).
+    admin = await fees.accounts.admin()
+    refused = await _refund(client, admin.headers, str(attempt["id"]), 1, BEFORE_TOTAL)
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden_role")
+    counter = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=admin.headers,
+                                json={"receipt_number": "BL-ADMIN-1", "amount": 1})
+    assert (counter.status_code, counter.json()["code"]) == (403, "forbidden_role")
+    admin_elsewhere = await fees.accounts.official("000.00.77.H77", ["finance", "system_admin"])
+    assert (await _refund(client, admin_elsewhere.headers, str(attempt["id"]), 1, BEFORE_TOTAL)).status_code == 404
+    assert (await fees.fees_of(client, case))["refunded"] == 0
 
 
 async def test_a_refused_refund_releases_the_amount(client: httpx.AsyncClient, fees: Fees) -> None:
