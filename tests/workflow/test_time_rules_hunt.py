@@ -126,3 +126,40 @@ async def test_overrides_win_over_the_package_both_ways_on_tet_2027(client: Any,
     assert at_local(received["due_at"]) == local(2027, 2, 15, 17, 0)
     receipt = (await flow.notices(citizen, dossier["id"]))[0]
     assert receipt["content"]["due_at"] == "2027-02-15T17:00:00+07:00"
+
+
+
+async def test_the_apology_deadline_and_new_date_around_tet_2026(flow: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Form 04 is due by the end of the working day before the due date (DVC_APOLOGY_DEADLINE_WORKING_DAYS=1): for
+    a dossier due on Monday 23 February 2026, the first day back from Tết, that is Friday 13 February, before Tết.
+    The new return date must be a working day after the old one."""
+    set_clock(monkeypatch, 2026, 2, 11, 9, 0)  # Wednesday
+    code = await flow.procedure(processing_days=3)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    processing = await flow.to_processing(did)
+    assert at_local(processing["due_at"]) == local(2026, 2, 23, 17, 0)  # 12, 13, then 23 February
+    set_clock(monkeypatch, 2026, 2, 13, 16, 0)  # Friday before Tết: still in time
+    same_day = await flow.post(flow.processing, did, "apologise", reason="Chờ ý kiến", new_due_date="2026-02-23")
+    assert same_day.status_code == 422 and "after the current due date" in same_day.json()["errors"][0]["msg"]
+    # 28 February 2026 is an ordinary Saturday: not a working day to promise.
+    saturday = await flow.post(flow.processing, did, "apologise", reason="Chờ ý kiến", new_due_date="2026-02-28")
+    assert saturday.status_code == 422 and "not a working day" in saturday.json()["errors"][0]["msg"]
+    apologised = await flow.act(flow.processing, did, "apologise", reason="Chờ ý kiến", new_due_date="2026-03-02")
+    assert at_local(apologised["due_at"]) == local(2026, 3, 2, 17, 0)
+    assert at_local(apologised["original_due_at"]) == local(2026, 2, 23, 17, 0)
+    # The next apology is due by the end of Friday 27 February, the working day before the new date.
+    set_clock(monkeypatch, 2026, 2, 14, 9, 0)
+    assert "apologise" in (await flow.get(flow.processing, did))["next_actions"]
+
+
+async def test_an_apology_after_the_working_day_before_the_due_date_is_refused(flow: Any,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    set_clock(monkeypatch, 2026, 2, 11, 9, 0)
+    code = await flow.procedure(processing_days=3)
+    _, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)  # due Monday 23 February 2026
+    set_clock(monkeypatch, 2026, 2, 13, 17, 1)  # Friday 13, after the working day: the deadline has passed
+    late = await flow.post(flow.processing, did, "apologise", reason="Chờ ý kiến", new_due_date="2026-03-02")
+    assert late.status_code == 409 and late.json()["code"] == "transition_not_allowed", late.text
