@@ -48,8 +48,8 @@ PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 # days). The bound also keeps the deadline arithmetic, which walks the calendar day by day, fast and far from
 # the last date Python can represent.
 MAX_WORKING_DAYS = 365
-# Hour allowances are for steps shorter than a few days; the same bound at 9 working hours a day (the
-# working window of app/workflow/steps.py).
+# Hour allowances are for steps shorter than a few days; the same bound at 9 hours a day (generous: the working
+# sessions of app/workflow/steps.py make 8 by default; kept so that stored versions stay valid).
 MAX_STEP_HOURS = MAX_WORKING_DAYS * 9
 WorkingDays = Annotated[int, Field(strict=True, gt=0, le=MAX_WORKING_DAYS)]
 WorkingHours = Annotated[int, Field(strict=True, gt=0, le=MAX_STEP_HOURS)]

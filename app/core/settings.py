@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     # Agencies whose desk opens on Saturday mornings (the agency's `saturday_morning`) receive until this local
     # time: such a reception counts for that Saturday, so day 1 is the next working day (DOMAIN.md "Time").
     saturday_morning_end: time = time(12, 0)
+    # Working hours, for internal step allowances in hours (app.workflow.steps): from the start of the day to the
+    # end hour, the lunch break left out. 8 hours a day by default, as Decision 188/1999/QĐ-TTg sets for state
+    # agencies (40 hours a week), so that an allowance of 8 working hours is one working day.
+    working_day_start: time = time(8, 0)
+    lunch_break_start: time = time(12, 0)
+    lunch_break_end: time = time(13, 0)
     clock_on_supplement_default: Literal["pause", "restart"] = "pause"
     # Resolution 131/NQ-CP: an apology (form 04) is due by the end of the working day this many working days
     # before the due date.
@@ -269,7 +275,7 @@ class Settings(BaseSettings):
             raise ValueError("must be five non-negative comma-separated numbers")
         return value
 
-    @field_validator("saturday_morning_end")
+    @field_validator("saturday_morning_end", "working_day_start", "lunch_break_start", "lunch_break_end")
     @classmethod
     def _whole_minutes(cls, value: time) -> time:
         if value.tzinfo is not None or value.second or value.microsecond or value == time(0):
@@ -295,6 +301,14 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"no such file: {', '.join(missing)}")
         return value
+
+    @model_validator(mode="after")
+    def _working_hours_in_order(self) -> Settings:
+        end = time(self.working_day_end_hour)
+        if not self.working_day_start < self.lunch_break_start <= self.lunch_break_end < end:
+            raise ValueError("DVC_WORKING_DAY_START < DVC_LUNCH_BREAK_START <= DVC_LUNCH_BREAK_END < "
+                             "DVC_WORKING_DAY_END_HOUR must hold (equal break ends: no lunch break)")
+        return self
 
     @model_validator(mode="after")
     def _prod_has_no_dev_features(self) -> Settings:

@@ -5,8 +5,8 @@ that completes it; time spent waiting on the applicant (a supplement) is taken o
 start by the working time waited (`resume_step`), unless the step had overrun its allowance before the wait
 began; a restarted clock restarts the step (`restart_step`). A procedure version may give a step an allowance
 in working days (until 17:00 local on the n-th working day after the step's start, like a deadline) or in
-working hours (counted inside the working day, from `WORKING_DAY_HOURS` hours before its end, e.g.
-08:00-17:00).
+working hours (counted inside the working sessions of working days: 08:00-12:00 and 13:00-17:00 by default, so
+that 8 working hours make a working day, as internal processes convert them).
 
 The step under way is not a row. A slip row is written once, in the transaction of the history entry that
 completes the step (whose hashed details carry the same summary), and only then are its name (the action that
@@ -43,8 +43,6 @@ from app.workflow.history import ActorRef
 from app.workflow.models import DossierProgress, StepRecord
 from app.workflow.progress import CLOCK_PAUSED_STATE, VersionFacts
 
-WORKING_DAY_HOURS = 9
-
 
 def step_limit(step_time_limits: list[Any], step: str) -> tuple[int | None, int | None]:
     """(working_days, hours) allowed for `step` by the version, or (None, None)."""
@@ -54,44 +52,57 @@ def step_limit(step_time_limits: list[Any], step: str) -> tuple[int | None, int 
     return None, None
 
 
-def _working_window(day: date) -> tuple[datetime, datetime]:
-    """When `day`'s working hours open and close (local): `WORKING_DAY_HOURS` hours up to the end of the day."""
-    end_hour = get_settings().working_day_end_hour
-    return (datetime.combine(day, time(max(0, end_hour - WORKING_DAY_HOURS)), tzinfo=LOCAL_TZ),
-            datetime.combine(day, time(end_hour), tzinfo=LOCAL_TZ))
+def _working_sessions(day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """When `day`'s working hours run (local): the morning and the afternoon, the lunch break left out (settings
+    `working_day_start`, `lunch_break_start`, `lunch_break_end`, `working_day_end_hour`: 08:00-12:00 and
+    13:00-17:00, the 8 hours a day of Decision 188/1999/QĐ-TTg). Counted as 08:00-17:00, an allowance of 40
+    working hours (a week) ran out on Friday at noon, and its holder was listed as late for the afternoon."""
+    settings = get_settings()
+    bounds = ((settings.working_day_start, settings.lunch_break_start),
+              (settings.lunch_break_end, time(settings.working_day_end_hour)))
+    return tuple((datetime.combine(day, opens, tzinfo=LOCAL_TZ), datetime.combine(day, closes, tzinfo=LOCAL_TZ))
+                 for opens, closes in bounds if opens < closes)
+
+
+def _opening(day: date) -> datetime:
+    return _working_sessions(day)[0][0]
 
 
 def add_working_hours(start: datetime, hours: int, calendar: WorkingCalendar) -> datetime:
-    """The moment `hours` working hours after `start` (working hours: the working window of working days)."""
+    """The moment `hours` working hours after `start` (working hours: the working sessions of working days)."""
     return add_working_time(start, timedelta(hours=hours), calendar)
 
 
 def add_working_time(start: datetime, amount: timedelta, calendar: WorkingCalendar) -> datetime:
-    """The moment `amount` of working time after `start` (from the next opening when `start` is outside hours)."""
+    """The moment `amount` of working time after `start` (from the next opening when `start` is outside hours).
+
+    Ending exactly at a session's close stays there (17:00 or 12:00), rather than at the next opening."""
     remaining = amount
     cursor = start.astimezone(LOCAL_TZ)
+    day: date = cursor.date()
     for _ in range(int(amount / timedelta(hours=1)) + 400):  # a working day per hour at most, plus days off
-        day: date = cursor.date()
-        opens, closes = _working_window(day)
-        if not calendar.is_working_day(day) or cursor >= closes:
-            cursor = _working_window(calendar.next_working_day(day))[0]
-            continue
-        cursor = max(cursor, opens)
-        if cursor + remaining <= closes:
-            return cursor + remaining
-        remaining -= closes - cursor
-        cursor = closes
+        if calendar.is_working_day(day):
+            for opens, closes in _working_sessions(day):
+                if cursor >= closes:
+                    continue
+                cursor = max(cursor, opens)
+                if cursor + remaining <= closes:
+                    return cursor + remaining
+                remaining -= closes - cursor
+                cursor = closes
+        day = calendar.next_working_day(day)
+        cursor = max(cursor, _opening(day))
     raise RuntimeError("working-hours arithmetic did not converge")
 
 
 def working_time_between(start: datetime, end: datetime, calendar: WorkingCalendar) -> timedelta:
-    """The working time from `start` to `end` (the parts of working days' hours between them; none if end <= start)."""
+    """The working time from `start` to `end` (the parts of working sessions between them; none if end <= start)."""
     first, last = start.astimezone(LOCAL_TZ), end.astimezone(LOCAL_TZ)
     total, day = timedelta(), first.date()
     while day <= last.date():
         if calendar.is_working_day(day):
-            opens, closes = _working_window(day)
-            total += max(timedelta(), min(closes, last) - max(opens, first))
+            for opens, closes in _working_sessions(day):
+                total += max(timedelta(), min(closes, last) - max(opens, first))
         day += timedelta(days=1)
     return total
 
@@ -105,7 +116,7 @@ def after_working_days(moment: datetime, days: int, calendar: WorkingCalendar) -
     local = moment.astimezone(LOCAL_TZ)
     counts_for = deadlines.effective_reception_date(moment, calendar)
     day = calendar.add_working_days(counts_for, days)
-    at = local.time() if counts_for == local.date() else _working_window(day)[0].time()
+    at = local.time() if counts_for == local.date() else _opening(day).time()
     return datetime.combine(day, at, tzinfo=LOCAL_TZ)
 
 
