@@ -42,6 +42,7 @@ router = APIRouter(tags=["dossiers"])
 # A draft takes no workflow action (it is changed, discarded or submitted): the same empty list GET answers.
 DRAFT_ACTIONS: list[str] = []
 
+
 def _dossier_response(dossier: Any, status_code: int = 200, headers: dict[str, str] | None = None,
                       workflow: dict[str, Any] | None = None) -> Response:
     return model_response(DossierOut.of(dossier, **(workflow or {})), status_code=status_code,
