@@ -24,6 +24,7 @@ from app.core.text import path_code
 from app.dossiers import attachments, listing, submission
 from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
+from app.dossiers.models import DossierState
 from app.dossiers.schemas import (
     AttachmentOut,
     DossierCreate,
@@ -35,7 +36,7 @@ from app.dossiers.schemas import (
 )
 from app.dossiers.storage import get_store
 from app.identity.deps import require_assurance
-from app.workflow.transitions import dossier_workflow_view
+from app.workflow.transitions import dossier_workflow_view, submitted_workflow_view
 
 router = APIRouter(tags=["dossiers"])
 
@@ -76,7 +77,9 @@ async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: Idempoten
     if replay is not None:
         return replay
     dossier = await submission.create_intake(session, viewer, body)
-    return await idem.respond(session, DossierOut.of(dossier, next_actions=DRAFT_ACTIONS), status_code=201,
+    workflow = ({"next_actions": DRAFT_ACTIONS} if dossier.state == DossierState.draft
+                else await dossier_workflow_view(session, viewer, dossier))  # registered and filed at once
+    return await idem.respond(session, DossierOut.of(dossier, **workflow), status_code=201,
                               headers={"Location": f"/v1/dossiers/{dossier.id}", "ETag": etag(dossier)})
 
 
@@ -132,8 +135,8 @@ async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: Idempot
         return replay
     if viewer.principal.is_applicant:
         require_assurance(viewer.principal)
-    dossier = await submission.submit(session, viewer, dossier_id, if_match)
-    workflow = await dossier_workflow_view(session, viewer, dossier)
+    dossier, version = await submission.submit(session, viewer, dossier_id, if_match)
+    workflow = await submitted_workflow_view(session, viewer, dossier, version)
     return await idem.respond(session, DossierOut.of(dossier, **workflow), headers={"ETag": etag(dossier)})
 
 

@@ -174,7 +174,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
         contact_email=contact.email or (account.email if account else None),
         contact_phone=contact.phone or (account.phone if account else None))
     if data.submit:
-        return await _submit_locked(session, dossier, principal)
+        return (await _submit_locked(session, dossier, principal))[0]
     return dossier
 
 
@@ -231,14 +231,16 @@ async def missing_parts(session: AsyncSession, dossier: Dossier, version: Proced
 
 
 async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
-                 if_match: str | None = None) -> Dossier:
+                 if_match: str | None = None) -> tuple[Dossier, ProcedureVersion]:
+    """The draft filed, with the version it is pinned to."""
     dossier = await editable_draft(session, viewer, dossier_id)
     if if_match is not None:  # optional here: checked, under the draft's lock, only when sent
         check_if_match(dossier.version, if_match, "dossier")
     return await _submit_locked(session, dossier, viewer.principal)
 
 
-async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Principal) -> Dossier:
+async def _submit_locked(session: AsyncSession, dossier: Dossier,
+                         actor: Principal) -> tuple[Dossier, ProcedureVersion]:
     version = await _pinned(session, dossier)
     missing = await missing_parts(session, dossier, version)
     if missing:
@@ -263,7 +265,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier, actor: Princip
         "national_status_code": dossier.national_status_code,
         "applicant_id": str(dossier.applicant_id) if dossier.applicant_id else None,
         "submitted_at": clock.utc_text(now)})
-    return dossier
+    return dossier, version
 
 
 async def create_forwarded(session: AsyncSession, actor: Principal, version: ProcedureVersion, *,
@@ -287,4 +289,4 @@ async def create_forwarded(session: AsyncSession, actor: Principal, version: Pro
         contact_email=contact_email or (account.email if account else None),
         contact_phone=contact_phone or (account.phone if account else None))
     await attach(dossier)
-    return await _submit_locked(session, dossier, actor)
+    return (await _submit_locked(session, dossier, actor))[0]

@@ -259,15 +259,27 @@ def _lists_reasons(spec: ActionSpec | None) -> bool:
 async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier,
                                 *, with_actions: bool = True) -> dict[str, Any]:
     """The workflow fields of GET /v1/dossiers/{id}: next_actions (this caller's), original due date, pause."""
+    progress = await session.get(DossierProgress, dossier.id)
+    return await _workflow_view(session, viewer, dossier, progress, None, with_actions=with_actions)
+
+
+async def submitted_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier,
+                                  version: ProcedureVersion) -> dict[str, Any]:
+    """The same fields for a dossier just submitted, from what the submission holds (its pinned version; a fresh
+    progress row: no pause, no due date yet) instead of reading them again."""
+    return await _workflow_view(session, viewer, dossier, None, facts_from_row(version))
+
+
+async def _workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier, progress: DossierProgress | None,
+                         facts: VersionFacts | None, *, with_actions: bool = True) -> dict[str, Any]:
     from app.workflow.progress import is_overdue
 
     now = clock.now()
-    progress = await session.get(DossierProgress, dossier.id)
     actions: list[str] | None = None
     if with_actions:
         actions = []
         if dossier.state != "draft":
-            facts = await version_facts(session, dossier)
+            facts = facts or await version_facts(session, dossier)
             if facts.workflow in definitions():  # (else no action can be taken: see get_definition)
                 view = actor_view(viewer.principal, viewer.applicant_id, dossier)
                 actions = await available_actions(session, get_definition(facts.workflow), dossier, progress,

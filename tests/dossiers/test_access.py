@@ -79,6 +79,9 @@ async def test_desk_intake_links_existing_account_and_records_official(client, a
     assert body["actor"]["id"] == str(clerk.id) and body["actor"]["kind"] == "official"
     assert body["contact"]["phone"] == "0912345678"
     assert body["delivery"]["method"] == "desk"
+    # Registered and filed at once: the answer says what the clerk does next, as a read does.
+    assert "receive" in body["next_actions"]
+    assert body == (await client.get(f"/v1/dossiers/{body['id']}", headers=clerk.headers)).json()
     # The applicant sees the dossier registered for them.
     mine = await client.get("/v1/dossiers", headers=citizen.headers)
     assert [d["id"] for d in mine.json()["items"]] == [body["id"]]
