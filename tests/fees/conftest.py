@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from app.core import clock
 from app.fees.providers.fakepay import FakePayBank, SignedCallback
 from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
@@ -112,6 +114,19 @@ class Fees:
         for callback in self.bank.complete(attempt["provider_ref"]):
             assert (await self.deliver(client, callback)).status_code == 200
         return case, attempt
+
+
+async def payment_of(client: httpx.AsyncClient, case: Case, payment_id: str) -> dict[str, Any]:
+    """GET /v1/payments/{id} as the case's finance official."""
+    response = await client.get(f"/v1/payments/{payment_id}", headers=case.finance.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def later(monkeypatch: pytest.MonkeyPatch, **delta: float) -> None:
+    """The service's clock moved on by `delta` (timedelta's arguments) for the rest of the test."""
+    moment = clock.now() + timedelta(**delta)
+    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 @pytest.fixture

@@ -9,32 +9,20 @@ for a refund when the fees were paid another way meanwhile.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from app.core import clock
 from app.core.db import get_database
 from app.fees.models import PaymentAttempt
 from app.fees.providers.base import ProviderError
 from app.fees.providers.fakepay import FakePayProvider
 from app.fees.providers.vnpay import VnpayProvider
 from app.fees.reconcile import reconcile
-from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
+from tests.fees.conftest import BEFORE_TOTAL, Case, Fees, later, payment_of
 from tests.fees.vnpay_support import SECRET, TMN, querydr_answer
-
-
-def _later(monkeypatch: pytest.MonkeyPatch, **delta: float) -> None:
-    moment = clock.now() + timedelta(**delta)
-    monkeypatch.setattr(clock, "now", lambda: moment)
-
-
-async def _payment(client: httpx.AsyncClient, case: Case, payment_id: str) -> dict[str, object]:
-    response = await client.get(f"/v1/payments/{payment_id}", headers=case.finance.headers)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def _paid_but_never_told(client: httpx.AsyncClient, fees: Fees) -> tuple[Case, dict[str, object]]:
@@ -48,27 +36,27 @@ async def _paid_but_never_told(client: httpx.AsyncClient, fees: Fees) -> tuple[C
 async def test_money_of_an_attempt_expired_by_a_new_payment_is_credited(client: httpx.AsyncClient, fees: Fees,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     case, first = await _paid_but_never_told(client, fees)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     second = await fees.pay(client, case)  # the payer tries again: the first attempt expires, unasked
-    assert (await _payment(client, case, str(first["id"])))["state"] == "expired"
+    assert (await payment_of(client, case, str(first["id"])))["state"] == "expired"
 
     report = await reconcile(older_than_s=0)
     assert report.settled == 1
-    paid = await _payment(client, case, str(first["id"]))
+    paid = await payment_of(client, case, str(first["id"]))
     assert (paid["state"], paid["credited"], paid["flag"]) == ("succeeded", True, None)
     assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
     assert await fees.state(client, case) == "received"
     # The second attempt, if the payer finishes it too, is money to give back, not a second credit.
     for callback in fees.bank.complete(str(second["provider_ref"])):
         assert (await fees.deliver(client, callback)).json()["outcome"] == "overpayment"
-    assert (await _payment(client, case, str(second["id"])))["flag"] == "overpayment"
+    assert (await payment_of(client, case, str(second["id"])))["flag"] == "overpayment"
     assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
 
 
 async def test_money_of_an_attempt_expired_while_the_provider_was_down_is_credited(
         client: httpx.AsyncClient, fees: Fees, monkeypatch: pytest.MonkeyPatch) -> None:
     case, attempt = await _paid_but_never_told(client, fees)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
 
     async def down(self: object, provider_ref: str, created_at: object) -> object:
         raise ProviderError("connection refused")
@@ -77,21 +65,21 @@ async def test_money_of_an_attempt_expired_while_the_provider_was_down_is_credit
         outage.setattr(FakePayProvider, "status", down)
         report = await reconcile(older_than_s=0)
     assert (report.expired, report.errors) == (1, 1)  # expiry still applies: the payer may pay again
-    _later(monkeypatch, minutes=10)
+    later(monkeypatch, minutes=10)
     assert (await reconcile(older_than_s=0)).settled == 1  # the provider is back: the money is found
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == "succeeded"
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == "succeeded"
     assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
 
 
 async def test_a_late_success_after_desk_payment_is_flagged_for_a_refund(client: httpx.AsyncClient, fees: Fees,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     case, attempt = await _paid_but_never_told(client, fees)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
                              json={"receipt_number": f"Q{uuid.uuid4().hex[:8]}"})
     assert desk.status_code == 201, desk.text
     await reconcile(older_than_s=0)
-    online = await _payment(client, case, str(attempt["id"]))
+    online = await payment_of(client, case, str(attempt["id"]))
     assert (online["state"], online["credited"], online["flag"]) == ("succeeded", False, "overpayment")
     assert online["refundable"] == BEFORE_TOTAL
     assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
@@ -102,13 +90,13 @@ async def test_a_failure_confirms_the_expiry_and_the_questions_stop(client: http
     case = await fees.case(client)
     await fees.request_payment(client, case)
     attempt = await fees.pay(client, case)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     assert (await reconcile(older_than_s=0)).expired == 1  # the bank still says pending: expired, unconfirmed
     assert (await reconcile(older_than_s=0)).checked == 1  # asked again
     fees.bank.complete(str(attempt["provider_ref"]), outcome="failed", mode="never")
     assert (await reconcile(older_than_s=0)).checked == 1
     assert (await reconcile(older_than_s=0)).checked == 0  # confirmed: nothing more to ask
-    payment = await _payment(client, case, str(attempt["id"]))
+    payment = await payment_of(client, case, str(attempt["id"]))
     assert (payment["state"], payment["credited"]) == ("expired", False)
 
 
@@ -117,11 +105,11 @@ async def test_an_abandoned_attempt_is_asked_about_for_a_day_after_it_expires(
     case = await fees.case(client)
     await fees.request_payment(client, case)
     await fees.pay(client, case)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     assert (await reconcile(older_than_s=0)).expired == 1
-    _later(monkeypatch, hours=23)
+    later(monkeypatch, hours=23)
     assert (await reconcile(older_than_s=0)).checked == 1
-    _later(monkeypatch, hours=2)
+    later(monkeypatch, hours=2)
     assert (await reconcile(older_than_s=0)).checked == 0
 
 
@@ -132,7 +120,7 @@ async def test_the_attempts_the_provider_keeps_calling_pending_take_turns(client
         case = await fees.case(client)
         await fees.request_payment(client, case)
         ids.append(uuid.UUID(str((await fees.pay(client, case))["id"])))
-        _later(monkeypatch, seconds=1)
+        later(monkeypatch, seconds=1)
 
     async def updated_at() -> dict[uuid.UUID, datetime]:
         async with get_database().read_sessions() as session:
@@ -142,7 +130,7 @@ async def test_the_attempts_the_provider_keeps_calling_pending_take_turns(client
 
     before = await updated_at()
     await reconcile(older_than_s=0, limit=1)  # the oldest is asked, and goes to the back of the queue
-    _later(monkeypatch, seconds=1)
+    later(monkeypatch, seconds=1)
     after_first = await updated_at()
     assert after_first[ids[0]] > before[ids[0]] and after_first[ids[1]] == before[ids[1]]
     await reconcile(older_than_s=0, limit=1)  # so the next pass asks the other one
@@ -157,7 +145,7 @@ async def test_a_payment_the_provider_is_still_settling_is_submitted(client: htt
     assert attempt["state"] == "started"
     fees.bank.hold(str(attempt["provider_ref"]))  # the payer has paid; the bank has not settled yet
     await reconcile(older_than_s=0)
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == "submitted"
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == "submitted"
     queue = await client.get("/v1/payments?state=submitted", headers=case.finance.headers)
     assert [p["id"] for p in queue.json()["items"]] == [attempt["id"]]
     again = await fees.pay_response(client, case)
@@ -185,11 +173,11 @@ async def test_another_amount_reported_for_an_expired_attempt_is_kept_once(clien
     case = await fees.case(client)
     await fees.request_payment(client, case)
     attempt = await fees.pay(client, case)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     assert (await reconcile(older_than_s=0)).expired == 1
     fees.bank.complete(str(attempt["provider_ref"]), mode="never", amount=BEFORE_TOTAL - 1)
     assert (await reconcile(older_than_s=0)).settled == 1
-    payment = await _payment(client, case, str(attempt["id"]))
+    payment = await payment_of(client, case, str(attempt["id"]))
     assert (payment["state"], payment["flag"]) == ("expired", "amount_mismatch")
     assert [s["amount"] for s in payment["surpluses"]] == [BEFORE_TOTAL - 1]  # money to give back, not credit
     assert (await reconcile(older_than_s=0)).checked == 0  # the provider has answered: no more questions
@@ -204,7 +192,7 @@ async def test_the_desk_takes_over_from_an_online_attempt_not_yet_paid(client: h
     desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
                              json={"receipt_number": "QD-TAKEOVER"})
     assert desk.status_code == 201, desk.text
-    assert (await _payment(client, case, str(online["id"])))["state"] == "expired"
+    assert (await payment_of(client, case, str(online["id"])))["state"] == "expired"
     assert await fees.state(client, case) == "received"
     # The payer finishes online after all: money to give back, never a second credit.
     for callback in fees.bank.complete(str(online["provider_ref"])):
@@ -222,4 +210,4 @@ async def test_the_desk_waits_for_an_online_payment_the_provider_is_settling(cli
     desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
                              json={"receipt_number": "QD-WAIT"})
     assert desk.status_code == 409 and desk.json()["code"] == "payment_in_progress"
-    assert (await _payment(client, case, str(online["id"])))["state"] == "submitted"
+    assert (await payment_of(client, case, str(online["id"])))["state"] == "submitted"

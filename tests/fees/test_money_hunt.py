@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from app.core import clock
 from app.fees.providers import use_provider
 from app.fees.providers.vnpay import VnpayProvider
 from app.fees.reconcile import reconcile
-from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
+from tests.fees.conftest import BEFORE_TOTAL, Case, Fees, later, payment_of
 from tests.fees.test_vnpay import _ipn
 from tests.fees.vnpay_support import SECRET, TMN, querydr_answer
 from tests.support.identity_fixtures import DEFAULT_AGENCY
@@ -28,15 +26,6 @@ ON_RESULT_ITEMS: list[dict[str, Any]] = [
 UNSIGNED_PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
 
 
-def _later(monkeypatch: pytest.MonkeyPatch, **delta: float) -> None:
-    moment = clock.now() + timedelta(**delta)
-    monkeypatch.setattr(clock, "now", lambda: moment)
-
-
-async def _payment(client: httpx.AsyncClient, case: Case, payment_id: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/payments/{payment_id}", headers=case.finance.headers)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def _started(client: httpx.AsyncClient, fees: Fees) -> tuple[Case, dict[str, Any]]:
@@ -55,13 +44,13 @@ async def test_money_taken_after_a_failure_whose_success_callback_was_lost_is_fo
     ref = str(attempt["provider_ref"])
     declined = fees.bank.callback(ref, f"FP{uuid.uuid4().hex[:16].upper()}", outcome, BEFORE_TOTAL)
     assert (await fees.deliver(client, declined)).json()["outcome"] == "recorded"
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == outcome
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == outcome
     assert fees.bank.complete(ref, mode="never") == []  # paid on the retry; the bank's callback never comes
 
-    _later(monkeypatch, minutes=10)
+    later(monkeypatch, minutes=10)
     report = await reconcile()
     assert report.settled == 1, report
-    paid = await _payment(client, case, str(attempt["id"]))
+    paid = await payment_of(client, case, str(attempt["id"]))
     assert (paid["state"], paid["credited"]) == ("succeeded", True)
     assert (await fees.fees_of(client, case))["paid"] == BEFORE_TOTAL
     assert await fees.state(client, case) == "received"
@@ -75,15 +64,15 @@ async def test_a_failure_is_asked_about_until_the_checkout_closes_then_no_more(
     ref = str(attempt["provider_ref"])
     for callback in fees.bank.complete(ref, outcome="failed"):
         assert (await fees.deliver(client, callback)).json()["outcome"] == "recorded"
-    _later(monkeypatch, minutes=10)
+    later(monkeypatch, minutes=10)
     assert (await reconcile()).checked == 1
-    _later(monkeypatch, minutes=10)
+    later(monkeypatch, minutes=10)
     assert (await reconcile()).checked == 1  # the checkout is still open: asked again
-    _later(monkeypatch, minutes=90)
+    later(monkeypatch, minutes=90)
     assert (await reconcile()).checked == 1  # closed now, and the provider says failed: confirmed
-    _later(monkeypatch, minutes=10)
+    later(monkeypatch, minutes=10)
     assert (await reconcile()).checked == 0
-    payment = await _payment(client, case, str(attempt["id"]))
+    payment = await payment_of(client, case, str(attempt["id"]))
     assert (payment["state"], payment["credited"]) == ("failed", False)
 
 
@@ -151,10 +140,10 @@ async def test_a_partial_desk_payment_next_to_an_unpaid_online_attempt(client: h
     desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
                              json={"receipt_number": f"Q{uuid.uuid4().hex[:8]}", "amount": 100000})
     assert desk.status_code == 201, desk.text
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == "expired"
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == "expired"
     for callback in fees.bank.complete(str(attempt["provider_ref"])):
         assert (await fees.deliver(client, callback)).json()["outcome"] == "overpayment"
-    online = await _payment(client, case, str(attempt["id"]))
+    online = await payment_of(client, case, str(attempt["id"]))
     assert (online["credited"], online["flag"], online["refundable"]) == (False, "overpayment", BEFORE_TOTAL)
     view = await fees.fees_of(client, case)
     assert (view["paid"], view["balance"]) == (100000, BEFORE_TOTAL - 100000)
@@ -170,13 +159,13 @@ async def test_a_stale_failure_for_an_expired_attempt_does_not_stop_the_question
     # asking and the money was never found. Only the provider's answer about the order itself settles the question.
     case, attempt = await _started(client, fees)
     ref = str(attempt["provider_ref"])
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     assert (await reconcile(older_than_s=0)).expired == 1
     _lost, stale = fees.bank.complete(ref, mode="reorder")
     assert (await fees.deliver(client, stale)).json()["outcome"] == "ignored"
-    _later(monkeypatch, minutes=10)
+    later(monkeypatch, minutes=10)
     assert (await reconcile()).settled == 1
-    paid = await _payment(client, case, str(attempt["id"]))
+    paid = await payment_of(client, case, str(attempt["id"]))
     assert (paid["state"], paid["credited"]) == ("succeeded", True)
     assert await fees.state(client, case) == "received"
 
@@ -199,12 +188,12 @@ async def test_vnpay_money_taken_after_a_cancelled_ipn_is_found_by_querydr(clien
         ref = str(attempt["provider_ref"])
         cancelled = await client.get(_ipn(ref, BEFORE_TOTAL, response_code="24", txn="0"))
         assert cancelled.json() == {"RspCode": "00", "Message": "Confirm Success"}
-        assert (await _payment(client, case, str(attempt["id"])))["state"] == "cancelled"
+        assert (await payment_of(client, case, str(attempt["id"])))["state"] == "cancelled"
         report = await reconcile(older_than_s=0)
     finally:
         use_provider("vnpay", None)
     assert (report.settled, asked) == (1, [ref])
-    paid = await _payment(client, case, str(attempt["id"]))
+    paid = await payment_of(client, case, str(attempt["id"]))
     assert (paid["state"], paid["credited"], paid["provider_txn_id"]) == ("succeeded", True, "14000077")
     assert await fees.state(client, case) == "received"
 
@@ -218,8 +207,8 @@ async def test_a_payment_the_provider_is_settling_is_not_given_up_after_90_minut
     ref = str(attempt["provider_ref"])
     fees.bank.hold(ref)
     await reconcile(older_than_s=0)
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == "submitted"
-    _later(monkeypatch, minutes=91)
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == "submitted"
+    later(monkeypatch, minutes=91)
     if how == "reconciliation":
         assert (await reconcile(older_than_s=0)).expired == 0
     elif how == "new_payment":
@@ -229,7 +218,7 @@ async def test_a_payment_the_provider_is_settling_is_not_given_up_after_90_minut
         desk = await client.post(f"/v1/dossiers/{case.id}/payments/counter", headers=case.finance.headers,
                                  json={"receipt_number": f"Q{uuid.uuid4().hex[:8]}"})
         assert (desk.status_code, desk.json()["code"]) == (409, "payment_in_progress")
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == "submitted"
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == "submitted"
     for callback in fees.bank.complete(ref):
         assert (await fees.deliver(client, callback)).json()["outcome"] == "credited"
     assert await fees.state(client, case) == "received"
@@ -245,7 +234,7 @@ async def test_a_settling_payment_the_provider_then_forgets_expires(client: http
     order = fees.bank.order(ref) or {}
     order["status"] = "pending"
     fees.bank._save(order)
-    _later(monkeypatch, minutes=91)
+    later(monkeypatch, minutes=91)
     assert (await reconcile(older_than_s=0)).expired == 1
-    assert (await _payment(client, case, str(attempt["id"])))["state"] == "expired"
+    assert (await payment_of(client, case, str(attempt["id"])))["state"] == "expired"
     assert (await fees.pay_response(client, case)).status_code == 201

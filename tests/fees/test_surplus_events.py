@@ -3,8 +3,6 @@ that records it; integrators of the dossier's agency may subscribe to it, and th
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import select
 
@@ -15,7 +13,7 @@ from app.integration.models import WebhookSubscription
 from app.integration.schemas import WebhookCreate
 from app.integration.webhooks import WebhookConsumer
 from app.notifications.compose import message_for
-from tests.fees.conftest import BEFORE_TOTAL, Fees
+from tests.fees.conftest import BEFORE_TOTAL, Fees, payment_of
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts
 
 EVENT = "payment.surplus_recorded"
@@ -28,11 +26,6 @@ async def _surplus_events() -> list[OutboxEvent]:
         return list((await session.execute(stmt)).scalars().all())
 
 
-async def _payment(client: httpx.AsyncClient, case: Any, payment_id: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/payments/{payment_id}", headers=case.finance.headers)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
 
 async def test_a_mismatched_amount_emits_one_surplus_recorded_event(client: httpx.AsyncClient, fees: Fees) -> None:
     case = await fees.case(client)
@@ -42,7 +35,7 @@ async def test_a_mismatched_amount_emits_one_surplus_recorded_event(client: http
     first, duplicate = fees.bank.complete(ref, amount=SHORT, mode="duplicate")
     assert (await fees.deliver(client, first)).json()["outcome"] == "amount_mismatch"
     [event] = await _surplus_events()
-    [surplus] = (await _payment(client, case, pid))["surpluses"]
+    [surplus] = (await payment_of(client, case, pid))["surpluses"]
     assert (event.aggregate_type, str(event.aggregate_id)) == ("dossier", case.id)
     assert event.payload == {"dossier_id": case.id, "payment_id": pid, "surplus_id": surplus["id"], "amount": SHORT,
                              "provider": "fakepay",

@@ -20,7 +20,7 @@ from app.fees.providers import use_provider
 from app.fees.providers.base import ProviderStatus
 from app.fees.providers.fakepay import FakePayBank, FakePayProvider
 from app.fees.reconcile import reconcile
-from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
+from tests.fees.conftest import BEFORE_TOTAL, Case, Fees, payment_of
 
 SHORT = BEFORE_TOTAL - 1000  # what the provider says it took, for an order of BEFORE_TOTAL
 
@@ -30,11 +30,6 @@ async def _started(client: httpx.AsyncClient, fees: Fees) -> tuple[Case, dict[st
     await fees.request_payment(client, case)
     return case, await fees.pay(client, case)
 
-
-async def _payment(client: httpx.AsyncClient, case: Case, payment_id: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/payments/{payment_id}", headers=case.finance.headers)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def _refund(client: httpx.AsyncClient, case: Case, payment_id: str, amount: int, expected: int,
@@ -55,7 +50,7 @@ async def _mismatched(client: httpx.AsyncClient, fees: Fees) -> tuple[Case, dict
     case, attempt = await _started(client, fees)
     [callback] = fees.bank.complete(str(attempt["provider_ref"]), amount=SHORT)
     assert (await fees.deliver(client, callback)).json()["outcome"] == "amount_mismatch"
-    payment = await _payment(client, case, str(attempt["id"]))
+    payment = await payment_of(client, case, str(attempt["id"]))
     [surplus] = payment["surpluses"]
     return case, payment, surplus
 
@@ -84,7 +79,7 @@ async def test_a_mismatching_amount_is_a_surplus_refunded_in_part_then_in_full(c
     rest = await _refund(client, case, pid, SHORT - 200000, SHORT - 200000, surplus["id"])
     assert rest.status_code == 201 and rest.json()["state"] == "succeeded"
 
-    [after] = (await _payment(client, case, pid))["surpluses"]
+    [after] = (await payment_of(client, case, pid))["surpluses"]
     assert (after["refunded"], after["refundable"]) == (SHORT, 0)
     listed = (await client.get(f"/v1/payments/{pid}/refunds", headers=case.finance.headers)).json()["items"]
     assert [(r["amount"], r["surplus_id"]) for r in listed] == [(200000, surplus["id"]),
@@ -127,7 +122,7 @@ async def test_a_duplicated_mismatching_callback_makes_one_surplus(client: httpx
     # Another transaction with another amount is more money: a second row, and the first one is kept as it was.
     other = fees.bank.callback(ref, "FPOTHER", "succeeded", 7000)
     assert (await fees.deliver(client, other)).json()["outcome"] == "amount_mismatch"
-    payment = await _payment(client, case, pid)
+    payment = await payment_of(client, case, pid)
     assert payment["flag"] == "amount_mismatch"
     assert [(s["provider_txn_id"], s["amount"]) for s in payment["surpluses"]] == [(txn, SHORT), ("FPOTHER", 7000)]
 
@@ -139,7 +134,7 @@ async def test_a_second_transaction_is_a_surplus_refunded_through_the_provider(c
     again = fees.bank.pay_again(ref)
     assert (await fees.deliver(client, again)).json()["outcome"] == "overpayment"
     assert (await fees.deliver(client, again)).json()["outcome"] == "duplicate"
-    payment = await _payment(client, case, pid)
+    payment = await payment_of(client, case, pid)
     [txn_b] = fees.bank.order(ref)["later_transactions"]
     [surplus] = payment["surpluses"]
     assert (payment["flag"], payment["provider_txn_id"]) == ("second_transaction", fees.bank.order(ref)["txn_id"])
@@ -153,7 +148,7 @@ async def test_a_second_transaction_is_a_surplus_refunded_through_the_provider(c
     assert order["refunded"] == 0  # the credited payment was not touched
     view = await fees.fees_of(client, case)
     assert (view["paid"], view["refunded"]) == (BEFORE_TOTAL, 0)
-    payment = await _payment(client, case, pid)
+    payment = await payment_of(client, case, pid)
     assert (payment["refunded"], payment["refundable"]) == (0, BEFORE_TOTAL)
     assert payment["surpluses"][0]["refundable"] == 0
     assert await fees.state(client, case) == "received"
@@ -163,7 +158,7 @@ async def test_a_refused_surplus_refund_releases_it(client: httpx.AsyncClient, f
     case, attempt = await fees.paid_case(client)
     pid = str(attempt["id"])
     assert (await fees.deliver(client, fees.bank.pay_again(str(attempt["provider_ref"])))).status_code == 200
-    [surplus] = (await _payment(client, case, pid))["surpluses"]
+    [surplus] = (await payment_of(client, case, pid))["surpluses"]
     refusing = FakePayBank()
     refusing.fail_refunds = True
     use_provider("fakepay", FakePayProvider(refusing))
@@ -172,7 +167,7 @@ async def test_a_refused_surplus_refund_releases_it(client: httpx.AsyncClient, f
     finally:
         use_provider("fakepay", None)
     assert refused.status_code == 201 and refused.json()["state"] == "failed"
-    [released] = (await _payment(client, case, pid))["surpluses"]
+    [released] = (await payment_of(client, case, pid))["surpluses"]
     assert (released["refunded"], released["refundable"]) == (0, BEFORE_TOTAL)
     retried = await _refund(client, case, pid, BEFORE_TOTAL, BEFORE_TOTAL, surplus["id"])
     assert retried.status_code == 201 and retried.json()["state"] == "succeeded"
@@ -186,7 +181,7 @@ async def test_a_surplus_refund_cut_off_by_a_crash_is_settled_by_reconciliation(
     case, attempt = await fees.paid_case(client)
     ref, pid = str(attempt["provider_ref"]), str(attempt["id"])
     assert (await fees.deliver(client, fees.bank.pay_again(ref))).status_code == 200
-    [surplus] = (await _payment(client, case, pid))["surpluses"]
+    [surplus] = (await payment_of(client, case, pid))["surpluses"]
 
     async def killed(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("process killed")
@@ -198,7 +193,7 @@ async def test_a_surplus_refund_cut_off_by_a_crash_is_settled_by_reconciliation(
                                          expected_available=BEFORE_TOTAL, official_id=case.finance.id,
                                          surplus_id=uuid.UUID(surplus["id"]))
     monkeypatch.undo()
-    assert (await _payment(client, case, pid))["surpluses"][0]["refundable"] == 0  # reserved meanwhile
+    assert (await payment_of(client, case, pid))["surpluses"][0]["refundable"] == 0  # reserved meanwhile
     assert (await reconcile(older_than_s=0)).refunds_settled == 1
     [txn_b] = fees.bank.order(ref)["later_transactions"]
     assert (fees.bank.order(ref)["later_transactions"][txn_b]["refunded"], fees.bank.order(ref)["refunded"]) == (
@@ -251,4 +246,4 @@ async def test_a_mismatch_named_by_its_callback_then_reported_unnamed_by_reconci
     finally:
         use_provider("fakepay", None)
     assert await _surplus_rows() == [(surplus["provider_txn_id"], SHORT, "amount_mismatch", 0)]
-    assert [s["id"] for s in (await _payment(client, case, str(payment["id"])))["surpluses"]] == [surplus["id"]]
+    assert [s["id"] for s in (await payment_of(client, case, str(payment["id"])))["surpluses"]] == [surplus["id"]]
