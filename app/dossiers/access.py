@@ -4,7 +4,9 @@
   (`X-On-Behalf-Of`, checked by app.identity.deps.acting_applicant);
 - officials see their agency's submitted dossiers, plus desk/post drafts they registered themselves;
   a system administrator sees every submitted dossier;
-- integrator clients with `dossiers:read` see submitted dossiers of the agencies they may act for.
+- integrator clients with `dossiers:read` see submitted dossiers of the agencies they may act for; a client
+  without it (a national-portal connector with `dossiers:sync` only) sees the dossiers it forwarded itself, so
+  the `Location` its intake answered names a dossier it can read.
 Drafts are private to whoever is filling them.
 """
 
@@ -23,6 +25,7 @@ from app.core.etag import version_tag
 from app.core.problems import ProblemError, not_found
 from app.dossiers.models import Dossier, DossierState, Source
 from app.identity.deps import Principal
+from app.integration.models import NationalDossier
 
 DRAFT = DossierState.draft.value
 
@@ -66,11 +69,14 @@ _OWN_OR_SUBMITTED = or_(Dossier.state != DRAFT, Dossier.actor_id == bindparam("v
 # it is submitted, even when its applicant has an account.
 _APPLICANTS_OWN = and_(Dossier.applicant_id == bindparam("v_applicant"),
                        or_(Dossier.state != DRAFT, Dossier.source == Source.online.value))
+_FORWARDED_BY_CALLER = Dossier.id.in_(select(NationalDossier.dossier_id)
+                                      .where(NationalDossier.client_id == bindparam("v_account")))
 VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
     "applicant": _APPLICANTS_OWN,
     "administrator": _OWN_OR_SUBMITTED,
     "official": and_(Dossier.agency_code == bindparam("v_agency"), _OWN_OR_SUBMITTED),
     "client": and_(Dossier.agency_code.in_(bindparam("v_agencies", expanding=True)), Dossier.state != DRAFT),
+    "forwarder": and_(Dossier.agency_code.in_(bindparam("v_agencies", expanding=True)), _FORWARDED_BY_CALLER),
     "nobody": false(),
 }
 # The same shapes for statements compiled once for asyncpg (app.core.direct), which cannot expand a list given
@@ -78,6 +84,8 @@ VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
 ASYNCPG_VISIBILITY_SHAPES: dict[str, ColumnElement[bool]] = {
     **VISIBILITY_SHAPES,
     "client": and_(Dossier.agency_code == any_(bindparam("v_agencies", type_=ARRAY(String))), Dossier.state != DRAFT),
+    "forwarder": and_(Dossier.agency_code == any_(bindparam("v_agencies", type_=ARRAY(String))),
+                      _FORWARDED_BY_CALLER),
 }
 
 
@@ -94,6 +102,8 @@ def visibility(viewer: Viewer) -> tuple[str, dict[str, Any]]:
         return "official", {"v_agency": p.agency_code, "v_account": p.account_id}
     if p.kind == "client" and "dossiers:read" in p.scopes and p.agency_codes:
         return "client", {"v_agencies": sorted(p.agency_codes)}
+    if p.kind == "client" and p.agency_codes:
+        return "forwarder", {"v_agencies": sorted(p.agency_codes), "v_account": p.account_id}
     return "nobody", {}
 
 

@@ -158,8 +158,14 @@ async def test_a_national_id_replays_the_dossier_only_to_who_may_read_it(client,
     created = await client.post("/v1/integration/dossiers", json=body, headers=forwarder.headers)
     assert created.status_code == 201, created.text
     dossier_id = created.json()["id"]
+    # The Location names a dossier its forwarder can read (a sync-only client sees what it forwarded, no more).
+    located = await client.get(created.headers["location"], headers=forwarder.headers)
+    assert located.status_code == 200 and located.json()["id"] == dossier_id
+    mine = await client.get("/v1/dossiers", headers=forwarder.headers)
+    assert [d["id"] for d in mine.json()["items"]] == [dossier_id]
     other_syncer = await accounts.client(["dossiers:sync"], [DEFAULT_AGENCY])
     assert (await client.get(f"/v1/dossiers/{dossier_id}", headers=other_syncer.headers)).status_code == 404
+    assert (await client.get("/v1/dossiers", headers=other_syncer.headers)).json()["items"] == []
     refused = await client.post("/v1/integration/dossiers", json=body, headers=other_syncer.headers)
     assert refused.status_code == 409 and refused.json()["code"] == "conflict", refused.text
     assert body["applicant"]["citizen_id"] not in refused.text
