@@ -1,7 +1,7 @@
 """Test harness: the real app over httpx.ASGITransport, on a real database created for this run.
 
 SQLite by default; PostgreSQL when DVC_TEST_DATABASE_URL is set (a fresh database is created on that server
-and dropped at the end). Tests are isolated by truncating every table after each test.
+and dropped at the end). Tests are isolated by emptying every table after each test (tests/support/tables.py).
 """
 
 from __future__ import annotations
