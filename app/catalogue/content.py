@@ -72,6 +72,12 @@ async def check_references(session: AsyncSession, data: dict[str, Any], loc: lis
     elif agency is not None and field.agency_code is not None and field.agency_code != data["agency_code"]:
         errors.append(field_error([*loc, "field_code"],
                                   f"field {field.code!r} belongs to agency {field.agency_code!r}"))
+    return errors + workflow_problems(data, loc)
+
+
+def workflow_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[str, Any]]:
+    """What the content's workflow refuses: fee stages it has no step for, allowances for steps it lacks."""
+    errors = []
     stages = schemas.fee_stage_problem(data["workflow"], data["fee_items"])
     if stages:
         errors.append(field_error([*loc, "fee_items"], stages))

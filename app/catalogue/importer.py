@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.catalogue import import_plan, schemas
-from app.catalogue.content import content_of, resolved_content, write_content
+from app.catalogue.content import content_of, resolved_content, workflow_problems, write_content
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra, require_move
 from app.catalogue.versions import take_version_number
@@ -143,12 +143,7 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
         if not entry.document_parts:
             errors.append(field_error([*loc, "document_parts"], "a published procedure needs document parts"))
         content = resolved_content(entry)
-        stages = schemas.fee_stage_problem(content["workflow"], content["fee_items"])
-        if stages:
-            errors.append(field_error([*loc, "fee_items"], stages))
-        steps = schemas.step_limit_problem(content["workflow"], content["step_time_limits"])
-        if steps:
-            errors.append(field_error([*loc, "step_time_limits"], steps))
+        errors += workflow_problems(content, loc)
         if i in out_of_order:
             placed.skip(i)  # its validity is not placed: the error above says why
             continue
