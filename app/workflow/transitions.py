@@ -256,11 +256,10 @@ def _lists_reasons(spec: ActionSpec | None) -> bool:
                                     for effect in spec.effects)
 
 
-async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier,
-                                *, with_actions: bool = True) -> dict[str, Any]:
+async def dossier_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier) -> dict[str, Any]:
     """The workflow fields of GET /v1/dossiers/{id}: next_actions (this caller's), original due date, pause."""
     progress = await session.get(DossierProgress, dossier.id)
-    return await _workflow_view(session, viewer, dossier, progress, None, with_actions=with_actions)
+    return await _workflow_view(session, viewer, dossier, progress, None)
 
 
 async def submitted_workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier,
@@ -271,19 +270,16 @@ async def submitted_workflow_view(session: AsyncSession, viewer: Viewer, dossier
 
 
 async def _workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier, progress: DossierProgress | None,
-                         facts: VersionFacts | None, *, with_actions: bool = True) -> dict[str, Any]:
+                         facts: VersionFacts | None) -> dict[str, Any]:
     from app.workflow.progress import is_overdue
 
     now = clock.now()
-    actions: list[str] | None = None
-    if with_actions:
-        actions = []
-        if dossier.state != "draft":
-            facts = facts or await version_facts(session, dossier)
-            if facts.workflow in definitions():  # (else no action can be taken: see get_definition)
-                view = actor_view(viewer.principal, viewer.applicant_id, dossier)
-                actions = await available_actions(session, get_definition(facts.workflow), dossier, progress,
-                                                  view, now)
+    actions: list[str] = []
+    if dossier.state != "draft":
+        facts = facts or await version_facts(session, dossier)
+        if facts.workflow in definitions():  # (else no action can be taken: see get_definition)
+            view = actor_view(viewer.principal, viewer.applicant_id, dossier)
+            actions = await available_actions(session, get_definition(facts.workflow), dossier, progress, view, now)
     return {"next_actions": actions, "original_due_at": progress.original_due_at if progress else None,
             "paused_working_days": progress.paused_working_days if progress else 0,
             "overdue": is_overdue(dossier, now, paused_at=progress.paused_at if progress else None)}
