@@ -1,6 +1,9 @@
 """A local stand-in for the national portal's dossier-sync endpoint (tests, `dvc fake-portal` in dev).
 
-It accepts what `app/integration/portal.py` sends, records every request, and can be told to misbehave:
+It accepts what `app/integration/portal.py` sends, records every request, and can be told to misbehave. Like the
+portal, it holds the dossiers it was sent: `isUpdating: false` creates (or overwrites) a dossier's record, `true`
+updates one it holds and is refused (error_code "99") for one it does not.
+
 
     portal = FakePortal()
     portal.fail_next(2, status=503)        # the next two calls answer 503
@@ -43,6 +46,7 @@ class FakePortal:
     error_status: int = 503
     hang_s: float = 3600.0
     received: list[Received] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)  # MaHoSo of the dossiers it holds a record of
     _scripted: list[tuple[str, int]] = field(default_factory=list)
 
     def fail_next(self, times: int, *, status: int = 503, mode: str = "error") -> None:
@@ -50,7 +54,10 @@ class FakePortal:
         self._scripted.extend([(mode, status)] * times)
 
     def reset(self) -> None:
-        self.mode, self._scripted, self.received = "ok", [], []
+        self.mode, self._scripted, self.received, self.held = "ok", [], [], set()
+
+    def holds(self, dossier_id: str) -> bool:
+        return dossier_id in self.held
 
     @property
     def accepted(self) -> list[dict[str, Any]]:
@@ -79,6 +86,10 @@ class FakePortal:
             return JSONResponse({"error_code": "401", "message": "invalid credentials"}, status_code=401)
         if mode == "reject" or not isinstance(body, dict) or not body.get("data"):
             return JSONResponse({"error_code": "99", "message": "Hồ sơ không hợp lệ"})
+        codes = [str(item.get("MaHoSo")) for item in body["data"] if isinstance(item, dict)]
+        if body.get("isUpdating") is True and not all(code in self.held for code in codes):
+            return JSONResponse({"error_code": "99", "message": "Hồ sơ chưa được đồng bộ (cập nhật hồ sơ không có)"})
+        self.held.update(codes)
         record.body["_accepted"] = True
         return JSONResponse({"error_code": "0", "message": "Thành công"})
 

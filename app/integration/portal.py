@@ -13,6 +13,10 @@ kept in this one module so it can be corrected without touching anything else. A
                "NgayCapNhat": "yyyyMMddHHmmss" (local time), "KenhThucHien": 1 online | 2 desk | 3 post}]}
     -> 200 {"error_code": "0", "message": "..."}; any other error_code or HTTP status is a failure.
 
+`isUpdating` is true when the portal holds the dossier already (it acknowledged an earlier message about it),
+false when the message creates its record: the submission, and the first message the portal accepts about a
+dossier whose earlier ones it never got.
+
 Timeouts: httpx's per-operation timeouts plus an overall bound per call. A refused or reset connection is
 retried once at once (tenacity): nothing reached the portal. Everything else fails the delivery, which the
 outbox retries with exponential backoff (30 s, 1 min, 2 min, ... at most 1 h) and marks dead after
@@ -185,13 +189,15 @@ class NationalPortalConsumer:
 
 
 async def _update_for(event: OutboxEvent) -> PortalUpdate:
-    """The event's status code, with what the portal needs of the dossier (its channel, national id)."""
+    """The event's status code, with what the portal needs of the dossier (its channel, national id, whether the
+    portal holds it already)."""
     payload = event.payload
     async with get_database().read_sessions() as session:
         row = (await session.execute(
             select(Dossier.code, Dossier.procedure_code, Dossier.agency_code, Dossier.channel,
-                   NationalDossier.national_dossier_id)
+                   NationalDossier.national_dossier_id, DossierSyncStatus.dossier_id.label("acknowledged"))
             .outerjoin(NationalDossier, NationalDossier.dossier_id == Dossier.id)
+            .outerjoin(DossierSyncStatus, DossierSyncStatus.dossier_id == Dossier.id)
             .where(Dossier.id == event.aggregate_id))).first()
     if row is None:
         raise PortalError("the dossier no longer exists")
@@ -205,7 +211,11 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
         procedure_code=str(payload.get("procedure_code") or row.procedure_code),
         agency_code=str(payload.get("agency_code") or row.agency_code), status_code=int(code),
         at=datetime.fromisoformat(at) if at else event.created_at, channel=row.channel,
-        is_update=event.event_type != "dossier.submitted")
+        # An update only of a record the portal holds: one it has acknowledged before (this dossier's earlier
+        # deliveries are over by now, per-dossier order). A dossier it never got (its submission consumed while
+        # the portal was off, or dead while it was down) reaches it as a new record through a later change or a
+        # resync: sent as an update, the portal refused it for ever, and resync could not catch it up.
+        is_update=event.event_type != "dossier.submitted" and row.acknowledged is not None)
 
 
 async def record_synced(update: PortalUpdate, event_id: int) -> None:

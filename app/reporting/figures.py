@@ -7,7 +7,8 @@
   out, except a dossier whose supplement was requested after its original due date had passed, which counts
   as open and overdue like one whose clock runs (app.workflow.progress.lateness_counts). For a period that is
   over, the counts `capture_open_counts` made at the end of its last day; for the current period (or a day
-  never captured), from the dossiers table through its (state, agency) index — a small set — as they are now;
+  never captured), from the dossiers table through its (state, agency) index — a small set — as they are now
+  (overdue judged at the period's end when it is over);
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
   is now); `counter_sums` also says which procedures received an online dossier in the period.
 Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
@@ -154,7 +155,8 @@ def _open_counts(keys: list[Any], *, grouped: bool, overdue_at: datetime, receiv
 
 async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime) -> OpenAt:
     """The dossiers open at the end of the period: for a period that is over and whose last day was captured
-    (`capture_open_counts`), as counted then; otherwise those open now, received before the end of the period."""
+    (`capture_open_counts`), as counted then; otherwise those open now, received before the end of the period,
+    overdue when past their original due date at the end of the period (or now, while it runs)."""
     period_end = local_midnight(query.end + timedelta(days=1))
     if period_end <= now:
         capture = await session.get(OpenCountCapture, query.end)
@@ -169,7 +171,10 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
     else:
         group = literal("")
     key = group.label("k")
-    stmt = _open_counts([key], grouped=bool(query.group_by), overdue_at=now, received_before=period_end)
+    # Overdue as of the period's end when it is over (as the capture and the public late list judge it): judged
+    # when the report is read, a dossier due after the period counted as overdue in it.
+    stmt = _open_counts([key], grouped=bool(query.group_by), overdue_at=min(now, period_end),
+                        received_before=period_end)
     if query.agencies is not None:
         stmt = stmt.where(Dossier.agency_code.in_(sorted(query.agencies)))
     if query.procedure is not None:

@@ -62,3 +62,24 @@ async def test_without_a_capture_the_open_dossiers_are_counted_now_and_the_repor
     assert datetime.fromisoformat(body["open_counted_at"]) == local(2025, 4, 10, 9, 0)
     # Only the paid dossier is still open (and past its due date now).
     assert fraction(by_name(body["total"])["progress"]["overdue_open"]) == (1, 1, 1.0)
+
+
+async def test_without_a_capture_a_past_month_judges_its_open_dossiers_overdue_at_its_end(client, flow, at,
+                                                                                          accounts):
+    """Read after the month, with no end-of-day count (the worker was down that night): a dossier received on 28
+    March, due 4 April and still open was within its deadline when March ended. The report counted it overdue
+    (judged at the moment of reading), while the public late list for March, judged at the month's end, did
+    not: two published figures of one month disagreed."""
+    admin = await accounts.admin()
+    at.set(2025, 3, 28, 9, 0)
+    code = await flow.procedure(processing_days=5)
+    _, dossier = await flow.submitted(code)
+    received = await flow.act(flow.reception, dossier["id"], "receive")
+    assert received["due_at"].startswith("2025-04-04")
+    at.set(2025, 4, 10, 9, 0)
+    body = await _march(client, admin)
+    assert fraction(by_name(body["total"])["progress"]["overdue_open"]) == (0, 1, 0.0)
+    assert fraction(by_name(body["total"])["progress"]["finished_on_time"]) == (1, 1, 1.0)
+    late = (await client.get("/v1/public/late-dossiers", params=MARCH)).json()
+    [agency] = late["items"]
+    assert (agency["handled"], agency["still_overdue"]) == (1, 0)
