@@ -162,6 +162,10 @@ class PaymentAttempt(Base):
     return_url: Mapped[str | None] = mapped_column(Text, default=None)
     payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    # A live online attempt a finance official gave up (app.fees.cancel): who and why. The provider reference is
+    # kept, so money the provider still reports for it is credited, or flagged for a refund, as any late success.
+    cancelled_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
     receipt_number: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.column_now)

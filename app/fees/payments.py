@@ -52,7 +52,8 @@ async def expire_stale(session: AsyncSession, obligation_id: uuid.UUID, *, unpai
     desk for up to 90 minutes. Either way the provider was not asked, so reconciliation asks it for a day; money
     it then reports is credited or flagged for a refund (compare-and-set: a late success still wins later).
     Never a `submitted` attempt: the provider said the payer has paid, so giving it up on our clock let the same
-    fees be paid twice; it stays live until the provider settles it or stops saying so (app.fees.reconcile)."""
+    fees be paid twice; it stays live until the provider settles it or stops saying so (app.fees.reconcile), or
+    finance cancels it after asking the provider (app.fees.cancel)."""
     now = clock.now()
     unpaid = PaymentAttempt.state.in_((AttemptState.created.value, AttemptState.started.value))
     stale = unpaid if unpaid_too else (PaymentAttempt.expires_at <= now) & unpaid

@@ -111,6 +111,11 @@ class RefundCreate(Strict):
                                   "credited, listed in the payment's `surpluses`) instead of the payment's own money.")
 
 
+class PaymentCancel(Strict):
+    reason: FinanceText = Field(description="Why the payment is given up: kept on the payment, which the "
+                                               "applicant sees too.")
+
+
 class RefundResolution(Strict):
     """What the provider says happened to a refund whose answer never came, checked by finance."""
 
@@ -167,10 +172,12 @@ class PaymentOut(BaseModel):
     state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"] = Field(
         description="created (registered here); started (the payer was sent to `next_url`); submitted (the "
                     "provider says the payer has paid and it has not settled yet: it stays live, and blocks another "
-                    "payment, until the provider settles it or stops saying so); succeeded; failed, cancelled (a "
-                    "declined try: the payer may still pay the order); expired (not paid within 90 minutes). After "
-                    "failed, cancelled or expired the provider is still asked about the order for a day, and money "
-                    "it then reports is credited, or flagged for a refund when the fees were paid otherwise).")
+                    "payment, until the provider settles it or stops saying so, or finance cancels it); succeeded; "
+                    "failed, cancelled (a declined try: the payer may still pay the order; or given up by finance, "
+                    "`cancelled_by`); expired (not paid within 90 minutes). After failed, cancelled or expired the "
+                    "provider is still asked about the order for a day (after finance cancelled it, a day from "
+                    "then), and money it then reports is credited, or flagged for a refund when the fees were paid "
+                    "otherwise).")
     credited: bool
     refunded: Money
     refundable: Money
@@ -183,6 +190,9 @@ class PaymentOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    cancelled_by: uuid.UUID | None = Field(default=None, description="The finance official who gave the payment up "
+                                           "(`POST /v1/payments/{id}/cancel`); null otherwise.")
+    cancel_reason: str | None = Field(default=None, description="Why finance gave it up.")
     surpluses: list[SurplusOut] = Field(default_factory=list, description="Money the provider reported that was "
                                         "not credited (flag amount_mismatch or second_transaction), oldest first.")
 
