@@ -21,8 +21,8 @@ from app.fees import cancel, listing, payments, refunds
 from app.fees import gate as _gate  # noqa: F401  (registers the fees gate with the workflow)
 from app.fees.callbacks import handle_callback
 from app.fees.devpages import router as dev_router
-from app.fees.models import FeeObligation, PaymentAttempt
-from app.fees.obligations import obligations_with_refund_due
+from app.fees.models import PaymentAttempt
+from app.fees.obligations import ObligationView, obligation_views
 from app.fees.providers import ONLINE_PROVIDERS, get_provider
 from app.fees.providers.base import CallbackRequest
 from app.fees.receipts import receipt_for, receipt_pdf
@@ -49,12 +49,14 @@ FinanceDep = Annotated[Principal, agency_official("finance")]
 IDEMPOTENCY_PROBLEMS = ("idempotency_in_progress", "idempotency_key_reused")
 
 
-def _obligation_out(obligation: FeeObligation, refund_due: int) -> ObligationOut:
+def _obligation_out(view: ObligationView) -> ObligationOut:
+    obligation = view.obligation
+    # The obligation's `refunded` reserves refunds awaiting the provider too: shown apart, not as money given back.
     return ObligationOut.model_validate({
         "id": obligation.id, "stage": obligation.stage, "due": obligation.due, "paid": obligation.paid,
-        "refunded": obligation.refunded, "balance": obligation.balance, "refund_due": refund_due,
-        "settled": obligation.paid >= obligation.due, "created_at": obligation.created_at,
-        "settled_at": obligation.settled_at, "lines": obligation.lines})
+        "refunded": obligation.refunded - view.refund_pending, "refund_pending": view.refund_pending,
+        "balance": obligation.balance, "refund_due": view.refund_due, "settled": obligation.paid >= obligation.due,
+        "created_at": obligation.created_at, "settled_at": obligation.settled_at, "lines": obligation.lines})
 
 
 async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> PaymentAttempt:
@@ -72,12 +74,14 @@ async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> 
 
 @router.get("/v1/dossiers/{dossier_id}/fees", response_model=FeesOut, responses=problems("not_found"))
 async def fees_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> FeesOut:
-    """Obligations with their lines: due, paid, refunded and balance (applicant and the agency's officials), and
-    `refund_due`: money held for a dossier that ended without being processed, for finance to refund."""
+    """Obligations with their lines: due, paid, refunded (confirmed by the provider), refund_pending (asked of it,
+    not yet answered) and balance (applicant and the agency's officials), and `refund_due`: money held for a
+    dossier that ended without being processed, for finance to refund."""
     await get_dossier_for(session, viewer, dossier_id)
-    obligations = [_obligation_out(o, due) for o, due in await obligations_with_refund_due(session, dossier_id)]
+    obligations = [_obligation_out(view) for view in await obligation_views(session, dossier_id)]
     return FeesOut(dossier_id=dossier_id, obligations=obligations, due=sum(o.due for o in obligations),
                    paid=sum(o.paid for o in obligations), refunded=sum(o.refunded for o in obligations),
+                   refund_pending=sum(o.refund_pending for o in obligations),
                    balance=sum(o.balance for o in obligations), refund_due=sum(o.refund_due for o in obligations))
 
 

@@ -63,6 +63,11 @@ _REFUND_DUE = ("Money the succeeded payments still hold (paid and not refunded, 
                "`surpluses`).")
 
 
+_REFUNDED = ("Money of the paid fees given back: refunds the provider confirmed (or finance recorded as done).")
+_REFUND_PENDING = ("Refunds of the paid fees asked of the provider and not answered yet: reserved (not refundable "
+                   "again), not given back; released if the provider refuses.")
+
+
 class ObligationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -70,7 +75,8 @@ class ObligationOut(BaseModel):
     stage: Literal["before_processing", "on_result"]
     due: Money
     paid: Money
-    refunded: Money
+    refunded: Money = Field(description=_REFUNDED)
+    refund_pending: Money = Field(description=_REFUND_PENDING)
     balance: Money
     refund_due: Money = Field(description=_REFUND_DUE)
     settled: bool
@@ -84,7 +90,8 @@ class FeesOut(BaseModel):
     obligations: list[ObligationOut]
     due: Money
     paid: Money
-    refunded: Money
+    refunded: Money = Field(description="The obligations' `refunded`, added up. " + _REFUNDED)
+    refund_pending: Money = Field(description="The obligations' `refund_pending`, added up. " + _REFUND_PENDING)
     balance: Money
     refund_due: Money = Field(description="The obligations' `refund_due`, added up. " + _REFUND_DUE)
 
@@ -252,6 +259,9 @@ class ReceiptOut(BaseModel):
     agency: ReceiptAgency
     lines: list[ReceiptLine]
     amount: Money
-    refunded: Money
+    refunded: Money = Field(description="Of this payment, given back: refunds the provider confirmed (or finance "
+                                        "recorded as done).")
+    refund_pending: Money = Field(description="Of this payment, asked of the provider and not answered yet: "
+                                              "reserved, not given back; released if the provider refuses.")
     provider: str
     provider_txn_id: str | None
