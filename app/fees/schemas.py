@@ -104,7 +104,10 @@ class PaymentCreate(Strict):
 
 
 class CounterPaymentCreate(Strict):
-    receipt_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./-]+$")]
+    receipt_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./-]+$")] = (
+        Field(description="The paper receipt's number, from the agency's own receipt book: unique within the "
+                          "dossier's agency (409 `conflict` when that agency recorded it already); another agency "
+                          "may hold the same number."))
     amount: PositiveMoneyIn | None = Field(default=None, description="Defaults to the balance.")
 
 
