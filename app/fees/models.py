@@ -46,6 +46,7 @@ LIVE_STATES = (AttemptState.created.value, AttemptState.started.value, AttemptSt
 # A dossier in one of these states takes no more money; money that still arrives is refunded.
 CLOSED_DOSSIER_STATES = frozenset({"rejected", "withdrawn", "stopped"})
 _LIVE_SQL = "state IN ('created', 'started', 'submitted')"
+_ONLINE_SQL = "provider <> 'counter'"
 # A succeeded payment still holding money (the partial index of the refund_due queue; app.fees.refund_due says it
 # with the same literal, so that the planner can use the index).
 HOLDING_SQL = "state = 'succeeded' AND refunded < amount"
@@ -127,7 +128,14 @@ class PaymentAttempt(Base):
         Index("uq_payment_attempts_live", "obligation_id", unique=True,
               sqlite_where=text(_LIVE_SQL), postgresql_where=text(_LIVE_SQL)),
         Index("uq_payment_attempts_provider_ref", "provider", "provider_ref", unique=True),
-        Index("uq_payment_attempts_provider_txn", "provider", "provider_txn_id", unique=True),
+        # A desk payment's transaction id is its paper receipt's number, unique per agency only (below).
+        Index("uq_payment_attempts_provider_txn", "provider", "provider_txn_id", unique=True,
+              sqlite_where=text(_ONLINE_SQL), postgresql_where=text(_ONLINE_SQL)),
+        # Receipt numbers: paper receipt books are per agency, so a desk number is unique within its agency; the
+        # numbers the service issues to online payments (BL-...) are unique across all of them.
+        Index("uq_payment_attempts_agency_receipt", "agency_code", "receipt_number", unique=True),
+        Index("uq_payment_attempts_issued_receipt", "receipt_number", unique=True,
+              sqlite_where=text(_ONLINE_SQL), postgresql_where=text(_ONLINE_SQL)),
         Index("ix_payment_attempts_state_updated", "state", "updated_at"),
         Index("ix_payment_attempts_dossier", "dossier_id", "created_at"),
         # The payment list, newest first; its finance queue (flagged payments) is a small part of the table.
@@ -142,6 +150,8 @@ class PaymentAttempt(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     obligation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("fee_obligations.id", ondelete="CASCADE"))
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    # The dossier's agency when the payment was made: whose receipt book a desk payment's number is from.
+    agency_code: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.code"))
     provider: Mapped[str] = mapped_column(String(32))
     provider_ref: Mapped[str] = mapped_column(String(100))  # our order reference, sent to the provider
     provider_txn_id: Mapped[str | None] = mapped_column(String(100), default=None)  # the provider's id
@@ -162,7 +172,11 @@ class PaymentAttempt(Base):
     return_url: Mapped[str | None] = mapped_column(Text, default=None)
     payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
-    receipt_number: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # A live online attempt a finance official gave up (app.fees.cancel): who and why. The provider reference is
+    # kept, so money the provider still reports for it is credited, or flagged for a refund, as any late success.
+    cancelled_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    receipt_number: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     expires_at: Mapped[datetime]

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from app.core import clock
 from app.core.problems import ProblemError
 from app.dossiers.models import Dossier
-from app.fees.models import FeeLine, FeeObligation, PaymentAttempt, Stage
+from app.fees.models import FeeLine, FeeObligation, PaymentAttempt, Refund, RefundState, Stage
 from app.fees.refund_due import obligation_refund_due
 from app.workflow.hooks import Exemption
 
@@ -72,14 +73,35 @@ async def list_obligations(session: AsyncSession, dossier_id: uuid.UUID) -> Sequ
     return (await session.execute(stmt)).scalars().all()
 
 
-async def obligations_with_refund_due(session: AsyncSession, dossier_id: uuid.UUID) -> list[tuple[FeeObligation, int]]:
-    """The fee view's rows: each obligation with what its payments still hold for a dossier that ended without
-    being processed (app.fees.refund_due), in the order of `list_obligations`, in one statement."""
-    stmt = (select(FeeObligation, obligation_refund_due())
+def _refund_pending() -> ScalarSelect[int]:
+    """What of the obligation's `refunded` is reserved by refunds still awaiting the provider: those of its credited
+    payments' own money (the only ones its `refunded` counts; a surplus never touches the obligation)."""
+    return (select(func.coalesce(func.sum(Refund.amount), 0))
+            .join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
+            .where(PaymentAttempt.dossier_id == FeeObligation.dossier_id,  # ix_payment_attempts_dossier
+                   PaymentAttempt.obligation_id == FeeObligation.id, PaymentAttempt.credited.is_(True),
+                   Refund.surplus_id.is_(None), Refund.state == RefundState.submitted.value)
+            .scalar_subquery())
+
+
+@dataclass(frozen=True)
+class ObligationView:
+    """An obligation as the fee view shows it: what its payments hold for a dossier that ended unprocessed
+    (app.fees.refund_due), and what of its `refunded` the provider has not confirmed yet."""
+
+    obligation: FeeObligation
+    refund_due: int
+    refund_pending: int
+
+
+async def obligation_views(session: AsyncSession, dossier_id: uuid.UUID) -> list[ObligationView]:
+    """The fee view's rows, in the order of `list_obligations`, in one statement."""
+    stmt = (select(FeeObligation, obligation_refund_due(), _refund_pending())
             .join(Dossier, Dossier.id == FeeObligation.dossier_id)
             .where(FeeObligation.dossier_id == dossier_id)
             .order_by(FeeObligation.created_at, FeeObligation.stage))
-    return [(obligation, int(due)) for obligation, due in (await session.execute(stmt)).all()]
+    return [ObligationView(obligation, int(due), int(pending))
+            for obligation, due, pending in (await session.execute(stmt)).all()]
 
 
 def _check_exemptions(items: list[tuple[int, dict[str, Any]]], exemptions: list[Exemption],

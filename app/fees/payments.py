@@ -52,7 +52,8 @@ async def expire_stale(session: AsyncSession, obligation_id: uuid.UUID, *, unpai
     desk for up to 90 minutes. Either way the provider was not asked, so reconciliation asks it for a day; money
     it then reports is credited or flagged for a refund (compare-and-set: a late success still wins later).
     Never a `submitted` attempt: the provider said the payer has paid, so giving it up on our clock let the same
-    fees be paid twice; it stays live until the provider settles it or stops saying so (app.fees.reconcile)."""
+    fees be paid twice; it stays live until the provider settles it or stops saying so (app.fees.reconcile), or
+    finance cancels it after asking the provider (app.fees.cancel)."""
     now = clock.now()
     unpaid = PaymentAttempt.state.in_((AttemptState.created.value, AttemptState.started.value))
     stale = unpaid if unpaid_too else (PaymentAttempt.expires_at <= now) & unpaid
@@ -68,8 +69,8 @@ async def _live_attempt(session: AsyncSession, obligation_id: uuid.UUID) -> Paym
     return (await session.execute(stmt)).scalars().first()
 
 
-async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, provider: str, amount: int,
-                       payer_id: uuid.UUID | None, return_url: str | None,
+async def _new_attempt(session: AsyncSession, obligation: FeeObligation, agency_code: str, *, provider: str,
+                       amount: int, payer_id: uuid.UUID | None, return_url: str | None,
                        receipt: str | None = None) -> PaymentAttempt:
     # Stale attempts were expired by _owing_obligation, before the obligation's lock (see there); one that turned
     # stale since is still live here: 409, and a retry goes through.
@@ -79,7 +80,8 @@ async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, prov
                            extra={"payment_id": str(live.id)})
     now = clock.now()
     attempt = PaymentAttempt(
-        id=uuid.uuid4(), obligation_id=obligation.id, dossier_id=obligation.dossier_id, provider=provider,
+        id=uuid.uuid4(), obligation_id=obligation.id, dossier_id=obligation.dossier_id, agency_code=agency_code,
+        provider=provider,
         provider_ref=f"DVC{clock.local(now):%y%m%d}{secrets.token_hex(6).upper()}", amount=amount,
         state=AttemptState.created.value, credited=False, refunded=0, payer_id=payer_id, return_url=return_url,
         created_at=now, updated_at=now, expires_at=now + timedelta(seconds=get_settings().payment_attempt_ttl_s),
@@ -92,21 +94,23 @@ async def _new_attempt(session: AsyncSession, obligation: FeeObligation, *, prov
             session.add(attempt)
             await session.flush()
     except IntegrityError:
-        # Another transaction won a unique index: the receipt number's (it has committed, so it is visible now),
-        # or else the one live attempt per obligation.
-        if receipt is not None and await _receipt_taken(session, receipt):
+        # Another transaction won a unique index: the receipt number's in the agency (it has committed, so it is
+        # visible now), or else the one live attempt per obligation.
+        if receipt is not None and await _receipt_taken(session, agency_code, receipt):
             raise _receipt_conflict() from None
         raise ProblemError("payment_in_progress", "A payment for these fees is already under way.") from None
     return attempt
 
 
-async def _receipt_taken(session: AsyncSession, receipt: str) -> bool:
-    stmt = select(PaymentAttempt.id).where(PaymentAttempt.receipt_number == receipt)
+async def _receipt_taken(session: AsyncSession, agency_code: str, receipt: str) -> bool:
+    """Paper receipt books are per agency: another agency's receipt of the same number is another receipt."""
+    stmt = select(PaymentAttempt.id).where(PaymentAttempt.agency_code == agency_code,
+                                           PaymentAttempt.receipt_number == receipt)
     return (await session.execute(stmt)).first() is not None
 
 
 def _receipt_conflict() -> ProblemError:
-    return ProblemError("conflict", "This receipt number is already recorded.")
+    return ProblemError("conflict", "This receipt number is already recorded at this agency.")
 
 
 async def start_payment(session: AsyncSession, dossier: object, *, provider_name: str, return_url: str,
@@ -118,7 +122,8 @@ async def start_payment(session: AsyncSession, dossier: object, *, provider_name
                                    "msg": "fakepay is the development fake; production takes real providers"}])
     provider = get_provider(provider_name)
     obligation = await _owing_obligation(session, dossier)
-    attempt = await _new_attempt(session, obligation, provider=provider.name,
+    agency_code: str = dossier.agency_code  # type: ignore[attr-defined]
+    attempt = await _new_attempt(session, obligation, agency_code, provider=provider.name,
                                  amount=obligation.due - obligation.paid, payer_id=payer_id, return_url=return_url)
     code = getattr(dossier, "code", None) or str(getattr(dossier, "id", ""))
     try:
@@ -149,9 +154,10 @@ async def counter_payment(session: AsyncSession, dossier: object, *, official_id
     if not 0 < paying <= balance:
         raise ProblemError("validation_error", "The amount must be positive and at most the balance.",
                            errors=[{"loc": ["body", "amount"], "msg": f"must be between 1 and {balance}"}])
-    if await _receipt_taken(session, receipt_number):
+    agency_code: str = dossier.agency_code  # type: ignore[attr-defined]
+    if await _receipt_taken(session, agency_code, receipt_number):
         raise _receipt_conflict()
-    attempt = await _new_attempt(session, obligation, provider="counter", amount=paying, payer_id=None,
+    attempt = await _new_attempt(session, obligation, agency_code, provider="counter", amount=paying, payer_id=None,
                                  return_url=None, receipt=receipt_number)
     attempt.recorded_by = official_id
     await record_success(session, attempt, receipt_number)

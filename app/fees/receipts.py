@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.pdf import render_document
 from app.core.problems import not_found
-from app.fees.models import AttemptState, FeeObligation, PaymentAttempt
+from app.fees.models import AttemptState, FeeObligation, PaymentAttempt, Refund, RefundState
 from app.fees.schemas import ReceiptAgency, ReceiptLine, ReceiptOut, ReceiptParty
 
 
@@ -26,6 +26,8 @@ async def receipt_for(session: AsyncSession, attempt: PaymentAttempt, dossier: A
             "obligation_id": attempt.obligation_id, "completed_at": attempt.completed_at, "id": attempt.id,
         })).scalar_one()
         shares = _shares([line.charged for line in obligation.lines], int(paid_before), attempt.amount)
+    refunds = ({state: int(total) for state, total in await session.execute(_OWN_REFUNDS, {"attempt_id": attempt.id})}
+               if attempt.refunded else {})
     return ReceiptOut(
         receipt_number=attempt.receipt_number, payment_id=attempt.id,
         issued_at=attempt.completed_at or attempt.updated_at, dossier_id=dossier.id, dossier_code=dossier.code,
@@ -36,8 +38,17 @@ async def receipt_for(session: AsyncSession, attempt: PaymentAttempt, dossier: A
         lines=[ReceiptLine.model_validate({"kind": line.kind, "name": line.name, "amount": line.amount,
                                            "exempt": line.exempt, "paid": share})
                for line, share in zip(obligation.lines, shares, strict=True)],
-        amount=attempt.amount, refunded=attempt.refunded, provider=attempt.provider,
+        amount=attempt.amount, refunded=refunds.get(RefundState.succeeded.value, 0),
+        refund_pending=refunds.get(RefundState.submitted.value, 0), provider=attempt.provider,
         provider_txn_id=attempt.provider_txn_id)
+
+
+# The payment's own refunds by state (a surplus's are money the receipt never counted). The attempt's `refunded`
+# adds the submitted ones, still awaiting the provider, to those it confirmed: the receipt tells them apart.
+_OWN_REFUNDS = (select(Refund.state, func.sum(Refund.amount))
+                .where(Refund.attempt_id == bindparam("attempt_id"), Refund.surplus_id.is_(None),
+                       Refund.state.in_((RefundState.submitted.value, RefundState.succeeded.value)))
+                .group_by(Refund.state))
 
 
 # What the obligation's credited payments completed before this one paid (ties by id, as in every list).
@@ -65,6 +76,12 @@ def _dong(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " đ"
 
 
+def _refund_fields(receipt: ReceiptOut) -> list[tuple[str, str]]:
+    """Refunds, when there are any: given back, and asked of the provider but not confirmed, never added up."""
+    return [(label, _dong(amount)) for label, amount in (("Đã hoàn trả", receipt.refunded),
+                                                          ("Đang chờ hoàn trả", receipt.refund_pending)) if amount]
+
+
 def receipt_pdf(receipt: ReceiptOut) -> bytes:
     issued = clock.local(receipt.issued_at)
     payer = receipt.payer.name or "-"
@@ -78,5 +95,6 @@ def receipt_pdf(receipt: ReceiptOut) -> bytes:
         fields=[("Người nộp", payer), ("Hồ sơ", receipt.dossier_code or str(receipt.dossier_id)),
                 ("Thủ tục", receipt.procedure_name), ("Số tiền", _dong(receipt.amount)),
                 ("Hình thức", "Tại quầy" if receipt.provider == "counter" else f"Trực tuyến ({receipt.provider})"),
-                ("Mã giao dịch", receipt.provider_txn_id or "-"), ("Ngày thu", f"{issued:%d/%m/%Y %H:%M}")],
+                ("Mã giao dịch", receipt.provider_txn_id or "-"), ("Ngày thu", f"{issued:%d/%m/%Y %H:%M}"),
+                *_refund_fields(receipt)],
         items=items, footer=f"Cơ quan thu: {receipt.agency.name} ({receipt.agency.code})")

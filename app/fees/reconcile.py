@@ -7,7 +7,8 @@ may be one declined try on an order the payer then paid, its success callback lo
 it, once per wait, until its answer about the order says no money moved once the order can no longer be paid (the
 attempt past its expiry: the end is then confirmed), or for a day after the expiry; a success it reports is
 settled like a late callback (credited, or flagged for a refund when the fees were paid another way meanwhile).
-An attempt the provider says it is still settling (`submitted`: the payer has paid) is not expired on our clock.
+An attempt the provider says it is still settling (`submitted`: the payer has paid) is not expired on our clock;
+finance may give it up (app.fees.cancel), and it is then asked about for a day after that.
 
 Run by `dvc payments reconcile` and periodically by `dvc worker`. Safe next to callbacks and next to another
 reconciler: the provider is asked outside any transaction, then each attempt is settled in its own short
@@ -70,15 +71,18 @@ ENDED_UNPAID = (AttemptState.expired.value, AttemptState.failed.value, AttemptSt
 
 
 def _unsettled(now: datetime) -> ColumnElement[bool]:
-    """Live, or ended unpaid (ENDED_UNPAID) without the provider's confirmation within a day of the expiry. The
-    `updated_at` bound follows from the expiry one (an attempt is updated no earlier than created, a TTL before
-    it expires); it is stated so that the (state, updated_at) index reads only the last day's ended attempts,
-    not every abandoned one ever."""
+    """Live, or ended unpaid (ENDED_UNPAID) without the provider's confirmation within a day of the expiry, or of
+    its cancellation by finance (app.fees.cancel: an attempt the provider kept `submitted` may be days past its
+    expiry, and its money may still settle). The `updated_at` bound follows from the others (an attempt is updated
+    no earlier than created, a TTL before it expires, nor before it was cancelled); it is stated so that the
+    (state, updated_at) index reads only the last day's ended attempts, not every abandoned one ever."""
     since = now - EXPIRED_RECHECK
     created_since = since - timedelta(seconds=get_settings().payment_attempt_ttl_s)
+    cancelled_since = and_(PaymentAttempt.cancelled_by.is_not(None), PaymentAttempt.completed_at > since)
     return or_(PaymentAttempt.state.in_(LIVE_STATES),
                and_(PaymentAttempt.state.in_(ENDED_UNPAID), PaymentAttempt.expiry_confirmed.is_(False),
-                    PaymentAttempt.expires_at > since, PaymentAttempt.updated_at > created_since))
+                    PaymentAttempt.updated_at > created_since,
+                    or_(PaymentAttempt.expires_at > since, cancelled_since)))
 
 
 async def _candidates(older_than_s: float, limit: int) -> list[tuple[uuid.UUID, str, str, object]]:
@@ -133,7 +137,8 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
 def _settling(attempt: PaymentAttempt, status: ProviderStatus | None) -> bool:
     """The payer has paid and the provider has not settled: it says so now, or said so before (`submitted`) and has
     said nothing since (unreachable, or an answer that concludes nothing). Not given up on our clock: the payer
-    could then pay the same fees again; finance finds such attempts with `state=submitted`."""
+    could then pay the same fees again; finance finds such attempts with `state=submitted`, and may cancel them
+    (app.fees.cancel)."""
     if status is not None and status.state == "processing":
         return True
     return attempt.state == AttemptState.submitted and (status is None or status.state == "unknown")

@@ -17,12 +17,12 @@ from app.core.problems import ProblemError, not_found
 from app.core.routing import include_flat
 from app.dossiers.access import get_dossier_for
 from app.dossiers.deps import ViewerDep
+from app.fees import cancel, listing, payments, refunds
 from app.fees import gate as _gate  # noqa: F401  (registers the fees gate with the workflow)
-from app.fees import listing, payments, refunds
 from app.fees.callbacks import handle_callback
 from app.fees.devpages import router as dev_router
-from app.fees.models import FeeObligation, PaymentAttempt
-from app.fees.obligations import obligations_with_refund_due
+from app.fees.models import PaymentAttempt
+from app.fees.obligations import ObligationView, obligation_views
 from app.fees.providers import ONLINE_PROVIDERS, get_provider
 from app.fees.providers.base import CallbackRequest
 from app.fees.receipts import receipt_for, receipt_pdf
@@ -30,6 +30,7 @@ from app.fees.schemas import (
     CounterPaymentCreate,
     FeesOut,
     ObligationOut,
+    PaymentCancel,
     PaymentCreate,
     PaymentFilters,
     PaymentOut,
@@ -48,12 +49,14 @@ FinanceDep = Annotated[Principal, agency_official("finance")]
 IDEMPOTENCY_PROBLEMS = ("idempotency_in_progress", "idempotency_key_reused")
 
 
-def _obligation_out(obligation: FeeObligation, refund_due: int) -> ObligationOut:
+def _obligation_out(view: ObligationView) -> ObligationOut:
+    obligation = view.obligation
+    # The obligation's `refunded` reserves refunds awaiting the provider too: shown apart, not as money given back.
     return ObligationOut.model_validate({
         "id": obligation.id, "stage": obligation.stage, "due": obligation.due, "paid": obligation.paid,
-        "refunded": obligation.refunded, "balance": obligation.balance, "refund_due": refund_due,
-        "settled": obligation.paid >= obligation.due, "created_at": obligation.created_at,
-        "settled_at": obligation.settled_at, "lines": obligation.lines})
+        "refunded": obligation.refunded - view.refund_pending, "refund_pending": view.refund_pending,
+        "balance": obligation.balance, "refund_due": view.refund_due, "settled": obligation.paid >= obligation.due,
+        "created_at": obligation.created_at, "settled_at": obligation.settled_at, "lines": obligation.lines})
 
 
 async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> PaymentAttempt:
@@ -71,12 +74,14 @@ async def _visible_attempt(session: Any, viewer: Any, payment_id: uuid.UUID) -> 
 
 @router.get("/v1/dossiers/{dossier_id}/fees", response_model=FeesOut, responses=problems("not_found"))
 async def fees_of_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: ReadSessionDep) -> FeesOut:
-    """Obligations with their lines: due, paid, refunded and balance (applicant and the agency's officials), and
-    `refund_due`: money held for a dossier that ended without being processed, for finance to refund."""
+    """Obligations with their lines: due, paid, refunded (confirmed by the provider), refund_pending (asked of it,
+    not yet answered) and balance (applicant and the agency's officials), and `refund_due`: money held for a
+    dossier that ended without being processed, for finance to refund."""
     await get_dossier_for(session, viewer, dossier_id)
-    obligations = [_obligation_out(o, due) for o, due in await obligations_with_refund_due(session, dossier_id)]
+    obligations = [_obligation_out(view) for view in await obligation_views(session, dossier_id)]
     return FeesOut(dossier_id=dossier_id, obligations=obligations, due=sum(o.due for o in obligations),
                    paid=sum(o.paid for o in obligations), refunded=sum(o.refunded for o in obligations),
+                   refund_pending=sum(o.refund_pending for o in obligations),
                    balance=sum(o.balance for o in obligations), refund_due=sum(o.refund_due for o in obligations))
 
 
@@ -109,7 +114,7 @@ async def payments_record_counter(dossier_id: uuid.UUID, body: CounterPaymentCre
     """A desk payment (cash or card at the reception desk), recorded by a finance official with its receipt. An
     online attempt the payer has not paid yet (`created`, `started`) is given up (`expired`: money the provider
     still reports for it is flagged for a refund); one the provider is settling (`submitted`) is 409
-    `payment_in_progress`."""
+    `payment_in_progress` (finance may cancel it: `POST /v1/payments/{id}/cancel`)."""
     replay = await idem.replay_or_claim(scope=str(official_.account_id),
                                         payload={"dossier": str(dossier_id), "body": body.model_dump(mode="json")})
     if replay is not None:
@@ -147,6 +152,29 @@ async def payments_get(payment_id: uuid.UUID, viewer: ViewerDep, session: ReadSe
     """The payment, with its surpluses: money the provider reported that was not credited, for finance to refund."""
     [payment] = await listing.with_surpluses(session, [await _visible_attempt(session, viewer, payment_id)])
     return payment
+
+
+@router.post("/v1/payments/{payment_id}/cancel", response_model=PaymentOut,
+             responses=problems("not_found", "forbidden_role", "payment_succeeded", "payment_not_live",
+                                "payment_not_cancellable", "payment_provider_unavailable", "validation_error",
+                                *IDEMPOTENCY_PROBLEMS))
+async def payments_cancel(payment_id: uuid.UUID, body: PaymentCancel, official_: FinanceDep, idem: IdempotencyDep,
+                          session: SessionDep) -> Response:
+    """Give up an online payment still under way (finance role at the dossier's agency), typically one the provider
+    keeps `submitted` without settling, so that the fees can be paid another way. The provider is asked first: paid,
+    it is credited as its callback would be and answered 409 `payment_succeeded` (refund it if need be); failed or
+    cancelled there, that is recorded; still pending or unable to say, it is `cancelled` with `cancelled_by` and
+    `cancel_reason`, and money the provider reports for it later is credited if still owed, else flagged for a
+    refund. 503 `payment_provider_unavailable` changes nothing; 409 `payment_not_live` once it has ended, 409
+    `payment_not_cancellable` for a desk payment."""
+    replay = await idem.replay_or_claim(scope=str(official_.account_id), payload={
+        "payment": str(payment_id), "body": body.model_dump(mode="json")})
+    if replay is not None:
+        return replay
+    await _visible_attempt(session, official_, payment_id)
+    attempt = await cancel.cancel_payment(session, payment_id, official_id=official_.account_id, reason=body.reason)
+    [payment] = await listing.with_surpluses(session, [attempt])
+    return await idem.respond(session, payment, status_code=200)
 
 
 @router.get("/v1/payments/{payment_id}/receipt", response_model=ReceiptOut,

@@ -63,6 +63,11 @@ _REFUND_DUE = ("Money the succeeded payments still hold (paid and not refunded, 
                "`surpluses`).")
 
 
+_REFUNDED = ("Money of the paid fees given back: refunds the provider confirmed (or finance recorded as done).")
+_REFUND_PENDING = ("Refunds of the paid fees asked of the provider and not answered yet: reserved (not refundable "
+                   "again), not given back; released if the provider refuses.")
+
+
 class ObligationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -70,7 +75,8 @@ class ObligationOut(BaseModel):
     stage: Literal["before_processing", "on_result"]
     due: Money
     paid: Money
-    refunded: Money
+    refunded: Money = Field(description=_REFUNDED)
+    refund_pending: Money = Field(description=_REFUND_PENDING)
     balance: Money
     refund_due: Money = Field(description=_REFUND_DUE)
     settled: bool
@@ -84,7 +90,8 @@ class FeesOut(BaseModel):
     obligations: list[ObligationOut]
     due: Money
     paid: Money
-    refunded: Money
+    refunded: Money = Field(description="The obligations' `refunded`, added up. " + _REFUNDED)
+    refund_pending: Money = Field(description="The obligations' `refund_pending`, added up. " + _REFUND_PENDING)
     balance: Money
     refund_due: Money = Field(description="The obligations' `refund_due`, added up. " + _REFUND_DUE)
 
@@ -97,7 +104,10 @@ class PaymentCreate(Strict):
 
 
 class CounterPaymentCreate(Strict):
-    receipt_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./-]+$")]
+    receipt_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9./-]+$")] = (
+        Field(description="The paper receipt's number, from the agency's own receipt book: unique within the "
+                          "dossier's agency (409 `conflict` when that agency recorded it already); another agency "
+                          "may hold the same number."))
     amount: PositiveMoneyIn | None = Field(default=None, description="Defaults to the balance.")
 
 
@@ -109,6 +119,11 @@ class RefundCreate(Strict):
     surplus_id: uuid.UUID | None = Field(
         default=None, description="Refund this surplus of the payment (money the provider reported that was never "
                                   "credited, listed in the payment's `surpluses`) instead of the payment's own money.")
+
+
+class PaymentCancel(Strict):
+    reason: FinanceText = Field(description="Why the payment is given up: kept on the payment, which the "
+                                               "applicant sees too.")
 
 
 class RefundResolution(Strict):
@@ -167,10 +182,12 @@ class PaymentOut(BaseModel):
     state: Literal["created", "started", "submitted", "succeeded", "failed", "cancelled", "expired"] = Field(
         description="created (registered here); started (the payer was sent to `next_url`); submitted (the "
                     "provider says the payer has paid and it has not settled yet: it stays live, and blocks another "
-                    "payment, until the provider settles it or stops saying so); succeeded; failed, cancelled (a "
-                    "declined try: the payer may still pay the order); expired (not paid within 90 minutes). After "
-                    "failed, cancelled or expired the provider is still asked about the order for a day, and money "
-                    "it then reports is credited, or flagged for a refund when the fees were paid otherwise).")
+                    "payment, until the provider settles it or stops saying so, or finance cancels it); succeeded; "
+                    "failed, cancelled (a declined try: the payer may still pay the order; or given up by finance, "
+                    "`cancelled_by`); expired (not paid within 90 minutes). After failed, cancelled or expired the "
+                    "provider is still asked about the order for a day (after finance cancelled it, a day from "
+                    "then), and money it then reports is credited, or flagged for a refund when the fees were paid "
+                    "otherwise).")
     credited: bool
     refunded: Money
     refundable: Money
@@ -183,6 +200,9 @@ class PaymentOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    cancelled_by: uuid.UUID | None = Field(default=None, description="The finance official who gave the payment up "
+                                           "(`POST /v1/payments/{id}/cancel`); null otherwise.")
+    cancel_reason: str | None = Field(default=None, description="Why finance gave it up.")
     surpluses: list[SurplusOut] = Field(default_factory=list, description="Money the provider reported that was "
                                         "not credited (flag amount_mismatch or second_transaction), oldest first.")
 
@@ -242,6 +262,9 @@ class ReceiptOut(BaseModel):
     agency: ReceiptAgency
     lines: list[ReceiptLine]
     amount: Money
-    refunded: Money
+    refunded: Money = Field(description="Of this payment, given back: refunds the provider confirmed (or finance "
+                                        "recorded as done).")
+    refund_pending: Money = Field(description="Of this payment, asked of the provider and not answered yet: "
+                                              "reserved, not given back; released if the provider refuses.")
     provider: str
     provider_txn_id: str | None

@@ -50,10 +50,10 @@ async def setup(ctx: BenchContext) -> Request:
                 "INSERT INTO fee_obligations (id, dossier_id, stage, due, paid, refunded, created_at)"
                 " SELECT obligation, dossier, 'before_processing', $1, 0, 0, $2 FROM bench_pay", AMOUNT, now)
             await connection.execute(
-                "INSERT INTO payment_attempts (id, obligation_id, dossier_id, provider, provider_ref, amount, state,"
-                " credited, refunded, created_at, updated_at, expires_at) SELECT attempt, obligation, dossier,"
-                " 'fakepay', ref, $1, 'started', false, 0, $2, $2, $3 FROM bench_pay", AMOUNT, now,
-                now + timedelta(minutes=90))
+                "INSERT INTO payment_attempts (id, obligation_id, dossier_id, agency_code, provider, provider_ref,"
+                " amount, state, credited, refunded, created_at, updated_at, expires_at) SELECT attempt, obligation,"
+                " dossier, $4, 'fakepay', ref, $1, 'started', false, 0, $2, $2, $3 FROM bench_pay", AMOUNT, now,
+                now + timedelta(minutes=90), agency)
             refs = [row["ref"] for row in await connection.fetch("SELECT ref FROM bench_pay ORDER BY n")]
     finally:
         await connection.close()

@@ -1,0 +1,117 @@
+"""A finance official gives up an online payment that will not finish, so that the dossier can be paid another way.
+
+An attempt the provider calls `submitted` (the payer has paid, the provider never settles) stays live on our clock
+forever (app.fees.payments.expire_stale): nothing else may then be paid for the fees. Cancelling it never loses
+or double-credits money:
+- the provider is asked first, with no transaction open (no row lock, nor SQLite's write lock, is held while it
+  answers); unreachable: 503 `payment_provider_unavailable`, nothing changed;
+- its answer is then applied with the attempt's row locked and its state re-read, in the order every payment path
+  locks (attempt, obligation, dossier): a success is settled as a callback's (`settle`: credited if still owed,
+  else flagged for a refund; a duplicate of one already applied changes nothing) and answered 409
+  `payment_succeeded`, committed first; a failure or cancellation is recorded as the provider says;
+- pending, still settling, or nothing to conclude: the attempt is `cancelled` here, with who and why. Its provider
+  reference stays, so a success the provider reports later (a callback, or reconciliation, which keeps asking for
+  a day after the cancellation) takes the late-success path: credited if still owed, else kept for a refund.
+An attempt that ended meanwhile (a callback or reconciliation got there first) is 409 `payment_succeeded` when it
+was paid, else `payment_not_live`; desk payments are not cancelled (they are refunded).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.problems import ProblemError, not_found
+from app.fees.callbacks import settle
+from app.fees.models import AttemptState, PaymentAttempt, PaymentCallback
+from app.fees.providers import get_provider
+from app.fees.providers.base import ProviderError, ProviderStatus
+from app.fees.refunds import lock_attempt
+
+log = logging.getLogger("app.fees.cancel")
+
+_FINAL_NEWS = ("succeeded", "failed", "cancelled")
+
+
+def _succeeded(attempt: PaymentAttempt) -> ProblemError:
+    return ProblemError("payment_succeeded", "The provider reports this payment paid; it was recorded as paid, and "
+                        "is refunded, not cancelled.", extra={"payment_id": str(attempt.id),
+                                                             "credited": attempt.credited})
+
+
+def _not_live(attempt: PaymentAttempt) -> ProblemError:
+    return ProblemError("payment_not_live", f"The payment has ended ({attempt.state}); there is nothing to cancel.",
+                        extra={"payment_id": str(attempt.id), "state": attempt.state})
+
+
+def _check_cancellable(attempt: PaymentAttempt) -> None:
+    if attempt.provider == "counter":
+        raise ProblemError("payment_not_cancellable", "A desk payment is refunded, not cancelled.",
+                           extra={"payment_id": str(attempt.id)})
+    if attempt.state == AttemptState.succeeded:
+        raise _succeeded(attempt)
+    if not attempt.live:
+        raise _not_live(attempt)
+
+
+async def _ask(attempt: PaymentAttempt) -> ProviderStatus:
+    try:
+        return await get_provider(attempt.provider).status(attempt.provider_ref, attempt.created_at)
+    except ProviderError as error:
+        raise ProblemError("payment_provider_unavailable",
+                           f"The payment provider could not say what became of the payment: {error}") from None
+    except Exception:  # an answer the adapter could not handle: nothing can be concluded, nothing is changed
+        log.exception("cancel: %s status of %s", attempt.provider, attempt.provider_ref)
+        raise ProblemError("payment_provider_unavailable",
+                           "The payment provider's answer could not be read.") from None
+
+
+async def cancel_payment(session: AsyncSession, attempt_id: uuid.UUID, *, official_id: uuid.UUID,
+                         reason: str) -> PaymentAttempt:
+    """Give up a live online attempt (the caller checked the official sees it). Commits the session before asking
+    the provider, and before answering 409 `payment_succeeded` (the credit it settled is kept)."""
+    attempt = await session.get(PaymentAttempt, attempt_id)
+    if attempt is None:
+        raise not_found("payment")
+    _check_cancellable(attempt)
+    await session.commit()  # ends the read's transaction: nothing is held while the provider answers
+    status = await _ask(attempt)
+    attempt = await lock_attempt(session, attempt_id)
+    if status.state in _FINAL_NEWS:
+        return await _apply_news(session, attempt, status, official_id)
+    if attempt.state == AttemptState.succeeded:
+        raise _succeeded(attempt)  # a callback or reconciliation credited it while the provider was asked
+    if not attempt.live:
+        raise _not_live(attempt)
+    now = clock.now()
+    attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.cancelled.value, now, now
+    attempt.cancelled_by, attempt.cancel_reason = official_id, reason
+    await session.flush()
+    log.info("payment %s cancelled by %s (provider said %s)", attempt.id, official_id, status.state)
+    return attempt
+
+
+async def _apply_news(session: AsyncSession, attempt: PaymentAttempt, status: ProviderStatus,
+                      official_id: uuid.UUID) -> PaymentAttempt:
+    """The provider's final word, applied as reconciliation applies it (and kept in the callback log)."""
+    was_live = attempt.live
+    now = clock.now()
+    outcome = await settle(session, attempt, status=status.state, txn_id=status.txn_id, amount=status.amount)
+    session.add(PaymentCallback(provider=attempt.provider, provider_ref=attempt.provider_ref,
+                                provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
+                                amount=status.amount, outcome=outcome,
+                                payload={"source": "cancel", "official": str(official_id)}, received_at=now))
+    # As in reconciliation: money reported is settled now; a failure is final once the order cannot be paid.
+    if not attempt.live and (status.state == "succeeded" or attempt.expires_at <= now):
+        attempt.expiry_confirmed = True
+    await session.flush()
+    if attempt.state == AttemptState.succeeded:
+        await session.commit()  # the credit stands whatever the answer: a refused request rolls back
+        raise _succeeded(attempt)
+    if not was_live:
+        await session.commit()  # a surplus it reported, or the confirmation, is kept
+        raise _not_live(attempt)
+    return attempt
