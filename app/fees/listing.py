@@ -13,14 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, not_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.pagination import PageParams, keyset_page
 from app.dossiers.access import VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
-from app.fees.models import PaymentAttempt, PaymentSurplus
+from app.fees.models import PaymentAttempt, PaymentSurplus, Refund, RefundState
 from app.fees.refund_due import payment_refund_due
 from app.fees.schemas import PaymentFilters, PaymentOut, SurplusOut
 
@@ -76,11 +76,33 @@ async def payments_of_dossier(session: AsyncSession, dossier_id: uuid.UUID,
 
 
 async def with_surpluses(session: AsyncSession, attempts: Sequence[PaymentAttempt]) -> list[PaymentOut]:
+    """Each payment with its surpluses and, for it and each surplus, what refunds awaiting the provider hold back
+    of `refunded` (shown apart as `refund_pending`, as the fee view and the receipt show it): two statements at
+    most for a page, only when a payment has a flag or refunds."""
     found: dict[uuid.UUID, list[SurplusOut]] = defaultdict(list)
+    pending = await _refunds_pending(session, [a.id for a in attempts if a.refunded or a.flag])
     if any(attempt.flag for attempt in attempts):  # only a flagged payment can have surpluses
         stmt = (select(PaymentSurplus).where(PaymentSurplus.attempt_id.in_([a.id for a in attempts if a.flag]))
                 .order_by(PaymentSurplus.created_at, PaymentSurplus.id))
         for surplus in (await session.execute(stmt)).scalars():
-            found[surplus.attempt_id].append(SurplusOut.model_validate(surplus))
-    return [PaymentOut.model_validate(attempt).model_copy(update={"surpluses": found[attempt.id]})
-            for attempt in attempts]
+            held = pending.get((surplus.attempt_id, surplus.id), 0)
+            found[surplus.attempt_id].append(SurplusOut.model_validate(surplus).model_copy(
+                update={"refunded": surplus.refunded - held, "refund_pending": held}))
+    out = []
+    for attempt in attempts:
+        held = pending.get((attempt.id, None), 0)
+        out.append(PaymentOut.model_validate(attempt).model_copy(update={
+            "surpluses": found[attempt.id], "refunded": attempt.refunded - held, "refund_pending": held}))
+    return out
+
+
+async def _refunds_pending(session: AsyncSession,
+                           attempt_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, uuid.UUID | None], int]:
+    """Refunds awaiting the provider, summed per (payment, surplus or None for the payment's own money)."""
+    if not attempt_ids:
+        return {}
+    stmt = (select(Refund.attempt_id, Refund.surplus_id, func.sum(Refund.amount))
+            .where(Refund.attempt_id.in_(attempt_ids), Refund.state == RefundState.submitted.value)
+            .group_by(Refund.attempt_id, Refund.surplus_id))
+    return {(attempt_id, surplus_id): int(total)
+            for attempt_id, surplus_id, total in (await session.execute(stmt)).all()}

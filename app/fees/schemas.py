@@ -164,7 +164,8 @@ class SurplusOut(BaseModel):
     reason: Literal["amount_mismatch", "second_transaction"] = Field(
         description="`amount_mismatch`: another amount than the payment's; `second_transaction`: the payment was "
                     "already paid by another transaction.")
-    refunded: Money = Field(description="Given back or reserved by a refund awaiting the provider.")
+    refunded: Money = Field(description="Given back: refunds the provider confirmed.")
+    refund_pending: Money = Field(default=0, description="Reserved by refunds awaiting the provider.")
     refundable: Money
     created_at: datetime
 
@@ -189,7 +190,8 @@ class PaymentOut(BaseModel):
                     "then), and money it then reports is credited, or flagged for a refund when the fees were paid "
                     "otherwise).")
     credited: bool
-    refunded: Money
+    refunded: Money = Field(description=_REFUNDED)
+    refund_pending: Money = Field(default=0, description=_REFUND_PENDING)
     refundable: Money
     flag: str | None = Field(description="Set when the payment needs an operator: overpayment, dossier_closed (paid "
                              "while the dossier was withdrawn, refused or stopped: refund it), amount_mismatch, "

@@ -75,3 +75,14 @@ async def test_a_receipt_without_refunds_says_none(client: httpx.AsyncClient, fe
     pdf = await client.get(f"/v1/payments/{attempt['id']}/receipt",
                            headers={**case.citizen.headers, "Accept": "application/pdf"})
     assert "hoàn trả" not in "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+
+
+async def test_the_payment_tells_a_refund_awaiting_the_provider_from_one_given_back(client: httpx.AsyncClient,
+                                                                                   fees: Fees) -> None:
+    case, pid = await _one_given_back_one_awaited(client, fees)
+    payment = (await client.get(f"/v1/payments/{pid}", headers=case.finance.headers)).json()
+    assert (payment["refunded"], payment["refund_pending"], payment["refundable"]) == (
+        GIVEN_BACK, AWAITED, BEFORE_TOTAL - GIVEN_BACK - AWAITED)
+    [listed] = (await client.get(f"/v1/dossiers/{case.id}/payments",
+                                      headers=case.citizen.headers)).json()["items"]
+    assert (listed["refunded"], listed["refund_pending"]) == (GIVEN_BACK, AWAITED)

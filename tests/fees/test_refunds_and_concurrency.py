@@ -132,7 +132,7 @@ async def test_a_refund_cut_off_by_a_crash_is_settled_once_by_reconciliation(
     assert fees.bank.order(ref)["refunded"] == (BEFORE_TOTAL if bank_answered else 0)
     assert await _refunds_and_events() == ([("submitted", BEFORE_TOTAL)], 0)
     payment = (await client.get(f"/v1/payments/{pid}", headers=case.finance.headers)).json()
-    assert (payment["refunded"], payment["refundable"]) == (BEFORE_TOTAL, 0)
+    assert (payment["refunded"], payment["refund_pending"], payment["refundable"]) == (0, BEFORE_TOTAL, 0)
     again = await _refund(client, case.finance.headers, pid, BEFORE_TOTAL, BEFORE_TOTAL)
     assert again.status_code == 409 and again.json()["code"] == "refund_amount_mismatch"
 
