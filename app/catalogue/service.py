@@ -7,6 +7,7 @@ get_version, get_agency, ...); procedure lifecycle lives in versions.py, search 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -85,6 +86,12 @@ def live_clause(now: Any = None) -> ColumnElement[bool]:
         ProcedureVersion.valid_from <= moment,
         or_(ProcedureVersion.valid_to.is_(None), ProcedureVersion.valid_to > moment),
     )
+
+
+def in_force(version: ProcedureVersion, now: datetime) -> bool:
+    """`live_clause` for a version already loaded: whether it is the one in force at `now`."""
+    return (version.status in (VersionStatus.published, VersionStatus.retired) and version.valid_from is not None
+            and version.valid_from <= now and (version.valid_to is None or version.valid_to > now))
 
 
 # --- lookups used by other domains -------------------------------------------------------------------------

@@ -239,9 +239,27 @@ async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
     return await _submit_locked(session, dossier, viewer.principal)
 
 
+async def _superseded(session: AsyncSession, dossier: Dossier) -> ProblemError:
+    """409 `draft_stale`: the draft's version is no longer in force (replaced by a new one, or the procedure
+    withdrawn). Filed anyway, the dossier would be processed under documents, fees and a time limit the
+    catalogue no longer lists, or for a procedure that no longer exists."""
+    current = await catalogue.get_published_version(session, dossier.procedure_code)
+    extra = {"procedure_version": dossier.procedure_version, "version_in_force": current.version if current else None}
+    if current is None:
+        return ProblemError("draft_stale", f"Procedure {dossier.procedure_code} is no longer offered (version "
+                            f"{dossier.procedure_version}, which this draft follows, has ended); it cannot be "
+                            "submitted.", extra=extra)
+    return ProblemError("draft_stale", f"Version {dossier.procedure_version} of procedure {dossier.procedure_code}, "
+                        f"which this draft follows, was replaced by version {current.version}; start a new draft "
+                        "(its documents and form may differ).", extra=extra)
+
+
 async def _submit_locked(session: AsyncSession, dossier: Dossier,
                          actor: Principal) -> tuple[Dossier, ProcedureVersion]:
     version = await _pinned(session, dossier)
+    now = clock.now()
+    if not catalogue.in_force(version, now):
+        raise await _superseded(session, dossier)
     missing = await missing_parts(session, dossier, version)
     if missing:
         raise ProblemError(
@@ -250,7 +268,6 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
                      "type": "missing"} for p in missing],
             extra={"missing": [p["key"] for p in missing]})
     _check_form(version, dossier.form)
-    now = clock.now()
     dossier.code = await next_dossier_code(session, dossier.agency_code, now)
     dossier.state = DossierState.submitted.value
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
