@@ -88,10 +88,10 @@ def live_clause(now: Any = None) -> ColumnElement[bool]:
     )
 
 
-def in_force(version: ProcedureVersion, now: datetime) -> bool:
-    """`live_clause` for a version already loaded: whether it is the one in force at `now`."""
-    return (version.status in (VersionStatus.published, VersionStatus.retired) and version.valid_from is not None
-            and version.valid_from <= now and (version.valid_to is None or version.valid_to > now))
+def has_ended(version: ProcedureVersion, now: datetime) -> bool:
+    """Whether a version that was in force is no longer (retired, or replaced, by `now`). A version stored retired
+    stays in force until its `valid_to` (see live_clause)."""
+    return version.valid_to is not None and version.valid_to <= now
 
 
 # --- lookups used by other domains -------------------------------------------------------------------------

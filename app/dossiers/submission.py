@@ -258,7 +258,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
                          actor: Principal) -> tuple[Dossier, ProcedureVersion]:
     version = await _pinned(session, dossier)
     now = clock.now()
-    if not catalogue.in_force(version, now):
+    if catalogue.has_ended(version, now):  # filed under a version that was in force when the draft was made
         raise await _superseded(session, dossier)
     missing = await missing_parts(session, dossier, version)
     if missing:
