@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -239,27 +240,26 @@ async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
     return await _submit_locked(session, dossier, viewer.principal)
 
 
-async def _superseded(session: AsyncSession, dossier: Dossier) -> ProblemError:
-    """409 `draft_stale`: the draft's version is no longer in force (replaced by a new one, or the procedure
-    withdrawn). Filed anyway, the dossier would be processed under documents, fees and a time limit the
-    catalogue no longer lists, or for a procedure that no longer exists."""
-    current = await catalogue.get_published_version(session, dossier.procedure_code)
-    extra = {"procedure_version": dossier.procedure_version, "version_in_force": current.version if current else None}
-    if current is None:
-        return ProblemError("draft_stale", f"Procedure {dossier.procedure_code} is no longer offered (version "
-                            f"{dossier.procedure_version}, which this draft follows, has ended); it cannot be "
-                            "submitted.", extra=extra)
-    return ProblemError("draft_stale", f"Version {dossier.procedure_version} of procedure {dossier.procedure_code}, "
-                        f"which this draft follows, was replaced by version {current.version}; start a new draft "
-                        "(its documents and form may differ).", extra=extra)
+async def _withdrawn(session: AsyncSession, dossier: Dossier, version: ProcedureVersion,
+                     now: datetime) -> ProblemError | None:
+    """409 `draft_stale` when the draft's version has ended and no version of the procedure is in force: the
+    procedure was withdrawn from the catalogue, and a dossier filed for it would ask the agency to process a
+    procedure it no longer offers. A version replaced by a newer one still files (the draft is held to the version
+    it was started under, as its documents were gathered for it)."""
+    if not catalogue.has_ended(version, now) or await catalogue.get_published_version(
+            session, dossier.procedure_code) is not None:
+        return None
+    return ProblemError("draft_stale", f"Procedure {dossier.procedure_code} is no longer offered: version "
+                        f"{dossier.procedure_version}, which this draft follows, ended and no version is in force; "
+                        "the draft cannot be submitted.", extra={"procedure_version": dossier.procedure_version})
 
 
 async def _submit_locked(session: AsyncSession, dossier: Dossier,
                          actor: Principal) -> tuple[Dossier, ProcedureVersion]:
     version = await _pinned(session, dossier)
     now = clock.now()
-    if catalogue.has_ended(version, now):  # filed under a version that was in force when the draft was made
-        raise await _superseded(session, dossier)
+    if (withdrawn := await _withdrawn(session, dossier, version, now)) is not None:
+        raise withdrawn
     missing = await missing_parts(session, dossier, version)
     if missing:
         raise ProblemError(
