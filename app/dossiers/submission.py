@@ -61,8 +61,11 @@ def _check_offer(version: ProcedureVersion | Mapping[str, Any], channel: str, ap
         raise validation_problem(errors)
 
 
-def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any]) -> None:
-    errors = form_errors(field_reader(version)("form_schema"), form)
+def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any], *, draft: bool = False) -> None:
+    """422 listing each failing field. A draft is saved as it is filled: its required fields may still be missing
+    (a portal creates the draft when the procedure is chosen, and saves the form as it goes), and are checked at
+    submit."""
+    errors = form_errors(field_reader(version)("form_schema"), form, partial=draft)
     if errors:
         raise validation_problem(errors, "The form has invalid fields.")
 
@@ -131,7 +134,7 @@ async def create_draft(connection: DirectConnection, viewer: Viewer, data: schem
     applicant = await identity.party_of(connection, viewer.applicant_id) if on_behalf else None
     applicant_kind = str(applicant["kind"]) if applicant else principal.kind
     _check_offer(terms, data.channel, applicant_kind)
-    _check_form(terms, data.form)
+    _check_form(terms, data.form, draft=True)
     row = _draft_row(
         terms, terms["agency_name"],
         applicant_id=viewer.applicant_id, applicant_kind=applicant_kind,
@@ -159,7 +162,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
         raise ProblemError("forbidden_role", "Only reception officials of the procedure's agency register dossiers.")
     kind = "citizen" if data.applicant.citizen_id else "organisation"
     _check_offer(version, data.channel, kind)
-    _check_form(version, data.form)
+    _check_form(version, data.form, draft=True)  # filed at once (`submit`): checked whole there
     account = await _find_applicant(session, data.applicant.citizen_id, data.applicant.tax_code)
     _check_delivery(data.delivery.method, data.delivery.address, account.id if account else None)
     principal = viewer.principal
@@ -203,7 +206,7 @@ async def update_draft(session: AsyncSession, dossier: Dossier, patch: schemas.D
         _check_delivery(method, address, dossier.applicant_id)
         dossier.delivery_method, dossier.delivery_address = method, address
     if patch.form is not None:
-        _check_form(version, patch.form)
+        _check_form(version, patch.form, draft=True)
         dossier.form = patch.form
     await session.flush()
     return dossier
