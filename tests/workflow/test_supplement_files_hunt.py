@@ -52,3 +52,29 @@ async def test_a_restarted_clock_receipt_lists_what_each_supplement_sent(flow, r
         expected.append(f"ban-sao-{n}.pdf")
     receipts = await _receipts(flow, citizen, did)
     assert len(receipts) == rounds + 1 and receipts[-1] == expected
+
+
+async def test_reception_records_a_supplement_handed_in_at_the_desk(flow):
+    # A desk dossier for someone without an account: only "the applicant" could supplement it, so once a supplement
+    # was requested it could never leave supplement_requested (nor be withdrawn, refused or stopped).
+    code = await flow.procedure(processing_days=5)
+    created = await flow.client.post("/v1/dossiers/intake", headers=flow.reception.headers, json={
+        "procedure_code": code, "channel": "desk", "delivery": {"method": "desk"},
+        "applicant": {"citizen_id": "042099001234", "name": "Bà Nguyễn Thị Bưu"}})
+    assert created.status_code == 201, created.text
+    did = created.json()["id"]
+    await _upload(flow, flow.reception, did, "don.pdf", PDF)
+    filed = await flow.client.post(f"/v1/dossiers/{did}/submit", headers=flow.reception.headers)
+    assert filed.status_code == 200, filed.text
+    await flow.act(flow.reception, did, "receive")
+    await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    assert (await flow.get(flow.reception, did))["next_actions"] == ["supplement"]
+    handed_in = await _upload(flow, flow.reception, did, "ban-sao.pdf", PDF + b"% copy\n")
+    back = await flow.act(flow.reception, did, "supplement", attachments=[handed_in])
+    assert back["state"] == "received" and back["paused_working_days"] >= 0
+    entry = (await flow.history(flow.reception, did))[-1]
+    assert entry["action"] == "supplement" and entry["actor"]["id"] == str(flow.reception.id)
+    assert entry["details"]["attachments"] == [handed_in]
+    again = await flow.post(flow.processing, did, "request_supplement", items=["Bản chính để đối chiếu"])
+    assert again.status_code == 200, again.text  # only reception records the answer, not processing
+    assert (await flow.post(flow.processing, did, "supplement", attachments=[handed_in])).status_code == 403
