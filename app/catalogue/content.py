@@ -76,7 +76,8 @@ async def check_references(session: AsyncSession, data: dict[str, Any], loc: lis
 
 
 def workflow_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[str, Any]]:
-    """What the content's workflow refuses: fee stages it has no step for, allowances for steps it lacks."""
+    """What the content's workflow refuses: fee stages it has no step for, allowances for steps it lacks, and
+    allowances that add up to more than the processing time."""
     errors = []
     stages = schemas.fee_stage_problem(data["workflow"], data["fee_items"])
     if stages:
@@ -84,6 +85,10 @@ def workflow_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[s
     steps = schemas.step_limit_problem(data["workflow"], data["step_time_limits"])
     if steps:
         errors.append(field_error([*loc, "step_time_limits"], steps))
+    total = schemas.step_total_problem(data["processing_days"], data["step_time_limits"],
+                                       get_settings().working_minutes_per_day)
+    if total:
+        errors.append(field_error([*loc, "step_time_limits"], total))
     return errors
 
 

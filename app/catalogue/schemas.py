@@ -101,6 +101,40 @@ def step_limit_problem(workflow: str, step_time_limits: list[dict[str, Any]]) ->
             f"{', '.join(sorted(known))}")
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:.2f}".rstrip("0")
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{_number(n)} {word}{'' if n == 1 else 's'}"
+
+
+def step_total_problem(processing_days: int, step_time_limits: list[dict[str, Any]], minutes_per_day: int,
+                       ) -> str | None:
+    """The steps' allowances together must fit in the processing time: an internal process whose steps add up
+    to more than the version's processing days promises its officials time the law does not give the agency,
+    and a dossier whose every step is on time is then late. An allowance in hours counts working hours, so
+    `minutes_per_day` of them make a working day (8 hours by default, as app.workflow.steps counts them)."""
+    spent, total = [], 0
+    for limit in step_time_limits:
+        days, hours = limit.get("working_days"), limit.get("hours")
+        if days is not None:
+            total += int(days) * minutes_per_day
+            spent.append(f"{limit.get('step')} {_plural(days, 'working day')}")
+        elif hours is not None:
+            total += int(hours) * 60
+            spent.append(f"{limit.get('step')} {_plural(hours, 'working hour')}")
+    if total <= processing_days * minutes_per_day:
+        return None
+    day_hours = minutes_per_day / 60
+    in_days = _plural(total / minutes_per_day, "working day")
+    if total % minutes_per_day:
+        in_days = f"{_plural(total / 60, 'working hour')} ({in_days} of {_number(day_hours)} hours)"
+    return (f"the step allowances add up to {in_days}: {', '.join(spent)}; more than the version's "
+            f"{_plural(processing_days, 'processing day')} ({_plural(processing_days * day_hours, 'working hour')})"
+            f". Shorten the steps or lengthen processing_days.")
+
+
 def fee_stage_problem(workflow: str, fee_items: list[dict[str, Any]]) -> str | None:
     """Fees due before processing need a workflow that asks for them (step 2.3): under one without
     `request_payment` (`no_fee`) such a dossier was received and processed without ever being charged."""

@@ -7,6 +7,7 @@ get_version, get_agency, ...); procedure lifecycle lives in versions.py, search 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -85,6 +86,12 @@ def live_clause(now: Any = None) -> ColumnElement[bool]:
         ProcedureVersion.valid_from <= moment,
         or_(ProcedureVersion.valid_to.is_(None), ProcedureVersion.valid_to > moment),
     )
+
+
+def has_ended(version: ProcedureVersion, now: datetime) -> bool:
+    """Whether a version that was in force is no longer (retired, or replaced, by `now`). A version stored retired
+    stays in force until its `valid_to` (see live_clause)."""
+    return version.valid_to is not None and version.valid_to <= now
 
 
 # --- lookups used by other domains -------------------------------------------------------------------------

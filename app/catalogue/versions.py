@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue import schemas
-from app.catalogue.content import check_references, content_of, resolved_content, write_content
+from app.catalogue.content import check_references, content_of, resolved_content, workflow_problems, write_content
 from app.catalogue.models import Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import (
     Editor,
@@ -190,9 +190,13 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
     version = await _editable_version(session, editor, code, number)
     check_if_match(version.revision, if_match, "procedure version")
     start = valid_from or clock.now()
+    # The content as it stands: a draft copied from a version stored before a rule existed (new_draft does not
+    # revalidate) is held to today's rules here, where it would start binding dossiers.
+    errors = workflow_problems(content_of(version), [])
     if not version.document_parts:
-        raise validation_problem([field_error(["document_parts"],
-                                              "a version needs at least one document part to be published")])
+        errors.insert(0, field_error(["document_parts"], "a version needs at least one document part to be published"))
+    if errors:
+        raise validation_problem(errors)
     others = (await session.execute(select(ProcedureVersion).where(
         ProcedureVersion.procedure_code == code, ProcedureVersion.id != version.id,
         ProcedureVersion.status != VersionStatus.draft))).scalars().all()

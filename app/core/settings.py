@@ -310,6 +310,15 @@ class Settings(BaseSettings):
                              "DVC_WORKING_DAY_END_HOUR must hold (equal break ends: no lunch break)")
         return self
 
+    @property
+    def working_minutes_per_day(self) -> int:
+        """Working minutes in a working day (its sessions, the lunch break left out): 480 by default, so that a
+        step allowance in hours converts to working days the way app.workflow.steps counts them."""
+        def minutes(t: time) -> int:
+            return t.hour * 60 + t.minute
+        return (minutes(self.lunch_break_start) - minutes(self.working_day_start)
+                + self.working_day_end_hour * 60 - minutes(self.lunch_break_end))
+
     @model_validator(mode="after")
     def _prod_has_no_dev_features(self) -> Settings:
         if self.env == "prod" and self.oidc_issuer.endswith("/dev"):

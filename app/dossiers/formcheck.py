@@ -49,13 +49,15 @@ def _type_error(prop: dict[str, Any], value: Any) -> str | None:
 
 
 def form_errors(schema: dict[str, Any] | None, form: dict[str, Any], *,
-                loc: tuple[str, ...] = ("body", "form")) -> list[dict[str, Any]]:
-    """Every problem with `form`, as problem `errors` entries; empty when the form is valid."""
+                loc: tuple[str, ...] = ("body", "form"), partial: bool = False) -> list[dict[str, Any]]:
+    """Every problem with `form`, as problem `errors` entries; empty when the form is valid. `partial`: a draft's
+    form, which may still lack required fields (they are required when it is submitted), but whose values must
+    each be valid."""
     if not schema:
         return []
     properties: dict[str, Any] = schema.get("properties", {})
     errors: list[dict[str, Any]] = []
-    for name in schema.get("required", []):
+    for name in [] if partial else schema.get("required", []):
         value = form.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):  # blanks fill nothing
             errors.append({"loc": [*loc, name], "msg": "field required", "type": "missing"})

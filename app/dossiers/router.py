@@ -124,12 +124,14 @@ async def delete_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, session: Sess
 
 @router.post("/v1/dossiers/{dossier_id}/submit", response_model=DossierOut,
              responses=problems("assurance_too_low", "not_found", "dossier_not_draft", "documents_missing",
-                                "idempotency_in_progress", "idempotency_key_reused", "precondition_failed",
-                                "validation_error"))
+                                "draft_stale", "idempotency_in_progress", "idempotency_key_reused",
+                                "precondition_failed", "validation_error"))
 async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: IdempotencyDep,
                          session: SessionDep, if_match: IfMatch = None) -> Response:
     """File the draft: every required part attached; assigns the dossier code; state `submitted`. `If-Match` is
-    optional; when sent, a draft changed since (in another tab, by a co-worker) is not filed (412)."""
+    optional; when sent, a draft changed since (in another tab, by a co-worker) is not filed (412). A draft of a
+    procedure withdrawn since (its version ended, none in force) is 409 `draft_stale` (`extra.procedure_version`);
+    one whose version was replaced files under the version it was started with."""
     replay = await idem.replay_or_claim(scope=str(viewer.account_id), payload={"for": str(viewer.applicant_id)})
     if replay is not None:
         return replay

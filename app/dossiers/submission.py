@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -60,8 +61,11 @@ def _check_offer(version: ProcedureVersion | Mapping[str, Any], channel: str, ap
         raise validation_problem(errors)
 
 
-def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any]) -> None:
-    errors = form_errors(field_reader(version)("form_schema"), form)
+def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any], *, draft: bool = False) -> None:
+    """422 listing each failing field. A draft is saved as it is filled: its required fields may still be missing
+    (a portal creates the draft when the procedure is chosen, and saves the form as it goes), and are checked at
+    submit."""
+    errors = form_errors(field_reader(version)("form_schema"), form, partial=draft)
     if errors:
         raise validation_problem(errors, "The form has invalid fields.")
 
@@ -130,7 +134,7 @@ async def create_draft(connection: DirectConnection, viewer: Viewer, data: schem
     applicant = await identity.party_of(connection, viewer.applicant_id) if on_behalf else None
     applicant_kind = str(applicant["kind"]) if applicant else principal.kind
     _check_offer(terms, data.channel, applicant_kind)
-    _check_form(terms, data.form)
+    _check_form(terms, data.form, draft=True)
     row = _draft_row(
         terms, terms["agency_name"],
         applicant_id=viewer.applicant_id, applicant_kind=applicant_kind,
@@ -158,7 +162,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
         raise ProblemError("forbidden_role", "Only reception officials of the procedure's agency register dossiers.")
     kind = "citizen" if data.applicant.citizen_id else "organisation"
     _check_offer(version, data.channel, kind)
-    _check_form(version, data.form)
+    _check_form(version, data.form, draft=True)  # filed at once (`submit`): checked whole there
     account = await _find_applicant(session, data.applicant.citizen_id, data.applicant.tax_code)
     _check_delivery(data.delivery.method, data.delivery.address, account.id if account else None)
     principal = viewer.principal
@@ -202,7 +206,7 @@ async def update_draft(session: AsyncSession, dossier: Dossier, patch: schemas.D
         _check_delivery(method, address, dossier.applicant_id)
         dossier.delivery_method, dossier.delivery_address = method, address
     if patch.form is not None:
-        _check_form(version, patch.form)
+        _check_form(version, patch.form, draft=True)
         dossier.form = patch.form
     await session.flush()
     return dossier
@@ -239,9 +243,26 @@ async def submit(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
     return await _submit_locked(session, dossier, viewer.principal)
 
 
+async def _withdrawn(session: AsyncSession, dossier: Dossier, version: ProcedureVersion,
+                     now: datetime) -> ProblemError | None:
+    """409 `draft_stale` when the draft's version has ended and no version of the procedure is in force: the
+    procedure was withdrawn from the catalogue, and a dossier filed for it would ask the agency to process a
+    procedure it no longer offers. A version replaced by a newer one still files (the draft is held to the version
+    it was started under, as its documents were gathered for it)."""
+    if not catalogue.has_ended(version, now) or await catalogue.get_published_version(
+            session, dossier.procedure_code) is not None:
+        return None
+    return ProblemError("draft_stale", f"Procedure {dossier.procedure_code} is no longer offered: version "
+                        f"{dossier.procedure_version}, which this draft follows, ended and no version is in force; "
+                        "the draft cannot be submitted.", extra={"procedure_version": dossier.procedure_version})
+
+
 async def _submit_locked(session: AsyncSession, dossier: Dossier,
                          actor: Principal) -> tuple[Dossier, ProcedureVersion]:
     version = await _pinned(session, dossier)
+    now = clock.now()
+    if (withdrawn := await _withdrawn(session, dossier, version, now)) is not None:
+        raise withdrawn
     missing = await missing_parts(session, dossier, version)
     if missing:
         raise ProblemError(
@@ -250,7 +271,6 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
                      "type": "missing"} for p in missing],
             extra={"missing": [p["key"] for p in missing]})
     _check_form(version, dossier.form)
-    now = clock.now()
     dossier.code = await next_dossier_code(session, dossier.agency_code, now)
     dossier.state = DossierState.submitted.value
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]

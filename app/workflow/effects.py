@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue.models import Agency
@@ -23,7 +23,7 @@ from app.core.settings import get_settings
 from app.dossiers.models import Attachment, Dossier
 from app.dossiers.storage import get_store
 from app.identity import service as identity
-from app.workflow import deadlines, notices, signatures, steps
+from app.workflow import deadlines, history, notices, signatures, steps
 from app.workflow.calendar_service import load_calendar, load_calendar_for_deadline
 from app.workflow.definition import Effect, NoticeEffect, ObligationEffect, StepEffect
 from app.workflow.engine import Plan, TransitionRequest
@@ -283,8 +283,13 @@ async def obligation(ctx: Context, stage: Any) -> None:
 
 async def _receipt_content(ctx: Context) -> dict[str, Any]:
     names = {p.get("key"): p.get("name") for p in ctx.facts.document_parts if isinstance(p, dict)}
+    # The documents filed, and the supplement files handed in (by earlier supplements, and by this one when a
+    # restarted clock issues the receipt now): not every upload made while a supplement was requested.
+    supplied = await history.supplied_ids(ctx.session, ctx.dossier.id)
+    supplied |= {uuid.UUID(i) for i in ctx.details.get("attachments", [])}
     files = (await ctx.session.execute(select(Attachment).where(
-        Attachment.dossier_id == ctx.dossier.id, Attachment.kind.in_(("document", "supplement")))
+        Attachment.dossier_id == ctx.dossier.id,
+        or_(Attachment.kind == "document", and_(Attachment.kind == "supplement", Attachment.id.in_(supplied))))
         .order_by(Attachment.uploaded_at, Attachment.id))).scalars().all()
     return {"received_at": notices.local_iso(ctx.dossier.received_at),
             "due_at": notices.local_iso(ctx.dossier.due_at),

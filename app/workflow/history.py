@@ -110,6 +110,14 @@ async def issued_result_ids(session: AsyncSession, dossier_id: uuid.UUID) -> lis
     return [uuid.UUID(value) for value in (details or {}).get("result_attachments", [])]
 
 
+async def supplied_ids(session: AsyncSession, dossier_id: uuid.UUID) -> set[uuid.UUID]:
+    """The supplement files the `supplement` actions sent (each entry names them): a file uploaded while a
+    supplement was requested but left out of the answer was never handed in."""
+    rows = await session.scalars(select(HistoryEntry.details).where(
+        HistoryEntry.dossier_id == dossier_id, HistoryEntry.action == "supplement"))
+    return {uuid.UUID(value) for details in rows for value in (details or {}).get("attachments", [])}
+
+
 async def entries(session: AsyncSession, dossier_id: uuid.UUID) -> list[HistoryEntry]:
     """The whole chain, oldest first: what verifying it needs (the list route reads `entries_page`)."""
     return list((await session.execute(select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id)

@@ -77,7 +77,7 @@ async def test_export_import_round_trip_is_identical(catalogue: Catalogue) -> No
     await catalogue.procedure("EXTRA-1", agency_code="000.00.12.H23", field_code="HT-KHCN-TDC",
                               form_schema={"type": "object", "properties": {"d": {"type": "string",
                                                                                   "format": "date"}}})
-    draft = await catalogue.draft("SAMPLE-HT-KHCN-01", processing_days=3)
+    draft = await catalogue.draft("SAMPLE-HT-KHCN-01", processing_days=6)
     assert draft == 2  # drafts are not exported; the published version is
     exported = await _export()
     await _wipe_catalogue()
@@ -89,7 +89,7 @@ async def test_export_import_round_trip_is_identical(catalogue: Catalogue) -> No
 async def test_a_changed_entry_becomes_a_new_published_version(catalogue: Catalogue) -> None:
     await load_sample()
     doc = sample_document()
-    doc["procedures"][0]["processing_days"] = 4
+    doc["procedures"][0]["processing_days"] = 6
     doc["procedures"][0]["valid_from"] = "2030-01-01T00:00:00Z"
     summary = await _import(doc)
     assert (summary.versions_published, summary.unchanged) == (1, 18)
@@ -97,7 +97,7 @@ async def test_a_changed_entry_becomes_a_new_published_version(catalogue: Catalo
     entries = [p for p in (await _export())["procedures"] if p["code"] == code]
     # the version in force until 2030, then the one scheduled from then
     assert [(p["processing_days"], p["valid_from"]) for p in entries] == [
-        (sample_document()["procedures"][0]["processing_days"], "2023-03-01T00:00:00Z"), (4, "2030-01-01T00:00:00Z")]
+        (sample_document()["procedures"][0]["processing_days"], "2023-03-01T00:00:00Z"), (6, "2030-01-01T00:00:00Z")]
     assert (await _import(doc)).versions_published == 0
 
 
@@ -196,8 +196,8 @@ async def test_an_export_keeps_a_version_retired_ahead_in_force_until_its_end(
 
 async def test_later_entries_of_a_procedure_must_start_later(catalogue: Catalogue) -> None:
     doc = copy.deepcopy(sample_document())
-    later = {**doc["procedures"][0], "processing_days": 3, "valid_from": "2024-01-01T00:00:00Z"}
-    earlier = {**doc["procedures"][0], "processing_days": 2, "valid_from": "2022-01-01T00:00:00Z"}
+    later = {**doc["procedures"][0], "processing_days": 6, "valid_from": "2024-01-01T00:00:00Z"}
+    earlier = {**doc["procedures"][0], "processing_days": 7, "valid_from": "2022-01-01T00:00:00Z"}
     doc["procedures"] += [later, earlier]
     with pytest.raises(ProblemError) as caught:
         await _import(doc)
@@ -205,7 +205,7 @@ async def test_later_entries_of_a_procedure_must_start_later(catalogue: Catalogu
     doc["procedures"].pop()
     summary = await _import(doc)
     assert (summary.versions_published, summary.unchanged) == (20, 0)
-    assert await _in_force(doc["procedures"][0]["code"]) == 3
+    assert await _in_force(doc["procedures"][0]["code"]) == 6
 
 
 async def test_a_publication_landing_while_an_import_waits_is_planned_against_not_overlapped(

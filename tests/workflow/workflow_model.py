@@ -26,7 +26,7 @@ ACTIONS: dict[str, tuple[set[str], set[str]]] = {
     "receive": ({"submitted"}, {"reception"}),
     "reject": ({"submitted"}, {"reception"}),
     "request_supplement": ({"submitted", "received", "processing"}, {"reception", "processing"}),
-    "supplement": ({"supplement_requested"}, {"applicant"}),
+    "supplement": ({"supplement_requested"}, {"applicant", "reception"}),  # reception: handed in at the desk
     "request_payment": ({"submitted"}, {"reception"}),
     "confirm_payment": ({"payment_requested"}, {"finance"}),
     "assign": ({"received"}, {"reception", "processing"}),
