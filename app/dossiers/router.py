@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import uuid
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -19,7 +18,7 @@ from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.ratelimit import enforce, public_limiter
 from app.core.request_context import streams_multipart
-from app.core.responses import model_response
+from app.core.responses import content_disposition, model_response
 from app.core.text import path_code
 from app.dossiers import attachments, listing, submission
 from app.dossiers.access import etag, get_dossier_for
@@ -186,7 +185,7 @@ async def download_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid
     digest = base64.b64encode(bytes.fromhex(attachment.sha256)).decode()
     headers = {"ETag": tag, "Digest": f"sha-256={digest}",
                "Repr-Digest": f"sha-256=:{digest}:", "Content-Length": str(attachment.size),
-               "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.file_name)}",
+               "Content-Disposition": content_disposition("attachment", attachment.file_name),
                "X-Content-Type-Options": "nosniff"}
     return StreamingResponse(get_store().read(attachment.storage_key), media_type=attachment.media_type,
                              headers=headers)

@@ -10,9 +10,11 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
+from app.core.responses import content_disposition
 from app.core.settings import get_settings
 from app.dossiers.storage import get_store
 from tests.support.dossier_fixtures import PDF, PNG
@@ -281,3 +283,20 @@ async def test_the_attachment_list_is_paged_like_every_list(client, accounts, do
     assert [a["id"] for a in first["items"] + rest["items"]] == [a["id"] for a in whole["items"]]
     forged = await client.get(f"{url}?cursor=bm90LWEtY3Vyc29y", headers=citizen.headers)
     assert forged.status_code == 422 and forged.json()["errors"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_a_download_names_the_file_in_utf_8_and_in_plain_ascii(client, accounts, dossiers):
+    """RFC 6266: `filename*` for clients that read it, `filename` (diacritics dropped) for those that do not."""
+    citizen, draft = await _draft(client, accounts, dossiers)
+    uploaded = await dossiers.upload(client, citizen, draft["id"], file_name="Đơn đề nghị bản chính.pdf")
+    assert uploaded.status_code == 201, uploaded.text
+    content = await client.get(f"/v1/dossiers/{draft['id']}/attachments/{uploaded.json()['id']}/content",
+                               headers=citizen.headers)
+    disposition = content.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="Don de nghi ban chinh.pdf"; filename*=UTF-8\'\''), disposition
+    assert unquote(disposition.split("''", 1)[1]) == uploaded.json()["file_name"]
+
+
+def test_the_ascii_file_name_keeps_quotes_and_other_scripts_out():
+    assert content_disposition("inline", 'a "b"\\c 中.pdf') == (
+        'inline; filename="a _b__c _.pdf"; filename*=UTF-8\'\'a%20%22b%22%5Cc%20%E4%B8%AD.pdf')
