@@ -2,9 +2,10 @@
 
 Messages per event: `dossier.submitted` -> submitted; `dossier.status_changed` by action (receive and
 confirm_payment -> received, reject -> refused, request_supplement, request_payment, apologise -> apology,
-stop -> stopped, withdraw -> withdrawn (the applicant's confirmation), issue_result -> result_ready,
-return_result -> returned; a supplement that restarts the clock issues a new receipt -> received; a payment
-request with nothing to pay, every line exempted, sends nothing: the receipt follows at once);
+stop -> stopped, withdraw and withdraw_on_request -> withdrawn (the applicant's confirmation),
+issue_result -> result_ready, return_result -> returned; a supplement that restarts the clock issues a new
+receipt -> received; a payment request with nothing to pay, every line exempted, sends nothing: the receipt
+follows at once);
 `payment.succeeded` -> payment_received; `payment.refunded` -> payment_refunded. Internal steps (assign,
 appraise, approve) send nothing.
 
@@ -29,7 +30,8 @@ from app.workflow.models import Notice
 
 ACTIONS = {"receive": "received", "confirm_payment": "received", "reject": "refused",
            "request_supplement": "supplement_requested", "request_payment": "payment_requested",
-           "apologise": "apology", "stop": "stopped", "withdraw": "withdrawn", "issue_result": "result_ready",
+           "apologise": "apology", "stop": "stopped", "withdraw": "withdrawn",
+           "withdraw_on_request": "withdrawn", "issue_result": "result_ready",
            "return_result": "returned"}
 NOTICE_OF = {"received": "receipt", "refused": "refusal", "supplement_requested": "supplement_request",
              "payment_requested": "payment_request", "apology": "apology", "stopped": "stop",

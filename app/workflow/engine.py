@@ -24,6 +24,8 @@ GUARD_PROBLEMS: dict[str, tuple[str, str]] = {
     "approved": ("transition_not_allowed", "The result can be issued only after the dossier is approved."),
     "before_apology_deadline": (
         "transition_not_allowed", "An apology must be sent before the end of the working day before the due date."),
+    "filed_offline": ("transition_not_allowed", "Only a dossier filed at the desk or by post is withdrawn on the "
+                      "applicant's written request; the applicant of an online dossier withdraws it."),
 }
 
 

@@ -85,6 +85,8 @@ async def guard_facts(session: AsyncSession, dossier: Dossier, progress: Dossier
             facts[name] = await fee_gate().settled(session, dossier, "on_result")
         elif name == "approved":
             facts[name] = bool(progress and progress.approved)
+        elif name == "filed_offline":
+            facts[name] = dossier.channel != "online"
         elif name == "before_apology_deadline":
             facts[name] = dossier.due_at is not None and now <= await apology_deadline(session, dossier.due_at)
     return facts

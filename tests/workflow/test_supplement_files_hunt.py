@@ -68,7 +68,7 @@ async def test_reception_records_a_supplement_handed_in_at_the_desk(flow):
     assert filed.status_code == 200, filed.text
     await flow.act(flow.reception, did, "receive")
     await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
-    assert (await flow.get(flow.reception, did))["next_actions"] == ["supplement"]
+    assert (await flow.get(flow.reception, did))["next_actions"] == ["supplement", "withdraw_on_request"]
     handed_in = await _upload(flow, flow.reception, did, "ban-sao.pdf", PDF + b"% copy\n")
     back = await flow.act(flow.reception, did, "supplement", attachments=[handed_in])
     assert back["state"] == "received" and back["paused_working_days"] >= 0
