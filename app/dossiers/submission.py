@@ -265,10 +265,13 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
         raise withdrawn
     missing = await missing_parts(session, dossier, version)
     if missing:
+        # The form's problems are listed with the missing parts: one answer tells the applicant everything to do.
         raise ProblemError(
-            "documents_missing", "Every required document part must be attached before submitting.",
-            errors=[{"loc": ["body", "attachments", p["key"]], "msg": f"missing: {p.get('name', p['key'])}",
-                     "type": "missing"} for p in missing],
+            "documents_missing", "Every required document part must be attached before submitting (the form's "
+            "problems, if any, are listed too).",
+            errors=[*({"loc": ["body", "attachments", p["key"]], "msg": f"missing: {p.get('name', p['key'])}",
+                       "type": "missing"} for p in missing),
+                    *form_errors(field_reader(version)("form_schema"), dossier.form)],
             extra={"missing": [p["key"] for p in missing]})
     _check_form(version, dossier.form)
     dossier.code = await next_dossier_code(session, dossier.agency_code, now)

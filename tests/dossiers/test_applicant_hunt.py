@@ -112,3 +112,16 @@ async def test_desk_intake_registers_a_draft_before_the_form_is_complete(client,
     at_once = await client.post("/v1/dossiers/intake", headers=clerk.headers, json={**body, "submit": True})
     assert at_once.status_code == 422, at_once.text  # filed at once: the whole form is required
     assert [e["loc"] for e in at_once.json()["errors"]] == [["body", "form", "full_name"], ["body", "form", "purpose"]]
+
+
+async def test_submit_lists_the_missing_documents_and_the_missing_fields_at_once(client, accounts, dossiers):
+    code = await dossiers.procedure(form_schema=FORM_SCHEMA)
+    citizen = await accounts.citizen()
+    created = await client.post("/v1/dossiers", headers=citizen.headers,
+                                json={"procedure_code": code, "form": {"full_name": "Lê Văn Tám"}})
+    assert created.status_code == 201, created.text
+    refused = await dossiers.submit(client, citizen, created.json()["id"])
+    assert refused.status_code == 422 and refused.json()["code"] == "documents_missing", refused.text
+    # The form's missing field was only told after a second try, once the documents were attached.
+    assert [e["loc"] for e in refused.json()["errors"]] == [["body", "attachments", "application_form"],
+                                                            ["body", "form", "purpose"]]
