@@ -50,6 +50,8 @@ class World:
     # dossier id -> state it was left in (transitions draw a fitting action from it).
     states: dict[str, str] = field(default_factory=dict)
     agencies: list[str] = field(default_factory=lambda: [ROOT_AGENCY, AGENCY, CHILD_AGENCY])
+    # (provider_ref, transaction id, amount) of the orders the fake bank settled.
+    orders: list[tuple[str, str, int]] = field(default_factory=list)
 
     def official_id(self) -> str:
         return str(self.actors["official"].id)
@@ -208,18 +210,27 @@ class Builder:
         await self.act(official, dossier_id, "issue_result", attachments=[result])
         return dossier_id
 
-    async def money(self) -> None:
+    async def settle(self, attempt: dict[str, Any]) -> None:
+        """The bank's callback for a paid attempt, delivered; its order (ref, transaction, amount) kept, for the
+        fuzz's own signed callbacks about it."""
         from app.fees.providers.fakepay import FakePayBank
 
+        bank = FakePayBank()
+        for callback in bank.complete(attempt["provider_ref"]):
+            response = await self.client.post("/v1/payments/providers/fakepay/callback", content=callback.body,
+                                              headers=callback.headers)
+            assert response.status_code == 200, response.text
+        order = bank.order(attempt["provider_ref"])
+        assert order is not None
+        self.world.orders.append((attempt["provider_ref"], str(order["txn_id"]), int(order["amount"])))
+
+    async def money(self) -> None:
         w, official, citizen = self.world, self.world.actors["official"], self.world.actors["citizen"]
         paid = await self.submitted(self.fee_code, citizen)
         await self.act(official, paid, "request_payment", exemptions=[])
         attempt = await self.call(citizen, "POST", f"/v1/dossiers/{paid}/payments", 201,
                                   json={"provider": "fakepay", "return_url": "https://portal.example/return"})
-        for callback in FakePayBank().complete(attempt["provider_ref"]):
-            response = await self.client.post("/v1/payments/providers/fakepay/callback", content=callback.body,
-                                              headers=callback.headers)
-            assert response.status_code == 200, response.text
+        await self.settle(attempt)
         refund = await self.call(official, "POST", f"/v1/payments/{attempt['id']}/refunds", 201,
                                  json={"amount": 1000, "reason": "Thu thừa", "expected_available": 500000})
         w.states[paid] = "received"
@@ -231,6 +242,46 @@ class Builder:
             waiting = await self.submitted(self.fee_code, citizen)
             await self.act(official, waiting, "request_payment", exemptions=[])
             w.add(name, waiting)
+
+    async def stuck_refund(self) -> None:
+        """A refund the provider never answered (the process died before asking it), old enough that finance must
+        resolve it by hand: the fake provider then has to be one that does not de-duplicate refunds (as VNPAY), as
+        the module arranges (tests/contract/test_schemathesis_seeded.py)."""
+        from datetime import timedelta
+
+        from sqlalchemy import select, update
+
+        from app.core import clock
+        from app.core.db import get_database
+        from app.core.settings import get_settings
+        from app.fees import refunds
+        from app.fees.models import Refund
+        official, citizen = self.world.actors["official"], self.world.actors["citizen"]
+        dossier_id = await self.submitted(self.fee_code, citizen)
+        await self.act(official, dossier_id, "request_payment", exemptions=[])
+        attempt = await self.call(citizen, "POST", f"/v1/dossiers/{dossier_id}/payments", 201,
+                                  json={"provider": "fakepay", "return_url": "https://portal.example/return"})
+        await self.settle(attempt)
+        asked = refunds.ask_provider
+
+        async def killed(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("process killed")
+
+        refunds.ask_provider = killed  # type: ignore[assignment]
+        try:
+            async with get_database().write_sessions() as session:
+                await refunds.refund_payment(session, uuid.UUID(attempt["id"]), amount=500000, reason="Nộp trùng",
+                                             expected_available=500000, official_id=official.id)
+        except RuntimeError:
+            pass
+        finally:
+            refunds.ask_provider = asked  # type: ignore[assignment]
+        aged = clock.now() - timedelta(seconds=get_settings().payment_reconcile_after_s + 1)
+        async with get_database().write_sessions() as session, session.begin():
+            refund_id = await session.scalar(select(Refund.id).where(Refund.attempt_id == uuid.UUID(attempt["id"])))
+            await session.execute(update(Refund).where(Refund.id == refund_id).values(created_at=aged))
+        self.world.add("stuck_payment", attempt["id"])
+        self.world.add("stuck_refund", refund_id)
 
     async def children(self) -> None:
         """Attachments and notices of the world's dossiers, for the routes that address one."""
@@ -294,6 +345,7 @@ async def build_world(client: httpx.AsyncClient, accounts: Accounts) -> World:
     await builder.drafts()
     await builder.workflow()
     await builder.money()
+    await builder.stuck_refund()
     await builder.children()
     await builder.integration()
     await builder.calendar()
