@@ -328,8 +328,12 @@ class Builder:
             self.world.add("delivery_of:" + webhook_id, *(item["id"] for item in log["items"]))
 
     async def snapshot(self) -> None:
+        """Last month's indicators published (the public ones to read); two earlier months left to publish."""
+        published, *still_open = report_periods()
         await self.call(self.world.actors["admin"], "POST", "/v1/reports/indicators/snapshots", 201,
-                        json={"period": report_periods()[0]})
+                        json={"period": published})
+        self.world.add("published_period", published)
+        self.world.add("open_period", *still_open)
 
     async def calendar(self) -> None:
         await self.call(self.world.actors["admin"], "PUT", f"/v1/calendar/overrides/{OVERRIDE_DATE}", 201,
