@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app.catalogue.schemas import KNOWN_MEDIA_TYPES
 from app.core.conditional import not_modified
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.direct import autocommit_writes, direct_transaction
@@ -168,9 +169,15 @@ async def list_dossier_attachments(dossier_id: uuid.UUID, viewer: ViewerDep, pag
     return Page[AttachmentOut](items=[AttachmentOut.of(a) for a in rows], next_cursor=cursor)
 
 
+# What a stored file can be: what a part may accept (its type is judged by its content), or octet-stream when the
+# content matched no known type. The spec listed octet-stream alone, so every PDF answered an undocumented type.
+STORED_MEDIA_TYPES = sorted(KNOWN_MEDIA_TYPES | {"application/octet-stream"})
+
+
 @router.get("/v1/dossiers/{dossier_id}/attachments/{attachment_id}/content", response_class=StreamingResponse,
             responses={**problems("not_found"),
-                       200: {"description": "The file", "content": {"application/octet-stream": {}}},
+                       200: {"description": "The file, in the media type it was stored as",
+                             "content": {media_type: {} for media_type in STORED_MEDIA_TYPES}},
                        304: {"description": "Not modified: the file named by If-None-Match"}})
 async def download_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.UUID, viewer: ViewerDep,
                                       session: ReadSessionDep, if_none_match: Annotated[str | None, Header(

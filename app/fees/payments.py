@@ -121,6 +121,11 @@ async def start_payment(session: AsyncSession, dossier: object, *, provider_name
         raise validation_problem([{"loc": ["body", "provider"], "type": "provider_not_offered",
                                    "msg": "fakepay is the development fake; production takes real providers"}])
     provider = get_provider(provider_name)
+    if not getattr(provider, "configured", True):
+        # A provider this deployment has not set up is not on offer: the payer can choose another one now, where
+        # a 503 said "try again later" about something no retry would change (and named our settings).
+        raise validation_problem([{"loc": ["body", "provider"], "type": "provider_not_offered",
+                                   "msg": f"{provider_name} is not offered here"}])
     obligation = await _owing_obligation(session, dossier)
     agency_code: str = dossier.agency_code  # type: ignore[attr-defined]
     attempt = await _new_attempt(session, obligation, agency_code, provider=provider.name,

@@ -133,6 +133,11 @@ class VnpayProvider:
         self.timeout = settings.payment_provider_timeout_s
         self.transport = transport  # tests plug a recorded exchange here
 
+    @property
+    def configured(self) -> bool:
+        """Set up in this deployment (merchant code and secret): otherwise not offered to payers at all."""
+        return bool(self.tmn_code and self.hash_secret)
+
     def payment_params(self, order: PaymentOrder) -> dict[str, str]:
         ttl = timedelta(seconds=get_settings().payment_attempt_ttl_s)
         return {
@@ -144,7 +149,7 @@ class VnpayProvider:
         }
 
     async def create(self, order: PaymentOrder) -> CreatedPayment:
-        if not (self.tmn_code and self.hash_secret):
+        if not self.configured:
             raise ProviderError("VNPAY is not configured (DVC_VNPAY_TMN_CODE, DVC_VNPAY_HASH_SECRET)")
         return CreatedPayment(next_url=signed_url(self.payment_url, self.payment_params(order), self.hash_secret))
 
