@@ -108,6 +108,8 @@ def real_path_parameters(label: str, world: World, data: st.DataObject) -> dict[
             chosen["attachment_id"] = _one(data, pool)
         if "{notice_id}" in path:
             chosen["notice_id"] = _one(data, ids.get("notice_of:" + chosen["dossier_id"], ids["random"]))
+    if label == "POST /v1/payments/{payment_id}/cancel":  # an online payment under way: finance gives it up
+        chosen["payment_id"] = ids["cancellable_payment"][0]
     if label.endswith("/resolution"):  # a refund the provider never answered: finance resolves it
         chosen.update(payment_id=ids["stuck_payment"][0], refund_id=ids["stuck_refund"][0])
     if "{payment_id}" in path and "payment_id" not in chosen:
@@ -188,6 +190,8 @@ def real_body(label: str, case: Any, world: World, actors: dict[str, Actor], dat
         body["event_types"] = ["dossier.submitted"]
     if label == "POST /v1/payments/{payment_id}/refunds":
         body.update(amount=1000, expected_available=_refundable(case, actors["official"]))
+    if label == "POST /v1/payments/{payment_id}/cancel":
+        body["reason"] = "Ngân hàng không xác nhận giao dịch sau 3 ngày"
     if label == "POST /v1/dossiers/{dossier_id}/attachments":
         body["part"] = _one(data, ["application_form", "id_copy"])
         body["file"] = PDF

@@ -237,6 +237,12 @@ class Builder:
         w.add("dossier", paid)
         w.add("payment", attempt["id"])
         w.add("refund", refund["id"])
+        # An online payment the payer left at the provider: finance may cancel it (POST /v1/payments/{id}/cancel).
+        abandoned = await self.submitted(self.fee_code, citizen)
+        await self.act(official, abandoned, "request_payment", exemptions=[])
+        left = await self.call(citizen, "POST", f"/v1/dossiers/{abandoned}/payments", 201,
+                               json={"provider": "fakepay", "return_url": "https://portal.example/return"})
+        w.add("cancellable_payment", left["id"])
         # Dossiers waiting for payment, one for POST .../payments, one for .../payments/counter.
         for name in ("awaiting_online_payment", "awaiting_counter_payment"):
             waiting = await self.submitted(self.fee_code, citizen)
