@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 
 from app.core.db import get_database
 from app.core.registry import load_all_models
+from tests.support.scratch_db import scratch_postgresql
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,24 +57,8 @@ def test_downgrade_to_base_and_upgrade_again_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not os.environ.get("DVC_TEST_DATABASE_URL"), reason="PostgreSQL run only")
 def test_downgrade_to_base_and_upgrade_again_on_postgresql() -> None:
-    import asyncpg
-
-    server = os.environ["DVC_TEST_DATABASE_URL"]
-    name = f"dvc_roundtrip_{uuid.uuid4().hex[:8]}"
-    dsn = server.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        _roundtrip(f"{server.rsplit('/', 1)[0]}/{name}")
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgresql("dvc_roundtrip") as url:
+        _roundtrip(url)
 
 
 def test_webhook_secrets_written_in_clear_are_encrypted_by_the_upgrade(tmp_path: Path) -> None:

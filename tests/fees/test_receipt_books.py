@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.registry import load_all_models
 from tests.fees.conftest import Case, Fees
+from tests.support.scratch_db import scratch_postgresql
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_AGENCY = "000.00.31.H31"
@@ -156,21 +157,5 @@ def test_the_migration_backfills_agencies_and_scopes_receipt_numbers_on_sqlite(t
 
 @pytest.mark.skipif(not os.environ.get("DVC_TEST_DATABASE_URL"), reason="PostgreSQL run only")
 def test_the_migration_backfills_agencies_and_scopes_receipt_numbers_on_postgresql() -> None:
-    import asyncpg
-
-    server = os.environ["DVC_TEST_DATABASE_URL"]
-    name = f"dvc_receipts_{uuid.uuid4().hex[:8]}"
-    dsn = server.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        asyncio.run(_check_the_migration(f"{server.rsplit('/', 1)[0]}/{name}"))
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgresql("dvc_receipts") as url:
+        asyncio.run(_check_the_migration(url))
