@@ -13,15 +13,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, not_, select
+from sqlalchemy import ColumnElement, Select, bindparam, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.pagination import PageParams, keyset_page
 from app.dossiers.access import VISIBILITY_SHAPES, Viewer, visibility
 from app.dossiers.models import Dossier
-from app.fees.models import PaymentAttempt, PaymentSurplus, Refund, RefundState
+from app.fees.models import PaymentAttempt, PaymentSurplus
 from app.fees.refund_due import payment_refund_due
+from app.fees.refunds import pending_refunds
 from app.fees.schemas import PaymentFilters, PaymentOut, SurplusOut
 
 _NEWEST_FIRST = [(PaymentAttempt.created_at, True), (PaymentAttempt.id, True)]
@@ -80,7 +81,7 @@ async def with_surpluses(session: AsyncSession, attempts: Sequence[PaymentAttemp
     of `refunded` (shown apart as `refund_pending`, as the fee view and the receipt show it): two statements at
     most for a page, only when a payment has a flag or refunds."""
     found: dict[uuid.UUID, list[SurplusOut]] = defaultdict(list)
-    pending = await _refunds_pending(session, [a.id for a in attempts if a.refunded or a.flag])
+    pending = await pending_refunds(session, [a.id for a in attempts if a.refunded or a.flag])
     if any(attempt.flag for attempt in attempts):  # only a flagged payment can have surpluses
         stmt = (select(PaymentSurplus).where(PaymentSurplus.attempt_id.in_([a.id for a in attempts if a.flag]))
                 .order_by(PaymentSurplus.created_at, PaymentSurplus.id))
@@ -95,14 +96,3 @@ async def with_surpluses(session: AsyncSession, attempts: Sequence[PaymentAttemp
             "surpluses": found[attempt.id], "refunded": attempt.refunded - held, "refund_pending": held}))
     return out
 
-
-async def _refunds_pending(session: AsyncSession,
-                           attempt_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, uuid.UUID | None], int]:
-    """Refunds awaiting the provider, summed per (payment, surplus or None for the payment's own money)."""
-    if not attempt_ids:
-        return {}
-    stmt = (select(Refund.attempt_id, Refund.surplus_id, func.sum(Refund.amount))
-            .where(Refund.attempt_id.in_(attempt_ids), Refund.state == RefundState.submitted.value)
-            .group_by(Refund.attempt_id, Refund.surplus_id))
-    return {(attempt_id, surplus_id): int(total)
-            for attempt_id, surplus_id, total in (await session.execute(stmt)).all()}

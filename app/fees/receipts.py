@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.pdf import render_document
 from app.core.problems import not_found
-from app.fees.models import AttemptState, FeeObligation, PaymentAttempt, Refund, RefundState
+from app.fees.models import AttemptState, FeeObligation, PaymentAttempt
+from app.fees.refunds import pending_refunds
 from app.fees.schemas import ReceiptAgency, ReceiptLine, ReceiptOut, ReceiptParty
 
 
@@ -26,8 +27,8 @@ async def receipt_for(session: AsyncSession, attempt: PaymentAttempt, dossier: A
             "obligation_id": attempt.obligation_id, "completed_at": attempt.completed_at, "id": attempt.id,
         })).scalar_one()
         shares = _shares([line.charged for line in obligation.lines], int(paid_before), attempt.amount)
-    refunds = ({state: int(total) for state, total in await session.execute(_OWN_REFUNDS, {"attempt_id": attempt.id})}
-               if attempt.refunded else {})
+    # The attempt's `refunded` holds its own refunds still awaiting the provider too: the receipt tells them apart.
+    pending = (await pending_refunds(session, [attempt.id])).get((attempt.id, None), 0) if attempt.refunded else 0
     return ReceiptOut(
         receipt_number=attempt.receipt_number, payment_id=attempt.id,
         issued_at=attempt.completed_at or attempt.updated_at, dossier_id=dossier.id, dossier_code=dossier.code,
@@ -38,17 +39,8 @@ async def receipt_for(session: AsyncSession, attempt: PaymentAttempt, dossier: A
         lines=[ReceiptLine.model_validate({"kind": line.kind, "name": line.name, "amount": line.amount,
                                            "exempt": line.exempt, "paid": share})
                for line, share in zip(obligation.lines, shares, strict=True)],
-        amount=attempt.amount, refunded=refunds.get(RefundState.succeeded.value, 0),
-        refund_pending=refunds.get(RefundState.submitted.value, 0), provider=attempt.provider,
+        amount=attempt.amount, refunded=attempt.refunded - pending, refund_pending=pending, provider=attempt.provider,
         provider_txn_id=attempt.provider_txn_id)
-
-
-# The payment's own refunds by state (a surplus's are money the receipt never counted). The attempt's `refunded`
-# adds the submitted ones, still awaiting the provider, to those it confirmed: the receipt tells them apart.
-_OWN_REFUNDS = (select(Refund.state, func.sum(Refund.amount))
-                .where(Refund.attempt_id == bindparam("attempt_id"), Refund.surplus_id.is_(None),
-                       Refund.state.in_((RefundState.submitted.value, RefundState.succeeded.value)))
-                .group_by(Refund.state))
 
 
 # What the obligation's credited payments completed before this one paid (ties by id, as in every list).

@@ -20,7 +20,7 @@ import uuid
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -44,6 +44,19 @@ async def lock_attempt(session: AsyncSession, attempt_id: uuid.UUID) -> PaymentA
     if attempt is None:
         raise not_found("payment")
     return attempt
+
+
+async def pending_refunds(session: AsyncSession,
+                          attempt_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, uuid.UUID | None], int]:
+    """Refunds awaiting the provider, summed per (payment, surplus or None for the payment's own money): what of
+    a payment's or a surplus's `refunded` is reserved, not given back yet."""
+    if not attempt_ids:
+        return {}
+    stmt = (select(Refund.attempt_id, Refund.surplus_id, func.sum(Refund.amount))
+            .where(Refund.attempt_id.in_(attempt_ids), Refund.state == RefundState.submitted.value)
+            .group_by(Refund.attempt_id, Refund.surplus_id))
+    return {(attempt_id, surplus_id): int(total)
+            for attempt_id, surplus_id, total in (await session.execute(stmt)).all()}
 
 
 def asked_again(attempt: PaymentAttempt) -> bool:
