@@ -25,16 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.problems import ProblemError, not_found
-from app.fees.callbacks import settle
-from app.fees.models import AttemptState, PaymentAttempt, PaymentCallback
+from app.fees.models import AttemptState, PaymentAttempt
 from app.fees.providers import get_provider
 from app.fees.providers.base import ProviderError, ProviderStatus
+from app.fees.reconcile import FINAL_ANSWERS, apply_final_answer
 from app.fees.refunds import lock_attempt
 
 log = logging.getLogger("app.fees.cancel")
-
-_FINAL_NEWS = ("succeeded", "failed", "cancelled")
-
 
 def _succeeded(attempt: PaymentAttempt) -> ProblemError:
     return ProblemError("payment_succeeded", "The provider reports this payment paid; it was recorded as paid, and "
@@ -80,12 +77,9 @@ async def cancel_payment(session: AsyncSession, attempt_id: uuid.UUID, *, offici
     await session.commit()  # ends the read's transaction: nothing is held while the provider answers
     status = await _ask(attempt)
     attempt = await lock_attempt(session, attempt_id)
-    if status.state in _FINAL_NEWS:
+    if status.state in FINAL_ANSWERS:
         return await _apply_news(session, attempt, status, official_id)
-    if attempt.state == AttemptState.succeeded:
-        raise _succeeded(attempt)  # a callback or reconciliation credited it while the provider was asked
-    if not attempt.live:
-        raise _not_live(attempt)
+    _check_cancellable(attempt)  # a callback or reconciliation may have ended it while the provider was asked
     now = clock.now()
     attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.cancelled.value, now, now
     attempt.cancelled_by, attempt.cancel_reason = official_id, reason
@@ -98,15 +92,7 @@ async def _apply_news(session: AsyncSession, attempt: PaymentAttempt, status: Pr
                       official_id: uuid.UUID) -> PaymentAttempt:
     """The provider's final word, applied as reconciliation applies it (and kept in the callback log)."""
     was_live = attempt.live
-    now = clock.now()
-    outcome = await settle(session, attempt, status=status.state, txn_id=status.txn_id, amount=status.amount)
-    session.add(PaymentCallback(provider=attempt.provider, provider_ref=attempt.provider_ref,
-                                provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
-                                amount=status.amount, outcome=outcome,
-                                payload={"source": "cancel", "official": str(official_id)}, received_at=now))
-    # As in reconciliation: money reported is settled now; a failure is final once the order cannot be paid.
-    if not attempt.live and (status.state == "succeeded" or attempt.expires_at <= now):
-        attempt.expiry_confirmed = True
+    await apply_final_answer(session, attempt, status, {"source": "cancel", "official": str(official_id)})
     await session.flush()
     if attempt.state == AttemptState.succeeded:
         await session.commit()  # the credit stands whatever the answer: a refused request rolls back

@@ -111,18 +111,8 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
             report.unchanged += 1
             return
         now = clock.now()
-        if status is not None and status.state in ("succeeded", "failed", "cancelled"):
-            outcome = await settle(session, attempt, status=status.state, txn_id=status.txn_id,
-                                   amount=status.amount)
-            session.add(PaymentCallback(provider=attempt.provider, provider_ref=attempt.provider_ref,
-                                        provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
-                                        amount=status.amount, outcome=outcome, payload={"source": "reconcile"},
-                                        received_at=now))
-            # Asked enough once the answer is definite: money it reports is settled now (credited, flagged, or a
-            # surplus), and a failure is final once the order can no longer be paid (before that, the payer may
-            # still pay it after a declined try).
-            if not attempt.live and (status.state == "succeeded" or attempt.expires_at <= now):
-                attempt.expiry_confirmed = True
+        if status is not None and status.state in FINAL_ANSWERS:
+            await apply_final_answer(session, attempt, status, {"source": "reconcile"})
             report.settled += 1
         elif attempt.live and attempt.expires_at <= now and not _settling(attempt, status):
             attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now
@@ -132,6 +122,26 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
                 attempt.state = AttemptState.submitted.value  # the payer has paid; the provider has not settled
             attempt.updated_at = now  # asked: its next turn comes after the wait
             report.unchanged += 1
+
+
+# What the provider says when it has a final word on an order.
+FINAL_ANSWERS = ("succeeded", "failed", "cancelled")
+
+
+async def apply_final_answer(session: AsyncSession, attempt: PaymentAttempt, status: ProviderStatus,
+                             payload: dict[str, str]) -> None:
+    """The provider's final word on a locked attempt, applied as a callback's (`settle`) and kept in the callback
+    log with `payload` saying who asked (reconciliation, or finance cancelling: app.fees.cancel)."""
+    now = clock.now()
+    outcome = await settle(session, attempt, status=status.state, txn_id=status.txn_id, amount=status.amount)
+    session.add(PaymentCallback(provider=attempt.provider, provider_ref=attempt.provider_ref,
+                                provider_txn_id=status.txn_id, attempt_id=attempt.id, status=status.state,
+                                amount=status.amount, outcome=outcome, payload=payload, received_at=now))
+    # Asked enough once the answer is definite: money it reports is settled now (credited, flagged, or a
+    # surplus), and a failure is final once the order can no longer be paid (before that, the payer may
+    # still pay it after a declined try).
+    if not attempt.live and (status.state == "succeeded" or attempt.expires_at <= now):
+        attempt.expiry_confirmed = True
 
 
 def _settling(attempt: PaymentAttempt, status: ProviderStatus | None) -> bool:
