@@ -311,13 +311,20 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def working_sessions(self) -> tuple[tuple[time, time], ...]:
+        """The working day's sessions (local opening and closing times), the lunch break left out: 08:00-12:00 and
+        13:00-17:00 by default (no second session start when the break is empty)."""
+        sessions = ((self.working_day_start, self.lunch_break_start),
+                    (self.lunch_break_end, time(self.working_day_end_hour)))
+        return tuple((opens, closes) for opens, closes in sessions if opens < closes)
+
+    @property
     def working_minutes_per_day(self) -> int:
-        """Working minutes in a working day (its sessions, the lunch break left out): 480 by default, so that a
-        step allowance in hours converts to working days the way app.workflow.steps counts them."""
+        """Working minutes in a working day (its sessions): 480 by default, so that a step allowance in hours
+        converts to working days the way app.workflow.steps counts them."""
         def minutes(t: time) -> int:
             return t.hour * 60 + t.minute
-        return (minutes(self.lunch_break_start) - minutes(self.working_day_start)
-                + self.working_day_end_hour * 60 - minutes(self.lunch_break_end))
+        return sum(minutes(closes) - minutes(opens) for opens, closes in self.working_sessions)
 
     @model_validator(mode="after")
     def _prod_has_no_dev_features(self) -> Settings:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -57,11 +57,8 @@ def _working_sessions(day: date) -> tuple[tuple[datetime, datetime], ...]:
     `working_day_start`, `lunch_break_start`, `lunch_break_end`, `working_day_end_hour`: 08:00-12:00 and
     13:00-17:00, the 8 hours a day of Decision 188/1999/QĐ-TTg). Counted as 08:00-17:00, an allowance of 40
     working hours (a week) ran out on Friday at noon, and its holder was listed as late for the afternoon."""
-    settings = get_settings()
-    bounds = ((settings.working_day_start, settings.lunch_break_start),
-              (settings.lunch_break_end, time(settings.working_day_end_hour)))
     return tuple((datetime.combine(day, opens, tzinfo=LOCAL_TZ), datetime.combine(day, closes, tzinfo=LOCAL_TZ))
-                 for opens, closes in bounds if opens < closes)
+                 for opens, closes in get_settings().working_sessions)
 
 
 def _opening(day: date) -> datetime:
