@@ -28,11 +28,11 @@ from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
-from app.core.text import ONE_LINE, path_code
+from app.core.text import DECIMAL_DIGITS, ONE_LINE, path_code
 from app.identity.deps import Principal, official_or_client
 
 # A version number; bounded so that absurd path values are a 422, not a database integer overflow.
-VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
+VersionNumber = Annotated[int, Path(ge=1, le=1_000_000), DECIMAL_DIGITS]
 # Codes in the path: one with control characters names nothing, a 404 before the database is asked.
 AgencyCodePath = Annotated[str, path_code("agency")]
 ProcedureCodePath = Annotated[str, path_code("procedure")]

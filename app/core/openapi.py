@@ -31,6 +31,7 @@ _HEADER_CODES: dict[str, tuple[str, ...]] = {
     "idempotency-key": ("idempotency_in_progress", "idempotency_key_reused"),  # app.core.idempotency
 }
 _BODY_CAP_METHODS = frozenset({"post", "put", "patch"})
+_UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 
 def problem_response_doc(codes: Iterable[str]) -> dict[str, Any]:
@@ -59,6 +60,8 @@ def _implied_codes(method: str, operation: dict[str, Any]) -> list[str]:
         codes.append("payload_too_large")
     if "application/json" in operation.get("requestBody", {}).get("content", {}):
         codes.append("media_type_not_allowed")  # a body not declared JSON (app.core.routing)
+    if method in _UNSAFE_METHODS:
+        codes.append("precondition_failed")  # If-Match: taken by the route, or refused (app.core.routing)
     return codes
 
 

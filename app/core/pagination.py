@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.core.problems import ProblemError
-from app.core.text import is_storable_text
+from app.core.text import DECIMAL_DIGITS, is_storable_text
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ class PageParams(BaseModel):
 
 
 async def page_params(  # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per list
-    limit: Annotated[int, Query(ge=1, le=200, description="Items per page (at most 200).")] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page (at most 200)."), DECIMAL_DIGITS] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)

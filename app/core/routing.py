@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route, Router, get_route_path
@@ -34,6 +35,7 @@ def include_flat(parent: APIRouter, *children: APIRouter,
                     route.unique_id = unique_id(route)
                 _reject_by_prefix(route)
                 _require_json_content(route)
+                _refuse_unchecked_if_match(route)
             parent.routes.append(route)
 
 
@@ -91,6 +93,38 @@ def _require_json_content(route: APIRoute) -> None:
         await inner(scope, receive, send)
 
     app.json_only = True  # type: ignore[attr-defined]
+    route.app = app
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def checks_if_match(route: APIRoute) -> bool:
+    """Whether the route reads `If-Match` (its resource has an ETag and the route compares it)."""
+    return any(isinstance(field.field_info, params.Header) and field.alias.lower() == "if-match"
+               for field in get_flat_params(route.dependant))
+
+
+def _refuse_unchecked_if_match(route: APIRoute) -> None:
+    """412 `precondition_failed` for an `If-Match` naming a tag, on a write route whose resource has no ETag.
+
+    RFC 9110 §13.1.1: a server must evaluate If-Match before performing the method, and a tag can only match a
+    current representation's ETag. Here no representation has one, so the condition is false; a route that went
+    ahead would let a client believe its change was guarded against a concurrent one when it was not. `*` (any
+    current representation) is true and passes. Routes that take If-Match compare it themselves (app.core.etag)."""
+    if not (route.methods or set()) & UNSAFE_METHODS or checks_if_match(route) or getattr(route.app, "no_if_match",
+                                                                                           False):
+        return
+    inner = route.app
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for key, value in scope.get("headers", ()):
+            if key == b"if-match" and any(tag.strip() != b"*" for tag in value.split(b",")):
+                raise ProblemError("precondition_failed", "This resource has no ETag, so no If-Match tag can name "
+                                                          "its current state: send the request without If-Match.")
+        await inner(scope, receive, send)
+
+    app.no_if_match = True  # type: ignore[attr-defined]
     route.app = app
 
 

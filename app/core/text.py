@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from app.core.problems import not_found
 
@@ -93,3 +93,18 @@ def path_code(what: str) -> AfterValidator:
         return value
 
     return AfterValidator(nameable)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²" and Devanagari digits
+
+
+def _decimal_digits(value: object) -> object:
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise ValueError("must be a whole number written in the digits 0-9 only")
+    return value
+
+
+# For integers read from a query or a path, where every value is text: pydantic's lax mode reads "5_0" as 50 and
+# " 7 " or "+7" as 7 (Python's int()), so two spellings named one page size or version. Sign, spaces and
+# separators are refused (a 422); JSON bodies keep their own typing.
+DECIMAL_DIGITS = BeforeValidator(_decimal_digits)

@@ -25,7 +25,7 @@ from app.core.clock import LocalDay, last_day_of_range
 from app.core.db import field_reader
 from app.core.jsondoc import json_document
 from app.core.settings import get_settings
-from app.core.text import ONE_LINE, without_controls
+from app.core.text import DECIMAL_DIGITS, ONE_LINE, without_controls
 from app.dossiers.models import Attachment, Dossier, DossierState
 
 ChannelName = Literal["online", "desk", "post"]
@@ -242,7 +242,7 @@ class DossierFilters(BaseModel):
     submitted_to: LocalDay | None = None
     overdue: bool | None = None
     code: Annotated[str, StringConstraints(max_length=100), ONE_LINE] | None = None
-    due_within_working_days: Annotated[int | None, Field(
+    due_within_working_days: Annotated[int | None, DECIMAL_DIGITS, Field(
         ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "
         "today (0: today).")] = None
 

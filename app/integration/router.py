@@ -14,6 +14,7 @@ from app.core.delivery import PENDING, Delivery
 from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
+from app.core.text import DECIMAL_DIGITS
 from app.dossiers.access import etag
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import DossierOut
@@ -36,7 +37,7 @@ from app.integration.schemas import (
     WebhookSecretRotate,
 )
 
-DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint id; larger values are a 422
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1), DECIMAL_DIGITS]  # a bigint id; larger values are a 422
 
 router = APIRouter(tags=["integration"])
 

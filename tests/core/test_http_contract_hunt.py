@@ -184,3 +184,38 @@ async def test_the_allow_header_is_whole_when_starlette_walks_the_routes_too(dat
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         _assert_405(await http.delete("/v1/dossiers"), {"GET", "HEAD", "POST"})
         _assert_405(await http.put("/v1/dossiers/intake"), {"POST"})
+
+
+@pytest.mark.parametrize("if_match", ['"1"', 'W/"1"', '"1", *'])
+async def test_if_match_naming_a_tag_is_412_where_the_resource_has_no_etag(
+        client: httpx.AsyncClient, accounts: Accounts, dossiers: Dossiers, if_match: str) -> None:
+    # It was ignored: the rename below was made, and the client believed it was guarded against a concurrent
+    # change (RFC 9110 §13.1.1: no current representation has that tag, so the condition is false).
+    citizen = await accounts.citizen()
+    draft = await dossiers.draft(client, citizen, await dossiers.procedure())
+    response = await client.patch("/v1/accounts/me", json={"email": "someone.else@example.vn"},
+                                  headers={**citizen.headers, "If-Match": if_match})
+    assert response.status_code == 412, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "precondition_failed"
+    assert (await client.get("/v1/accounts/me", headers=citizen.headers)).json()["email"] != "someone.else@example.vn"
+    deleted = await client.delete(f"/v1/dossiers/{draft['id']}/attachments/7b0c6f8e-4a53-4c32-9d1a-0a2d7f3f5a11",
+                                  headers={**citizen.headers, "If-Match": if_match})
+    assert deleted.status_code == 412, deleted.text  # before the route looks for the attachment
+
+
+async def test_if_match_star_passes_where_the_resource_has_no_etag(client: httpx.AsyncClient,
+                                                                   accounts: Accounts) -> None:
+    citizen = await accounts.citizen()
+    response = await client.patch("/v1/accounts/me", json={"email": "someone.else@example.vn"},
+                                  headers={**citizen.headers, "If-Match": "*"})
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "someone.else@example.vn"
+
+
+def test_write_routes_document_412(app) -> None:  # type: ignore[no-untyped-def]
+    spec = app.openapi()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                assert "precondition_failed" in operation["responses"]["412"]["x-problem-codes"], (method, path)

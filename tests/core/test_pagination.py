@@ -62,3 +62,14 @@ async def test_a_cursor_text_no_database_can_store_is_422(client, catalogue, tex
         response = await client.get(path, params={"cursor": forged_cursor([text])})
         assert expect_problem(response, 422, "validation_error")["errors"] == [
             {"loc": ["query", "cursor"], "msg": "invalid cursor"}], path
+
+
+@pytest.mark.parametrize("spelling", ["5_0", "+50", " 50", "50 ", "５０", "٥٠", "5e1", "50.0"])
+async def test_a_number_in_the_query_or_path_is_written_in_ascii_digits(client, accounts, spelling):
+    # "5_0" read as 50 (Python's int()), so two spellings named one page size, one version, one delivery.
+    admin = await accounts.admin()
+    response = await client.get("/v1/officials", params={"limit": spelling}, headers=admin.headers)
+    assert response.status_code == 422 and response.json()["code"] == "validation_error", response.text
+    assert (await client.get("/v1/officials", params={"limit": "50"}, headers=admin.headers)).status_code == 200
+    version = await client.get(f"/v1/procedures/1.000001/versions/{spelling}", headers=admin.headers)
+    assert version.status_code == 422 and version.json()["code"] == "validation_error", version.text

@@ -113,7 +113,12 @@ async def test_form_depth_and_size_are_bounded(client, accounts, dossiers, form,
                                  headers={**citizen.headers, "Content-Type": "application/json"})
     assert response.status_code == status, response.text
     if status == 422:
-        assert [e["loc"] for e in response.json()["errors"]] == [["body", "form"]]
+        # 900 levels are near the interpreter's recursion limit, which json.loads counts from the caller's depth:
+        # whether the body parses, and the form's depth is refused, or the body is refused whole depends on how
+        # deep the stack already is (the middleware and the test runner's own frames). Either is the same 422.
+        allowed = ([["body", "form"]], [["body"]]) if form == _nested(900) else ([["body", "form"]],)
+        assert [e["loc"] for e in response.json()["errors"]] in allowed
+        assert (await client.get("/v1/dossiers", headers=citizen.headers)).json()["items"] == []
 
 
 async def test_a_version_form_schema_is_bounded_too(client, accounts, catalogue):
