@@ -114,3 +114,28 @@ async def test_publish_refuses_a_draft_stored_before_the_rule(client, editor):
     [error] = _errors(published)
     assert error["loc"] == ["step_time_limits"] and "5 processing days" in error["msg"]
     assert (await client.get("/v1/procedures/SUM-OLD")).status_code == 404  # still unpublished
+
+
+async def test_an_export_holding_a_version_stored_before_the_rule_imports_back(client, editor, accounts):
+    # The export of such a catalogue was refused on import: its recorded versions are history, not new content.
+    created = await client.post("/v1/procedures", json=procedure_body("SUM-HIST", processing_days=5),
+                                headers=editor.headers)
+    assert created.status_code == 201, created.text
+    published = await client.post("/v1/procedures/SUM-HIST/versions/1/publish", json={},
+                                  headers={**editor.headers, "If-Match": created.headers["etag"]})
+    assert published.status_code == 200, published.text
+    stored = [{"step": None, "working_days": None, "hours": None} | limit for limit in OVER]  # as the API stores it
+    async with get_database().write_sessions() as session, session.begin():
+        await session.execute(update(ProcedureVersion).where(ProcedureVersion.procedure_code == "SUM-HIST")
+                              .values(step_time_limits=stored))
+    admin = await accounts.admin()
+    exported = (await client.get("/v1/catalogue/export", headers=admin.headers)).json()
+    again = await client.post("/v1/catalogue/import", json=exported, headers=admin.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["unchanged"] == 1 and again.json()["versions_published"] == 0
+    # New content is held to the rule: the same entry with another name would publish a new version.
+    [entry] = exported["procedures"]
+    changed = {**entry, "name": entry["name"] + " (sửa đổi)", "valid_from": None}
+    [error] = _errors(await client.post("/v1/catalogue/import", json={"procedures": [changed]},
+                                        headers=admin.headers))
+    assert error["loc"] == ["body", "procedures", 0, "step_time_limits"]
