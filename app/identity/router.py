@@ -6,9 +6,9 @@ Officials and clients live in `staff_router.py` and are included here.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
@@ -116,10 +116,13 @@ async def change_representative(caller: OrganisationDep, representative_id: uuid
 
 
 @accounts.delete("/me/representatives/{representative_id}", status_code=204,
-                 summary="Withdraw a representative's authorisation", responses=problems("not_found"))
+                 summary="Withdraw a representative's authorisation",
+                 responses=problems("not_found", "precondition_failed"))
 async def remove_representative(caller: OrganisationDep, representative_id: uuid.UUID,
-                                session: SessionDep) -> Response:
-    await service.remove_representative(session, caller.account_id, representative_id)
+                                session: SessionDep, if_match: Annotated[str | None, Header(
+                                    description="Optional: the ETag last read; 412 if the term changed since.")] = None,
+                                ) -> Response:
+    await service.remove_representative(session, caller.account_id, representative_id, if_match)
     return Response(status_code=204)
 
 

@@ -280,9 +280,12 @@ async def change_representative(session: AsyncSession, organisation_id: uuid.UUI
     return await get_representative(session, organisation_id, representative_id)
 
 
-async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID,
-                                representative_id: uuid.UUID) -> None:
+async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID, representative_id: uuid.UUID,
+                                if_match: str | None = None) -> None:
+    """Withdraw the mandate; with `if_match` (optional), only if its term is still the one the caller read (412)."""
     link, citizen, _ = await get_representative(session, organisation_id, representative_id, lock=True)
+    if if_match is not None:
+        check_if_match(link.version, if_match, "representative")
     await session.delete(link)
     audit.record(session, organisation_id, organisation_id, "representative.removed",
                  {"representative": {"old": {**_term(link), "citizen_id": citizen.citizen_id}, "new": None}})

@@ -164,6 +164,10 @@ async def test_an_expired_mandate_is_listed_out_of_force_and_renewed_by_extendin
     renewed = await client.patch(f"{REPS}/{link}", headers={**org.headers, "If-Match": '"1"'},
                                  json={"valid_until": (start + timedelta(days=365)).isoformat()})
     assert (renewed.status_code, renewed.json()["in_force"]) == (200, True)
-    assert (await client.delete(f"{REPS}/{link}", headers=org.headers)).status_code == 204
+    # Withdrawing takes an optional If-Match: one read before the renewal does not withdraw the renewed mandate.
+    stale = await client.delete(f"{REPS}/{link}", headers={**org.headers, "If-Match": '"1"'})
+    assert (stale.status_code, stale.json()["code"], stale.headers["etag"]) == (412, "precondition_failed", '"2"')
+    assert (await client.get(f"{REPS}/{link}", headers=org.headers)).status_code == 200
+    assert (await client.delete(f"{REPS}/{link}", headers={**org.headers, "If-Match": '"2"'})).status_code == 204
     removed = [c for action, c in await _audit(org.id) if action == "representative.removed"]
     assert removed[0]["representative"]["old"]["valid_until"] == _z(start + timedelta(days=365))
