@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,17 +17,8 @@ from pydantic import (
 
 from app.catalogue.form_schema import check_form_schema
 from app.catalogue.models import AgencyLevel, OnlineLevel, VersionStatus
+from app.core.clock import Moment
 from app.core.text import PLAIN
-
-
-def _utc(value: datetime) -> datetime:
-    """An instant the database can store: in UTC, inside the calendar (`9999-12-31T23:59:59-05:00` is past its
-    end once converted, and used to be a 500)."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is outside the representable range of dates") from None
-
 
 # Agency, field and procedure codes: national procedure codes such as `1.004567.000.00.00.H01`.
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -40,8 +29,6 @@ LongName = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip
 Text200 = Annotated[str, StringConstraints(max_length=200), PLAIN]
 Text2000 = Annotated[str, StringConstraints(max_length=2000), PLAIN]
 Text4000 = Annotated[str, StringConstraints(max_length=4000), PLAIN]
-# A validity boundary: with an offset (a naive time is ambiguous, and comparing it with stored times was a 500).
-Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 # Statutory processing times run to weeks or a few months (the sample catalogue's are 15 working days); a
 # year of working days is beyond any of them, so a larger figure is a typo (an extra zero, hours typed as

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, overload
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator, ValidationInfo
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ValidationInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -25,6 +25,20 @@ def _iso_day(value: Any) -> Any:
 
 # Every day a client sends: a local day (Asia/Ho_Chi_Minh), written YYYY-MM-DD.
 LocalDay = Annotated[date, BeforeValidator(_iso_day)]
+
+
+def _utc(value: datetime) -> datetime:
+    """An instant the database can store: in UTC, inside the calendar (`9999-12-31T23:59:59-05:00` is past its
+    end once converted, and used to be a 500)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the representable range of dates") from None
+
+
+# A validity boundary a client sends: with an offset (a naive time is ambiguous, and comparing it with stored times
+# was a 500), kept in UTC.
+Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 def last_day_of_range(value: date | None, info: ValidationInfo, first: str) -> date | None:

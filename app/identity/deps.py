@@ -22,11 +22,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import clock
 from app.core.db import get_database
 from app.core.direct import DirectStatement, direct_connection
 from app.core.problems import ProblemError
 from app.core.settings import get_settings
-from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative
+from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative, mandate_in_force
 from app.identity.tokens import VerifiedToken, get_verifier, unauthorized
 
 bearer_scheme = HTTPBearer(auto_error=False, bearerFormat="JWT",
@@ -234,7 +235,9 @@ class Acting:
 
 async def acting_applicant(principal: Principal, on_behalf_of: uuid.UUID | None,
                            session: AsyncSession) -> Acting:
-    """Resolve `X-On-Behalf-Of`: a citizen representative of an active organisation acts for it; else 403."""
+    """Resolve `X-On-Behalf-Of`: a citizen representative of an active organisation acts for it while the mandate is
+    in force; else 403 (no mandate, withdrawn or expired: the same answer). Every request resolves it again, so a
+    representative's view of the organisation's dossiers ends when the term does."""
     if not principal.is_applicant:
         raise forbidden("forbidden_role", "Only citizen and organisation accounts file dossiers.")
     if on_behalf_of is None or on_behalf_of == principal.account_id:
@@ -246,11 +249,12 @@ async def acting_applicant(principal: Principal, on_behalf_of: uuid.UUID | None,
         .join(Account, Account.id == Representative.organisation_id)
         .where(Representative.organisation_id == on_behalf_of,
                Representative.citizen_account_id == principal.account_id,
+               mandate_in_force(clock.now()),
                Account.status == AccountStatus.active)
     )).first()
     if found is None:
-        raise forbidden("not_a_representative",
-                        "You are not an authorised representative of that organisation account.")
+        raise forbidden("not_a_representative", "You are not an authorised representative of that organisation "
+                        "account (never authorised, withdrawn or expired).")
     return Acting(on_behalf_of, "organisation", principal.account_id)
 
 

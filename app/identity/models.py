@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.core import clock
 from app.core.db import Base, BigIntId
@@ -98,7 +99,11 @@ class Identity(Base):
 
 
 class Representative(Base):
-    """A citizen account authorised by an organisation account to file dossiers for it."""
+    """A citizen account authorised by an organisation account to file dossiers for it (a mandate).
+
+    A paper authorisation (giấy ủy quyền) has a term: `valid_until` is the instant it ends (None: until withdrawn).
+    The organisation may extend or shorten it, with If-Match on the version counter below.
+    """
 
     __tablename__ = "representatives"
     __table_args__ = (UniqueConstraint("organisation_id", "citizen_account_id"),)
@@ -108,6 +113,16 @@ class Representative(Base):
     citizen_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
                                                           index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+def mandate_in_force(moment: Any) -> ColumnElement[bool]:
+    """The one rule for "this mandate lets its citizen act", in SQL: no term, or a term ending after `moment` (a
+    value or a bind parameter). The `X-On-Behalf-Of` gate filters by it and the mandate lists select it."""
+    return or_(Representative.valid_until.is_(None), Representative.valid_until > moment)
 
 
 class AccountAudit(Base):

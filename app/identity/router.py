@@ -6,12 +6,13 @@ Officials and clients live in `staff_router.py` and are included here.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag
 from app.core.idempotency import IdempotencyDep
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
@@ -20,13 +21,13 @@ from app.core.routing import include_flat
 from app.core.settings import get_settings
 from app.identity import service
 from app.identity.deps import ApplicantDep, CallerDep, OrganisationDep, TokenDep
-from app.identity.models import Account, Representative
 from app.identity.schemas import (
     AccountOut,
     ContactsPatch,
     RegistrationIn,
     RepresentativeIn,
     RepresentativeOut,
+    RepresentativePatch,
 )
 from app.identity.staff_router import router as staff_router
 
@@ -57,10 +58,14 @@ async def update_my_account(caller: ApplicantDep, body: ContactsPatch, session: 
     return AccountOut.model_validate(await service.update_contacts(session, caller.account_id, body))
 
 
-def _representative_out(link: Representative, citizen: Account) -> RepresentativeOut:
+def _representative_out(mandate: service.Mandate, response: Response | None = None) -> RepresentativeOut:
+    link, citizen = mandate.link, mandate.citizen
+    if response is not None:  # the organisation changes a mandate's term with If-Match
+        response.headers["ETag"] = version_tag(link.version)
     return RepresentativeOut(id=link.id, organisation_id=link.organisation_id,
                              citizen_account_id=link.citizen_account_id, citizen_id=citizen.citizen_id or "",
-                             name=citizen.name, created_at=link.created_at)
+                             name=citizen.name, created_at=link.created_at, valid_until=link.valid_until,
+                             in_force=mandate.in_force)
 
 
 @accounts.post("/me/representatives", status_code=201, response_model=RepresentativeOut,
@@ -69,36 +74,55 @@ def _representative_out(link: Representative, citizen: Account) -> Representativ
                                   "idempotency_key_reused"))
 async def add_representative(caller: OrganisationDep, body: RepresentativeIn, idem: IdempotencyDep,
                              session: SessionDep) -> Any:
+    """`valid_until` (optional) ends the authorisation at that instant, as a paper one's term does; 422 if it is not
+    in the future."""
     replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
     if replay:
         return replay
-    link, citizen = await service.add_representative(session, caller.account_id, body.citizen_id, body.name)
-    return await idem.respond(session, _representative_out(link, citizen), status_code=201,
-                              headers={"Location": f"/v1/accounts/me/representatives/{link.id}"})
+    mandate = await service.add_representative(session, caller.account_id, body.citizen_id, body.name,
+                                               body.valid_until)
+    return await idem.respond(session, _representative_out(mandate), status_code=201,
+                              headers={"Location": f"/v1/accounts/me/representatives/{mandate.link.id}",
+                                       "ETag": version_tag(mandate.link.version)})
 
 
 @accounts.get("/me/representatives", summary="Citizen accounts authorised to act for the caller's organisation")
 async def list_representatives(caller: OrganisationDep, page: PageDep,
                                session: ReadSessionDep) -> Page[RepresentativeOut]:
+    """Expired authorisations are listed too (`in_force` false) until withdrawn: one can be renewed."""
     rows, cursor = await service.list_representatives(session, caller.account_id, page)
-    return Page(items=[_representative_out(link, citizen) for link, citizen in rows], next_cursor=cursor)
+    return Page(items=[_representative_out(mandate) for mandate in rows], next_cursor=cursor)
 
 
 @accounts.get("/me/representatives/{representative_id}", response_model=RepresentativeOut,
-              summary="One citizen account authorised to act for the caller's organisation",
+              summary="One citizen account authorised to act for the caller's organisation, with its ETag",
               responses=problems("not_found"))
 async def get_representative(caller: OrganisationDep, representative_id: uuid.UUID,
-                             session: ReadSessionDep) -> RepresentativeOut:
+                             session: ReadSessionDep, response: Response) -> RepresentativeOut:
     """The link a `Location` from adding a representative names; only the caller's own links (404 otherwise)."""
-    link, citizen = await service.get_representative(session, caller.account_id, representative_id)
-    return _representative_out(link, citizen)
+    return _representative_out(await service.get_representative(session, caller.account_id, representative_id),
+                               response)
+
+
+@accounts.patch("/me/representatives/{representative_id}", response_model=RepresentativeOut,
+                summary="Extend or shorten a representative's authorisation (If-Match)",
+                responses=problems("bad_request", "not_found", "validation_error", *PRECONDITION_PROBLEMS))
+async def change_representative(caller: OrganisationDep, representative_id: uuid.UUID, body: RepresentativePatch,
+                                session: SessionDep, response: Response, if_match: IfMatch = None) -> RepresentativeOut:
+    """Sets `valid_until` (a future instant, or null: until withdrawn), an expired authorisation's too (renewed).
+    Requires `If-Match` with the link's ETag; answers the link as it now is with its new `ETag`."""
+    mandate = await service.change_representative(session, caller.account_id, representative_id, body, if_match)
+    return _representative_out(mandate, response)
 
 
 @accounts.delete("/me/representatives/{representative_id}", status_code=204,
-                 summary="Withdraw a representative's authorisation", responses=problems("not_found"))
+                 summary="Withdraw a representative's authorisation",
+                 responses=problems("not_found", "precondition_failed"))
 async def remove_representative(caller: OrganisationDep, representative_id: uuid.UUID,
-                                session: SessionDep) -> Response:
-    await service.remove_representative(session, caller.account_id, representative_id)
+                                session: SessionDep, if_match: Annotated[str | None, Header(
+                                    description="Optional: the ETag last read; 412 if the term changed since.")] = None,
+                                ) -> Response:
+    await service.remove_representative(session, caller.account_id, representative_id, if_match)
     return Response(status_code=204)
 
 

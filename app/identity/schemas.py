@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from app.core.clock import Moment
 from app.core.text import PLAIN
 from app.identity.identifiers import is_citizen_id, is_phone
 from app.identity.models import AccountKind, AccountStatus, ClientScope, OfficialRole
@@ -73,11 +74,22 @@ class AccountOut(BaseModel):
     created_at: datetime
 
 
+_VALID_UNTIL = ("The instant the authorisation ends, with an offset (a term \"until the end of 31/12/2027\" is "
+                "`2028-01-01T00:00:00+07:00`); in the future. Null or left out: until withdrawn.")
+
+
 class RepresentativeIn(_In):
     citizen_id: CitizenId
     name: Name = Field(description="The citizen's full name as the identity record has it (case and spacing aside). "
                                    "An organisation authorises someone it knows: by identification number alone, "
                                    "it could look up who is registered and their names.")
+    valid_until: Moment | None = Field(default=None, description=_VALID_UNTIL)
+
+
+class RepresentativePatch(_In):
+    """Extend or shorten a mandate's term (an expired one too: a renewed authorisation). To end it now, DELETE it."""
+
+    valid_until: Moment | None = Field(default=None, description=_VALID_UNTIL + " Left out: unchanged.")
 
 
 class RepresentativeOut(BaseModel):
@@ -87,6 +99,8 @@ class RepresentativeOut(BaseModel):
     citizen_id: str
     name: str | None
     created_at: datetime
+    valid_until: datetime | None = Field(description="When the authorisation ends; null: until withdrawn.")
+    in_force: bool = Field(description="Whether the citizen may act for the organisation now (`X-On-Behalf-Of`).")
 
 
 class OfficialIn(_In):

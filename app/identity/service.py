@@ -9,21 +9,24 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import clock
 from app.core.direct import DirectConnection, DirectStatement
+from app.core.etag import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
 from app.identity import audit
 from app.identity.identifiers import is_citizen_id, is_tax_code
-from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative
-from app.identity.schemas import ContactsPatch, Name, RegistrationIn
+from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative, mandate_in_force
+from app.identity.schemas import ContactsPatch, Name, RegistrationIn, RepresentativePatch
 from app.identity.tokens import VerifiedToken
 
 _NAME: TypeAdapter[str] = TypeAdapter(Name)
@@ -176,10 +179,33 @@ def same_name(registered: str | None, given: str) -> bool:
     return registered is not None and key(registered) == key(given)
 
 
-async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
-                             citizen_id: str, name: str) -> tuple[Representative, Account]:
+class Mandate(NamedTuple):
+    """A representative link, its citizen, and whether it lets the citizen act now (decided in SQL)."""
+
+    link: Representative
+    citizen: Account
+    in_force: bool
+
+
+def _future_term(valid_until: datetime | None) -> None:
+    """A term must end after now: one already over at creation is a mistake (a wrong year, a date taken for a
+    moment), and moving an end into the past would rewrite what the citizen was allowed to do. DELETE ends it now."""
+    if valid_until is not None and valid_until <= clock.now():
+        raise validation_problem([{"loc": ["body", "valid_until"],
+                                   "msg": "must be in the future (to end the authorisation now, withdraw it)"}])
+
+
+def _term(link: Representative) -> dict[str, Any]:
+    """The mandate as the audit trail records it."""
+    return {"id": str(link.id), "citizen_account_id": str(link.citizen_account_id),
+            "valid_until": clock.utc_text(link.valid_until)}
+
+
+async def add_representative(session: AsyncSession, organisation_id: uuid.UUID, citizen_id: str, name: str,
+                             valid_until: datetime | None = None) -> Mandate:
     """Link a registered citizen named by identification number and name: one answer whether no account has the
     number or its name differs, so the route is no lookup of who is registered and what they are called."""
+    _future_term(valid_until)
     citizen = await session.scalar(select(Account).where(Account.kind == AccountKind.citizen,
                                                          Account.citizen_id == citizen_id))
     if citizen is None or not same_name(citizen.name, name):
@@ -188,46 +214,79 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID,
     existing = await session.scalar(select(Representative).where(
         Representative.organisation_id == organisation_id, Representative.citizen_account_id == citizen.id))
     if existing is not None:
-        raise ProblemError("conflict", "This citizen is already a representative of the organisation.")
-    link = Representative(id=uuid.uuid4(), organisation_id=organisation_id, citizen_account_id=citizen.id)
+        raise _already_linked()
+    link = Representative(id=uuid.uuid4(), organisation_id=organisation_id, citizen_account_id=citizen.id,
+                          valid_until=valid_until)
     session.add(link)
     try:
         await session.flush()
     except IntegrityError:
-        raise ProblemError("conflict", "This citizen is already a representative of the organisation.") from None
+        raise _already_linked() from None
     audit.record(session, organisation_id, organisation_id, "representative.added",
-                 {"representative": {"old": None, "new": {"id": str(link.id), "citizen_id": citizen_id}}})
-    return link, citizen
+                 {"representative": {"old": None, "new": {**_term(link), "citizen_id": citizen_id}}})
+    return Mandate(link, citizen, in_force=True)  # a term, if any, ends in the future (checked above)
 
 
-_LINKS = (select(Representative, Account).join(Account, Account.id == Representative.citizen_account_id)
+def _already_linked() -> ProblemError:
+    return ProblemError("conflict", "This citizen is already a representative of the organisation (an expired "
+                                    "authorisation is renewed by changing its valid_until).")
+
+
+# The organisation's links with their citizens and whether each is in force at `now` (the gate's own rule).
+_LINKS = (select(Representative, Account, mandate_in_force(bindparam("now")).label("in_force"))
+          .join(Account, Account.id == Representative.citizen_account_id)
           .where(Representative.organisation_id == bindparam("org_id")))
 _OWN_LINK = _LINKS.where(Representative.id == bindparam("link_id"))
+# Read to change or withdraw it: locked (PostgreSQL; SQLite's write transaction is exclusive) and read afresh, so a
+# concurrent change or withdrawal waits and then sees this one's outcome instead of failing on the version counter.
+_LOCK_OWN_LINK = (_OWN_LINK.with_for_update(of=Representative).execution_options(populate_existing=True))
 _LINK_ORDER = [(Representative.created_at, False), (Representative.id, False)]
 
 
 async def list_representatives(session: AsyncSession, organisation_id: uuid.UUID,
-                               page: PageParams) -> tuple[list[tuple[Representative, Account]], str | None]:
-    """A page of the organisation's links with their citizens, oldest first."""
+                               page: PageParams) -> tuple[list[Mandate], str | None]:
+    """A page of the organisation's links with their citizens, oldest first, expired ones included."""
     rows, cursor = await keyset_page(session, _LINKS, order=_LINK_ORDER, params=page, scalars=False,  # type: ignore[arg-type]
                                      key=lambda row: (row[0].created_at, row[0].id),
-                                     parameters={"org_id": organisation_id})
-    return [(link, citizen) for link, citizen in rows], cursor
+                                     parameters={"org_id": organisation_id, "now": clock.now()})
+    return [Mandate(link, citizen, bool(in_force)) for link, citizen, in_force in rows], cursor
 
 
-async def get_representative(session: AsyncSession, organisation_id: uuid.UUID,
-                             representative_id: uuid.UUID) -> tuple[Representative, Account]:
+async def get_representative(session: AsyncSession, organisation_id: uuid.UUID, representative_id: uuid.UUID,
+                             *, lock: bool = False) -> Mandate:
     """The organisation's own link and its citizen; 404 for any other id (another organisation's included)."""
-    row = (await session.execute(_OWN_LINK, {"link_id": representative_id, "org_id": organisation_id})).first()
+    stmt = _LOCK_OWN_LINK if lock else _OWN_LINK
+    row = (await session.execute(stmt, {"link_id": representative_id, "org_id": organisation_id,
+                                        "now": clock.now()})).first()
     if row is None:
         raise not_found("representative")
-    return row[0], row[1]
+    return Mandate(row[0], row[1], bool(row[2]))
 
 
-async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID,
-                                representative_id: uuid.UUID) -> None:
-    link, citizen = await get_representative(session, organisation_id, representative_id)
+async def change_representative(session: AsyncSession, organisation_id: uuid.UUID, representative_id: uuid.UUID,
+                                patch: RepresentativePatch, if_match: str | None) -> Mandate:
+    """Extend or shorten the mandate's term if `if_match` names its current ETag (app.core.etag), else 428/412."""
+    mandate = await get_representative(session, organisation_id, representative_id, lock=True)
+    link = mandate.link
+    check_if_match(link.version, if_match, "representative")
+    if "valid_until" not in patch.model_fields_set or patch.valid_until == link.valid_until:
+        return mandate
+    _future_term(patch.valid_until)
+    before = _term(link)
+    link.valid_until = patch.valid_until
+    audit.record(session, organisation_id, organisation_id, "representative.changed",
+                 {"representative": {"old": before, "new": _term(link)}})
+    await flush_versioned(session, link, "representative")
+    return await get_representative(session, organisation_id, representative_id)
+
+
+async def remove_representative(session: AsyncSession, organisation_id: uuid.UUID, representative_id: uuid.UUID,
+                                if_match: str | None = None) -> None:
+    """Withdraw the mandate; with `if_match` (optional), only if its term is still the one the caller read (412)."""
+    link, citizen, _ = await get_representative(session, organisation_id, representative_id, lock=True)
+    if if_match is not None:
+        check_if_match(link.version, if_match, "representative")
     await session.delete(link)
     audit.record(session, organisation_id, organisation_id, "representative.removed",
-                 {"representative": {"old": {"id": str(link.id), "citizen_id": citizen.citizen_id}, "new": None}})
+                 {"representative": {"old": {**_term(link), "citizen_id": citizen.citizen_id}, "new": None}})
     await session.flush()

@@ -12,6 +12,7 @@ import random
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select, update
@@ -155,15 +156,17 @@ class Accounts:
         return Actor(account.id, token, "client", client_id, scopes=frozenset(_roles(scopes)),
                      client_id=client_id)
 
-    async def representative(self, organisation: Actor, citizen: Actor) -> uuid.UUID:
-        """Authorise `citizen` to act for `organisation` (X-On-Behalf-Of); returns the link id."""
+    async def representative(self, organisation: Actor, citizen: Actor, *,
+                             valid_until: datetime | None = None) -> uuid.UUID:
+        """Authorise `citizen` to act for `organisation` (X-On-Behalf-Of), until `valid_until` if given; returns the
+        link id."""
         from app.identity import service
 
         assert citizen.citizen_id is not None
         async with self._write() as session, session.begin():
-            link, _ = await service.add_representative(session, organisation.id, citizen.citizen_id,
-                                                       citizen.name or "")
-        return link.id
+            mandate = await service.add_representative(session, organisation.id, citizen.citizen_id,
+                                                       citizen.name or "", valid_until)
+        return mandate.link.id
 
     async def suspend(self, actor: Actor) -> None:
         from app.identity.models import Account, AccountStatus
