@@ -205,7 +205,9 @@ class WebhookDeliveryOut(BaseModel):
     event_id: uuid.UUID
     event_type: str
     state: str
-    attempts: int
+    attempts: int = Field(description="Every attempt made, replays' included.")
+    replays: int = Field(description="How often the delivery was replayed; each replay started a fresh retry "
+                                     "schedule.")
     last_error: str | None
     next_attempt_at: datetime | None
     created_at: datetime
