@@ -212,6 +212,7 @@ async def _recheck_gaps(session: AsyncSession, consumer: Consumer, now: datetime
     if not gaps:
         return 0
     running = await _running_transactions(session)
+    # READ COMMITTED: this statement sees every transaction that ended before it started, so before the line above.
     late = (await session.execute(select(OutboxEvent).where(or_(*(
         OutboxEvent.id.between(gap.first_event_id, gap.last_event_id) for gap in gaps))).order_by(OutboxEvent.id)
     )).scalars().all()
