@@ -72,6 +72,7 @@ PROBLEM_KINDS: dict[str, ProblemKind] = {
     "refund_awaiting_provider": ProblemKind(409, "Refund awaiting the provider",
                                             "Đang chờ kết quả hoàn tiền từ đơn vị thanh toán"),
     "idempotency_in_progress": ProblemKind(409, "Request in progress", "Yêu cầu đang được xử lý"),
+    "delivery_in_progress": ProblemKind(409, "Delivery in progress", "Đang gửi thông báo này"),
     "precondition_failed": ProblemKind(412, "Precondition failed", "Dữ liệu đã thay đổi"),
     "file_too_large": ProblemKind(413, "File too large", "Tệp quá lớn"),
     "payload_too_large": ProblemKind(413, "Request too large", "Yêu cầu quá lớn"),

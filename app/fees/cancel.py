@@ -24,8 +24,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.outbox import emit
 from app.core.problems import ProblemError, not_found
-from app.fees.models import AttemptState, PaymentAttempt
+from app.fees.models import AttemptState, FeeObligation, PaymentAttempt
 from app.fees.providers import get_provider
 from app.fees.providers.base import ProviderError, ProviderStatus
 from app.fees.reconcile import FINAL_ANSWERS, apply_final_answer
@@ -84,8 +85,21 @@ async def cancel_payment(session: AsyncSession, attempt_id: uuid.UUID, *, offici
     attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.cancelled.value, now, now
     attempt.cancelled_by, attempt.cancel_reason = official_id, reason
     await session.flush()
+    await _emit_cancelled(session, attempt)
     log.info("payment %s cancelled by %s (provider said %s)", attempt.id, official_id, status.state)
     return attempt
+
+
+async def _emit_cancelled(session: AsyncSession, attempt: PaymentAttempt) -> None:
+    """`payment.cancelled`, in the cancel's transaction: integrators (webhooks) learn that the dossier's fees may
+    now be paid another way. Shaped as the other payment events; only finance's own cancellation emits it (an
+    attempt the provider reports failed or cancelled ends as reconciliation records it, without an event)."""
+    obligation = await session.get_one(FeeObligation, attempt.obligation_id)
+    await emit(session, "payment.cancelled", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
+               payload={"dossier_id": str(attempt.dossier_id), "payment_id": str(attempt.id),
+                        "obligation_id": str(obligation.id), "stage": obligation.stage, "amount": attempt.amount,
+                        "provider": attempt.provider, "cancelled_by": str(attempt.cancelled_by),
+                        "reason": attempt.cancel_reason})
 
 
 async def _apply_news(session: AsyncSession, attempt: PaymentAttempt, status: ProviderStatus,

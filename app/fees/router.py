@@ -164,9 +164,9 @@ async def payments_cancel(payment_id: uuid.UUID, body: PaymentCancel, official_:
     keeps `submitted` without settling, so that the fees can be paid another way. The provider is asked first: paid,
     it is credited as its callback would be and answered 409 `payment_succeeded` (refund it if need be); failed or
     cancelled there, that is recorded; still pending or unable to say, it is `cancelled` with `cancelled_by` and
-    `cancel_reason`, and money the provider reports for it later is credited if still owed, else flagged for a
-    refund. 503 `payment_provider_unavailable` changes nothing; 409 `payment_not_live` once it has ended, 409
-    `payment_not_cancellable` for a desk payment."""
+    `cancel_reason` (and the webhook event `payment.cancelled` is emitted), and money the provider reports for it
+    later is credited if still owed, else flagged for a refund. 503 `payment_provider_unavailable` changes nothing;
+    409 `payment_not_live` once it has ended, 409 `payment_not_cancellable` for a desk payment."""
     replay = await idem.replay_or_claim(scope=str(official_.account_id), payload={
         "payment": str(payment_id), "body": body.model_dump(mode="json")})
     if replay is not None:

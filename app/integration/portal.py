@@ -10,12 +10,18 @@ kept in this one module so it can be corrected without touching anything else. A
     {"service": "DongBoHoSoMC", "madonvi": "<agency code>", "isUpdating": false|true,
      "data": [{"MaHoSo": "<national dossier id, or our code>", "MaHoSoTinh": "<our code>",
                "MaTTHC": "<procedure code>", "MaDonVi": "<agency code>", "TrangThaiHoSo": "<1..10>",
-               "NgayCapNhat": "yyyyMMddHHmmss" (local time), "KenhThucHien": 1 online | 2 desk | 3 post}]}
+               "NgayCapNhat": "yyyyMMddHHmmss" (local time), "KenhThucHien": 1 online | 2 desk | 3 post,
+               "NgayHenTra": "yyyyMMddHHmmss" (local; the due date, once the clock has started)}]}
     -> 200 {"error_code": "0", "message": "..."}; any other error_code or HTTP status is a failure.
 
 `isUpdating` is true when the portal holds the dossier already (it acknowledged an earlier message about it),
 false when the message creates its record: the submission, and the first message the portal accepts about a
 dossier whose earlier ones it never got.
+
+A status change that tells the portal nothing new is not sent: the internal steps of processing (assign,
+appraise, approve) keep national code 4, and the portal was sent a code-4 message for each. A change is sent
+when its national code or due date differs from the dossier's last message queued for the portal (one that did
+not go dead); an apology's new due date is sent although the code stays. Submissions and replays are always sent.
 
 Timeouts: httpx's per-operation timeouts plus an overall bound per call. A refused or reset connection is
 retried once at once (tenacity): nothing reached the portal. Everything else fails the delivery, which the
@@ -44,7 +50,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from app.core import clock
 from app.core.db import get_database
-from app.core.delivery import Delivery, Target
+from app.core.delivery import DEAD, Delivery, Target
 from app.core.outbox import OutboxEvent
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
@@ -78,14 +84,22 @@ class PortalUpdate:
     at: datetime
     channel: str
     is_update: bool
+    due_at: datetime | None = None
+
+
+def _portal_time(at: datetime) -> str:
+    return clock.local(at).strftime("%Y%m%d%H%M%S")
 
 
 def portal_message(update: PortalUpdate) -> dict[str, Any]:
-    return {"service": "DongBoHoSoMC", "madonvi": update.agency_code, "isUpdating": update.is_update, "data": [{
+    record: dict[str, Any] = {
         "MaHoSo": update.national_dossier_id or update.dossier_code, "MaHoSoTinh": update.dossier_code,
         "MaTTHC": update.procedure_code, "MaDonVi": update.agency_code, "TrangThaiHoSo": str(update.status_code),
-        "NgayCapNhat": clock.local(update.at).strftime("%Y%m%d%H%M%S"),
-        "KenhThucHien": CHANNEL_CODES.get(update.channel, 1)}]}
+        "NgayCapNhat": _portal_time(update.at), "KenhThucHien": CHANNEL_CODES.get(update.channel, 1)}
+    if update.due_at is not None:
+        record["NgayHenTra"] = _portal_time(update.due_at)
+    return {"service": "DongBoHoSoMC", "madonvi": update.agency_code, "isUpdating": update.is_update,
+            "data": [record]}
 
 
 class NationalPortal:
@@ -180,12 +194,36 @@ class NationalPortalConsumer:
     async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
         if not self.enabled or event.aggregate_type != "dossier" or event.event_type not in SYNC_EVENTS:
             return []
+        if event.event_type == "dossier.status_changed" and await _nothing_new(session, event):
+            return []
         return [Target(TARGET, ordering_key=str(event.aggregate_id))]
 
     async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
         update = await _update_for(event)
         await self.portal.send(update)
         await record_synced(update, event.id)
+
+
+def _told(payload: dict[str, Any]) -> tuple[Any, Any] | None:
+    """What a message tells the portal beyond the dossier's fixed facts: its national code and due date. None for
+    an event written before events carried `due_at` (what it said of the due date is unknown)."""
+    if "due_at" not in payload:
+        return None
+    return payload.get("national_status_code"), payload["due_at"]
+
+
+async def _nothing_new(session: AsyncSession, event: OutboxEvent) -> bool:
+    """The dossier's last message queued for the portal (not dead: a dead one never reached it) said what this
+    event would say. Fan-out runs in event order, so that message is the one the portal gets before this one."""
+    told = _told(event.payload)
+    if told is None:
+        return False
+    previous = (await session.execute(
+        select(Delivery.state, OutboxEvent.payload).join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+        .where(Delivery.consumer == CONSUMER, Delivery.ordering_key == str(event.aggregate_id),
+               Delivery.event_id < event.id)
+        .order_by(Delivery.event_id.desc()).limit(1))).first()
+    return previous is not None and previous.state != DEAD and _told(previous.payload) == told
 
 
 async def _update_for(event: OutboxEvent) -> PortalUpdate:
@@ -205,12 +243,14 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
     if code is None:
         raise PortalError("the event carries no national status code")
     at = payload.get("at") or payload.get("submitted_at")
+    due = payload.get("due_at")
     return PortalUpdate(
         dossier_id=event.aggregate_id, dossier_code=str(payload.get("code") or row.code),
         national_dossier_id=row.national_dossier_id,
         procedure_code=str(payload.get("procedure_code") or row.procedure_code),
         agency_code=str(payload.get("agency_code") or row.agency_code), status_code=int(code),
         at=datetime.fromisoformat(at) if at else event.created_at, channel=row.channel,
+        due_at=datetime.fromisoformat(due) if due else None,
         # An update only of a record the portal holds: one it has acknowledged before (this dossier's earlier
         # deliveries are over by now, per-dossier order). A dossier it never got (its submission consumed while
         # the portal was off, or dead while it was down) reaches it as a new record through a later change or a

@@ -168,7 +168,7 @@ def _delivery_out(row: Any) -> WebhookDeliveryOut:
     delivery: Delivery = row[0]
     return WebhookDeliveryOut(
         id=delivery.id, event_id=row[1], event_type=row[2], state=delivery.state, attempts=delivery.attempts,
-        last_error=delivery.last_error,
+        replays=delivery.replays, last_error=delivery.last_error,
         next_attempt_at=delivery.next_attempt_at if delivery.state == PENDING else None,
         created_at=delivery.created_at, delivered_at=delivery.delivered_at)
 
@@ -183,9 +183,13 @@ async def webhooks_deliveries(webhook_id: uuid.UUID, caller: WebhookClientDep, s
 
 
 @router.post("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", response_model=WebhookDeliveryOut,
-             responses=problems("not_found", "conflict"))
+             responses=problems("not_found", "conflict", "delivery_in_progress"))
 async def webhooks_delivery_replay(webhook_id: uuid.UUID, delivery_id: DeliveryId, caller: WebhookClientDep,
                                    session: SessionDep) -> WebhookDeliveryOut:
-    """Make a failed or dead delivery due now (the worker sends it on its next pass)."""
+    """Make a failed or dead delivery due now (the worker sends it on its next pass), with a fresh retry schedule:
+    if that attempt fails too, it is retried 1 min, 5 min, 30 min, 2 h and 1 day later, as a new delivery is,
+    before it is dead again. `attempts` keeps counting every attempt, earlier ones included, and `replays` says
+    how often it was replayed. A delivered one answers 409 `conflict`; one a worker is sending at that moment
+    answers 409 `delivery_in_progress` and is not sent a second time (replay it if that attempt fails)."""
     row = await webhooks.replay(session, caller, webhook_id, delivery_id)
     return _delivery_out(row)

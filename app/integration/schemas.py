@@ -29,7 +29,7 @@ Description = Annotated[str, StringConstraints(max_length=400), without_controls
 
 # Events a webhook may subscribe to: every one concerns one dossier (so one agency).
 WebhookEventType = Literal["dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded",
-                           "payment.surplus_recorded"]
+                           "payment.surplus_recorded", "payment.cancelled"]
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 SyncStateFilter = Literal["failed", "pending", "dead", "delivered"]
 
@@ -142,9 +142,12 @@ def known_event_types(value: list[str]) -> list[str]:
     return sorted(set(value))
 
 
+_EVENT_TYPES_DOC = "Event types, each one of: " + ", ".join(f"`{t}`" for t in WEBHOOK_EVENT_TYPES) + "."
+
+
 class WebhookCreate(Strict):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-    event_types: list[str] = Field(min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
+    event_types: list[str] = Field(min_length=1, max_length=len(WEBHOOK_EVENT_TYPES), description=_EVENT_TYPES_DOC)
     description: Description | None = None
 
     @field_validator("event_types")
@@ -157,7 +160,8 @@ class WebhookPatch(Strict):
     """What a subscription may change; what is left out stays. Deliveries not yet made go to the new URL."""
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
+    event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(WEBHOOK_EVENT_TYPES),
+                                         description=_EVENT_TYPES_DOC)
     description: Description | None = None
 
     @field_validator("url", "event_types", mode="before")
@@ -201,7 +205,9 @@ class WebhookDeliveryOut(BaseModel):
     event_id: uuid.UUID
     event_type: str
     state: str
-    attempts: int
+    attempts: int = Field(description="Every attempt made, replays' included.")
+    replays: int = Field(description="How often the delivery was replayed; each replay started a fresh retry "
+                                     "schedule.")
     last_error: str | None
     next_attempt_at: datetime | None
     created_at: datetime

@@ -106,6 +106,7 @@ async def _emit_replay(session: AsyncSession, dossier: Dossier, admin: Principal
         "dossier_id": str(dossier.id), "code": dossier.code, "state": dossier.state,
         "national_status_code": dossier.national_status_code, "at": clock.utc_text(clock.now()),
         "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
+        "due_at": clock.utc_text(dossier.due_at),
         "requested_by": str(admin.account_id) if admin else None})
 
 

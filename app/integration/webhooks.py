@@ -205,12 +205,19 @@ def _log_row(subscription_id: uuid.UUID, delivery_id: int) -> Any:
 
 
 async def replay(session: AsyncSession, client: Principal, subscription_id: uuid.UUID, delivery_id: int) -> Any:
-    """Make a failed or dead delivery due now; a delivered one is not sent twice (409). Returns the log row."""
+    """Make a failed or dead delivery due now, with a fresh retry schedule; a delivered one is not sent twice
+    (409 `conflict`), nor one a worker is sending right now (409 `delivery_in_progress`). Returns the log row."""
     await get_own(session, client, subscription_id)
     if (await session.execute(_log_row(subscription_id, delivery_id))).first() is None:
         raise not_found("delivery")
-    if not await requeue(session, delivery_id):
+    outcome = await requeue(session, delivery_id)
+    if outcome == "delivered":
         raise ProblemError("conflict", "This delivery succeeded already; only failed or dead ones are replayed.")
+    if outcome == "sending":
+        raise ProblemError("delivery_in_progress", "This delivery is being sent right now; its outcome shows in the "
+                                                   "delivery log. Replay it if it fails.")
+    if outcome == "missing":
+        raise not_found("delivery")
     return (await session.execute(_log_row(subscription_id, delivery_id))).one()
 
 

@@ -230,7 +230,8 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
         "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
-        "at": clock.utc_text(now), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code})
+        "at": clock.utc_text(now), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
+        "due_at": clock.utc_text(dossier.due_at)})
     # One flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event (412 when
     # another transaction changed the dossier first).
     await flush_versioned(session, dossier, "dossier")

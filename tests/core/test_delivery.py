@@ -139,7 +139,7 @@ async def test_a_crash_after_claim_only_delays_the_delivery(app, monkeypatch: py
     monkeypatch.undo()
     assert await deliver_due(consumer) == type(await deliver_due(consumer))()  # leased: not due yet
     async with get_database().write_sessions() as session, session.begin():
-        await session.execute(update(Delivery).values(next_attempt_at=clock.now()))  # the lease runs out
+        await session.execute(update(Delivery).values(leased_until=clock.now()))  # the lease runs out
     await deliver_due(consumer)
     assert [s for s, _ in await _states()] == [DELIVERED]
 

@@ -80,12 +80,13 @@ async def portal(app: Any) -> AsyncIterator[PortalKit]:
 
 
 async def make_due(consumer: str | None = None) -> None:
-    """Let time pass: every pending delivery becomes due now (instead of waiting for its backoff)."""
+    """Let time pass: every pending delivery becomes due now (instead of waiting for its backoff), and any
+    worker's lease on one has run out."""
     stmt = update(Delivery).where(Delivery.state == PENDING)
     if consumer:
         stmt = stmt.where(Delivery.consumer == consumer)
     async with get_database().write_sessions() as session, session.begin():
-        await session.execute(stmt.values(next_attempt_at=clock.now()))
+        await session.execute(stmt.values(next_attempt_at=clock.now(), leased_until=None))
 
 
 async def deliveries(consumer: str) -> list[Delivery]:
