@@ -6,7 +6,7 @@ first ETag is "1", as a new mandate's. Downgrading drops the term of every manda
 citizen act for the organisation again, so withdraw those first if that matters.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 """
 from collections.abc import Sequence
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "0030"
-down_revision: str | Sequence[str] | None = "0028"
+down_revision: str | Sequence[str] | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
