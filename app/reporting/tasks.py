@@ -22,18 +22,25 @@ async def capture_missed_days() -> list[date]:
     days = days_to_count(now)
     async with get_database().read_sessions() as session:
         missing = [day for day in days if day not in await captured_days(session, days)]
-    counted = []
+    counted, failure = [], None
     for day in missing:
-        async with get_database().write_sessions() as session:
-            if counted_live(day, now):
-                done = await capture_open_counts(session, day, now)
-            else:
-                done = await rebuild_open_counts(session, day)
-            await session.commit()
+        try:
+            async with get_database().write_sessions() as session:
+                if counted_live(day, now):
+                    done = await capture_open_counts(session, day, now)
+                else:
+                    done = await rebuild_open_counts(session, day)
+                await session.commit()
+        except Exception as error:  # one day that fails (rolled back, retried next run) holds back no other day
+            log.exception("end-of-day count of open dossiers for %s failed", day.isoformat())
+            failure = failure or error
+            continue
         if done:
             counted.append(day)
     if counted and (len(counted) > 1 or not counted_live(counted[0], now)):
         log.info("end-of-day open dossiers rebuilt from history for %s", ", ".join(d.isoformat() for d in counted))
+    if failure is not None:
+        raise failure  # the worker reports the task as failed
     return counted
 
 

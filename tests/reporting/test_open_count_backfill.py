@@ -103,3 +103,29 @@ def test_the_look_back_setting_is_bounded(days, monkeypatch):
     monkeypatch.setenv("DVC_OPEN_COUNT_BACKFILL_DAYS", days)
     with pytest.raises(ValidationError, match="open_count_backfill_days"):
         Settings()
+
+
+async def test_a_day_that_fails_holds_back_no_other_and_is_retried(at, monkeypatch):
+    from app.reporting import tasks
+
+    real = tasks.rebuild_open_counts
+    broken = date(2025, 3, 8)
+
+    async def flaky(session, day):  # type: ignore[no-untyped-def]
+        if day == broken:
+            raise RuntimeError("history unreadable")
+        return await real(session, day)
+
+    monkeypatch.setenv("DVC_OPEN_COUNT_BACKFILL_DAYS", "3")
+    get_settings.cache_clear()
+    try:
+        at.set(2025, 3, 10, 9, 0)
+        monkeypatch.setattr(tasks, "rebuild_open_counts", flaky)
+        with pytest.raises(RuntimeError, match="history unreadable"):
+            await capture_missed_days()
+        assert set(await _captures()) == {date(2025, 3, 9), date(2025, 3, 7)}  # the broken day left no row
+        monkeypatch.setattr(tasks, "rebuild_open_counts", real)
+        assert await capture_missed_days() == [broken]
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
