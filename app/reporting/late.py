@@ -77,6 +77,7 @@ from app.workflow.models import DossierProgress, HistoryEntry, Notice, StepRecor
 from app.workflow.progress import CLOCK_PAUSED_STATE, lateness_counts
 
 FINISHED_STATES = ("processed", "returned", "stopped")
+WITHDRAWN = "withdrawn"  # neither finished nor open: off the list (see above)
 IN_PROGRESS = "in_progress"
 
 
@@ -142,13 +143,14 @@ def _open_at(window: Window, cut: datetime, waits: Waits) -> Any:
 async def _waits_at(session: AsyncSession, window: Window, cut: datetime) -> Waits:
     """The dossiers (of the window's agencies) whose last history entry before `cut` left them waiting on a
     supplement and that changed since: replayed to `cut`, a wait asked before the original due date excuses
-    them, one asked after it leaves them late. Only a period that is over has any."""
+    them, one asked after it leaves them late. Only a period that is over has any. One withdrawn since is
+    neither (it leaves every list, as its row says)."""
     last_before = (select(HistoryEntry.to_state).where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at < cut)
                    .order_by(HistoryEntry.seq.desc()).limit(1).scalar_subquery())
     changed_since = exists().where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at >= cut)
     ids = list((await session.execute(
-        select(Dossier.id).where(Dossier.submitted_at < cut, or_(Dossier.finished_at.is_(None),
-                                                                 Dossier.finished_at > cut),
+        select(Dossier.id).where(Dossier.submitted_at < cut, Dossier.state != WITHDRAWN,
+                                 or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
                                  changed_since, last_before == CLOCK_PAUSED_STATE,
                                  *_in_scope(Dossier.agency_code, window)))).scalars())
     if not ids:

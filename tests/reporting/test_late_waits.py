@@ -75,3 +75,13 @@ async def test_the_current_period_is_judged_by_the_rows_as_before(client, flow, 
     await _answer(flow, citizen, did)  # answered within March: open and within its moved time now
     at.set(2025, 3, 11, 9, 0)
     assert _figures(await _list(client, MARCH)) == [(1, 0, 0, 0, 0)]
+
+
+async def test_a_late_wait_withdrawn_since_leaves_marchs_list_as_any_withdrawn_dossier(client, flow, at):
+    citizen, did = await _in_processing(flow, at, clock_on_supplement="restart")
+    at.set(2025, 3, 20, 9, 0)
+    await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    at.set(2025, 4, 2, 9, 0)
+    await flow.act(citizen, did, "withdraw")
+    at.set(2025, 5, 5, 9, 0)
+    assert _figures(await _list(client, MARCH)) == []  # neither finished nor open (app.reporting.late)
