@@ -14,15 +14,18 @@ anew with a restarted clock) is judged instead by its history replayed to `cut` 
 asked before its original due date, it was not open for the agency then (the wait is the applicant's); asked
 after it, it was open and overdue, whatever its reception and due dates are now.
 
-What remains approximate, all of it about the officials and none about the agency figures:
-- the step under way at `cut` is judged against its deadline as kept now: the first step completed after `cut`
-  by its slip's deadline, else the step under way now by the progress row's. A clock restarted since (on a
-  supplement) gave that step a new start and deadline, so a step that had overrun by `cut` is no longer seen
-  to have: the late dossier is counted for the agency, under `in_progress` for its holder when the step has no
-  allowance, and for no official when it has one. (The slip does not keep a step's deadline as it was before a
-  restart; keeping it needs a column, or rebuilding it from the calendar and the slip's earlier steps.)
-- a supplement wait that ended after an apology moved the due date moves the original due date by as long as
-  it moved the apology's date (app.reporting.asof), which only matters for a later wait judged from history.
+What remains approximate:
+- (officials only) the step under way at `cut` is judged against its deadline as kept now: the first step
+  completed after `cut` by its slip's deadline, else the step under way now by the progress row's. A clock
+  restarted since (on a supplement) gave that step a new start and deadline, so a step that had overrun by
+  `cut` is no longer seen to have: the late dossier is counted for the agency, under `in_progress` for its
+  holder when the step has no allowance, and for no official when it has one. (The slip does not keep a step's
+  deadline as it was before a restart; keeping it needs a column, or rebuilding it from the calendar and the
+  slip's earlier steps.)
+- (rare) for a dossier judged from its history, a supplement wait that ended after an apology moves its
+  original due date by as long as it moved the apology's date (app.reporting.asof: the entry records only the
+  latter); the two differ only when one crosses a holiday the other does not, and only a later wait, asked
+  near that date, can be judged late or in time wrongly by it.
 
 Per agency: dossiers handled (finished in the period + open at `cut`), finished late (after the ORIGINAL due
 date: an apology's new date does not excuse it), still overdue at `cut`, the share late, and how many late
