@@ -13,7 +13,13 @@ The rule (documented in the API too):
   was given, SMS if a phone number was given; Zalo needs the applicant's consent, so never; Vietnamese.
 - A required message whose channels all gave up (every attempt failed) goes to the next channel of that order
   it has not tried, until one delivers or none is left.
-- The address is the dossier's contact (given at submission or intake), else the account's current one.
+- Email and SMS go to the dossier's contact (given at submission or intake: the applicant may name another
+  address for one dossier), else the account's current one.
+- Zalo goes to the account's own phone number as it is now, never to a dossier's contact: a Zalo message lands in
+  the Zalo account registered on a number, and the applicant consented (the `zalo` choice, which needs a phone on
+  the account) for their own number. A contact typed at the desk may be a relative's or an agent's, and a copy of
+  the account's number taken at intake goes stale when the account changes it. An account without a phone number
+  gets no Zalo message, required or not (email and SMS still may).
 """
 
 from __future__ import annotations
@@ -76,15 +82,15 @@ async def save_preferences(session: AsyncSession, account_id: uuid.UUID, current
 
 
 async def _addresses(session: AsyncSession, dossier: Dossier) -> tuple[dict[str, str | None], Preferences]:
-    email, phone = dossier.contact_email, dossier.contact_phone
+    email, phone, zalo = dossier.contact_email, dossier.contact_phone, None
     if dossier.applicant_id is not None:
         account = await identity.get_account(session, dossier.applicant_id)
         email, phone = email or account.email, phone or account.phone
+        zalo = account.phone  # consent is the account's, for its own number (see the rule above)
         prefs = await preferences_of(session, dossier.applicant_id, has_email=bool(account.email))
     else:
         prefs = Preferences(email=True, sms=True, zalo=False, language="vi")
-    # Zalo needs the applicant's consent, which only an account gives.
-    return {"email": email, "sms": phone, "zalo": phone if dossier.applicant_id is not None else None}, prefs
+    return {"email": email, "sms": phone, "zalo": zalo}, prefs
 
 
 async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,

@@ -40,7 +40,9 @@ async def notifications_get_preferences(caller: ApplicantDep, session: ReadSessi
               responses=problems("bad_request", "validation_error"))
 async def notifications_update_preferences(caller: ApplicantDep, body: PreferencesPatch,
                                            session: SessionDep) -> PreferencesOut:
-    """Only the fields sent change. SMS and Zalo need a phone number on the account (422 otherwise)."""
+    """Only the fields sent change. SMS and Zalo need a phone number on the account (422 otherwise). Email and
+    SMS go to the contact given for a dossier when there is one, else the account's; Zalo always goes to the
+    account's own phone number as it is when the message is sent (the consent is for that number)."""
     return service.preferences_out(await service.update_preferences(session, caller.account_id, body))
 
 

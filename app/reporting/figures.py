@@ -6,8 +6,9 @@
   rule is on). Waiting for a supplement (or for fees, before reception) is not counted: those states are left
   out, except a dossier whose supplement was requested after its original due date had passed, which counts
   as open and overdue like one whose clock runs (app.workflow.progress.lateness_counts). For a period that is
-  over, the counts `capture_open_counts` made at the end of its last day; for the current period (or a day
-  never captured), from the dossiers table through its (state, agency) index — a small set — as they are now
+  over, the counts `capture_open_counts` made at the end of its last day (or app.reporting.rebuild rebuilt
+  later from the history, for a day a worker outage missed); for the current period (or a day never
+  captured), from the dossiers table through its (state, agency) index — a small set — as they are now
   (overdue judged at the period's end when it is over);
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
   is now); `counter_sums` also says which procedures received an online dossier in the period.
@@ -213,17 +214,25 @@ def _keyed_open_figures(query: ReportQuery, rows: Sequence[Any]) -> dict[str, Op
     return out
 
 
+async def claim_day(session: AsyncSession, day: date, captured_at: datetime) -> bool:
+    """Insert the day's capture row (before counting it); False when it exists, or another worker inserted it
+    first (this transaction is then rolled back): every day is counted once, by one worker."""
+    if await session.get(OpenCountCapture, day) is not None:
+        return False
+    session.add(OpenCountCapture(day=day, captured_at=captured_at))
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
 async def capture_open_counts(session: AsyncSession, day: date, now: datetime) -> bool:
     """Count the dossiers open at the end of local `day`, per agency, procedure and month received; False when
     that day is already counted. Counted as they are at `now`: `dvc worker` runs it minutes after midnight, and a
     dossier that changed state in between counts as it is now (`captured_at` says when)."""
-    if await session.get(OpenCountCapture, day) is not None:
-        return False
-    session.add(OpenCountCapture(day=day, captured_at=now))
-    try:
-        await session.flush()
-    except IntegrityError:  # another worker counted it first
-        await session.rollback()
+    if not await claim_day(session, day, now):
         return False
     boundary = local_midnight(day + timedelta(days=1))
     month = _month_of_moment(session, Dossier.received_at).label("month")

@@ -8,10 +8,24 @@ March list read in May counted as "still overdue in March" a dossier that only f
 that was overdue at the end of March and finished since, and changed every time it was read. So a dossier
 counts as open at `cut` when received before it and not finished by it (finished since, or not at all), and as
 overdue at `cut` when it had fallen behind its ORIGINAL due date by then (`late_since`: a supplement wait that
-began after the due date moves the date out when it ends, not the lateness). Read from the dossier's row as
-it is now, two things are approximate: a dossier waiting at `cut` on a supplement asked before its due date
-and answered since counts as open (handled) at `cut`, though not overdue (its due date lay beyond the wait);
-and a dossier received anew since `cut` (its clock restarted on a supplement) counts from its new reception.
+began after the due date moves the date out when it ends, not the lateness). The dossier's row says how it is
+now; a dossier waiting on a supplement at `cut` and answered since (its row no longer waiting, perhaps received
+anew with a restarted clock) is judged instead by its history replayed to `cut` (app.reporting.asof, `Waits`):
+asked before its original due date, it was not open for the agency then (the wait is the applicant's); asked
+after it, it was open and overdue, whatever its reception and due dates are now.
+
+What remains approximate:
+- (officials only) the step under way at `cut` is judged against its deadline as kept now: the first step
+  completed after `cut` by its slip's deadline, else the step under way now by the progress row's. A clock
+  restarted since (on a supplement) gave that step a new start and deadline, so a step that had overrun by
+  `cut` is no longer seen to have: the late dossier is counted for the agency, under `in_progress` for its
+  holder when the step has no allowance, and for no official when it has one. (The slip does not keep a step's
+  deadline as it was before a restart; keeping it needs a column, or rebuilding it from the calendar and the
+  slip's earlier steps.)
+- (rare) for a dossier judged from its history, a supplement wait that ended after an apology moves its
+  original due date by as long as it moved the apology's date (app.reporting.asof: the entry records only the
+  latter); the two differ only when one crosses a holiday the other does not, and only a later wait, asked
+  near that date, can be judged late or in time wrongly by it.
 
 Per agency: dossiers handled (finished in the period + open at `cut`), finished late (after the ORIGINAL due
 date: an apology's new date does not excuse it), still overdue at `cut`, the share late, and how many late
@@ -58,13 +72,15 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
 from app.identity.models import Account
+from app.reporting.asof import dossiers_at
 from app.reporting.figures import local_midnight
 from app.reporting.models import ReportingCounter
 from app.reporting.schemas import LateAgency, LateList, LateOfficial
-from app.workflow.models import DossierProgress, Notice, StepRecord
+from app.workflow.models import DossierProgress, HistoryEntry, Notice, StepRecord
 from app.workflow.progress import CLOCK_PAUSED_STATE, lateness_counts
 
 FINISHED_STATES = ("processed", "returned", "stopped")
+WITHDRAWN = "withdrawn"  # neither finished nor open: off the list (see above)
 IN_PROGRESS = "in_progress"
 
 
@@ -95,27 +111,64 @@ def _original_due() -> Any:
     return func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
 
 
-def _overdue_at(cut: datetime) -> Any:
+@dataclass(frozen=True)
+class Waits:
+    """Dossiers that waited on a supplement at `cut` and were answered since, judged from their history
+    (app.reporting.asof): their row says how they are now, not that they waited then."""
+
+    excused: frozenset[uuid.UUID] = frozenset()  # asked before the original due date: the applicant's time
+    late: frozenset[uuid.UUID] = frozenset()  # asked once it had passed: open and overdue at `cut`
+
+
+def _ids(ids: frozenset[uuid.UUID]) -> list[uuid.UUID]:
+    return sorted(ids)
+
+
+def _overdue_at(cut: datetime, waits: Waits) -> Any:
     """Behind its original due date at `cut` (when it fell behind, kept across a later supplement wait)."""
-    return func.coalesce(DossierProgress.late_since, _original_due()) < cut
+    return (func.coalesce(DossierProgress.late_since, _original_due()) < cut) | Dossier.id.in_(_ids(waits.late))
 
 
-def _open_at(window: Window, cut: datetime) -> Any:
+def _open_at(window: Window, cut: datetime, waits: Waits) -> Any:
     """Open at `cut` with its lateness counting: received in or before the period and not finished by `cut` (a
     withdrawn dossier is neither finished nor open); its clock running, paused on a dossier already late, or
-    paused only since `cut`."""
+    paused only since `cut`. A dossier that waited at `cut` and was answered since is open then only if it
+    waited late (`waits`), whatever its row says now."""
     still_open = Dossier.finished_at.is_(None) & (
         lateness_counts(_original_due())
         | ((Dossier.state == CLOCK_PAUSED_STATE) & (DossierProgress.paused_at > cut)))
     finished_since = Dossier.state.in_(FINISHED_STATES) & (Dossier.finished_at > cut)
-    return (Dossier.received_at < window.until) & (still_open | finished_since)
+    judged_by_row = ((Dossier.received_at < window.until) & (still_open | finished_since)
+                     & Dossier.id.not_in(_ids(waits.excused | waits.late)))
+    return judged_by_row | Dossier.id.in_(_ids(waits.late))
+
+
+async def _waits_at(session: AsyncSession, window: Window, cut: datetime) -> Waits:
+    """The dossiers (of the window's agencies) whose last history entry before `cut` left them waiting on a
+    supplement and that changed since: replayed to `cut`, a wait asked before the original due date excuses
+    them, one asked after it leaves them late. Only a period that is over has any. One withdrawn since is
+    neither (it leaves every list, as its row says)."""
+    last_before = (select(HistoryEntry.to_state).where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at < cut)
+                   .order_by(HistoryEntry.seq.desc()).limit(1).scalar_subquery())
+    changed_since = exists().where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at >= cut)
+    ids = list((await session.execute(
+        select(Dossier.id).where(Dossier.submitted_at < cut, Dossier.state != WITHDRAWN,
+                                 or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
+                                 changed_since, last_before == CLOCK_PAUSED_STATE,
+                                 *_in_scope(Dossier.agency_code, window)))).scalars())
+    if not ids:
+        return Waits()
+    then = await dossiers_at(session, ids, cut)
+    late = frozenset(i for i, asof in then.items() if asof.counts())
+    return Waits(excused=frozenset(then) - late, late=late)
 
 
 def _in_scope(column: Any, window: Window) -> list[Any]:
     return [] if window.agencies is None else [column.in_(sorted(window.agencies))]
 
 
-async def _agency_counts(session: AsyncSession, window: Window, cut: datetime) -> dict[str, dict[str, int]]:
+async def _agency_counts(session: AsyncSession, window: Window, cut: datetime,
+                         waits: Waits) -> dict[str, dict[str, int]]:
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     finished = (select(ReportingCounter.agency_code, func.sum(ReportingCounter.finished).label("finished"),
                        func.sum(ReportingCounter.finished_late).label("late"),
@@ -125,11 +178,11 @@ async def _agency_counts(session: AsyncSession, window: Window, cut: datetime) -
                 .group_by(ReportingCounter.agency_code))
     for code, n, late, apologised in (await session.execute(finished)).all():
         rows[code].update(handled=int(n or 0), finished_late=int(late or 0), apologised=int(apologised or 0))
-    overdue = _overdue_at(cut)
+    overdue = _overdue_at(cut, waits)
     open_ = (select(Dossier.agency_code, func.count().label("n"), func.sum(case((overdue, 1), else_=0)),
                     func.sum(case((and_(overdue, _apologised(Dossier.id, cut)), 1), else_=0)))
              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-             .where(_open_at(window, cut), *_in_scope(Dossier.agency_code, window))
+             .where(_open_at(window, cut, waits), *_in_scope(Dossier.agency_code, window))
              .group_by(Dossier.agency_code))
     for code, n, late, apologised in (await session.execute(open_)).all():
         row = rows[code]
@@ -139,25 +192,25 @@ async def _agency_counts(session: AsyncSession, window: Window, cut: datetime) -
     return {code: dict(row) for code, row in rows.items() if row.get("handled")}
 
 
-def _late_dossiers(window: Window, agencies: list[str], cut: datetime) -> Any:
+def _late_dossiers(window: Window, agencies: list[str], cut: datetime, waits: Waits) -> Any:
     """(dossier id) of dossiers finished late in the window or open and overdue at `cut`, of these agencies."""
     base = select(Dossier.id.label("dossier_id")).select_from(Dossier).outerjoin(
         DossierProgress, DossierProgress.dossier_id == Dossier.id).where(Dossier.agency_code.in_(agencies))
     finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
                                Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
                                Dossier.finished_at > _original_due())
-    overdue = base.where(_open_at(window, cut), _overdue_at(cut))
+    overdue = base.where(_open_at(window, cut, waits), _overdue_at(cut, waits))
     return union_all(finished_late, overdue).subquery("late")
 
 
-def _under_way(window: Window, agencies: list[str], cut: datetime) -> Any:
+def _under_way(window: Window, agencies: list[str], cut: datetime, waits: Waits) -> Any:
     """(agency, holder, step, dossier, overdue, overran) of each dossier open at `cut`: the step under way then
     (the first completed after `cut`, else the one under way now), whether the dossier was overdue at `cut`
     (1/0) and whether the step had overrun its own deadline by then (1/0; NULL: no deadline)."""
     opened = (select(Dossier.id.label("dossier_id"), Dossier.agency_code.label("agency_code"),
-                     case((_overdue_at(cut), 1), else_=0).label("overdue"))
+                     case((_overdue_at(cut, waits), 1), else_=0).label("overdue"))
               .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-              .where(Dossier.agency_code.in_(agencies), _open_at(window, cut)).subquery("opened"))
+              .where(Dossier.agency_code.in_(agencies), _open_at(window, cut, waits)).subquery("opened"))
     first_after = (select(StepRecord.dossier_id, func.min(StepRecord.history_seq).label("seq"))
                    .join(opened, opened.c.dossier_id == StepRecord.dossier_id)
                    .where(StepRecord.ended_at > cut).group_by(StepRecord.dossier_id).subquery("first_after"))
@@ -178,9 +231,9 @@ def _under_way(window: Window, agencies: list[str], cut: datetime) -> Any:
     return union_all(completed_since, still_under_way).cte("under_way")
 
 
-def _blamed(window: Window, agencies: list[str], cut: datetime, under_way: Any) -> Any:
+def _blamed(window: Window, agencies: list[str], cut: datetime, waits: Waits, under_way: Any) -> Any:
     """(agency, holder, step, dossier) of each late dossier for the officials it is attributed to."""
-    late = _late_dossiers(window, agencies, cut)
+    late = _late_dossiers(window, agencies, cut, waits)
     closed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
                      StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
               .join(late, late.c.dossier_id == StepRecord.dossier_id)
@@ -206,10 +259,10 @@ def _handled(window: Window, agencies: list[str], under_way: Any, blamed: Any) -
                      ).subquery("handled")
 
 
-async def _official_counts(session: AsyncSession, window: Window, agencies: list[str],
-                           cut: datetime) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
-    under_way = _under_way(window, agencies, cut)
-    blamed = _blamed(window, agencies, cut, under_way)
+async def _official_counts(session: AsyncSession, window: Window, agencies: list[str], cut: datetime,
+                           waits: Waits) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+    under_way = _under_way(window, agencies, cut, waits)
+    blamed = _blamed(window, agencies, cut, waits, under_way)
     out: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
     per_step = (select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step,
                        func.count(func.distinct(blamed.c.dossier_id)))
@@ -245,13 +298,14 @@ def _share(late: int, handled: int) -> float | None:
 async def late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
     now = clock.now()
     cut = window.cut(now)
-    counts = await _agency_counts(session, window, cut)
+    waits = await _waits_at(session, window, cut) if cut < now else Waits()
+    counts = await _agency_counts(session, window, cut, waits)
     codes = sorted(counts)
     if cursor:
         after = str(decode_cursor(cursor, 1)[0])
         codes = [c for c in codes if c > after]
     page, more = codes[:limit], len(codes) > limit
-    officials = await _official_counts(session, window, page, cut) if page else {}
+    officials = await _official_counts(session, window, page, cut, waits) if page else {}
     names = await _names(session, {holder for _, holder in officials})
     agency_names = dict((await session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(page))))
                         .all()) if page else {}

@@ -10,7 +10,8 @@
   even when two obligations are paid online or a status is synced many times.
 - `reporting_open_captures` / `reporting_open_counts`: the dossiers open with their clock running at the end of
   each local day, counted by `dvc worker` shortly after midnight, so a report on a period that is over counts
-  the dossiers open when it ended rather than those open on the day the report is made.
+  the dossiers open when it ended rather than those open on the day the report is made. A day a worker outage
+  missed is rebuilt later from the dossiers' history (app.reporting.rebuild), its `captured_at` being its end.
 - `reporting_indicator_snapshots`: a month's figures frozen at publication (immutable; public).
 - `dossier_ratings`: the applicant's one rating of a finished dossier.
 """

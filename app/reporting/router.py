@@ -43,10 +43,20 @@ ReportReader = Annotated[Principal, official_or_client(roles=(), scopes=("report
 
 def _json_or_csv(schema: str, description: str) -> dict[int | str, dict[str, Any]]:
     """The 200 of a route that answers `schema` as JSON, or with `Accept: text/csv` the report's CSV."""
-    return {200: {"description": description,
+    return {200: {"description": f"{description} {CSV_BOM_NOTE}",
                   "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
                               "text/csv": {"schema": {"type": "string"}}}}}
 
+
+# UTF-8 without a byte-order mark is what programs expect; Excel (what officials open the exports with) reads such a
+# file in the legacy code page and garbles the diacritics. Opt-in, so that a program reading the header never
+# finds a BOM glued to its first column name.
+UTF8_BOM = b"\xef\xbb\xbf"
+CSV_BOM_NOTE = ("The CSV is UTF-8 without a byte-order mark; add `bom=true` to start it with one (EF BB BF), "
+                "so that Microsoft Excel shows the Vietnamese diacritics.")
+BomQuery = Annotated[bool, Query(description=(
+    "With `Accept: text/csv`: start the file with the UTF-8 byte-order mark (EF BB BF), which Microsoft Excel needs "
+    "to read Vietnamese diacritics. Default false (programs reading the header expect none); ignored for JSON."))]
 
 CSV_RESPONSE = _json_or_csv(
     "IndicatorReport", "The report as JSON, or with `Accept: text/csv` one line per ratio (total first).")
@@ -87,6 +97,7 @@ async def get_indicators(
     end: Annotated[LocalDay | None, Query(alias="to",
                                           description="Last day (local), inclusive; default today.")] = None,
     group_by: Annotated[GroupBy | None, Query(description="Also one row per agency, procedure or month.")] = None,
+    bom: BomQuery = False,
 ) -> Any:
     """Decision 766 indicators: five groups of ratios (numerator, denominator, value) and points.
 
@@ -94,7 +105,8 @@ async def get_indicators(
     `reports:read` the agencies they act for. An agency outside that scope, or a procedure code the catalogue
     does not know, is 404. A group's points are its weight (DVC_INDICATOR_WEIGHTS, default 18/20/22/22/18) × the
     mean of its scored ratios that have a value; ratios the service holds no data for (complaints) are
-    `available: false` and never estimated."""
+    `available: false` and never estimated. With `Accept: text/csv`, one line per ratio; `bom=true` starts the
+    file with a UTF-8 byte-order mark for Excel."""
     first, last = _period(start, end)
     scope = await agency_scope(session, caller, agency)
     if procedure is not None:
@@ -102,13 +114,14 @@ async def get_indicators(
     report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
                                      agency=agency, group_by=group_by)
     if negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv":
-        return _csv(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv")
+        return _csv(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv", bom=bom)
     response.headers.update(VARY_ACCEPT)
     return report
 
 
-def _csv(body: str, file_name: str) -> Response:
-    return Response(body, media_type="text/csv; charset=utf-8",
+def _csv(body: str, file_name: str, *, bom: bool) -> Response:
+    content = (UTF8_BOM if bom else b"") + body.encode("utf-8")
+    return Response(content, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"', **VARY_ACCEPT})
 
 
@@ -126,13 +139,15 @@ async def publish_indicator_snapshot(body: SnapshotIn, admin: Annotated[Principa
             dependencies=[rate_limited(public_limiter)],
             responses={**problems("not_found", "rate_limited", "not_acceptable"), **SNAPSHOT_CSV_RESPONSE})
 async def get_public_indicators(request: Request, response: Response, session: ReadSessionDep,
-                                period: Annotated[Period, Query(description="The month, YYYY-MM.")]) -> Any:
+                                period: Annotated[Period, Query(description="The month, YYYY-MM.")],
+                                bom: BomQuery = False) -> Any:
     """A published month's indicators (no token; 404 until published); with `Accept: text/csv` its report in
-    the live report's CSV layout, for the monthly publication."""
+    the live report's CSV layout, for the monthly publication (`bom=true`: with a UTF-8 byte-order mark for
+    Excel)."""
     as_csv = negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv"
     snapshot = await snapshots.published(session, period)
     if as_csv:
-        return _csv(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv")
+        return _csv(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv", bom=bom)
     response.headers.update(VARY_ACCEPT)
     return snapshot
 

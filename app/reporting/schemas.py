@@ -56,7 +56,9 @@ class IndicatorReport(BaseModel):
     generated_at: datetime
     open_counted_at: datetime = Field(description=(
         "When the open dossiers (progress: open within / past their due date) were counted: minutes after the "
-        "period ended when the worker counted its last day, otherwise when this report was made."))
+        "period ended when the worker counted its last day, exactly its end when that count was rebuilt later "
+        "from the dossiers' history (after a worker outage, for the last DVC_OPEN_COUNT_BACKFILL_DAYS days), "
+        "otherwise when this report was made."))
     weights: dict[str, float]
     total: IndicatorRow
     rows: list[IndicatorRow] = Field(description="One per agency, procedure or month with `group_by`.")
