@@ -4,6 +4,10 @@ Order: check visibility and state (short read), stream the body to a staging fil
 slow 100 MiB upload never holds SQLite's write lock), then one write transaction re-checks the state under
 the dossier's lock, places the file (fsync + rename) and inserts the row. Any failure before the rename
 removes the staging file; a crash after it leaves an unreferenced file for `dvc storage gc`.
+
+Adding or deleting a file bumps the dossier's version (its ETag) in the transaction that writes the row: a
+co-worker's `If-Match` on submit or on a transition, read before the file changed, is then 412, not an action
+taken on files they never saw.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from app.catalogue import service as catalogue
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.db import get_database
+from app.core.etag import flush_versioned
 from app.core.idempotency import Idempotency
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
@@ -130,6 +135,8 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
                                     size=received.size, sha256=received.sha256, storage_key=key,
                                     uploaded_by=viewer.account_id, uploaded_at=clock.now())
             session.add(attachment)
+            dossier.touch(attachment.uploaded_at)
+            await flush_versioned(session, dossier, "dossier")
             answer = await idem.respond(session, AttachmentOut.of(attachment), status_code=201, headers={
                 "Location": f"/v1/dossiers/{dossier_id}/attachments/{attachment.id}/content"})
             await session.commit()
@@ -186,5 +193,7 @@ async def delete_attachment(session: AsyncSession, viewer: Viewer, dossier_id: u
                             attachment_id: uuid.UUID) -> None:
     """While the dossier is a draft; the file itself goes with `dvc storage gc` once unreferenced."""
     await get_attachment(session, viewer, dossier_id, attachment_id)
-    await editable_draft(session, viewer, dossier_id)
+    dossier = await editable_draft(session, viewer, dossier_id)
     await session.execute(delete(Attachment).where(Attachment.id == attachment_id))
+    dossier.touch(clock.now())
+    await flush_versioned(session, dossier, "dossier")

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
 
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
@@ -219,10 +218,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
         closed = ctx.details.get("step")
         await steps.begin_next_step(session, progress, definition=definition, state=planned.to_state, facts=facts,
                                     closed=closed["step"] if isinstance(closed, dict) else None)
-    # Every transition bumps the version (and so the ETag), sub-steps included. Flagged, not just assigned: the
-    # same clock reading as the last write is no change to SQLAlchemy, and would issue no versioned UPDATE.
-    dossier.updated_at = now
-    flag_modified(dossier, "updated_at")
+    dossier.touch(now)  # every transition bumps the version (and so the ETag), sub-steps included
     details = {**ctx.details, **_request_details(data, planned.spec), **(extra_details or {})}
     history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
                    to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
