@@ -76,6 +76,15 @@ def _notices_of(dossier_id: uuid.UUID, internal: bool) -> Select[Notice]:
     return stmt if internal else stmt.where(Notice.kind.not_in(INTERNAL))
 
 
+def details_shown(details: dict[str, Any], *, internal: bool) -> dict[str, Any]:
+    """A history entry's details as the reader may see them: without `internal`, the notices the action issued
+    leave out the internal ones, whose ids would only name a notice that reader gets a 404 for."""
+    listed = details.get("notices")
+    if internal or not isinstance(listed, list):
+        return details
+    return {**details, "notices": [n for n in listed if not (isinstance(n, dict) and n.get("kind") in INTERNAL)]}
+
+
 async def list_notices(session: AsyncSession, dossier_id: uuid.UUID) -> list[Notice]:
     """All the dossier's notices, internal ones included, in the order issued (what the notification composer
     searches). The list route reads `notices_page`."""
