@@ -107,6 +107,13 @@ async def get_notice(session: AsyncSession, dossier_id: uuid.UUID, notice_id: uu
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def _late_apology(content: dict[str, Any]) -> list[str]:
+    """The sentence an apology (and its explanation) sent after its deadline carries."""
+    if not content.get("late"):
+        return []
+    return [f"Phiếu xin lỗi được gửi sau thời hạn (chậm nhất {_display(content.get('apology_deadline'))})."]
+
+
 def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]]:
     """(labelled fields, paragraphs, numbered items) of one notice."""
     c = notice.content
@@ -136,13 +143,13 @@ def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]
         fields += [("Hạn trả ban đầu", _display(c.get("original_due_at"))),
                    ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
         paragraphs += [f"Lý do chậm trễ: {c.get('reason') or '-'}",
-                       "Cơ quan giải quyết thành thật xin lỗi ông/bà vì sự chậm trễ này."]
+                       "Cơ quan giải quyết thành thật xin lỗi ông/bà vì sự chậm trễ này.", *_late_apology(c)]
     elif kind == "explanation":
         fields = [("Kính gửi", c.get("addressed_to") or "-"), *fields,
                   ("Hạn trả ban đầu", _display(c.get("original_due_at"))),
                   ("Hạn trả trước khi giải trình", _display(c.get("previous_due_at"))),
                   ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
-        paragraphs += [f"Lý do chậm giải quyết: {c.get('reason') or '-'}",
+        paragraphs += [f"Lý do chậm giải quyết: {c.get('reason') or '-'}", *_late_apology(c),
                        f"Người giải trình: {c.get('issued_by') or '-'}"]
     elif kind == "payment_request":
         paragraphs.append("Đề nghị thực hiện nghĩa vụ tài chính trước khi hồ sơ được giải quyết:")

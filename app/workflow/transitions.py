@@ -39,7 +39,6 @@ from app.workflow.models import DossierProgress
 from app.workflow.progress import (
     FACT_COLUMNS,
     VersionFacts,
-    apology_deadline,
     ensure_progress,
     facts_from_row,
     pinned_version_of,
@@ -86,8 +85,8 @@ async def guard_facts(session: AsyncSession, dossier: Dossier, progress: Dossier
             facts[name] = bool(progress and progress.approved)
         elif name == "filed_offline":
             facts[name] = dossier.channel != "online"
-        elif name == "before_apology_deadline":
-            facts[name] = dossier.due_at is not None and now <= await apology_deadline(session, dossier.due_at)
+        elif name == "has_due_date":
+            facts[name] = dossier.due_at is not None
     return facts
 
 

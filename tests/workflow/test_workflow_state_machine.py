@@ -354,7 +354,9 @@ class WorkflowMachine(RuleBasedStateMachine):
             exempt = data.draw(st.sampled_from([[], [0], [0, 1]]), label="exempt lines")
             return {"exemptions": [{"item": k, "reason": "Người có công với cách mạng"} for k in exempt]}
         if action == "apologise":
+            # After the current due date and, for a late apology (its due date passed), after today.
             due = local(d.view["due_at"]).date() if d.view["due_at"] else CLOCK.moment.date()
+            due = max(due, CLOCK.moment.date())
             later = self.calendar.add(due, data.draw(st.sampled_from([1, 2, 7]), label="postponed by"))
             return {"reason": "Cần xác minh thêm tại cơ sở", "new_due_date": later.isoformat()}
         if action in ("supplement", "issue_result"):
