@@ -11,6 +11,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from app.reporting.late import public_cache
+from tests.support.identity_fixtures import DEFAULT_AGENCY
 from tests.workflow.test_supplement_and_endings import at_local, local, set_clock
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
@@ -79,6 +80,8 @@ async def test_a_late_dossier_gets_its_apology_recorded_as_late_and_stays_late(c
     assert {k: v for k, v in mine["details"].items() if k != "notices"} == {
         k: v for k, v in details.items() if k != "notices"}
     assert explanation["id"] not in str(await flow.history(citizen, did))
+    integrator = await accounts.client(agency_codes=[DEFAULT_AGENCY])  # reads its agencies' dossiers
+    assert (await flow.history(integrator, did))[-1]["details"]["notices"] == [{"kind": "apology", "id": apology["id"]}]
     verify = await client.get(f"/v1/dossiers/{did}/history/verify", headers=citizen.headers)
     assert verify.json()["valid"] is True
 
