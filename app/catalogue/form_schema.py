@@ -17,6 +17,8 @@ def _check_bounds(name: str, prop: dict[str, Any]) -> None:
     `maxLength` used to be stored, then made every filing under the version fail with a 500."""
     for key in ("minLength", "maxLength"):
         value = prop.get(key)
+        if type(value) is float and value.is_integer() and 0 <= value <= 2**53:
+            prop[key] = value = int(value)  # JSON Schema counts 5.0 as an integer; stored as one
         if key in prop and (type(value) is not int or value < 0):
             raise ValueError(f"property {name!r}: {key} must be a non-negative integer")
     for key in ("minimum", "maximum"):

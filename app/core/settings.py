@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     lunch_break_end: time = time(13, 0)
     clock_on_supplement_default: Literal["pause", "restart"] = "pause"
     # Resolution 131/NQ-CP: an apology (form 04) is due by the end of the working day this many working days
-    # before the due date.
+    # before the due date (one sent later is still taken, and recorded as late).
     apology_deadline_working_days: int = Field(default=1, ge=0, le=30)
 
     # --- signed results (Decree 45/2020): PEM files of the CAs whose signatures on result PDFs are trusted

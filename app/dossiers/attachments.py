@@ -4,14 +4,19 @@ Order: check visibility and state (short read), stream the body to a staging fil
 slow 100 MiB upload never holds SQLite's write lock), then one write transaction re-checks the state under
 the dossier's lock, places the file (fsync + rename) and inserts the row. Any failure before the rename
 removes the staging file; a crash after it leaves an unreferenced file for `dvc storage gc`.
+
+Adding or deleting a file bumps the dossier's version (its ETag) in the transaction that writes the row: a
+co-worker's `If-Match` on submit or on a transition, read before the file changed, is then 412, not an action
+taken on files they never saw.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, delete, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -19,6 +24,7 @@ from app.catalogue import service as catalogue
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
 from app.core.db import get_database
+from app.core.etag import flush_versioned
 from app.core.idempotency import Idempotency
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
@@ -29,7 +35,7 @@ from app.dossiers.schemas import AttachmentOut
 from app.dossiers.storage import BlobStore, get_store
 from app.dossiers.submission import editable_draft
 from app.dossiers.uploads import DEFAULT_PART_MAX_BYTES, PartResolver, PartRule, receive_upload
-from app.workflow.history import issued_result_ids
+from app.workflow.history import issued_result_ids, supplied_ids
 
 RESULT_PART = "result"
 RESULT_MEDIA_TYPES = frozenset({"application/pdf", "application/xml", "application/zip"})
@@ -130,7 +136,11 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
                                     size=received.size, sha256=received.sha256, storage_key=key,
                                     uploaded_by=viewer.account_id, uploaded_at=clock.now())
             session.add(attachment)
-            answer = await idem.respond(session, AttachmentOut.of(attachment), status_code=201, headers={
+            dossier.touch(attachment.uploaded_at)
+            await flush_versioned(session, dossier, "dossier")
+            # Just uploaded, nothing has handed it in yet (a draft's file is filed with the draft).
+            out = AttachmentOut.of(attachment, handed_in=False)
+            answer = await idem.respond(session, out, status_code=201, headers={
                 "Location": f"/v1/dossiers/{dossier_id}/attachments/{attachment.id}/content"})
             await session.commit()
     finally:
@@ -160,14 +170,47 @@ async def _visible_to(session: AsyncSession, viewer: Viewer, dossier: Dossier) -
 _ATTACHMENT_ORDER = ((Attachment.uploaded_at, False), (Attachment.id, False))  # oldest first, as uploaded
 
 
-async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
-                           page: PageParams) -> tuple[list[Attachment], str | None]:
-    """One page of the dossier's files the caller may see, oldest first (a dossier holds up to 200 per kind)."""
+@dataclass(frozen=True)
+class HandedIn:
+    """Which of a dossier's files are part of it as filed and answered (an attachment's `handed_in`): its documents
+    once it is submitted, the supplement files a `supplement` action handed in, the result files `issue_result`
+    issued. Not the others: a draft's files, a file uploaded while a supplement is requested until the answer
+    names it (and for good when the answer left it out), a result upload never issued (a draft, one refused)."""
+
+    filed: bool
+    supplied: frozenset[uuid.UUID]
+    issued: frozenset[uuid.UUID]
+
+    def __call__(self, attachment: Attachment) -> bool:
+        if attachment.kind == AttachmentKind.document.value:
+            return self.filed
+        return attachment.id in (self.supplied if attachment.kind == AttachmentKind.supplement.value else self.issued)
+
+    def clause(self) -> ColumnElement[bool]:
+        return or_(and_(Attachment.kind == AttachmentKind.document.value, true() if self.filed else false()),
+                   and_(Attachment.kind == AttachmentKind.supplement.value, Attachment.id.in_(list(self.supplied))),
+                   and_(Attachment.kind == AttachmentKind.result.value, Attachment.id.in_(list(self.issued))))
+
+
+async def handed_in(session: AsyncSession, dossier: Dossier) -> HandedIn:
+    return HandedIn(filed=dossier.state != DossierState.draft.value,
+                    supplied=frozenset(await supplied_ids(session, dossier.id)),
+                    issued=frozenset(await issued_result_ids(session, dossier.id)))
+
+
+async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID, page: PageParams, *,
+                           only_handed_in: bool | None = None) -> tuple[list[tuple[Attachment, bool]], str | None]:
+    """One page of the dossier's files the caller may see, oldest first (a dossier holds up to 200 per kind),
+    each with whether it was handed in; `only_handed_in` keeps those that were (True) or were not (False)."""
     dossier = await get_dossier_for(session, viewer, dossier_id)
+    handed = await handed_in(session, dossier)
     stmt = select(Attachment).where(Attachment.dossier_id == dossier_id,
                                     await _visible_to(session, viewer, dossier))
-    return await keyset_page(session, stmt, order=_ATTACHMENT_ORDER, params=page,
-                             key=lambda a: [a.uploaded_at, a.id])
+    if only_handed_in is not None:
+        stmt = stmt.where(handed.clause() if only_handed_in else not_(handed.clause()))
+    rows, cursor = await keyset_page(session, stmt, order=_ATTACHMENT_ORDER, params=page,
+                                     key=lambda a: [a.uploaded_at, a.id])
+    return [(a, handed(a)) for a in rows], cursor
 
 
 async def get_attachment(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUID,
@@ -186,5 +229,7 @@ async def delete_attachment(session: AsyncSession, viewer: Viewer, dossier_id: u
                             attachment_id: uuid.UUID) -> None:
     """While the dossier is a draft; the file itself goes with `dvc storage gc` once unreferenced."""
     await get_attachment(session, viewer, dossier_id, attachment_id)
-    await editable_draft(session, viewer, dossier_id)
+    dossier = await editable_draft(session, viewer, dossier_id)
     await session.execute(delete(Attachment).where(Attachment.id == attachment_id))
+    dossier.touch(clock.now())
+    await flush_versioned(session, dossier, "dossier")

@@ -3,6 +3,9 @@
 The catalogue allows a small, flat JSON Schema subset (app.catalogue.form_schema.check_form_schema): string
 (optionally `format: date`), number, integer, boolean, enum, `required`, and optionally
 `additionalProperties: false`. Checking that subset by hand is a few lines and reports every failing field.
+
+JSON Schema counts a number with a zero fraction (`234.0`) as an integer, so an `integer` field takes one; it is
+stored as the integer it names (`normalised_form`), so that every reader of the form gets an int.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from datetime import date
 from typing import Any
 
 from app.core.clock import ISO_DAY
+
+# Up to 2**53 every integer is exactly one float; beyond it a float with a zero fraction no longer names the
+# integer the client meant (1e300 would be stored as 301 invented digits), so it is left as sent.
+_SAFE_INTEGER = 2**53
 
 
 def _type_error(prop: dict[str, Any], value: Any) -> str | None:
@@ -73,3 +80,22 @@ def form_errors(schema: dict[str, Any] | None, form: dict[str, Any], *,
         if message:
             errors.append({"loc": [*loc, name], "msg": message, "type": "invalid"})
     return errors
+
+
+def _as_declared(prop: dict[str, Any], value: Any) -> Any:
+    """`value` as the field declares it: a float with a zero fraction in an integer field (or matching an integer
+    option of an enum) becomes that integer."""
+    if not isinstance(value, float) or not value.is_integer() or abs(value) > _SAFE_INTEGER:
+        return value
+    if "enum" in prop:
+        option = next((o for o in prop["enum"] if type(o) is int and o == value), None)
+        return value if option is None else option
+    return int(value) if prop.get("type") == "integer" else value
+
+
+def normalised_form(schema: dict[str, Any] | None, form: dict[str, Any]) -> dict[str, Any]:
+    """The form as stored, for a form `form_errors` found valid: integers in the fields that hold integers."""
+    properties: dict[str, Any] = (schema or {}).get("properties", {})
+    out = {name: _as_declared(properties[name], value) if isinstance(properties.get(name), dict) else value
+           for name, value in form.items()}
+    return out

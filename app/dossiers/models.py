@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.core import clock
 from app.core.db import Base
@@ -121,6 +122,13 @@ class Dossier(Base):
     @property
     def result_ready(self) -> bool:
         return self.state in RESULT_READY_STATES
+
+    def touch(self, now: datetime) -> None:
+        """Mark the dossier changed, so that its next flush bumps `version` (and so its ETag) even when no column
+        of its own changed (a file added or removed). Flagged, not just assigned: the same clock reading as the
+        last write is no change to SQLAlchemy, and would issue no versioned UPDATE."""
+        self.updated_at = now
+        flag_modified(self, "updated_at")
 
 
 class Attachment(Base):

@@ -162,11 +162,14 @@ async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, vie
 
 @router.get("/v1/dossiers/{dossier_id}/attachments", response_model=Page[AttachmentOut],
             responses=problems("not_found", "validation_error"))
-async def list_dossier_attachments(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
-                                   session: ReadSessionDep) -> Page[AttachmentOut]:
-    """The dossier's files the caller may see, oldest first, a page at a time (`limit`, `cursor`)."""
-    rows, cursor = await attachments.list_attachments(session, viewer, dossier_id, page)
-    return Page[AttachmentOut](items=[AttachmentOut.of(a) for a in rows], next_cursor=cursor)
+async def list_dossier_attachments(
+    dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep, session: ReadSessionDep,
+    handed_in: Annotated[bool | None, Query(description="Only the files handed in (true) or not (false).")] = None,
+) -> Page[AttachmentOut]:
+    """The dossier's files the caller may see, oldest first, a page at a time (`limit`, `cursor`); `handed_in` says
+    which are part of the dossier (a supplement upload is not until a `supplement` action hands it in)."""
+    rows, cursor = await attachments.list_attachments(session, viewer, dossier_id, page, only_handed_in=handed_in)
+    return Page[AttachmentOut](items=[AttachmentOut.of(a, handed_in=h) for a, h in rows], next_cursor=cursor)
 
 
 # What a stored file can be: what a part may accept (its type is judged by its content), or octet-stream when the

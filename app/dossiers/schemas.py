@@ -210,12 +210,16 @@ class AttachmentOut(BaseModel):
     size: int
     sha256: str
     uploaded_at: datetime
+    handed_in: bool = Field(description=(
+        "Part of the dossier as filed and answered: a document once the dossier is submitted, a supplement file "
+        "once a `supplement` action handed it in, a result file once `issue_result` issued it. False for a "
+        "draft's files, for a supplement upload not (or never) handed in, and for a result upload not issued."))
 
     @classmethod
-    def of(cls, attachment: Attachment) -> AttachmentOut:
+    def of(cls, attachment: Attachment, *, handed_in: bool) -> AttachmentOut:
         return cls(id=attachment.id, part=attachment.part, kind=attachment.kind, file_name=attachment.file_name,
                    media_type=attachment.media_type, size=attachment.size, sha256=attachment.sha256,
-                   uploaded_at=attachment.uploaded_at)
+                   uploaded_at=attachment.uploaded_at, handed_in=handed_in)
 
 
 class PublicDossierOut(BaseModel):

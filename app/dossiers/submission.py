@@ -26,7 +26,7 @@ from app.core.problems import ProblemError, not_found, validation_problem
 from app.dossiers import schemas
 from app.dossiers.access import Viewer, lock_dossier, may_edit_draft, require_draft
 from app.dossiers.codes import next_dossier_code
-from app.dossiers.formcheck import form_errors
+from app.dossiers.formcheck import form_errors, normalised_form
 from app.dossiers.models import NATIONAL_STATUS_CODES, Attachment, Dossier, DossierState, Source
 from app.identity import service as identity
 from app.identity.deps import Principal
@@ -61,13 +61,16 @@ def _check_offer(version: ProcedureVersion | Mapping[str, Any], channel: str, ap
         raise validation_problem(errors)
 
 
-def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any], *, draft: bool = False) -> None:
-    """422 listing each failing field. A draft is saved as it is filled: its required fields may still be missing
-    (a portal creates the draft when the procedure is chosen, and saves the form as it goes), and are checked at
-    submit."""
-    errors = form_errors(field_reader(version)("form_schema"), form, partial=draft)
+def _check_form(version: ProcedureVersion | Mapping[str, Any], form: dict[str, Any], *,
+                draft: bool = False) -> dict[str, Any]:
+    """The form as it is stored (app.dossiers.formcheck.normalised_form), or 422 listing each failing field. A
+    draft is saved as it is filled: its required fields may still be missing (a portal creates the draft when the
+    procedure is chosen, and saves the form as it goes), and are checked at submit."""
+    schema = field_reader(version)("form_schema")
+    errors = form_errors(schema, form, partial=draft)
     if errors:
         raise validation_problem(errors, "The form has invalid fields.")
+    return normalised_form(schema, form)
 
 
 def _check_delivery(method: str, address: str | None, applicant_id: uuid.UUID | None) -> None:
@@ -134,7 +137,7 @@ async def create_draft(connection: DirectConnection, viewer: Viewer, data: schem
     applicant = await identity.party_of(connection, viewer.applicant_id) if on_behalf else None
     applicant_kind = str(applicant["kind"]) if applicant else principal.kind
     _check_offer(terms, data.channel, applicant_kind)
-    _check_form(terms, data.form, draft=True)
+    form = _check_form(terms, data.form, draft=True)
     row = _draft_row(
         terms, terms["agency_name"],
         applicant_id=viewer.applicant_id, applicant_kind=applicant_kind,
@@ -144,7 +147,7 @@ async def create_draft(connection: DirectConnection, viewer: Viewer, data: schem
         actor_id=principal.account_id if on_behalf else None, actor_kind=principal.kind if on_behalf else None,
         actor_name=principal.name if on_behalf else None,
         channel=data.channel, source=Source.online.value, delivery_method=data.delivery.method,
-        delivery_address=data.delivery.address, form=data.form)
+        delivery_address=data.delivery.address, form=form)
     await connection.execute(_INSERT_DOSSIER, **row)
     return row
 
@@ -162,7 +165,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
         raise ProblemError("forbidden_role", "Only reception officials of the procedure's agency register dossiers.")
     kind = "citizen" if data.applicant.citizen_id else "organisation"
     _check_offer(version, data.channel, kind)
-    _check_form(version, data.form, draft=True)  # filed at once (`submit`): checked whole there
+    form = _check_form(version, data.form, draft=True)  # filed at once (`submit`): checked whole there
     account = await _find_applicant(session, data.applicant.citizen_id, data.applicant.tax_code)
     _check_delivery(data.delivery.method, data.delivery.address, account.id if account else None)
     principal = viewer.principal
@@ -174,7 +177,7 @@ async def create_intake(session: AsyncSession, viewer: Viewer, data: schemas.Dos
         applicant_tax_code=data.applicant.tax_code,
         actor_id=principal.account_id, actor_kind=principal.kind, actor_name=principal.name,
         channel=data.channel, source=data.channel, delivery_method=data.delivery.method,
-        delivery_address=data.delivery.address, form=data.form,
+        delivery_address=data.delivery.address, form=form,
         contact_email=contact.email or (account.email if account else None),
         contact_phone=contact.phone or (account.phone if account else None))
     if data.submit:
@@ -206,8 +209,7 @@ async def update_draft(session: AsyncSession, dossier: Dossier, patch: schemas.D
         _check_delivery(method, address, dossier.applicant_id)
         dossier.delivery_method, dossier.delivery_address = method, address
     if patch.form is not None:
-        _check_form(version, patch.form, draft=True)
-        dossier.form = patch.form
+        dossier.form = _check_form(version, patch.form, draft=True)
     await session.flush()
     return dossier
 
@@ -273,7 +275,9 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
                        "type": "missing"} for p in missing),
                     *form_errors(field_reader(version)("form_schema"), dossier.form)],
             extra={"missing": [p["key"] for p in missing]})
-    _check_form(version, dossier.form)
+    form = _check_form(version, dossier.form)
+    if any(type(value) is not type(dossier.form[name]) for name, value in form.items()):
+        dossier.form = form  # a draft saved before integers were stored as such
     dossier.code = await next_dossier_code(session, dossier.agency_code, now)
     dossier.state = DossierState.submitted.value
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
@@ -300,7 +304,7 @@ async def create_forwarded(session: AsyncSession, actor: Principal, version: Pro
     submission. `attach` adds the attachment rows before the required parts are checked."""
     kind = "citizen" if applicant.citizen_id else "organisation"
     _check_offer(version, "online", kind)
-    _check_form(version, form)
+    form = _check_form(version, form)
     account = await _find_applicant(session, applicant.citizen_id, applicant.tax_code)
     agency = await catalogue.get_agency(session, version.agency_code)
     dossier = await _new_dossier(

@@ -25,7 +25,7 @@ DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 
 Requirement = Literal["reason", "items", "new_due_date", "attachments", "assignee", "delivery"]
 Guard = Literal["fees_before_processing_settled", "has_fees_before_processing", "fees_on_result_settled",
-                "approved", "before_apology_deadline", "filed_offline"]
+                "approved", "has_due_date", "filed_offline"]
 SimpleEffect = Literal["start_clock", "pause_clock", "resume_clock", "finish", "complete_processing",
                        "reschedule", "verify_result"]
 NoticeKind = Literal["receipt", "supplement_request", "refusal", "payment_request", "apology", "explanation",

@@ -30,7 +30,7 @@ from app.workflow.engine import Plan, TransitionRequest
 from app.workflow.history import ActorRef
 from app.workflow.hooks import Exemption, fee_gate
 from app.workflow.models import DossierProgress
-from app.workflow.progress import VersionFacts
+from app.workflow.progress import VersionFacts, apology_deadline
 
 # How far one apology may move the return date (form 04): a year is more than any honest delay, so a later
 # date is a typo or a dossier being parked; the bound also keeps dates far from date.max (no overflow).
@@ -193,16 +193,28 @@ def _new_due_date_problem(msg: str) -> ProblemError:
 
 
 async def reschedule(ctx: Context) -> None:
-    """An apology's new return date: a working day after the current due date, due at its end."""
+    """An apology's new return date: a working day after the current due date (and after today), due at its end.
+
+    Due by the apology deadline (app.workflow.progress.apology_deadline); one sent after it is still taken, as
+    Resolution 131/NQ-CP wants an apology for every late dossier, and recorded as `late` (history and notices).
+    Either way the original due date stays what lateness is measured against (app.reporting): a late apology
+    promises a new day, it does not make the dossier on time."""
     new_day = ctx.request.new_due_date
     dossier = ctx.dossier
     assert new_day is not None and dossier.due_at is not None  # required by the action; guard checked
-    current_day = _local_date(dossier.due_at)
+    deadline = await apology_deadline(ctx.session, dossier.due_at)
+    late = ctx.now > deadline
+    current_day, today = _local_date(dossier.due_at), _local_date(ctx.now)
     if new_day <= current_day:
         raise _new_due_date_problem(f"must be after the current due date {current_day.isoformat()}")
-    if (new_day - current_day).days > MAX_POSTPONEMENT_DAYS:
+    if new_day <= today:  # only a late apology can get here: its due date has passed already
+        raise _new_due_date_problem(f"must be after today {today.isoformat()}: the due date has passed, and the "
+                                    "apology promises a day still to come")
+    base_day = max(current_day, today)
+    if (new_day - base_day).days > MAX_POSTPONEMENT_DAYS:
+        what = "the current due date" if base_day == current_day else "today"
         raise _new_due_date_problem(
-            f"must be at most {MAX_POSTPONEMENT_DAYS} days after the current due date {current_day.isoformat()}: "
+            f"must be at most {MAX_POSTPONEMENT_DAYS} days after {what} {base_day.isoformat()}: "
             "an apology promises the day the result will be ready; apologise again if that day cannot be kept")
     calendar = await load_calendar(ctx.session, current_day, new_day)
     if not calendar.is_working_day(new_day):
@@ -212,7 +224,8 @@ async def reschedule(ctx: Context) -> None:
         ctx.progress.original_due_at = previous
     dossier.due_at = deadlines.end_of_working_day(new_day)
     ctx.details.update(previous_due_at=utc_text(previous), new_due_at=utc_text(dossier.due_at),
-                       original_due_at=utc_text(ctx.progress.original_due_at))
+                       original_due_at=utc_text(ctx.progress.original_due_at), late=late,
+                       apology_deadline=utc_text(deadline))
 
 
 async def verify_result(ctx: Context) -> None:
@@ -310,8 +323,10 @@ async def _notice_content(ctx: Context, kind: str) -> dict[str, Any]:
     if kind in ("apology", "explanation"):
         content = {"reason": request.reason, "new_due_at": notices.local_iso(dossier.due_at),
                    "original_due_at": notices.local_iso(ctx.progress.original_due_at),
-                   "previous_due_at": ctx.details.get("previous_due_at") and notices.local_iso(
-                       datetime.fromisoformat(ctx.details["previous_due_at"]))}
+                   "previous_due_at": _local_text(ctx.details.get("previous_due_at")),
+                   # Sent after the apology deadline (reschedule): the form says so, as the history does.
+                   "late": bool(ctx.details.get("late")),
+                   "apology_deadline": _local_text(ctx.details.get("apology_deadline"))}
         if kind == "explanation":
             content["addressed_to"] = f"Thủ trưởng {dossier.agency_name}"
         return content
@@ -328,6 +343,11 @@ async def _notice_content(ctx: Context, kind: str) -> dict[str, Any]:
         return {"delivery": {"method": request.delivery, "tracking_number": ctx.tracking_number,
                              "address": dossier.delivery_address}}
     return {}
+
+
+def _local_text(utc: Any) -> str | None:
+    """A time the details hold as UTC text, as a notice shows it (local ISO); None stays None."""
+    return notices.local_iso(datetime.fromisoformat(utc)) if isinstance(utc, str) else None
 
 
 def _notice(ctx: Context, kind: str, content: dict[str, Any]) -> None:

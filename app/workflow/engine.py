@@ -22,8 +22,9 @@ GUARD_PROBLEMS: dict[str, tuple[str, str]] = {
         "transition_not_allowed", "This procedure charges no fees before processing; receive the dossier."),
     "fees_on_result_settled": ("fees_unpaid", "Fees due on the result are not settled yet."),
     "approved": ("transition_not_allowed", "The result can be issued only after the dossier is approved."),
-    "before_apology_deadline": (
-        "transition_not_allowed", "An apology must be sent before the end of the working day before the due date."),
+    "has_due_date": (
+        "transition_not_allowed", "An apology sets a new return date; this dossier has no due date yet (its "
+        "processing clock has not started)."),
     "filed_offline": ("transition_not_allowed", "Only a dossier filed at the desk or by post is withdrawn on the "
                       "applicant's written request; the applicant of an online dossier withdraws it."),
 }

@@ -76,6 +76,15 @@ def _notices_of(dossier_id: uuid.UUID, internal: bool) -> Select[Notice]:
     return stmt if internal else stmt.where(Notice.kind.not_in(INTERNAL))
 
 
+def details_shown(details: dict[str, Any], *, internal: bool) -> dict[str, Any]:
+    """A history entry's details as the reader may see them: without `internal`, the notices the action issued
+    leave out the internal ones, whose ids would only name a notice that reader gets a 404 for."""
+    listed = details.get("notices")
+    if internal or not isinstance(listed, list):
+        return details
+    return {**details, "notices": [n for n in listed if not (isinstance(n, dict) and n.get("kind") in INTERNAL)]}
+
+
 async def list_notices(session: AsyncSession, dossier_id: uuid.UUID) -> list[Notice]:
     """All the dossier's notices, internal ones included, in the order issued (what the notification composer
     searches). The list route reads `notices_page`."""
@@ -96,6 +105,13 @@ async def get_notice(session: AsyncSession, dossier_id: uuid.UUID, notice_id: uu
     if not internal:
         stmt = stmt.where(Notice.kind.not_in(INTERNAL))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _late_apology(content: dict[str, Any]) -> list[str]:
+    """The sentence an apology (and its explanation) sent after its deadline carries."""
+    if not content.get("late"):
+        return []
+    return [f"Phiếu xin lỗi được gửi sau thời hạn (chậm nhất {_display(content.get('apology_deadline'))})."]
 
 
 def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]]:
@@ -127,13 +143,13 @@ def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]
         fields += [("Hạn trả ban đầu", _display(c.get("original_due_at"))),
                    ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
         paragraphs += [f"Lý do chậm trễ: {c.get('reason') or '-'}",
-                       "Cơ quan giải quyết thành thật xin lỗi ông/bà vì sự chậm trễ này."]
+                       "Cơ quan giải quyết thành thật xin lỗi ông/bà vì sự chậm trễ này.", *_late_apology(c)]
     elif kind == "explanation":
         fields = [("Kính gửi", c.get("addressed_to") or "-"), *fields,
                   ("Hạn trả ban đầu", _display(c.get("original_due_at"))),
                   ("Hạn trả trước khi giải trình", _display(c.get("previous_due_at"))),
                   ("Hẹn lại ngày trả", _display(c.get("new_due_at")))]
-        paragraphs += [f"Lý do chậm giải quyết: {c.get('reason') or '-'}",
+        paragraphs += [f"Lý do chậm giải quyết: {c.get('reason') or '-'}", *_late_apology(c),
                        f"Người giải trình: {c.get('issued_by') or '-'}"]
     elif kind == "payment_request":
         paragraphs.append("Đề nghị thực hiện nghĩa vụ tài chính trước khi hồ sơ được giải quyết:")

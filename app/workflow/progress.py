@@ -8,7 +8,7 @@
   request was made does not become late while it waits; lateness that happened before the request stays
   visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule;
 - the apology deadline (Resolution 131): the end of the working day `DVC_APOLOGY_DEADLINE_WORKING_DAYS`
-  working days before the due date.
+  working days before the due date; an apology sent after it is late (app.workflow.effects.reschedule).
 """
 
 from __future__ import annotations

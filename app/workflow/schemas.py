@@ -123,7 +123,10 @@ class HistoryEntryOut(BaseModel):
     actor: ActorOut
     at: datetime
     reason: str | None
-    details: dict[str, Any]
+    details: dict[str, Any] = Field(description=(
+        "What the action did (due dates, files, the notices it issued, ...). Outside the agency (the applicant, an "
+        "integrator's client) the internal notices (the explanation to the head of the agency) are left out of "
+        "`notices`; `hash` covers the entry as recorded, so check the chain with `/history/verify`."))
     prev_hash: str
     hash: str
 

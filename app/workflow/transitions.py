@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
 
 from app.catalogue.models import ProcedureVersion
 from app.core import clock
@@ -40,7 +39,6 @@ from app.workflow.models import DossierProgress
 from app.workflow.progress import (
     FACT_COLUMNS,
     VersionFacts,
-    apology_deadline,
     ensure_progress,
     facts_from_row,
     pinned_version_of,
@@ -87,8 +85,8 @@ async def guard_facts(session: AsyncSession, dossier: Dossier, progress: Dossier
             facts[name] = bool(progress and progress.approved)
         elif name == "filed_offline":
             facts[name] = dossier.channel != "online"
-        elif name == "before_apology_deadline":
-            facts[name] = dossier.due_at is not None and now <= await apology_deadline(session, dossier.due_at)
+        elif name == "has_due_date":
+            facts[name] = dossier.due_at is not None
     return facts
 
 
@@ -219,10 +217,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
         closed = ctx.details.get("step")
         await steps.begin_next_step(session, progress, definition=definition, state=planned.to_state, facts=facts,
                                     closed=closed["step"] if isinstance(closed, dict) else None)
-    # Every transition bumps the version (and so the ETag), sub-steps included. Flagged, not just assigned: the
-    # same clock reading as the last write is no change to SQLAlchemy, and would issue no versioned UPDATE.
-    dossier.updated_at = now
-    flag_modified(dossier, "updated_at")
+    dossier.touch(now)  # every transition bumps the version (and so the ETag), sub-steps included
     details = {**ctx.details, **_request_details(data, planned.spec), **(extra_details or {})}
     history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
                    to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,

@@ -71,13 +71,16 @@ async def transition_dossier(
 async def list_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
                                session: ReadSessionDep) -> Page[HistoryEntryOut]:
     """Every state change of the dossier, oldest first (by `seq`), hash-chained (form 05's record of who did
-    what when), a page at a time (`limit`, `cursor`)."""
+    what when), a page at a time (`limit`, `cursor`). Officials see the internal notices an action issued;
+    others do not (`details.notices`)."""
     await get_dossier_for(session, viewer, dossier_id)
     rows, cursor = await history.entries_page(session, dossier_id, page)
+    internal = _sees_internal_notices(viewer)
     return Page[HistoryEntryOut](items=[HistoryEntryOut(
         seq=e.seq, action=e.action, from_=e.from_state, to=e.to_state, from_code=e.from_code, to_code=e.to_code,
         actor=ActorOut(id=e.actor_id, kind=e.actor_kind, name=e.actor_name), at=e.at, reason=e.reason,
-        details=e.details or {}, prev_hash=e.prev_hash, hash=e.hash) for e in rows], next_cursor=cursor)
+        details=notices.details_shown(e.details or {}, internal=internal), prev_hash=e.prev_hash, hash=e.hash)
+        for e in rows], next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}/history/verify", response_model=HistoryVerification,

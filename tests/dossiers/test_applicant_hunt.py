@@ -91,11 +91,13 @@ async def test_a_draft_may_lack_required_fields_until_it_is_submitted(client, ac
     assert wrong.status_code == 422  # a value given is still checked, on its field
     assert [e["loc"] for e in wrong.json()["errors"]] == [["body", "form", "birth_date"]]
     assert (await dossiers.upload(client, citizen, created.json()["id"])).status_code == 201
+    uploaded = await client.get(url, headers=citizen.headers)  # the file changed the ETag
+    assert uploaded.headers["etag"] != saved.headers["etag"]
     refused = await dossiers.submit(client, citizen, created.json()["id"])
     assert refused.status_code == 422 and refused.json()["code"] == "validation_error", refused.text
     assert [(e["loc"], e["msg"]) for e in refused.json()["errors"]] == [
         (["body", "form", "full_name"], "field required"), (["body", "form", "purpose"], "field required")]
-    filled = await client.patch(url, headers={**citizen.headers, "If-Match": saved.headers["etag"]},
+    filled = await client.patch(url, headers={**citizen.headers, "If-Match": uploaded.headers["etag"]},
                                 json={"form": {"birth_date": "1990-02-03", "full_name": "Lê Văn Tám",
                                                "purpose": "trade"}})
     assert filled.status_code == 200, filled.text

@@ -18,7 +18,7 @@ STANDARD = definitions()["standard"]
 RECEPTION = ActorView(roles=frozenset({"reception"}))
 APPLICANT = ActorView(is_applicant=True)
 ALL_GUARDS = {g: True for g in ("fees_before_processing_settled", "has_fees_before_processing",
-                                "fees_on_result_settled", "approved", "before_apology_deadline")}
+                                "fees_on_result_settled", "approved", "has_due_date")}
 
 NATIONAL_CODES = {"submitted": 1, "received": 2, "rejected": 3, "processing": 4, "supplement_requested": 5,
                   "payment_requested": 6, "withdrawn": 7, "stopped": 8, "processed": 9, "returned": 10}

@@ -153,13 +153,18 @@ async def test_the_apology_deadline_and_new_date_around_tet_2026(flow: Any, monk
     assert "apologise" in (await flow.get(flow.processing, did))["next_actions"]
 
 
-async def test_an_apology_after_the_working_day_before_the_due_date_is_refused(flow: Any,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_apology_after_the_working_day_before_the_due_date_is_taken_as_late(
+        flow: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     set_clock(monkeypatch, 2026, 2, 11, 9, 0)
     code = await flow.procedure(processing_days=3)
     _, dossier = await flow.submitted(code)
     did = dossier["id"]
     await flow.to_processing(did)  # due Monday 23 February 2026
-    set_clock(monkeypatch, 2026, 2, 13, 17, 1)  # Friday 13, after the working day: the deadline has passed
-    late = await flow.post(flow.processing, did, "apologise", reason="Chờ ý kiến", new_due_date="2026-03-02")
-    assert late.status_code == 409 and late.json()["code"] == "transition_not_allowed", late.text
+    set_clock(monkeypatch, 2026, 2, 13, 17, 0)  # Friday 13 at 17:00 exactly: still in time
+    assert "apologise" in (await flow.get(flow.processing, did))["next_actions"]
+    set_clock(monkeypatch, 2026, 2, 13, 17, 1)  # after the working day: the deadline has passed
+    late = await flow.act(flow.processing, did, "apologise", reason="Chờ ý kiến", new_due_date="2026-03-02")
+    assert at_local(late["due_at"]) == local(2026, 3, 2, 17, 0)
+    entry = (await flow.history(flow.processing, did))[-1]
+    assert entry["details"]["late"] is True
+    assert entry["details"]["apology_deadline"] == "2026-02-13T10:00:00.000000Z"

@@ -15,7 +15,8 @@ What integrators rely on, checked at every step:
   the state excludes (issue 7's table, written out in workflow_model.py, not read from the app);
 - `state` and `national_status_code` agree with DOMAIN.md's table, for every caller and in every history entry;
 - the ETag changes on every applied transition, sub-steps at the clock reading of the last write included
-  (test_workflow_state_machine_findings.py); a stale `If-Match` is 412 and a missing one 428, changing nothing;
+  (test_workflow_state_machine_findings.py), and on every file uploaded (a supplement, a result); a stale
+  `If-Match` is 412 and a missing one 428, changing nothing;
 - the history grows by exactly one entry per applied transition (two when step 2.3 with every fee exempt is
   followed by the automatic `confirm_payment`; one when a desk payment settles step 2.3), `seq` is
   consecutive, entries chain (`prev_hash`, `from` = previous `to`), and `/history/verify` says it is intact;
@@ -353,7 +354,9 @@ class WorkflowMachine(RuleBasedStateMachine):
             exempt = data.draw(st.sampled_from([[], [0], [0, 1]]), label="exempt lines")
             return {"exemptions": [{"item": k, "reason": "Người có công với cách mạng"} for k in exempt]}
         if action == "apologise":
+            # After the current due date and, for a late apology (its due date passed), after today.
             due = local(d.view["due_at"]).date() if d.view["due_at"] else CLOCK.moment.date()
+            due = max(due, CLOCK.moment.date())
             later = self.calendar.add(due, data.draw(st.sampled_from([1, 2, 7]), label="postponed by"))
             return {"reason": "Cần xác minh thêm tại cơ sở", "new_due_date": later.isoformat()}
         if action in ("supplement", "issue_result"):
@@ -365,6 +368,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         response = self.request("POST", f"/v1/dossiers/{d.id}/attachments", caller, data={"part": part},
                                 files={"file": ("tep.pdf", PDF, "application/pdf")})
         assert response.status_code == 201, response.text
+        etag = d.etag
+        self.read_all(d)  # a file changes the dossier's ETag: the one read before is stale now
+        assert d.etag != etag and d.old_etags[-1] == etag
         return str(response.json()["id"])
 
     # --- deadlines ----------------------------------------------------------------------------------------------
