@@ -153,7 +153,8 @@ async def add_attachment(viewer: Viewer, dossier_id: uuid.UUID, request: Request
 RESULT_RELEASED_STATES = frozenset({"processed", "returned"})
 
 
-async def _visible_to(session: AsyncSession, viewer: Viewer, dossier: Dossier) -> ColumnElement[bool]:
+async def _visible_to(session: AsyncSession, viewer: Viewer, dossier: Dossier,
+                      issued: frozenset[uuid.UUID] | None = None) -> ColumnElement[bool]:
     """The agency's officials see every file; anyone else (the applicant, and an integrator's client token, which
     reads its agencies' dossiers as the applicant sees them, internal notices excluded too) only issued results:
     a portal connector must not pass a draft result on as the decision."""
@@ -164,7 +165,9 @@ async def _visible_to(session: AsyncSession, viewer: Viewer, dossier: Dossier) -
         return not_a_result
     # Only the files issue_result issued: other result uploads stay drafts (one refused as unsigned, a superseded
     # version), which the applicant could otherwise take for the result.
-    return or_(not_a_result, Attachment.id.in_(await issued_result_ids(session, dossier.id)))
+    if issued is None:
+        issued = frozenset(await issued_result_ids(session, dossier.id))
+    return or_(not_a_result, Attachment.id.in_(list(issued)))
 
 
 _ATTACHMENT_ORDER = ((Attachment.uploaded_at, False), (Attachment.id, False))  # oldest first, as uploaded
@@ -205,7 +208,7 @@ async def list_attachments(session: AsyncSession, viewer: Viewer, dossier_id: uu
     dossier = await get_dossier_for(session, viewer, dossier_id)
     handed = await handed_in(session, dossier)
     stmt = select(Attachment).where(Attachment.dossier_id == dossier_id,
-                                    await _visible_to(session, viewer, dossier))
+                                    await _visible_to(session, viewer, dossier, handed.issued))
     if only_handed_in is not None:
         stmt = stmt.where(handed.clause() if only_handed_in else not_(handed.clause()))
     rows, cursor = await keyset_page(session, stmt, order=_ATTACHMENT_ORDER, params=page,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -71,7 +70,7 @@ def actor_view(principal: Principal | None, applicant_id: uuid.UUID | None, doss
 
 
 async def guard_facts(session: AsyncSession, dossier: Dossier, progress: DossierProgress | None,
-                      names: Iterable[str], now: datetime) -> dict[str, bool]:
+                      names: Iterable[str]) -> dict[str, bool]:
     """Evaluate only the guards asked for (fee guards ask the fees domain through the FeeGate seam)."""
     facts: dict[str, bool] = {}
     for name in set(names):
@@ -91,11 +90,11 @@ async def guard_facts(session: AsyncSession, dossier: Dossier, progress: Dossier
 
 
 async def available_actions(session: AsyncSession, definition: WorkflowDefinition, dossier: Dossier,
-                            progress: DossierProgress | None, view: ActorView, now: datetime) -> list[str]:
+                            progress: DossierProgress | None, view: ActorView) -> list[str]:
     """The actions this actor may take now, guards evaluated (only those of actions it could take)."""
     candidates = [definition.actions[a] for a in actions_from(definition, dossier.state)]
     needed = {g for spec in candidates if may_take(spec, view) for g in spec.guards}
-    return next_actions(definition, dossier.state, view, await guard_facts(session, dossier, progress, needed, now))
+    return next_actions(definition, dossier.state, view, await guard_facts(session, dossier, progress, needed))
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ async def transition(session: AsyncSession, viewer: Viewer, dossier_id: uuid.UUI
         return outcome
     followed = await _apply_system(session, dossier_id, automatic, {"automatic": True})
     return Outcome(dossier=followed.dossier, progress=followed.progress, next_actions=await available_actions(
-        session, definition, followed.dossier, followed.progress, view, clock.now()))
+        session, definition, followed.dossier, followed.progress, view))
 
 
 async def _automatic_action(session: AsyncSession, definition: WorkflowDefinition, outcome: Outcome) -> str | None:
@@ -155,7 +154,7 @@ async def _automatic_action(session: AsyncSession, definition: WorkflowDefinitio
     for name in actions_from(definition, outcome.dossier.state):
         spec = definition.actions[name]
         if spec.automatic:
-            facts = await guard_facts(session, outcome.dossier, outcome.progress, spec.guards, clock.now())
+            facts = await guard_facts(session, outcome.dossier, outcome.progress, spec.guards)
             if all(facts.get(guard, False) for guard in spec.guards):
                 return name
     return None
@@ -176,12 +175,12 @@ async def _apply_system(session: AsyncSession, dossier_id: uuid.UUID, action: st
 
 
 async def _plan(session: AsyncSession, definition: WorkflowDefinition, dossier: Dossier, progress: DossierProgress,
-                request: TransitionRequest, view: ActorView, now: datetime) -> Plan:
+                request: TransitionRequest, view: ActorView) -> Plan:
     """The engine's plan. Only the requested action's guards are evaluated first (what a transition needs);
     a refusal's `allowed_actions` are then recomputed with every guard."""
     spec = definition.actions.get(request.action)
     needed = spec.guards if spec and dossier.state in spec.from_states and may_take(spec, view) else ()
-    guards = await guard_facts(session, dossier, progress, needed, now)
+    guards = await guard_facts(session, dossier, progress, needed)
     try:
         return plan(definition, state=dossier.state, previous_state=progress.previous_state, request=request,
                     actor=view, guards=guards)
@@ -190,7 +189,7 @@ async def _plan(session: AsyncSession, definition: WorkflowDefinition, dossier: 
             # The engine saw only this action's guards; a refusal lists what the caller may take now, every
             # guard evaluated: the same list as the dossier's next_actions.
             error.extra["allowed_actions"] = await available_actions(session, definition, dossier, progress,
-                                                                     view, now)
+                                                                     view)
         raise
 
 
@@ -201,7 +200,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     definition = get_definition(facts.workflow)
     progress = ensure_progress(session, dossier, locked.progress)
     request = data.request
-    planned = await _plan(session, definition, dossier, progress, request, view, now)
+    planned = await _plan(session, definition, dossier, progress, request, view)
     seq = progress.history_seq + 1
     ctx = effects.Context(session=session, dossier=dossier, progress=progress, facts=facts, plan=planned,
                           request=request, actor=actor, now=now, seq=seq, tracking_number=data.tracking_number,
@@ -230,7 +229,7 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
     # One flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event (412 when
     # another transaction changed the dossier first).
     await flush_versioned(session, dossier, "dossier")
-    allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view, now)
+    allowed = [] if view.is_system else await available_actions(session, definition, dossier, progress, view)
     return Outcome(dossier=dossier, progress=progress, next_actions=allowed)
 
 
@@ -277,7 +276,7 @@ async def _workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier
         facts = facts or await version_facts(session, dossier)
         if facts.workflow in definitions():  # (else no action can be taken: see get_definition)
             view = actor_view(viewer.principal, viewer.applicant_id, dossier)
-            actions = await available_actions(session, get_definition(facts.workflow), dossier, progress, view, now)
+            actions = await available_actions(session, get_definition(facts.workflow), dossier, progress, view)
     return {"next_actions": actions, "original_due_at": progress.original_due_at if progress else None,
             "paused_working_days": progress.paused_working_days if progress else 0,
             "overdue": is_overdue(dossier, now, paused_at=progress.paused_at if progress else None)}
