@@ -91,3 +91,18 @@ async def test_a_fresh_dossier_prints_its_reception_under_way(client, flow, monk
     assert response.status_code == 200, response.text
     text = _text(response.content)
     assert "Tiếp nhận hồ sơ" in text and "Đang xử lý" in text and "Mới đăng ký" in text
+
+
+def test_early_on_time_and_late_are_read_on_the_local_day():
+    from datetime import timedelta
+
+    from app.workflow.deadlines import timeliness
+    from tests.workflow.test_supplement_and_endings import local
+
+    due = local(2025, 3, 4, 17, 0)
+    assert timeliness(due, due) == "on_time"  # at 17:00:00 on the last day: in time
+    assert timeliness(due + timedelta(seconds=1), due) == "late"
+    assert timeliness(local(2025, 3, 4, 8, 0), due) == "on_time"  # the due day itself is not early
+    assert timeliness(local(2025, 3, 3, 23, 59), due) == "early"
+    # 00:30 local on the 4th is still the 3rd in UTC: the day is the local one
+    assert timeliness(local(2025, 3, 4, 0, 30), due) == "on_time"
