@@ -94,11 +94,12 @@ def _filter_values(filters: DossierFilters) -> dict[str, Any]:
     return values
 
 
-async def list_dossiers(viewer: Viewer, filters: DossierFilters,
-                        page: PageParams) -> tuple[list[tuple[Mapping[str, Any], dict[str, Any]]], str | None]:
+async def list_dossiers(viewer: Viewer, filters: DossierFilters, page: PageParams, *, now: datetime | None = None,
+                        ) -> tuple[list[tuple[Mapping[str, Any], dict[str, Any]]], str | None]:
     """A page of the dossiers `viewer` may see, each with its list-level workflow fields (original_due_at,
-    paused_working_days, overdue; no next_actions), in one statement."""
-    now = clock.now()
+    paused_working_days, overdue; no next_actions), in one statement. `now` (default: the clock) judges `overdue`
+    and the at-risk queue: the register (app.dossiers.register) reads every page as of one moment."""
+    now = now or clock.now()
     shape_name, values = visibility(viewer)
     params: dict[str, Any] = {**values, "now": now}
     given = _filter_values(filters)

@@ -11,17 +11,19 @@ from fastapi.responses import StreamingResponse
 
 from app.catalogue.schemas import KNOWN_MEDIA_TYPES
 from app.core.conditional import not_modified
+from app.core.csvexport import BomQuery, csv_response_doc, csv_stream_response
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.direct import autocommit_writes, direct_transaction
 from app.core.etag import IfMatch, check_if_match, version_tag
 from app.core.idempotency import IdempotencyDep
+from app.core.negotiation import VARY_ACCEPT, negotiate
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.ratelimit import enforce, public_limiter
 from app.core.request_context import streams_multipart
 from app.core.responses import content_disposition, model_response
 from app.core.text import path_code
-from app.dossiers import attachments, listing, submission
+from app.dossiers import attachments, listing, register, submission
 from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.dossiers.models import DossierState
@@ -83,13 +85,33 @@ async def intake_dossier(body: DossierIntake, viewer: ViewerDep, idem: Idempoten
                               headers={"Location": f"/v1/dossiers/{dossier.id}", "ETag": etag(dossier)})
 
 
-@router.get("/v1/dossiers", response_model=Page[DossierOut], responses=problems("validation_error"))
-async def list_dossiers(viewer: ViewerDep, page: PageDep,
-                        filters: Annotated[DossierFilters, Query()]) -> Response:
-    """The dossiers the caller may see, newest first (applicants: their own; officials: their agency's)."""
+REGISTER_CSV_RESPONSE = csv_response_doc(
+    "A page of the list as JSON, or with `Accept: text/csv` the dossier register (form 06 of Circular "
+    "01/2018/TT-VPCP, sổ theo dõi hồ sơ): every dossier the filters select, one line each, newest first, streamed "
+    "(`limit` and `cursor` do not apply). Columns, in this order: " + ", ".join(
+        f"`{c}`" for c in register.REGISTER_COLUMNS) + ". Times in Asia/Ho_Chi_Minh (ISO 8601 with +07:00); "
+    "`Trạng thái` is the state key, `Mã trạng thái quốc gia` its national code; `Tiến độ` is `Trước hạn`, "
+    "`Đúng hạn` or `Quá hạn` for a dossier whose result was issued or that was stopped (against its original due "
+    "date), `Quá hạn` or `Trong hạn` for an open one (its `overdue`), empty otherwise. A text cell "
+    "that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`) starts with an apostrophe.")
+
+
+@router.get("/v1/dossiers", response_model=Page[DossierOut],
+            responses={**problems("validation_error", "not_acceptable"), **REGISTER_CSV_RESPONSE})
+async def list_dossiers(request: Request, viewer: ViewerDep, page: PageDep,
+                        filters: Annotated[DossierFilters, Query()], bom: BomQuery = False) -> Response:
+    """The dossiers the caller may see, newest first (applicants: their own; officials: their agency's).
+
+    With `Accept: text/csv`, the register (form 06): the whole filtered list as CSV, seen exactly as the JSON
+    list (the same visibility in SQL, filters and order), streamed a page at a time; `bom=true` starts it with a
+    UTF-8 byte-order mark for Excel."""
+    accept = request.headers.get("accept")
+    if accept is not None and negotiate(accept, ("application/json", "text/csv")) == "text/csv":
+        chunks = await register.register_chunks(viewer, filters)
+        return csv_stream_response(chunks, register.file_name(), bom=bom)
     rows, cursor = await listing.list_dossiers(viewer, filters, page)
     return model_response(Page[DossierOut](items=[DossierOut.of(row, **extras) for row, extras in rows],
-                                           next_cursor=cursor))
+                                           next_cursor=cursor), headers=VARY_ACCEPT)
 
 
 @router.get("/v1/dossiers/{dossier_id}", response_model=DossierOut, responses=problems("not_found"))

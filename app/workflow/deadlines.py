@@ -140,6 +140,19 @@ def is_overdue(due: datetime, now: datetime) -> bool:
     return now > due
 
 
+# How a finished piece of work stood against its deadline, as the one-stop forms print it (form 05's "trước hạn /
+# đúng hạn / quá hạn", form 06's register): the keys, and the words printed.
+TIMELINESS_VI = {"early": "Trước hạn", "on_time": "Đúng hạn", "late": "Quá hạn"}
+
+
+def timeliness(done_at: datetime, due: datetime) -> str:
+    """`early`: done on a local day before the due moment's day; `on_time`: on that day, not after the due moment;
+    `late`: after it (as `is_overdue`: done at 17:00:00 on the last day is on time)."""
+    if is_overdue(due, done_at):
+        return "late"
+    return "early" if done_at.astimezone(LOCAL_TZ).date() < due.astimezone(LOCAL_TZ).date() else "on_time"
+
+
 def at_risk_cutoff(now: datetime, n: int, calendar: WorkingCalendar, *, end_hour: int | None = None) -> datetime:
     """The end of the n-th working day after today's effective working day (n == 0: end of today's).
 

@@ -312,3 +312,16 @@ async def list_steps(session: AsyncSession, dossier: Dossier, facts: VersionFact
         else:  # a full page of completed steps: the step under way is the next page
             cursor = encode_cursor(_step_key(rows[-1]))
     return items, cursor
+
+
+async def whole_slip(session: AsyncSession, dossier: Dossier, facts: VersionFacts, *,
+                     limit: int) -> tuple[list[StepRecord | OpenStep], bool]:
+    """The dossier's whole slip for the printed form (completed steps in the order completed, then the step under
+    way), at most `limit` completed steps; True when more were left out."""
+    stmt = (select(StepRecord).where(StepRecord.dossier_id == dossier.id)
+            .order_by(*[column for column, _ in _STEP_ORDER]).limit(limit + 1))
+    rows: list[StepRecord | OpenStep] = list((await session.execute(stmt)).scalars())
+    if len(rows) > limit:
+        return rows[:limit], True
+    under_way = await step_under_way(session, dossier, facts)
+    return rows + ([under_way] if under_way is not None else []), False

@@ -15,11 +15,11 @@ from app.core.negotiation import VARY_ACCEPT, negotiate
 from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found
-from app.core.responses import model_response
+from app.core.responses import content_disposition, model_response
 from app.dossiers.access import Viewer, etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.dossiers.schemas import DossierOut
-from app.workflow import history, notices, steps
+from app.workflow import history, notices, slip, steps
 from app.workflow.engine import TransitionRequest
 from app.workflow.hooks import Exemption
 from app.workflow.progress import is_overdue, version_facts
@@ -93,16 +93,34 @@ async def verify_dossier_history(dossier_id: uuid.UUID, viewer: ViewerDep,
     return HistoryVerification(valid=result.valid, entries=result.entries, first_broken_seq=result.first_broken_seq)
 
 
+SLIP_PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "A page of the slip as JSON, or with `Accept: application/pdf` the whole slip printed as form 05 "
+                   "of Circular 01/2018/TT-VPCP (`limit` and `cursor` do not apply to it).",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
 @router.get("/v1/dossiers/{dossier_id}/steps", response_model=Page[StepOut],
-            responses=problems("not_found", "validation_error"))
-async def list_dossier_steps(dossier_id: uuid.UUID, viewer: ViewerDep, page: PageDep,
-                             session: ReadSessionDep) -> Page[StepOut]:
+            responses={**problems("not_found", "validation_error", "not_acceptable"), **SLIP_PDF_RESPONSE})
+async def list_dossier_steps(dossier_id: uuid.UUID, request: Request, viewer: ViewerDep, page: PageDep,
+                             session: ReadSessionDep) -> Response:
     """The internal process (form 05): each completed step, who held the dossier, its allowance and whether it
     overran, in the order completed; then the step under way (`ended_at` null: who holds it now, since when,
-    its allowance and whether it has overrun already). A page at a time (`limit`, `cursor`)."""
+    its allowance and whether it has overrun already). A page at a time (`limit`, `cursor`).
+
+    With `Accept: application/pdf`, the whole slip printed as form 05 (phiếu kiểm soát quá trình giải quyết hồ
+    sơ): one row per step, handed over by (the previous step's holder, the applicant for the first) and to (the
+    step's holder), when it began, its deadline, when it was done, early / on time / late, notes. Whoever may
+    read the JSON may print it (the same rows): the agency's officials, clients reading its dossiers, and the
+    applicant, who follows how their own dossier moves; anyone else gets 404 as for the dossier."""
     dossier = await get_dossier_for(session, viewer, dossier_id)
-    rows, cursor = await steps.list_steps(session, dossier, await version_facts(session, dossier), page)
-    return Page[StepOut](items=[StepOut.model_validate(s) for s in rows], next_cursor=cursor)
+    facts = await version_facts(session, dossier)
+    if negotiate(request.headers.get("accept"), ("application/json", "application/pdf")) == "application/pdf":
+        name = f"phieu-kiem-soat-{dossier.code or dossier.id}.pdf"
+        return Response(await slip.render_slip(session, dossier, facts), media_type="application/pdf",
+                        headers={"Content-Disposition": content_disposition("inline", name), **VARY_ACCEPT})
+    rows, cursor = await steps.list_steps(session, dossier, facts, page)
+    return model_response(Page[StepOut](items=[StepOut.model_validate(s) for s in rows], next_cursor=cursor),
+                          headers=VARY_ACCEPT)
 
 
 def _sees_internal_notices(viewer: Viewer) -> bool:
