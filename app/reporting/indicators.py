@@ -18,8 +18,6 @@ The formulas (DOMAIN.md "Decision 766"):
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +25,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.csvexport import csv_lines
 from app.core.settings import get_settings
 from app.reporting import figures
 from app.reporting.figures import CatalogueFigures, CounterFigures, OpenFigures, ReportQuery
@@ -216,9 +215,4 @@ def _csv_lines(row: IndicatorRow) -> Iterable[list[object]]:
 
 def to_csv(report_: IndicatorReport) -> str:
     """One line per ratio: the total first (empty key columns), then each group_by row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for row in [report_.total, *report_.rows]:
-        writer.writerows(_csv_lines(row))
-    return buffer.getvalue()
+    return csv_lines([CSV_HEADER, *(line for row in [report_.total, *report_.rows] for line in _csv_lines(row))])

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.clock import LocalDay
+from app.core.csvexport import BomQuery, csv_response, csv_response_doc
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.negotiation import VARY_ACCEPT, negotiate
 from app.core.openapi import problems
@@ -43,20 +44,11 @@ ReportReader = Annotated[Principal, official_or_client(roles=(), scopes=("report
 
 def _json_or_csv(schema: str, description: str) -> dict[int | str, dict[str, Any]]:
     """The 200 of a route that answers `schema` as JSON, or with `Accept: text/csv` the report's CSV."""
-    return {200: {"description": f"{description} {CSV_BOM_NOTE}",
-                  "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
-                              "text/csv": {"schema": {"type": "string"}}}}}
+    doc = csv_response_doc(description)
+    doc[200]["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+                           **doc[200]["content"]}
+    return doc
 
-
-# UTF-8 without a byte-order mark is what programs expect; Excel (what officials open the exports with) reads such a
-# file in the legacy code page and garbles the diacritics. Opt-in, so that a program reading the header never
-# finds a BOM glued to its first column name.
-UTF8_BOM = b"\xef\xbb\xbf"
-CSV_BOM_NOTE = ("The CSV is UTF-8 without a byte-order mark; add `bom=true` to start it with one (EF BB BF), "
-                "so that Microsoft Excel shows the Vietnamese diacritics.")
-BomQuery = Annotated[bool, Query(description=(
-    "With `Accept: text/csv`: start the file with the UTF-8 byte-order mark (EF BB BF), which Microsoft Excel needs "
-    "to read Vietnamese diacritics. Default false (programs reading the header expect none); ignored for JSON."))]
 
 CSV_RESPONSE = _json_or_csv(
     "IndicatorReport", "The report as JSON, or with `Accept: text/csv` one line per ratio (total first).")
@@ -114,15 +106,10 @@ async def get_indicators(
     report = await indicators.report(session, start=first, end=last, agencies=scope, procedure=procedure,
                                      agency=agency, group_by=group_by)
     if negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv":
-        return _csv(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv", bom=bom)
+        return csv_response(indicators.to_csv(report), f"indicators-{first.isoformat()}-{last.isoformat()}.csv",
+                            bom=bom)
     response.headers.update(VARY_ACCEPT)
     return report
-
-
-def _csv(body: str, file_name: str, *, bom: bool) -> Response:
-    content = (UTF8_BOM if bom else b"") + body.encode("utf-8")
-    return Response(content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{file_name}"', **VARY_ACCEPT})
 
 
 @router.post("/v1/reports/indicators/snapshots", response_model=SnapshotOut, status_code=201, tags=["reports"],
@@ -147,7 +134,7 @@ async def get_public_indicators(request: Request, response: Response, session: R
     as_csv = negotiate(request.headers.get("accept"), ("application/json", "text/csv")) == "text/csv"
     snapshot = await snapshots.published(session, period)
     if as_csv:
-        return _csv(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv", bom=bom)
+        return csv_response(indicators.to_csv(snapshot.report), f"indicators-{snapshot.period}.csv", bom=bom)
     response.headers.update(VARY_ACCEPT)
     return snapshot
 

@@ -71,7 +71,7 @@ async def test_the_bom_parameter_is_documented_on_every_csv_route(client):
     spec = (await client.get("/openapi.json")).json()
     csv_routes = [(path, op) for path, item in spec["paths"].items() for op in item.values()
                   if isinstance(op, dict) and "text/csv" in op.get("responses", {}).get("200", {}).get("content", {})]
-    assert {path for path, _ in csv_routes} == {"/v1/reports/indicators", "/v1/public/indicators"}
+    assert {path for path, _ in csv_routes} == {"/v1/reports/indicators", "/v1/public/indicators", "/v1/dossiers"}
     for path, op in csv_routes:
         (bom,) = [p for p in op["parameters"] if p["name"] == "bom"]
         assert bom["in"] == "query" and not bom.get("required") and bom["schema"]["default"] is False, path
