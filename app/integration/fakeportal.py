@@ -1,8 +1,11 @@
 """A local stand-in for the national portal's dossier-sync endpoint (tests, `dvc fake-portal` in dev).
 
 It accepts what `app/integration/portal.py` sends, records every request, and can be told to misbehave. Like the
-portal, it holds the dossiers it was sent: `isUpdating: false` creates (or overwrites) a dossier's record, `true`
-updates one it holds and is refused (error_code "99") for one it does not.
+portal, it holds the dossiers it was sent: `isUpdating: false` creates a dossier's record and is refused (error_code
+"3", "Hồ sơ đã tồn tại") for one it holds already; `true` updates one it holds and is refused (error_code "99") for
+one it does not. A record without `MaHoSo`, with a `TrangThaiHoSo` outside "1".."10", a `KenhThucHien` outside
+"1".."3" or a time that is neither "" nor yyyyMMddHHmmss is refused (error_code "99"). What these behaviours rest on
+(and what they do not): docs/national-portal.md.
 
 
     portal = FakePortal()
@@ -29,6 +32,24 @@ from starlette.routing import Route
 
 SYNC_PATH = "/api/hoso/dongbohosomc"
 MODES = ("ok", "error", "timeout", "reject")
+STATUS_CODES = frozenset(str(code) for code in range(1, 11))
+CHANNEL_CODES = frozenset({"1", "2", "3"})
+TIME_FIELDS = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat")
+
+
+def _invalid(item: Any) -> str | None:
+    """Why the portal would refuse this dossier record, or None."""
+    if not isinstance(item, dict) or not isinstance(item.get("MaHoSo"), str) or not item["MaHoSo"]:
+        return "MaHoSo bắt buộc"
+    if item.get("TrangThaiHoSo") not in STATUS_CODES:
+        return "TrangThaiHoSo không hợp lệ"
+    if "KenhThucHien" in item and item["KenhThucHien"] not in CHANNEL_CODES:
+        return "KenhThucHien không hợp lệ"
+    for name in TIME_FIELDS:
+        value = item.get(name, "")
+        if not isinstance(value, str) or (value and not (len(value) == 14 and value.isascii() and value.isdigit())):
+            return f"{name} không đúng định dạng yyyyMMddHHmmss"
+    return None
 
 
 @dataclass
@@ -86,9 +107,15 @@ class FakePortal:
             return JSONResponse({"error_code": "401", "message": "invalid credentials"}, status_code=401)
         if mode == "reject" or not isinstance(body, dict) or not body.get("data"):
             return JSONResponse({"error_code": "99", "message": "Hồ sơ không hợp lệ"})
-        codes = [str(item.get("MaHoSo")) for item in body["data"] if isinstance(item, dict)]
+        items = body["data"] if isinstance(body["data"], list) else [body["data"]]
+        problem = next((reason for reason in map(_invalid, items) if reason), None)
+        if problem:
+            return JSONResponse({"error_code": "99", "message": problem})
+        codes = [str(item["MaHoSo"]) for item in items]
         if body.get("isUpdating") is True and not all(code in self.held for code in codes):
             return JSONResponse({"error_code": "99", "message": "Hồ sơ chưa được đồng bộ (cập nhật hồ sơ không có)"})
+        if body.get("isUpdating") is not True and any(code in self.held for code in codes):
+            return JSONResponse({"error_code": "3", "message": "Hồ sơ đã tồn tại"})
         self.held.update(codes)
         record.body["_accepted"] = True
         return JSONResponse({"error_code": "0", "message": "Thành công"})

@@ -1,18 +1,23 @@
 """National-portal sync: the adapter speaking the portal's dossier-sync API, and the outbox consumer using it.
 
-The portal's integration documents are not public; the shape below follows what provinces' one-stop systems
-are known to send to Cổng Dịch vụ công quốc gia for "đồng bộ hồ sơ một cửa" (service `DongBoHoSoMC`), and is
-kept in this one module so it can be corrected without touching anything else. Assumed:
+The portal's integration documents (Văn phòng Chính phủ, "Tài liệu hướng dẫn kết nối, tích hợp, chia sẻ dữ liệu
+với Cổng Dịch vụ công quốc gia") are not public; the message below follows what open one-stop systems send to the
+portal's service `DongBoHoSoMC` (sources and what they leave open: docs/national-portal.md). All of it is kept in
+this one module so it can be corrected without touching anything else:
 
-    POST {DVC_NATIONAL_PORTAL_URL}/api/hoso/dongbohosomc
-    X-Client-Id: {DVC_NATIONAL_PORTAL_CLIENT_ID}
+    POST {DVC_NATIONAL_PORTAL_URL}/api/hoso/dongbohosomc                       (path: ours, unverified)
+    X-Client-Id: {DVC_NATIONAL_PORTAL_CLIENT_ID}                              (auth: ours, unverified)
     Authorization: Bearer {DVC_NATIONAL_PORTAL_SECRET}
     {"service": "DongBoHoSoMC", "madonvi": "<agency code>", "isUpdating": false|true,
-     "data": [{"MaHoSo": "<national dossier id, or our code>", "MaHoSoTinh": "<our code>",
-               "MaTTHC": "<procedure code>", "MaDonVi": "<agency code>", "TrangThaiHoSo": "<1..10>",
-               "NgayCapNhat": "yyyyMMddHHmmss" (local time), "KenhThucHien": 1 online | 2 desk | 3 post,
-               "NgayHenTra": "yyyyMMddHHmmss" (local; the due date, once the clock has started)}]}
-    -> 200 {"error_code": "0", "message": "..."}; any other error_code or HTTP status is a failure.
+     "data": [{"MaHoSo", "MaTTHC", "TenTTHC", "KenhThucHien": "1" desk | "2" online | "3" post,
+               "ChuHoSo", "LoaiDoiTuong": "1" citizen | "2" organisation, "Email", "SoDienThoai",
+               "NgayTiepNhan", "NgayHenTra", "TrangThaiHoSo": "1".."10", "HinhThuc": "0" | "1" result by post,
+               "NgayKetThucXuLy", "DonViXuLy": "<agency name>",
+               "MaHoSoTinh", "MaDonVi", "NgayCapNhat"  (ours, in no source)}]}
+    -> 200 {"error_code": "0", "message": "..."} ("00" is taken as success too); anything else is a failure.
+
+Every value is a string; times are yyyyMMddHHmmss in Asia/Ho_Chi_Minh time; an unknown time is "" (as the sources
+send it, rather than leaving the field out).
 
 `isUpdating` is true when the portal holds the dossier already (it acknowledged an earlier message about it),
 false when the message creates its record: the submission, and the first message the portal accepts about a
@@ -35,9 +40,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,13 +68,24 @@ CONSUMER = "national_portal"
 TARGET = "portal"
 SYNC_PATH = "/api/hoso/dongbohosomc"
 SYNC_EVENTS = frozenset({"dossier.submitted", "dossier.status_changed", "dossier.sync_replay"})
-CHANNEL_CODES = {"online": 1, "desk": 2, "post": 3}
+# The portal's channel codes (its catalogue's KENH): 1 direct (desk), 2 online, 3 public post (BCCI).
+CHANNEL_CODES = {"desk": "1", "online": "2", "post": "3"}
+# LoaiDoiTuong: 1 citizen, 2 business; our organisations are identified by a tax or business code.
+APPLICANT_KINDS = {"citizen": "1", "organisation": "2"}
+SUCCESS_CODES = frozenset({"0", "00"})
+ALREADY_HELD = "đã tồn tại"  # "already exists": the portal's refusal to create a record it holds
+RESULT_CODES = frozenset({9, 10})  # processed, returned: NgayKetThucXuLy is known
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
 
 
 class PortalError(Exception):
-    """The portal did not accept the update (the message is recorded as the delivery's last error)."""
+    """The portal did not accept the update (the message is recorded as the delivery's last error). `refusal` is
+    the portal's own message when it answered with an error code of its own."""
+
+    def __init__(self, text: str, *, refusal: str | None = None) -> None:
+        super().__init__(text)
+        self.refusal = refusal
 
 
 @dataclass(frozen=True)
@@ -85,19 +102,35 @@ class PortalUpdate:
     channel: str
     is_update: bool
     due_at: datetime | None = None
+    procedure_name: str = ""
+    agency_name: str = ""
+    applicant_kind: str = "citizen"
+    applicant_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    received_at: datetime | None = None
+    finished_at: datetime | None = None
+    delivery_method: str = "desk"
 
 
-def _portal_time(at: datetime) -> str:
-    return clock.local(at).strftime("%Y%m%d%H%M%S")
+def _portal_time(at: datetime | None) -> str:
+    return clock.local(at).strftime("%Y%m%d%H%M%S") if at is not None else ""
 
 
 def portal_message(update: PortalUpdate) -> dict[str, Any]:
+    code = update.status_code
     record: dict[str, Any] = {
         "MaHoSo": update.national_dossier_id or update.dossier_code, "MaHoSoTinh": update.dossier_code,
-        "MaTTHC": update.procedure_code, "MaDonVi": update.agency_code, "TrangThaiHoSo": str(update.status_code),
-        "NgayCapNhat": _portal_time(update.at), "KenhThucHien": CHANNEL_CODES.get(update.channel, 1)}
-    if update.due_at is not None:
-        record["NgayHenTra"] = _portal_time(update.due_at)
+        "MaTTHC": update.procedure_code, "TenTTHC": update.procedure_name, "MaDonVi": update.agency_code,
+        "KenhThucHien": CHANNEL_CODES.get(update.channel, CHANNEL_CODES["online"]),
+        "ChuHoSo": update.applicant_name or "", "LoaiDoiTuong": APPLICANT_KINDS.get(update.applicant_kind, "1"),
+        "Email": update.contact_email or "", "SoDienThoai": update.contact_phone or "",
+        # A dossier still "Mới đăng ký" has not been received, whatever the row says by the time this is sent.
+        "NgayTiepNhan": _portal_time(update.received_at) if code != 1 else "",
+        "NgayHenTra": _portal_time(update.due_at), "TrangThaiHoSo": str(code),
+        "HinhThuc": "1" if update.delivery_method == "post" else "0",
+        "NgayKetThucXuLy": _portal_time(update.finished_at) if code in RESULT_CODES else "",
+        "DonViXuLy": update.agency_name, "NgayCapNhat": _portal_time(update.at)}
     return {"service": "DongBoHoSoMC", "madonvi": update.agency_code, "isUpdating": update.is_update,
             "data": [record]}
 
@@ -145,6 +178,17 @@ class NationalPortal:
         raise AssertionError("unreachable")  # AsyncRetrying either returns or re-raises
 
     async def send(self, update: PortalUpdate) -> None:
+        """Send the update; a new record the portal says it holds already (the answer to an earlier create was
+        lost) is sent again as an update, as one-stop systems do on "đã tồn tại"."""
+        try:
+            await self._send(update)
+        except PortalError as error:
+            refusal = unicodedata.normalize("NFC", error.refusal or "").casefold()
+            if update.is_update or ALREADY_HELD not in refusal:
+                raise
+            await self._send(replace(update, is_update=True))
+
+    async def _send(self, update: PortalUpdate) -> None:
         try:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._post(portal_message(update))
@@ -160,8 +204,11 @@ class NationalPortal:
             answer = response.json()
         except ValueError as error:
             raise PortalError("HTTP 200 with a body that is not JSON") from error
-        if str(answer.get("error_code")) != "0":
-            raise PortalError(f"refused: error_code={answer.get('error_code')} {answer.get('message', '')}"[:300])
+        if not isinstance(answer, dict):
+            raise PortalError("HTTP 200 with a body that is not a JSON object")
+        if str(answer.get("error_code")) not in SUCCESS_CODES:
+            message = str(answer.get("message") or "")
+            raise PortalError(f"refused: error_code={answer.get('error_code')} {message}"[:300], refusal=message)
 
 
 def retry_delays(max_attempts: int) -> list[timedelta]:
@@ -233,7 +280,10 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
     async with get_database().read_sessions() as session:
         row = (await session.execute(
             select(Dossier.code, Dossier.procedure_code, Dossier.agency_code, Dossier.channel,
-                   NationalDossier.national_dossier_id, DossierSyncStatus.dossier_id.label("acknowledged"))
+                   Dossier.procedure_name, Dossier.agency_name, Dossier.applicant_kind, Dossier.applicant_name,
+                   Dossier.contact_email, Dossier.contact_phone, Dossier.received_at, Dossier.finished_at,
+                   Dossier.delivery_method, NationalDossier.national_dossier_id,
+                   DossierSyncStatus.dossier_id.label("acknowledged"))
             .outerjoin(NationalDossier, NationalDossier.dossier_id == Dossier.id)
             .outerjoin(DossierSyncStatus, DossierSyncStatus.dossier_id == Dossier.id)
             .where(Dossier.id == event.aggregate_id))).first()
@@ -251,6 +301,9 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
         agency_code=str(payload.get("agency_code") or row.agency_code), status_code=int(code),
         at=datetime.fromisoformat(at) if at else event.created_at, channel=row.channel,
         due_at=datetime.fromisoformat(due) if due else None,
+        procedure_name=row.procedure_name, agency_name=row.agency_name, applicant_kind=row.applicant_kind,
+        applicant_name=row.applicant_name, contact_email=row.contact_email, contact_phone=row.contact_phone,
+        received_at=row.received_at, finished_at=row.finished_at, delivery_method=row.delivery_method,
         # An update only of a record the portal holds: one it has acknowledged before (this dossier's earlier
         # deliveries are over by now, per-dossier order). A dossier it never got (its submission consumed while
         # the portal was off, or dead while it was down) reaches it as a new record through a later change or a

@@ -20,7 +20,7 @@ def _portal_time(value: str) -> str:
 
 
 def _told(portal: PortalKit) -> list[tuple[str, str | None]]:
-    return [(r["TrangThaiHoSo"], r.get("NgayHenTra")) for r in portal.fake.accepted]
+    return [(r["TrangThaiHoSo"], r["NgayHenTra"] or None) for r in portal.fake.accepted]
 
 
 def _working_day_after(day: date, days: int) -> date:

@@ -37,7 +37,12 @@ async def test_a_submission_reaches_the_portal_in_its_published_shape(client, ac
     [record] = call.body["data"]
     assert record["MaHoSo"] == dossier["code"] and record["MaHoSoTinh"] == dossier["code"]
     assert record["MaTTHC"] == dossier["procedure_code"] and record["MaDonVi"] == DEFAULT_AGENCY
-    assert record["TrangThaiHoSo"] == "1" and record["KenhThucHien"] == 1
+    assert record["TrangThaiHoSo"] == "1" and record["KenhThucHien"] == "2"  # the portal's code for online
+    assert record["TenTTHC"] == dossier["procedure_name"] and record["LoaiDoiTuong"] == "1"
+    assert record["ChuHoSo"] == (dossier["applicant"]["name"] or "")
+    assert (record["NgayTiepNhan"], record["NgayHenTra"], record["NgayKetThucXuLy"]) == ("", "", "")  # not received
+    assert record["HinhThuc"] == ("1" if dossier["delivery"]["method"] == "post" else "0")
+    assert record["DonViXuLy"] and all(isinstance(value, str) for value in record.values())
     assert len(record["NgayCapNhat"]) == 14 and record["NgayCapNhat"].isdigit()
     async with get_database().read_sessions() as session:
         status = await session.get(DossierSyncStatus, dossier_uuid(dossier))
