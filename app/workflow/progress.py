@@ -6,7 +6,8 @@
   passed, or the clock is paused on a supplement request made after the due moment had passed. The wait for a
   supplement is the applicant's (the due date moves out when it ends), so a dossier not yet late when the
   request was made does not become late while it waits; lateness that happened before the request stays
-  visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule;
+  visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule; reports
+  judging it at the end of a day or period read when the dossier fell behind (`fell_behind_at`);
 - the apology deadline (Resolution 131): the end of the working day `DVC_APOLOGY_DEADLINE_WORKING_DAYS`
   working days before the due date.
 """
