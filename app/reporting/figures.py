@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, case, cast, func, insert, literal, select, text
@@ -172,7 +172,7 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
         # Counted as they are now, the dossiers open then and finished since were lost and those changed since
         # judged as they are: a month a year old had almost nothing open. Not stored: reports only read.
         return OpenAt(_keyed_open_figures(query, _rebuilt_rows(query, await open_counts_at(
-            session, period_end, agencies=query.agencies, procedure=query.procedure))), period_end)
+            session, period_end, agencies=query.agencies, procedure=query.procedure))), period_end.astimezone(UTC))
     if query.group_by == "agency":
         group: Any = Dossier.agency_code
     elif query.group_by == "procedure":

@@ -109,7 +109,7 @@ def test_the_look_back_setting_is_bounded(days, monkeypatch):
         Settings()
 
 
-async def test_a_day_that_fails_holds_back_no_other_and_is_retried(at, monkeypatch):
+async def test_a_day_that_fails_holds_back_no_other_and_is_retried(database_url, at, monkeypatch):
     from app.reporting import tasks
 
     real = tasks.rebuild_open_counts
