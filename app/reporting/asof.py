@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.workflow.models import HistoryEntry
-from app.workflow.progress import CLOCK_PAUSED_STATE, CLOCK_RUNNING_STATES
+from app.core.clock import LOCAL_TZ
+from app.core.settings import get_settings
+from app.dossiers.models import Dossier
+from app.workflow.models import DossierProgress, HistoryEntry
+from app.workflow.progress import CLOCK_PAUSED_STATE, CLOCK_RUNNING_STATES, fell_behind
 
 BATCH = 500  # dossiers whose entries are read per query (bound parameters stay well under every limit)
 
@@ -51,13 +54,10 @@ class AsOf:
         return (self.state == CLOCK_PAUSED_STATE and self.paused_at is not None
                 and self.original_due_at is not None and self.original_due_at < self.paused_at)
 
-    def past_original_due(self, moment: datetime) -> bool:
-        """Past its original due date at `moment`: the end-of-day count's `overdue` (app.reporting.figures)."""
-        return self.original_due_at is not None and self.original_due_at < moment
-
     def overdue(self, moment: datetime) -> bool:
-        """Behind its original due date at `moment` (when it fell behind, kept across a later supplement wait)."""
-        behind = self.late_since or self.original_due_at
+        """Behind its original due date at `moment` (when it fell behind, kept across a later supplement wait):
+        app.workflow.progress.fell_behind, the rule of the late list and the end-of-day counts."""
+        behind = fell_behind(self.late_since, self.original_due_at)
         return behind is not None and behind < moment
 
 
@@ -109,3 +109,43 @@ async def dossiers_at(session: AsyncSession, ids: list[uuid.UUID], moment: datet
             grouped.setdefault(entry.dossier_id, []).append(entry)
         out.update({dossier_id: replay(entries) for dossier_id, entries in grouped.items()})
     return out
+
+
+OpenKey = tuple[str, str, str]  # (agency, procedure, local month received "YYYY-MM")
+
+
+async def open_counts_at(session: AsyncSession, boundary: datetime, *, agencies: frozenset[str] | None = None,
+                         procedure: str | None = None) -> dict[OpenKey, tuple[int, int, int]]:
+    """The dossiers open at `boundary` with their lateness counting, as they were then (their history replayed),
+    per agency, procedure and month received: (total, overdue, late), as the end-of-day count has them
+    (app.reporting.figures.capture_open_counts). `agencies`/`procedure` narrow it (a report's scope).
+
+    The cost is bounded by the dossiers open at `boundary` (and those open now): the candidates are the dossiers
+    received, filed before `boundary` and not finished by it; their entries before it say which were open."""
+    stmt = (select(Dossier.id, Dossier.agency_code, Dossier.procedure_code, Dossier.received_at, Dossier.due_at,
+                   DossierProgress.original_due_at)
+            .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+            .where(Dossier.received_at.is_not(None), Dossier.submitted_at < boundary,
+                   or_(Dossier.finished_at.is_(None), Dossier.finished_at >= boundary)))
+    if agencies is not None:
+        stmt = stmt.where(Dossier.agency_code.in_(sorted(agencies)))
+    if procedure is not None:
+        stmt = stmt.where(Dossier.procedure_code == procedure)
+    candidates = (await session.execute(stmt)).all()
+    then = await dossiers_at(session, [row.id for row in candidates], boundary)
+    multi_supplement_late = get_settings().indicator_multi_supplement_late
+    counts: dict[OpenKey, tuple[int, int, int]] = {}
+    for row in candidates:
+        asof = then.get(row.id)
+        if asof is None:
+            continue
+        received = asof.received_at or row.received_at  # entries older than their details: the row's dates
+        asof.original_due_at = asof.original_due_at or row.original_due_at or row.due_at
+        if not asof.counts():
+            continue
+        overdue = asof.overdue(boundary)
+        late = overdue or (multi_supplement_late and asof.supplement_requests > 1)
+        key = (row.agency_code, row.procedure_code, received.astimezone(LOCAL_TZ).strftime("%Y-%m"))
+        total, n_overdue, n_late = counts.get(key, (0, 0, 0))
+        counts[key] = (total + 1, n_overdue + int(overdue), n_late + int(late))
+    return counts

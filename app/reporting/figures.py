@@ -1,15 +1,19 @@
-"""The raw figures behind the indicators, each one SQL aggregate (no dossier is loaded into Python).
+"""The raw figures behind the indicators, each one SQL aggregate (no dossier is loaded into Python, but for a
+past day never counted).
 
 - `counter_sums`: sums over `reporting_counters` for the period (at most procedures × days rows);
-- `open_figures`: dossiers whose clock runs (received or processing, not finished), with how many are past
-  their ORIGINAL due date, and how many count as late (overdue, or more than one supplement request when that
-  rule is on). Waiting for a supplement (or for fees, before reception) is not counted: those states are left
-  out, except a dossier whose supplement was requested after its original due date had passed, which counts
-  as open and overdue like one whose clock runs (app.workflow.progress.lateness_counts). For a period that is
-  over, the counts `capture_open_counts` made at the end of its last day (or app.reporting.rebuild rebuilt
-  later from the history, for a day a worker outage missed); for the current period (or a day never
-  captured), from the dossiers table through its (state, agency) index — a small set — as they are now
-  (overdue judged at the period's end when it is over);
+- `open_figures`: dossiers whose clock runs (received or processing, not finished), with how many had fallen
+  behind their ORIGINAL due date (app.workflow.progress.fell_behind_at: the public late list's rule, so a late
+  supplement wait answered before midnight leaves the dossier overdue in both), and how many count as late
+  (overdue, or more than one supplement request when that rule is on). Waiting for a supplement (or for fees,
+  before reception) is not counted: those states are left out, except a dossier whose supplement was requested
+  after its original due date had passed, which counts as open and overdue like one whose clock runs
+  (app.workflow.progress.lateness_counts). For a period that is over, the counts `capture_open_counts` made at
+  the end of its last day (or app.reporting.rebuild rebuilt later from the history, for a day a worker outage
+  missed); for a day never counted (older than the worker's look-back, or not counted yet), rebuilt from the
+  history at its end when the report is made (app.reporting.asof.open_counts_at; not stored, the dossiers open
+  then are loaded); for the current period, from the dossiers table through its (state, agency) index — a
+  small set — as they are now;
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
   is now); `counter_sums` also says which procedures received an online dossier in the period.
 Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, case, cast, func, insert, literal, select, text
@@ -33,9 +37,10 @@ from app.catalogue.service import live_clause
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
+from app.reporting.asof import OpenKey, open_counts_at
 from app.reporting.models import COUNTER_COLUMNS, OpenCount, OpenCountCapture, ReportingCounter
 from app.workflow.models import DossierProgress
-from app.workflow.progress import lateness_counts
+from app.workflow.progress import fell_behind_at, lateness_counts
 
 ONLINE_LEVELS = ("full", "partial")
 
@@ -139,10 +144,10 @@ class OpenAt:
 
 def _open_counts(keys: list[Any], *, grouped: bool, overdue_at: datetime, received_before: datetime) -> Any:
     """Dossiers open now with their clock running (or paused after their original due date), received before
-    `received_before` (grouped by `keys` when `grouped`), with how many are past their original due date at
-    `overdue_at` and how many count as late."""
+    `received_before` (grouped by `keys` when `grouped`), with how many had fallen behind their original due date
+    by `overdue_at` (app.workflow.progress.fell_behind_at) and how many count as late."""
     original_due = func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
-    overdue = original_due < overdue_at
+    overdue = fell_behind_at() < overdue_at  # as the public late list judges it
     late = overdue
     if get_settings().indicator_multi_supplement_late:
         late = overdue | (func.coalesce(DossierProgress.supplement_requests, 0) > 1)
@@ -155,14 +160,19 @@ def _open_counts(keys: list[Any], *, grouped: bool, overdue_at: datetime, receiv
 
 
 async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime) -> OpenAt:
-    """The dossiers open at the end of the period: for a period that is over and whose last day was captured
-    (`capture_open_counts`), as counted then; otherwise those open now, received before the end of the period,
-    overdue when past their original due date at the end of the period (or now, while it runs)."""
+    """The dossiers open at the end of the period: for a period that is over, as counted when its last day was
+    captured (`capture_open_counts`, or rebuilt by app.reporting.rebuild), else as they were at its end, rebuilt
+    from their history now (app.reporting.asof.open_counts_at: only that day, bounded by the dossiers open then);
+    for the current period, those open now, received before its end."""
     period_end = local_midnight(query.end + timedelta(days=1))
     if period_end <= now:
         capture = await session.get(OpenCountCapture, query.end)
         if capture is not None:
             return OpenAt(await _captured_figures(session, query), capture.captured_at)
+        # Counted as they are now, the dossiers open then and finished since were lost and those changed since
+        # judged as they are: a month a year old had almost nothing open. Not stored: reports only read.
+        return OpenAt(_keyed_open_figures(query, _rebuilt_rows(query, await open_counts_at(
+            session, period_end, agencies=query.agencies, procedure=query.procedure))), period_end.astimezone(UTC))
     if query.group_by == "agency":
         group: Any = Dossier.agency_code
     elif query.group_by == "procedure":
@@ -172,15 +182,26 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
     else:
         group = literal("")
     key = group.label("k")
-    # Overdue as of the period's end when it is over (as the capture and the public late list judge it): judged
-    # when the report is read, a dossier due after the period counted as overdue in it.
-    stmt = _open_counts([key], grouped=bool(query.group_by), overdue_at=min(now, period_end),
-                        received_before=period_end)
+    stmt = _open_counts([key], grouped=bool(query.group_by), overdue_at=now, received_before=period_end)
     if query.agencies is not None:
         stmt = stmt.where(Dossier.agency_code.in_(sorted(query.agencies)))
     if query.procedure is not None:
         stmt = stmt.where(Dossier.procedure_code == query.procedure)
     return OpenAt(_keyed_open_figures(query, (await session.execute(stmt)).all()), now)
+
+
+@dataclass(frozen=True)
+class _Row:
+    k: str
+    total: int
+    overdue: int
+    late: int
+
+
+def _rebuilt_rows(query: ReportQuery, counts: dict[OpenKey, tuple[int, int, int]]) -> list[_Row]:
+    """The rebuilt counts in the rows `_keyed_open_figures` reads (keyed as `_captured_figures` keys them)."""
+    position = {"agency": 0, "procedure": 1, "month": 2}.get(query.group_by or "")
+    return [_Row("" if position is None else key[position], *figures) for key, figures in sorted(counts.items())]
 
 
 async def _captured_figures(session: AsyncSession, query: ReportQuery) -> dict[str, OpenFigures]:

@@ -10,8 +10,9 @@ The formulas (DOMAIN.md "Decision 766"):
 - progress: finished on time = (finished on or before the ORIGINAL due date + open and still within it) /
   (finished + open). "Finished" is counted on the day the result was issued or processing stopped; "open"
   is the dossiers whose clock ran at the end of the period, as `dvc worker` counted them minutes after that
-  midnight (`open_counted_at`); for the current period, or a day the worker did not count, those open now
-  and received before the end of the period. A dossier whose supplement was requested more than once counts as late
+  midnight (`open_counted_at`), or as they were at that midnight, rebuilt from their history, for a day the
+  worker did not count; for the current period, those open now and received before the end of the period.
+  A dossier whose supplement was requested more than once counts as late
   when DVC_INDICATOR_MULTI_SUPPLEMENT_LATE (default true). Waiting for a supplement is not counted.
 - complaints (phản ánh, kiến nghị) are not part of this service: their ratios are `available: false`.
 """

@@ -10,7 +10,7 @@ counts as open at `cut` when received before it and not finished by it (finished
 overdue at `cut` when it had fallen behind its ORIGINAL due date by then (`late_since`: a supplement wait that
 began after the due date moves the date out when it ends, not the lateness). The dossier's row says how it is
 now; a dossier waiting on a supplement at `cut` and answered since (its row no longer waiting, perhaps received
-anew with a restarted clock) is judged instead by its history replayed to `cut` (app.reporting.asof, `Waits`):
+anew with a restarted clock) is judged instead by its history replayed to `cut` (app.reporting.asof, `Replayed`):
 asked before its original due date, it was not open for the agency then (the wait is the applicant's); asked
 after it, it was open and overdue, whatever its reception and due dates are now.
 
@@ -34,7 +34,11 @@ due date had passed counts as open and still overdue, exactly like one whose clo
 (app.workflow.progress.lateness_counts: the wait does not hide lateness that came before it); one asked
 before its due date is left out while it waits, as the wait is the applicant's. The agency figures come from
 the counters and the small set of open dossiers. A withdrawn dossier is neither finished nor open (as in the
-indicators), so it leaves the list even if it was overdue, for past periods too.
+indicators): withdrawn within the period (or while it runs) it leaves the list, even if it was overdue.
+Withdrawn after a past period ended, it is judged in that period by its history replayed to `cut` (`Replayed`),
+like a wait answered since: open and overdue then, it stays listed (and counted handled, open within its time).
+Reception may withdraw a desk or postal dossier on the applicant's written request (`withdraw_on_request`);
+judged by today's state, that erased a late dossier from a list already published.
 
 Per official (name and agency only, public by the province's instruction), lateness goes to the official and
 step where it happened (the process control slip, app.workflow.steps):
@@ -77,10 +81,10 @@ from app.reporting.figures import local_midnight
 from app.reporting.models import ReportingCounter
 from app.reporting.schemas import LateAgency, LateList, LateOfficial
 from app.workflow.models import DossierProgress, HistoryEntry, Notice, StepRecord
-from app.workflow.progress import CLOCK_PAUSED_STATE, lateness_counts
+from app.workflow.progress import CLOCK_PAUSED_STATE, fell_behind_at, lateness_counts
 
 FINISHED_STATES = ("processed", "returned", "stopped")
-WITHDRAWN = "withdrawn"  # neither finished nor open: off the list (see above)
+WITHDRAWN = "withdrawn"  # neither finished nor open: off the list, of a past period only if withdrawn in it
 IN_PROGRESS = "in_progress"
 
 
@@ -112,55 +116,80 @@ def _original_due() -> Any:
 
 
 @dataclass(frozen=True)
-class Waits:
-    """Dossiers that waited on a supplement at `cut` and were answered since, judged from their history
-    (app.reporting.asof): their row says how they are now, not that they waited then."""
+class Replayed:
+    """Dossiers of a period that is over whose row cannot say what they were at `cut`, judged from their history
+    replayed to it (app.reporting.asof): those waiting on a supplement then and answered since, and those
+    withdrawn since. Every one of them is in exactly one set."""
 
-    excused: frozenset[uuid.UUID] = frozenset()  # asked before the original due date: the applicant's time
-    late: frozenset[uuid.UUID] = frozenset()  # asked once it had passed: open and overdue at `cut`
+    excused: frozenset[uuid.UUID] = frozenset()  # not open for the agency at `cut` (e.g. waiting, asked in time)
+    late: frozenset[uuid.UUID] = frozenset()  # open at `cut` with its lateness counting, and overdue then
+    on_time: frozenset[uuid.UUID] = frozenset()  # open at `cut` with its lateness counting, within its time
+
+    @property
+    def open(self) -> frozenset[uuid.UUID]:
+        return self.late | self.on_time
+
+    @property
+    def judged(self) -> frozenset[uuid.UUID]:
+        return self.excused | self.late | self.on_time
 
 
 def _ids(ids: frozenset[uuid.UUID]) -> list[uuid.UUID]:
     return sorted(ids)
 
 
-def _overdue_at(cut: datetime, waits: Waits) -> Any:
-    """Behind its original due date at `cut` (when it fell behind, kept across a later supplement wait)."""
-    return (func.coalesce(DossierProgress.late_since, _original_due()) < cut) | Dossier.id.in_(_ids(waits.late))
+def _overdue_at(cut: datetime, replayed: Replayed) -> Any:
+    """Behind its original due date at `cut` (app.workflow.progress.fell_behind_at: when it fell behind, kept
+    across a later supplement wait), by its row or, for the replayed dossiers, by its history."""
+    by_row = (fell_behind_at() < cut) & Dossier.id.not_in(_ids(replayed.judged))
+    return by_row | Dossier.id.in_(_ids(replayed.late))
 
 
-def _open_at(window: Window, cut: datetime, waits: Waits) -> Any:
+def _open_at(window: Window, cut: datetime, replayed: Replayed) -> Any:
     """Open at `cut` with its lateness counting: received in or before the period and not finished by `cut` (a
-    withdrawn dossier is neither finished nor open); its clock running, paused on a dossier already late, or
-    paused only since `cut`. A dossier that waited at `cut` and was answered since is open then only if it
-    waited late (`waits`), whatever its row says now."""
+    dossier withdrawn by then is neither finished nor open); its clock running, paused on a dossier already late,
+    or paused only since `cut`. A replayed dossier (waiting at `cut` and answered since, or withdrawn since) is
+    open then as its history says, whatever its row says now."""
     still_open = Dossier.finished_at.is_(None) & (
         lateness_counts(_original_due())
         | ((Dossier.state == CLOCK_PAUSED_STATE) & (DossierProgress.paused_at > cut)))
     finished_since = Dossier.state.in_(FINISHED_STATES) & (Dossier.finished_at > cut)
     judged_by_row = ((Dossier.received_at < window.until) & (still_open | finished_since)
-                     & Dossier.id.not_in(_ids(waits.excused | waits.late)))
-    return judged_by_row | Dossier.id.in_(_ids(waits.late))
+                     & Dossier.id.not_in(_ids(replayed.judged)))
+    return judged_by_row | Dossier.id.in_(_ids(replayed.open))
 
 
-async def _waits_at(session: AsyncSession, window: Window, cut: datetime) -> Waits:
-    """The dossiers (of the window's agencies) whose last history entry before `cut` left them waiting on a
-    supplement and that changed since: replayed to `cut`, a wait asked before the original due date excuses
-    them, one asked after it leaves them late. Only a period that is over has any. One withdrawn since is
-    neither (it leaves every list, as its row says)."""
+async def _replayed_at(session: AsyncSession, window: Window, cut: datetime) -> Replayed:
+    """The dossiers (of the window's agencies) not finished by `cut` whose row cannot be trusted for it, replayed
+    to `cut`: those whose last history entry before it left them waiting on a supplement and that changed since
+    (a wait asked before the original due date excuses them, one asked after it leaves them late), and those
+    withdrawn since (UBND 442 §2: a period's published list must not lose a dossier late in it because an
+    official withdrew it on request afterwards; it is judged as it was then, open or not, late or not). Only
+    a period that is over has any; one withdrawn by `cut` is neither finished nor open, as its row says."""
     last_before = (select(HistoryEntry.to_state).where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at < cut)
                    .order_by(HistoryEntry.seq.desc()).limit(1).scalar_subquery())
     changed_since = exists().where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at >= cut)
-    ids = list((await session.execute(
-        select(Dossier.id).where(Dossier.submitted_at < cut, Dossier.state != WITHDRAWN,
-                                 or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
-                                 changed_since, last_before == CLOCK_PAUSED_STATE,
-                                 *_in_scope(Dossier.agency_code, window)))).scalars())
-    if not ids:
-        return Waits()
-    then = await dossiers_at(session, ids, cut)
-    late = frozenset(i for i, asof in then.items() if asof.counts())
-    return Waits(excused=frozenset(then) - late, late=late)
+    waited = changed_since & (last_before == CLOCK_PAUSED_STATE)
+    withdrawn_since = (Dossier.state == WITHDRAWN) & (Dossier.finished_at > cut)
+    rows = (await session.execute(
+        select(Dossier.id, _original_due().label("original_due"))
+        .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
+        .where(Dossier.submitted_at < cut, or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
+               or_(withdrawn_since, waited), *_in_scope(Dossier.agency_code, window)))).all()
+    if not rows:
+        return Replayed()
+    then = await dossiers_at(session, [row.id for row in rows], cut)
+    late: set[uuid.UUID] = set()
+    on_time: set[uuid.UUID] = set()
+    for row in rows:
+        asof = then.get(row.id)
+        if asof is None or not asof.counts():
+            continue
+        asof.original_due_at = asof.original_due_at or row.original_due  # entries older than their details
+        (late if asof.overdue(cut) else on_time).add(row.id)
+    judged_open = late | on_time
+    return Replayed(excused=frozenset(row.id for row in rows if row.id not in judged_open),
+                    late=frozenset(late), on_time=frozenset(on_time))
 
 
 def _in_scope(column: Any, window: Window) -> list[Any]:
@@ -168,7 +197,7 @@ def _in_scope(column: Any, window: Window) -> list[Any]:
 
 
 async def _agency_counts(session: AsyncSession, window: Window, cut: datetime,
-                         waits: Waits) -> dict[str, dict[str, int]]:
+                         replayed: Replayed) -> dict[str, dict[str, int]]:
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     finished = (select(ReportingCounter.agency_code, func.sum(ReportingCounter.finished).label("finished"),
                        func.sum(ReportingCounter.finished_late).label("late"),
@@ -178,11 +207,11 @@ async def _agency_counts(session: AsyncSession, window: Window, cut: datetime,
                 .group_by(ReportingCounter.agency_code))
     for code, n, late, apologised in (await session.execute(finished)).all():
         rows[code].update(handled=int(n or 0), finished_late=int(late or 0), apologised=int(apologised or 0))
-    overdue = _overdue_at(cut, waits)
+    overdue = _overdue_at(cut, replayed)
     open_ = (select(Dossier.agency_code, func.count().label("n"), func.sum(case((overdue, 1), else_=0)),
                     func.sum(case((and_(overdue, _apologised(Dossier.id, cut)), 1), else_=0)))
              .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-             .where(_open_at(window, cut, waits), *_in_scope(Dossier.agency_code, window))
+             .where(_open_at(window, cut, replayed), *_in_scope(Dossier.agency_code, window))
              .group_by(Dossier.agency_code))
     for code, n, late, apologised in (await session.execute(open_)).all():
         row = rows[code]
@@ -192,25 +221,25 @@ async def _agency_counts(session: AsyncSession, window: Window, cut: datetime,
     return {code: dict(row) for code, row in rows.items() if row.get("handled")}
 
 
-def _late_dossiers(window: Window, agencies: list[str], cut: datetime, waits: Waits) -> Any:
+def _late_dossiers(window: Window, agencies: list[str], cut: datetime, replayed: Replayed) -> Any:
     """(dossier id) of dossiers finished late in the window or open and overdue at `cut`, of these agencies."""
     base = select(Dossier.id.label("dossier_id")).select_from(Dossier).outerjoin(
         DossierProgress, DossierProgress.dossier_id == Dossier.id).where(Dossier.agency_code.in_(agencies))
     finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
                                Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
                                Dossier.finished_at > _original_due())
-    overdue = base.where(_open_at(window, cut, waits), _overdue_at(cut, waits))
+    overdue = base.where(_open_at(window, cut, replayed), _overdue_at(cut, replayed))
     return union_all(finished_late, overdue).subquery("late")
 
 
-def _under_way(window: Window, agencies: list[str], cut: datetime, waits: Waits) -> Any:
+def _under_way(window: Window, agencies: list[str], cut: datetime, replayed: Replayed) -> Any:
     """(agency, holder, step, dossier, overdue, overran) of each dossier open at `cut`: the step under way then
     (the first completed after `cut`, else the one under way now), whether the dossier was overdue at `cut`
     (1/0) and whether the step had overrun its own deadline by then (1/0; NULL: no deadline)."""
     opened = (select(Dossier.id.label("dossier_id"), Dossier.agency_code.label("agency_code"),
-                     case((_overdue_at(cut, waits), 1), else_=0).label("overdue"))
+                     case((_overdue_at(cut, replayed), 1), else_=0).label("overdue"))
               .select_from(Dossier).outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-              .where(Dossier.agency_code.in_(agencies), _open_at(window, cut, waits)).subquery("opened"))
+              .where(Dossier.agency_code.in_(agencies), _open_at(window, cut, replayed)).subquery("opened"))
     first_after = (select(StepRecord.dossier_id, func.min(StepRecord.history_seq).label("seq"))
                    .join(opened, opened.c.dossier_id == StepRecord.dossier_id)
                    .where(StepRecord.ended_at > cut).group_by(StepRecord.dossier_id).subquery("first_after"))
@@ -231,9 +260,9 @@ def _under_way(window: Window, agencies: list[str], cut: datetime, waits: Waits)
     return union_all(completed_since, still_under_way).cte("under_way")
 
 
-def _blamed(window: Window, agencies: list[str], cut: datetime, waits: Waits, under_way: Any) -> Any:
+def _blamed(window: Window, agencies: list[str], cut: datetime, replayed: Replayed, under_way: Any) -> Any:
     """(agency, holder, step, dossier) of each late dossier for the officials it is attributed to."""
-    late = _late_dossiers(window, agencies, cut, waits)
+    late = _late_dossiers(window, agencies, cut, replayed)
     closed = (select(StepRecord.agency_code.label("agency_code"), StepRecord.holder_id.label("holder_id"),
                      StepRecord.step.label("step"), StepRecord.dossier_id.label("dossier_id"))
               .join(late, late.c.dossier_id == StepRecord.dossier_id)
@@ -260,9 +289,9 @@ def _handled(window: Window, agencies: list[str], under_way: Any, blamed: Any) -
 
 
 async def _official_counts(session: AsyncSession, window: Window, agencies: list[str], cut: datetime,
-                           waits: Waits) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
-    under_way = _under_way(window, agencies, cut, waits)
-    blamed = _blamed(window, agencies, cut, waits, under_way)
+                           replayed: Replayed) -> dict[tuple[str, uuid.UUID | None], dict[str, Any]]:
+    under_way = _under_way(window, agencies, cut, replayed)
+    blamed = _blamed(window, agencies, cut, replayed, under_way)
     out: dict[tuple[str, uuid.UUID | None], dict[str, Any]] = {}
     per_step = (select(blamed.c.agency_code, blamed.c.holder_id, blamed.c.step,
                        func.count(func.distinct(blamed.c.dossier_id)))
@@ -298,14 +327,14 @@ def _share(late: int, handled: int) -> float | None:
 async def late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
     now = clock.now()
     cut = window.cut(now)
-    waits = await _waits_at(session, window, cut) if cut < now else Waits()
-    counts = await _agency_counts(session, window, cut, waits)
+    replayed = await _replayed_at(session, window, cut) if cut < now else Replayed()
+    counts = await _agency_counts(session, window, cut, replayed)
     codes = sorted(counts)
     if cursor:
         after = str(decode_cursor(cursor, 1)[0])
         codes = [c for c in codes if c > after]
     page, more = codes[:limit], len(codes) > limit
-    officials = await _official_counts(session, window, page, cut, waits) if page else {}
+    officials = await _official_counts(session, window, page, cut, replayed) if page else {}
     names = await _names(session, {holder for _, holder in officials})
     agency_names = dict((await session.execute(select(Agency.code, Agency.name).where(Agency.code.in_(page))))
                         .all()) if page else {}

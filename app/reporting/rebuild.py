@@ -8,24 +8,23 @@ are when it is read (the live fallback). The task now counts every day of the la
 are (while that is within an hour of its end), any other from the dossiers as they were at its end, replayed
 from their history (app.reporting.asof). A rebuilt day's `captured_at` is its end: the moment its figures
 describe. Each day is claimed by inserting its capture row first, in its own transaction: of several workers,
-one counts a day and the others find it taken (the primary key), and a day is never counted twice.
+one counts a day and the others find it taken (the primary key), and a day is never counted twice. A report on
+a day older than the look-back (never counted) rebuilds its count the same way when it is made, without storing
+it (app.reporting.figures.open_figures).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
-from app.dossiers.models import Dossier
-from app.reporting.asof import dossiers_at
+from app.reporting.asof import open_counts_at
 from app.reporting.figures import claim_day, local_midnight
 from app.reporting.models import OpenCount, OpenCountCapture
-from app.workflow.models import DossierProgress
 
 # The day just ended is counted from the dossiers as they are while this is fresh (what the worker always did);
 # later, a dossier changed since the day ended would be counted as it is now, so the day is replayed instead.
@@ -53,31 +52,7 @@ async def rebuild_open_counts(session: AsyncSession, day: date) -> bool:
     boundary = local_midnight(day + timedelta(days=1))
     if not await claim_day(session, day, boundary):
         return False
-    # Every dossier that may have been open then: received at some time, filed before the day ended and not
-    # finished by then. Their history says which were (and with what dates).
-    candidates = (await session.execute(
-        select(Dossier.id, Dossier.agency_code, Dossier.procedure_code, Dossier.received_at, Dossier.due_at,
-               DossierProgress.original_due_at)
-        .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
-        .where(Dossier.received_at.is_not(None), Dossier.submitted_at < boundary,
-               or_(Dossier.finished_at.is_(None), Dossier.finished_at >= boundary)))).all()
-    then = await dossiers_at(session, [row.id for row in candidates], boundary)
-    multi_supplement_late = get_settings().indicator_multi_supplement_late
-    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row in candidates:
-        asof = then.get(row.id)
-        if asof is None:
-            continue
-        received = asof.received_at or row.received_at  # entries older than their details: the row's dates
-        asof.original_due_at = asof.original_due_at or row.original_due_at or row.due_at
-        if not asof.counts():
-            continue
-        overdue = asof.past_original_due(boundary)
-        late = overdue or (multi_supplement_late and asof.supplement_requests > 1)
-        figures = counts[(row.agency_code, row.procedure_code, received.astimezone(LOCAL_TZ).strftime("%Y-%m"))]
-        figures[0] += 1
-        figures[1] += int(overdue)
-        figures[2] += int(late)
+    counts = await open_counts_at(session, boundary)
     if counts:
         await session.execute(insert(OpenCount), [
             {"day": day, "agency_code": agency, "procedure_code": procedure, "received_month": month,

@@ -98,7 +98,16 @@ async def get_indicators(
     does not know, is 404. A group's points are its weight (DVC_INDICATOR_WEIGHTS, default 18/20/22/22/18) × the
     mean of its scored ratios that have a value; ratios the service holds no data for (complaints) are
     `available: false` and never estimated. With `Accept: text/csv`, one line per ratio; `bom=true` starts the
-    file with a UTF-8 byte-order mark for Excel."""
+    file with a UTF-8 byte-order mark for Excel.
+
+    Open dossiers (`overdue_open`, and the open part of `finished_on_time`) are those open at the end of the
+    period, `open_counted_at` saying when they were counted: for a period that is over, the worker's end-of-day
+    count of its last day (minutes after that midnight, or rebuilt later from the dossiers' history for a day it
+    missed, up to `DVC_OPEN_COUNT_BACKFILL_DAYS` back); for an older day it never counted, rebuilt from the
+    history when the report is made, as the dossiers were at that midnight (`open_counted_at` is that midnight);
+    for the current period, the dossiers open now. A dossier is overdue once it fell behind its original due
+    date, a supplement wait that began after that date moving the date but not the lateness, as on the public
+    late list."""
     first, last = _period(start, end)
     scope = await agency_scope(session, caller, agency)
     if procedure is not None:

@@ -6,7 +6,8 @@
   passed, or the clock is paused on a supplement request made after the due moment had passed. The wait for a
   supplement is the applicant's (the due date moves out when it ends), so a dossier not yet late when the
   request was made does not become late while it waits; lateness that happened before the request stays
-  visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule;
+  visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule; reports
+  judging it at the end of a day or period read when the dossier fell behind (`fell_behind_at`);
 - the apology deadline (Resolution 131): the end of the working day `DVC_APOLOGY_DEADLINE_WORKING_DAYS`
   working days before the due date; an apology sent after it is late (app.workflow.effects.reschedule).
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, select
+from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -112,6 +113,19 @@ def lateness_counts(due: SQLColumnExpression[datetime | None]) -> ColumnElement[
     """The open dossiers whose lateness counts now (reports): the clock runs, or it is paused on a dossier
     already late by `due` when it paused. Joins as `late_when_paused`."""
     return (Dossier.state.in_(CLOCK_RUNNING_STATES) & Dossier.finished_at.is_(None)) | late_when_paused(due)
+
+
+def fell_behind_at() -> ColumnElement[datetime]:
+    """When the dossier fell behind its ORIGINAL due date, in SQL (joins the progress row): `late_since` once a
+    supplement wait began after that date (the wait then moves the date out when it ends, not the lateness),
+    else the original due date. Reports judge "overdue at a moment" by it: the public late list, the end-of-day
+    counts and their rebuild from history (`fell_behind`), so the three agree on a dossier."""
+    return func.coalesce(DossierProgress.late_since, DossierProgress.original_due_at, Dossier.due_at)
+
+
+def fell_behind(late_since: datetime | None, original_due_at: datetime | None) -> datetime | None:
+    """`fell_behind_at` on values (a dossier replayed from its history, app.reporting.asof)."""
+    return late_since or original_due_at
 
 
 def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:

@@ -7,7 +7,8 @@ its allowance is not blamed for the lateness that follows; whoever holds the ste
 name when it has overrun its allowance, under `in_progress` when it has none, and not while it is within it (the
 lateness happened before it reached them). A supplement wait stops the step's clock as it stops the dossier's.
 A dossier withdrawn by the applicant is neither finished nor open (issue 9: "dossiers finished late or still
-overdue"; the Decision 766 counters treat it the same way), so it leaves the list even if it was overdue.
+overdue"; the Decision 766 counters treat it the same way), so it leaves the list even if it was overdue (withdrawn
+while the period runs; a past period judges one withdrawn after it by its history: test_late_withdrawn_since.py).
 """
 
 from __future__ import annotations

@@ -77,14 +77,32 @@ async def test_the_current_period_is_judged_by_the_rows_as_before(client, flow, 
     assert _figures(await _list(client, MARCH)) == [(1, 0, 0, 0, 0)]
 
 
-async def test_a_late_wait_withdrawn_since_leaves_marchs_list_as_any_withdrawn_dossier(client, flow, at):
+async def test_a_late_wait_withdrawn_since_stays_on_marchs_list(client, flow, at):
     citizen, did = await _in_processing(flow, at, clock_on_supplement="restart")
     at.set(2025, 3, 20, 9, 0)
     await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    at.set(2025, 4, 1, 0, 10)
+    published = await _list(client, MARCH)
     at.set(2025, 4, 2, 9, 0)
     await flow.act(citizen, did, "withdraw")
     at.set(2025, 5, 5, 9, 0)
-    assert _figures(await _list(client, MARCH)) == []  # neither finished nor open (app.reporting.late)
+    # Withdrawn after March: judged by its history at March's end (app.reporting.late), waiting late then.
+    march = await _list(client, MARCH)
+    assert _figures(march) == _figures(published) == [(1, 0, 1, 1, 0)]
+    assert officials(march) == officials(published)
+
+
+async def test_a_late_dossier_received_anew_in_april_and_withdrawn_since_stays_on_marchs_list(client, flow, at):
+    citizen, did = await _in_processing(flow, at, clock_on_supplement="restart")  # due Thu 6 Mar 17:00
+    at.set(2025, 4, 1, 9, 0)  # overdue when March ended, its clock running
+    await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    at.set(2025, 4, 2, 9, 0)
+    assert (await _answer(flow, citizen, did))["received_at"].startswith("2025-04-02")  # a new clock
+    at.set(2025, 4, 3, 9, 0)
+    await flow.act(citizen, did, "withdraw")
+    at.set(2025, 5, 5, 9, 0)
+    # Its row now says received in April: only its history says it was open and overdue at March's end.
+    assert _figures(await _list(client, MARCH)) == [(1, 0, 1, 1, 0)]
 
 
 async def test_what_remains_approximate_a_restart_hides_a_step_overrun_from_the_officials(client, flow, at):
