@@ -9,6 +9,7 @@ Rules (so that duplicate, late and out-of-order news never double-credits):
   surplus to refund (app.fees.surpluses); so is a second transaction on an attempt already succeeded;
 - a transaction is applied once, as its first news said: news of a transaction on record as a surplus is a
   duplicate, whatever amount it states;
+- news that the provider holds the money (`processing`) makes a live attempt `submitted`, like reconciliation;
 - failure news only ends a live attempt; after a final state it is ignored (and an attempt it ends is still asked
   about by reconciliation: the payer may pay the order after a declined try, and that callback may be lost);
 - a real provider gets every answer in its own form: when applying its news fails on our side, nothing is kept
@@ -143,6 +144,11 @@ async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str,
         # Not a confirmation that no money moved: it may be a declined try delivered late, its order paid on the
         # next try (that callback lost); only the provider's answer about the order stops reconciliation asking.
         return "ignored"
+    if status == "processing":
+        # The payer's money is taken and held by the provider: no failure (the payer must not pay again), not yet
+        # a credit; `submitted` is not expired on our clock, and reconciliation asks until the provider settles.
+        attempt.state, attempt.updated_at = AttemptState.submitted.value, clock.now()
+        return "recorded"
     attempt.state = AttemptState.cancelled.value if status == "cancelled" else AttemptState.failed.value
     attempt.completed_at = attempt.updated_at = clock.now()
     return "recorded"

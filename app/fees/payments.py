@@ -126,6 +126,7 @@ async def start_payment(session: AsyncSession, dossier: object, *, provider_name
         # a 503 said "try again later" about something no retry would change (and named our settings).
         raise validation_problem([{"loc": ["body", "provider"], "type": "provider_not_offered",
                                    "msg": f"{provider_name} is not offered here"}])
+    _check_return_url(provider_name, getattr(provider, "return_url_length", None), return_url)
     obligation = await _owing_obligation(session, dossier)
     agency_code: str = dossier.agency_code  # type: ignore[attr-defined]
     attempt = await _new_attempt(session, obligation, agency_code, provider=provider.name,
@@ -144,6 +145,14 @@ async def start_payment(session: AsyncSession, dossier: object, *, provider_name
     attempt.updated_at = clock.now()
     await session.flush()
     return attempt
+
+
+def _check_return_url(provider_name: str, bounds: tuple[int, int] | None, return_url: str) -> None:
+    """A return URL the provider takes: one it refuses would leave the attempt live, blocking paying again."""
+    if bounds is not None and not bounds[0] <= len(return_url) <= bounds[1]:
+        raise validation_problem([{"loc": ["body", "return_url"], "type": "return_url_length",
+                                   "msg": f"{provider_name} takes a return URL of {bounds[0]} to {bounds[1]} "
+                                          "characters"}])
 
 
 async def counter_payment(session: AsyncSession, dossier: object, *, official_id: uuid.UUID,

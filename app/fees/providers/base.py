@@ -68,13 +68,17 @@ class ProviderStatus:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+# What a callback says happened: `processing` is money taken but held by the provider (not settled, not failed).
+CallbackStatus = Literal["succeeded", "failed", "cancelled", "processing"]
+
+
 @dataclass(frozen=True)
 class CallbackEvent:
     """A verified callback: which order, which provider transaction, what happened, for how much."""
 
     provider_ref: str
     txn_id: str
-    status: Literal["succeeded", "failed", "cancelled"]
+    status: CallbackStatus
     amount: int  # whole đồng
     raw: dict[str, Any] = field(default_factory=dict)
 

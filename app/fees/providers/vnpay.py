@@ -1,13 +1,14 @@
 """VNPAY payment gateway (cổng thanh toán VNPAY), API version 2.1.0, written to its published protocol.
 
-- Payment: redirect the payer to DVC_VNPAY_PAYMENT_URL with the `vnp_*` parameters sorted by name, each value
-  form-encoded (`quote_plus`), signed with `vnp_SecureHash` = hex HMAC-SHA512(hash secret, that query string).
+- Payment: redirect the payer to DVC_VNPAY_PAYMENT_URL with the `vnp_*` parameters sorted by name, names and
+  values form-encoded (PHP urlencode), signed with `vnp_SecureHash` = hex HMAC-SHA512(hash secret, that query).
   Amounts travel x100 (10,000 đ is `vnp_Amount=1000000`); dates are yyyyMMddHHmmss in GMT+7.
 - IPN (the server-to-server callback): the same signed `vnp_*` parameters; answered with JSON
   {"RspCode": "00", "Message": "Confirm Success"}, "97" invalid signature, "01" order not found, "02" order
   already confirmed, "04" invalid amount, "99" anything else. Success is vnp_ResponseCode = vnp_TransactionStatus
-  = "00". VNPAY retries an IPN it did not see confirmed, so an IPN is accepted whatever its age; replays are
-  harmless because crediting is idempotent by transaction.
+  = "00"; money VNPAY holds (07 suspected fraud, 04 reversal) is `processing`, not a failure. VNPAY retries an
+  IPN answered 01, 04, 97 or 99 (or not answered): up to 10 calls, 5 minutes apart; 00 and 02 end it. So an IPN
+  is accepted whatever its age; replays are harmless because crediting is idempotent by transaction.
 - querydr / refund: JSON POSTs to DVC_VNPAY_API_URL, signed over "|"-joined fields. querydr is a read and is
   retried (tenacity) on transport errors; refund moves money and is never retried automatically.
 """
@@ -36,6 +37,7 @@ from app.fees.providers.base import (
     CallbackOutcome,
     CallbackRejected,
     CallbackRequest,
+    CallbackStatus,
     CreatedPayment,
     PaymentOrder,
     ProviderError,
@@ -76,18 +78,45 @@ REFUND_REFUSED = frozenset({"02", "03", "91", "95", "97"})
 # in the widely used `vnpay` npm library (src/constants/response-map.constant.ts).
 QUERY_STATES: dict[str, ProviderState] = {"00": "succeeded", "01": "pending", "02": "failed"}
 
+# IPN answers that are no failure: the payer's money was taken and VNPAY holds it. vnp_ResponseCode 07 is "debited;
+# suspected fraud: the merchant accepts or refuses it in VNPAY's merchant admin"; vnp_TransactionStatus 04 is a
+# reversal (debited at the bank, not completed at VNPAY), 07 suspected fraud (VNPAY's code tables, also in the
+# `vnpay` npm library's src/constants/response-map.constant.ts). Recorded as `processing`: the attempt waits,
+# `submitted`, for querydr to learn the outcome, where a failure would let the payer pay the same fees again.
+HELD_RESPONSE_CODES = frozenset({"07"})
+HELD_TRANSACTION_STATUSES = frozenset({"04", "07"})
+
 log = logging.getLogger("app.fees.providers.vnpay")
+
+
+def ipn_status(response_code: str | None, transaction_status: str | None) -> CallbackStatus:
+    """What an IPN says of the payment. A success needs both codes 00, as VNPAY's .NET sample and its PHP demo
+    (vnpay_php/vnpay_ipn.php) check; the PHP snippet on the docs page writes `||`, which would credit a payment
+    whose transaction status says it did not succeed. 24 is the payer cancelling."""
+    if response_code == "00" and transaction_status == "00":
+        return "succeeded"
+    if response_code in HELD_RESPONSE_CODES or transaction_status in HELD_TRANSACTION_STATUSES:
+        return "processing"
+    return "cancelled" if response_code == "24" else "failed"
 
 
 def hmac_sha512(secret: str, data: str) -> str:
     return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
+def form_encode(text: str) -> str:
+    """application/x-www-form-urlencoded as VNPAY's PHP sample (urlencode) does it: UTF-8, space as `+`, every byte
+    but [A-Za-z0-9_.-] percent-encoded. Python's quote_plus also keeps `~`, which urlencode encodes."""
+    return quote_plus(text).replace("~", "%7E")
+
+
 def canonical_query(params: Mapping[str, str]) -> str:
-    """The signed string: vnp_* parameters (hash fields excluded) sorted by name, values form-encoded."""
+    """The signed string: vnp_* parameters (hash fields excluded) sorted by name, names and values form-encoded.
+
+    As VNPAY's own IPN sample builds hashData (https://sandbox.vnpayment.vn/apis/docs/thanh-toan-pay/pay.html,
+    "Cài đặt Code IPN URL", PHP): `urlencode($key) . "=" . urlencode($value)` over the vnp_* fields, ksort'ed."""
     items = sorted((k, str(v)) for k, v in params.items() if k.startswith("vnp_") and k not in HASH_FIELDS)
-    # As VNPAY's PHP (urlencode) and Java (URLEncoder) samples encode: Python's quote_plus keeps `~` as is.
-    return "&".join(f"{k}={quote_plus(v).replace('~', '%7E')}" for k, v in items)
+    return "&".join(f"{form_encode(k)}={form_encode(v)}" for k, v in items)
 
 
 def vnpay_time(moment: datetime) -> str:
@@ -121,6 +150,9 @@ class VnpayProvider:
     # vnp_RequestId must be unique per request; VNPAY documents no de-duplication of refunds by our id.
     refunds_idempotent = False
     answers_with_problems = False
+    # vnp_ReturnUrl is Alphanumeric[10,255] (https://sandbox.vnpayment.vn/apis/docs/thanh-toan-pay/pay.html): VNPAY
+    # refuses a longer one on its page, and the attempt would block paying again until it expires.
+    return_url_length = (10, 255)
 
     def __init__(self, *, tmn_code: str | None = None, hash_secret: str | None = None,
                  payment_url: str | None = None, api_url: str | None = None,
@@ -172,10 +204,8 @@ class VnpayProvider:
             amount = dong(params.get("vnp_Amount", ""))
         except ValueError:
             raise CallbackRejected("malformed", "The IPN's vnp_Amount is not a number.") from None
-        ok = params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
-        status = "succeeded" if ok else ("cancelled" if params.get("vnp_ResponseCode") == "24" else "failed")
-        return CallbackEvent(provider_ref=str(ref), txn_id=str(txn), status=status,  # type: ignore[arg-type]
-                             amount=amount, raw=params)
+        return CallbackEvent(provider_ref=str(ref), txn_id=str(txn), amount=amount, raw=params,
+                             status=ipn_status(params.get("vnp_ResponseCode"), params.get("vnp_TransactionStatus")))
 
     def callback_response(self, outcome: CallbackOutcome, event: CallbackEvent | None) -> Response:
         code, message = IPN_ANSWERS[outcome]
@@ -232,7 +262,9 @@ class VnpayProvider:
     async def refund(self, order: RefundOrder) -> RefundResult:
         body = self._base("refund") | {
             "vnp_TransactionType": "02" if order.full else "03", "vnp_TxnRef": order.provider_ref,
-            "vnp_Amount": str(order.amount * 100), "vnp_TransactionNo": order.txn_id or "",
+            # "0" when VNPAY's transaction number is unknown, as VNPAY's PHP and Node.js refund demos send it (their
+            # .NET demo sends ""): the field is optional.
+            "vnp_Amount": str(order.amount * 100), "vnp_TransactionNo": order.txn_id or "0",
             # VNPAY names the original payment by its pay request's vnp_CreateDate, as querydr does.
             "vnp_TransactionDate": vnpay_time(order.ordered_at), "vnp_CreateBy": order.requested_by,
             "vnp_OrderInfo": order.reason[:255]}
