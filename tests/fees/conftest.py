@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,10 @@ import httpx
 import pytest
 
 from app.core import clock
+from app.fees.providers import use_provider
 from app.fees.providers.fakepay import FakePayBank, SignedCallback
+from app.fees.providers.vnpay import VnpayProvider
+from tests.fees.vnpay_support import SECRET, TMN
 from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
 
@@ -132,3 +136,13 @@ def later(monkeypatch: pytest.MonkeyPatch, **delta: float) -> None:
 @pytest.fixture
 def fees(accounts: Accounts, dossiers: Dossiers) -> Fees:
     return Fees(accounts, dossiers)
+
+
+@pytest.fixture
+def vnpay() -> Iterator[VnpayProvider]:
+    """VNPAY configured for the test (VNPAY's sandbox terminal and key, tests.fees.vnpay_support), then removed."""
+    provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, payment_url="https://sandbox.vnpayment.vn/pay",
+                             api_url="https://sandbox.vnpayment.vn/api")
+    use_provider("vnpay", provider)
+    yield provider
+    use_provider("vnpay", None)

@@ -46,14 +46,6 @@ def independent_hash(data: str) -> str:
     return vnpay_hash(data)
 
 
-@pytest.fixture
-def vnpay() -> object:
-    provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, payment_url="https://sandbox.vnpayment.vn/pay",
-                             api_url="https://sandbox.vnpayment.vn/api")
-    use_provider("vnpay", provider)
-    yield provider
-    use_provider("vnpay", None)
-
 
 def test_tilde_is_percent_encoded_as_vnpay_signs_it() -> None:
     # VNPAY's samples sign PHP urlencode / Java URLEncoder output, which encode `~`; Python's quote_plus keeps it.

@@ -39,14 +39,6 @@ DOCUMENTED_IPN_QUERY = (
     "&vnp_ResponseCode=00&vnp_TmnCode=CTTVNP01&vnp_TransactionNo=14226112&vnp_TransactionStatus=00&vnp_TxnRef=166117")
 
 
-@pytest.fixture
-def vnpay() -> object:
-    provider = VnpayProvider(tmn_code=TMN, hash_secret=SECRET, payment_url="https://sandbox.vnpayment.vn/pay",
-                             api_url="https://sandbox.vnpayment.vn/api")
-    use_provider("vnpay", provider)
-    yield provider
-    use_provider("vnpay", None)
-
 
 def _signed_ipn(ref: str, **fields: str) -> str:
     params = {"vnp_Amount": str(BEFORE_TOTAL * 100), "vnp_BankCode": "NCB", "vnp_CardType": "ATM",
