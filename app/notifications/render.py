@@ -19,7 +19,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("vi", "en")
 KINDS = ("submitted", "received", "supplement_requested", "payment_requested", "payment_received",
-         "payment_refunded", "apology", "refused", "stopped", "withdrawn", "result_ready", "returned")
+         "payment_refunded", "payment_cancelled", "payment_failed", "apology", "refused", "stopped", "withdrawn",
+         "result_ready", "returned")
 
 
 @dataclass(frozen=True)
