@@ -4,18 +4,26 @@ cancelling it (`payment.cancelled`), the provider failing or cancelling it, or i
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from app.core import clock
 from app.core.db import get_database
+from app.core.delivery import run_consumer
 from app.core.outbox import OutboxEvent
 from app.fees.reconcile import reconcile
+from app.integration import ssrf
+from app.integration.models import WebhookSubscription
+from app.integration.schemas import WebhookCreate
+from app.integration.webhooks import WebhookConsumer
 from tests.fees.conftest import Fees, later
 from tests.fees.test_cancel import _cancel, _settling
 from tests.notifications.conftest import deliver, message_rows
+from tests.support.identity_fixtures import DEFAULT_AGENCY
 
 REASON = "Ngân hàng không quyết toán giao dịch"
 
@@ -118,3 +126,31 @@ async def test_a_payment_superseded_by_a_new_one_announces_nothing(client: httpx
     later(monkeypatch, minutes=91)
     await fees.pay(client, case)  # the payer is paying already: the stale attempt ends quietly
     assert await _events("payment.failed") == []
+
+
+async def test_integrators_may_subscribe_to_payment_failed(client: httpx.AsyncClient, fees: Fees, accounts,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    assert WebhookCreate.model_validate({"url": "https://hooks.example.com/dvc",
+                                         "event_types": ["payment.failed"]}).event_types == ["payment.failed"]
+
+    async def public(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    monkeypatch.setattr(ssrf, "resolve", public)
+    integrator = await accounts.client(["dossiers:read"], [DEFAULT_AGENCY])
+    async with get_database().write_sessions() as session, session.begin():
+        session.add(WebhookSubscription(client_id=integrator.id, url="https://hooks.example.com/dvc",
+                                        secret="whsec_test", event_types=["payment.failed"], active=True,
+                                        created_at=clock.now()))
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    for callback in fees.bank.complete(str(attempt["provider_ref"]), "cancelled"):
+        assert (await fees.deliver(client, callback)).status_code == 200
+    received: list[httpx.Request] = []
+    consumer = WebhookConsumer(httpx.MockTransport(lambda request: received.append(request) or httpx.Response(204)))
+    await run_consumer(consumer)
+    [request] = received
+    body = json.loads(request.content)
+    assert (body["type"], body["data"]["payment_id"], body["data"]["outcome"]) == (
+        "payment.failed", attempt["id"], "cancelled")
