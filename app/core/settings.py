@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     zalo_template_id: str = ""
     notification_timeout_s: float = Field(default=15.0, gt=0)
     notification_max_attempts: int = Field(default=6, ge=1, le=50)
+    # How many days before a representative's mandate ends its organisation is reminded (once per term).
+    mandate_expiry_notice_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("database_url")
     @classmethod

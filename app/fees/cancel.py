@@ -92,8 +92,9 @@ async def cancel_payment(session: AsyncSession, attempt_id: uuid.UUID, *, offici
 
 async def _emit_cancelled(session: AsyncSession, attempt: PaymentAttempt) -> None:
     """`payment.cancelled`, in the cancel's transaction: integrators (webhooks) learn that the dossier's fees may
-    now be paid another way. Shaped as the other payment events; only finance's own cancellation emits it (an
-    attempt the provider reports failed or cancelled ends as reconciliation records it, without an event)."""
+    now be paid another way, and the applicant is told. Shaped as the other payment events; only finance's own
+    cancellation emits it (an attempt the provider reports failed or cancelled, here or elsewhere, emits
+    `payment.failed`: app.fees.callbacks.emit_ended_unpaid)."""
     obligation = await session.get_one(FeeObligation, attempt.obligation_id)
     await emit(session, "payment.cancelled", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
                payload={"dossier_id": str(attempt.dossier_id), "payment_id": str(attempt.id),

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.db import get_database
 from app.core.settings import get_settings
-from app.fees.callbacks import settle
+from app.fees.callbacks import emit_ended_unpaid, settle
 from app.fees.models import (
     LIVE_STATES,
     AttemptState,
@@ -116,6 +116,7 @@ async def _apply(attempt_id: uuid.UUID, status: ProviderStatus | None, report: R
             report.settled += 1
         elif attempt.live and attempt.expires_at <= now and not _settling(attempt, status):
             attempt.state, attempt.completed_at, attempt.updated_at = AttemptState.expired.value, now, now
+            await emit_ended_unpaid(session, attempt, attempt.state)
             report.expired += 1
         else:
             if status is not None and status.state == "processing" and attempt.live:

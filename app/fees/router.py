@@ -163,8 +163,9 @@ async def payments_cancel(payment_id: uuid.UUID, body: PaymentCancel, official_:
     """Give up an online payment still under way (finance role at the dossier's agency), typically one the provider
     keeps `submitted` without settling, so that the fees can be paid another way. The provider is asked first: paid,
     it is credited as its callback would be and answered 409 `payment_succeeded` (refund it if need be); failed or
-    cancelled there, that is recorded; still pending or unable to say, it is `cancelled` with `cancelled_by` and
-    `cancel_reason` (and the webhook event `payment.cancelled` is emitted), and money the provider reports for it
+    cancelled there, that is recorded (webhook event `payment.failed`); still pending or unable to say, it is
+    `cancelled` with `cancelled_by` and `cancel_reason` (webhook event `payment.cancelled`); either way the applicant
+    is told that the fees are still owed and how to pay them, and money the provider reports for it
     later is credited if still owed, else flagged for a refund. 503 `payment_provider_unavailable` changes nothing;
     409 `payment_not_live` once it has ended, 409 `payment_not_cancellable` for a desk payment."""
     replay = await idem.replay_or_claim(scope=str(official_.account_id), payload={

@@ -114,6 +114,9 @@ class Representative(Base):
                                                           index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
     valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    # The term end the organisation was reminded of (app.identity.mandate_events): a changed term may get its own
+    # reminder. Written with a plain UPDATE, not through the version counter: a reminder changes no ETag.
+    expiry_notice_for: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

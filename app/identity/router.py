@@ -75,7 +75,8 @@ def _representative_out(mandate: service.Mandate, response: Response | None = No
 async def add_representative(caller: OrganisationDep, body: RepresentativeIn, idem: IdempotencyDep,
                              session: SessionDep) -> Any:
     """`valid_until` (optional) ends the authorisation at that instant, as a paper one's term does; 422 if it is not
-    in the future."""
+    in the future. The citizen is told (by their notification choices), as when its term is changed or it is
+    withdrawn; the organisation is reminded `DVC_MANDATE_EXPIRY_NOTICE_DAYS` (7) days before a term ends."""
     replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
     if replay:
         return replay
@@ -110,7 +111,8 @@ async def get_representative(caller: OrganisationDep, representative_id: uuid.UU
 async def change_representative(caller: OrganisationDep, representative_id: uuid.UUID, body: RepresentativePatch,
                                 session: SessionDep, response: Response, if_match: IfMatch = None) -> RepresentativeOut:
     """Sets `valid_until` (a future instant, or null: until withdrawn), an expired authorisation's too (renewed).
-    Requires `If-Match` with the link's ETag; answers the link as it now is with its new `ETag`."""
+    Requires `If-Match` with the link's ETag; answers the link as it now is with its new `ETag`. The citizen is told
+    the new term; a new end gets its own reminder to the organisation."""
     mandate = await service.change_representative(session, caller.account_id, representative_id, body, if_match)
     return _representative_out(mandate, response)
 
@@ -122,6 +124,7 @@ async def remove_representative(caller: OrganisationDep, representative_id: uuid
                                 session: SessionDep, if_match: Annotated[str | None, Header(
                                     description="Optional: the ETag last read; 412 if the term changed since.")] = None,
                                 ) -> Response:
+    """The citizen is told that the organisation withdrew the authorisation."""
     await service.remove_representative(session, caller.account_id, representative_id, if_match)
     return Response(status_code=204)
 

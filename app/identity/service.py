@@ -23,7 +23,7 @@ from app.core.etag import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import ProblemError, not_found, validation_problem
 from app.core.settings import get_settings
-from app.identity import audit
+from app.identity import audit, mandate_events
 from app.identity.identifiers import is_citizen_id, is_tax_code
 from app.identity.models import Account, AccountKind, AccountStatus, Identity, Representative, mandate_in_force
 from app.identity.schemas import ContactsPatch, Name, RegistrationIn, RepresentativePatch
@@ -224,6 +224,7 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID, 
         raise _already_linked() from None
     audit.record(session, organisation_id, organisation_id, "representative.added",
                  {"representative": {"old": None, "new": {**_term(link), "citizen_id": citizen_id}}})
+    await mandate_events.announce(session, "representative.added", link)
     return Mandate(link, citizen, in_force=True)  # a term, if any, ends in the future (checked above)
 
 
@@ -276,6 +277,8 @@ async def change_representative(session: AsyncSession, organisation_id: uuid.UUI
     link.valid_until = patch.valid_until
     audit.record(session, organisation_id, organisation_id, "representative.changed",
                  {"representative": {"old": before, "new": _term(link)}})
+    await mandate_events.announce(session, "representative.changed", link,
+                                  previous_valid_until=before["valid_until"])
     await flush_versioned(session, link, "representative")
     return await get_representative(session, organisation_id, representative_id)
 
@@ -289,4 +292,5 @@ async def remove_representative(session: AsyncSession, organisation_id: uuid.UUI
     await session.delete(link)
     audit.record(session, organisation_id, organisation_id, "representative.removed",
                  {"representative": {"old": {**_term(link), "citizen_id": citizen.citizen_id}, "new": None}})
+    await mandate_events.announce(session, "representative.removed", link)
     await session.flush()

@@ -6,7 +6,9 @@ stop -> stopped, withdraw and withdraw_on_request -> withdrawn (the applicant's 
 issue_result -> result_ready, return_result -> returned; a supplement that restarts the clock issues a new
 receipt -> received; a payment request with nothing to pay, every line exempted, sends nothing: the receipt
 follows at once);
-`payment.succeeded` -> payment_received; `payment.refunded` -> payment_refunded. Internal steps (assign,
+`payment.succeeded` -> payment_received; `payment.refunded` -> payment_refunded; `payment.cancelled` (finance gave
+up an online payment) -> payment_cancelled; `payment.failed` (the provider failed or cancelled it, or it expired
+unfinished) -> payment_failed: both say what is still owed when sent, and how to pay again. Internal steps (assign,
 appraise, approve) send nothing.
 
 Details come from the workflow's notice (its content is the snapshot the applicant also gets as a PDF: items,
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import LOCAL_TZ
 from app.core.outbox import OutboxEvent
+from app.core.settings import get_settings
 from app.dossiers.models import Dossier
 from app.fees.models import CLOSED_DOSSIER_STATES
 from app.workflow import notices as workflow_notices
@@ -63,6 +66,10 @@ async def message_for(session: AsyncSession, event: OutboxEvent) -> tuple[str, N
         return "payment_received", None
     if event.event_type == "payment.refunded":
         return "payment_refunded", None
+    if event.event_type == "payment.cancelled":
+        return "payment_cancelled", None
+    if event.event_type == "payment.failed":
+        return "payment_failed", None
     if event.event_type != "dossier.status_changed":
         return None
     action = str(event.payload.get("action"))
@@ -131,6 +138,9 @@ async def context_for(session: AsyncSession, kind: str, language: str, dossier: 
         "moves_on": payload.get("stage") == "before_processing" and dossier.state not in CLOSED_DOSSIER_STATES,
         "refund_amount": money(int(payload.get("amount") or 0), language), "refund_reason": payload.get("reason"),
         "withdrawn_at": when(event_time(event), language),
+        "outcome": payload.get("outcome"), "cancel_reason": payload.get("reason"), "still_owed": None,
+        "closed": dossier.state in CLOSED_DOSSIER_STATES,
+        "payment_window": get_settings().payment_attempt_ttl_s // 60,
     }
     if kind == "payment_requested":
         ctx["fees"] = [{"name": f.get("name"), "amount": money(int(f.get("amount") or 0), language),
@@ -143,6 +153,12 @@ async def context_for(session: AsyncSession, kind: str, language: str, dossier: 
             obligation = await _fees(session, dossier.id, "before_processing")
             requested = obligation.due if obligation is not None else 0
         ctx["amount"] = money(requested, language)
+    elif kind in ("payment_cancelled", "payment_failed"):
+        # What is owed when the message goes out, not when the attempt ended: fees paid meanwhile (at the desk, or
+        # the provider's late success credited) need no second payment.
+        obligation = await _fees(session, dossier.id, str(payload.get("stage")))
+        if obligation is not None and obligation.balance > 0 and not ctx["closed"]:
+            ctx["still_owed"] = money(obligation.balance, language)
     elif kind == "result_ready":
         obligation = await _fees(session, dossier.id, "on_result")
         if obligation is not None and obligation.balance > 0:

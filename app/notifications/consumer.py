@@ -3,9 +3,10 @@
 Fan-out (`targets`, inside the delivery module's transaction) decides the message and its channels and writes
 one `notification_messages` row per channel; the delivery row for (consumer, event, channel) is unique, so a
 message is sent at most once per event and channel, however many workers run or retry. Each channel is its own
-target with its own ordering key (dossier and channel): a channel that keeps failing delays only its own later
-messages for that dossier, never another channel's, and never the dossier itself (the workflow does not wait
-for notifications). `deliver` renders outside any transaction, records what it sends, then sends.
+target with its own ordering key (dossier and channel; an account-level message: account and channel): a channel
+that keeps failing delays only its own later messages for that dossier, never another channel's, and never the
+dossier itself (the workflow does not wait for notifications). `deliver` renders outside any transaction, records
+what it sends, then sends.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from app.core.delivery import DEAD, Delivery, RunStats, Target, deliver_due, run
 from app.core.outbox import OutboxEvent
 from app.core.settings import get_settings
 from app.dossiers.models import Dossier
+from app.identity.models import Account
+from app.notifications import accounts as account_messages
 from app.notifications import channels
 from app.notifications.channels.base import Attachment, ChannelError, OutgoingMessage
 from app.notifications.compose import context_for, message_for
 from app.notifications.masking import mask, mask_text
 from app.notifications.models import NotificationMessage
-from app.notifications.preferences import REQUIRED_KINDS, Route, fallback_route, routes_for
-from app.notifications.render import render
+from app.notifications.preferences import REQUIRED_KINDS, Route, account_routes, fallback_route, routes_for
+from app.notifications.render import Rendered, render
 from app.workflow import notices as workflow_notices
 from app.workflow.models import Notice
 
@@ -50,6 +53,8 @@ class NotificationsConsumer:
         return retry_schedule(get_settings().notification_max_attempts)
 
     async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
+        if event.aggregate_type != "dossier":
+            return await _account_targets(session, event)
         found = await message_for(session, event)
         if found is None:
             return []
@@ -103,29 +108,63 @@ class NotificationsConsumer:
         if channel is None:
             raise ChannelError(f"channel {message.channel} is not configured any more")
         await channel.send(outgoing)
-        log.info("sent %s message for dossier %s on %s to %s", message.kind, outgoing.dossier_code,
+        log.info("sent %s message for %s on %s to %s", message.kind,
+                 f"dossier {outgoing.dossier_code}" if message.dossier_id else f"account {message.account_id}",
                  message.channel, mask(message.recipient))
 
     async def _prepare(self, delivery: Delivery, event: OutboxEvent) -> tuple[NotificationMessage, OutgoingMessage]:
+        """Render (read only), record the rendering (its own short write), then hand back what to send."""
+        attachments: list[Attachment] = []
         async with get_database().read_sessions() as session:
             message = (await session.execute(select(NotificationMessage).where(
                 NotificationMessage.event_id == event.id, NotificationMessage.channel == delivery.target))
             ).scalar_one()
-            dossier = await session.get_one(Dossier, message.dossier_id)
-            notice = await session.get(Notice, message.notice_id) if message.notice_id else None
-            context = await context_for(session, message.kind, message.language, dossier, notice, event)
-            rendered = render(message.kind, message.language, context)
-            attachments = []
-            if notice is not None and message.channel == "email":
-                pdf = await asyncio.to_thread(workflow_notices.render_pdf, notice)
-                attachments.append(Attachment(f"{notice.kind}-{dossier.code or dossier.id}.pdf", pdf))
+            if message.dossier_id is None:
+                rendered, code = await _render_account_message(session, message, event), None
+            else:
+                dossier = await session.get_one(Dossier, message.dossier_id)
+                notice = await session.get(Notice, message.notice_id) if message.notice_id else None
+                context = await context_for(session, message.kind, message.language, dossier, notice, event)
+                rendered, code = render(message.kind, message.language, context), dossier.code
+                if notice is not None and message.channel == "email":
+                    pdf = await asyncio.to_thread(workflow_notices.render_pdf, notice)
+                    attachments.append(Attachment(f"{notice.kind}-{dossier.code or dossier.id}.pdf", pdf))
         async with get_database().write_sessions() as session, session.begin():
             await session.execute(update(NotificationMessage).where(NotificationMessage.id == message.id)
                                   .values(subject=rendered.subject, body=rendered.text))
         outgoing = OutgoingMessage(recipient=message.recipient, subject=rendered.subject, text=rendered.text,
-                                   html=rendered.html, short=rendered.short, dossier_code=dossier.code,
+                                   html=rendered.html, short=rendered.short, dossier_code=code,
                                    reference=f"dvc-{event.event_id}-{message.channel}", attachments=attachments)
         return message, outgoing
+
+
+async def _account_targets(session: AsyncSession, event: OutboxEvent) -> list[Target]:
+    """An account-level message (app.notifications.accounts): one row per channel of the recipient account, each
+    channel ordered per account (a mandate given, then changed, arrives in that order)."""
+    found = account_messages.message_for(event)
+    if found is None:
+        return []
+    kind, account_id = found
+    if await session.get(Account, account_id) is None:
+        return []  # the account is gone (deleted with its mandates)
+    routes, language = await account_routes(session, account_id, tuple(channels.active()))
+    if not routes:
+        log.info("no channel for %s message to account %s (event %s)", kind, account_id, event.id)
+    targets = []
+    for route in routes:
+        session.add(NotificationMessage(
+            event_id=event.id, event_type=event.event_type, channel=route.channel, account_id=account_id,
+            kind=kind, language=language, recipient=route.recipient, required=False))
+        targets.append(Target(route.channel, f"account:{account_id}:{route.channel}"))
+    return targets
+
+
+async def _render_account_message(session: AsyncSession, message: NotificationMessage,
+                                  event: OutboxEvent) -> Rendered:
+    assert message.account_id is not None  # the table's check: a message is about a dossier or an account
+    recipient = await session.get_one(Account, message.account_id)
+    context = await account_messages.context_for(session, message.kind, message.language, recipient, event)
+    return render(message.kind, message.language, context)
 
 
 def _message(session: AsyncSession, event: OutboxEvent, dossier: Dossier, route: Route, kind: str, language: str,

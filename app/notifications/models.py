@@ -2,7 +2,9 @@
 
 - `notification_preferences`: one row per applicant account that has changed its choices (no row: defaults,
   see app/notifications/preferences.py).
-- `notification_messages`: one row per (outbox event, channel) chosen at fan-out, in the same transaction as
+- `notification_messages`: one row per (outbox event, channel) chosen at fan-out, about a dossier (`dossier_id`)
+  or, for account-level messages (a representative's mandate), about an account (`account_id`: the recipient),
+  in the same transaction as
   the outbox delivery row that carries it (app/core/delivery.py); the delivery row holds the state (pending,
   delivered, dead), attempts and last error. The recipient is the full address (it is needed to send);
   it is masked whenever it leaves this table (API, logs). Subject and body are filled when the message is
@@ -14,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
@@ -35,13 +37,17 @@ class NotificationPreference(Base):
 class NotificationMessage(Base):
     __tablename__ = "notification_messages"
     __table_args__ = (UniqueConstraint("event_id", "channel"),
-                      Index("ix_notification_messages_dossier", "dossier_id", "id"))
+                      CheckConstraint("dossier_id IS NOT NULL OR account_id IS NOT NULL",
+                                      name="about_dossier_or_account"),
+                      Index("ix_notification_messages_dossier", "dossier_id", "id"),
+                      Index("ix_notification_messages_account", "account_id", "id"))
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     event_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("outbox_events.id"))
     event_type: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
-    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
+    dossier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), default=None)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), default=None)
     kind: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))
     recipient: Mapped[str] = mapped_column(String(320))

@@ -20,6 +20,9 @@ The rule (documented in the API too):
   the account) for their own number. A contact typed at the desk may be a relative's or an agent's, and a copy of
   the account's number taken at intake goes stale when the account changes it. An account without a phone number
   gets no Zalo message, required or not (email and SMS still may).
+- Messages about an account rather than a dossier (a representative's mandate given, changed or withdrawn, sent
+  to the citizen; a mandate's term about to end, sent to the organisation) go to that account's own email address
+  and phone number, by its choices. None is legally required: with every channel off, none is sent.
 """
 
 from __future__ import annotations
@@ -101,6 +104,17 @@ async def routes_for(session: AsyncSession, dossier: Dossier, kind: str,
     routes = [Route(c, str(addresses[c]), False) for c in usable if prefs.wants(c)]
     if not routes and kind in REQUIRED_KINDS and usable:
         routes = [Route(usable[0], str(addresses[usable[0]]), True)]
+    return routes, prefs.language
+
+
+async def account_routes(session: AsyncSession, account_id: uuid.UUID,
+                         configured: tuple[str, ...]) -> tuple[list[Route], str]:
+    """The channels (with addresses) an account-level message to `account_id` goes to, and its language."""
+    account = await identity.get_account(session, account_id)
+    addresses = {"email": account.email, "sms": account.phone, "zalo": account.phone}
+    prefs = await preferences_of(session, account_id, has_email=bool(account.email))
+    routes = [Route(c, str(addresses[c]), False) for c in CHANNEL_ORDER
+              if c in configured and addresses[c] and prefs.wants(c)]
     return routes, prefs.language
 
 

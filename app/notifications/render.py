@@ -1,7 +1,8 @@
 """Rendering a message from its template: subject, plain text, HTML and the short form (SMS, Zalo).
 
 One template per event and language (`templates/<lang>/<kind>.txt.j2`) with the blocks `subject`, `content`
-and `short`; `_frame.txt.j2` wraps the content with the greeting and the footer. The HTML body is the same text
+and `short`; `_frame.txt.j2` wraps the content with the greeting and the footer (`_account_frame.txt.j2` for messages
+about an account rather than a dossier). The HTML body is the same text
 laid out by `layout.html.j2`, which is autoescaped: officials' free text (reasons, items) and the applicant's
 name can never inject markup into an email.
 """
@@ -19,7 +20,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("vi", "en")
 KINDS = ("submitted", "received", "supplement_requested", "payment_requested", "payment_received",
-         "payment_refunded", "apology", "refused", "stopped", "withdrawn", "result_ready", "returned")
+         "payment_refunded", "payment_cancelled", "payment_failed", "apology", "refused", "stopped", "withdrawn",
+         "result_ready", "returned")
+# Messages about an account, not a dossier (app.notifications.accounts): framed without a dossier's code.
+ACCOUNT_KINDS = ("mandate_given", "mandate_changed", "mandate_withdrawn", "mandate_expiring")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     template = env.get_template(f"{language}/{kind}.txt.j2")
     subject = _one_line(_block(template, "subject", context))
     content = _tidy(_block(template, "content", context))
-    text = _tidy(env.get_template(f"{language}/_frame.txt.j2").render({**context, "content": content}))
+    frame = "_account_frame" if kind in ACCOUNT_KINDS else "_frame"
+    text = _tidy(env.get_template(f"{language}/{frame}.txt.j2").render({**context, "content": content}))
     html = env.get_template("layout.html.j2").render(lang=language, subject=subject, blocks=_html_blocks(text))
     return Rendered(subject=subject, text=text, html=html, short=_one_line(_block(template, "short", context)))

@@ -35,7 +35,9 @@ class NotificationOut(BaseModel):
     id: int
     event_type: str
     kind: str = Field(description="submitted, received, supplement_requested, payment_requested, "
-                                  "payment_received, apology, refused, stopped, result_ready or returned")
+                                  "payment_received, payment_refunded, payment_cancelled (finance gave up an online "
+                                  "payment), payment_failed (the provider failed or cancelled it, or it expired), "
+                                  "apology, refused, stopped, withdrawn, result_ready or returned")
     channel: ChannelName
     recipient: str = Field(description="Masked: a***@example.vn, 09******78.")
     language: Language

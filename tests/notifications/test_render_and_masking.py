@@ -26,7 +26,9 @@ def _context(**overrides: object) -> dict[str, object]:
         "fees": [{"name": "Lệ phí", "amount": "150.000 đồng", "exempt_reason": None}], "amount": "150.000 đồng",
         "fees_on_result": None, "paid_amount": "150.000 đồng", "receipt_number": "BL-1", "settled": True,
         "to_refund": False, "moves_on": True,
-        "refund_amount": "150.000 đồng", "refund_reason": "Nộp trùng", "withdrawn_at": "10:00 ngày 04/03/2025"}
+        "refund_amount": "150.000 đồng", "refund_reason": "Nộp trùng", "withdrawn_at": "10:00 ngày 04/03/2025",
+        "outcome": "expired", "cancel_reason": "Ngân hàng không quyết toán", "still_owed": "150.000 đồng",
+        "closed": False, "payment_window": 90}
     return {**base, **overrides}
 
 
@@ -49,6 +51,16 @@ def test_vietnamese_text_and_escaped_html() -> None:
     assert "<li>&lt;b&gt;Ảnh&lt;/b&gt; 4x6</li>" in rendered.html and "<b>Ảnh</b>" not in rendered.html
     assert "Lý do: Thiếu giấy tờ" in rendered.text
     assert "cần bổ sung 2 nội dung: Bản sao CCCD; <b>Ảnh</b> 4x6" in rendered.short
+
+
+@pytest.mark.parametrize("outcome", ["failed", "cancelled", "expired"])
+def test_a_failed_payment_says_why_and_what_to_do(outcome: str) -> None:
+    owed = render("payment_failed", "vi", _context(outcome=outcome))
+    why = {"failed": "bị từ chối", "cancelled": "bị hủy tại đơn vị thanh toán", "expired": "hết hạn"}[outcome]
+    assert why in owed.text and "Số tiền còn phải nộp: 150.000 đồng" in owed.text
+    assert "Đề nghị nộp lại 150.000 đồng" in owed.short
+    closed = render("payment_failed", "en", _context(outcome=outcome, still_owed=None, closed=True))
+    assert "The dossier has ended; you do not need to pay this." in closed.text and "again" not in closed.short
 
 
 def test_postal_return_carries_the_tracking_number() -> None:

@@ -1,0 +1,65 @@
+"""Outbox events about representatives' mandates, for the notifications domain (account-level messages).
+
+- `representative.added`, `.changed` (its term), `.removed`: the citizen is told that an organisation gave, changed
+  or withdrew their mandate, in the transaction that does it (the audit trail records the same change).
+- `representative.expiring`: the organisation is reminded, `DVC_MANDATE_EXPIRY_NOTICE_DAYS` before a term ends,
+  to renew it if it should go on. Once per term: `expiry_notice_for` holds the term end reminded of, so a term the
+  organisation changes (extended, shortened, renewed) may be reminded of again when its new end comes near.
+Aggregate `representative` (the mandate's id; a withdrawn one's row is gone, its payload says everything): these
+are account data, never a dossier's, so webhooks and the national portal, which take dossier events only, ignore
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import clock
+from app.core.db import get_database
+from app.core.outbox import emit
+from app.core.settings import get_settings
+from app.identity.models import Representative
+
+log = logging.getLogger("app.identity.mandates")
+
+
+def _payload(link: Any) -> dict[str, Any]:
+    """The mandate's ids and term, from its row or a returned row of the same columns."""
+    return {"representative_id": str(link.id), "organisation_id": str(link.organisation_id),
+            "citizen_account_id": str(link.citizen_account_id), "valid_until": clock.utc_text(link.valid_until)}
+
+
+async def announce(session: AsyncSession, event_type: str, link: Representative, **extra: Any) -> None:
+    """One of representative.added / .changed / .removed, in the caller's transaction."""
+    await emit(session, event_type, aggregate_type="representative", aggregate_id=link.id,
+               payload={**_payload(link), **extra})
+
+
+async def remind_expiring(*, now: datetime | None = None) -> int:
+    """Emit `representative.expiring` for each mandate in force whose term ends within the notice period and whose
+    organisation has not been reminded of that end; returns how many. One compare-and-set UPDATE claims them, in
+    the transaction that emits the events: two workers at once claim each mandate once (PostgreSQL re-checks the
+    condition on the row the other updated; SQLite serialises writers)."""
+    now = now or clock.now()
+    horizon = now + timedelta(days=get_settings().mandate_expiry_notice_days)
+    table: Table = Representative.__table__  # type: ignore[assignment]
+    c = table.c
+    # A plain table UPDATE: the ORM would bump the version counter, and a reminder is no change to the mandate.
+    claim = (update(table)
+             .where(c.valid_until > now, c.valid_until <= horizon,
+                    or_(c.expiry_notice_for.is_(None), c.expiry_notice_for != c.valid_until))
+             .values(expiry_notice_for=c.valid_until)
+             .returning(c.id, c.organisation_id, c.citizen_account_id, c.valid_until))
+    async with get_database().write_sessions() as session, session.begin():
+        rows = (await session.execute(claim)).all()
+        for row in rows:
+            await emit(session, "representative.expiring", aggregate_type="representative", aggregate_id=row.id,
+                       payload=_payload(row))
+    if rows:
+        log.info("reminded organisations of %d mandate(s) ending by %s", len(rows), horizon.isoformat())
+    return len(rows)
