@@ -6,7 +6,7 @@ Messages recorded before this revision all concern a dossier (account_id NULL). 
 never been reminded: one whose term ends within DVC_MANDATE_EXPIRY_NOTICE_DAYS gets its reminder on the worker's
 first pass. Downgrading deletes the account messages (their log, not anything sent) and forgets the reminders.
 
-Revision ID: 0032
+Revision ID: 0031
 Revises: 0030
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 
 import app.core.db
 
-revision: str = "0032"
+revision: str = "0031"
 down_revision: str | Sequence[str] | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
