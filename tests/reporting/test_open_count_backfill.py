@@ -17,7 +17,7 @@ from app.reporting.models import OpenCount, OpenCountCapture
 from app.reporting.tasks import capture_missed_days
 from tests.reporting.conftest import build_march, local
 from tests.reporting.test_indicators import by_name, fraction
-from tests.reporting.test_open_counts import _finish_open_ones, _march
+from tests.reporting.test_open_counts import _finish_open_ones, _march, assert_end_of_march
 
 
 async def _captures() -> dict[date, datetime]:
@@ -41,13 +41,7 @@ async def test_days_missed_by_an_outage_are_rebuilt_as_they_were_at_their_end(cl
     assert datetime.fromisoformat(body["open_counted_at"]) == local(2025, 4, 1, 0, 0)
     # What the worker would have counted at 00:05 on 1 April (test_open_counts.py): desk, open and paid were
     # open and past their due dates. Before, the live fallback saw only the paid one (the others finished since).
-    progress = by_name(body["total"])["progress"]
-    assert fraction(progress["overdue_open"]) == (3, 3, 1.0)
-    assert fraction(progress["finished_on_time"]) == (1, 6, 0.1667)
-    by_procedure = await _march(client, admin, group_by="procedure")
-    rows = {r["procedure_code"]: by_name(r)["progress"]["overdue_open"] for r in by_procedure["rows"]}
-    assert {code: fraction(ratio)[:2] for code, ratio in rows.items()} == {
-        month.procedures[0]: (2, 2), month.procedures[1]: (1, 1)}
+    await assert_end_of_march(client, admin, month, body)
 
     # On 18 March: desk (overdue since 10 March), open and paid (received 17 March, due 24 March) were open.
     mid = await _march(client, admin, to="2025-03-18")

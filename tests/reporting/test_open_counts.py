@@ -29,6 +29,22 @@ async def _march(client, admin, **params):  # type: ignore[no-untyped-def]
     return response.json()
 
 
+async def assert_end_of_march(client, admin, month, body) -> None:  # type: ignore[no-untyped-def]
+    """March's report (`body`, then by procedure and by month) as the worker counted it at the end of March: the
+    desk, open and paid dossiers open and all three past their due dates (10 and 24 March); finished in March on
+    time, only on_time (apologised and twice are late)."""
+    progress = by_name(body["total"])["progress"]
+    assert fraction(progress["overdue_open"]) == (3, 3, 1.0)
+    assert fraction(progress["finished_on_time"]) == (1, 6, 0.1667)
+    by_procedure = await _march(client, admin, group_by="procedure")
+    rows = {r["procedure_code"]: by_name(r)["progress"]["overdue_open"] for r in by_procedure["rows"]}
+    assert {code: fraction(ratio)[:2] for code, ratio in rows.items()} == {
+        month.procedures[0]: (2, 2), month.procedures[1]: (1, 1)}
+    by_month = await _march(client, admin, group_by="month", **{"from": "2025-02-01"})
+    assert [(r["month"], fraction(by_name(r)["progress"]["overdue_open"])[:2]) for r in by_month["rows"]] == [
+        ("2025-03", (3, 3))]
+
+
 async def test_a_past_month_counts_the_dossiers_open_when_it_ended(client, flow, fees, at, accounts):
     load_domain_tasks()
     assert "reporting.capture_open_counts" in registered_tasks()
@@ -43,18 +59,7 @@ async def test_a_past_month_counts_the_dossiers_open_when_it_ended(client, flow,
     at.set(2025, 4, 10, 9, 0)
     body = await _march(client, admin)
     assert datetime.fromisoformat(body["open_counted_at"]) == local(2025, 4, 1, 0, 5)
-    progress = by_name(body["total"])["progress"]
-    # On 31 March the desk, open and paid dossiers were open and all three past their due dates (10 and 24
-    # March); finished in March on time: only on_time (apologised and twice are late).
-    assert fraction(progress["overdue_open"]) == (3, 3, 1.0)
-    assert fraction(progress["finished_on_time"]) == (1, 6, 0.1667)
-    by_procedure = await _march(client, admin, group_by="procedure")
-    rows = {r["procedure_code"]: by_name(r)["progress"]["overdue_open"] for r in by_procedure["rows"]}
-    assert {code: fraction(ratio)[:2] for code, ratio in rows.items()} == {
-        month.procedures[0]: (2, 2), month.procedures[1]: (1, 1)}
-    by_month = await _march(client, admin, group_by="month", **{"from": "2025-02-01"})
-    assert [(r["month"], fraction(by_name(r)["progress"]["overdue_open"])[:2]) for r in by_month["rows"]] == [
-        ("2025-03", (3, 3))]
+    await assert_end_of_march(client, admin, month, body)
 
 
 async def test_without_a_capture_a_past_month_is_rebuilt_as_it_was_at_its_end_and_the_report_says_so(
@@ -72,16 +77,7 @@ async def test_without_a_capture_a_past_month_is_rebuilt_as_it_was_at_its_end_an
     assert body["open_counted_at"] == "2025-03-31T17:00:00Z"  # the moment described (UTC, as a capture)
     # As the worker's count at the end of March had them (the test above); before: only the paid one, still
     # open now, (1, 1), and on time 1 of 4.
-    progress = by_name(body["total"])["progress"]
-    assert fraction(progress["overdue_open"]) == (3, 3, 1.0)
-    assert fraction(progress["finished_on_time"]) == (1, 6, 0.1667)
-    by_procedure = await _march(client, admin, group_by="procedure")
-    rows = {r["procedure_code"]: by_name(r)["progress"]["overdue_open"] for r in by_procedure["rows"]}
-    assert {code: fraction(ratio)[:2] for code, ratio in rows.items()} == {
-        month.procedures[0]: (2, 2), month.procedures[1]: (1, 1)}
-    by_month = await _march(client, admin, group_by="month", **{"from": "2025-02-01"})
-    assert [(r["month"], fraction(by_name(r)["progress"]["overdue_open"])[:2]) for r in by_month["rows"]] == [
-        ("2025-03", (3, 3))]
+    await assert_end_of_march(client, admin, month, body)
     by_agency = await _march(client, admin, group_by="agency")
     assert [fraction(by_name(r)["progress"]["overdue_open"])[:2] for r in by_agency["rows"]] == [(3, 3)]
     other = await _march(client, admin, agency=DEFAULT_AGENCY, procedure=month.procedures[1])
