@@ -182,7 +182,7 @@ async def _replayed_at(session: AsyncSession, window: Window, cut: datetime) -> 
         select(Dossier.id, _original_due().label("original_due"))
         .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
         .where(Dossier.submitted_at < cut, or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
-               or_(withdrawn_since, waited, received_since), *_in_scope(Dossier.agency_code, window)))).all()
+               or_(withdrawn_since, received_since, waited), *_in_scope(Dossier.agency_code, window)))).all()
     if not rows:
         return Replayed()
     then = await dossiers_at(session, [row.id for row in rows], cut)
