@@ -12,7 +12,9 @@ began after the due date moves the date out when it ends, not the lateness). The
 now; a dossier waiting on a supplement at `cut` and answered since (its row no longer waiting, perhaps received
 anew with a restarted clock) is judged instead by its history replayed to `cut` (app.reporting.asof, `Replayed`):
 asked before its original due date, it was not open for the agency then (the wait is the applicant's); asked
-after it, it was open and overdue, whatever its reception and due dates are now.
+after it, it was open and overdue, whatever its reception and due dates are now. So is one whose clock a
+supplement asked after `cut` restarted (its row received after `cut`), finished since or still open: by its row
+it left the period's list and its `handled`.
 
 What remains approximate:
 - (officials only) the step under way at `cut` is judged against its deadline as kept now: the first step
@@ -162,20 +164,25 @@ def _open_at(window: Window, cut: datetime, replayed: Replayed) -> Any:
 async def _replayed_at(session: AsyncSession, window: Window, cut: datetime) -> Replayed:
     """The dossiers (of the window's agencies) not finished by `cut` whose row cannot be trusted for it, replayed
     to `cut`: those whose last history entry before it left them waiting on a supplement and that changed since
-    (a wait asked before the original due date excuses them, one asked after it leaves them late), and those
-    withdrawn since (UBND 442 §2: a period's published list must not lose a dossier late in it because an
-    official withdrew it on request afterwards; it is judged as it was then, open or not, late or not). Only
-    a period that is over has any; one withdrawn by `cut` is neither finished nor open, as its row says."""
+    (a wait asked before the original due date excuses them, one asked after it leaves them late), those filed
+    before it and received since (a clock restarted on a supplement asked after `cut`: the row's reception and
+    due date are the restart's, finished since or not), and those withdrawn since (UBND 442 §2: a period's
+    published list must not lose a dossier late in it because an official withdrew it on request afterwards; it
+    is judged as it was then, open or not, late or not). Only a period that is over has any; one withdrawn by
+    `cut` is neither finished nor open, as its row says."""
     last_before = (select(HistoryEntry.to_state).where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at < cut)
                    .order_by(HistoryEntry.seq.desc()).limit(1).scalar_subquery())
     changed_since = exists().where(HistoryEntry.dossier_id == Dossier.id, HistoryEntry.at >= cut)
     waited = changed_since & (last_before == CLOCK_PAUSED_STATE)
     withdrawn_since = (Dossier.state == WITHDRAWN) & (Dossier.finished_at > cut)
+    # Filed before `cut` but received since: first received after it (its history says not open), or its clock
+    # restarted since on a supplement asked after `cut` (its row's reception and due date are the restart's).
+    received_since = Dossier.received_at >= cut
     rows = (await session.execute(
         select(Dossier.id, _original_due().label("original_due"))
         .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
         .where(Dossier.submitted_at < cut, or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
-               or_(withdrawn_since, waited), *_in_scope(Dossier.agency_code, window)))).all()
+               or_(withdrawn_since, received_since, waited), *_in_scope(Dossier.agency_code, window)))).all()
     if not rows:
         return Replayed()
     then = await dossiers_at(session, [row.id for row in rows], cut)
