@@ -155,17 +155,19 @@ async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str,
     return "recorded"
 
 
-async def emit_ended_unpaid(session: AsyncSession, attempt: PaymentAttempt, outcome: str) -> None:
+async def emit_ended_unpaid(session: AsyncSession, attempt: PaymentAttempt, outcome: str, *,
+                            reported_amount: int | None = None) -> None:
     """`payment.failed`, in the transaction that ends a live online attempt without money on the provider's word
     (`failed`, `cancelled`) or on our clock (`expired`, by reconciliation): the applicant is told the fees are still
     owed, so that they pay again, and integrators that the fees may be paid another way. Finance's own cancellation
     emits `payment.cancelled` instead (app.fees.cancel); an attempt expired because a new payment is being made
-    (app.fees.payments.expire_stale) emits nothing: its payer is paying already."""
+    (app.fees.payments.expire_stale) emits nothing: its payer is paying already. `amount_mismatch`: the provider
+    reported another amount (`reported_amount`) than the attempt's; any money taken is a surplus, to refund."""
     obligation = await session.get_one(FeeObligation, attempt.obligation_id)
     await emit(session, "payment.failed", aggregate_type="dossier", aggregate_id=attempt.dossier_id,
                payload={"dossier_id": str(attempt.dossier_id), "payment_id": str(attempt.id),
                         "obligation_id": str(obligation.id), "stage": obligation.stage, "amount": attempt.amount,
-                        "provider": attempt.provider, "outcome": outcome})
+                        "provider": attempt.provider, "outcome": outcome, "reported_amount": reported_amount})
 
 
 async def _amount_mismatch(session: AsyncSession, attempt: PaymentAttempt, txn_id: str | None,
@@ -183,7 +185,9 @@ async def _amount_mismatch(session: AsyncSession, attempt: PaymentAttempt, txn_i
         attempt.reported_amount = amount
     if attempt.live:
         attempt.state, attempt.completed_at = AttemptState.failed.value, now
-        await emit_ended_unpaid(session, attempt, attempt.state)
+        # Not "declined": the payer may have been charged (another amount). VNPAY's -1 (no representable amount)
+        # is announced without one.
+        await emit_ended_unpaid(session, attempt, "amount_mismatch", reported_amount=amount if amount >= 0 else None)
     attempt.updated_at = now
     log.warning("payment %s: provider reported %s, attempt is %s", attempt.id, amount, attempt.amount)
     return "amount_mismatch"

@@ -7,8 +7,9 @@ issue_result -> result_ready, return_result -> returned; a supplement that resta
 receipt -> received; a payment request with nothing to pay, every line exempted, sends nothing: the receipt
 follows at once);
 `payment.succeeded` -> payment_received; `payment.refunded` -> payment_refunded; `payment.cancelled` (finance gave
-up an online payment) -> payment_cancelled; `payment.failed` (the provider failed or cancelled it, or it expired
-unfinished) -> payment_failed: both say what is still owed when sent, and how to pay again. Internal steps (assign,
+up an online payment) -> payment_cancelled; `payment.failed` (the provider failed or cancelled it, it expired
+unfinished, or the provider reported another amount: `amount_mismatch`, worded as such) -> payment_failed: both say
+what is still owed when sent, and how to pay again. Internal steps (assign,
 appraise, approve) send nothing.
 
 Details come from the workflow's notice (its content is the snapshot the applicant also gets as a PDF: items,
@@ -139,6 +140,8 @@ async def context_for(session: AsyncSession, kind: str, language: str, dossier: 
         "refund_amount": money(int(payload.get("amount") or 0), language), "refund_reason": payload.get("reason"),
         "withdrawn_at": when(event_time(event), language),
         "outcome": payload.get("outcome"), "cancel_reason": payload.get("reason"), "still_owed": None,
+        "reported_amount": (money(int(payload["reported_amount"]), language)
+                            if payload.get("reported_amount") is not None else None),
         "closed": dossier.state in CLOSED_DOSSIER_STATES,
         "payment_window": get_settings().payment_attempt_ttl_s // 60,
     }

@@ -1,4 +1,5 @@
-"""HTTP routes of the notifications domain: the applicant's channel preferences, a dossier's messages."""
+"""HTTP routes of the notifications domain: the applicant's channel preferences, a dossier's messages, the
+account's own messages."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ async def notifications_update_preferences(caller: ApplicantDep, body: Preferenc
     SMS go to the contact given for a dossier when there is one, else the account's; Zalo always goes to the
     account's own phone number as it is when the message is sent (the consent is for that number)."""
     return service.preferences_out(await service.update_preferences(session, caller.account_id, body))
+
+
+@router.get("/v1/accounts/me/notifications", summary="Messages sent to the caller's account (not about a dossier)",
+            responses=problems("forbidden_role", "validation_error"))
+async def notifications_of_account(caller: ApplicantDep, page: PageDep,
+                                   session: ReadSessionDep) -> Page[NotificationOut]:
+    """Citizen and organisation accounts (403 `forbidden_role` for officials and clients): the messages about the
+    account itself, newest first: a representative's mandate given, changed or withdrawn (to the citizen), a term
+    ending soon (to the organisation). Same items as a dossier's notifications, recipients masked, `last_error`
+    always null. Messages about dossiers are not here: read them per dossier
+    (`GET /v1/dossiers/{id}/notifications`), where who may see them is decided. The caller's own account only:
+    `X-On-Behalf-Of` does not apply (an organisation's messages are read by the organisation account)."""
+    items, cursor = await service.list_account_messages(session, caller.account_id, page)
+    return Page[NotificationOut](items=items, next_cursor=cursor)
 
 
 @router.get("/v1/dossiers/{dossier_id}/notifications", summary="Messages sent to the applicant about a dossier",

@@ -1,4 +1,4 @@
-"""Notification I/O: preferences, and the messages of a dossier (recipients masked)."""
+"""Notification I/O: preferences, and the messages of a dossier or of an account (recipients masked)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ class NotificationOut(BaseModel):
     event_type: str
     kind: str = Field(description="submitted, received, supplement_requested, payment_requested, "
                                   "payment_received, payment_refunded, payment_cancelled (finance gave up an online "
-                                  "payment), payment_failed (the provider failed or cancelled it, or it expired), "
-                                  "apology, refused, stopped, withdrawn, result_ready or returned")
+                                  "payment), payment_failed (the provider failed or cancelled it, it expired, or "
+                                  "the provider reported another amount), apology, refused, stopped, withdrawn, "
+                                  "result_ready or returned; account messages: "
+                                  "mandate_given, mandate_changed, mandate_withdrawn, mandate_expiring")
     channel: ChannelName
     recipient: str = Field(description="Masked: a***@example.vn, 09******78.")
     language: Language

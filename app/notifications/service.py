@@ -1,4 +1,5 @@
-"""Notification rules behind the routes: preferences, and the list of a dossier's messages with their state."""
+"""Notification rules behind the routes: preferences, and the lists of a dossier's and of an account's messages with
+their state."""
 
 from __future__ import annotations
 
@@ -57,23 +58,42 @@ def _state(delivery: Delivery | None) -> str:
     return "pending"
 
 
+def _with_delivery(condition: Any) -> Any:
+    """Messages matching `condition`, each with the outbox delivery row that carries it (its state)."""
+    return (select(NotificationMessage, Delivery).outerjoin(Delivery, and_(
+        Delivery.consumer == "notifications", Delivery.event_id == NotificationMessage.event_id,
+        Delivery.target == NotificationMessage.channel)).where(condition))
+
+
+def _out(message: NotificationMessage, delivery: Delivery | None, *, show_errors: bool) -> NotificationOut:
+    state = _state(delivery)
+    return NotificationOut(
+        id=message.id, event_type=message.event_type, kind=message.kind, channel=message.channel,
+        recipient=mask(message.recipient), language=message.language,
+        required=message.required, subject=message.subject, state=state,
+        attempts=delivery.attempts if delivery else 0,
+        last_error=(delivery.last_error if delivery and show_errors else None),
+        created_at=message.created_at,
+        next_attempt_at=delivery.next_attempt_at if delivery and state == "pending" else None,
+        delivered_at=delivery.delivered_at if delivery else None)
+
+
 async def list_messages(session: AsyncSession, dossier_id: uuid.UUID, page: PageParams, *,
                         show_errors: bool) -> tuple[list[NotificationOut], str | None]:
-    stmt: Any = (select(NotificationMessage, Delivery).outerjoin(Delivery, and_(
-        Delivery.consumer == "notifications", Delivery.event_id == NotificationMessage.event_id,
-        Delivery.target == NotificationMessage.channel)).where(NotificationMessage.dossier_id == dossier_id))
+    stmt = _with_delivery(NotificationMessage.dossier_id == dossier_id)
     rows, cursor = await keyset_page(session, stmt, order=[(NotificationMessage.id, False)], params=page,
                                      key=lambda row: (row[0].id,), scalars=False)
-    items = []
-    for message, delivery in rows:
-        state = _state(delivery)
-        items.append(NotificationOut(
-            id=message.id, event_type=message.event_type, kind=message.kind, channel=message.channel,
-            recipient=mask(message.recipient), language=message.language,
-            required=message.required, subject=message.subject, state=state,
-            attempts=delivery.attempts if delivery else 0,
-            last_error=(delivery.last_error if delivery and show_errors else None),
-            created_at=message.created_at,
-            next_attempt_at=delivery.next_attempt_at if delivery and state == "pending" else None,
-            delivered_at=delivery.delivered_at if delivery else None))
-    return items, cursor
+    return [_out(message, delivery, show_errors=show_errors) for message, delivery in rows], cursor
+
+
+async def list_account_messages(session: AsyncSession, account_id: uuid.UUID,
+                                page: PageParams) -> tuple[list[NotificationOut], str | None]:
+    """The account-level messages sent to `account_id` (mandates), newest first. Only rows naming the account
+    as recipient and no dossier: a dossier's messages stay behind their own route and its access rules (a
+    dossier's readers are not only its applicant, and a former representative must not keep reading them here).
+    Applicants only: no delivery errors."""
+    stmt = _with_delivery(and_(NotificationMessage.account_id == account_id,
+                               NotificationMessage.dossier_id.is_(None)))
+    rows, cursor = await keyset_page(session, stmt, order=[(NotificationMessage.id, True)], params=page,
+                                     key=lambda row: (row[0].id,), scalars=False)
+    return [_out(message, delivery, show_errors=False) for message, delivery in rows], cursor

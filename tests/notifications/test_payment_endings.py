@@ -118,6 +118,25 @@ async def test_a_failure_the_provider_reports_is_announced_once(client: httpx.As
     assert (await fees.pay_response(client, case)).status_code == 201  # and they may pay again
 
 
+async def test_a_different_amount_is_announced_as_such_not_as_declined(client: httpx.AsyncClient, fees: Fees,
+                                                                       mail) -> None:
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    [callback] = fees.bank.complete(str(attempt["provider_ref"]), amount=499000)
+    assert (await fees.deliver(client, callback)).json()["outcome"] == "amount_mismatch"
+    [event] = await _events("payment.failed")
+    assert (event.payload["outcome"], event.payload["amount"], event.payload["reported_amount"]) == (
+        "amount_mismatch", 500000, 499000)
+    await deliver()
+    [message] = [m for m in mail.messages if "không thành công" in m["Subject"]]
+    text = _text(message)
+    assert "đơn vị thanh toán báo số tiền 499.000 đồng, khác với số tiền của giao dịch" in text
+    assert "hoàn trả cho Ông/Bà; khoản tiền đó không được tính vào phí" in text
+    assert "bị từ chối" not in text and "khi đơn vị thanh toán xác nhận" not in text  # it is never credited
+    assert "Số tiền còn phải nộp: 500.000 đồng" in text
+
+
 async def test_a_payment_superseded_by_a_new_one_announces_nothing(client: httpx.AsyncClient, fees: Fees,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     case = await fees.case(client)

@@ -53,14 +53,19 @@ def test_vietnamese_text_and_escaped_html() -> None:
     assert "cần bổ sung 2 nội dung: Bản sao CCCD; <b>Ảnh</b> 4x6" in rendered.short
 
 
-@pytest.mark.parametrize("outcome", ["failed", "cancelled", "expired"])
+@pytest.mark.parametrize("outcome", ["failed", "cancelled", "expired", "amount_mismatch"])
 def test_a_failed_payment_says_why_and_what_to_do(outcome: str) -> None:
-    owed = render("payment_failed", "vi", _context(outcome=outcome))
-    why = {"failed": "bị từ chối", "cancelled": "bị hủy tại đơn vị thanh toán", "expired": "hết hạn"}[outcome]
+    owed = render("payment_failed", "vi", _context(outcome=outcome, reported_amount="149.000 đồng"))
+    why = {"failed": "bị từ chối", "cancelled": "bị hủy tại đơn vị thanh toán", "expired": "hết hạn",
+           "amount_mismatch": "báo số tiền 149.000 đồng, khác với số tiền của giao dịch"}[outcome]
     assert why in owed.text and "Số tiền còn phải nộp: 150.000 đồng" in owed.text
-    assert "Đề nghị nộp lại 150.000 đồng" in owed.short
-    closed = render("payment_failed", "en", _context(outcome=outcome, still_owed=None, closed=True))
+    assert "Đề nghị nộp lại 150.000 đồng" in owed.short and "\n\n\n" not in owed.text
+    # Money of another amount is never counted towards the fees (a surplus to refund): no "counted once confirmed".
+    assert ("khi đơn vị thanh toán xác nhận" in owed.text) == (outcome != "amount_mismatch")
+    closed = render("payment_failed", "en", _context(outcome=outcome, still_owed=None, closed=True,
+                                                     reported_amount=None))
     assert "The dossier has ended; you do not need to pay this." in closed.text and "again" not in closed.short
+    assert ("reported an amount, different" in closed.text) == (outcome == "amount_mismatch")
 
 
 def test_postal_return_carries_the_tracking_number() -> None:

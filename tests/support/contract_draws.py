@@ -23,7 +23,8 @@ SPEC = json.loads((Path(__file__).resolve().parents[2] / "openapi" / "openapi.js
 LABELS = [f"{method.upper()} {path}" for path, item in SPEC["paths"].items() for method in item if method in METHODS]
 
 # Who calls each operation: an actor of the world, "anonymous", "newcomer" (a valid token not yet registered),
-# "reader" (the applicant, an official of the agency or its integrator, drawn), "transition" (by action).
+# "reader" (the applicant, an official of the agency or its integrator, drawn), "applicant" (the citizen or the
+# organisation, drawn), "transition" (by action).
 ACTOR_BY_LABEL: dict[str, str] = {
     "POST /v1/accounts": "newcomer",
     "POST /v1/dossiers": "citizen", "PATCH /v1/dossiers/{dossier_id}": "citizen",
@@ -32,6 +33,7 @@ ACTOR_BY_LABEL: dict[str, str] = {
     "DELETE /v1/dossiers/{dossier_id}/attachments/{attachment_id}": "citizen",
     "POST /v1/dossiers/{dossier_id}/payments": "citizen", "POST /v1/dossiers/{dossier_id}/rating": "citizen",
     "GET /v1/dossiers/{dossier_id}/notifications": "applicant_or_official",
+    "GET /v1/accounts/me/notifications": "applicant",
     "POST /v1/dossiers/{dossier_id}/transitions": "transition",
     "POST /v1/dossiers/intake": "official", "POST /v1/dossiers/{dossier_id}/payments/counter": "official",
     "POST /v1/payments/{payment_id}/refunds": "official",
@@ -261,6 +263,8 @@ def caller_headers(who: str, actors: dict[str, Actor], data: st.DataObject) -> d
         who = _one(data, ["citizen", "official", "client"])
     elif who == "applicant_or_official":
         who = _one(data, ["citizen", "official"])
+    elif who == "applicant":
+        who = _one(data, ["citizen", "organisation"])
     return actors[who].headers
 
 
