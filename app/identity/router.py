@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.core.db import ReadSessionDep, SessionDep
@@ -88,10 +88,12 @@ async def add_representative(caller: OrganisationDep, body: RepresentativeIn, id
 
 
 @accounts.get("/me/representatives", summary="Citizen accounts authorised to act for the caller's organisation")
-async def list_representatives(caller: OrganisationDep, page: PageDep,
-                               session: ReadSessionDep) -> Page[RepresentativeOut]:
+async def list_representatives(caller: OrganisationDep, page: PageDep, session: ReadSessionDep,
+                               in_force: Annotated[bool | None, Query(
+                                   description="Only the authorisations in force now (true) or ended (false).")] = None,
+                               ) -> Page[RepresentativeOut]:
     """Expired authorisations are listed too (`in_force` false) until withdrawn: one can be renewed."""
-    rows, cursor = await service.list_representatives(session, caller.account_id, page)
+    rows, cursor = await service.list_representatives(session, caller.account_id, page, in_force)
     return Page(items=[_representative_out(mandate) for mandate in rows], next_cursor=cursor)
 
 

@@ -244,10 +244,16 @@ _LOCK_OWN_LINK = (_OWN_LINK.with_for_update(of=Representative).execution_options
 _LINK_ORDER = [(Representative.created_at, False), (Representative.id, False)]
 
 
-async def list_representatives(session: AsyncSession, organisation_id: uuid.UUID,
-                               page: PageParams) -> tuple[list[Mandate], str | None]:
-    """A page of the organisation's links with their citizens, oldest first, expired ones included."""
-    rows, cursor = await keyset_page(session, _LINKS, order=_LINK_ORDER, params=page, scalars=False,  # type: ignore[arg-type]
+_LINKS_IN_FORCE = _LINKS.where(mandate_in_force(bindparam("now")))
+_LINKS_ENDED = _LINKS.where(~mandate_in_force(bindparam("now")))
+
+
+async def list_representatives(session: AsyncSession, organisation_id: uuid.UUID, page: PageParams,
+                               in_force: bool | None = None) -> tuple[list[Mandate], str | None]:
+    """A page of the organisation's links with their citizens, oldest first, expired ones included unless
+    `in_force` asks for one kind."""
+    stmt = _LINKS if in_force is None else _LINKS_IN_FORCE if in_force else _LINKS_ENDED
+    rows, cursor = await keyset_page(session, stmt, order=_LINK_ORDER, params=page, scalars=False,  # type: ignore[arg-type]
                                      key=lambda row: (row[0].created_at, row[0].id),
                                      parameters={"org_id": organisation_id, "now": clock.now()})
     return [Mandate(link, citizen, bool(in_force)) for link, citizen, in_force in rows], cursor

@@ -171,3 +171,26 @@ async def test_an_expired_mandate_is_listed_out_of_force_and_renewed_by_extendin
     assert (await client.delete(f"{REPS}/{link}", headers={**org.headers, "If-Match": '"2"'})).status_code == 204
     removed = [c for action, c in await _audit(org.id) if action == "representative.removed"]
     assert removed[0]["representative"]["old"]["valid_until"] == _z(start + timedelta(days=365))
+
+
+async def test_the_list_filters_on_whether_a_mandate_is_in_force(
+        client: httpx.AsyncClient, accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    org, ended, lasting, unlimited = (await accounts.organisation(), await accounts.citizen(),
+                                      await accounts.citizen(), await accounts.citizen())
+    start = clock.now()
+    short = await accounts.representative(org, ended, valid_until=start + timedelta(days=1))
+    long = await accounts.representative(org, lasting, valid_until=start + timedelta(days=30))
+    open_ended = await accounts.representative(org, unlimited)
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(days=2))
+
+    async def ids(**params: str) -> list[str]:
+        response = await client.get(REPS, params=params, headers=org.headers)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids() == [str(short), str(long), str(open_ended)]
+    assert await ids(in_force="true") == [str(long), str(open_ended)]
+    assert await ids(in_force="false") == [str(short)]
+    assert await ids(in_force="true", limit="1") == [str(long)]  # paged within the filter
+    bad = await client.get(REPS, params={"in_force": "maybe"}, headers=org.headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "in_force"]
