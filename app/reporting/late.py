@@ -62,7 +62,6 @@ No applicant data is read.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -75,7 +74,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalogue.models import Agency
 from app.core import clock
 from app.core.pagination import decode_cursor, encode_cursor
-from app.core.settings import get_settings
 from app.dossiers.models import Dossier
 from app.identity.models import Account
 from app.reporting.asof import dossiers_at
@@ -360,43 +358,3 @@ async def late_list(session: AsyncSession, window: Window, limit: int, cursor: s
                                 apologised=row.get("apologised", 0), officials=people))
     return LateList(period_from=window.start, period_to=window.end, generated_at=now, open_counted_at=cut,
                     items=items, next_cursor=encode_cursor([page[-1]]) if more and page else None)
-
-
-class TTLCache:
-    """A small in-process cache for public answers (each worker keeps its own; entries live `ttl` seconds)."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self.entries: dict[Any, tuple[float, Any]] = {}
-        self.max_entries = max_entries
-
-    def get(self, key: Any) -> Any | None:
-        hit = self.entries.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            self.entries.pop(key, None)
-            return None
-        return hit[1]
-
-    def put(self, key: Any, value: Any, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        if len(self.entries) >= self.max_entries:
-            self.entries.pop(next(iter(self.entries)))
-        self.entries[key] = (time.monotonic() + ttl, value)
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
-public_cache = TTLCache()
-
-
-async def cached_late_list(session: AsyncSession, window: Window, limit: int, cursor: str | None) -> LateList:
-    key = ("late", window, limit, cursor)
-    found = public_cache.get(key)
-    if found is None:
-        found = await late_list(session, window, limit, cursor)
-        public_cache.put(key, found, get_settings().public_report_cache_s)
-    return found
-
-
-

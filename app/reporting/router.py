@@ -22,7 +22,7 @@ from app.core.text import ONE_LINE
 from app.dossiers.access import Viewer, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.identity.deps import ActingDep, ApplicantDep, Principal, official, official_or_client
-from app.reporting import indicators, late, ratings, snapshots
+from app.reporting import cache, indicators, late, ratings, snapshots
 from app.reporting.models import DossierRating
 from app.reporting.schemas import (
     GroupBy,
@@ -162,7 +162,7 @@ async def get_public_late_dossiers(
     """Agencies and officials who processed dossiers late (UBND 442/2023 §2; no token; cached briefly)."""
     first, last = _period(start, end)
     scope = await _public_scope(session, agency)
-    return await late.cached_late_list(session, late.Window(first, last, scope), page.limit, page.cursor)
+    return await cache.cached_late_list(session, late.Window(first, last, scope), page.limit, page.cursor)
 
 
 async def _public_scope(session: AsyncSession, agency: str | None) -> frozenset[str] | None:

@@ -40,7 +40,7 @@ def at(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture(autouse=True)
 def _fresh_public_cache() -> Iterator[None]:
-    from app.reporting.late import public_cache
+    from app.reporting.cache import public_cache
 
     public_cache.clear()
     yield

@@ -280,7 +280,7 @@ async def check_states(w: World, timelines: list[m.Timeline]) -> None:
 # --- one example ---------------------------------------------------------------------------------------------------
 async def wipe() -> None:
     """Every table emptied between examples, as tests/conftest.py does after each test."""
-    from app.reporting.late import public_cache
+    from app.reporting.cache import public_cache
     from tests.support.tables import empty_all_tables
 
     await empty_all_tables()
@@ -300,7 +300,7 @@ async def move_to(moment: datetime) -> None:
 
 
 async def check_current_month(w: World, timelines: list[m.Timeline]) -> None:
-    from app.reporting.late import public_cache
+    from app.reporting.cache import public_cache
 
     now = CLOCK.moment
     scope = m.Scope(date(2025, 3, 1), now.date(), now, now, now)
@@ -411,7 +411,7 @@ MARCH_LATE: dict[str, Any] = {}
 async def march_late_figures(w: World) -> list[tuple[Any, ...]]:
     """The agencies' figures of March's public late list (the officials' attribution keeps an approximation after
     a restarted clock: app.reporting.late)."""
-    from app.reporting.late import public_cache
+    from app.reporting.cache import public_cache
 
     public_cache.clear()
     body = await w.get("/v1/public/late-dossiers", **MARCH)

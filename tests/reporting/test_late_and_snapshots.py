@@ -57,7 +57,7 @@ async def test_late_list_pages_by_agency_and_is_cached_briefly(client, flow, at,
     cached = (await client.get("/v1/public/late-dossiers", params={**MARCH, "limit": 2,
                                                                    "cursor": first["next_cursor"]})).json()
     assert cached["items"][0]["still_overdue"] == 1
-    from app.reporting.late import public_cache
+    from app.reporting.cache import public_cache
 
     public_cache.clear()
     fresh = (await client.get("/v1/public/late-dossiers", params={**MARCH, "limit": 2,

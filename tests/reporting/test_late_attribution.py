@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.reporting.late import public_cache
+from app.reporting.cache import public_cache
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}

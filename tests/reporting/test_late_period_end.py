@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.reporting.late import public_cache
+from app.reporting.cache import public_cache
 from tests.reporting.conftest import PDF
 from tests.support.paging import every_item
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.reporting.late import public_cache
+from app.reporting.cache import public_cache
 from app.reporting.tasks import capture_missed_days
 from tests.reporting.test_indicators import by_name, fraction
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from app.reporting.late import public_cache
+from app.reporting.cache import public_cache
 from tests.support.identity_fixtures import DEFAULT_AGENCY
 from tests.workflow.test_supplement_and_endings import at_local, local, set_clock
 

@@ -29,7 +29,7 @@ async def _listed_item(flow: Any, dossier_id: str) -> dict[str, Any]:
 
 
 async def _late_list(flow: Any) -> list[dict[str, Any]]:
-    from app.reporting.late import public_cache
+    from app.reporting.cache import public_cache
 
     public_cache.clear()  # a fresh answer for the clock as set now
     response = await flow.client.get("/v1/public/late-dossiers", params=MARCH)
