@@ -19,7 +19,7 @@ from app.core.openapi import build_openapi, operation_id
 from app.core.problems import install_problem_handlers
 from app.core.request_context import RequestContextMiddleware
 from app.core.routing import IndexedDispatch, include_flat
-from app.core.settings import get_settings, require_writable_storage
+from app.core.settings import get_settings
 from app.dossiers.router import router as dossiers_router
 from app.fees.router import router as fees_router
 from app.identity.router import router as identity_router
@@ -62,7 +62,7 @@ def create_app(*, serving: bool = True) -> FastAPI:
     the OpenAPI document from a read-only checkout."""
     settings = get_settings()  # fails fast, one line, on a bad DVC_* value
     if serving:
-        require_writable_storage(settings)  # and on a storage directory uploads could not be written to
+        ops.require_writable_storage(settings)  # and on a storage directory uploads could not be written to
     definitions()  # and on a broken workflow definition, before any request can need it
     configure_logging(settings.log_level, access_flush_ms=settings.access_log_flush_ms)
     app = FastAPI(

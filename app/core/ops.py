@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 
 import anyio.to_thread
 from fastapi import APIRouter, Response
@@ -14,9 +15,35 @@ from app.core.db import get_database, sqlite_file_missing
 from app.core.migrations import migration_heads
 from app.core.openapi import problems
 from app.core.problems import ProblemError
-from app.core.settings import get_settings, storage_dir_problem
+from app.core.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("app.ops")
+
+
+def storage_dir_problem(settings: Settings, *, create: bool) -> str | None:
+    """Why attachments cannot be written under DVC_STORAGE_DIR (None: they can): a probe file is made and removed.
+
+    Not a field validator: reading the settings (every `dvc` command, every test) must not create directories.
+    `create`: at start a missing directory is made; the readiness probe creates nothing (a missing one may be an
+    unmounted volume, which writing would hide)."""
+    path = settings.storage_dir
+    try:
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not path.is_dir():
+            return f"{path} is not a directory"
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-probe-"):
+            pass  # removed on close
+    except OSError as error:
+        return f"cannot write in {path}: {error.strerror or error}"
+    return None
+
+
+def require_writable_storage(settings: Settings) -> None:
+    """At start-up: stop with one line naming the variable unless uploads can be stored."""
+    problem = storage_dir_problem(settings, create=True)
+    if problem is not None:
+        raise SettingsError(f"invalid setting DVC_STORAGE_DIR: {problem}")
 
 router = APIRouter(tags=["operations"])
 
