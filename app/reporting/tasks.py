@@ -21,7 +21,8 @@ async def capture_missed_days() -> list[date]:
     now = clock.now()
     days = days_to_count(now)
     async with get_database().read_sessions() as session:
-        missing = [day for day in days if day not in await captured_days(session, days)]
+        captured = await captured_days(session, days)
+    missing = [day for day in days if day not in captured]
     counted, failure = [], None
     for day in missing:
         try:
