@@ -95,7 +95,7 @@ async def start_clock(ctx: Context) -> None:
     ctx.progress.late_since = None
     ctx.progress.paused_working_days = 0
     ctx.progress.paused_at = None
-    ctx.progress.step_started_at = ctx.now
+    ctx.progress.step_started_at = ctx.progress.step_handed_over_at = ctx.now
     ctx.details.update(received_at=utc_text(ctx.now), due_at=utc_text(due), processing_days=days)
 
 
@@ -281,9 +281,10 @@ async def _close_step(ctx: Context, name: str) -> None:
     started = ctx.progress.step_started_at or ctx.dossier.received_at or ctx.dossier.submitted_at or ctx.now
     ctx.details["step"] = await steps.close_step(
         ctx.session, dossier_id=ctx.dossier.id, agency_code=ctx.dossier.agency_code, step=name,
-        history_seq=ctx.seq, holder=ctx.actor, started_at=started, ended_at=ctx.now,
+        history_seq=ctx.seq, holder=ctx.actor, started_at=started,
+        handed_over_at=ctx.progress.step_handed_over_at or started, ended_at=ctx.now,
         step_time_limits=ctx.facts.step_time_limits)
-    ctx.progress.step_started_at = ctx.now
+    ctx.progress.step_started_at = ctx.progress.step_handed_over_at = ctx.now
 
 
 async def obligation(ctx: Context, stage: Any) -> None:

@@ -90,7 +90,7 @@ def record_submission(session: AsyncSession, dossier: Dossier, actor: Principal 
                                supplement_requests=0, history_seq=0, history_hash=GENESIS_HASH)
     session.add(progress)
     at = dossier.submitted_at or clock.now()
-    progress.step_started_at = at  # the reception step starts with the submission
+    progress.step_started_at = progress.step_handed_over_at = at  # the reception step starts with the submission
     return append(session, progress, dossier_id=dossier.id, action="submit", from_state="draft",
                   to_state=dossier.state, from_code=None, to_code=dossier.national_status_code,
                   actor=ActorRef.of(actor), at=at,

@@ -66,6 +66,8 @@ class DossierProgress(Base):
     supplement_requests: Mapped[int] = mapped_column(Integer, default=0)
     # When the step now under way began (shifted by supplement waits, which are not the official's time).
     step_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the holder of that step really got the dossier (never shifted: form 05's time of hand-over).
+    step_handed_over_at: Mapped[datetime | None] = mapped_column(default=None)
     # The step under way (app.workflow.steps.next_step: named after the action expected to complete it; None
     # when the agency holds no step, e.g. waiting for fees or ended) and its own deadline from the version's
     # allowance (None: no allowance). Set after every transition, so the late list can judge it in SQL.
@@ -113,7 +115,8 @@ class StepRecord(Base):
     history_seq: Mapped[int] = mapped_column(Integer)
     holder_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     holder_name: Mapped[str | None] = mapped_column(String(400), default=None)
-    started_at: Mapped[datetime]
+    started_at: Mapped[datetime]  # the counted start: moved out by supplement waits
+    handed_over_at: Mapped[datetime | None] = mapped_column(default=None)  # the real one (None: before 0036)
     ended_at: Mapped[datetime]
     allowance_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
     allowance_hours: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -88,7 +88,8 @@ def ensure_progress(session: AsyncSession, dossier: Dossier, progress: DossierPr
     if progress is None:
         progress = DossierProgress(dossier_id=dossier.id, paused_working_days=0, approved=False,
                                    supplement_requests=0, history_seq=0, history_hash=GENESIS_HASH,
-                                   original_due_at=dossier.due_at, step_started_at=dossier.submitted_at)
+                                   original_due_at=dossier.due_at, step_started_at=dossier.submitted_at,
+                                   step_handed_over_at=dossier.submitted_at)
         session.add(progress)
     return progress
 

@@ -152,7 +152,13 @@ class StepOut(BaseModel):
                                                     "step under way, the official it is assigned to (null before "
                                                     "the assignment, and for the return of the result).")
     holder_name: str | None
-    started_at: datetime
+    started_at: datetime = Field(description="The step's counted start, from which its allowance runs: the "
+                                             "hand-over, moved out by the time the dossier then waited on the "
+                                             "applicant (a supplement), unless the step had already overrun.")
+    handed_over_at: datetime | None = Field(description="When the holder really got the dossier (form 05's time of "
+                                                        "hand-over; a supplement wait does not move it; a clock "
+                                                        "restarted by a supplement hands it over anew). null for "
+                                                        "steps recorded before 2026-12-08.")
     ended_at: datetime | None = Field(description="null: the step under way.")
     allowance_working_days: int | None
     allowance_hours: int | None

@@ -2,8 +2,9 @@
 
 The same rows as `GET /v1/dossiers/{id}/steps` (app.workflow.steps), one table row each: the step, who handed the
 dossier over (the previous step's holder; the applicant for the first) and who took it (the step's holder), when
-the step began, its deadline, when it was done, and whether it was done early, on time or late; the step under way
-last. Rendered when asked for (the slip changes as the dossier moves), never stored.
+it was handed over (the real moment, not the start a supplement wait moves; the counted start for steps recorded
+before migration 0036), its deadline, when it was done, and whether it was done early, on time or late; the step
+under way last. Rendered when asked for (the slip changes as the dossier moves), never stored.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def _rows(dossier: Dossier, steps: Sequence[StepRecord | OpenStep],
     for number, step in enumerate(steps, start=1):
         holder = step.holder_name or "-"
         ending = endings.get(step.history_seq) if step.history_seq is not None else None
-        rows.append([str(number), STEP_VI.get(step.step, step.step), handed_by, holder, _when(step.started_at),
-                     _when(step.due_at), _when(step.ended_at), _outcome(step), _notes(step, ending)])
+        rows.append([str(number), STEP_VI.get(step.step, step.step), handed_by, holder,
+                     _when(step.handed_over_at or step.started_at), _when(step.due_at), _when(step.ended_at),
+                     _outcome(step), _notes(step, ending)])
         handed_by = holder
     return rows
 

@@ -130,18 +130,19 @@ async def step_due(session: AsyncSession, started_at: datetime, working_days: in
 
 
 async def close_step(session: AsyncSession, *, dossier_id: Any, agency_code: str, step: str, history_seq: int,
-                     holder: ActorRef, started_at: datetime, ended_at: datetime,
+                     holder: ActorRef, started_at: datetime, handed_over_at: datetime, ended_at: datetime,
                      step_time_limits: list[Any]) -> dict[str, Any]:
     """Record a completed step; returns its summary for the history entry's details."""
     working_days, hours = step_limit(step_time_limits, step)
     due = await step_due(session, started_at, working_days, hours)
     overran = None if due is None else ended_at > due
     session.add(StepRecord(dossier_id=dossier_id, agency_code=agency_code, step=step, history_seq=history_seq,
-                           holder_id=holder.id, holder_name=holder.name, started_at=started_at, ended_at=ended_at,
-                           allowance_working_days=working_days, allowance_hours=hours, due_at=due,
-                           overran=overran))
+                           holder_id=holder.id, holder_name=holder.name, started_at=started_at,
+                           handed_over_at=handed_over_at, ended_at=ended_at, allowance_working_days=working_days,
+                           allowance_hours=hours, due_at=due, overran=overran))
     return {"step": step, "holder": holder.as_dict(), "started_at": clock.utc_text(started_at),
-            "ended_at": clock.utc_text(ended_at), "allowance_working_days": working_days, "allowance_hours": hours,
+            "handed_over_at": clock.utc_text(handed_over_at), "ended_at": clock.utc_text(ended_at),
+            "allowance_working_days": working_days, "allowance_hours": hours,
             "due_at": clock.utc_text(due), "overran": overran}
 
 
@@ -178,7 +179,7 @@ def restart_step(progress: DossierProgress, resumed_at: datetime) -> None:
     days again: the step under way starts again then, with its whole allowance (and, like the dossier's
     lateness, an overrun before the wait is judged no more)."""
     if progress.step_started_at is not None:
-        progress.step_started_at = resumed_at
+        progress.step_started_at = progress.step_handed_over_at = resumed_at
 
 
 def _steps_from(definition: WorkflowDefinition, state: str, approved: bool) -> list[str]:
@@ -230,6 +231,7 @@ class OpenStep:
     holder_id: uuid.UUID | None
     holder_name: str | None
     started_at: datetime
+    handed_over_at: datetime | None
     allowance_working_days: int | None
     allowance_hours: int | None
     due_at: datetime | None
@@ -284,7 +286,8 @@ async def step_under_way(session: AsyncSession, dossier: Dossier, facts: Version
     holder = progress.assignee_id if dossier.finished_at is None else None
     measured = progress.paused_at or clock.now()
     return OpenStep(step=name, holder_id=holder, holder_name=await _holder_name(session, holder),
-                    started_at=progress.step_started_at, allowance_working_days=working_days,
+                    started_at=progress.step_started_at, handed_over_at=progress.step_handed_over_at,
+                    allowance_working_days=working_days,
                     allowance_hours=hours, due_at=due, overran=None if due is None else measured > due)
 
 

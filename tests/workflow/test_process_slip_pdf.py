@@ -106,3 +106,22 @@ def test_early_on_time_and_late_are_read_on_the_local_day():
     assert timeliness(local(2025, 3, 3, 23, 59), due) == "early"
     # 00:30 local on the 4th is still the 3rd in UTC: the day is the local one
     assert timeliness(local(2025, 3, 4, 0, 30), due) == "on_time"
+
+
+async def test_the_slip_prints_the_real_hand_over_not_the_start_a_supplement_wait_moved(client, flow, monkeypatch):
+    """Appraisal handed over on Monday 3 March at 10:00; a supplement asked on Tuesday and answered the next Monday
+    moves the step's counted start out by 4 working days (to Friday 7 March), not the hand-over the form prints."""
+    set_clock(monkeypatch, 2025, 3, 3, 10, 0)
+    code = await flow.procedure(processing_days=10, step_time_limits=LIMITS, clock_on_supplement="pause")
+    citizen, dossier = await flow.submitted(code)
+    did = dossier["id"]
+    await flow.to_processing(did)
+    set_clock(monkeypatch, 2025, 3, 4, 11, 0)
+    await flow.act(flow.processing, did, "request_supplement", items=["Bản sao giấy phép"])
+    set_clock(monkeypatch, 2025, 3, 10, 9, 0)
+    await flow.act(citizen, did, "supplement", attachments=[await flow.upload_supplement(citizen, did)])
+    appraisal = (await client.get(f"/v1/dossiers/{did}/steps", headers=flow.reception.headers)).json()["items"][-1]
+    assert appraisal["step"] == "appraise" and appraisal["started_at"] != appraisal["handed_over_at"]
+    text = _text((await client.get(f"/v1/dossiers/{did}/steps", headers={**flow.reception.headers, **PDF})).content)
+    row = text[text.index("Thẩm định hồ sơ"):]
+    assert "10:00 03/03/2025" in row and "10:00 07/03/2025" not in text

@@ -85,6 +85,16 @@ async def test_a_supplement_wait_suspends_the_step_under_way(flow, monkeypatch):
     # (6 days less an hour) it began on Sunday 08:00 and fell due on Tuesday 11 March, a working day later.
     assert at_local(resumed["started_at"]) == local(2025, 3, 7, 9, 0)
     assert at_local(resumed["due_at"]) == local(2025, 3, 10, 17, 0) and resumed["overran"] is False
+    # Form 05's time of hand-over is when the official really got the dossier: the wait does not move it.
+    assert at_local(resumed["handed_over_at"]) == local(2025, 3, 3, 9, 0)
+    set_clock(monkeypatch, 2025, 3, 10, 16, 0)
+    await flow.act(flow.processing, did, "appraise")
+    done = [s for s in await _slip(flow, did) if s["step"] == "appraise"][0]
+    assert (at_local(done["handed_over_at"]), at_local(done["started_at"])) == (local(2025, 3, 3, 9, 0),
+                                                                               local(2025, 3, 7, 9, 0))
+    assert done["overran"] is False
+    following = (await _slip(flow, did))[-1]
+    assert at_local(following["handed_over_at"]) == at_local(following["started_at"]) == local(2025, 3, 10, 16, 0)
 
 
 async def test_a_step_allowed_in_hours_gets_back_the_working_hours_waited(flow, monkeypatch):
@@ -123,6 +133,7 @@ async def test_a_restarted_clock_restarts_the_step_under_way(flow, monkeypatch):
     resumed = (await _slip(flow, did))[-1]
     assert at_local(resumed["started_at"]) == local(2025, 3, 10, 9, 0)
     assert at_local(resumed["due_at"]) == local(2025, 3, 13, 17, 0)
+    assert at_local(resumed["handed_over_at"]) == local(2025, 3, 10, 9, 0)  # received anew: handed over anew
 
 
 async def test_no_step_is_under_way_once_the_result_is_returned_and_the_return_is_the_desks(flow, monkeypatch):
