@@ -89,7 +89,7 @@ async def test_a_supplement_wait_suspends_the_step_under_way(flow, monkeypatch):
     assert at_local(resumed["handed_over_at"]) == local(2025, 3, 3, 9, 0)
     set_clock(monkeypatch, 2025, 3, 10, 16, 0)
     await flow.act(flow.processing, did, "appraise")
-    done = [s for s in await _slip(flow, did) if s["step"] == "appraise"][0]
+    done = next(s for s in await _slip(flow, did) if s["step"] == "appraise")
     assert (at_local(done["handed_over_at"]), at_local(done["started_at"])) == (local(2025, 3, 3, 9, 0),
                                                                                local(2025, 3, 7, 9, 0))
     assert done["overran"] is False
