@@ -14,6 +14,8 @@ The formulas (DOMAIN.md "Decision 766"):
   worker did not count; for the current period, those open now and received before the end of the period.
   A dossier whose supplement was requested more than once counts as late
   when DVC_INDICATOR_MULTI_SUPPLEMENT_LATE (default true). Waiting for a supplement is not counted.
+- transparency, procedures published on time: versions announced to take effect in the period, published on time
+  and complete, over those published or past their day (app.reporting.announcements).
 - complaints (phản ánh, kiến nghị) are not part of this service: their ratios are `available: false`.
 """
 
