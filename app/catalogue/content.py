@@ -36,8 +36,11 @@ def shown_status(version: ProcedureVersion, now: datetime | None = None) -> Vers
 
 
 def to_out(version: ProcedureVersion) -> schemas.ProcedureOut:
-    return schemas.ProcedureOut(code=version.procedure_code, version=version.version, status=shown_status(version),
-                                valid_from=version.valid_from, valid_to=version.valid_to, **content_of(version))
+    out = schemas.ProcedureOut(code=version.procedure_code, version=version.version, status=shown_status(version),
+                               valid_from=version.valid_from, valid_to=version.valid_to,
+                               published_at=version.published_at, **content_of(version))
+    out.announcement_warnings = schemas.announcement_warnings(out.announcement)
+    return out
 
 
 def etag_of(out: schemas.ProcedureOut) -> str:
@@ -48,6 +51,8 @@ def etag_of(out: schemas.ProcedureOut) -> str:
 def resolved_content(content: schemas.ProcedureContent) -> dict[str, Any]:
     """Stored form of a content model: defaults resolved, nested models as dicts."""
     data = content.model_dump(mode="json", include=set(CONTENT_FIELDS))
+    for name in CONTENT_FIELDS:  # an import entry leaves out what is unset (None, False): compared as stored
+        data.setdefault(name, getattr(content, name))
     if data["clock_on_supplement"] is None:
         data["clock_on_supplement"] = get_settings().clock_on_supplement_default
     return data
@@ -72,7 +77,18 @@ async def check_references(session: AsyncSession, data: dict[str, Any], loc: lis
     elif agency is not None and field.agency_code is not None and field.agency_code != data["agency_code"]:
         errors.append(field_error([*loc, "field_code"],
                                   f"field {field.code!r} belongs to agency {field.agency_code!r}"))
-    return errors + workflow_problems(data, loc)
+    return errors + rule_problems(data, loc)
+
+
+def rule_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[str, Any]]:
+    """What today's rules refuse in new content (created, edited, published or imported as a new version): the
+    workflow's (workflow_problems) and an announcing decision dated in the future. A version already recorded is
+    not held to them again (app.catalogue.importer)."""
+    errors = workflow_problems(data, loc)
+    signed = schemas.announcement_problem(data.get("announcement"), clock.local(clock.now()).date())
+    if signed:
+        errors.append(field_error([*loc, "announcement", "decision_date"], signed))
+    return errors
 
 
 def workflow_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[str, Any]]:

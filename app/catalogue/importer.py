@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.catalogue import import_plan, schemas
-from app.catalogue.content import content_of, resolved_content, workflow_problems, write_content
+from app.catalogue.content import content_of, resolved_content, rule_problems, write_content
 from app.catalogue.models import Agency, Field, Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import Editor, field_error, may_edit, refresh_search_extra, require_move
 from app.catalogue.versions import take_version_number
@@ -144,7 +144,7 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
             errors.append(field_error([*loc, "document_parts"], "a published procedure needs document parts"))
         content = resolved_content(entry)
         if i in out_of_order:
-            errors += workflow_problems(content, loc)
+            errors += rule_problems(content, loc)
             placed.skip(i)  # its validity is not placed: the error above says why
             continue
         step = placed.plan(i, content)
@@ -152,7 +152,7 @@ async def validate(session: AsyncSession, editor: Editor | None, doc: schemas.Ca
             # Rules for new content; a version already recorded with this very content (the entry leaves it as it
             # is, retires or reschedules it) is history, even one stored before a rule existed: an export of this
             # catalogue imports back.
-            errors += workflow_problems(content, loc)
+            errors += rule_problems(content, loc)
         if isinstance(step, import_plan.Refused):
             errors.append(field_error([*loc, step.field], step.msg))
         else:
@@ -277,7 +277,8 @@ async def _apply_procedure(session: AsyncSession, placed: import_plan.DocumentPl
         await _retired(session, procedure, summary, retiring)
         return
     version = ProcedureVersion(procedure_code=entry.code, version=take_version_number(procedure),
-                               status=VersionStatus.published, valid_from=step.start, valid_to=step.end)
+                               status=VersionStatus.published, valid_from=step.start, valid_to=step.end,
+                               published_at=clock.now())
     if step.end is not None:
         version.status = VersionStatus.retired
     await write_content(session, version, data)

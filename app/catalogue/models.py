@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
@@ -131,6 +131,19 @@ class ProcedureVersion(Base):
     sample: Mapped[bool] = mapped_column(Boolean, default=False)
     valid_from: Mapped[datetime | None] = mapped_column(default=None)
     valid_to: Mapped[datetime | None] = mapped_column(default=None)
+    # Stated by the editor, not inferred from empty fee_items: a version whose fees nobody entered is incomplete
+    # (app.reporting.announcements), one that charges nothing is not.
+    no_fee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The decision announcing this version (quyết định công bố) and the day the legal act it implements takes
+    # effect: all three or none (schemas.Announcement). Columns, not JSON, so that the Decision 766 figure can
+    # filter and group on the effective date in SQL.
+    announcement_decision_number: Mapped[str | None] = mapped_column(String(100), default=None)
+    announcement_decision_date: Mapped[date | None] = mapped_column(Date, default=None)
+    announcement_effective_date: Mapped[date | None] = mapped_column(Date, default=None, index=True)
+    # The moment the status last became published (publish, or an import writing the version): the time it
+    # was made public, which valid_from (when it applies) is not. NULL for drafts, and for versions published
+    # before revision 0035, when nothing recorded it.
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
     # Maintained on every write (app.catalogue.text): normalised name, field+agency names, and filter tags.
     search_name: Mapped[str] = mapped_column(Text, default=" ")
     search_extra: Mapped[str] = mapped_column(Text, default=" ")
@@ -142,3 +155,23 @@ class ProcedureVersion(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
+
+    @property
+    def announcement(self) -> dict[str, str] | None:
+        """The announcement as content (app.catalogue.content.content_of): plain JSON, as an import entry's."""
+        if self.announcement_decision_number is None or self.announcement_decision_date is None \
+                or self.announcement_effective_date is None:
+            return None
+        return {"decision_number": self.announcement_decision_number,
+                "decision_date": self.announcement_decision_date.isoformat(),
+                "effective_date": self.announcement_effective_date.isoformat()}
+
+    @announcement.setter
+    def announcement(self, value: dict[str, Any] | None) -> None:
+        def day(raw: Any) -> date:
+            return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+
+        value = value or {}
+        self.announcement_decision_number = value.get("decision_number")
+        self.announcement_decision_date = day(value["decision_date"]) if value else None
+        self.announcement_effective_date = day(value["effective_date"]) if value else None

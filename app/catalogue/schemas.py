@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -196,6 +196,39 @@ class StepTimeLimit(Strict):
         return self
 
 
+# No Vietnamese legal act predates the state (2 September 1945), and a year past 2099 is a typo: the bounds
+# catch a mistyped year (0202, 20255), the only check a date gets that holds for every recorded version too.
+LegalDate = Annotated[date, Field(ge=date(1945, 9, 2), le=date(2099, 12, 31))]
+
+
+class Announcement(Strict):
+    """The decision announcing a version (quyết định công bố thủ tục hành chính) and when the legal act it
+    implements takes effect: Decision 766 counts procedures announced and published on time."""
+
+    decision_number: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True),
+                               PLAIN] = Field(description="e.g. `1234/QĐ-UBND`.")
+    decision_date: LegalDate = Field(description="The day the decision was signed.")
+    effective_date: LegalDate = Field(description="The day the legal act the version implements takes effect.")
+
+
+def announcement_warnings(announcement: Announcement | None) -> list[str]:
+    """What looks odd about an announcement without being refused: no rule we encode orders the two dates."""
+    if announcement is not None and announcement.decision_date > announcement.effective_date:
+        return [f"the decision was signed on {announcement.decision_date}, after the legal act took effect on "
+                f"{announcement.effective_date}"]
+    return []
+
+
+def announcement_problem(announcement: dict[str, Any] | None, today: date) -> str | None:
+    """A decision cannot have been signed after today: a date ahead is a typo. Checked on new content only, as the
+    workflow's rules are (app.catalogue.content.rule_problems)."""
+    if announcement is None:
+        return None
+    signed = announcement["decision_date"]
+    signed = signed if isinstance(signed, date) else date.fromisoformat(str(signed))
+    return f"the decision is dated {signed}, after today ({today})" if signed > today else None
+
+
 def _unique(values: list[Any], what: str) -> list[Any]:
     if len(set(values)) != len(values):
         raise ValueError(f"{what} repeat")
@@ -222,6 +255,18 @@ class ProcedureContent(Strict):
     legal_basis: Text4000 | None = None
     step_time_limits: list[StepTimeLimit] = Field(default_factory=list)
     sample: bool = Field(default=False, description="Invented values (sample catalogue), not legal ones.")
+    no_fee: bool = Field(default=False, description=(
+        "The procedure charges no fee (phí, lệ phí): said explicitly, so that empty fee_items are not taken "
+        "for fees nobody entered. fee_items must then be empty."))
+    announcement: Announcement | None = Field(default=None, description=(
+        "The decision announcing this version and when the legal act it implements takes effect; not copied "
+        "into a new draft (a new version has its own)."))
+
+    @model_validator(mode="after")
+    def _no_fee_means_none(self) -> ProcedureContent:
+        if self.no_fee and self.fee_items:
+            raise ValueError("no_fee is true but fee_items are given: remove one or the other")
+        return self
 
     @field_validator("applicant_kinds", "channels")
     @classmethod
@@ -278,6 +323,8 @@ class VersionPatch(Strict):
     legal_basis: Text4000 | None = None
     step_time_limits: list[StepTimeLimit] | None = None
     sample: bool | None = None
+    no_fee: bool | None = None
+    announcement: Announcement | None = Field(default=None, description="null removes it.")
 
     _known_workflow = field_validator("workflow")(check_workflow_key)
     _step_limits = field_validator("step_time_limits")(_one_limit_per_step)
@@ -289,6 +336,12 @@ class ProcedureOut(ProcedureContent, _Coded):
     status: VersionStatus
     valid_from: datetime | None
     valid_to: datetime | None
+    published_at: datetime | None = Field(description=(
+        "When the version was published (its status became published), as opposed to when it applies "
+        "(valid_from); null for a draft and for a version published before this was recorded."))
+    announcement_warnings: list[str] = Field(default_factory=list, description=(
+        "What looks odd about the announcement without being refused (a decision signed after the act took "
+        "effect)."))
 
     @field_validator("form_schema")
     @classmethod
@@ -350,6 +403,11 @@ class ImportProcedure(ProcedureCreate):
         default=None, exclude_if=lambda value: value is None, description=(
             "When this content stops applying with no successor (a version retired ahead of time); absent when "
             "it applies until the procedure's next entry takes over, or indefinitely."))
+    # Likewise left out when unset: a document without them is what importers before these fields read.
+    no_fee: bool = Field(default=False, exclude_if=lambda value: not value,
+                         description="The procedure charges no fee; fee_items must then be empty.")
+    announcement: Announcement | None = Field(default=None, exclude_if=lambda value: value is None,
+                                              description="The decision announcing this version, if recorded.")
 
 
 class CatalogueDocument(Strict):

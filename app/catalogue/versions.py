@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalogue import schemas
-from app.catalogue.content import check_references, content_of, resolved_content, workflow_problems, write_content
+from app.catalogue.content import check_references, content_of, resolved_content, rule_problems, write_content
 from app.catalogue.models import Procedure, ProcedureVersion, VersionStatus
 from app.catalogue.service import (
     Editor,
@@ -132,7 +132,8 @@ async def new_draft(session: AsyncSession, editor: Editor, code: str) -> Procedu
     await _refuse_a_second_draft(session, code)
     version = ProcedureVersion(procedure_code=code, version=take_version_number(procedure),
                                status=VersionStatus.draft)
-    await write_content(session, version, content_of(source))
+    # The announcement is the source's: a new version is announced by a decision of its own, if any.
+    await write_content(session, version, {**content_of(source), "announcement": None})
     async with _as_the_only_draft(session, code):
         session.add(version)
     return version
@@ -192,7 +193,7 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
     start = valid_from or clock.now()
     # The content as it stands: a draft copied from a version stored before a rule existed (new_draft does not
     # revalidate) is held to today's rules here, where it would start binding dossiers.
-    errors = workflow_problems(content_of(version), [])
+    errors = rule_problems(content_of(version), [])
     if not version.document_parts:
         errors.insert(0, field_error(["document_parts"], "a version needs at least one document part to be published"))
     if errors:
@@ -220,6 +221,7 @@ async def publish(session: AsyncSession, editor: Editor, code: str, number: int,
         version.status = VersionStatus.published
         version.valid_from = start
         version.valid_to = None
+        version.published_at = clock.now()
         procedure.updated_at = clock.now()
         await session.flush()
     except IntegrityError as error:
@@ -289,6 +291,7 @@ async def cancel(session: AsyncSession, editor: Editor, code: str, number: int, 
     successor = end is not None and any(v.valid_from == end for v in others)
     async with _as_the_only_draft(session, code):  # a draft first: the index sees one published row at a time
         version.status, version.valid_from, version.valid_to = VersionStatus.draft, None, None
+        version.published_at = None  # never made public in force: published again, it counts from then
     if previous is not None:
         # Back as it was before the publication: until the next scheduled version, or with no end at all.
         previous.valid_to = end if successor else None

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     indicator_weights: str = "18,20,22,22,18"
     # Decision 766's published formula also counts a dossier whose supplement was requested more than once as late.
     indicator_multi_supplement_late: bool = True
+    # Working days after the announced legal act takes effect within which its procedure version may still be
+    # published on time (transparency: procedures published on time; app.reporting.announcements).
+    indicator_publication_allowance_days: int = Field(default=0, ge=0, le=365)
     rating_satisfied_min_score: int = Field(default=4, ge=1, le=5)
     public_report_cache_s: float = Field(default=60.0, ge=0)
     # A public late list of a period that ended over an hour ago is judged from history up to that end, so it

@@ -14,13 +14,15 @@ The formulas (DOMAIN.md "Decision 766"):
   worker did not count; for the current period, those open now and received before the end of the period.
   A dossier whose supplement was requested more than once counts as late
   when DVC_INDICATOR_MULTI_SUPPLEMENT_LATE (default true). Waiting for a supplement is not counted.
+- transparency, procedures published on time: versions announced to take effect in the period, published on time
+  and complete, over those published or past their day (app.reporting.announcements).
 - complaints (phản ánh, kiến nghị) are not part of this service: their ratios are `available: false`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.csvexport import csv_lines
 from app.core.settings import get_settings
-from app.reporting import figures
+from app.reporting import announcements, figures
+from app.reporting.announcements import AnnouncedFigures
 from app.reporting.figures import CatalogueFigures, CounterFigures, OpenFigures, ReportQuery
 from app.reporting.models import COUNTER_COLUMNS
 from app.reporting.schemas import Group, IndicatorReport, IndicatorRow, Ratio
@@ -60,6 +63,7 @@ class Inputs:
     published: int
     online: int
     online_used: int
+    announced: AnnouncedFigures = field(default_factory=AnnouncedFigures)
 
 
 def _late(i: Inputs) -> tuple[int, int]:
@@ -98,12 +102,26 @@ def _progress(i: Inputs) -> list[Ratio]:
     ]
 
 
+def _published_on_time(a: AnnouncedFigures) -> Ratio:
+    """Procedure versions announced to take effect in the period, published on time and complete
+    (app.reporting.announcements)."""
+    name = "procedures_published_on_time"
+    if not a.announced:
+        return unavailable(name, "No procedure version records an announcement taking effect in the period; "
+                                 "not computed.")
+    allowance = get_settings().indicator_publication_allowance_days
+    return ratio(name, a.good, a.counted, (
+        "procedure versions whose announced legal act takes effect in the period, published by the end of the day "
+        f"{allowance} working day(s) after it (DVC_INDICATOR_PUBLICATION_ALLOWANCE_DAYS) and complete (document "
+        "parts, fee items or no_fee, legal basis; agency, field and processing days are always recorded), over "
+        "those published or past that day; versions without announcement data are left out"))
+
+
 def groups_for(i: Inputs, w: dict[str, float]) -> list[Group]:
     s = i.sums
     ratios: dict[str, list[Ratio]] = {
         "transparency": [
-            unavailable("procedures_published_on_time",
-                        "The catalogue does not record announcement deadlines; not computed."),
+            _published_on_time(i.announced),
             ratio("dossiers_synced", s["synced"], s["submitted"], "dossiers synced to the national portal"),
         ],
         "progress": _progress(i),
@@ -155,7 +173,8 @@ def _inputs(key: str, group_by: str | None, figs: Figures) -> Inputs:
     return Inputs(sums=figs.counters.sums.get(key, dict.fromkeys(COUNTER_COLUMNS, 0)),
                   open=figs.opened.get(key, OpenFigures()), published=figs.catalogue.published.get(cat_key, 0),
                   online=figs.catalogue.online.get(cat_key, 0),
-                  online_used=len(figs.counters.used.get(key, set()) & figs.catalogue.online_codes))
+                  online_used=len(figs.counters.used.get(key, set()) & figs.catalogue.online_codes),
+                  announced=figs.announced.get(key, AnnouncedFigures()))
 
 
 @dataclass(frozen=True)
@@ -163,6 +182,7 @@ class Figures:
     counters: CounterFigures
     opened: dict[str, OpenFigures]
     catalogue: CatalogueFigures
+    announced: dict[str, AnnouncedFigures]
 
     def total(self, group_by: str | None) -> Inputs:
         """The whole scope from the per-key figures (a procedure counts once in the catalogue totals)."""
@@ -178,7 +198,8 @@ class Figures:
         else:
             published, online = sum(cat.published.values()), sum(cat.online.values())
         used = set().union(*self.counters.used.values()) & cat.online_codes
-        return Inputs(sums=total, open=o, published=published, online=online, online_used=len(used))
+        return Inputs(sums=total, open=o, published=published, online=online, online_used=len(used),
+                      announced=sum(self.announced.values(), AnnouncedFigures()))
 
 
 async def report(session: AsyncSession, *, start: date, end: date, agencies: frozenset[str] | None,
@@ -188,10 +209,11 @@ async def report(session: AsyncSession, *, start: date, end: date, agencies: fro
     now = clock.now()
     opened = await figures.open_figures(session, query, now)
     figs = Figures(await figures.counter_sums(session, query), opened.figures,
-                   await figures.catalogue_figures(session, query))
+                   await figures.catalogue_figures(session, query),
+                   await announcements.announced_figures(session, query, now))
     rows = []
     if group_by:
-        keys = set(figs.counters.sums) | set(figs.opened)
+        keys = set(figs.counters.sums) | set(figs.opened) | set(figs.announced)
         if group_by != "month":
             keys |= set(figs.catalogue.published)
         rows = [_row(k, group_by, _inputs(k, group_by, figs), w) for k in sorted(keys)]
