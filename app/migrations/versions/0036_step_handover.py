@@ -5,7 +5,7 @@ Steps recorded before this revision keep NULL (their real hand-over was not kept
 start, as before). The step under way of an open dossier takes its counted start, the best value known.
 
 Revision ID: 0036
-Revises: 0031
+Revises: 0035
 """
 from collections.abc import Sequence
 
@@ -15,7 +15,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "0036"
-down_revision: str | Sequence[str] | None = "0031"
+down_revision: str | Sequence[str] | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
