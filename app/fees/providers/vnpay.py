@@ -12,8 +12,8 @@
 - querydr / refund: JSON POSTs to DVC_VNPAY_API_URL, signed over "|"-joined fields. querydr is a read and is
   retried (tenacity) on transport errors; refund moves money and is never retried automatically.
 
-Sources each detail was checked against. VNPAY hands out its demos as downloads; the copies named here are
-verbatim (but for keys and URLs) in public repositories:
+Sources each detail was checked against. VNPAY hands out its demos as downloads; the copies named here are in
+public repositories (keys and URLs changed; the Java one adapted around the lines cited):
 - IPN checks and answers, in this order: checksum "97", order exists "01", amount "04", order still pending else
   "02", then "00" (a failed payment is recorded and confirmed "00" too): the PHP demo vnpay_php/vnpay_ipn.php
   (github.com/huykunptit/PTIT_eCommerce, vnpay_php/vnpay_ipn.php). app.fees.callbacks applies them in this order.
@@ -22,16 +22,16 @@ verbatim (but for keys and URLs) in public repositories:
   resources/views/client/order/vnpay_php/vnpay_create_payment.php; the guide
   https://sandbox.vnpayment.vn/apis/docs/thanh-toan-pay/pay.html). Empty values: the Java demo (ajaxServlet.java,
   `fieldValue.length() > 0`; copy github.com/nguyenvinhz/vnpay, src/main/java/com/vnpay/common/ajaxServlet.java),
-  the .NET demo (VnPayLibrary.cs, `!String.IsNullOrEmpty` in CreateRequestUrl and AddResponseData) and the `vnpay`
-  npm library (github.com/lehuygiang28/vnpay, src/utils/payment.util.ts, buildPaymentUrlSearchParams, used to
-  sign and to verify) leave them out, and the PHP create demo adds an optional field only when it is not empty: we
-  send none and sign without them. The PHP IPN demo alone signs an empty value as `name=`: an IPN is accepted
-  over either string (both are VNPAY's signature over the same fields; an empty field says nothing either way).
+  the .NET demo (VnPayLibrary.cs, `!String.IsNullOrEmpty` in CreateRequestUrl and AddResponseData, as every
+  public copy seen has it) and the `vnpay` npm library (github.com/lehuygiang28/vnpay, src/utils/payment.util.ts,
+  buildPaymentUrlSearchParams, used to sign and to verify) leave them out, and the PHP create demo adds an
+  optional field only when it is not empty: we send none and sign without them. The PHP IPN demo alone signs an
+  empty value as `name=`: an IPN is accepted over either string (both are VNPAY's signature over the same
+  fields; an empty field says nothing either way).
 - Encoding: space is `+`; PHP urlencode and Java URLEncoder (US_ASCII) percent-encode `~ ! ( ) '`; for `*` they
   differ (urlencode `%2A`, URLEncoder `*`). Every demo sends exactly the query it signed, so VNPAY can only be
   hashing the query as sent: ours is the signed string itself (signed_url), in urlencode's form, `*` as `%2A`.
-  vnp_OrderInfo is ASCII ("Tiếng Việt không dấu", the guide; the Java demo's US_ASCII would turn a diacritic into
-  `?`), as app.fees.payments writes it.
+  vnp_OrderInfo stays ASCII, as app.fees.payments writes it (the Java demo's US_ASCII turns a diacritic into `?`).
 - vnp_IpAddr: the payer's address in the pay request (PHP create demo: `$_SERVER['REMOTE_ADDR']`, "IP Khách hàng
   thanh toán"; the router passes the client address, taken from forwarded headers only behind a trusted proxy,
   DVC_FORWARDED_ALLOW_IPS); for querydr and refund, "the IP address of the server calling the API"
