@@ -128,8 +128,13 @@ class Settings(BaseSettings):
     fakepay_secret: str = DEV_FAKEPAY_SECRET
     vnpay_tmn_code: str = ""
     vnpay_hash_secret: str = ""
+    # VNPAY's guide documents its sandbox only. The production URLs come with a live terminal; those in public use
+    # are https://pay.vnpay.vn/vpcpay.html and https://merchant.vnpay.vn/merchant_webapi/api/transaction.
     vnpay_payment_url: str = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
     vnpay_api_url: str = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
+    # querydr/refund's vnp_IpAddr, "the IP address of the server calling the API": this service's address as VNPAY
+    # sees it (its egress address).
+    vnpay_server_ip: str = "127.0.0.1"
     payment_callback_window_s: int = Field(default=300, ge=1)
     payment_attempt_ttl_s: int = Field(default=90 * 60, ge=60)
     payment_reconcile_after_s: int = Field(default=300, ge=0)
@@ -246,6 +251,11 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a valid pattern ({type(error).__name__}: {error}); fields: agency_code, "
                              "yymmdd, yyyymmdd, seq") from None
         return value
+
+    @field_validator("vnpay_server_ip")
+    @classmethod
+    def _ip_address(cls, value: str) -> str:
+        return str(ipaddress.ip_address(value.strip()))  # ValueError (a settings error) when not an address
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -5,10 +5,13 @@ Rules (so that duplicate, late and out-of-order news never double-credits):
 - a success is money that moved: it wins over an earlier `failed`/`cancelled`/`expired` (out of order or late)
   and is credited if the obligation still owes it, else recorded as an overpayment to refund;
 - a success for an attempt already succeeded with the same transaction is a duplicate (nothing happens);
+- the checks run in the order of VNPAY's IPN sample (vnpay_php/vnpay_ipn.php: signature, order exists, amount,
+  order already confirmed), so the amount is compared before anything about the attempt's state is concluded;
 - a reported amount that differs from the attempt's is flagged, never credited, and the money is kept as a
-  surplus to refund (app.fees.surpluses); so is a second transaction on an attempt already succeeded;
-- a transaction is applied once, as its first news said: news of a transaction on record as a surplus is a
-  duplicate, whatever amount it states;
+  surplus to refund (app.fees.surpluses); so is a second transaction on an attempt already succeeded. Failure or
+  held-money news with another amount is flagged and not applied (a callback; reconciliation settles the attempt);
+- a transaction is applied once, as its first news said: news of a transaction on record as a surplus changes
+  nothing, and is answered as a duplicate when it states the order's amount, as a mismatch when not;
 - news that the provider holds the money (`processing`) makes a live attempt `submitted`, like reconciliation;
 - failure news only ends a live attempt; after a final state it is ignored (and an attempt it ends is still asked
   about by reconciliation: the payer may pay the order after a declined try, and that callback may be lost);
@@ -128,10 +131,13 @@ async def settle(session: AsyncSession, attempt: PaymentAttempt, *, status: str,
                  amount: int | None) -> CallbackOutcome:
     """Apply the provider's news to a locked attempt (see the module docstring for the rules)."""
     if status == "succeeded":
-        if await surpluses.recorded(session, attempt, txn_id):
-            return "duplicate"  # this transaction is on record already, as money to give back
+        known = await surpluses.recorded(session, attempt, txn_id)  # on record already, as money to give back
         if amount is not None and amount != attempt.amount:
-            return await _amount_mismatch(session, attempt, txn_id, amount)
+            # The amount is checked before "already confirmed" (VNPAY's order): a retry of a mismatch is answered as
+            # the first was, and changes nothing.
+            return "amount_mismatch" if known else await _amount_mismatch(session, attempt, txn_id, amount)
+        if known:
+            return "duplicate"
         if attempt.state == AttemptState.succeeded:
             if txn_id is None or attempt.provider_txn_id in (None, txn_id):
                 return "duplicate"
@@ -179,7 +185,7 @@ async def _amount_mismatch(session: AsyncSession, attempt: PaymentAttempt, txn_i
     own = attempt.state == AttemptState.succeeded and attempt.provider_txn_id in (None, txn_id)
     if amount > 0 and not own and not await surpluses.record(session, attempt, txn_id=txn_id, amount=amount,
                                                              reason=SurplusReason.amount_mismatch):
-        return "duplicate"
+        return "amount_mismatch"  # this money is on record already: nothing more happens
     attempt.flag = attempt.flag or "amount_mismatch"
     if attempt.reported_amount is None:
         attempt.reported_amount = amount
@@ -219,6 +225,8 @@ async def _apply_event(session: AsyncSession, provider: PaymentProvider, event: 
         attempt_id = attempt.id if attempt else None
         if attempt is None:
             outcome = "unknown_order"
+        elif event.status != "succeeded" and event.amount != attempt.amount:
+            outcome = _mismatched_news(attempt, event)
         else:
             outcome = await settle(session, attempt, status=event.status, txn_id=event.txn_id, amount=event.amount)
     await session.execute(_RECORD_CALLBACK, {
@@ -226,6 +234,19 @@ async def _apply_event(session: AsyncSession, provider: PaymentProvider, event: 
         "attempt_id": attempt_id, "status": event.status, "amount": event.amount, "outcome": outcome,
         "payload": _jsonable(event.raw), "received_at": clock.now()})
     return outcome
+
+
+def _mismatched_news(attempt: PaymentAttempt, event: CallbackEvent) -> CallbackOutcome:
+    """Failure or held-money news stating another amount than the attempt's: VNPAY's IPN sample answers "04" and
+    leaves the order as it is. The attempt is flagged for finance and keeps its state (no money to record: none
+    was taken at that amount); reconciliation's answer about the order settles it."""
+    attempt.flag = attempt.flag or "amount_mismatch"
+    if attempt.reported_amount is None:
+        attempt.reported_amount = event.amount
+    attempt.updated_at = clock.now()
+    log.warning("payment %s: %s news for %s, attempt is %s; not applied", attempt.id, event.status, event.amount,
+                attempt.amount)
+    return "amount_mismatch"
 
 
 async def _settled_already(session: AsyncSession, provider: str,
@@ -240,8 +261,8 @@ async def _settled_already(session: AsyncSession, provider: str,
     if (event.status == "succeeded" and row.state == AttemptState.succeeded and row.provider_txn_id == event.txn_id
             and row.amount == event.amount):
         return row.id, "duplicate"
-    if event.status != "succeeded" and row.state not in LIVE_STATES:
-        return row.id, "ignored"
+    if event.status != "succeeded" and row.state not in LIVE_STATES and row.amount == event.amount:
+        return row.id, "ignored"  # another amount is answered as a mismatch, under the lock
     return row.id, None
 
 

@@ -11,6 +11,37 @@
   is accepted whatever its age; replays are harmless because crediting is idempotent by transaction.
 - querydr / refund: JSON POSTs to DVC_VNPAY_API_URL, signed over "|"-joined fields. querydr is a read and is
   retried (tenacity) on transport errors; refund moves money and is never retried automatically.
+
+Sources each detail was checked against. VNPAY hands out its demos as downloads; the copies named here are in
+public repositories (keys and URLs changed; the Java one adapted around the lines cited):
+- IPN checks and answers, in this order: checksum "97", order exists "01", amount "04", order still pending else
+  "02", then "00" (a failed payment is recorded and confirmed "00" too): the PHP demo vnpay_php/vnpay_ipn.php
+  (github.com/huykunptit/PTIT_eCommerce, vnpay_php/vnpay_ipn.php). app.fees.callbacks applies them in this order.
+- The signed string: the `vnp_*` fields but vnp_SecureHash(Type), sorted, `urlencode(name)=urlencode(value)`
+  joined by "&" (that IPN demo; the PHP create demo, github.com/Manhph41890/du_an_tot_nghiep,
+  resources/views/client/order/vnpay_php/vnpay_create_payment.php; the guide
+  https://sandbox.vnpayment.vn/apis/docs/thanh-toan-pay/pay.html). Empty values: the Java demo (ajaxServlet.java,
+  `fieldValue.length() > 0`; copy github.com/nguyenvinhz/vnpay, src/main/java/com/vnpay/common/ajaxServlet.java),
+  the .NET demo (VnPayLibrary.cs, `!String.IsNullOrEmpty` in CreateRequestUrl and AddResponseData, as every
+  public copy seen has it) and the `vnpay` npm library (github.com/lehuygiang28/vnpay, src/utils/payment.util.ts,
+  buildPaymentUrlSearchParams, used to sign and to verify) leave them out, and the PHP create demo adds an
+  optional field only when it is not empty: we send none and sign without them. The PHP IPN demo alone signs an
+  empty value as `name=`: an IPN is accepted over either string (both are VNPAY's signature over the same
+  fields; an empty field says nothing either way).
+- Encoding: space is `+`; PHP urlencode and Java URLEncoder (US_ASCII) percent-encode `~ ! ( ) '`; for `*` they
+  differ (urlencode `%2A`, URLEncoder `*`). Every demo sends exactly the query it signed, so VNPAY can only be
+  hashing the query as sent: ours is the signed string itself (signed_url), in urlencode's form, `*` as `%2A`.
+  vnp_OrderInfo stays ASCII, as app.fees.payments writes it (the Java demo's US_ASCII turns a diacritic into `?`).
+- vnp_IpAddr: the payer's address in the pay request (PHP create demo: `$_SERVER['REMOTE_ADDR']`, "IP Khách hàng
+  thanh toán"; the router passes the client address, taken from forwarded headers only behind a trusted proxy,
+  DVC_FORWARDED_ALLOW_IPS); for querydr and refund, "the IP address of the server calling the API"
+  (https://sandbox.vnpayment.vn/apis/docs/truy-van-hoan-tien/querydr&refund.html): DVC_VNPAY_SERVER_IP.
+- querydr and refund bodies and their "|" orders: that page, the PHP demos vnpay_querydr.php and vnpay_refund.php
+  (github.com/Manhph41890/du_an_tot_nghiep, resources/views/client/order/vnpay_php/) and the npm library
+  (src/services/query.service.ts) agree; vnp_RequestId is Alphanumeric[1,32], unique within the day (a uuid4's 32
+  hex digits); the answers' signed orders are the npm library's (the querydr one with the promotion fields).
+- URLs: the guide documents the sandbox only (the defaults of DVC_VNPAY_PAYMENT_URL and DVC_VNPAY_API_URL);
+  VNPAY gives a merchant its production URLs when the terminal goes live (see app.core.settings).
 """
 
 from __future__ import annotations
@@ -110,13 +141,25 @@ def form_encode(text: str) -> str:
     return quote_plus(text).replace("~", "%7E")
 
 
-def canonical_query(params: Mapping[str, str]) -> str:
+def canonical_query(params: Mapping[str, str], *, keep_empty: bool = False) -> str:
     """The signed string: vnp_* parameters (hash fields excluded) sorted by name, names and values form-encoded.
 
     As VNPAY's own IPN sample builds hashData (https://sandbox.vnpayment.vn/apis/docs/thanh-toan-pay/pay.html,
-    "Cài đặt Code IPN URL", PHP): `urlencode($key) . "=" . urlencode($value)` over the vnp_* fields, ksort'ed."""
-    items = sorted((k, str(v)) for k, v in params.items() if k.startswith("vnp_") and k not in HASH_FIELDS)
+    "Cài đặt Code IPN URL", PHP): `urlencode($key) . "=" . urlencode($value)` over the vnp_* fields, ksort'ed.
+    Empty values are left out, as the Java and .NET demos do (`keep_empty`: the PHP IPN demo's string)."""
+    items = sorted((k, str(v)) for k, v in params.items()
+                   if k.startswith("vnp_") and k not in HASH_FIELDS and (keep_empty or str(v) != ""))
     return "&".join(f"{form_encode(k)}={form_encode(v)}" for k, v in items)
+
+
+def signed_by(secret: str, params: Mapping[str, str], received: str) -> bool:
+    """Is `received` VNPAY's vnp_SecureHash of these parameters: over the string without empty values or, when
+    there are some, over the PHP IPN demo's string with them (constant-time comparisons)."""
+    if not secret:
+        return False
+    forms = {canonical_query(params), canonical_query(params, keep_empty=True)}
+    given = received.lower().encode()
+    return any([hmac.compare_digest(hmac_sha512(secret, form).encode(), given) for form in forms])
 
 
 def vnpay_time(moment: datetime) -> str:
@@ -155,13 +198,14 @@ class VnpayProvider:
     return_url_length = (10, 255)
 
     def __init__(self, *, tmn_code: str | None = None, hash_secret: str | None = None,
-                 payment_url: str | None = None, api_url: str | None = None,
+                 payment_url: str | None = None, api_url: str | None = None, server_ip: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         settings = get_settings()
         self.tmn_code = tmn_code if tmn_code is not None else settings.vnpay_tmn_code
         self.hash_secret = hash_secret if hash_secret is not None else settings.vnpay_hash_secret
         self.payment_url = payment_url or settings.vnpay_payment_url
         self.api_url = api_url or settings.vnpay_api_url
+        self.server_ip = server_ip or settings.vnpay_server_ip  # querydr/refund's vnp_IpAddr: this server's
         self.timeout = settings.payment_provider_timeout_s
         self.transport = transport  # tests plug a recorded exchange here
 
@@ -190,9 +234,7 @@ class VnpayProvider:
         params = dict(request.query)
         if request.body:
             params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
-        received = params.get("vnp_SecureHash", "").lower()
-        expected = hmac_sha512(self.hash_secret, canonical_query(params))
-        if not self.hash_secret or not hmac.compare_digest(expected.encode(), received.encode()):
+        if not signed_by(self.hash_secret, params, params.get("vnp_SecureHash", "")):
             raise CallbackRejected("signature_invalid", "vnp_SecureHash does not match.")
         if params.get("vnp_TmnCode") != self.tmn_code:  # signed by VNPAY, but for another merchant's terminal
             raise CallbackRejected("malformed", f"The IPN is for terminal {params.get('vnp_TmnCode', '')[:40]!r}, "
@@ -218,7 +260,7 @@ class VnpayProvider:
     def _base(self, command: str) -> dict[str, str]:
         return {"vnp_RequestId": uuid.uuid4().hex[:32], "vnp_Version": VERSION, "vnp_Command": command,
                 "vnp_TmnCode": self.tmn_code, "vnp_CreateDate": vnpay_time(clock.now()),
-                "vnp_IpAddr": "127.0.0.1"}
+                "vnp_IpAddr": self.server_ip}
 
     @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3),
            wait=wait_exponential(multiplier=0.2, max=2), reraise=True)
