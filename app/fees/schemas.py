@@ -194,9 +194,11 @@ class PaymentOut(BaseModel):
     refund_pending: Money = Field(default=0, description=_REFUND_PENDING)
     refundable: Money
     flag: str | None = Field(description="Set when the payment needs an operator: overpayment, dossier_closed (paid "
-                             "while the dossier was withdrawn, refused or stopped: refund it), amount_mismatch, "
-                             "second_transaction (money not credited: see `surpluses`). A later surplus does not "
-                             "replace an earlier flag; every surplus is listed in `surpluses`.")
+                             "while the dossier was withdrawn, refused or stopped: refund it), amount_mismatch (the "
+                             "provider reported another amount: money it took is not credited and is listed in "
+                             "`surpluses`; a failure it reported with another amount took none, and reconciliation "
+                             "settles the payment), second_transaction (money not credited: see `surpluses`). A later "
+                             "surplus does not replace an earlier flag; every surplus is listed in `surpluses`.")
     next_url: str | None = Field(description="Where to send the payer to finish the payment.")
     receipt_number: str | None
     created_at: datetime
