@@ -187,7 +187,7 @@ async def test_mandate_events_are_not_webhook_events(client: httpx.AsyncClient, 
 def test_every_mandate_template_renders(kind: str, language: str) -> None:
     context = {"lang": language, "recipient_name": None, "organisation_name": ORG, "tax_code": "0101234567",
                "citizen_name": "Lê Thị Hoa", "valid_until": term_end("2028-01-01T00:00:00+07:00", language),
-               "previous_valid_until": None}
+               "previous_valid_until": None, "valid_from": None, "previous_valid_from": None}
     rendered = render(kind, language, context)
     assert rendered.text.startswith("Kính gửi Ông/Bà," if language == "vi" else "Dear Sir or Madam,")
     assert "{{" not in rendered.text and "\n\n\n" not in rendered.text and "\n" not in rendered.subject
