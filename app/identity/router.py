@@ -117,7 +117,7 @@ async def change_representative(caller: OrganisationDep, representative_id: uuid
     """Sets `valid_until` (a future instant, or null: until withdrawn), an expired authorisation's too (renewed), and
     `valid_from` (a future instant, or null: no start); the start stays before the end (422 naming the field sent).
     Requires `If-Match` with the link's ETag; answers the link as it now is with its new `ETag`. The citizen is told
-    the new term; a new end gets its own reminder to the organisation."""
+    the new term; a new end gets its own reminder to the organisation and the citizen."""
     mandate = await service.change_representative(session, caller.account_id, representative_id, body, if_match)
     return _representative_out(mandate, response)
 
