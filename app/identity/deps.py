@@ -236,8 +236,8 @@ class Acting:
 async def acting_applicant(principal: Principal, on_behalf_of: uuid.UUID | None,
                            session: AsyncSession) -> Acting:
     """Resolve `X-On-Behalf-Of`: a citizen representative of an active organisation acts for it while the mandate is
-    in force; else 403 (no mandate, withdrawn or expired: the same answer). Every request resolves it again, so a
-    representative's view of the organisation's dossiers ends when the term does."""
+    in force; else 403 (no mandate, withdrawn, expired or not begun yet: the same answer). Every request resolves it
+    again, so a representative's view of the organisation's dossiers starts and ends with the term."""
     if not principal.is_applicant:
         raise forbidden("forbidden_role", "Only citizen and organisation accounts file dossiers.")
     if on_behalf_of is None or on_behalf_of == principal.account_id:
@@ -254,7 +254,7 @@ async def acting_applicant(principal: Principal, on_behalf_of: uuid.UUID | None,
     )).first()
     if found is None:
         raise forbidden("not_a_representative", "You are not an authorised representative of that organisation "
-                        "account (never authorised, withdrawn or expired).")
+                        "account (never authorised, withdrawn, expired or not yet in force).")
     return Acting(on_behalf_of, "organisation", principal.account_id)
 
 

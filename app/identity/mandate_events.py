@@ -3,8 +3,10 @@
 - `representative.added`, `.changed` (its term), `.removed`: the citizen is told that an organisation gave, changed
   or withdrew their mandate, in the transaction that does it (the audit trail records the same change).
 - `representative.expiring`: the organisation is reminded, `DVC_MANDATE_EXPIRY_NOTICE_DAYS` before a term ends,
-  to renew it if it should go on. Once per term: `expiry_notice_for` holds the term end reminded of, so a term the
-  organisation changes (extended, shortened, renewed) may be reminded of again when its new end comes near.
+  to renew it if it should go on; `representative.ending`, emitted with it, tells the citizen the same end (their own
+  message: one event has one recipient). Once per term: `expiry_notice_for` holds the term end reminded of, so a
+  term the organisation changes (extended, shortened, renewed) may be reminded of again when its new end comes near.
+  A term's start has no reminder of its own: the citizen is told it when the mandate is given or changed.
 Aggregate `representative` (the mandate's id; a withdrawn one's row is gone, its payload says everything): these
 are account data, never a dossier's, so webhooks and the national portal, which take dossier events only, ignore
 them.
@@ -31,7 +33,8 @@ log = logging.getLogger("app.identity.mandates")
 def _payload(link: Any) -> dict[str, Any]:
     """The mandate's ids and term, from its row or a returned row of the same columns."""
     return {"representative_id": str(link.id), "organisation_id": str(link.organisation_id),
-            "citizen_account_id": str(link.citizen_account_id), "valid_until": clock.utc_text(link.valid_until)}
+            "citizen_account_id": str(link.citizen_account_id), "valid_from": clock.utc_text(link.valid_from),
+            "valid_until": clock.utc_text(link.valid_until)}
 
 
 async def announce(session: AsyncSession, event_type: str, link: Representative, **extra: Any) -> None:
@@ -41,8 +44,9 @@ async def announce(session: AsyncSession, event_type: str, link: Representative,
 
 
 async def remind_expiring(*, now: datetime | None = None) -> int:
-    """Emit `representative.expiring` for each mandate in force whose term ends within the notice period and whose
-    organisation has not been reminded of that end; returns how many. One compare-and-set UPDATE claims them, in
+    """Emit `representative.expiring` (to the organisation) and `representative.ending` (to the citizen) for each
+    mandate whose term ends within the notice period and has not been reminded of that end; returns how many
+    mandates. One compare-and-set UPDATE claims them, in
     the transaction that emits the events: two workers at once claim each mandate once (PostgreSQL re-checks the
     condition on the row the other updated; SQLite serialises writers)."""
     now = now or clock.now()
@@ -54,12 +58,14 @@ async def remind_expiring(*, now: datetime | None = None) -> int:
              .where(c.valid_until > now, c.valid_until <= horizon,
                     or_(c.expiry_notice_for.is_(None), c.expiry_notice_for != c.valid_until))
              .values(expiry_notice_for=c.valid_until)
-             .returning(c.id, c.organisation_id, c.citizen_account_id, c.valid_until))
+             .returning(c.id, c.organisation_id, c.citizen_account_id, c.valid_from, c.valid_until))
     async with get_database().write_sessions() as session, session.begin():
         rows = (await session.execute(claim)).all()
         for row in rows:
-            await emit(session, "representative.expiring", aggregate_type="representative", aggregate_id=row.id,
-                       payload=_payload(row))
+            for event_type in ("representative.expiring", "representative.ending"):
+                await emit(session, event_type, aggregate_type="representative", aggregate_id=row.id,
+                           payload=_payload(row))
     if rows:
-        log.info("reminded organisations of %d mandate(s) ending by %s", len(rows), horizon.isoformat())
+        log.info("reminded organisations and representatives of %d mandate(s) ending by %s", len(rows),
+                 horizon.isoformat())
     return len(rows)

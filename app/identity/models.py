@@ -7,7 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, or_, text
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -101,18 +113,22 @@ class Identity(Base):
 class Representative(Base):
     """A citizen account authorised by an organisation account to file dossiers for it (a mandate).
 
-    A paper authorisation (giấy ủy quyền) has a term: `valid_until` is the instant it ends (None: until withdrawn).
-    The organisation may extend or shorten it, with If-Match on the version counter below.
+    A paper authorisation (giấy ủy quyền) has a term: `valid_from` is the instant it starts (None: from when it was
+    given), `valid_until` the instant it ends (None: until withdrawn). The organisation may move either, with
+    If-Match on the version counter below.
     """
 
     __tablename__ = "representatives"
-    __table_args__ = (UniqueConstraint("organisation_id", "citizen_account_id"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "citizen_account_id"),
+                      CheckConstraint("valid_from IS NULL OR valid_until IS NULL OR valid_from < valid_until",
+                                      name="term_starts_before_it_ends"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     citizen_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
                                                           index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    valid_from: Mapped[datetime | None] = mapped_column(default=None)
     valid_until: Mapped[datetime | None] = mapped_column(default=None)
     # The term end the organisation was reminded of (app.identity.mandate_events): a changed term may get its own
     # reminder. Written with a plain UPDATE, not through the version counter: a reminder changes no ETag.
@@ -123,9 +139,11 @@ class Representative(Base):
 
 
 def mandate_in_force(moment: Any) -> ColumnElement[bool]:
-    """The one rule for "this mandate lets its citizen act", in SQL: no term, or a term ending after `moment` (a
-    value or a bind parameter). The `X-On-Behalf-Of` gate filters by it and the mandate lists select it."""
-    return or_(Representative.valid_until.is_(None), Representative.valid_until > moment)
+    """The one rule for "this mandate lets its citizen act", in SQL: its term has begun by `moment` (no start, or a
+    start at or before it) and not ended (no end, or an end after it); `moment` is a value or a bind parameter. The
+    `X-On-Behalf-Of` gate filters by it and the mandate lists select it."""
+    return and_(or_(Representative.valid_from.is_(None), Representative.valid_from <= moment),
+                or_(Representative.valid_until.is_(None), Representative.valid_until > moment))
 
 
 class AccountAudit(Base):

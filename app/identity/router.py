@@ -64,7 +64,8 @@ def _representative_out(mandate: service.Mandate, response: Response | None = No
         response.headers["ETag"] = version_tag(link.version)
     return RepresentativeOut(id=link.id, organisation_id=link.organisation_id,
                              citizen_account_id=link.citizen_account_id, citizen_id=citizen.citizen_id or "",
-                             name=citizen.name, created_at=link.created_at, valid_until=link.valid_until,
+                             name=citizen.name, created_at=link.created_at, valid_from=link.valid_from,
+                             valid_until=link.valid_until,
                              in_force=mandate.in_force)
 
 
@@ -74,14 +75,15 @@ def _representative_out(mandate: service.Mandate, response: Response | None = No
                                   "idempotency_key_reused"))
 async def add_representative(caller: OrganisationDep, body: RepresentativeIn, idem: IdempotencyDep,
                              session: SessionDep) -> Any:
-    """`valid_until` (optional) ends the authorisation at that instant, as a paper one's term does; 422 if it is not
-    in the future. The citizen is told (by their notification choices), as when its term is changed or it is
-    withdrawn; the organisation is reminded `DVC_MANDATE_EXPIRY_NOTICE_DAYS` (7) days before a term ends."""
+    """`valid_from` and `valid_until` (optional) start and end the authorisation at those instants, as a paper one's
+    term does; 422 if one is not in the future or the start is not before the end. The citizen is told (by their
+    notification choices), as when its term is changed or it is withdrawn; the organisation and the citizen are
+    reminded `DVC_MANDATE_EXPIRY_NOTICE_DAYS` (7) days before a term ends."""
     replay = await idem.replay_or_claim(scope=str(caller.account_id), payload=body)
     if replay:
         return replay
     mandate = await service.add_representative(session, caller.account_id, body.citizen_id, body.name,
-                                               body.valid_until)
+                                               body.valid_until, body.valid_from)
     return await idem.respond(session, _representative_out(mandate), status_code=201,
                               headers={"Location": f"/v1/accounts/me/representatives/{mandate.link.id}",
                                        "ETag": version_tag(mandate.link.version)})
@@ -108,13 +110,14 @@ async def get_representative(caller: OrganisationDep, representative_id: uuid.UU
 
 
 @accounts.patch("/me/representatives/{representative_id}", response_model=RepresentativeOut,
-                summary="Extend or shorten a representative's authorisation (If-Match)",
+                summary="Move the start or end of a representative's authorisation (If-Match)",
                 responses=problems("bad_request", "not_found", "validation_error", *PRECONDITION_PROBLEMS))
 async def change_representative(caller: OrganisationDep, representative_id: uuid.UUID, body: RepresentativePatch,
                                 session: SessionDep, response: Response, if_match: IfMatch = None) -> RepresentativeOut:
-    """Sets `valid_until` (a future instant, or null: until withdrawn), an expired authorisation's too (renewed).
+    """Sets `valid_until` (a future instant, or null: until withdrawn), an expired authorisation's too (renewed), and
+    `valid_from` (a future instant, or null: no start); the start stays before the end (422 naming the field sent).
     Requires `If-Match` with the link's ETag; answers the link as it now is with its new `ETag`. The citizen is told
-    the new term; a new end gets its own reminder to the organisation."""
+    the new term; a new end gets its own reminder to the organisation and the citizen."""
     mandate = await service.change_representative(session, caller.account_id, representative_id, body, if_match)
     return _representative_out(mandate, response)
 

@@ -76,6 +76,9 @@ class AccountOut(BaseModel):
 
 _VALID_UNTIL = ("The instant the authorisation ends, with an offset (a term \"until the end of 31/12/2027\" is "
                 "`2028-01-01T00:00:00+07:00`); in the future. Null or left out: until withdrawn.")
+_VALID_FROM = ("The instant the authorisation starts, with an offset (a term \"from 01/03/2027\" is "
+               "`2027-03-01T00:00:00+07:00`); in the future, and before `valid_until` when both are set. Null or "
+               "left out: from when it is given.")
 
 
 class RepresentativeIn(_In):
@@ -83,12 +86,16 @@ class RepresentativeIn(_In):
     name: Name = Field(description="The citizen's full name as the identity record has it (case and spacing aside). "
                                    "An organisation authorises someone it knows: by identification number alone, "
                                    "it could look up who is registered and their names.")
+    valid_from: Moment | None = Field(default=None, description=_VALID_FROM)
     valid_until: Moment | None = Field(default=None, description=_VALID_UNTIL)
 
 
 class RepresentativePatch(_In):
-    """Extend or shorten a mandate's term (an expired one too: a renewed authorisation). To end it now, DELETE it."""
+    """Move a mandate's start or end (an expired one too: a renewed authorisation). To end it now, DELETE it."""
 
+    valid_from: Moment | None = Field(default=None, description=_VALID_FROM + " Null: no start (in force at once, "
+                                                                              "if it had not begun). Left out: "
+                                                                              "unchanged.")
     valid_until: Moment | None = Field(default=None, description=_VALID_UNTIL + " Left out: unchanged.")
 
 
@@ -99,6 +106,7 @@ class RepresentativeOut(BaseModel):
     citizen_id: str
     name: str | None
     created_at: datetime
+    valid_from: datetime | None = Field(description="When the authorisation starts; null: from when it was given.")
     valid_until: datetime | None = Field(description="When the authorisation ends; null: until withdrawn.")
     in_force: bool = Field(description="Whether the citizen may act for the organisation now (`X-On-Behalf-Of`).")
 

@@ -187,25 +187,37 @@ class Mandate(NamedTuple):
     in_force: bool
 
 
-def _future_term(valid_until: datetime | None) -> None:
-    """A term must end after now: one already over at creation is a mistake (a wrong year, a date taken for a
-    moment), and moving an end into the past would rewrite what the citizen was allowed to do. DELETE ends it now."""
-    if valid_until is not None and valid_until <= clock.now():
-        raise validation_problem([{"loc": ["body", "valid_until"],
-                                   "msg": "must be in the future (to end the authorisation now, withdraw it)"}])
+_TERM_FIELDS = ("valid_from", "valid_until")
+_PAST_HINTS = ("for an authorisation in force at once, leave it out or null",
+               "to end the authorisation now, withdraw it")
+
+
+def _check_term(valid_from: datetime | None, valid_until: datetime | None, changed: set[str]) -> None:
+    """A changed bound must lie in the future: a term already over at creation is a mistake (a wrong year, a date
+    taken for a moment), and moving a bound into the past would rewrite what the citizen was allowed to do (DELETE
+    ends a mandate now; a start left out makes it act at once). The term must start before it ends: the error names
+    the bound the caller changed (the end when both were)."""
+    errors = [{"loc": ["body", field], "msg": f"must be in the future ({hint})"}
+              for field, value, hint in zip(_TERM_FIELDS, (valid_from, valid_until), _PAST_HINTS, strict=True)
+              if field in changed and value is not None and value <= clock.now()]
+    if not errors and valid_from is not None and valid_until is not None and valid_from >= valid_until:
+        errors = [{"loc": ["body", "valid_until"], "msg": "must be after valid_from"} if "valid_until" in changed
+                  else {"loc": ["body", "valid_from"], "msg": "must be before valid_until"}]
+    if errors:
+        raise validation_problem(errors)
 
 
 def _term(link: Representative) -> dict[str, Any]:
     """The mandate as the audit trail records it."""
     return {"id": str(link.id), "citizen_account_id": str(link.citizen_account_id),
-            "valid_until": clock.utc_text(link.valid_until)}
+            "valid_from": clock.utc_text(link.valid_from), "valid_until": clock.utc_text(link.valid_until)}
 
 
 async def add_representative(session: AsyncSession, organisation_id: uuid.UUID, citizen_id: str, name: str,
-                             valid_until: datetime | None = None) -> Mandate:
+                             valid_until: datetime | None = None, valid_from: datetime | None = None) -> Mandate:
     """Link a registered citizen named by identification number and name: one answer whether no account has the
     number or its name differs, so the route is no lookup of who is registered and what they are called."""
-    _future_term(valid_until)
+    _check_term(valid_from, valid_until, set(_TERM_FIELDS))
     citizen = await session.scalar(select(Account).where(Account.kind == AccountKind.citizen,
                                                          Account.citizen_id == citizen_id))
     if citizen is None or not same_name(citizen.name, name):
@@ -216,7 +228,7 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID, 
     if existing is not None:
         raise _already_linked()
     link = Representative(id=uuid.uuid4(), organisation_id=organisation_id, citizen_account_id=citizen.id,
-                          valid_until=valid_until)
+                          valid_from=valid_from, valid_until=valid_until)
     session.add(link)
     try:
         await session.flush()
@@ -225,7 +237,8 @@ async def add_representative(session: AsyncSession, organisation_id: uuid.UUID, 
     audit.record(session, organisation_id, organisation_id, "representative.added",
                  {"representative": {"old": None, "new": {**_term(link), "citizen_id": citizen_id}}})
     await mandate_events.announce(session, "representative.added", link)
-    return Mandate(link, citizen, in_force=True)  # a term, if any, ends in the future (checked above)
+    # Bounds lie in the future (checked above): in force now unless it starts later.
+    return Mandate(link, citizen, in_force=valid_from is None)
 
 
 def _already_linked() -> ProblemError:
@@ -272,19 +285,22 @@ async def get_representative(session: AsyncSession, organisation_id: uuid.UUID, 
 
 async def change_representative(session: AsyncSession, organisation_id: uuid.UUID, representative_id: uuid.UUID,
                                 patch: RepresentativePatch, if_match: str | None) -> Mandate:
-    """Extend or shorten the mandate's term if `if_match` names its current ETag (app.core.etag), else 428/412."""
+    """Move the mandate's start or end if `if_match` names its current ETag (app.core.etag), else 428/412."""
     mandate = await get_representative(session, organisation_id, representative_id, lock=True)
     link = mandate.link
     check_if_match(link.version, if_match, "representative")
-    if "valid_until" not in patch.model_fields_set or patch.valid_until == link.valid_until:
+    changed = {field for field in _TERM_FIELDS
+               if field in patch.model_fields_set and getattr(patch, field) != getattr(link, field)}
+    if not changed:
         return mandate
-    _future_term(patch.valid_until)
+    term = {field: getattr(patch if field in changed else link, field) for field in _TERM_FIELDS}
+    _check_term(term["valid_from"], term["valid_until"], changed)
     before = _term(link)
-    link.valid_until = patch.valid_until
+    link.valid_from, link.valid_until = term["valid_from"], term["valid_until"]
     audit.record(session, organisation_id, organisation_id, "representative.changed",
                  {"representative": {"old": before, "new": _term(link)}})
     await mandate_events.announce(session, "representative.changed", link,
-                                  previous_valid_until=before["valid_until"])
+                                  previous_valid_from=before["valid_from"], previous_valid_until=before["valid_until"])
     await flush_versioned(session, link, "representative")
     return await get_representative(session, organisation_id, representative_id)
 

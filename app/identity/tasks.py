@@ -1,4 +1,5 @@
-"""The identity domain's periodic work for `dvc worker`: remind organisations of mandates about to end."""
+"""The identity domain's periodic work for `dvc worker`: remind organisations and their
+representatives of mandates about to end."""
 
 from __future__ import annotations
 

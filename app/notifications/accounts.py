@@ -1,9 +1,10 @@
 """Account-level messages: what an outbox event about an account (not a dossier) means, to whom, and the template's
 values. Today: a representative's mandate (app.identity.mandate_events).
 
-`representative.added` -> mandate_given, `.changed` -> mandate_changed, `.removed` -> mandate_withdrawn, each to the
-citizen; `representative.expiring` -> mandate_expiring, to the organisation. Their message rows carry `account_id`
-(the recipient) instead of a dossier, and use the account's own addresses (app.notifications.preferences).
+`representative.added` -> mandate_given, `.changed` -> mandate_changed, `.removed` -> mandate_withdrawn, `.ending` ->
+mandate_ending, each to the citizen; `representative.expiring` -> mandate_expiring, to the organisation. Their
+message rows carry `account_id` (the recipient) instead of a dossier, and use the account's own addresses
+(app.notifications.preferences).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from app.notifications.compose import when
 MESSAGES = {"representative.added": ("mandate_given", "citizen_account_id"),
             "representative.changed": ("mandate_changed", "citizen_account_id"),
             "representative.removed": ("mandate_withdrawn", "citizen_account_id"),
-            "representative.expiring": ("mandate_expiring", "organisation_id")}
+            "representative.expiring": ("mandate_expiring", "organisation_id"),
+            "representative.ending": ("mandate_ending", "citizen_account_id")}
 
 
 def message_for(event: OutboxEvent) -> tuple[str, uuid.UUID] | None:
@@ -47,6 +49,17 @@ def term_end(value: str | None, language: str) -> str | None:
     return when(moment, language)
 
 
+def term_start(value: str | None, language: str) -> str | None:
+    """A term's start as people say it: a paper "from 01/03/2027" is stored as that day's local midnight, and reads
+    'ngày 01/03/2027' / '01/03/2027'; another instant, as `when` shows it."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value).astimezone(LOCAL_TZ)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return f"ngày {moment:%d/%m/%Y}" if language == "vi" else f"{moment:%d/%m/%Y}"
+    return when(moment, language)
+
+
 async def context_for(session: AsyncSession, kind: str, language: str, recipient: Account,
                       event: OutboxEvent) -> dict[str, Any]:
     """Every value the mandate templates use (all keys always present: StrictUndefined)."""
@@ -58,6 +71,8 @@ async def context_for(session: AsyncSession, kind: str, language: str, recipient
         "organisation_name": (organisation.name if organisation else None) or "-",
         "tax_code": (organisation.tax_code if organisation else None) or "-",
         "citizen_name": (citizen.name if citizen else None) or "-",
+        "valid_from": term_start(payload.get("valid_from"), language),
+        "previous_valid_from": term_start(payload.get("previous_valid_from"), language),
         "valid_until": term_end(payload.get("valid_until"), language),
         "previous_valid_until": term_end(payload.get("previous_valid_until"), language),
     }

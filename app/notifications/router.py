@@ -16,7 +16,7 @@ from app.core.pagination import Page, PageDep
 from app.core.problems import ProblemError
 from app.dossiers.access import get_dossier_for
 from app.dossiers.deps import ViewerDep
-from app.identity.deps import ApplicantDep
+from app.identity.deps import ActingDep, ApplicantDep
 from app.notifications import channels, service
 from app.notifications.schemas import NotificationOut, PreferencesOut, PreferencesPatch
 
@@ -48,16 +48,17 @@ async def notifications_update_preferences(caller: ApplicantDep, body: Preferenc
 
 
 @router.get("/v1/accounts/me/notifications", summary="Messages sent to the caller's account (not about a dossier)",
-            responses=problems("forbidden_role", "validation_error"))
-async def notifications_of_account(caller: ApplicantDep, page: PageDep,
+            responses=problems("forbidden_role", "not_a_representative", "validation_error"))
+async def notifications_of_account(acting: ActingDep, page: PageDep,
                                    session: ReadSessionDep) -> Page[NotificationOut]:
     """Citizen and organisation accounts (403 `forbidden_role` for officials and clients): the messages about the
-    account itself, newest first: a representative's mandate given, changed or withdrawn (to the citizen), a term
-    ending soon (to the organisation). Same items as a dossier's notifications, recipients masked, `last_error`
-    always null. Messages about dossiers are not here: read them per dossier
-    (`GET /v1/dossiers/{id}/notifications`), where who may see them is decided. The caller's own account only:
-    `X-On-Behalf-Of` does not apply (an organisation's messages are read by the organisation account)."""
-    items, cursor = await service.list_account_messages(session, caller.account_id, page)
+    account itself, newest first: a representative's mandate given, changed or withdrawn, or its term ending soon
+    (to the citizen), a term ending soon (to the organisation). Same items as a dossier's notifications, recipients
+    masked, `last_error` always null. With `X-On-Behalf-Of`, a representative reads the organisation's messages
+    while their mandate is in force (403 `not_a_representative` otherwise, as for its dossiers). Messages about
+    dossiers are not here: read them per dossier (`GET /v1/dossiers/{id}/notifications`), where who may see them is
+    decided."""
+    items, cursor = await service.list_account_messages(session, acting.applicant_id, page)
     return Page[NotificationOut](items=items, next_cursor=cursor)
 
 

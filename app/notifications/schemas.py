@@ -39,7 +39,8 @@ class NotificationOut(BaseModel):
                                   "payment), payment_failed (the provider failed or cancelled it, it expired, or "
                                   "the provider reported another amount), apology, refused, stopped, withdrawn, "
                                   "result_ready or returned; account messages: "
-                                  "mandate_given, mandate_changed, mandate_withdrawn, mandate_expiring")
+                                  "mandate_given, mandate_changed, mandate_withdrawn, mandate_expiring (to the "
+                                  "organisation), mandate_ending (the same term end, to the representative)")
     channel: ChannelName
     recipient: str = Field(description="Masked: a***@example.vn, 09******78.")
     language: Language

@@ -1,5 +1,5 @@
-"""Migration 0030: mandates recorded before it keep acting (no term, ETag "1"); a term then holds in SQL; the
-downgrade drops the columns and keeps the mandates. On SQLite and PostgreSQL."""
+"""Migrations 0030 and 0034: mandates recorded before them keep acting (no term, ETag "1"); a term's end and start
+then hold in SQL; the downgrade drops the columns and keeps the mandates. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -59,6 +59,11 @@ async def _in_force(engine: AsyncEngine, at: datetime) -> list[uuid.UUID]:
         return list((await connection.scalars(sa.select(Representative.id).where(mandate_in_force(at)))).all())
 
 
+async def _set_term(engine: AsyncEngine, link: uuid.UUID, **term: datetime) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(sa.update(Representative.__table__).where(Representative.id == link).values(**term))
+
+
 async def _columns(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as connection:
         return await connection.run_sync(
@@ -78,18 +83,25 @@ async def _check(url: str) -> None:
             row = (await connection.execute(sa.select(Representative.valid_until, Representative.version)
                                             .where(Representative.id == link))).one()
         assert (row.valid_until, row.version) == (None, 1)  # in force until withdrawn, first ETag "1"
+        # 0034 adds the term's start (the gate's rule reads it): none for a mandate recorded before, in force.
+        await asyncio.to_thread(command.upgrade, config, "0034")
+        async with engine.connect() as connection:
+            assert await connection.scalar(sa.select(Representative.valid_from)) is None
         assert await _in_force(engine, NOW + timedelta(days=3650)) == [link]
-        async with engine.begin() as connection:
-            await connection.execute(sa.update(Representative.__table__).where(Representative.id == link)
-                                     .values(valid_until=NOW + timedelta(days=1)))
+        await _set_term(engine, link, valid_until=NOW + timedelta(days=1))
         assert await _in_force(engine, NOW + timedelta(hours=23)) == [link]
         assert await _in_force(engine, NOW + timedelta(days=1)) == []
+        await _set_term(engine, link, valid_from=NOW + timedelta(hours=2))
+        assert await _in_force(engine, NOW + timedelta(hours=1)) == []
+        assert await _in_force(engine, NOW + timedelta(hours=2)) == [link]
+        with pytest.raises(sa.exc.IntegrityError):  # the table's check: a term starts before it ends
+            await _set_term(engine, link, valid_from=NOW + timedelta(days=1))
         await asyncio.to_thread(command.downgrade, config, before)
-        assert {"valid_until", "version"}.isdisjoint(await _columns(engine))
+        assert {"valid_from", "valid_until", "version"}.isdisjoint(await _columns(engine))
         async with engine.connect() as connection:
             assert (await connection.scalars(sa.select(_REPRESENTATIVES.c.id))).all() == [link]
         await asyncio.to_thread(command.upgrade, config, "head")
-        assert {"valid_until", "version"} <= await _columns(engine)
+        assert {"valid_from", "valid_until", "version"} <= await _columns(engine)
     finally:
         await engine.dispose()
 

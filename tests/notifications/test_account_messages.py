@@ -58,8 +58,8 @@ async def test_an_account_reads_its_own_messages_newest_first_in_pages_masked(
         assert answer.status_code == 200 and answer.json() == {"items": [], "next_cursor": None}
 
 
-async def test_the_organisation_reads_its_expiry_reminder(client: httpx.AsyncClient, accounts: Accounts, mail,
-                                                         monkeypatch) -> None:
+async def test_the_organisation_and_its_representative_read_the_expiry_reminder(
+        client: httpx.AsyncClient, accounts: Accounts, mail) -> None:
     from app.identity.mandate_events import remind_expiring
 
     org = await accounts.organisation(email="org@example.vn")
@@ -72,8 +72,11 @@ async def test_the_organisation_reads_its_expiry_reminder(client: httpx.AsyncCli
     await deliver()
     [item] = (await client.get(MINE, headers=org.headers)).json()["items"]
     assert (item["kind"], item["recipient"]) == ("mandate_expiring", "o***@example.vn")
-    [given] = (await client.get(MINE, headers=citizen.headers)).json()["items"]
-    assert given["kind"] == "mandate_given"
+    # The representative gets the same end in a message of their own, newest first.
+    ending, given = (await client.get(MINE, headers=citizen.headers)).json()["items"]
+    assert (ending["kind"], ending["recipient"], given["kind"]) == ("mandate_ending", "c***@example.vn",
+                                                                    "mandate_given")
+    assert sorted(m["To"] for m in mail.messages if "sắp hết hạn" in m["Subject"]) == ["c@example.vn", "org@example.vn"]
 
 
 async def test_dossier_messages_stay_on_the_dossier(client: httpx.AsyncClient, flow, mail) -> None:

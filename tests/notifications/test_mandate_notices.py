@@ -18,7 +18,7 @@ from app.core.outbox import OutboxEvent
 from app.identity.mandate_events import remind_expiring
 from app.integration.schemas import WEBHOOK_EVENT_TYPES
 from app.integration.webhooks import WebhookConsumer
-from app.notifications.accounts import term_end
+from app.notifications.accounts import term_end, term_start
 from app.notifications.render import ACCOUNT_KINDS, LANGUAGES, render
 from tests.notifications.conftest import deliver, message_rows
 from tests.support.identity_fixtures import Accounts, Actor
@@ -89,6 +89,28 @@ async def test_the_citizen_is_told_when_a_mandate_is_given_changed_and_withdrawn
     assert rows[0].subject == given["Subject"] and rows[0].body is not None
     [event] = await _events("representative.removed")
     assert event.aggregate_type == "representative" and event.payload["citizen_account_id"] == str(citizen.id)
+
+
+async def test_the_citizen_is_told_when_a_mandate_starts(client: httpx.AsyncClient, accounts: Accounts, mail) -> None:
+    org = await accounts.organisation()
+    citizen = await accounts.citizen(name="Lê Thị Hoa", email="hoa@example.vn")
+    start, until = _midnight_after(10), _midnight_after(400)
+    body = {"citizen_id": citizen.citizen_id, "name": citizen.name, "valid_from": start.isoformat(),
+            "valid_until": until.isoformat()}
+    added = await client.post(REPS, headers=org.headers, json=body)
+    assert added.status_code == 201, added.text
+    changed = await client.patch(added.headers["location"], json={"valid_from": None},
+                                 headers={**org.headers, "If-Match": added.headers["etag"]})
+    assert changed.status_code == 200, changed.text
+    await deliver()
+    given, moved = mail.messages
+    day = until - timedelta(days=1)
+    assert (f"Ủy quyền có hiệu lực từ ngày {start:%d/%m/%Y} đến hết ngày {day:%d/%m/%Y}. "
+            "Trước thời điểm bắt đầu, Ông/Bà chưa thể thay mặt tổ chức.") in _text(given)
+    assert f"- Thời hạn trước đây: từ ngày {start:%d/%m/%Y}, đến hết ngày {day:%d/%m/%Y}" in _text(moved)
+    assert f"- Thời hạn mới: đến hết ngày {day:%d/%m/%Y}" in _text(moved)
+    [event] = await _events("representative.changed")
+    assert (event.payload["valid_from"], event.payload["previous_valid_from"]) == (None, clock.utc_text(start))
 
 
 async def test_a_term_set_to_the_same_end_and_a_citizen_without_channels_get_nothing(
@@ -182,12 +204,14 @@ async def test_mandate_events_are_not_webhook_events(client: httpx.AsyncClient, 
         assert await WebhookConsumer().targets(session, event) == []
 
 
+@pytest.mark.parametrize("start", [None, "2027-03-01T00:00:00+07:00"])
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", ACCOUNT_KINDS)
-def test_every_mandate_template_renders(kind: str, language: str) -> None:
+def test_every_mandate_template_renders(kind: str, language: str, start: str | None) -> None:
     context = {"lang": language, "recipient_name": None, "organisation_name": ORG, "tax_code": "0101234567",
                "citizen_name": "Lê Thị Hoa", "valid_until": term_end("2028-01-01T00:00:00+07:00", language),
-               "previous_valid_until": None}
+               "previous_valid_until": None, "valid_from": term_start(start, language),
+               "previous_valid_from": term_start(start, language)}
     rendered = render(kind, language, context)
     assert rendered.text.startswith("Kính gửi Ông/Bà," if language == "vi" else "Dear Sir or Madam,")
     assert "{{" not in rendered.text and "\n\n\n" not in rendered.text and "\n" not in rendered.subject
@@ -199,3 +223,7 @@ def test_a_term_end_reads_as_people_say_it() -> None:
     assert term_end("2027-12-31T17:00:00Z", "en") == "the end of 31/12/2027"
     assert term_end("2027-12-31T10:00:00Z", "vi") == "17:00 ngày 31/12/2027"
     assert term_end(None, "vi") is None
+    assert term_start("2027-02-28T17:00:00Z", "vi") == "ngày 01/03/2027"
+    assert term_start("2027-02-28T17:00:00Z", "en") == "01/03/2027"
+    assert term_start("2027-03-01T01:30:00Z", "en") == "01/03/2027 08:30 (UTC+7)"
+    assert term_start(None, "en") is None

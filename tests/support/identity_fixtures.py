@@ -157,15 +157,15 @@ class Accounts:
                      client_id=client_id)
 
     async def representative(self, organisation: Actor, citizen: Actor, *,
-                             valid_until: datetime | None = None) -> uuid.UUID:
-        """Authorise `citizen` to act for `organisation` (X-On-Behalf-Of), until `valid_until` if given; returns the
-        link id."""
+                             valid_until: datetime | None = None, valid_from: datetime | None = None) -> uuid.UUID:
+        """Authorise `citizen` to act for `organisation` (X-On-Behalf-Of), from `valid_from` and until `valid_until`
+        if given; returns the link id."""
         from app.identity import service
 
         assert citizen.citizen_id is not None
         async with self._write() as session, session.begin():
             mandate = await service.add_representative(session, organisation.id, citizen.citizen_id,
-                                                       citizen.name or "", valid_until)
+                                                       citizen.name or "", valid_until, valid_from)
         return mandate.link.id
 
     async def suspend(self, actor: Actor) -> None:
