@@ -6,7 +6,7 @@ false); when they were published was never recorded, so published_at stays NULL 
 only versions with an announcement, which none of them has. Downgrading drops the columns.
 
 Revision ID: 0035
-Revises: 0031
+Revises: 0034
 """
 from collections.abc import Sequence
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "0035"
-down_revision: str | Sequence[str] | None = "0031"
+down_revision: str | Sequence[str] | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
