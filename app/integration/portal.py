@@ -12,16 +12,22 @@ this one module so it can be corrected without touching anything else:
      "data": [{"MaHoSo", "MaTTHC", "TenTTHC", "KenhThucHien": "1" desk | "2" online | "3" post,
                "ChuHoSo", "LoaiDoiTuong": "1" citizen | "2" organisation, "Email", "SoDienThoai",
                "NgayTiepNhan", "NgayHenTra", "TrangThaiHoSo": "1".."10", "HinhThuc": "0" | "1" result by post,
-               "NgayKetThucXuLy", "DonViXuLy": "<agency name>",
+               "NgayKetThucXuLy", "DonViXuLy": "<agency name>", "MaLinhVuc", "TenLinhVuc",
+               "TrichYeuHoSo", "NgayNopHoSo", "DinhDanhCHS": [...], "NgayTra", "NgayTuChoi", "NoiNopHoSo",
+               "TaiLieuNop": [...], "HoSoCoThanhPhanSoHoa", "DanhSachLePhi": [...], "DuocThanhToanTrucTuyen",
+               "DanhSachHoSoBoSung": [...], "DanhSachGiayToKetQua": [...]  (app.integration.portal_record),
                "MaHoSoTinh", "MaDonVi", "NgayCapNhat"  (ours, in no source)}]}
     -> 200 {"error_code": "0", "message": "..."} ("00" is taken as success too); anything else is a failure.
 
-Every value is a string; times are yyyyMMddHHmmss in Asia/Ho_Chi_Minh time; an unknown time is "" (as the sources
-send it, rather than leaving the field out).
+Every value is a string (or a list of objects of strings); times are yyyyMMddHHmmss in Asia/Ho_Chi_Minh time; an
+unknown time is "" (as the sources send it, rather than leaving the field out).
 
 `isUpdating` is true when the portal holds the dossier already (it acknowledged an earlier message about it),
 false when the message creates its record: the submission, and the first message the portal accepts about a
 dossier whose earlier ones it never got.
+
+The processing history (`CapNhatTienDoHoSoMC`) goes through this adapter too, from its own consumer
+(app.integration.portal_progress).
 
 A status change that tells the portal nothing new is not sent: the internal steps of processing (assign,
 appraise, approve) keep national code 4, and the portal was sent a code-4 message for each. A change is sent
