@@ -154,7 +154,7 @@ def record_fields(extras: RecordExtras, *, status_code: int, procedure_name: str
         "DanhSachHoSoBoSung": _supplements(history, files),
         "DanhSachGiayToKetQua": [{"TenGiayTo": files[i].file_name, "MaThanhPhanHoSo": "", "GiayToId": i,
                                   "DuongDanTepTinKetQua": "", "MaGiayToKetQua": ""}
-                                 for i in sorted(results, key=lambda i: (files[i].uploaded_at, i)) if i in files],
+                                 for i in sorted(results & files.keys(), key=lambda i: (files[i].uploaded_at, i))],
     }
 
 
