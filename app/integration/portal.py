@@ -126,9 +126,6 @@ class PortalUpdate:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_portal_time = portal_time
-
-
 def portal_message(update: PortalUpdate) -> dict[str, Any]:
     code = update.status_code
     record: dict[str, Any] = {
@@ -138,11 +135,11 @@ def portal_message(update: PortalUpdate) -> dict[str, Any]:
         "ChuHoSo": update.applicant_name or "", "LoaiDoiTuong": APPLICANT_KINDS.get(update.applicant_kind, "1"),
         "Email": update.contact_email or "", "SoDienThoai": update.contact_phone or "",
         # A dossier still "Mới đăng ký" has not been received, whatever the row says by the time this is sent.
-        "NgayTiepNhan": _portal_time(update.received_at) if code != 1 else "",
-        "NgayHenTra": _portal_time(update.due_at), "TrangThaiHoSo": str(code),
+        "NgayTiepNhan": portal_time(update.received_at) if code != 1 else "",
+        "NgayHenTra": portal_time(update.due_at), "TrangThaiHoSo": str(code),
         "HinhThuc": "1" if update.delivery_method == "post" else "0",
-        "NgayKetThucXuLy": _portal_time(update.finished_at) if code in RESULT_CODES else "",
-        "DonViXuLy": update.agency_name, "NgayCapNhat": _portal_time(update.at),
+        "NgayKetThucXuLy": portal_time(update.finished_at) if code in RESULT_CODES else "",
+        "DonViXuLy": update.agency_name, "NgayCapNhat": portal_time(update.at),
         "MaLinhVuc": update.field_code, "TenLinhVuc": update.field_name, **update.extra}
     return {"service": "DongBoHoSoMC", "madonvi": update.agency_code, "isUpdating": update.is_update,
             "data": [record]}

@@ -67,10 +67,10 @@ async def load_extras(session: AsyncSession, dossier_id: uuid.UUID, *, up_to_seq
     attachments = list((await session.execute(
         select(Attachment).where(Attachment.dossier_id == dossier_id)
         .order_by(Attachment.uploaded_at, Attachment.id))).scalars())
-    history = list((await session.execute(
-        select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id,
-                                   HistoryEntry.seq <= (up_to_seq if up_to_seq is not None else 2**31 - 1))
-        .order_by(HistoryEntry.seq))).scalars())
+    entries = select(HistoryEntry).where(HistoryEntry.dossier_id == dossier_id).order_by(HistoryEntry.seq)
+    if up_to_seq is not None:
+        entries = entries.where(HistoryEntry.seq <= up_to_seq)
+    history = list((await session.execute(entries)).scalars())
     online = {row.obligation_id for row in (await session.execute(
         select(PaymentAttempt.obligation_id).where(
             PaymentAttempt.dossier_id == dossier_id, PaymentAttempt.state == AttemptState.succeeded.value,
