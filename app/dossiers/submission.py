@@ -283,7 +283,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
     dossier.submitted_at = now
     await session.flush()
-    record_submission(session, dossier, actor)  # the first entry of the dossier's history
+    first = record_submission(session, dossier, actor)  # the first entry of the dossier's history
     await emit(session, "dossier.submitted", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "id": str(dossier.id), "dossier_id": str(dossier.id), "code": dossier.code,
         "procedure_code": dossier.procedure_code, "procedure_version": dossier.procedure_version,
@@ -291,7 +291,7 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
         "channel": dossier.channel, "source": dossier.source, "state": dossier.state,
         "national_status_code": dossier.national_status_code,
         "applicant_id": str(dossier.applicant_id) if dossier.applicant_id else None,
-        "submitted_at": clock.utc_text(now)})
+        "submitted_at": clock.utc_text(now), "history_seq": first.seq})
     return dossier, version
 
 

@@ -4,7 +4,13 @@ It accepts what `app/integration/portal.py` sends, records every request, and ca
 portal, it holds the dossiers it was sent: `isUpdating: false` creates a dossier's record and is refused (error_code
 "3", "Hồ sơ đã tồn tại") for one it holds already; `true` updates one it holds and is refused (error_code "99") for
 one it does not. A record without `MaHoSo`, with a `TrangThaiHoSo` outside "1".."10", a `KenhThucHien` outside
-"1".."3" or a time that is neither "" nor yyyyMMddHHmmss is refused (error_code "99"). What these behaviours rest on
+"1".."3", a time that is neither "" nor yyyyMMddHHmmss, or a list field (TaiLieuNop, DanhSachLePhi, ...) whose items are
+not objects of string values is refused (error_code "99").
+
+`{"service": "CapNhatTienDoHoSoMC", "data": [items]}` at the same path is processing history: each item needs the
+nine fields of OpenCPS and TD as strings, a `MaHoSo` the fake holds a record of ("99" otherwise: the portal takes
+progress only for its own records), `ThoiDiemXuLy` a time, `TrangThai` a status code, and `NgayBatDau` /
+`NgayKetThucTheoQuyDinh` "" or a time. Accepted items are kept in order (`progress`). What these behaviours rest on
 (and what they do not): docs/national-portal.md.
 
 
@@ -34,7 +40,24 @@ SYNC_PATH = "/api/hoso/dongbohosomc"
 MODES = ("ok", "error", "timeout", "reject")
 STATUS_CODES = frozenset(str(code) for code in range(1, 11))
 CHANNEL_CODES = frozenset({"1", "2", "3"})
-TIME_FIELDS = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat")
+TIME_FIELDS = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat", "NgayNopHoSo", "NgayTuChoi")
+LIST_FIELDS = ("TaiLieuNop", "DanhSachLePhi", "DanhSachHoSoBoSung", "DanhSachGiayToKetQua", "DinhDanhCHS")
+PROGRESS_SERVICE = "CapNhatTienDoHoSoMC"
+PROGRESS_FIELDS = ("MaHoSo", "NguoiXuLy", "ChucDanh", "ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy", "TrangThai",
+                   "NgayBatDau", "NgayKetThucTheoQuyDinh")
+
+
+def _is_time(value: Any, *, required: bool = False) -> bool:
+    if not isinstance(value, str):
+        return False
+    return (not required and value == "") or (len(value) == 14 and value.isascii() and value.isdigit())
+
+
+def _flat(item: Any, nested: tuple[str, ...] = ()) -> bool:
+    """An object whose values are strings (or, for the names in `nested`, lists of such objects)."""
+    return isinstance(item, dict) and all(
+        (isinstance(value, list) and all(_flat(i) for i in value)) if key in nested else isinstance(value, str)
+        for key, value in item.items())
 
 
 def _invalid(item: Any) -> str | None:
@@ -46,8 +69,28 @@ def _invalid(item: Any) -> str | None:
     if "KenhThucHien" in item and item["KenhThucHien"] not in CHANNEL_CODES:
         return "KenhThucHien không hợp lệ"
     for name in TIME_FIELDS:
-        value = item.get(name, "")
-        if not isinstance(value, str) or (value and not (len(value) == 14 and value.isascii() and value.isdigit())):
+        if not _is_time(item.get(name, "")):
+            return f"{name} không đúng định dạng yyyyMMddHHmmss"
+    for name in LIST_FIELDS:
+        value = item.get(name, [])
+        nested = ("DanhSachGiayToBoSung", "DanhSachLePhiBoSung") if name == "DanhSachHoSoBoSung" else ()
+        if not isinstance(value, list) or not all(_flat(i, nested) for i in value):
+            return f"{name} không hợp lệ"
+    return None
+
+
+def _invalid_progress(item: Any) -> str | None:
+    """Why the portal would refuse this processing-history item, or None."""
+    if not isinstance(item, dict) or any(not isinstance(item.get(name), str) for name in PROGRESS_FIELDS):
+        return "Thiếu thông tin tiến độ"
+    if not item["MaHoSo"]:
+        return "MaHoSo bắt buộc"
+    if not _is_time(item["ThoiDiemXuLy"], required=True):
+        return "ThoiDiemXuLy không đúng định dạng yyyyMMddHHmmss"
+    if item["TrangThai"] not in STATUS_CODES:
+        return "TrangThai không hợp lệ"
+    for name in ("NgayBatDau", "NgayKetThucTheoQuyDinh"):
+        if not _is_time(item[name]):
             return f"{name} không đúng định dạng yyyyMMddHHmmss"
     return None
 
@@ -68,6 +111,7 @@ class FakePortal:
     hang_s: float = 3600.0
     received: list[Received] = field(default_factory=list)
     held: set[str] = field(default_factory=set)  # MaHoSo of the dossiers it holds a record of
+    progress: list[dict[str, Any]] = field(default_factory=list)  # accepted processing-history items, in order
     _scripted: list[tuple[str, int]] = field(default_factory=list)
 
     def fail_next(self, times: int, *, status: int = 503, mode: str = "error") -> None:
@@ -75,7 +119,7 @@ class FakePortal:
         self._scripted.extend([(mode, status)] * times)
 
     def reset(self) -> None:
-        self.mode, self._scripted, self.received, self.held = "ok", [], [], set()
+        self.mode, self._scripted, self.received, self.held, self.progress = "ok", [], [], set(), []
 
     def holds(self, dossier_id: str) -> bool:
         return dossier_id in self.held
@@ -83,7 +127,8 @@ class FakePortal:
     @property
     def accepted(self) -> list[dict[str, Any]]:
         """The dossier records of calls answered with success, in arrival order."""
-        return [item for r in self.received if r.body.get("_accepted") for item in r.body.get("data", [])]
+        return [item for r in self.received if r.body.get("_accepted") and r.body.get("service") != PROGRESS_SERVICE
+                for item in r.body.get("data", [])]
 
     def _next_behaviour(self) -> tuple[str, int]:
         if self._scripted:
@@ -108,6 +153,8 @@ class FakePortal:
         if mode == "reject" or not isinstance(body, dict) or not body.get("data"):
             return JSONResponse({"error_code": "99", "message": "Hồ sơ không hợp lệ"})
         items = body["data"] if isinstance(body["data"], list) else [body["data"]]
+        if body.get("service") == PROGRESS_SERVICE:
+            return self._progress(record, items)
         problem = next((reason for reason in map(_invalid, items) if reason), None)
         if problem:
             return JSONResponse({"error_code": "99", "message": problem})
@@ -117,6 +164,16 @@ class FakePortal:
         if body.get("isUpdating") is not True and any(code in self.held for code in codes):
             return JSONResponse({"error_code": "3", "message": "Hồ sơ đã tồn tại"})
         self.held.update(codes)
+        record.body["_accepted"] = True
+        return JSONResponse({"error_code": "0", "message": "Thành công"})
+
+    def _progress(self, record: Received, items: list[Any]) -> Response:
+        problem = next((reason for reason in map(_invalid_progress, items) if reason), None)
+        if problem:
+            return JSONResponse({"error_code": "99", "message": problem})
+        if not all(item["MaHoSo"] in self.held for item in items):
+            return JSONResponse({"error_code": "99", "message": "Hồ sơ chưa được đồng bộ"})
+        self.progress.extend(items)
         record.body["_accepted"] = True
         return JSONResponse({"error_code": "0", "message": "Thành công"})
 

@@ -12,16 +12,22 @@ this one module so it can be corrected without touching anything else:
      "data": [{"MaHoSo", "MaTTHC", "TenTTHC", "KenhThucHien": "1" desk | "2" online | "3" post,
                "ChuHoSo", "LoaiDoiTuong": "1" citizen | "2" organisation, "Email", "SoDienThoai",
                "NgayTiepNhan", "NgayHenTra", "TrangThaiHoSo": "1".."10", "HinhThuc": "0" | "1" result by post,
-               "NgayKetThucXuLy", "DonViXuLy": "<agency name>",
+               "NgayKetThucXuLy", "DonViXuLy": "<agency name>", "MaLinhVuc", "TenLinhVuc",
+               "TrichYeuHoSo", "NgayNopHoSo", "DinhDanhCHS": [...], "NgayTra", "NgayTuChoi", "NoiNopHoSo",
+               "TaiLieuNop": [...], "HoSoCoThanhPhanSoHoa", "DanhSachLePhi": [...], "DuocThanhToanTrucTuyen",
+               "DanhSachHoSoBoSung": [...], "DanhSachGiayToKetQua": [...]  (app.integration.portal_record),
                "MaHoSoTinh", "MaDonVi", "NgayCapNhat"  (ours, in no source)}]}
     -> 200 {"error_code": "0", "message": "..."} ("00" is taken as success too); anything else is a failure.
 
-Every value is a string; times are yyyyMMddHHmmss in Asia/Ho_Chi_Minh time; an unknown time is "" (as the sources
-send it, rather than leaving the field out).
+Every value is a string (or a list of objects of strings); times are yyyyMMddHHmmss in Asia/Ho_Chi_Minh time; an
+unknown time is "" (as the sources send it, rather than leaving the field out).
 
 `isUpdating` is true when the portal holds the dossier already (it acknowledged an earlier message about it),
 false when the message creates its record: the submission, and the first message the portal accepts about a
 dossier whose earlier ones it never got.
+
+The processing history (`CapNhatTienDoHoSoMC`) goes through this adapter too, from its own consumer
+(app.integration.portal_progress).
 
 A status change that tells the portal nothing new is not sent: the internal steps of processing (assign,
 appraise, approve) keep national code 4, and the portal was sent a code-4 message for each. A change is sent
@@ -43,7 +49,7 @@ import logging
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,19 +60,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from app.catalogue.models import Field, ProcedureVersion
 from app.core import clock
 from app.core.db import get_database
 from app.core.delivery import DEAD, Delivery, Target
 from app.core.outbox import OutboxEvent
 from app.core.settings import get_settings
-from app.dossiers.models import Dossier
+from app.dossiers.models import Dossier, Source
 from app.integration.models import DossierSyncStatus, NationalDossier
+from app.integration.portal_record import load_extras, portal_time, record_fields
 
 log = logging.getLogger("app.integration.portal")
 
 CONSUMER = "national_portal"
 TARGET = "portal"
 SYNC_PATH = "/api/hoso/dongbohosomc"
+PROGRESS_SERVICE = "CapNhatTienDoHoSoMC"
 SYNC_EVENTS = frozenset({"dossier.submitted", "dossier.status_changed", "dossier.sync_replay"})
 # The portal's channel codes (its catalogue's KENH): 1 direct (desk), 2 online, 3 public post (BCCI).
 CHANNEL_CODES = {"desk": "1", "online": "2", "post": "3"}
@@ -111,10 +120,10 @@ class PortalUpdate:
     received_at: datetime | None = None
     finished_at: datetime | None = None
     delivery_method: str = "desk"
-
-
-def _portal_time(at: datetime | None) -> str:
-    return clock.local(at).strftime("%Y%m%d%H%M%S") if at is not None else ""
+    field_code: str = ""
+    field_name: str = ""
+    # The fields that rest on more than the dossier row (app.integration.portal_record.record_fields).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def portal_message(update: PortalUpdate) -> dict[str, Any]:
@@ -126,11 +135,12 @@ def portal_message(update: PortalUpdate) -> dict[str, Any]:
         "ChuHoSo": update.applicant_name or "", "LoaiDoiTuong": APPLICANT_KINDS.get(update.applicant_kind, "1"),
         "Email": update.contact_email or "", "SoDienThoai": update.contact_phone or "",
         # A dossier still "Mới đăng ký" has not been received, whatever the row says by the time this is sent.
-        "NgayTiepNhan": _portal_time(update.received_at) if code != 1 else "",
-        "NgayHenTra": _portal_time(update.due_at), "TrangThaiHoSo": str(code),
+        "NgayTiepNhan": portal_time(update.received_at) if code != 1 else "",
+        "NgayHenTra": portal_time(update.due_at), "TrangThaiHoSo": str(code),
         "HinhThuc": "1" if update.delivery_method == "post" else "0",
-        "NgayKetThucXuLy": _portal_time(update.finished_at) if code in RESULT_CODES else "",
-        "DonViXuLy": update.agency_name, "NgayCapNhat": _portal_time(update.at)}
+        "NgayKetThucXuLy": portal_time(update.finished_at) if code in RESULT_CODES else "",
+        "DonViXuLy": update.agency_name, "NgayCapNhat": portal_time(update.at),
+        "MaLinhVuc": update.field_code, "TenLinhVuc": update.field_name, **update.extra}
     return {"service": "DongBoHoSoMC", "madonvi": update.agency_code, "isUpdating": update.is_update,
             "data": [record]}
 
@@ -188,10 +198,18 @@ class NationalPortal:
                 raise
             await self._send(replace(update, is_update=True))
 
+    async def send_progress(self, agency_code: str, items: list[dict[str, Any]]) -> None:
+        """`CapNhatTienDoHoSoMC`: processing history entries, through the same endpoint as the record (OpenCPS
+        posts both to its one integration endpoint, `{"session", "madonvi", "service", "data": [items]}`)."""
+        await self._call({"service": PROGRESS_SERVICE, "madonvi": agency_code, "data": items})
+
     async def _send(self, update: PortalUpdate) -> None:
+        await self._call(portal_message(update))
+
+    async def _call(self, message: dict[str, Any]) -> None:
         try:
             async with asyncio.timeout(self.timeout_s):
-                response = await self._post(portal_message(update))
+                response = await self._post(message)
         except TimeoutError as error:
             raise PortalError(f"no answer within {self.timeout_s:g} s") from error
         except httpx.TimeoutException as error:
@@ -207,8 +225,8 @@ class NationalPortal:
         if not isinstance(answer, dict):
             raise PortalError("HTTP 200 with a body that is not a JSON object")
         if str(answer.get("error_code")) not in SUCCESS_CODES:
-            message = str(answer.get("message") or "")
-            raise PortalError(f"refused: error_code={answer.get('error_code')} {message}"[:300], refusal=message)
+            said = str(answer.get("message") or "")
+            raise PortalError(f"refused: error_code={answer.get('error_code')} {said}"[:300], refusal=said)
 
 
 def retry_delays(max_attempts: int) -> list[timedelta]:
@@ -282,11 +300,16 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
             select(Dossier.code, Dossier.procedure_code, Dossier.agency_code, Dossier.channel,
                    Dossier.procedure_name, Dossier.agency_name, Dossier.applicant_kind, Dossier.applicant_name,
                    Dossier.contact_email, Dossier.contact_phone, Dossier.received_at, Dossier.finished_at,
-                   Dossier.delivery_method, NationalDossier.national_dossier_id,
-                   DossierSyncStatus.dossier_id.label("acknowledged"))
+                   Dossier.delivery_method, Dossier.applicant_citizen_id, Dossier.submitted_at, Dossier.source,
+                   NationalDossier.national_dossier_id, DossierSyncStatus.dossier_id.label("acknowledged"),
+                   Field.code.label("field_code"), Field.name.label("field_name"))
             .outerjoin(NationalDossier, NationalDossier.dossier_id == Dossier.id)
             .outerjoin(DossierSyncStatus, DossierSyncStatus.dossier_id == Dossier.id)
+            .outerjoin(ProcedureVersion, (ProcedureVersion.procedure_code == Dossier.procedure_code)
+                       & (ProcedureVersion.version == Dossier.procedure_version))
+            .outerjoin(Field, Field.code == ProcedureVersion.field_code)
             .where(Dossier.id == event.aggregate_id))).first()
+        extras = await load_extras(session, event.aggregate_id, up_to_seq=payload.get("history_seq"))
     if row is None:
         raise PortalError("the dossier no longer exists")
     code = payload.get("national_status_code")
@@ -304,6 +327,10 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
         procedure_name=row.procedure_name, agency_name=row.agency_name, applicant_kind=row.applicant_kind,
         applicant_name=row.applicant_name, contact_email=row.contact_email, contact_phone=row.contact_phone,
         received_at=row.received_at, finished_at=row.finished_at, delivery_method=row.delivery_method,
+        field_code=row.field_code or "", field_name=row.field_name or "",
+        extra=record_fields(extras, status_code=int(code), procedure_name=row.procedure_name,
+                            applicant_name=row.applicant_name, citizen_id=row.applicant_citizen_id,
+                            submitted_at=row.submitted_at, from_portal=row.source == Source.national_portal.value),
         # An update only of a record the portal holds: one it has acknowledged before (this dossier's earlier
         # deliveries are over by now, per-dossier order). A dossier it never got (its submission consumed while
         # the portal was off, or dead while it was down) reaches it as a new record through a later change or a

@@ -31,6 +31,7 @@ from app.identity.deps import Principal
 from app.integration.models import DossierSyncStatus, NationalDossier
 from app.integration.portal import CONSUMER
 from app.integration.schemas import DossierSyncOut, SyncDeliveryOut, SyncReplayOut, SyncResyncOut
+from app.workflow.models import DossierProgress
 
 MAX_LISTED = 200
 
@@ -101,12 +102,14 @@ async def list_sync(session: AsyncSession, caller: Principal, state: str | None,
 
 async def _emit_replay(session: AsyncSession, dossier: Dossier, admin: Principal | None) -> OutboxEvent:
     """The dossier's state now, for the portal; the caller holds the dossier's row lock, so no transition can
-    commit an older state after this event."""
+    commit an older state after this event. `history_seq` (the head of its history) has the processing history
+    up to now sent too, what of it the portal has not acknowledged (CapNhatTienDoHoSoMC)."""
+    progress = await session.get(DossierProgress, dossier.id)
     return await emit(session, "dossier.sync_replay", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "dossier_id": str(dossier.id), "code": dossier.code, "state": dossier.state,
         "national_status_code": dossier.national_status_code, "at": clock.utc_text(clock.now()),
         "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
-        "due_at": clock.utc_text(dossier.due_at),
+        "due_at": clock.utc_text(dossier.due_at), "history_seq": progress.history_seq if progress else 0,
         "requested_by": str(admin.account_id) if admin else None})
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 from app.core.delivery import Consumer, RunStats, run_consumer
 from app.core.worker import register_task
 from app.integration.portal import NationalPortalConsumer
+from app.integration.portal_progress import NationalPortalProgressConsumer
 from app.integration.webhooks import WebhookConsumer
 
 MAX_PASSES = 20  # one pass delivers a batch of 50; keep going while there is work, but yield to other tasks
 
 portal_consumer = NationalPortalConsumer()
+# The processing history after the records: the portal takes it only for a record it holds.
+progress_consumer = NationalPortalProgressConsumer()
 webhook_consumer = WebhookConsumer()
 
 
@@ -31,6 +34,7 @@ async def drain(consumer: Consumer, max_passes: int = MAX_PASSES) -> RunStats:
 
 async def sync_national_portal() -> None:
     await drain(portal_consumer)
+    await drain(progress_consumer)
 
 
 async def deliver_webhooks() -> None:

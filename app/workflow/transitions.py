@@ -218,14 +218,15 @@ async def _apply(session: AsyncSession, locked: Locked, data: TransitionInput, v
                                     closed=closed["step"] if isinstance(closed, dict) else None)
     dossier.touch(now)  # every transition bumps the version (and so the ETag), sub-steps included
     details = {**ctx.details, **_request_details(data, planned.spec), **(extra_details or {})}
-    history.append(session, progress, dossier_id=dossier.id, action=request.action, from_state=planned.from_state,
-                   to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code, actor=actor,
-                   at=now, reason=request.reason, details=details)
+    entry = history.append(session, progress, dossier_id=dossier.id, action=request.action,
+                           from_state=planned.from_state,
+                           to_state=planned.to_state, from_code=planned.from_code, to_code=planned.to_code,
+                           actor=actor, at=now, reason=request.reason, details=details)
     await emit(session, "dossier.status_changed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "dossier_id": str(dossier.id), "code": dossier.code, "action": request.action,
         "from": planned.from_state, "to": planned.to_state, "national_status_code": planned.to_code,
         "at": clock.utc_text(now), "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code,
-        "due_at": clock.utc_text(dossier.due_at)})
+        "due_at": clock.utc_text(dossier.due_at), "history_seq": entry.seq})
     # One flush: the dossier's UPDATE ... WHERE version = <read version>, history, steps, the event (412 when
     # another transaction changed the dossier first).
     await flush_versioned(session, dossier, "dossier")

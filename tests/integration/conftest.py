@@ -22,6 +22,7 @@ from app.core.delivery import PENDING, Delivery, RunStats, run_consumer
 from app.integration import ssrf
 from app.integration.fakeportal import FakePortal
 from app.integration.portal import NationalPortal, NationalPortalConsumer
+from app.integration.portal_progress import NationalPortalProgressConsumer
 from tests.support.identity_fixtures import Accounts, Actor
 
 PUBLIC_IP = "93.184.216.34"
@@ -55,13 +56,21 @@ class PortalKit:
         self.adapter = NationalPortal("http://portal.test", client_id="dvc-hatinh", secret="s3cret",
                                       timeout_s=2.0, transport=httpx.ASGITransport(app=self.fake.app))
         self.consumer = NationalPortalConsumer(self.adapter, enabled=True)
+        self.progress = NationalPortalProgressConsumer(self.adapter, enabled=True)
 
     async def run(self) -> RunStats:
         """Worker passes until one has nothing to do (a pass sends at most one event per dossier: the next
         one waits until the earlier is delivered)."""
+        return await self._drain(self.consumer)
+
+    async def run_progress(self) -> RunStats:
+        """The same for the processing history (`CapNhatTienDoHoSoMC`), which the worker sends after the records."""
+        return await self._drain(self.progress)
+
+    async def _drain(self, consumer: NationalPortalConsumer) -> RunStats:
         total = RunStats()
         for _ in range(20):
-            stats = await run_consumer(self.consumer)
+            stats = await run_consumer(consumer)
             for name in ("fanned_out", "delivered", "failed", "dead"):
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             if not (stats.fanned_out or stats.delivered):
