@@ -180,8 +180,9 @@ def _handler(name: str | None) -> str:
 def progress_items(dossier_key: str, entries: list[HistoryEntry],
                    steps: dict[int, StepRecord]) -> list[dict[str, str]]:
     """One item per history entry, as OpenCPS and TD shape them. No position (ChucDanh) or department
-    (PhongBanXuLy) is stored: "" as both sources send them. A step's start and its allowed end come from the step
-    the entry completed; "" for an entry that completed none."""
+    (PhongBanXuLy) is stored: "" as both sources send them. A step's start (when its holder got the dossier; the
+    counted start for steps recorded before migration 0036) and its allowed end come from the step the entry
+    completed; "" for an entry that completed none."""
     items = []
     for entry in entries:
         step = steps.get(entry.seq)
@@ -191,6 +192,6 @@ def progress_items(dossier_key: str, entries: list[HistoryEntry],
             "ThoiDiemXuLy": portal_time(entry.at), "PhongBanXuLy": "",
             "NoiDungXuLy": f"{text}: {entry.reason}" if entry.reason else text,
             "TrangThai": str(entry.to_code) if entry.to_code is not None else "",
-            "NgayBatDau": portal_time(step.started_at) if step else "",
+            "NgayBatDau": portal_time(step.handed_over_at or step.started_at) if step else "",
             "NgayKetThucTheoQuyDinh": portal_time(step.due_at) if step else ""})
     return items
