@@ -97,8 +97,8 @@ async def file(session: AsyncSession, viewer: Viewer, filed_by: uuid.UUID, dossi
         await add_counts(session, (*key, local_day(now)), dossiers_with_complaints=1)
     await emit(session, "complaint.filed", aggregate_type="dossier", aggregate_id=dossier.id, payload={
         "complaint_id": str(complaint.id), "dossier_id": str(dossier.id), "code": dossier.code,
-        "agency_code": dossier.agency_code, "kind": complaint.kind, "due_at": complaint.due_at.isoformat(),
-        "at": now.isoformat()})
+        "agency_code": dossier.agency_code, "procedure_code": dossier.procedure_code, "kind": complaint.kind,
+        "due_at": clock.utc_text(complaint.due_at), "at": clock.utc_text(now)})
     return complaint
 
 
@@ -167,8 +167,8 @@ async def answer(session: AsyncSession, viewer: Viewer, complaint_id: uuid.UUID,
                          complaints_answered_on_time=1)
     await emit(session, "complaint.answered", aggregate_type="dossier", aggregate_id=complaint.dossier_id, payload={
         "complaint_id": str(complaint.id), "dossier_id": str(complaint.dossier_id),
-        "agency_code": complaint.agency_code, "kind": complaint.kind, "due_at": complaint.due_at.isoformat(),
-        "on_time": on_time, "at": now.isoformat()})
+        "agency_code": complaint.agency_code, "procedure_code": complaint.procedure_code, "kind": complaint.kind,
+        "due_at": clock.utc_text(complaint.due_at), "on_time": on_time, "at": clock.utc_text(now)})
     return complaint
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.notifications.conftest import mail  # noqa: F401  # the real SMTP server, for the answer's message
 from tests.reporting.conftest import Clock
 from tests.support.identity_fixtures import Actor
 
