@@ -119,8 +119,6 @@ async def test_group_by_and_csv(client, flow, fees, at, accounts):
     assert (row["group"], row["numerator"], row["denominator"], row["value"]) == ("progress", "3", "6", "0.5")
     complaint = next(r for r in total if r["ratio"] == "complaints_handled_on_time")
     assert complaint["available"] == "true" and complaint["value"] == "" and complaint["denominator"] == "0"
-    reuse = next(r for r in total if r["ratio"] == "digitised_data_reused")
-    assert reuse["available"] == "false" and reuse["value"] == ""
 
 
 @pytest.mark.parametrize("params", [{"from": "2025-03-10", "to": "2025-03-01"}, {"group_by": "year"},
