@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.catalogue.router import router as catalogue_router
+from app.complaints.router import router as complaints_router
 from app.core import metrics, ops
 from app.core.conditional import PreconditionListsMiddleware
 from app.core.db import close_database
@@ -85,7 +86,8 @@ def create_app(*, serving: bool = True) -> FastAPI:
     # --no-proxy-headers: the app decides, from DVC_FORWARDED_ALLOW_IPS, under any server).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     include_flat(app.router, ops.router, identity_router, catalogue_router, dossiers_router, workflow_router,
-                 fees_router, reporting_router, integration_router, notifications_router, unique_id=operation_id)
+                 fees_router, reporting_router, complaints_router, integration_router, notifications_router,
+                 unique_id=operation_id)
     app.router.middleware_stack = IndexedDispatch(app.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -7,7 +7,7 @@ import importlib
 from sqlalchemy import MetaData
 
 DOMAINS = ("core.outbox", "core.idempotency", "core.delivery", "core.ratelimit", "identity", "catalogue", "dossiers",
-           "workflow", "fees", "reporting", "integration", "notifications")
+           "workflow", "fees", "reporting", "integration", "notifications", "complaints")
 
 
 def load_all_models() -> MetaData:

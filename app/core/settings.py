@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     # dossiers, rebuilt from their history, after a worker outage (app.reporting.rebuild).
     open_count_backfill_days: int = Field(default=31, ge=1, le=366)
 
+    # --- complaints (app/complaints): complaints and feedback about a dossier (phản ánh, kiến nghị)
+    # Working days the agency has to answer, from filing (the answer falls due at the end of the last one).
+    complaint_answer_working_days: int = Field(default=10, ge=1, le=100)
+
     # --- integration (app/integration): national-portal sync, intake, webhooks
     national_portal_enabled: bool = False
     national_portal_url: str = "http://127.0.0.1:8090"

@@ -29,7 +29,8 @@ Description = Annotated[str, StringConstraints(max_length=400), without_controls
 
 # Events a webhook may subscribe to: every one concerns one dossier (so one agency).
 WebhookEventType = Literal["dossier.submitted", "dossier.status_changed", "payment.succeeded", "payment.refunded",
-                           "payment.surplus_recorded", "payment.cancelled", "payment.failed"]
+                           "payment.surplus_recorded", "payment.cancelled", "payment.failed",
+                           "complaint.filed", "complaint.answered"]
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 SyncStateFilter = Literal["failed", "pending", "dead", "delivered"]
 

@@ -9,7 +9,8 @@ follows at once);
 `payment.succeeded` -> payment_received; `payment.refunded` -> payment_refunded; `payment.cancelled` (finance gave
 up an online payment) -> payment_cancelled; `payment.failed` (the provider failed or cancelled it, it expired
 unfinished, or the provider reported another amount: `amount_mismatch`, worded as such) -> payment_failed: both say
-what is still owed when sent, and how to pay again. Internal steps (assign,
+what is still owed when sent, and how to pay again; `complaint.answered` -> complaint_answered (a complaint or
+feedback about the dossier was answered: read it, and rate it, in the portal). Internal steps (assign,
 appraise, approve) send nothing.
 
 Details come from the workflow's notice (its content is the snapshot the applicant also gets as a PDF: items,
@@ -71,6 +72,8 @@ async def message_for(session: AsyncSession, event: OutboxEvent) -> tuple[str, N
         return "payment_cancelled", None
     if event.event_type == "payment.failed":
         return "payment_failed", None
+    if event.event_type == "complaint.answered":  # app.complaints: the answer is read (and rated) in the portal
+        return "complaint_answered", None
     if event.event_type != "dossier.status_changed":
         return None
     action = str(event.payload.get("action"))

@@ -38,7 +38,7 @@ class NotificationOut(BaseModel):
                                   "payment_received, payment_refunded, payment_cancelled (finance gave up an online "
                                   "payment), payment_failed (the provider failed or cancelled it, it expired, or "
                                   "the provider reported another amount), apology, refused, stopped, withdrawn, "
-                                  "result_ready or returned; account messages: "
+                                  "result_ready, returned or complaint_answered; account messages: "
                                   "mandate_given, mandate_changed, mandate_withdrawn, mandate_expiring (to the "
                                   "organisation), mandate_ending (the same term end, to the representative)")
     channel: ChannelName

@@ -125,6 +125,14 @@ async def count_synced(session: AsyncSession, dossier: Any) -> None:
                          synced=1)
 
 
+async def mark_once(session: AsyncSession, dossier_id: uuid.UUID, mark: str) -> bool:
+    """True the first time (dossier, mark) is recorded, in the session's transaction: a once-per-dossier figure
+    (e.g. the complaints domain's `dossiers_with_complaints`) should be counted now."""
+    result = await session.execute(_mark_statement(session.get_bind().dialect.name),
+                                   {"dossier_id": dossier_id, "mark": mark})
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 def _state_change(dossier: Dossier) -> tuple[str | None, str] | None:
     history = sa_inspect(dossier).attrs.state.history
     if not history.added:

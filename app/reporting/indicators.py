@@ -16,7 +16,9 @@ The formulas (DOMAIN.md "Decision 766"):
   when DVC_INDICATOR_MULTI_SUPPLEMENT_LATE (default true). Waiting for a supplement is not counted.
 - transparency, procedures published on time: versions announced to take effect in the period, published on time
   and complete, over those published or past their day (app.reporting.announcements).
-- complaints (phản ánh, kiến nghị) are not part of this service: their ratios are `available: false`.
+- satisfaction: complaints and feedback (phản ánh, kiến nghị, app.complaints, both kinds) handled on time =
+  those answered by their due time / those that fell due in the period (counted on their due day); satisfaction
+  with complaint handling = answers rated satisfied / answers rated in the period.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from app.reporting.models import COUNTER_COLUMNS
 from app.reporting.schemas import Group, IndicatorReport, IndicatorRow, Ratio
 
 GROUPS = ("transparency", "progress", "online_service", "digitisation", "satisfaction")
-NO_COMPLAINTS = "Complaints (phản ánh, kiến nghị) are not handled by this service yet; not computed."
 
 
 def weights() -> dict[str, float]:
@@ -76,13 +77,27 @@ def _late(i: Inputs) -> tuple[int, int]:
 
 def _procedure_satisfaction(i: Inputs) -> Ratio:
     """Decision 766: satisfaction with procedures = 100% − (overdue rate + rate of dossiers with complaints or
-    dissatisfied ratings). Complaints are not handled here, so none are counted; a dossier late and rated badly
-    counts twice, as the published formula adds the two rates."""
+    dissatisfied ratings). A dossier late and rated badly (or complained about) counts twice, as the published
+    formula adds the rates."""
     late, handled = _late(i)
     dissatisfied = i.sums["rating_count"] - i.sums["rating_satisfied"]
-    return ratio("procedure_satisfaction", max(handled - late - dissatisfied, 0), handled,
-                 "100% − (overdue rate + rate of dossiers with dissatisfied ratings), over the dossiers handled "
-                 "(finished and open); complaints are not recorded by this service, counted as none")
+    complained = i.sums["dossiers_with_complaints"]
+    return ratio("procedure_satisfaction", max(handled - late - dissatisfied - complained, 0), handled,
+                 "100% − (overdue rate + rate of dossiers with complaints or dissatisfied ratings), over the dossiers "
+                 "handled (finished and open); a dossier counts as complained about once, on the day of its first "
+                 "complaint or feedback, and a rating on its day")
+
+
+def _complaints(s: dict[str, int]) -> list[Ratio]:
+    """Complaints and feedback (both kinds) handled on time, and satisfaction with their handling."""
+    return [
+        ratio("complaints_handled_on_time", s["complaints_answered_on_time"], s["complaints_due"],
+              "complaints and feedback answered by the end of their due day (DVC_COMPLAINT_ANSWER_WORKING_DAYS "
+              "working days after filing), over those whose due day is in the period; one not answered yet counts "
+              "as not on time, even before its due day"),
+        ratio("complaint_handling_satisfaction", s["complaint_ratings_satisfied"], s["complaint_ratings"],
+              "answers rated satisfied by the complainant, over the answers rated in the period"),
+    ]
 
 
 def _progress(i: Inputs) -> list[Ratio]:
@@ -140,8 +155,7 @@ def groups_for(i: Inputs, w: dict[str, float]) -> list[Group]:
             unavailable("digitised_data_reused", "Reuse of digitised data is not recorded; not computed."),
         ],
         "satisfaction": [
-            unavailable("complaints_handled_on_time", NO_COMPLAINTS),
-            unavailable("complaint_handling_satisfaction", NO_COMPLAINTS),
+            *_complaints(s),
             _procedure_satisfaction(i),
             ratio("ratings_satisfied", s["rating_satisfied"], s["rating_count"],
                   f"ratings of {get_settings().rating_satisfied_min_score} or more (not a Decision 766 figure: "

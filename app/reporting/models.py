@@ -38,6 +38,9 @@ COUNTER_COLUMNS: tuple[str, ...] = (
     "results_issued", "electronic_results",
     "fee_bearing", "paid_online", "synced",
     "rating_count", "rating_sum", "rating_satisfied",
+    # Complaints and feedback (app.complaints): see that domain's service for which day each lands on.
+    "complaints_due", "complaints_answered_on_time", "complaint_ratings", "complaint_ratings_satisfied",
+    "dossiers_with_complaints",
 )
 
 
@@ -79,10 +82,18 @@ class ReportingCounter(Base):
     rating_count: Mapped[int] = _counter()
     rating_sum: Mapped[int] = _counter()
     rating_satisfied: Mapped[int] = _counter()
+    # Complaints (app.complaints): due on the day (counted at filing) and of those answered by their due time;
+    # answers rated and rated satisfied on the rating's day; dossiers complained about, once, on the first filing.
+    complaints_due: Mapped[int] = _counter()
+    complaints_answered_on_time: Mapped[int] = _counter()
+    complaint_ratings: Mapped[int] = _counter()
+    complaint_ratings_satisfied: Mapped[int] = _counter()
+    dossiers_with_complaints: Mapped[int] = _counter()
 
 
 class DossierMark(Base):
-    """That a once-per-dossier figure (`fee_bearing`, `paid_online`, `synced`) was counted for a dossier."""
+    """That a once-per-dossier figure (`fee_bearing`, `paid_online`, `synced`, `dossiers_with_complaints`) was
+    counted for a dossier."""
 
     __tablename__ = "reporting_dossier_marks"
 

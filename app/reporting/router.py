@@ -96,7 +96,7 @@ async def get_indicators(
     Officials read their agency and those under it, system administrators every agency, clients with
     `reports:read` the agencies they act for. An agency outside that scope, or a procedure code the catalogue
     does not know, is 404. A group's points are its weight (DVC_INDICATOR_WEIGHTS, default 18/20/22/22/18) × the
-    mean of its scored ratios that have a value; ratios the service holds no data for (complaints) are
+    mean of its scored ratios that have a value; ratios the service holds no data for (reuse of digitised data) are
     `available: false` and never estimated. With `Accept: text/csv`, one line per ratio; `bom=true` starts the
     file with a UTF-8 byte-order mark for Excel.
 

@@ -22,7 +22,7 @@ class Ratio(BaseModel):
     denominator: int | None = Field(description="Out of what (e.g. dossiers finished or still open).")
     value: float | None = Field(description="numerator / denominator; null when unavailable or nothing to "
                                             "count. Averages (`scored` false) are in their own unit.")
-    available: bool = Field(description="false: the service does not hold the data (e.g. complaints); "
+    available: bool = Field(description="false: the service does not hold the data (e.g. reuse of digitised data); "
                                         "never estimated.")
     scored: bool = Field(description="Whether the ratio counts towards the group's points.")
     note: str | None = None

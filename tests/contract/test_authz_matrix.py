@@ -1,6 +1,7 @@
-"""Authorization matrix over the routes that take a dossier, payment, refund, attachment, notice, webhook, official
-or client id: the caller allowed gets 2xx; everyone else 404 `not_found` (may not see it) or 403 (may see it, may not
-do it), never 2xx or 5xx; and a hidden resource's 404 is the same body as a nonexistent one's (no existence leak).
+"""Authorization matrix over the routes that take a dossier, payment, refund, attachment, notice, webhook, official,
+client or complaint id: the caller allowed gets 2xx; everyone else 404 `not_found` (may not see it) or 403 (may see
+it, may not do it), never 2xx or 5xx; and a hidden resource's 404 is the same body as a nonexistent one's (no
+existence leak).
 
 Callers (one world per test, the tables are emptied after each):
 owner (an organisation, the dossier's applicant), rep (a citizen acting for it with X-On-Behalf-Of, then removed
@@ -95,8 +96,12 @@ async def _paid_world(client: httpx.AsyncClient, accounts: Accounts, fees: Fees)
     notices = (await client.get(f"/v1/dossiers/{case.id}/notices", headers=org.headers)).json()["items"]
     assert attachments and notices
     await _rate(case.id, org.id)
+    complaint = await client.post(f"/v1/dossiers/{case.id}/complaints", headers=org.headers,
+                                  json={"text": "Hoàn tiền chậm"})
+    assert complaint.status_code == 201, complaint.text
     world.ids = {"dossier": case.id, "payment": pid, "refund": str(refund.json()["id"]),
-                 "attachment": str(attachments[0]["id"]), "notice": str(notices[0]["id"])}
+                 "attachment": str(attachments[0]["id"]), "notice": str(notices[0]["id"]),
+                 "complaint": str(complaint.json()["id"])}
     return world
 
 
@@ -182,6 +187,11 @@ SPECIAL: dict[str, dict[str, set[int]]] = {
                                              "client_noscope": DENIED, "client_sync": DENIED},
     # Sync state: also the agency's integrators syncing it (dossiers:sync).
     "/v1/dossiers/{dossier}/sync": {"client_sync": OK},
+    # Complaints: between the applicant and the agency, never for integrator clients (403 forbidden_role).
+    "/v1/dossiers/{dossier}/complaints": {"client_read": DENIED, "client_other": DENIED, "client_noscope": DENIED,
+                                          "client_sync": DENIED},
+    "/v1/complaints/{complaint}": {"client_read": DENIED, "client_other": DENIED, "client_noscope": DENIED,
+                                   "client_sync": DENIED},
 }
 
 
@@ -226,6 +236,15 @@ ACTIONS = [
       "client_read": DENIED, "other_agency": HIDDEN, "client_other": HIDDEN}),
     ("POST", "/v1/payments/{payment}/refunds/{refund}/resolution", {"outcome": "failed", "note": "Đã đối soát"},
      None, NOT_FINANCE),
+    ("POST", "/v1/dossiers/{dossier}/complaints", {"text": "Xử lý chậm"}, "owner",
+     {"stranger": HIDDEN, "rep_own": HIDDEN, **NOT_APPLICANT}),
+    # answer: an official with reception or processing at the agency (the world's reception and same_agency, not
+    # checked: a 200 would end the complaint for the other tests' callers), nobody else, the administrator included.
+    ("POST", "/v1/complaints/{complaint}/answer", {"answer": "Đã xử lý"}, None,
+     {"owner": DENIED, "rep": DENIED, "stranger": DENIED, "finance": DENIED, "admin": DENIED, "client_read": DENIED,
+      "client_other": DENIED, "other_agency": HIDDEN}),
+    ("POST", "/v1/complaints/{complaint}/rating", {"satisfied": True}, None,
+     {"stranger": HIDDEN, "rep_own": HIDDEN, **NOT_APPLICANT}),
 ]
 
 
@@ -235,7 +254,7 @@ async def test_actions(client: httpx.AsyncClient, accounts: Accounts, fees: Fees
     """Nobody but the one allowed acts, the removed representative included (the world's dossier is paid and
     rated: the owner's own actions answer a domain 409, not checked here); the finance official's refund succeeds."""
     world = await _paid_world(client, accounts, fees)
-    headers = {"If-Match": "*"} if path.endswith("/transitions") else {}
+    headers = {"If-Match": "*"} if path.endswith(("/transitions", "/answer")) else {}
     wrong = []
     for caller, allowed in others.items():
         world.callers[caller] = (world.callers[caller][0], {**world.callers[caller][1], **headers})

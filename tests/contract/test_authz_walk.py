@@ -1,12 +1,12 @@
 """Walk every route that addresses a resource by id: outsiders get nothing, whatever route is added later.
 
-The matrix (test_authz_matrix.py) states who may do what on each route it names; this walk takes the routes from
-the app itself, so a new route taking a dossier, payment, refund, attachment, notice, webhook, official, client or
-representative id is probed without anyone remembering to list it. Each outsider (a citizen who is no party, the
-organisation's representative acting for itself, an official of another agency holding every role, an integrator of
-another agency holding every scope) sends the route a request it could act on (a body from BODIES) with the world's
-real ids: never 2xx, never 5xx, and a 404 is the 404 of random ids (no existence leak). A route with a path parameter
-the walk does not know fails here until it is classified below.
+The matrix (test_authz_matrix.py) states who may do what on each route it names; this walk takes the routes from the
+app itself, so a new route taking a dossier, payment, refund, attachment, notice, webhook, official, client,
+representative or complaint id is probed without anyone remembering to list it. Each outsider (a citizen who is no
+party, the organisation's representative acting for itself, an official of another agency holding every role, an
+integrator of another agency holding every scope) sends the route a request it could act on (a body from BODIES) with
+the world's real ids: never 2xx, never 5xx, and a 404 is the 404 of random ids (no existence leak). A route with a
+path parameter the walk does not know fails here until it is classified below.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.support.identity_fixtures import Accounts
 # Path parameters naming a resource of the world (the key of World.ids that fills it).
 ID_PARAMS = {"dossier_id": "dossier", "attachment_id": "attachment", "notice_id": "notice", "payment_id": "payment",
              "refund_id": "refund", "webhook_id": "webhook", "delivery_id": "delivery", "official_id": "official",
-             "client_id": "client", "representative_id": "representative"}
+             "client_id": "client", "representative_id": "representative", "complaint_id": "complaint"}
 # Path parameters of public or catalogue routes (codes, dates, providers), probed by their own tests.
 OTHER_PARAMS = {"code", "n", "date", "provider", "ref"}
 ALL_SCOPES = ["dossiers:read", "dossiers:sync", "reports:read", "catalogue:write"]
@@ -45,6 +45,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "x"},
     ("PATCH", "/v1/officials/{official_id}"): {"name": "Tên mới"},
     ("PATCH", "/v1/clients/{client_id}"): {"name": "Tên mới"},
+    ("POST", "/v1/dossiers/{dossier_id}/complaints"): {"text": "Xử lý chậm"},
+    ("POST", "/v1/complaints/{complaint_id}/answer"): {"answer": "Đã xử lý"},
+    ("POST", "/v1/complaints/{complaint_id}/rating"): {"satisfied": True},
 }
 
 

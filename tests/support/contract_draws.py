@@ -42,6 +42,10 @@ ACTOR_BY_LABEL: dict[str, str] = {
     "GET /v1/agencies": "anonymous", "GET /v1/agencies/{code}": "anonymous", "GET /v1/fields": "anonymous",
     "GET /v1/fields/{code}": "anonymous", "GET /v1/procedures": "anonymous", "GET /v1/procedures/{code}": "anonymous",
     "GET /v1/procedures/{code}/versions": "anonymous", "GET /v1/calendar/working-days": "anonymous",
+    "POST /v1/dossiers/{dossier_id}/complaints": "citizen",
+    "GET /v1/dossiers/{dossier_id}/complaints": "applicant_or_official", "GET /v1/complaints": "official",
+    "GET /v1/complaints/{complaint_id}": "applicant_or_official",
+    "POST /v1/complaints/{complaint_id}/answer": "official", "POST /v1/complaints/{complaint_id}/rating": "citizen",
 }
 ACTOR_BY_PREFIX: list[tuple[str, str]] = [
     ("/v1/accounts/me", "organisation"), ("/v1/webhooks", "client"), ("/v1/dossiers", "reader"),
@@ -124,6 +128,9 @@ def real_path_parameters(label: str, world: World, data: st.DataObject) -> dict[
         chosen["delivery_id"] = _one(data, ids.get("delivery_of:" + chosen["webhook_id"], ["1"]))
     if "{representative_id}" in path:
         chosen["representative_id"] = ids["representative"][1 if label.startswith("DELETE") else 0]
+    if "{complaint_id}" in path:  # answered once, rated once: each action has complaints of its own
+        pool = {"answer": "open_complaint", "rating": "answered_complaint"}.get(path.rsplit("/", 1)[-1], "complaint")
+        chosen["complaint_id"] = _one(data, ids[pool])
     for name, key in (("official_id", "official"), ("client_id", "client"), ("date", "override_date")):
         if "{" + name + "}" in path:
             chosen[name] = _one(data, ids[key])

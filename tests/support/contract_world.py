@@ -3,7 +3,7 @@ app's own API and services: an agency tree, published procedures (fees, required
 catalogue action, an official holding every role, a citizen, an organisation with a representative, an
 integration client with a webhook subscription and a dead delivery, dossiers in every interesting state
 (draft, submitted, payment_requested, received, processing, supplement_requested, processed, returned), their
-attachments, notices, an online payment with a refund, a rating, a calendar override.
+attachments, notices, an online payment with a refund, a rating, complaints (open and answered), a calendar override.
 
 Each destructive operation gets resources of its own (`ids[...]` lists), so that deleting one draft or cancelling
 one version leaves the others to the rest of the run, whatever the order the tests run in.
@@ -199,6 +199,19 @@ class Builder:
         w.add("rated", returned[0])
         w.add("unrated", *returned[1:])
         w.add("returned", *returned)
+        await self.complaints(returned[0])
+
+    async def complaints(self, dossier_id: str) -> None:
+        """Complaints about a returned dossier: open ones to answer, answered ones to rate (each once)."""
+        citizen, official = self.world.actors["citizen"], self.world.actors["official"]
+        path = f"/v1/dossiers/{dossier_id}/complaints"
+        for name in ("open_complaint", "open_complaint", "answered_complaint", "answered_complaint"):
+            complaint = await self.call(citizen, "POST", path, 201, json={"text": "Trả kết quả chậm"})
+            if name == "answered_complaint":
+                await self.call(official, "POST", f"/v1/complaints/{complaint['id']}/answer", json={
+                    "answer": "Đã kiểm tra, xin lỗi Ông/Bà"}, headers={"If-Match": '"1"'})
+            self.world.add(name, complaint["id"])
+        self.world.add("complaint", *self.world.ids["open_complaint"], *self.world.ids["answered_complaint"])
 
     async def processed(self, dossier_id: str) -> str:
         official = self.world.actors["official"]
