@@ -70,3 +70,19 @@ def make_pki(directory: Path, signer_name: str = "Nguyễn Văn Duyệt") -> Pki
     signer = signers.SimpleSigner.load(str(key_path), str(cert_path), ca_chain_files=(str(ca_path),))
     assert signer is not None
     return Pki(ca_path=ca_path, signer=signer)
+
+
+def write_pkcs12(pki: Pki, passphrase: str) -> Path:
+    """The signer's key, certificate and CA as one PKCS#12 file (what DVC_DOCUMENT_SIGNING_KEY_FILE takes)."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    directory = pki.ca_path.parent
+    key = serialization.load_pem_private_key((directory / "signer.key").read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    cert = x509.load_pem_x509_certificate((directory / "signer.pem").read_bytes())
+    ca = x509.load_pem_x509_certificate(pki.ca_path.read_bytes())
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    path = directory / "signer.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"signer", key, cert, [ca], encryption))
+    return path
