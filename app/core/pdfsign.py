@@ -10,8 +10,8 @@ deployment; a key per agency is not built. Without a key documents are issued un
 says so (a warning in prod) and /readyz shows `document_signing: off`; in dev the development signer
 (app/workflow/devsigner.py, whose CA dev trusts) signs instead, so a newcomer sees signed documents.
 
-Signing is CPU work (an RSA signature and hashing the file, a few milliseconds) and pyHanko's signer is
-synchronous underneath: it runs in a worker thread, with the rendering, never on the event loop.
+Signing is CPU work (hashing the file, an RSA signature, encoding the CMS: tens of milliseconds) and pyHanko's
+signer is synchronous underneath: it runs in a worker thread, with the rendering, never on the event loop.
 """
 
 from __future__ import annotations
