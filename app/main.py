@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.catalogue.router import router as catalogue_router
 from app.complaints.router import router as complaints_router
-from app.core import metrics, ops
+from app.core import metrics, ops, pdfsign
 from app.core.conditional import PreconditionListsMiddleware
 from app.core.db import close_database
 from app.core.logging import configure_logging, flush_access_lines
@@ -51,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     metrics.forget_dead_processes()
+    pdfsign.announce()  # who signs issued documents; a warning in prod when nobody does
     async with notifications_lifespan(app):  # says which notification channels are on
         yield
     await close_database()  # graceful shutdown: uvicorn drains requests first, then pools close

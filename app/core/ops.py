@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from app.core import metrics
+from app.core import metrics, pdfsign
 from app.core.db import get_database, sqlite_file_missing
 from app.core.migrations import migration_heads
 from app.core.openapi import problems
@@ -57,6 +57,9 @@ class Readiness(BaseModel):
     database: str
     migrations: list[str]
     storage: str
+    # Who signs issued documents (app.core.pdfsign): `on` (DVC_DOCUMENT_SIGNING_KEY_FILE), `development` (dev's
+    # development signer) or `off` (issued unsigned; still ready: a province may run so while its key is issued).
+    document_signing: pdfsign.Mode
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -81,7 +84,8 @@ async def readyz() -> Readiness:
     if problem is not None:
         log.warning("not ready: DVC_STORAGE_DIR: %s", problem)  # the path stays out of the public answer
         raise ProblemError("not_ready", "The file storage (DVC_STORAGE_DIR) is not writable.")
-    return Readiness(status="ready", database="ok", migrations=sorted(rows), storage="ok")
+    return Readiness(status="ready", database="ok", migrations=sorted(rows), storage="ok",
+                     document_signing=pdfsign.mode(settings))
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "prod"]
@@ -23,6 +23,31 @@ DEV_SECRETS_KEY = "ZGV2LXNlY3JldHMta2V5LXB1YmxpYy1ub3Qtc2VjcmU="
 def comma_separated(value: str) -> list[str]:
     """The non-empty, stripped items of a comma-separated setting."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def pkcs12_problem(path: str, passphrase: str) -> str | None:
+    """Why the document signing key cannot be used, as `DVC_<VARIABLE>: reason` (None: it can, or none is set)."""
+    from asn1crypto import pkcs12 as asn1_pkcs12
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    if not path:
+        return ("DVC_DOCUMENT_SIGNING_KEY_PASSPHRASE: is set without DVC_DOCUMENT_SIGNING_KEY_FILE"
+                if passphrase else None)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        return f"DVC_DOCUMENT_SIGNING_KEY_FILE: cannot read {path}: {error.strerror or error}"
+    try:
+        asn1_pkcs12.Pfx.load(data, strict=True).native  # noqa: B018 - parsing is the check
+    except Exception:  # asn1crypto raises several kinds on bytes that are not DER
+        return f"DVC_DOCUMENT_SIGNING_KEY_FILE: {path} is not a PKCS#12 file (.p12, .pfx)"
+    try:
+        key, certificate, _chain = pkcs12.load_key_and_certificates(data, passphrase.encode() or None)
+    except ValueError:
+        return f"DVC_DOCUMENT_SIGNING_KEY_PASSPHRASE: does not open {path} (wrong passphrase)"
+    if key is None or certificate is None:
+        return f"DVC_DOCUMENT_SIGNING_KEY_FILE: {path} must hold a private key and its certificate"
+    return None
 
 
 class SettingsError(SystemExit):
@@ -120,6 +145,12 @@ class Settings(BaseSettings):
 
     # --- signed results (Decree 45/2020): PEM files of the CAs whose signatures on result PDFs are trusted
     signature_trust_roots: str = ""
+
+    # --- documents the service issues (notices, fee receipts, the process slip), signed in the agency's name
+    # (Decree 45/2020; app/core/pdfsign.py): a PKCS#12 file with the key and certificate, and its passphrase. One
+    # key for the deployment; per-agency keys are not built. Unset: issued unsigned (in dev: the development signer).
+    document_signing_key_file: str = ""
+    document_signing_key_passphrase: SecretStr = SecretStr("")
 
     # --- secrets stored encrypted (webhook signing keys): Fernet keys, comma-separated; the first encrypts
     secrets_keys: str = DEV_SECRETS_KEY
@@ -325,6 +356,15 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"no such file: {', '.join(missing)}")
         return value
+
+    @model_validator(mode="after")
+    def _document_signing_key_opens(self) -> Settings:
+        # Checked at start: a wrong passphrase found at the first receipt would be a 500 to an applicant.
+        problem = pkcs12_problem(self.document_signing_key_file,
+                                 self.document_signing_key_passphrase.get_secret_value())
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _working_hours_in_order(self) -> Settings:

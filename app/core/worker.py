@@ -121,10 +121,12 @@ def register(cli: typer.Typer) -> None:
         once: bool = typer.Option(False, "--once", help="Run every task once, then exit."),
     ) -> None:
         """Run the background loop of periodic tasks (payments reconciliation, ...) until SIGTERM."""
+        from app.core import pdfsign
         from app.core.logging import configure_logging
         from app.core.settings import get_settings
 
         configure_logging(get_settings().log_level)
+        pdfsign.announce()  # the worker issues notices too (attached to emails)
         load_domain_tasks()
         unknown = sorted(set(only) - set(_tasks))
         if unknown:  # a misspelt name would otherwise run nothing, silently, forever

@@ -3,6 +3,7 @@ what this payment paid of it (a desk payment may pay part of the fees, another p
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, tuple_
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
 from app.core.pdf import render_document
+from app.core.pdfsign import issue_pdf
 from app.core.problems import not_found
 from app.fees.models import AttemptState, FeeObligation, PaymentAttempt
 from app.fees.refunds import pending_refunds
@@ -74,7 +76,9 @@ def _refund_fields(receipt: ReceiptOut) -> list[tuple[str, str]]:
                                                           ("Đang chờ hoàn trả", receipt.refund_pending)) if amount]
 
 
-def receipt_pdf(receipt: ReceiptOut) -> bytes:
+async def receipt_pdf(receipt: ReceiptOut) -> bytes:
+    """The receipt printed, signed in the collecting agency's name: an electronic receipt is valid only signed by
+    the unit that issues it (app.core.pdfsign)."""
     issued = clock.local(receipt.issued_at)
     payer = receipt.payer.name or "-"
     if receipt.payer.citizen_id or receipt.payer.tax_code:
@@ -82,11 +86,13 @@ def receipt_pdf(receipt: ReceiptOut) -> bytes:
     items = [f"{line.name}: {_dong(line.amount)}" + (" (miễn)" if line.exempt else "")
              + (f", nộp lần này {_dong(line.paid)}" if line.paid != line.amount and not line.exempt else "")
              for line in receipt.lines]
-    return render_document(
-        issuer=receipt.agency.name, title="Biên lai thu phí, lệ phí", subtitle=f"Số: {receipt.receipt_number}",
+    return await issue_pdf(partial(
+        render_document, issuer=receipt.agency.name, title="Biên lai thu phí, lệ phí",
+        subtitle=f"Số: {receipt.receipt_number}",
         fields=[("Người nộp", payer), ("Hồ sơ", receipt.dossier_code or str(receipt.dossier_id)),
                 ("Thủ tục", receipt.procedure_name), ("Số tiền", _dong(receipt.amount)),
                 ("Hình thức", "Tại quầy" if receipt.provider == "counter" else f"Trực tuyến ({receipt.provider})"),
                 ("Mã giao dịch", receipt.provider_txn_id or "-"), ("Ngày thu", f"{issued:%d/%m/%Y %H:%M}"),
                 *_refund_fields(receipt)],
-        items=items, footer=f"Cơ quan thu: {receipt.agency.name} ({receipt.agency.code})")
+        items=items, footer=f"Cơ quan thu: {receipt.agency.name} ({receipt.agency.code})"),
+        agency_name=receipt.agency.name)

@@ -11,7 +11,6 @@ what it sends, then sends.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -127,7 +126,7 @@ class NotificationsConsumer:
                 context = await context_for(session, message.kind, message.language, dossier, notice, event)
                 rendered, code = render(message.kind, message.language, context), dossier.code
                 if notice is not None and message.channel == "email":
-                    pdf = await asyncio.to_thread(workflow_notices.render_pdf, notice)
+                    pdf = await workflow_notices.render_pdf(notice)  # rendered and signed off the loop
                     attachments.append(Attachment(f"{notice.kind}-{dossier.code or dossier.id}.pdf", pdf))
         async with get_database().write_sessions() as session, session.begin():
             await session.execute(update(NotificationMessage).where(NotificationMessage.id == message.id)

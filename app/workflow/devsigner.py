@@ -96,13 +96,19 @@ def ca_path(settings: Settings) -> Path:
     return ensure_pki(settings) / CA_FILE
 
 
-async def sign_pdf(settings: Settings, pdf: bytes) -> bytes:
-    """`pdf` with a signature by the dev signer appended (an incremental update: the content is unchanged)."""
+def load_signer(settings: Settings) -> signers.SimpleSigner:
+    """The development signer (made on first use); it also signs issued documents in dev (app/core/pdfsign.py)."""
     directory = ensure_pki(settings)
     signer = signers.SimpleSigner.load(str(directory / KEY_FILE), str(directory / CERT_FILE),
                                        ca_chain_files=(str(directory / CA_FILE),))
     if signer is None:
         raise RuntimeError(f"cannot load the development signer from {directory}")
+    return signer
+
+
+async def sign_pdf(settings: Settings, pdf: bytes) -> bytes:
+    """`pdf` with a signature by the dev signer appended (an incremental update: the content is unchanged)."""
+    signer = load_signer(settings)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     out = await signers.async_sign_pdf(writer, signers.PdfSignatureMetadata(field_name="ChuKySo"), signer=signer)
     return bytes(out.getvalue())

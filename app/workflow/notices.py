@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import LOCAL_TZ
 from app.core.pagination import PageParams, keyset_page
 from app.core.pdf import render_document
+from app.core.pdfsign import issue_pdf
 from app.dossiers.models import Dossier
 from app.workflow.history import ActorRef
 from app.workflow.models import Notice
@@ -166,9 +168,12 @@ def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]
     return fields, paragraphs, items
 
 
-def render_pdf(notice: Notice) -> bytes:
+async def render_pdf(notice: Notice) -> bytes:
+    """The notice printed in its form, signed in the issuing agency's name (app.core.pdfsign)."""
     fields, paragraphs, items = _fields(notice)
     form = f"Mẫu số {notice.form} - Thông tư 01/2018/TT-VPCP" if notice.form else None
     footer = f"Lập lúc {_display(notice.content.get('issued_at'))} bởi {notice.issued_by_name or 'hệ thống'}."
-    return render_document(issuer=notice.content.get("agency_name") or "", title=notice.content["title"],
-                           subtitle=form, fields=fields, paragraphs=paragraphs, items=items, footer=footer)
+    agency = notice.content.get("agency_name") or ""
+    return await issue_pdf(partial(render_document, issuer=agency, title=notice.content["title"], subtitle=form,
+                                   fields=fields, paragraphs=paragraphs, items=items, footer=footer),
+                           agency_name=agency)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.pdf import render_table_document
+from app.core.pdfsign import issue_pdf
 from app.dossiers.models import Dossier
 from app.workflow.deadlines import TIMELINESS_VI, timeliness
 from app.workflow.definition import definitions
@@ -102,7 +104,7 @@ def _state_label(dossier: Dossier, facts: VersionFacts) -> str:
 
 
 async def render_slip(session: AsyncSession, dossier: Dossier, facts: VersionFacts) -> bytes:
-    """Form 05 for the dossier as it stands now, as a PDF."""
+    """Form 05 for the dossier as it stands now, as a PDF signed in the agency's name (app.core.pdfsign)."""
     steps, truncated = await whole_slip(session, dossier, facts, limit=MAX_PRINTED_STEPS)
     rows = _rows(dossier, steps, await _endings(session, dossier, steps))
     fields = [("Mã hồ sơ", dossier.code or "-"), ("Thủ tục", dossier.procedure_name or "-"),
@@ -113,6 +115,7 @@ async def render_slip(session: AsyncSession, dossier: Dossier, facts: VersionFac
         footer += f" Phiếu in {MAX_PRINTED_STEPS} bước đầu tiên; danh sách đầy đủ: GET /v1/dossiers/{{id}}/steps."
     if not rows:
         rows = [["", "Chưa có bước xử lý nào", "", "", "", "", "", "", ""]]
-    return render_table_document(issuer=dossier.agency_name or "", title=FORM_TITLE, subtitle=FORM_NUMBER,
-                                 fields=fields, headings=HEADINGS, rows=rows, col_widths=COLUMN_WIDTHS,
-                                 footer=footer)
+    agency = dossier.agency_name or ""
+    return await issue_pdf(partial(render_table_document, issuer=agency, title=FORM_TITLE, subtitle=FORM_NUMBER,
+                                   fields=fields, headings=HEADINGS, rows=rows, col_widths=COLUMN_WIDTHS,
+                                   footer=footer), agency_name=agency)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
+
+from app.workflow.signatures import SignatureInfo
 
 
 def _name(common_name: str) -> x509.Name:
@@ -70,3 +73,69 @@ def make_pki(directory: Path, signer_name: str = "Nguyễn Văn Duyệt") -> Pki
     signer = signers.SimpleSigner.load(str(key_path), str(cert_path), ca_chain_files=(str(ca_path),))
     assert signer is not None
     return Pki(ca_path=ca_path, signer=signer)
+
+
+def write_pkcs12(pki: Pki, passphrase: str) -> Path:
+    """The signer's key, certificate and CA as one PKCS#12 file (what DVC_DOCUMENT_SIGNING_KEY_FILE takes)."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    directory = pki.ca_path.parent
+    key = serialization.load_pem_private_key((directory / "signer.key").read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    cert = x509.load_pem_x509_certificate((directory / "signer.pem").read_bytes())
+    ca = x509.load_pem_x509_certificate(pki.ca_path.read_bytes())
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    path = directory / "signer.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"signer", key, cert, [ca], encryption))
+    return path
+
+
+PASSPHRASE = "mật khẩu ký số"  # non-ASCII on purpose: the setting is UTF-8 encoded before opening the file
+
+
+def configure_document_signing(settings_env: Callable[..., None], directory: Path,
+                               signer_name: str = "Sở Thử Nghiệm Ký Số") -> Pki:
+    """A fresh CA and signer, the signer as DVC_DOCUMENT_SIGNING_KEY_FILE, the CA as the verifier's trust root."""
+    pki = make_pki(directory, signer_name)
+    settings_env(DVC_DOCUMENT_SIGNING_KEY_FILE=str(write_pkcs12(pki, PASSPHRASE)),
+                 DVC_DOCUMENT_SIGNING_KEY_PASSPHRASE=PASSPHRASE, DVC_SIGNATURE_TRUST_ROOTS=str(pki.ca_path))
+    return pki
+
+
+async def issued_signature(pdf: bytes, trust_root: Path) -> SignatureInfo:
+    """The one signature on an issued document, checked: intact, chained to `trust_root`, covering the whole file
+    (through the service's own result verifier, app/workflow/signatures.py, and again here directly), a PAdES
+    signature (ETSI.CAdES.detached with the signing-certificate-v2 attribute) in the issuing agency's field."""
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    from app.core.pdfsign import SIGNATURE_FIELD
+    from app.workflow.signatures import verify_pdf
+
+    [info] = await verify_pdf(pdf, "issued.pdf")
+    [embedded] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(trust_root))], allow_fetching=False)
+    status = await async_validate_pdf_signature(embedded, context)
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    assert embedded.field_name == SIGNATURE_FIELD
+    assert embedded.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
+    assert "signing_certificate_v2" in [attr["type"].native for attr in embedded.signer_info["signed_attrs"]]
+    return info
+
+
+def reason(pdf: bytes) -> str:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    [embedded] = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    return str(embedded.sig_object["/Reason"])
+
+
+def signature_count(pdf: bytes) -> int:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return len(PdfFileReader(io.BytesIO(pdf)).embedded_signatures)
