@@ -10,6 +10,7 @@ the database (no read-modify-write in Python). Other domains need no hook; the i
 What is counted when (old state -> new state):
 - -> submitted from draft (or a dossier created submitted): submitted, by channel (desk/post vs online),
   digitised when it carries document files;
+  digitised_reused when one of its files reuses an earlier one (app.dossiers.reuse);
 - submitted / payment_requested -> received: received;  -> rejected, -> withdrawn, -> supplement_requested;
 - -> processed (result issued) and -> stopped (after reception): finished, late when finished after the
   ORIGINAL due date (dossier_progress.original_due_at: an apology's new date does not excuse), apologised,
@@ -160,6 +161,8 @@ def _finishing(session: Session, connection: Connection, dossier: Dossier) -> di
 
 _HAS_DOCUMENTS = select(exists().where(Attachment.dossier_id == bindparam("dossier_id"),
                                       Attachment.kind == "document"))
+_HAS_REUSED = select(exists().where(Attachment.dossier_id == bindparam("dossier_id"),
+                                   Attachment.reused_from.is_not(None)))
 
 
 def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, deltas: Deltas) -> None:
@@ -174,6 +177,8 @@ def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, 
         channel_column = OFFLINE_CHANNELS.get(dossier.channel, "submitted_online")
         deltas.add((agency, procedure, local_day(dossier.submitted_at)), submitted=1, digitised=int(bool(has_files)),
                    **{channel_column: 1})
+        reused = connection.execute(_HAS_REUSED, {"dossier_id": dossier.id}).scalar()
+        deltas.add((agency, procedure, local_day(dossier.submitted_at)), digitised_reused=int(bool(reused)))
     elif new == "received" and old in ("submitted", "payment_requested"):
         deltas.add(today, received=1)
     elif new in ("rejected", "withdrawn", "supplement_requested"):

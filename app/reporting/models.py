@@ -38,6 +38,7 @@ COUNTER_COLUMNS: tuple[str, ...] = (
     "results_issued", "electronic_results",
     "fee_bearing", "paid_online", "synced",
     "rating_count", "rating_sum", "rating_satisfied",
+    "digitised_reused",
 )
 
 
@@ -59,6 +60,7 @@ class ReportingCounter(Base):
     submitted_desk: Mapped[int] = _counter()
     submitted_post: Mapped[int] = _counter()
     digitised: Mapped[int] = _counter()  # submitted with its documents as files
+    digitised_reused: Mapped[int] = _counter()  # submitted holding a file reused from an earlier one
     received: Mapped[int] = _counter()
     rejected: Mapped[int] = _counter()
     withdrawn: Mapped[int] = _counter()
