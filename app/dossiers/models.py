@@ -135,7 +135,9 @@ class Attachment(Base):
     """One file of a dossier; the bytes are in the blob store under `storage_key` (content-addressed)."""
 
     __tablename__ = "dossier_attachments"
-    __table_args__ = (Index("ix_dossier_attachments_dossier", "dossier_id", "uploaded_at", "id"),)
+    __table_args__ = (Index("ix_dossier_attachments_dossier", "dossier_id", "uploaded_at", "id"),
+                      # A source's reuses (SET NULL on delete finds them by it).
+                      Index("ix_dossier_attachments_reused_from", "reused_from"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"))
@@ -148,6 +150,10 @@ class Attachment(Base):
     storage_key: Mapped[str] = mapped_column(String(200), index=True)
     uploaded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    # The applicant's earlier file this one reuses (same bytes, same storage key; app.dossiers.reuse), or None for
+    # an upload. Decision 766's digitised_data_reused counts submitted dossiers holding one.
+    reused_from: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dossier_attachments.id", ondelete="SET NULL"), default=None)
 
 
 class DossierCodeCounter(Base):

@@ -22,18 +22,21 @@ from app.core.pagination import Page, PageDep
 from app.core.ratelimit import enforce, public_limiter
 from app.core.request_context import streams_multipart
 from app.core.responses import content_disposition, model_response
+from app.core.routing import is_json_media_type
 from app.core.text import path_code
-from app.dossiers import attachments, listing, register, submission
+from app.dossiers import attachments, listing, register, reuse, submission
 from app.dossiers.access import etag, get_dossier_for
 from app.dossiers.deps import ViewerDep
 from app.dossiers.models import DossierState
 from app.dossiers.schemas import (
     AttachmentOut,
+    AttachmentReuse,
     DossierCreate,
     DossierFilters,
     DossierIntake,
     DossierOut,
     DossierPatch,
+    OwnDocumentOut,
     PublicDossierOut,
 )
 from app.dossiers.storage import get_store
@@ -164,21 +167,32 @@ async def submit_dossier(dossier_id: uuid.UUID, viewer: ViewerDep, idem: Idempot
     return await idem.respond(session, DossierOut.of(dossier, **workflow), headers={"ETag": etag(dossier)})
 
 
-_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["part", "file"],
-    "properties": {"part": {"type": "string", "description": "A document part key of the procedure version."},
-                   "file": {"type": "string", "format": "binary"}}}}}}}
+# Two representations of one new attachment: the file itself (multipart), or a reference to one of the applicant's
+# digitised documents (JSON). The route reads its body itself either way, so the schemas are declared here.
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["part", "file"],
+        "properties": {"part": {"type": "string", "description": "A document part key of the procedure version."},
+                       "file": {"type": "string", "format": "binary"}}}},
+    "application/json": {"schema": AttachmentReuse.model_json_schema()}}}}
 
 
-# Streamed under the part's own limits (app.dossiers.uploads), so exempt from the request body cap.
+# Streamed under the part's own limits (app.dossiers.uploads), so exempt from the request body cap; a JSON body is
+# small and stays under it.
 @router.post(streams_multipart("POST", "/v1/dossiers/{dossier_id}/attachments"), status_code=201,
              response_model=AttachmentOut, openapi_extra=_UPLOAD_BODY,
-             responses=problems("not_found", "attachments_closed", "attachment_limit_reached", "file_too_large",
-                                "media_type_not_allowed", "idempotency_in_progress", "idempotency_key_reused",
-                                "validation_error"))
+             responses=problems("not_found", "forbidden_role", "attachments_closed", "attachment_limit_reached",
+                                "file_too_large", "media_type_not_allowed", "idempotency_in_progress",
+                                "idempotency_key_reused", "validation_error"))
 async def upload_dossier_attachment(dossier_id: uuid.UUID, request: Request, viewer: ViewerDep,
                                     idem: IdempotencyDep) -> Response:
-    """Attach one file, streamed (multipart fields `part`, then `file`); its type is judged by its content."""
+    """Attach one file: streamed (multipart fields `part`, then `file`; its type is judged by its content), or, with
+    an `application/json` body `{"part", "source_attachment_id"}`, one of the caller's digitised documents
+    (`GET /v1/accounts/me/documents`) without sending it again. The same rules either way: who may attach now (409
+    `attachments_closed`), the part's media types (415) and size limit (413); a source the caller does not hold
+    is 404 `not_found`. The new file's `reused_from` names its source."""
+    if is_json_media_type(request.headers.get("content-type", "")):
+        return await reuse.add_reused(viewer, dossier_id, await reuse.reuse_body(request), idem)
     return await attachments.add_attachment(viewer, dossier_id, request, idem)
 
 
@@ -229,6 +243,18 @@ async def delete_dossier_attachment(dossier_id: uuid.UUID, attachment_id: uuid.U
                                     session: SessionDep) -> Response:
     await attachments.delete_attachment(session, viewer, dossier_id, attachment_id)
     return Response(status_code=204)
+
+
+@router.get("/v1/accounts/me/documents", response_model=Page[OwnDocumentOut],
+            responses=problems("forbidden_role", "validation_error"))
+async def list_own_documents(viewer: ViewerDep, page: PageDep, session: ReadSessionDep) -> Page[OwnDocumentOut]:
+    """The caller's digitised documents, newest first, a page at a time: the files of their submitted dossiers they
+    can read there (documents filed, supplement files handed in, results issued to them), each with its dossier's
+    code. A representative sees the organisation's with `X-On-Behalf-Of`; officials and clients are 403
+    `forbidden_role`. Attach one to a draft (or to a requested supplement) with `POST /v1/dossiers/{id}/attachments`
+    and a JSON body naming it, instead of uploading it again."""
+    items, cursor = await reuse.list_own_documents(session, viewer, page)
+    return Page[OwnDocumentOut](items=items, next_cursor=cursor)
 
 
 @router.get("/v1/public/dossiers/{code}", response_model=PublicDossierOut, tags=["public"],

@@ -215,11 +215,47 @@ class AttachmentOut(BaseModel):
         "once a `supplement` action handed it in, a result file once `issue_result` issued it. False for a "
         "draft's files, for a supplement upload not (or never) handed in, and for a result upload not issued."))
 
+    reused_from: uuid.UUID | None = Field(default=None, description=(
+        "The applicant's earlier file this one reuses (`source_attachment_id` when it was attached), or null for "
+        "an upload."))
+
     @classmethod
     def of(cls, attachment: Attachment, *, handed_in: bool) -> AttachmentOut:
         return cls(id=attachment.id, part=attachment.part, kind=attachment.kind, file_name=attachment.file_name,
                    media_type=attachment.media_type, size=attachment.size, sha256=attachment.sha256,
-                   uploaded_at=attachment.uploaded_at, handed_in=handed_in)
+                   uploaded_at=attachment.uploaded_at, handed_in=handed_in, reused_from=attachment.reused_from)
+
+
+class AttachmentReuse(Strict):
+    """Attach one of the applicant's own digitised files (`GET /v1/accounts/me/documents`) without sending it
+    again (Decree 45/2020: documents digitised once are reused)."""
+
+    part: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="A document part key of the procedure version.")
+    source_attachment_id: uuid.UUID = Field(description="The `id` of an item of `GET /v1/accounts/me/documents`.")
+
+
+class OwnDocumentOut(BaseModel):
+    """One of the applicant's digitised files: filed with an earlier dossier, or a result issued to them."""
+
+    id: uuid.UUID
+    dossier_id: uuid.UUID
+    dossier_code: str | None
+    part: str
+    kind: str = Field(description="`document` (filed with the dossier), `supplement` (handed in on request) or "
+                                  "`result` (issued to the applicant).")
+    file_name: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+    @classmethod
+    def of(cls, attachment: Attachment, dossier_code: str | None) -> OwnDocumentOut:
+        return cls(id=attachment.id, dossier_id=attachment.dossier_id, dossier_code=dossier_code,
+                   part=attachment.part, kind=attachment.kind, file_name=attachment.file_name,
+                   media_type=attachment.media_type, size=attachment.size, sha256=attachment.sha256,
+                   uploaded_at=attachment.uploaded_at)
 
 
 class PublicDossierOut(BaseModel):

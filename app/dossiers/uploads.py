@@ -115,9 +115,15 @@ def name_for_content(file_name: str, media_type: str) -> str:
     return _fit(f"{file_name}.{extension}")
 
 
-def _too_large(limit: int) -> ProblemError:
+def too_large(limit: int) -> ProblemError:
     return ProblemError("file_too_large", f"The file is larger than the {limit} bytes allowed for this part.",
                         extra={"max_bytes": limit})
+
+
+def media_type_refused(media_type: str, allowed: frozenset[str]) -> ProblemError:
+    return ProblemError("media_type_not_allowed",
+                        f"The file's content is {media_type}; this part accepts {', '.join(sorted(allowed))}.",
+                        extra={"media_type": media_type, "allowed": sorted(allowed)})
 
 
 @dataclass
@@ -209,7 +215,7 @@ class _Receiver:
         assert upload is not None
         upload.size += len(payload)
         if upload.size > self.limit:
-            raise _too_large(self.limit)
+            raise too_large(self.limit)
         upload.digest.update(payload)
         if len(upload.head) < SNIFF_BYTES:
             upload.head += payload[: SNIFF_BYTES - len(upload.head)]
@@ -232,11 +238,7 @@ class _Receiver:
         if upload.media_type is None:
             upload.media_type = sniff_media_type(upload.head)
         if self.rule is not None and self.rule.media_types and upload.media_type not in self.rule.media_types:
-            raise ProblemError("media_type_not_allowed",
-                               f"The file's content is {upload.media_type}; this part accepts "
-                               f"{', '.join(sorted(self.rule.media_types))}.",
-                               extra={"media_type": upload.media_type,
-                                      "allowed": sorted(self.rule.media_types)})
+            raise media_type_refused(upload.media_type, self.rule.media_types)
 
     async def _end_part(self) -> None:
         if self.in_file:
@@ -248,7 +250,7 @@ class _Receiver:
             self.rule = self.resolve(self.part_key)
             if self.file is not None:  # file came first: apply the part's rules now
                 if self.file.size > self.limit:
-                    raise _too_large(self.limit)
+                    raise too_large(self.limit)
                 if self.file_done:
                     self._check_media_type()
 
@@ -302,7 +304,7 @@ async def receive_upload(request: Request, store: BlobStore, resolve: PartResolv
         async for chunk in request.stream():
             received += len(chunk)
             if received > body_limit:
-                raise _too_large(receiver.limit)
+                raise too_large(receiver.limit)
             _feed(parser, chunk)
             await receiver.handle_events()
         _feed(parser, None)

@@ -10,6 +10,7 @@ the database (no read-modify-write in Python). Other domains need no hook; the i
 What is counted when (old state -> new state):
 - -> submitted from draft (or a dossier created submitted): submitted, by channel (desk/post vs online),
   digitised when it carries document files;
+  digitised_reused when one of its files reuses an earlier one (app.dossiers.reuse);
 - submitted / payment_requested -> received: received;  -> rejected, -> withdrawn, -> supplement_requested;
 - -> processed (result issued) and -> stopped (after reception): finished, late when finished after the
   ORIGINAL due date (dossier_progress.original_due_at: an apology's new date does not excuse), apologised,
@@ -166,8 +167,10 @@ def _finishing(session: Session, connection: Connection, dossier: Dossier) -> di
             "processing_working_days": processing_days or 0, "processing_counted": int(processing_days is not None)}
 
 
-_HAS_DOCUMENTS = select(exists().where(Attachment.dossier_id == bindparam("dossier_id"),
-                                      Attachment.kind == "document"))
+# Whether the dossier carries document files, and whether one of its files reuses an earlier one: one round trip.
+_FILES_KEPT = select(exists().where(Attachment.dossier_id == bindparam("dossier_id"), Attachment.kind == "document"),
+                     exists().where(Attachment.dossier_id == bindparam("dossier_id"),
+                                    Attachment.reused_from.is_not(None)))
 
 
 def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, deltas: Deltas) -> None:
@@ -178,10 +181,10 @@ def _dossier_deltas(session: Session, connection: Connection, dossier: Dossier, 
     agency, procedure = dossier.agency_code, dossier.procedure_code
     today = (agency, procedure, local_day(None))
     if new == "submitted" and old in (None, "draft"):
-        has_files = connection.execute(_HAS_DOCUMENTS, {"dossier_id": dossier.id}).scalar()
+        has_files, reused = connection.execute(_FILES_KEPT, {"dossier_id": dossier.id}).one()
         channel_column = OFFLINE_CHANNELS.get(dossier.channel, "submitted_online")
         deltas.add((agency, procedure, local_day(dossier.submitted_at)), submitted=1, digitised=int(bool(has_files)),
-                   **{channel_column: 1})
+                   digitised_reused=int(bool(reused)), **{channel_column: 1})
     elif new == "received" and old in ("submitted", "payment_requested"):
         deltas.add(today, received=1)
     elif new in ("rejected", "withdrawn", "supplement_requested"):

@@ -152,7 +152,8 @@ def groups_for(i: Inputs, w: dict[str, float]) -> list[Group]:
             ratio("electronic_results", s["electronic_results"], s["results_issued"],
                   "results issued as digitally signed files"),
             ratio("dossiers_digitised", s["digitised"], s["submitted"], "dossiers whose documents are files"),
-            unavailable("digitised_data_reused", "Reuse of digitised data is not recorded; not computed."),
+            ratio("digitised_data_reused", s["digitised_reused"], s["submitted"],
+                  "dossiers filed with at least one of the applicant's earlier files reused, not uploaded again"),
         ],
         "satisfaction": [
             *_complaints(s),

@@ -41,6 +41,7 @@ COUNTER_COLUMNS: tuple[str, ...] = (
     # Complaints and feedback (app.complaints): see that domain's service for which day each lands on.
     "complaints_due", "complaints_answered_on_time", "complaint_ratings", "complaint_ratings_satisfied",
     "dossiers_with_complaints",
+    "digitised_reused",
 )
 
 
@@ -62,6 +63,7 @@ class ReportingCounter(Base):
     submitted_desk: Mapped[int] = _counter()
     submitted_post: Mapped[int] = _counter()
     digitised: Mapped[int] = _counter()  # submitted with its documents as files
+    digitised_reused: Mapped[int] = _counter()  # submitted holding a file reused from an earlier one
     received: Mapped[int] = _counter()
     rejected: Mapped[int] = _counter()
     withdrawn: Mapped[int] = _counter()

@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Text,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
@@ -116,6 +128,21 @@ async def supplied_ids(session: AsyncSession, dossier_id: uuid.UUID) -> set[uuid
     rows = await session.scalars(select(HistoryEntry.details).where(
         HistoryEntry.dossier_id == dossier_id, HistoryEntry.action == "supplement"))
     return {uuid.UUID(value) for details in rows for value in (details or {}).get("attachments", [])}
+
+
+def names_attachment(dialect: str, action: str, key: str, dossier_id: ColumnExpressionArgument[Any],
+                     attachment_id: ColumnExpressionArgument[Any]) -> ColumnElement[bool]:
+    """SQL: an `action` entry of the dossier names the attachment in its `details[key]` (what `issued_result_ids`
+    and `supplied_ids` read per dossier, as a condition for lists over many dossiers). JSON arrays are searched
+    in each dialect's way: JSONB `?` on PostgreSQL, `json_each` on SQLite (where a UUID column holds 32 hex
+    digits and the JSON the dashed form)."""
+    named = exists().where(HistoryEntry.dossier_id == dossier_id, HistoryEntry.action == action)
+    if dialect == "postgresql":
+        return named.where(type_coerce(HistoryEntry.details, JSONB)[key].has_key(cast(attachment_id, Text)))
+    element = func.json_each(HistoryEntry.details, f"$.{key}").table_valued("value")
+    return exists(select(literal(1)).select_from(HistoryEntry).join(element, true()).where(
+        HistoryEntry.dossier_id == dossier_id, HistoryEntry.action == action,
+        func.replace(element.c.value, "-", "") == attachment_id))
 
 
 async def entries(session: AsyncSession, dossier_id: uuid.UUID) -> list[HistoryEntry]:

@@ -439,3 +439,35 @@ async def test_sync_replay_is_for_administrators(client: httpx.AsyncClient, acco
         wrong += await _check(client, world, caller, "POST", "/v1/integration/sync/{dossier}/replay", DENIED)
     wrong += await _check(client, world, "admin", "POST", "/v1/integration/sync/{dossier}/replay", {202})
     assert not wrong, "\n".join(wrong)
+
+
+# --- the applicant's digitised documents, and reusing one --------------------------------------------------------
+
+async def test_own_documents(client: httpx.AsyncClient, accounts: Accounts, fees: Fees) -> None:
+    """GET /v1/accounts/me/documents: the organisation's files to it and to its representative acting for it; an
+    empty list to other applicants (the representative for itself included); 403 to officials and clients. Reusing
+    the world's file (POST .../attachments, JSON) works for the organisation, 404 for any other applicant."""
+    world = await _paid_world(client, accounts, fees)
+    mine = {world.ids["attachment"]}
+    sees: dict[str, Any] = {"owner": mine, "rep": mine, "rep_own": set(), "stranger": set()}
+    sees.update({name: 403 for name in ("same_agency", "reception", "finance", "admin", "client_read",
+                                        "client_sync", "client_other", "client_noscope", "other_agency",
+                                        "suspended")})
+
+    async def listed(caller: str) -> Any:
+        response = await client.get("/v1/accounts/me/documents", headers=world.headers(caller))
+        return {d["id"] for d in response.json()["items"]} if response.status_code == 200 else response.status_code
+
+    wrong = [f"{caller}: {seen}" for caller, expected in sees.items() if (seen := await listed(caller)) != expected]
+    assert world.case is not None
+    for caller, allowed in {"owner": 201, "rep": 201, "rep_own": 404, "stranger": 404}.items():
+        actor, extra = world.callers[caller]
+        draft = await fees.dossiers.draft(client, actor, world.case.procedure_code, headers=extra)
+        answers = [await client.post(f"/v1/dossiers/{draft['id']}/attachments", headers=world.headers(caller),
+                                     json={"part": "application_form", "source_attachment_id": source})
+                   for source in (world.ids["attachment"], str(uuid.uuid4()))]
+        if answers[0].status_code != allowed or (allowed == 404 and _comparable(answers[0]) != _comparable(answers[1])):
+            wrong.append(f"{caller} reuse: {answers[0].status_code} {answers[0].text[:300]}")
+    await _remove_rep(client, world)
+    assert await listed("rep") == 403
+    assert not wrong, "\n".join(wrong)

@@ -361,6 +361,7 @@ def indicator_figures(timelines: list[Timeline], codes: dict[tuple[int, int], st
         out[key] = {
             "dossiers_online": (r["online"], int(r["submitted"])),
             "dossiers_digitised": (r["submitted"], int(r["submitted"])),
+            "digitised_data_reused": (0, int(r["submitted"])),  # the model's applicants upload every file
             "finished_on_time": (handled - r["late"], handled),
             "overdue_open": (r["open_overdue"], int(r["open"])),
             "average_processing_days": (r["processing_days"], int(r["finished"])),

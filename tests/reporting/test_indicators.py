@@ -59,6 +59,7 @@ async def test_figures_match_the_hand_computed_month(client, flow, fees, at, acc
     assert fraction(g["online_service"]["fees_paid_online"]) == (1, 1, 1.0)
     assert fraction(g["digitisation"]["electronic_results"]) == (0, 3, 0.0)  # unsigned results
     assert fraction(g["digitisation"]["dossiers_digitised"]) == (7, 7, 1.0)
+    assert fraction(g["digitisation"]["digitised_data_reused"]) == (0, 7, 0.0)  # every file uploaded
     assert fraction(g["satisfaction"]["ratings_satisfied"]) == (1, 2, 0.5)
     assert fraction(g["satisfaction"]["average_rating"]) == (7, 2, 3.5)
     assert g["satisfaction"]["ratings_satisfied"]["scored"] is False  # shown; not a Decision 766 figure
@@ -68,7 +69,7 @@ async def test_figures_match_the_hand_computed_month(client, flow, fees, at, acc
     assert fraction(g["satisfaction"]["procedure_satisfaction"]) == (2, 6, 0.3333)
     points = {name: g[name]["group"]["points"] for name in g}
     assert points == {"transparency": round(18 / 7, 2), "progress": 10.0,
-                      "online_service": round(22 * (3 + 6 / 7) / 4, 2), "digitisation": 11.0,
+                      "online_service": round(22 * (3 + 6 / 7) / 4, 2), "digitisation": round(22 / 3, 2),
                       "satisfaction": round(18 * 0.3333, 2)}
     assert body["total"]["points"] == round(sum(points.values()), 2) and body["total"]["max_points"] == 100
 

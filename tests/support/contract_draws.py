@@ -203,7 +203,10 @@ def real_body(label: str, case: Any, world: World, actors: dict[str, Actor], dat
         body["reason"] = "Ngân hàng không xác nhận giao dịch sau 3 ngày"
     if label == "POST /v1/dossiers/{dossier_id}/attachments":
         body["part"] = _one(data, ["application_form", "id_copy"])
-        body["file"] = PDF
+        if "json" in (case.media_type or ""):  # one of the citizen's digitised documents, reused
+            body["source_attachment_id"] = _one(data, world.ids["own_document"])
+        else:
+            body["file"] = PDF
 
 
 def fitting_action(case: Any, world: World, data: st.DataObject) -> str:

@@ -312,6 +312,9 @@ class Builder:
             notices = await self.call(official, "GET", f"/v1/dossiers/{dossier_id}/notices")
             for item in notices["items"]:
                 w.add("notice_of:" + dossier_id, item["id"])
+        # The citizen's digitised documents, to reuse (POST .../attachments with a JSON body).
+        documents = await self.call(w.actors["citizen"], "GET", "/v1/accounts/me/documents")
+        w.add("own_document", *(item["id"] for item in documents["items"]))
 
     async def integration(self) -> None:
         """Webhook subscriptions of the client (one to keep, one to delete), with a dead delivery to replay."""

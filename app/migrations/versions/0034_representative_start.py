@@ -6,7 +6,7 @@ had; their ETags stay. Downgrading drops the start of every mandate: one that ha
 for the organisation at once, so withdraw those first if that matters.
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 """
 from collections.abc import Sequence
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "0034"
-down_revision: str | Sequence[str] | None = "0032"
+down_revision: str | Sequence[str] | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
