@@ -162,6 +162,11 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "database_url" not in request.fixturenames:
         return
+    from app.reporting.cache import public_cache
+    from app.reporting.figures import rebuilt_days
     from tests.support.tables import empty_all_tables
 
     await empty_all_tables()
+    # What the per-worker report caches kept describes the rows just emptied.
+    public_cache.clear()
+    rebuilt_days.clear()

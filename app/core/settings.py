@@ -182,7 +182,8 @@ class Settings(BaseSettings):
     rating_satisfied_min_score: int = Field(default=4, ge=1, le=5)
     public_report_cache_s: float = Field(default=60.0, ge=0)
     # A public late list of a period that ended over an hour ago is judged from history up to that end, so it
-    # hardly changes (only names can): kept this long instead (app.reporting.cache).
+    # hardly changes (only names can): kept this long instead (app.reporting.cache); so is a settled day's count of
+    # open dossiers rebuilt from history for a report (app.reporting.figures).
     closed_report_cache_s: float = Field(default=3600.0, ge=0)
     # How many days back (the day just ended included) the end-of-day task fills in a missing count of open
     # dossiers, rebuilt from their history, after a worker outage (app.reporting.rebuild).

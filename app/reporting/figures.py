@@ -12,8 +12,8 @@ past day never counted).
   the end of its last day (or app.reporting.rebuild rebuilt later from the history, for a day a worker outage
   missed); for a day never counted (older than the worker's look-back, or not counted yet), rebuilt from the
   history at its end when the report is made (app.reporting.asof.open_counts_at; not stored, the dossiers open
-  then are loaded); for the current period, from the dossiers table through its (state, agency) index — a
-  small set — as they are now;
+  then are loaded; each worker keeps the result in memory for DVC_CLOSED_REPORT_CACHE_S); for the current
+  period, from the dossiers table through its (state, agency) index — a small set — as they are now;
 - `catalogue_figures`: published procedures and those offered fully or partly online (the catalogue as it
   is now); `counter_sums` also says which procedures received an online dossier in the period.
 Every figure is keyed by the report's grouping: "" (no grouping), an agency code, a procedure code or a
@@ -36,6 +36,7 @@ from app.catalogue.models import ProcedureVersion
 from app.catalogue.service import live_clause
 from app.core.clock import LOCAL_TZ
 from app.core.settings import get_settings
+from app.core.ttlcache import TTLCache
 from app.dossiers.models import Dossier
 from app.reporting.asof import OpenKey, open_counts_at
 from app.reporting.models import COUNTER_COLUMNS, OpenCount, OpenCountCapture, ReportingCounter
@@ -171,8 +172,8 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
             return OpenAt(await _captured_figures(session, query), capture.captured_at)
         # Counted as they are now, the dossiers open then and finished since were lost and those changed since
         # judged as they are: a month a year old had almost nothing open. Not stored: reports only read.
-        return OpenAt(_keyed_open_figures(query, _rebuilt_rows(query, await open_counts_at(
-            session, period_end, agencies=query.agencies, procedure=query.procedure))), period_end.astimezone(UTC))
+        counts = await _rebuilt_open_counts(session, query, period_end, now)
+        return OpenAt(_keyed_open_figures(query, _rebuilt_rows(query, counts)), period_end.astimezone(UTC))
     if query.group_by == "agency":
         group: Any = Dossier.agency_code
     elif query.group_by == "procedure":
@@ -188,6 +189,25 @@ async def open_figures(session: AsyncSession, query: ReportQuery, now: datetime)
     if query.procedure is not None:
         stmt = stmt.where(Dossier.procedure_code == query.procedure)
     return OpenAt(_keyed_open_figures(query, (await session.execute(stmt)).all()), now)
+
+
+# Entries dated before a moment and committed after it: a transaction open across it.
+SETTLED = timedelta(hours=1)
+# A settled day's end rebuilt from history (every dossier open then replayed: hundreds of ms on a large province)
+# stays the same, as the history before it does: each worker keeps it DVC_CLOSED_REPORT_CACHE_S.
+rebuilt_days = TTLCache()
+
+
+async def _rebuilt_open_counts(session: AsyncSession, query: ReportQuery, period_end: datetime,
+                               now: datetime) -> dict[OpenKey, tuple[int, int, int]]:
+    settings = get_settings()
+    key = (period_end, query.agencies, query.procedure, settings.indicator_multi_supplement_late)
+    counts: dict[OpenKey, tuple[int, int, int]] | None = rebuilt_days.get(key)
+    if counts is None:
+        counts = await open_counts_at(session, period_end, agencies=query.agencies, procedure=query.procedure)
+        if period_end <= now - SETTLED:
+            rebuilt_days.put(key, counts, settings.closed_report_cache_s)
+    return counts
 
 
 @dataclass(frozen=True)

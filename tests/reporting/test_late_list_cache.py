@@ -53,3 +53,52 @@ async def test_the_longer_cache_can_be_turned_off(client, at, settings_env, comp
     await _read(client, MARCH)
     await _read(client, MARCH)
     assert len(computed) == 2
+
+
+@pytest.fixture
+def rebuilt(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The moments a report rebuilt the open dossiers' count from history (each a cache miss)."""
+    from app.reporting import figures
+
+    calls: list[Any] = []
+    original = figures.open_counts_at
+
+    async def counting(session: Any, boundary: Any, **scope: Any) -> Any:
+        calls.append(boundary)
+        return await original(session, boundary, **scope)
+
+    monkeypatch.setattr(figures, "open_counts_at", counting)
+    return calls
+
+
+async def _indicators(client: Any, admin: Any, **params: str) -> None:
+    response = await client.get("/v1/reports/indicators", params={**MARCH, **params}, headers=admin.headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_a_settled_days_rebuilt_open_count_is_kept_per_scope(client, at, accounts, flow, settings_env,
+                                                                     rebuilt):
+    """No worker counted the end of March: a report rebuilds it from history. Settled, the count is kept (per scope:
+    an agency's report does not read the province's), not rebuilt on every read."""
+    settings_env(DVC_CLOSED_REPORT_CACHE_S="3600")
+    admin = await accounts.admin()
+    at.set(2025, 3, 3, 9, 0)
+    procedure = await flow.procedure(processing_days=3)
+    at.set(2025, 4, 1, 0, 30)  # within the hour after March ended
+    await _indicators(client, admin)
+    await _indicators(client, admin)
+    assert len(rebuilt) == 2
+    at.set(2025, 5, 10, 9, 0)
+    await _indicators(client, admin)
+    await _indicators(client, admin)
+    await _indicators(client, admin, group_by="agency")  # the same count, grouped differently
+    assert len(rebuilt) == 3
+    await _indicators(client, admin, procedure=procedure)
+    assert len(rebuilt) == 4
+    settings_env(DVC_CLOSED_REPORT_CACHE_S="0")
+    from app.reporting.figures import rebuilt_days
+
+    rebuilt_days.clear()
+    await _indicators(client, admin)
+    await _indicators(client, admin)
+    assert len(rebuilt) == 6
