@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     oidc_claim_email: str = "email"
     oidc_claim_client_id: str = "azp"
     oidc_required_acr: str = ""
+    # Which logins count as "authenticated with VNeID" for the national portal's `TaiKhoanDuocXacThucVoiVNeID`:
+    # a token from one of these issuers (comma-separated, compared exactly), at DVC_VNEID_MIN_ACR or higher when
+    # that is set (compared as DVC_OIDC_REQUIRED_ACR is). Empty: no login counts, the portal is told "0".
+    vneid_issuers: str = ""
+    vneid_min_acr: str = ""
 
     # --- dossiers
     dossier_code_pattern: str = "{agency_code}-{yymmdd}-{seq:04d}"
@@ -252,6 +257,9 @@ class Settings(BaseSettings):
                                   or origin != f"{parts.scheme}://{parts.netloc}"):
                 raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path) or *")
         return value
+
+    def vneid_issuer_list(self) -> list[str]:
+        return comma_separated(self.vneid_issuers)
 
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]

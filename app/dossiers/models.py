@@ -102,6 +102,11 @@ class Dossier(Base):
     actor_name: Mapped[str | None] = mapped_column(String(400), default=None)
     channel: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(24))
+    # How the submitter logged in when filing online: the token's issuer and level of assurance (`acr`). NULL for
+    # a dossier filed by an official at the desk or by post, or forwarded by a client: no applicant's login.
+    # The portal's `TaiKhoanDuocXacThucVoiVNeID` is read from these (DVC_VNEID_ISSUERS, DVC_VNEID_MIN_ACR).
+    submitter_issuer: Mapped[str | None] = mapped_column(String(500), default=None)
+    submitter_acr: Mapped[str | None] = mapped_column(Text, default=None)
     delivery_method: Mapped[str] = mapped_column(String(16))
     delivery_address: Mapped[str | None] = mapped_column(Text, default=None)
     contact_email: Mapped[str | None] = mapped_column(String(320), default=None)

@@ -106,7 +106,8 @@ def _draft_row(version: ProcedureVersion | Mapping[str, Any], agency_name: str |
             "agency_name": agency_name or term("agency_code"), "actor_id": None, "actor_kind": None,
             "actor_name": None, "contact_email": None, "contact_phone": None, "form": {},
             "state": DossierState.draft.value, "national_status_code": None, "created_at": now, "updated_at": now,
-            "submitted_at": None, "received_at": None, "due_at": None, "finished_at": None, "version": 1, **values}
+            "submitted_at": None, "received_at": None, "due_at": None, "finished_at": None, "version": 1,
+            "submitter_issuer": None, "submitter_acr": None, **values}
 
 
 async def _new_dossier(session: AsyncSession, version: ProcedureVersion, agency_name: str | None,
@@ -282,6 +283,8 @@ async def _submit_locked(session: AsyncSession, dossier: Dossier,
     dossier.state = DossierState.submitted.value
     dossier.national_status_code = NATIONAL_STATUS_CODES["submitted"]
     dossier.submitted_at = now
+    if actor.is_applicant:  # the applicant's own login (or their representative's); not an official's or client's
+        dossier.submitter_issuer, dossier.submitter_acr = actor.issuer, actor.acr
     await session.flush()
     first = record_submission(session, dossier, actor)  # the first entry of the dossier's history
     await emit(session, "dossier.submitted", aggregate_type="dossier", aggregate_id=dossier.id, payload={

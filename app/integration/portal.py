@@ -14,7 +14,8 @@ this one module so it can be corrected without touching anything else:
                "NgayTiepNhan", "NgayHenTra", "TrangThaiHoSo": "1".."10", "HinhThuc": "0" | "1" result by post,
                "NgayKetThucXuLy", "DonViXuLy": "<agency name>", "MaLinhVuc", "TenLinhVuc",
                "TrichYeuHoSo", "NgayNopHoSo", "DinhDanhCHS": [...], "NgayTra", "NgayTuChoi", "NoiNopHoSo",
-               "TaiLieuNop": [...], "HoSoCoThanhPhanSoHoa", "DanhSachLePhi": [...], "DuocThanhToanTrucTuyen",
+               "TaiLieuNop": [...], "HoSoCoThanhPhanSoHoa", "TaiKhoanDuocXacThucVoiVNeID": "1" | "0",
+               "DanhSachLePhi": [...], "DuocThanhToanTrucTuyen",
                "DanhSachHoSoBoSung": [...], "DanhSachGiayToKetQua": [...]  (app.integration.portal_record),
                "MaHoSoTinh", "MaDonVi", "NgayCapNhat"  (ours, in no source)}]}
     -> 200 {"error_code": "0", "message": "..."} ("00" is taken as success too); anything else is a failure.
@@ -295,12 +296,15 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
     """The event's status code, with what the portal needs of the dossier (its channel, national id, whether the
     portal holds it already)."""
     payload = event.payload
+    text = payload.get("at") or payload.get("submitted_at")
+    at = datetime.fromisoformat(text) if text else event.created_at
     async with get_database().read_sessions() as session:
         row = (await session.execute(
             select(Dossier.code, Dossier.procedure_code, Dossier.agency_code, Dossier.channel,
                    Dossier.procedure_name, Dossier.agency_name, Dossier.applicant_kind, Dossier.applicant_name,
                    Dossier.contact_email, Dossier.contact_phone, Dossier.received_at, Dossier.finished_at,
                    Dossier.delivery_method, Dossier.applicant_citizen_id, Dossier.submitted_at, Dossier.source,
+                   Dossier.submitter_issuer, Dossier.submitter_acr,
                    NationalDossier.national_dossier_id, DossierSyncStatus.dossier_id.label("acknowledged"),
                    Field.code.label("field_code"), Field.name.label("field_name"))
             .outerjoin(NationalDossier, NationalDossier.dossier_id == Dossier.id)
@@ -309,20 +313,19 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
                        & (ProcedureVersion.version == Dossier.procedure_version))
             .outerjoin(Field, Field.code == ProcedureVersion.field_code)
             .where(Dossier.id == event.aggregate_id))).first()
-        extras = await load_extras(session, event.aggregate_id, up_to_seq=payload.get("history_seq"))
+        extras = await load_extras(session, event.aggregate_id, up_to_seq=payload.get("history_seq"), as_of=at)
     if row is None:
         raise PortalError("the dossier no longer exists")
     code = payload.get("national_status_code")
     if code is None:
         raise PortalError("the event carries no national status code")
-    at = payload.get("at") or payload.get("submitted_at")
     due = payload.get("due_at")
     return PortalUpdate(
         dossier_id=event.aggregate_id, dossier_code=str(payload.get("code") or row.code),
         national_dossier_id=row.national_dossier_id,
         procedure_code=str(payload.get("procedure_code") or row.procedure_code),
         agency_code=str(payload.get("agency_code") or row.agency_code), status_code=int(code),
-        at=datetime.fromisoformat(at) if at else event.created_at, channel=row.channel,
+        at=at, channel=row.channel,
         due_at=datetime.fromisoformat(due) if due else None,
         procedure_name=row.procedure_name, agency_name=row.agency_name, applicant_kind=row.applicant_kind,
         applicant_name=row.applicant_name, contact_email=row.contact_email, contact_phone=row.contact_phone,
@@ -330,7 +333,8 @@ async def _update_for(event: OutboxEvent) -> PortalUpdate:
         field_code=row.field_code or "", field_name=row.field_name or "",
         extra=record_fields(extras, status_code=int(code), procedure_name=row.procedure_name,
                             applicant_name=row.applicant_name, citizen_id=row.applicant_citizen_id,
-                            submitted_at=row.submitted_at, from_portal=row.source == Source.national_portal.value),
+                            submitted_at=row.submitted_at, from_portal=row.source == Source.national_portal.value,
+                            submitter_issuer=row.submitter_issuer, submitter_acr=row.submitter_acr),
         # An update only of a record the portal holds: one it has acknowledged before (this dossier's earlier
         # deliveries are over by now, per-dossier order). A dossier it never got (its submission consumed while
         # the portal was off, or dead while it was down) reaches it as a new record through a later change or a

@@ -9,6 +9,9 @@ links to a file: we have no stable public address for one, so `DuongDanTaiTepTin
 
 Loading is a fixed number of queries per dossier (`load_extras`: attachments, history, fee obligations with their
 lines, online payments), whatever the number of files, entries or lines: the portal consumer sends batches.
+
+A record tells what was so at its event, however late it is sent: the history up to the event's entry (and so
+the supplement files handed in and the results issued by then), and the fees paid by the event's time.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import clock
+from app.core.settings import get_settings
 from app.dossiers.models import Attachment, AttachmentKind
 from app.fees.models import AttemptState, PaymentAttempt
 from app.fees.obligations import list_obligations
+from app.identity.deps import acr_satisfies
 from app.workflow.models import HistoryEntry, StepRecord
 
 SUMMARY_MAX = 1000  # TD cuts TrichYeuHoSo at 1000 characters
@@ -61,9 +66,11 @@ class RecordExtras:
     paid_online: bool = False
 
 
-async def load_extras(session: AsyncSession, dossier_id: uuid.UUID, *, up_to_seq: int | None = None) -> RecordExtras:
+async def load_extras(session: AsyncSession, dossier_id: uuid.UUID, *, up_to_seq: int | None = None,
+                      as_of: datetime | None = None) -> RecordExtras:
     """Five queries (two for the obligations and their lines), however much the dossier holds. `up_to_seq`: the
-    history as the message's event left it (None: all of it), so a record never tells of a later step."""
+    history as the message's event left it (None: all of it), so a record never tells of a later step; `as_of`:
+    the event's time, so a record sent late lists only the fees paid by then (None: all paid now)."""
     attachments = list((await session.execute(
         select(Attachment).where(Attachment.dossier_id == dossier_id)
         .order_by(Attachment.uploaded_at, Attachment.id))).scalars())
@@ -74,10 +81,13 @@ async def load_extras(session: AsyncSession, dossier_id: uuid.UUID, *, up_to_seq
     online = {row.obligation_id for row in (await session.execute(
         select(PaymentAttempt.obligation_id).where(
             PaymentAttempt.dossier_id == dossier_id, PaymentAttempt.state == AttemptState.succeeded.value,
-            PaymentAttempt.provider != COUNTER))).all()}
+            PaymentAttempt.provider != COUNTER,
+            *([PaymentAttempt.completed_at <= as_of] if as_of is not None else [])))).all()}
     lines: list[dict[str, str]] = []
     for obligation in await list_obligations(session, dossier_id):
         if obligation.settled_at is None:  # TD lists fees paid, not fees asked for
+            continue
+        if as_of is not None and obligation.settled_at > as_of:  # paid after the event: not so when it happened
             continue
         lines += [{"TenPhiLePhi": line.name, "MaPhiLePhi": str(line.item_index),
                    "HinhThucThu": "1" if obligation.id in online else "2", "Gia": str(line.amount),
@@ -131,8 +141,19 @@ def _identifiers(citizen_id: str | None) -> list[dict[str, str]]:
     return []
 
 
+def vneid_authenticated(issuer: str | None, acr: str | None) -> str:
+    """`TaiKhoanDuocXacThucVoiVNeID` (TD: a string, "1" or "0"; TD itself always sends "0"): "1" when the dossier was
+    filed online through a login from a VNeID issuer (DVC_VNEID_ISSUERS) at DVC_VNEID_MIN_ACR or higher. "0" for
+    any other login, and for a dossier filed by an official or forwarded (no applicant's login to tell of)."""
+    settings = get_settings()
+    if issuer is None or issuer not in settings.vneid_issuer_list():
+        return "0"
+    return "1" if acr_satisfies(acr, settings.vneid_min_acr) else "0"
+
+
 def record_fields(extras: RecordExtras, *, status_code: int, procedure_name: str, applicant_name: str | None,
-                  citizen_id: str | None, submitted_at: datetime | None, from_portal: bool) -> dict[str, Any]:
+                  citizen_id: str | None, submitted_at: datetime | None, from_portal: bool,
+                  submitter_issuer: str | None = None, submitter_acr: str | None = None) -> dict[str, Any]:
     """The record's fields that rest on more than the dossier row (the caller adds the field of the procedure)."""
     history = extras.history
     files = {str(a.id): a for a in extras.attachments}
@@ -149,6 +170,7 @@ def record_fields(extras: RecordExtras, *, status_code: int, procedure_name: str
         "NgayTra": portal_time(returned) if status_code == RETURNED else "",
         "NgayTuChoi": portal_time(refused) if status_code == REFUSED else "",
         "NoiNopHoSo": "1" if from_portal else "2",
+        "TaiKhoanDuocXacThucVoiVNeID": vneid_authenticated(submitter_issuer, submitter_acr),
         "TaiLieuNop": [_document(a) for a in filed], "HoSoCoThanhPhanSoHoa": "1" if filed else "0",
         "DanhSachLePhi": extras.fee_lines, "DuocThanhToanTrucTuyen": "1" if extras.paid_online else "0",
         "DanhSachHoSoBoSung": _supplements(history, files),

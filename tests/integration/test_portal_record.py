@@ -57,7 +57,8 @@ async def test_a_returned_dossier_tells_the_portal_its_whole_story(  # type: ign
     assert (returned["NgayNopHoSo"], returned["NgayTra"], returned["NgayTuChoi"]) == (
         "20250303080000", "20250305090000", "")
     assert returned["DinhDanhCHS"] == [{"LoaiDinhDanh": "1", "SoDinhDanh": case["citizen"].citizen_id}]
-    assert returned["NoiNopHoSo"] == "2" and "TaiKhoanDuocXacThucVoiVNeID" not in returned
+    assert returned["NoiNopHoSo"] == "2"
+    assert returned["TaiKhoanDuocXacThucVoiVNeID"] == "0"  # no VNeID issuer configured (DVC_VNEID_ISSUERS)
 
     # The documents filed and the supplement handed in; the result file is not one of them.
     filed = returned["TaiLieuNop"]
@@ -138,3 +139,19 @@ async def test_fees_paid_online_are_listed_with_their_kind(  # type: ignore[no-u
         {"TenPhiLePhi": "Phí thẩm định", "MaPhiLePhi": "1", "HinhThucThu": "1", "Gia": "350000",
          "LoaiPhiLePhi": "2"}]
     assert received["DuocThanhToanTrucTuyen"] == "1"
+
+
+async def test_a_record_sent_late_lists_the_fees_as_they_were_at_its_event(  # type: ignore[no-untyped-def]
+        client, fees: Fees, portal: PortalKit) -> None:  # noqa: F811
+    """The portal was not reached between the request for fees (code 6) and their payment (code 2): the code-6
+    record, sent after the payment, still lists nothing paid; the code-2 record lists both lines."""
+    case = await fees.case(client)
+    await fees.request_payment(client, case)
+    attempt = await fees.pay(client, case)
+    for callback in fees.bank.complete(attempt["provider_ref"]):
+        assert (await fees.deliver(client, callback)).status_code == 200
+    await portal.run()
+    records = _by_code(portal)
+    assert (records["6"]["DanhSachLePhi"], records["6"]["DuocThanhToanTrucTuyen"]) == ([], "0")
+    assert [line["Gia"] for line in records["2"]["DanhSachLePhi"]] == ["150000", "350000"]
+    assert records["2"]["DuocThanhToanTrucTuyen"] == "1"
