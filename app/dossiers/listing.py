@@ -29,6 +29,7 @@ from app.workflow.progress import (
     CLOCK_RUNNING_STATES,
     at_risk_cutoff,
     is_overdue,
+    late_clause,
     overdue_clause,
     with_list_progress,
 )
@@ -59,6 +60,7 @@ class _Shape:
     visibility: str
     filters: tuple[str, ...]  # keys of _FILTER_CLAUSES present
     overdue: bool | None
+    late: bool | None
     at_risk: bool
     by_creation: bool  # applicants' lists and draft lists page by creation, others by submission
     after_cursor: bool
@@ -72,12 +74,17 @@ def _build(shape: _Shape, visibility_shapes: dict[str, ColumnElement[bool]]) -> 
         # clock running or already past due when it paused for a supplement (reads the joined progress row).
         late = overdue_clause(_NOW)
         stmt = stmt.where(late if shape.overdue else ~late)
+    if shape.late is not None:
+        # The law's lateness against the ORIGINAL due date (an apology never clears it): the reports' rule, and
+        # the same clause as the rows' `late` column.
+        judged = late_clause(_NOW)
+        stmt = stmt.where(judged if shape.late else ~judged)
     if shape.at_risk:  # the officials' at-risk queue: clock running, not yet overdue, due by the cutoff
         stmt = stmt.where(Dossier.state.in_(CLOCK_RUNNING_STATES), Dossier.finished_at.is_(None),
                           Dossier.due_at >= _NOW, Dossier.due_at <= bindparam("f_cutoff"))
     if not shape.by_creation:
         stmt = stmt.where(Dossier.state != DRAFT)
-    return keyset_statement(with_list_progress(stmt), _BY_CREATION if shape.by_creation else _BY_SUBMISSION,
+    return keyset_statement(with_list_progress(stmt, _NOW), _BY_CREATION if shape.by_creation else _BY_SUBMISSION,
                             after_cursor=shape.after_cursor)
 
 
@@ -97,7 +104,7 @@ def _filter_values(filters: DossierFilters) -> dict[str, Any]:
 async def list_dossiers(viewer: Viewer, filters: DossierFilters, page: PageParams, *, now: datetime | None = None,
                         ) -> tuple[list[tuple[Mapping[str, Any], dict[str, Any]]], str | None]:
     """A page of the dossiers `viewer` may see, each with its list-level workflow fields (original_due_at,
-    paused_working_days, overdue; no next_actions), in one statement. `now` (default: the clock) judges `overdue`
+    paused_working_days, overdue, late; no next_actions), in one statement. `now` (default: the clock) judges `overdue`
     and the at-risk queue: the register (app.dossiers.register) reads every page as of one moment."""
     now = now or clock.now()
     shape_name, values = visibility(viewer)
@@ -111,13 +118,13 @@ async def list_dossiers(viewer: Viewer, filters: DossierFilters, page: PageParam
     by_creation = viewer.principal.is_applicant or filters.state == DRAFT
     order = _BY_CREATION if by_creation else _BY_SUBMISSION
     params.update(page_parameters(page, order))
-    statement = _statement(_Shape(shape_name, tuple(given), filters.overdue, at_risk, by_creation,
+    statement = _statement(_Shape(shape_name, tuple(given), filters.overdue, filters.late, at_risk, by_creation,
                                   bool(page.cursor)))
     async with direct_connection() as connection:
         found = await connection.fetch(statement, **params)
     rows, cursor = page_of(found, page, key=lambda row: [row[column.key] for column, _ in order])
     return [(row, {"original_due_at": row["original_due_at"], "paused_working_days": row["paused_working_days"] or 0,
-                   "overdue": is_overdue(row, now, paused_at=row["paused_at"])})
+                   "overdue": is_overdue(row, now, paused_at=row["paused_at"]), "late": bool(row["late"])})
             for row in rows], cursor
 
 

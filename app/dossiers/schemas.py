@@ -170,13 +170,23 @@ class DossierOut(BaseModel):
     original_due_at: datetime | None = Field(
         default=None, description="The legal due date (supplement waits included), before any apology's new date.")
     paused_working_days: int = Field(default=0, description="Working days spent waiting on a supplement.")
-    overdue: bool = Field(default=False, description="Clock running, not finished, and past due_at.")
+    overdue: bool = Field(default=False, description=(
+        "The current appointment: not finished, and past `due_at` (which an apology, form 04, moves to its new "
+        "date) with the clock running, or already past it when the clock paused for a supplement. The officials' "
+        "queue (`?overdue=`); an apologised dossier within its new date is not overdue."))
+    late: bool = Field(default=False, description=(
+        "The law's lateness (Resolution 131), as the reports count it, apology or not: finished (result issued, "
+        "returned or stopped) after `original_due_at`, or unfinished and behind `original_due_at` now with the "
+        "clock running, or waiting on a supplement requested after that date had passed (a wait requested before "
+        "it is the applicant's and does not make the dossier late while it lasts). An apology never clears it; "
+        "false for drafts, refused and withdrawn dossiers. `?late=` filters by it."))
     next_actions: list[str] | None = Field(
         default=None, description="The workflow actions this caller may take now ([] for a draft); null in lists.")
 
     @classmethod
     def of(cls, dossier: Dossier | Mapping[str, Any], *, original_due_at: datetime | None = None,
-           paused_working_days: int = 0, overdue: bool = False, next_actions: list[str] | None = None) -> DossierOut:
+           paused_working_days: int = 0, overdue: bool = False, late: bool = False,
+           next_actions: list[str] | None = None) -> DossierOut:
         """From the ORM object, or from a row of the dossiers table read without the ORM (lists)."""
         get = field_reader(dossier)
         actor = None
@@ -197,7 +207,7 @@ class DossierOut(BaseModel):
             national_status_code=get("national_status_code"), created_at=get("created_at"),
             submitted_at=get("submitted_at"), received_at=get("received_at"), due_at=get("due_at"),
             finished_at=get("finished_at"), version=get("version"), original_due_at=original_due_at,
-            paused_working_days=paused_working_days, overdue=overdue, next_actions=next_actions,
+            paused_working_days=paused_working_days, overdue=overdue, late=late, next_actions=next_actions,
         )
 
 
@@ -280,7 +290,12 @@ class DossierFilters(BaseModel):
     channel: ChannelName | None = None
     submitted_from: LocalDay | None = None
     submitted_to: LocalDay | None = None
-    overdue: bool | None = None
+    overdue: bool | None = Field(default=None, description=(
+        "true: the dossiers `overdue` now (past the current `due_at`, an apology's new date included); false: "
+        "the others."))
+    late: bool | None = Field(default=None, description=(
+        "true: the dossiers `late` by the law (against `original_due_at`, apology or not; finished late "
+        "included); false: the others."))
     code: Annotated[str, StringConstraints(max_length=100), ONE_LINE] | None = None
     due_within_working_days: Annotated[int | None, DECIMAL_DIGITS, Field(
         ge=0, le=60, description="At-risk queue: not yet overdue, due by the end of the n-th working day from "

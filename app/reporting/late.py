@@ -81,9 +81,8 @@ from app.reporting.figures import local_midnight
 from app.reporting.models import ReportingCounter
 from app.reporting.schemas import LateAgency, LateList, LateOfficial
 from app.workflow.models import DossierProgress, HistoryEntry, Notice, StepRecord
-from app.workflow.progress import CLOCK_PAUSED_STATE, fell_behind_at, lateness_counts
+from app.workflow.progress import CLOCK_PAUSED_STATE, FINISHED_STATES, fell_behind_at, lateness_counts, original_due
 
-FINISHED_STATES = ("processed", "returned", "stopped")
 WITHDRAWN = "withdrawn"  # neither finished nor open: off the list, of a past period only if withdrawn in it
 IN_PROGRESS = "in_progress"
 
@@ -112,7 +111,7 @@ def _apologised(dossier_id: Any, cut: datetime) -> Any:
 
 
 def _original_due() -> Any:
-    return func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
+    return original_due()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@
   request was made does not become late while it waits; lateness that happened before the request stays
   visible. The list filter, the `overdue` field and the reports (app.reporting) use this one rule; reports
   judging it at the end of a day or period read when the dossier fell behind (`fell_behind_at`);
+- late (the law's lateness, Resolution 131, as the reports count it): finished (result issued, returned or
+  stopped) after its ORIGINAL due date, or unfinished, its lateness counting (`lateness_counts`) and behind that
+  date now (`fell_behind_at`). An apology moves `due_at` (so `overdue`), never the original date: an apologised
+  dossier stays late. The `late` field and list filter (`late_clause`, `is_late`) apply it now;
 - the apology deadline (Resolution 131): the end of the working day `DVC_APOLOGY_DEADLINE_WORKING_DAYS`
   working days before the due date; an apology sent after it is late (app.workflow.effects.reschedule).
 """
@@ -34,6 +38,7 @@ from app.workflow.models import GENESIS_HASH, DossierProgress
 
 CLOCK_RUNNING_STATES = ("received", "processing")
 CLOCK_PAUSED_STATE = "supplement_requested"  # the clock stops at `DossierProgress.paused_at`
+FINISHED_STATES = ("processed", "returned", "stopped")  # finished, as the reports count them (not refused, withdrawn)
 
 
 @dataclass(frozen=True)
@@ -94,12 +99,18 @@ def ensure_progress(session: AsyncSession, dossier: Dossier, progress: DossierPr
     return progress
 
 
-def with_list_progress(stmt: Select[Any]) -> Select[Any]:
-    """A dossier list statement with each dossier's original due date, paused working days and pause moment
-    (for `is_overdue`) as more columns, in the same statement (outer join: a draft has no progress row)."""
+def with_list_progress(stmt: Select[Any], now: datetime | ColumnElement[datetime]) -> Select[Any]:
+    """A dossier list statement with each dossier's original due date, paused working days, pause moment (for
+    `is_overdue`) and `late` (`late_clause` at `now`) as more columns, in the same statement (outer join: a draft
+    has no progress row)."""
     return (stmt.add_columns(DossierProgress.original_due_at, DossierProgress.paused_working_days,
-                             DossierProgress.paused_at)
+                             DossierProgress.paused_at, late_clause(now).label("late"))
             .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id))
+
+
+def original_due() -> ColumnElement[datetime]:
+    """The ORIGINAL due date in SQL (joins the progress row; a dossier without one: its due date)."""
+    return func.coalesce(DossierProgress.original_due_at, Dossier.due_at)
 
 
 def late_when_paused(due: SQLColumnExpression[datetime | None]) -> ColumnElement[bool]:
@@ -135,6 +146,31 @@ def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[boo
     running = (Dossier.due_at.is_not(None) & (Dossier.due_at < now) & Dossier.finished_at.is_(None)
                & Dossier.state.in_(CLOCK_RUNNING_STATES))
     return running | late_when_paused(Dossier.due_at)
+
+
+def late_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """The `late` rule in SQL (the list's `late` filter and column); joins the progress row (with_list_progress).
+    The reports' own clauses: finished late as `finished_late`, open and late as the late list's `still_overdue`
+    judged at `now`. Never NULL, so that `~late_clause(...)` is its exact complement."""
+    due, behind = original_due(), fell_behind_at()
+    finished_late = (Dossier.state.in_(FINISHED_STATES) & Dossier.finished_at.is_not(None) & due.is_not(None)
+                     & (Dossier.finished_at > due))
+    return finished_late | (lateness_counts(due) & behind.is_not(None) & (behind < now))
+
+
+def is_late(dossier: Dossier | Mapping[str, Any], now: datetime, *, original_due_at: datetime | None,
+            late_since: datetime | None, paused_at: datetime | None) -> bool:
+    """`late_clause` on the ORM object (the dossier read) and its progress row's values (None when there is none).
+    Kept equal to the clause by tests/workflow/test_late_flag.py."""
+    get = field_reader(dossier)
+    state, finished_at = get("state"), get("finished_at")
+    due = original_due_at or get("due_at")
+    if finished_at is not None:
+        return state in FINISHED_STATES and due is not None and deadlines.is_overdue(due, finished_at)
+    counts = state in CLOCK_RUNNING_STATES or (
+        state == CLOCK_PAUSED_STATE and due is not None and paused_at is not None and due < paused_at)
+    behind = fell_behind(late_since, due)
+    return counts and behind is not None and deadlines.is_overdue(behind, now)
 
 
 def is_overdue(dossier: Dossier | Mapping[str, Any], now: datetime, *, paused_at: datetime | None) -> bool:

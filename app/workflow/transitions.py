@@ -269,7 +269,7 @@ async def submitted_workflow_view(session: AsyncSession, viewer: Viewer, dossier
 
 async def _workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier, progress: DossierProgress | None,
                          facts: VersionFacts | None) -> dict[str, Any]:
-    from app.workflow.progress import is_overdue
+    from app.workflow.progress import is_late, is_overdue
 
     now = clock.now()
     actions: list[str] = []
@@ -280,4 +280,7 @@ async def _workflow_view(session: AsyncSession, viewer: Viewer, dossier: Dossier
             actions = await available_actions(session, get_definition(facts.workflow), dossier, progress, view)
     return {"next_actions": actions, "original_due_at": progress.original_due_at if progress else None,
             "paused_working_days": progress.paused_working_days if progress else 0,
-            "overdue": is_overdue(dossier, now, paused_at=progress.paused_at if progress else None)}
+            "overdue": is_overdue(dossier, now, paused_at=progress.paused_at if progress else None),
+            "late": is_late(dossier, now, original_due_at=progress.original_due_at if progress else None,
+                            late_since=progress.late_since if progress else None,
+                            paused_at=progress.paused_at if progress else None)}

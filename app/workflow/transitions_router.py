@@ -22,7 +22,7 @@ from app.dossiers.schemas import DossierOut
 from app.workflow import history, notices, slip, steps
 from app.workflow.engine import TransitionRequest
 from app.workflow.hooks import Exemption
-from app.workflow.progress import is_overdue, version_facts
+from app.workflow.progress import is_late, is_overdue, version_facts
 from app.workflow.schemas import (
     ActorOut,
     HistoryEntryOut,
@@ -60,9 +60,12 @@ async def transition_dossier(
                            exemptions=[Exemption(e.item, e.reason) for e in body.exemptions])
     outcome = await transition(session, viewer, dossier_id, data, if_match)
     dossier, progress = outcome.dossier, outcome.progress
-    overdue = is_overdue(dossier, clock.now(), paused_at=progress.paused_at)
+    now = clock.now()
+    overdue = is_overdue(dossier, now, paused_at=progress.paused_at)
+    late = is_late(dossier, now, original_due_at=progress.original_due_at, late_since=progress.late_since,
+                   paused_at=progress.paused_at)
     out = DossierOut.of(dossier, next_actions=outcome.next_actions, original_due_at=progress.original_due_at,
-                        paused_working_days=progress.paused_working_days, overdue=overdue)
+                        paused_working_days=progress.paused_working_days, overdue=overdue, late=late)
     return model_response(out, headers={"ETag": etag(dossier)})
 
 
