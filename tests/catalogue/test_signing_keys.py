@@ -10,15 +10,19 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select, text
 
+from app.catalogue import signing_keys
 from app.catalogue.models import AgencySigningKey
+from app.core import pdfsign, secrets
 from app.core.db import get_database
 from app.core.secrets import FERNET_PREFIX
+from app.core.settings import DEV_SECRETS_KEY
 from tests.support.catalogue_fixtures import Catalogue
 from tests.support.edges import expect_problem
 from tests.support.identity_fixtures import Accounts, Actor
@@ -142,3 +146,20 @@ async def test_only_system_administrators(client: httpx.AsyncClient, accounts: A
     expect_problem(await client.put("/v1/agencies/NOPE/signing-key", headers=admin.headers, json=body), 404,
                    "not_found")
     assert (await client.get(URL, headers=admin.headers)).status_code == 200
+
+
+async def test_secrets_rotation_covers_signing_keys(client: httpx.AsyncClient, accounts: Accounts,
+                                                    catalogue: Catalogue, settings_env, tmp_path: Path) -> None:
+    """`dvc secrets rotate` re-encrypts the agency's key: it still signs once the old secrets key is dropped."""
+    await catalogue.agency("A1")
+    admin = await accounts.admin()
+    _, body = signing_key_upload(tmp_path, "Sở Xoay Khóa")
+    assert (await client.put(URL, headers=admin.headers, json=body)).status_code == 200
+    new_key = Fernet.generate_key().decode()
+    settings_env(DVC_SECRETS_KEYS=f"{new_key},{DEV_SECRETS_KEY}")
+    assert await secrets.rotate_all() == 1
+    settings_env(DVC_SECRETS_KEYS=new_key)
+    pdfsign.forget_agency_signers()
+    async with get_database().read_sessions() as session:
+        signer = await signing_keys.document_signer(session, "A1")
+    assert signer is not None and "Sở Xoay Khóa" in signer.signing_cert.subject.human_friendly
