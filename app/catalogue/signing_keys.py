@@ -81,7 +81,7 @@ def check_pkcs12(data: bytes, passphrase: str, now: datetime) -> CheckedKey:
         serialization.NoEncryption())
     try:
         pdfsign.load_pkcs12(stored)  # what signing will do with it: a key type pyHanko cannot use fails here
-    except ValueError:
+    except (ValueError, TypeError, NotImplementedError):
         raise ProblemError("signing_key_unreadable", "The key in the file cannot sign documents.") from None
     return CheckedKey(pkcs12=stored, subject=certificate.subject.rfc4514_string(),
                       issuer=certificate.issuer.rfc4514_string(), serial_number=format(certificate.serial_number, "x"),
