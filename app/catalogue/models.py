@@ -11,7 +11,8 @@ from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import clock
-from app.core.db import Base
+from app.core.db import Base, BigIntId
+from app.core.secrets import EncryptedText
 
 
 class AgencyLevel(enum.StrEnum):
@@ -57,6 +58,40 @@ class Agency(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+_LIVE_KEY_SQL = "removed_at IS NULL"
+
+
+class AgencySigningKey(Base):
+    """The key an agency signs the documents it issues with (its chữ ký số cơ quan), one row per upload.
+
+    The row's id is the key's version: a replacement is a new row, so a worker's cached signer, keyed by agency and
+    id, is never taken for the new key. A replaced or removed row keeps what it was (certificate, who uploaded and
+    removed it, when: the trail of the agency's keys) but loses its key material."""
+
+    __tablename__ = "agency_signing_keys"
+    __table_args__ = (
+        # One key in force per agency: the database settles two concurrent uploads.
+        Index("uq_agency_signing_keys_live", "agency_code", unique=True,
+              sqlite_where=text(_LIVE_KEY_SQL), postgresql_where=text(_LIVE_KEY_SQL)),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(String(64), ForeignKey("agencies.code"))
+    # Key, certificate and chain as a PKCS#12 without a passphrase, base64, Fernet-encrypted (app.core.secrets);
+    # NULL once replaced or removed.
+    pkcs12: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    subject: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str] = mapped_column(Text)
+    serial_number: Mapped[str] = mapped_column(String(128))  # hexadecimal
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    fingerprint_sha256: Mapped[str] = mapped_column(String(64))  # of the certificate (DER), hexadecimal
+    uploaded_at: Mapped[datetime] = mapped_column(default=clock.column_now)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    removed_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
 class Field(Base):

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.catalogue import content, importer, search, service, versions
-from app.catalogue.models import Agency, OnlineLevel, ProcedureVersion
+from app.catalogue import content, importer, search, service, signing_keys, versions
+from app.catalogue.models import Agency, AgencySigningKey, OnlineLevel, ProcedureVersion
 from app.catalogue.schemas import (
     AgencyIn,
     AgencyOut,
@@ -20,6 +20,8 @@ from app.catalogue.schemas import (
     ProcedureOut,
     PublishIn,
     RetireIn,
+    SigningKeyIn,
+    SigningKeyOut,
     VersionPatch,
 )
 from app.core.conditional import NOT_MODIFIED_RESPONSE, IfNoneMatch, not_modified
@@ -29,7 +31,7 @@ from app.core.openapi import problems
 from app.core.pagination import Page, PageDep
 from app.core.problems import not_found, validation_problem
 from app.core.text import DECIMAL_DIGITS, ONE_LINE, path_code
-from app.identity.deps import Principal, official_or_client
+from app.identity.deps import AdminDep, Principal, official_or_client
 
 # A version number; bounded so that absurd path values are a 422, not a database integer overflow.
 VersionNumber = Annotated[int, Path(ge=1, le=1_000_000), DECIMAL_DIGITS]
@@ -146,6 +148,51 @@ async def catalogue_update_agency(code: AgencyCodePath, body: AgencyPatch, edito
                                   response: Response, if_match: IfMatch = None) -> AgencyOut:
     """Change an agency (If-Match required); answers it as it now is with its new `ETag`."""
     return _agency_out(response, await service.update_agency(session, editor, code, body, if_match))
+
+
+# --- an agency's signing key (system administrators) ---------------------------------------------------------
+
+_KEY_PROBLEMS = ("not_found", "forbidden_role")
+_KEY_UPLOAD_PROBLEMS = (*_KEY_PROBLEMS, *PRECONDITION_PROBLEMS, "validation_error", "signing_key_unreadable",
+                        "signing_key_incomplete", "signing_certificate_expired", "signing_certificate_not_yet_valid")
+
+
+def _key_out(response: Response, key: AgencySigningKey) -> SigningKeyOut:
+    response.headers["ETag"] = signing_keys.key_etag(key)
+    return SigningKeyOut.model_validate(key)
+
+
+@router.get("/v1/agencies/{code}/signing-key", response_model=SigningKeyOut, responses=problems(*_KEY_PROBLEMS))
+async def catalogue_get_signing_key(code: AgencyCodePath, admin: AdminDep, session: ReadSessionDep,
+                                    response: Response) -> SigningKeyOut:
+    """The certificate of the key the agency signs its documents with (never the key), with the `ETag` a
+    replacement or removal needs; 404 when the agency has none (its documents are signed with the deployment's
+    key, or not at all)."""
+    return _key_out(response, await signing_keys.key_of(session, code))
+
+
+@router.put("/v1/agencies/{code}/signing-key", response_model=SigningKeyOut,
+            responses=problems(*_KEY_UPLOAD_PROBLEMS))
+async def catalogue_put_signing_key(code: AgencyCodePath, body: SigningKeyIn, admin: AdminDep, session: SessionDep,
+                                    response: Response, if_match: IfMatch = None) -> SigningKeyOut:
+    """Upload the agency's signing key: the PKCS#12 file its CA issued (base64) and its passphrase, used once and
+    never stored. Replacing a key takes `If-Match` with its `ETag`; the first upload needs none. 422
+    `signing_key_unreadable` (not PKCS#12, or a wrong passphrase), `signing_key_incomplete` (no private key, or
+    not its certificate), `signing_certificate_expired`, `signing_certificate_not_yet_valid`. Documents issued
+    after the change commits are signed with the new key, by every worker."""
+    key = await signing_keys.put_key(session, admin.account_id, code, body.pkcs12,
+                                     body.passphrase.get_secret_value(), if_match)
+    return _key_out(response, key)
+
+
+@router.delete("/v1/agencies/{code}/signing-key", status_code=204,
+               responses=problems(*_KEY_PROBLEMS, *PRECONDITION_PROBLEMS))
+async def catalogue_delete_signing_key(code: AgencyCodePath, admin: AdminDep, session: SessionDep,
+                                       if_match: IfMatch = None) -> Response:
+    """Remove the agency's signing key (`If-Match` required): its documents are signed with the deployment's key
+    again, or not at all."""
+    await signing_keys.remove_key(session, admin.account_id, code, if_match)
+    return Response(status_code=204)
 
 
 @router.post("/v1/fields", status_code=201, response_model=FieldOut, responses=problems(*_WRITE_PROBLEMS))

@@ -4,11 +4,17 @@ the others), fee receipts (biên lai) and the process control slip (form 05).
 Decree 45/2020 wants the electronic documents of the one-stop process digitally signed, and an electronic fee
 receipt is valid only signed by the unit that issues it. Each document gets one PAdES baseline B signature
 (ETSI.CAdES.detached, SHA-256, the signer's certificate and its chain embedded; no timestamp, no revocation data:
-the service has no outbound access to a TSA or the CAs) by the key in `DVC_DOCUMENT_SIGNING_KEY_FILE` (PKCS#12,
-opened with `DVC_DOCUMENT_SIGNING_KEY_PASSPHRASE`; both checked at start). One key signs for every agency of the
-deployment; a key per agency is not built. Without a key documents are issued unsigned, as before, and start-up
-says so (a warning in prod) and /readyz shows `document_signing: off`; in dev the development signer
-(app/workflow/devsigner.py, whose CA dev trusts) signs instead, so a newcomer sees signed documents.
+the service has no outbound access to a TSA or the CAs). The signer is, first, the issuing agency's own key
+(uploaded by a system administrator, PUT /v1/agencies/{code}/signing-key: app/catalogue/signing_keys.py, which
+hands it to `issue_pdf`); else the deployment's key in `DVC_DOCUMENT_SIGNING_KEY_FILE` (PKCS#12, opened with
+`DVC_DOCUMENT_SIGNING_KEY_PASSPHRASE`; both checked at start). Without either, documents are issued unsigned, as
+before, and start-up says so (a warning in prod) and /readyz shows `document_signing: off` (a summary of the
+deployment key: agencies' keys are not listed there); in dev the development signer (app/workflow/devsigner.py,
+whose CA dev trusts) signs instead, so a newcomer sees signed documents.
+
+An agency's signer is loaded once per worker and kept under (agency code, key version): a new upload is a new
+version, so a worker never signs with a replaced or removed key once the change is committed (the version is read
+with each document; only the key material is cached).
 
 Signing is CPU work (hashing the file, an RSA signature, encoding the CMS: tens of milliseconds) and pyHanko's
 signer is synchronous underneath: it runs in a worker thread, with the rendering, never on the event loop.
@@ -19,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -119,6 +127,48 @@ def current_signer(settings: Settings) -> signers.SimpleSigner | None:
     return None
 
 
+AGENCY_SIGNERS_KEPT = 512  # a province's departments and communes, with room; the least recently used go first
+_agency_signers: OrderedDict[tuple[str, int], KeptKeySigner] = OrderedDict()
+_agency_signers_lock = threading.Lock()
+
+
+def load_pkcs12(data: bytes, passphrase: bytes | None = None) -> KeptKeySigner:
+    """A signer from PKCS#12 bytes (its certificate chain embedded in what it signs); ValueError when the data is
+    not PKCS#12, the passphrase does not open it, or it holds no key or no certificate."""
+    loaded = signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=passphrase)
+    if loaded is None or loaded.signing_cert is None:
+        raise ValueError("the PKCS#12 data holds no certificate")
+    return KeptKeySigner.keeping(loaded)
+
+
+def kept_agency_signer(agency_code: str, key_version: int) -> KeptKeySigner | None:
+    """The agency's signer for that version of its key, if this worker has loaded it already."""
+    with _agency_signers_lock:
+        signer = _agency_signers.get((agency_code, key_version))
+        if signer is not None:
+            _agency_signers.move_to_end((agency_code, key_version))
+        return signer
+
+
+def keep_agency_signer(agency_code: str, key_version: int, pkcs12_data: bytes) -> KeptKeySigner:
+    """Load (blocking: run it in a worker thread) and keep the agency's signer for that version of its key; the
+    agency's older versions are dropped with it."""
+    signer = load_pkcs12(pkcs12_data)
+    with _agency_signers_lock:
+        for key in [k for k in _agency_signers if k[0] == agency_code]:
+            del _agency_signers[key]
+        _agency_signers[(agency_code, key_version)] = signer
+        while len(_agency_signers) > AGENCY_SIGNERS_KEPT:
+            _agency_signers.popitem(last=False)
+    return signer
+
+
+def forget_agency_signers() -> None:
+    """Drop every kept agency signer (tests; a worker never needs to: versions tell replaced keys apart)."""
+    with _agency_signers_lock:
+        _agency_signers.clear()
+
+
 def _metadata(agency_name: str) -> signers.PdfSignatureMetadata:
     issuer = agency_name.strip() or "cơ quan giải quyết thủ tục hành chính"
     return signers.PdfSignatureMetadata(
@@ -134,16 +184,20 @@ def sign_blocking(pdf: bytes, signer: signers.SimpleSigner, agency_name: str) ->
     return bytes(signers.sign_pdf(writer, _metadata(agency_name), signer=signer).getvalue())
 
 
-def _render_and_sign(render: Callable[[], bytes], agency_name: str, settings: Settings) -> bytes:
+def _render_and_sign(render: Callable[[], bytes], agency_name: str, settings: Settings,
+                     agency_signer: signers.SimpleSigner | None) -> bytes:
     pdf = render()
-    signer = current_signer(settings)
+    signer = agency_signer or current_signer(settings)
     return pdf if signer is None else sign_blocking(pdf, signer, agency_name)
 
 
-async def issue_pdf(render: Callable[[], bytes], *, agency_name: str) -> bytes:
+async def issue_pdf(render: Callable[[], bytes], *, agency_name: str,
+                    agency_signer: signers.SimpleSigner | None = None) -> bytes:
     """Render a document (`render`: fpdf2, see app/core/pdf.py) and sign it in `agency_name`'s name, both in a
-    worker thread: a request never blocks the event loop on either. Unsigned when no signer is configured."""
-    return await asyncio.to_thread(_render_and_sign, render, agency_name, get_settings())
+    worker thread: a request never blocks the event loop on either. Signed by `agency_signer` (the issuing
+    agency's own key: app.catalogue.signing_keys.document_signer) when it has one, else as `current_signer` says;
+    unsigned when nobody signs."""
+    return await asyncio.to_thread(_render_and_sign, render, agency_name, get_settings(), agency_signer)
 
 
 def announce(settings: Settings | None = None) -> Mode:

@@ -1,4 +1,5 @@
-"""Secrets the service must keep usable but not readable at rest (webhook signing keys), encrypted with Fernet.
+"""Secrets the service must keep usable but not readable at rest (webhook signing keys, agencies' document signing
+keys), encrypted with Fernet.
 
 A webhook's HMAC key cannot be stored as a hash: the service signs with the key itself. It is stored encrypted
 (AES-128-CBC + HMAC-SHA256, Fernet) under `DVC_SECRETS_KEYS`, so a database dump or backup does not hand out the
@@ -63,7 +64,8 @@ class EncryptedText(TypeDecorator[str]):
 def register(cli: typer.Typer) -> None:
     import typer
 
-    secrets_cli = typer.Typer(no_args_is_help=True, help="Keys for secrets stored encrypted (webhook keys).")
+    secrets_cli = typer.Typer(no_args_is_help=True,
+                              help="Keys for secrets stored encrypted (webhook keys, agencies' signing keys).")
     cli.add_typer(secrets_cli, name="secrets")
 
     @secrets_cli.command("new-key")

@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     signature_trust_roots: str = ""
 
     # --- documents the service issues (notices, fee receipts, the process slip), signed in the agency's name
-    # (Decree 45/2020; app/core/pdfsign.py): a PKCS#12 file with the key and certificate, and its passphrase. One
-    # key for the deployment; per-agency keys are not built. Unset: issued unsigned (in dev: the development signer).
+    # (Decree 45/2020; app/core/pdfsign.py): a PKCS#12 file with the key and certificate, and its passphrase. The
+    # deployment's key, for agencies without their own (PUT /v1/agencies/{code}/signing-key). Unset: issued unsigned
+    # (in dev: the development signer).
     document_signing_key_file: str = ""
     document_signing_key_passphrase: SecretStr = SecretStr("")
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalogue import signing_keys
 from app.core import clock
 from app.core.pdf import render_document
 from app.core.pdfsign import issue_pdf
@@ -76,9 +77,9 @@ def _refund_fields(receipt: ReceiptOut) -> list[tuple[str, str]]:
                                                           ("Đang chờ hoàn trả", receipt.refund_pending)) if amount]
 
 
-async def receipt_pdf(receipt: ReceiptOut) -> bytes:
-    """The receipt printed, signed in the collecting agency's name: an electronic receipt is valid only signed by
-    the unit that issues it (app.core.pdfsign)."""
+async def receipt_pdf(session: AsyncSession, receipt: ReceiptOut) -> bytes:
+    """The receipt printed, signed in the collecting agency's name, with its own key if it has one: an electronic
+    receipt is valid only signed by the unit that issues it (app.core.pdfsign)."""
     issued = clock.local(receipt.issued_at)
     payer = receipt.payer.name or "-"
     if receipt.payer.citizen_id or receipt.payer.tax_code:
@@ -95,4 +96,5 @@ async def receipt_pdf(receipt: ReceiptOut) -> bytes:
                 ("Mã giao dịch", receipt.provider_txn_id or "-"), ("Ngày thu", f"{issued:%d/%m/%Y %H:%M}"),
                 *_refund_fields(receipt)],
         items=items, footer=f"Cơ quan thu: {receipt.agency.name} ({receipt.agency.code})"),
-        agency_name=receipt.agency.name)
+        agency_name=receipt.agency.name,
+        agency_signer=await signing_keys.document_signer(session, receipt.agency.code))

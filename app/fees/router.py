@@ -190,7 +190,7 @@ async def payments_receipt(payment_id: uuid.UUID, viewer: ViewerDep, session: Re
     dossier = await get_dossier_for(session, viewer, attempt.dossier_id)
     receipt = await receipt_for(session, attempt, dossier)
     if negotiate(accept, ("application/json", "application/pdf")) == "application/pdf":
-        return Response(await receipt_pdf(receipt), media_type="application/pdf",
+        return Response(await receipt_pdf(session, receipt), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{receipt.receipt_number}.pdf"',
                                  **VARY_ACCEPT})
     return JSONResponse(receipt.model_dump(mode="json"), headers=VARY_ACCEPT)

@@ -126,7 +126,7 @@ class NotificationsConsumer:
                 context = await context_for(session, message.kind, message.language, dossier, notice, event)
                 rendered, code = render(message.kind, message.language, context), dossier.code
                 if notice is not None and message.channel == "email":
-                    pdf = await workflow_notices.render_pdf(notice)  # rendered and signed off the loop
+                    pdf = await workflow_notices.render_pdf(session, notice)  # rendered and signed off the loop
                     attachments.append(Attachment(f"{notice.kind}-{dossier.code or dossier.id}.pdf", pdf))
         async with get_database().write_sessions() as session, session.begin():
             await session.execute(update(NotificationMessage).where(NotificationMessage.id == message.id)

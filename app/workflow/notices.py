@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalogue import signing_keys
 from app.core.clock import LOCAL_TZ
 from app.core.pagination import PageParams, keyset_page
 from app.core.pdf import render_document
-from app.core.pdfsign import issue_pdf
+from app.core.pdfsign import KeptKeySigner, issue_pdf
 from app.dossiers.models import Dossier
 from app.workflow.history import ActorRef
 from app.workflow.models import Notice
@@ -168,12 +169,19 @@ def _fields(notice: Notice) -> tuple[list[tuple[str, str]], list[str], list[str]
     return fields, paragraphs, items
 
 
-async def render_pdf(notice: Notice) -> bytes:
-    """The notice printed in its form, signed in the issuing agency's name (app.core.pdfsign)."""
+async def render_pdf(session: AsyncSession, notice: Notice) -> bytes:
+    """The notice printed in its form, signed in the issuing agency's name, with its own key if it has one
+    (app.core.pdfsign)."""
     fields, paragraphs, items = _fields(notice)
     form = f"Mẫu số {notice.form} - Thông tư 01/2018/TT-VPCP" if notice.form else None
     footer = f"Lập lúc {_display(notice.content.get('issued_at'))} bởi {notice.issued_by_name or 'hệ thống'}."
     agency = notice.content.get("agency_name") or ""
     return await issue_pdf(partial(render_document, issuer=agency, title=notice.content["title"], subtitle=form,
                                    fields=fields, paragraphs=paragraphs, items=items, footer=footer),
-                           agency_name=agency)
+                           agency_name=agency, agency_signer=await _agency_signer(session, notice.dossier_id))
+
+
+async def _agency_signer(session: AsyncSession, dossier_id: uuid.UUID) -> KeptKeySigner | None:
+    """The issuing agency's own signer: the dossier's agency (a notice records its name only)."""
+    agency_code = await session.scalar(select(Dossier.agency_code).where(Dossier.id == dossier_id))
+    return None if agency_code is None else await signing_keys.document_signer(session, agency_code)

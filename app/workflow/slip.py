@@ -16,6 +16,7 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalogue import signing_keys
 from app.core import clock
 from app.core.clock import LOCAL_TZ
 from app.core.pdf import render_table_document
@@ -118,4 +119,5 @@ async def render_slip(session: AsyncSession, dossier: Dossier, facts: VersionFac
     agency = dossier.agency_name or ""
     return await issue_pdf(partial(render_table_document, issuer=agency, title=FORM_TITLE, subtitle=FORM_NUMBER,
                                    fields=fields, headings=HEADINGS, rows=rows, col_widths=COLUMN_WIDTHS,
-                                   footer=footer), agency_name=agency)
+                                   footer=footer), agency_name=agency,
+                           agency_signer=await signing_keys.document_signer(session, dossier.agency_code))

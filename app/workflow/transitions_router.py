@@ -155,6 +155,6 @@ async def get_dossier_notice(dossier_id: uuid.UUID, notice_id: uuid.UUID, reques
         raise not_found("notice")
     if negotiate(request.headers.get("accept"), ("application/json", "application/pdf")) == "application/pdf":
         name = f"{notice.kind}-{notice.content.get('dossier_code') or notice.dossier_id}.pdf"
-        return Response(await notices.render_pdf(notice), media_type="application/pdf",
+        return Response(await notices.render_pdf(session, notice), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}"', **VARY_ACCEPT})
     return JSONResponse(NoticeOut.model_validate(notice).model_dump(mode="json"), headers=VARY_ACCEPT)

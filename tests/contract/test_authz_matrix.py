@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from tests.fees.conftest import BEFORE_TOTAL, Case, Fees
 from tests.fees.test_refund_resolution import _stuck_refund
 from tests.support.dossier_fixtures import Dossiers
 from tests.support.identity_fixtures import DEFAULT_AGENCY, Accounts, Actor
+from tests.workflow.pki import signing_key_upload
 
 OTHER_AGENCY = "000.00.77.H01"
 ALL_ROLES = ["reception", "processing", "approval", "finance"]
@@ -429,6 +431,33 @@ async def test_officials_and_clients(client: httpx.AsyncClient, accounts: Accoun
             if method == "PATCH":  # past the gate and the visibility check, a change needs If-Match
                 world.callers[caller] = (world.callers[caller][0], {**world.callers[caller][1], "If-Match": "*"})
             wrong += await _check(client, world, caller, method, path, allowed, json=body)
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_signing_keys_are_for_administrators(client: httpx.AsyncClient, accounts: Accounts,
+                                                   tmp_path: Path) -> None:
+    """An agency's signing key: uploaded, read and removed by system administrators only, its own agency's admin,
+    officials and integrators included (403 whatever the agency)."""
+    mine = await accounts.official(DEFAULT_AGENCY, ["reception"])
+    integrator = await accounts.client(["dossiers:read", "catalogue:write"], [DEFAULT_AGENCY])
+    world = World(None, mine, mine, uuid.uuid4(), ids={"agency": DEFAULT_AGENCY})
+    world.callers = {"agency_admin": (await accounts.official(DEFAULT_AGENCY, ["agency_admin"]), {}),
+                     "admin": (await accounts.admin(), {}), "official": (mine, {}), "integrator": (integrator, {}),
+                     "citizen": (await accounts.citizen(), {})}
+    _, body = signing_key_upload(tmp_path, "Sở Thử Nghiệm Phân Quyền")
+    path = "/v1/agencies/{agency}/signing-key"
+    others = ("agency_admin", "official", "integrator", "citizen")
+    wrong = []
+    for caller in others:
+        wrong += await _check(client, world, caller, "PUT", path, DENIED, json=body, code="forbidden_role")
+    wrong += await _check(client, world, "admin", "PUT", path, OK, json=body)
+    for caller in others:
+        world.callers[caller] = (world.callers[caller][0], {"If-Match": "*"})
+        wrong += await _check(client, world, caller, "GET", path, DENIED, code="forbidden_role")
+        wrong += await _check(client, world, caller, "DELETE", path, DENIED, code="forbidden_role")
+    wrong += await _check(client, world, "admin", "GET", path, OK)
+    world.callers["admin"] = (world.callers["admin"][0], {"If-Match": "*"})
+    wrong += await _check(client, world, "admin", "DELETE", path, {204})
     assert not wrong, "\n".join(wrong)
 
 

@@ -143,6 +143,8 @@ def real_path_parameters(label: str, world: World, data: st.DataObject) -> dict[
 
 def _code(label: str, path: str, world: World, data: st.DataObject) -> dict[str, str]:
     ids = world.ids
+    if label == "DELETE /v1/agencies/{code}/signing-key":  # one agency loses its key; the others keep theirs
+        return {"code": world.agencies[-1]}
     if path.startswith("/v1/agencies"):
         return {"code": _one(data, world.agencies)}
     if path.startswith("/v1/fields"):
@@ -201,6 +203,8 @@ def real_body(label: str, case: Any, world: World, actors: dict[str, Actor], dat
         body.update(amount=1000, expected_available=_refundable(case, actors["official"]))
     if label == "POST /v1/payments/{payment_id}/cancel":
         body["reason"] = "Ngân hàng không xác nhận giao dịch sau 3 ngày"
+    if label == "PUT /v1/agencies/{code}/signing-key":  # a real PKCS#12 and its passphrase
+        body.update(pkcs12=world.ids["signing_key_pkcs12"][0], passphrase=world.ids["signing_key_passphrase"][0])
     if label == "POST /v1/dossiers/{dossier_id}/attachments":
         body["part"] = _one(data, ["application_form", "id_copy"])
         if "json" in (case.media_type or ""):  # one of the citizen's digitised documents, reused

@@ -3,7 +3,8 @@ app's own API and services: an agency tree, published procedures (fees, required
 catalogue action, an official holding every role, a citizen, an organisation with a representative, an
 integration client with a webhook subscription and a dead delivery, dossiers in every interesting state
 (draft, submitted, payment_requested, received, processing, supplement_requested, processed, returned), their
-attachments, notices, an online payment with a refund, a rating, complaints (open and answered), a calendar override.
+attachments, notices, an online payment with a refund, a rating, complaints (open and answered), a calendar override,
+a signing key for each agency.
 
 Each destructive operation gets resources of its own (`ids[...]` lists), so that deleting one draft or cancelling
 one version leaves the others to the rest of the run, whatever the order the tests run in.
@@ -11,8 +12,10 @@ one version leaves the others to the rest of the run, whatever the order the tes
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ import httpx
 from tests.support.catalogue_fixtures import Catalogue
 from tests.support.dossier_fixtures import DEFAULT_PARTS, PDF, Dossiers
 from tests.support.identity_fixtures import Accounts, Actor
+from tests.workflow.pki import signing_key_upload
 
 ROOT_AGENCY = "000.00.00.H42"
 AGENCY = "000.00.42.H42"
@@ -362,6 +366,16 @@ class Builder:
                         json={"working": False, "note": "Nghỉ bù Quốc khánh"})
         self.world.add("override_date", OVERRIDE_DATE)
 
+    async def signing_keys(self) -> None:
+        """Every agency signs with a key of its own (reads, replacements and removals find one); the upload body
+        is kept for the replacements the fuzz sends."""
+        with tempfile.TemporaryDirectory(prefix="dvc-world-key-") as directory:
+            _, body = signing_key_upload(Path(directory), "Sở Thử Nghiệm Hợp Đồng")
+        for code in self.world.agencies:
+            await self.call(self.world.actors["admin"], "PUT", f"/v1/agencies/{code}/signing-key", json=body)
+        self.world.add("signing_key_pkcs12", body["pkcs12"])
+        self.world.add("signing_key_passphrase", body["passphrase"])
+
 
 async def build_world(client: httpx.AsyncClient, accounts: Accounts) -> World:
     builder = Builder(client, accounts)
@@ -375,6 +389,7 @@ async def build_world(client: httpx.AsyncClient, accounts: Accounts) -> World:
     await builder.children()
     await builder.integration()
     await builder.calendar()
+    await builder.signing_keys()
     await builder.snapshot()
     assert DEFAULT_PARTS and PDF  # the parts the drafts and uploads above rely on
     builder.world.add("random", uuid.uuid4())

@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def empty_all_tables() -> None:
-    """Every table emptied, and the working-calendar overrides each process caches forgotten.
+    """Every table emptied, and the working-calendar overrides and agency signers each process caches forgotten
+    (ids start again at 1: a kept signer's key version would name another test's key).
 
     Only the tables holding rows are emptied: one query finds them (~1 ms). On PostgreSQL they are emptied by
     DELETE, not TRUNCATE: a TRUNCATE makes new files for every table and index and syncs them at commit, which
     cost 100-800 ms after each test (a third of the suite's time); a DELETE of a test's few rows costs a few."""
     from app.core.db import get_database
+    from app.core.pdfsign import forget_agency_signers
     from app.core.registry import load_all_models
     from app.workflow.calendar_service import forget_cached_overrides
 
@@ -38,6 +40,7 @@ async def empty_all_tables() -> None:
             for _, sql in triggers:
                 await connection.execute(text(sql))
     forget_cached_overrides()
+    forget_agency_signers()
 
 
 async def _delete_on_postgresql(connection: AsyncConnection, tables: list[Table]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,6 +102,14 @@ def configure_document_signing(settings_env: Callable[..., None], directory: Pat
     settings_env(DVC_DOCUMENT_SIGNING_KEY_FILE=str(write_pkcs12(pki, PASSPHRASE)),
                  DVC_DOCUMENT_SIGNING_KEY_PASSPHRASE=PASSPHRASE, DVC_SIGNATURE_TRUST_ROOTS=str(pki.ca_path))
     return pki
+
+
+def signing_key_upload(directory: Path, signer_name: str, passphrase: str = PASSPHRASE) -> tuple[Pki, dict[str, str]]:
+    """A fresh CA and signer in `directory`, and the body of PUT /v1/agencies/{code}/signing-key uploading it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = make_pki(directory, signer_name)
+    data = write_pkcs12(pki, passphrase).read_bytes()
+    return pki, {"pkcs12": base64.b64encode(data).decode(), "passphrase": passphrase}
 
 
 async def issued_signature(pdf: bytes, trust_root: Path) -> SignatureInfo:
