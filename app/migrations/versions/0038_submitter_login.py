@@ -5,7 +5,7 @@ dossier was filed online (the token's issuer and level of assurance), for the na
 Dossiers filed before this revision keep NULL: how their submitter logged in was not kept (the portal is told "0").
 
 Revision ID: 0038
-Revises: 0036
+Revises: 0037
 """
 from collections.abc import Sequence
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0038"
-down_revision: str | Sequence[str] | None = "0036"
+down_revision: str | Sequence[str] | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
