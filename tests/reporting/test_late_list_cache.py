@@ -13,18 +13,23 @@ from app.reporting import cache
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
 
 
+def _misses(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:
+    """The second argument of every call to `module.name` (each a cache miss: the work the cache saves)."""
+    calls: list[Any] = []
+    original = getattr(module, name)
+
+    async def counting(session: Any, key: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(key)
+        return await original(session, key, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
 @pytest.fixture
 def computed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The windows the late list was computed for (each a cache miss)."""
-    calls: list[Any] = []
-    original = cache.late_list
-
-    async def counting(session: Any, window: Any, limit: int, cursor: str | None) -> Any:
-        calls.append(window)
-        return await original(session, window, limit, cursor)
-
-    monkeypatch.setattr(cache, "late_list", counting)
-    return calls
+    """The windows the late list was computed for."""
+    return _misses(monkeypatch, cache, "late_list")
 
 
 async def _read(client: Any, period: dict[str, str]) -> None:
@@ -57,18 +62,10 @@ async def test_the_longer_cache_can_be_turned_off(client, at, settings_env, comp
 
 @pytest.fixture
 def rebuilt(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The moments a report rebuilt the open dossiers' count from history (each a cache miss)."""
+    """The moments a report rebuilt the open dossiers' count from history."""
     from app.reporting import figures
 
-    calls: list[Any] = []
-    original = figures.open_counts_at
-
-    async def counting(session: Any, boundary: Any, **scope: Any) -> Any:
-        calls.append(boundary)
-        return await original(session, boundary, **scope)
-
-    monkeypatch.setattr(figures, "open_counts_at", counting)
-    return calls
+    return _misses(monkeypatch, figures, "open_counts_at")
 
 
 async def _indicators(client: Any, admin: Any, **params: str) -> None:
