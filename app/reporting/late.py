@@ -110,10 +110,6 @@ def _apologised(dossier_id: Any, cut: datetime) -> Any:
     return exists().where(Notice.dossier_id == dossier_id, Notice.kind == "apology", Notice.issued_at <= cut)
 
 
-def _original_due() -> Any:
-    return original_due()
-
-
 @dataclass(frozen=True)
 class Replayed:
     """Dossiers of a period that is over whose row cannot say what they were at `cut`, judged from their history
@@ -150,7 +146,7 @@ def _open_at(window: Window, cut: datetime, replayed: Replayed) -> Any:
     or paused only since `cut`. A replayed dossier (waiting at `cut` and answered since, or withdrawn since) is
     open then as its history says, whatever its row says now."""
     still_open = Dossier.finished_at.is_(None) & (
-        lateness_counts(_original_due())
+        lateness_counts(original_due())
         | ((Dossier.state == CLOCK_PAUSED_STATE) & (DossierProgress.paused_at > cut)))
     finished_since = Dossier.state.in_(FINISHED_STATES) & (Dossier.finished_at > cut)
     judged_by_row = ((Dossier.received_at < window.until) & (still_open | finished_since)
@@ -176,7 +172,7 @@ async def _replayed_at(session: AsyncSession, window: Window, cut: datetime) -> 
     # restarted since on a supplement asked after `cut` (its row's reception and due date are the restart's).
     received_since = Dossier.received_at >= cut
     rows = (await session.execute(
-        select(Dossier.id, _original_due().label("original_due"))
+        select(Dossier.id, original_due().label("original_due"))
         .outerjoin(DossierProgress, DossierProgress.dossier_id == Dossier.id)
         .where(Dossier.submitted_at < cut, or_(Dossier.finished_at.is_(None), Dossier.finished_at > cut),
                or_(withdrawn_since, received_since, waited), *_in_scope(Dossier.agency_code, window)))).all()
@@ -231,7 +227,7 @@ def _late_dossiers(window: Window, agencies: list[str], cut: datetime, replayed:
         DossierProgress, DossierProgress.dossier_id == Dossier.id).where(Dossier.agency_code.in_(agencies))
     finished_late = base.where(Dossier.state.in_(FINISHED_STATES), Dossier.received_at.is_not(None),
                                Dossier.finished_at >= window.since, Dossier.finished_at < window.until,
-                               Dossier.finished_at > _original_due())
+                               Dossier.finished_at > original_due())
     overdue = base.where(_open_at(window, cut, replayed), _overdue_at(cut, replayed))
     return union_all(finished_late, overdue).subquery("late")
 
