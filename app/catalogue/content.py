@@ -5,7 +5,7 @@ with it. The lifecycle (draft, publish, retire, cancel, delete) is app.catalogue
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +39,7 @@ def to_out(version: ProcedureVersion) -> schemas.ProcedureOut:
     out = schemas.ProcedureOut(code=version.procedure_code, version=version.version, status=shown_status(version),
                                valid_from=version.valid_from, valid_to=version.valid_to,
                                published_at=version.published_at, **content_of(version))
-    out.announcement_warnings = schemas.announcement_warnings(out.announcement)
+    out.announcement_warnings = announcement_warnings(out.announcement)
     return out
 
 
@@ -85,7 +85,7 @@ def rule_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[str, 
     workflow's (workflow_problems) and an announcing decision dated in the future. A version already recorded is
     not held to them again (app.catalogue.importer)."""
     errors = workflow_problems(data, loc)
-    signed = schemas.announcement_problem(data.get("announcement"), clock.local(clock.now()).date())
+    signed = announcement_problem(data.get("announcement"), clock.local(clock.now()).date())
     if signed:
         errors.append(field_error([*loc, "announcement", "decision_date"], signed))
     return errors
@@ -101,7 +101,7 @@ def workflow_problems(data: dict[str, Any], loc: list[str | int]) -> list[dict[s
     steps = schemas.step_limit_problem(data["workflow"], data["step_time_limits"])
     if steps:
         errors.append(field_error([*loc, "step_time_limits"], steps))
-    total = schemas.step_total_problem(data["processing_days"], data["step_time_limits"],
+    total = step_total_problem(data["processing_days"], data["step_time_limits"],
                                        get_settings().working_minutes_per_day)
     if total:
         errors.append(field_error([*loc, "step_time_limits"], total))
@@ -114,3 +114,55 @@ async def write_content(session: AsyncSession, version: ProcedureVersion, data: 
     version.search_name = search_column(data["name"])
     version.search_extra = await search_extra_for(session, data["agency_code"], data["field_code"])
     version.facets = _facets(data)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:.2f}".rstrip("0")
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{_number(n)} {word}{'' if n == 1 else 's'}"
+
+
+def step_total_problem(processing_days: int, step_time_limits: list[dict[str, Any]], minutes_per_day: int,
+                       ) -> str | None:
+    """The steps' allowances together must fit in the processing time: an internal process whose steps add up
+    to more than the version's processing days promises its officials time the law does not give the agency,
+    and a dossier whose every step is on time is then late. An allowance in hours counts working hours, so
+    `minutes_per_day` of them make a working day (8 hours by default, as app.workflow.steps counts them)."""
+    spent, total = [], 0
+    for limit in step_time_limits:
+        days, hours = limit.get("working_days"), limit.get("hours")
+        if days is not None:
+            total += int(days) * minutes_per_day
+            spent.append(f"{limit.get('step')} {_plural(days, 'working day')}")
+        elif hours is not None:
+            total += int(hours) * 60
+            spent.append(f"{limit.get('step')} {_plural(hours, 'working hour')}")
+    if total <= processing_days * minutes_per_day:
+        return None
+    day_hours = minutes_per_day / 60
+    in_days = _plural(total / minutes_per_day, "working day")
+    if total % minutes_per_day:
+        in_days = f"{_plural(total / 60, 'working hour')} ({in_days} of {_number(day_hours)} hours)"
+    return (f"the step allowances add up to {in_days}: {', '.join(spent)}; more than the version's "
+            f"{_plural(processing_days, 'processing day')} ({_plural(processing_days * day_hours, 'working hour')})"
+            f". Shorten the steps or lengthen processing_days.")
+
+
+def announcement_warnings(announcement: schemas.Announcement | None) -> list[str]:
+    """What looks odd about an announcement without being refused: no rule we encode orders the two dates."""
+    if announcement is not None and announcement.decision_date > announcement.effective_date:
+        return [f"the decision was signed on {announcement.decision_date}, after the legal act took effect on "
+                f"{announcement.effective_date}"]
+    return []
+
+
+def announcement_problem(announcement: dict[str, Any] | None, today: date) -> str | None:
+    """A decision cannot have been signed after today: a date ahead is a typo. Checked on new content only, as the
+    workflow's rules are (app.catalogue.content.rule_problems)."""
+    if announcement is None:
+        return None
+    signed = announcement["decision_date"]
+    signed = signed if isinstance(signed, date) else date.fromisoformat(str(signed))
+    return f"the decision is dated {signed}, after today ({today})" if signed > today else None

@@ -20,10 +20,9 @@ from app.catalogue.schemas import (
     ProcedureOut,
     PublishIn,
     RetireIn,
-    SigningKeyIn,
-    SigningKeyOut,
     VersionPatch,
 )
+from app.catalogue.signing_key_schemas import SigningKeyIn, SigningKeyOut
 from app.core.conditional import NOT_MODIFIED_RESPONSE, IfNoneMatch, not_modified
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.etag import PRECONDITION_PROBLEMS, IfMatch, version_tag

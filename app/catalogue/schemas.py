@@ -10,7 +10,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -87,40 +86,6 @@ def step_limit_problem(workflow: str, step_time_limits: list[dict[str, Any]]) ->
         return None
     return (f"workflow {workflow!r} has no step {', '.join(map(repr, unknown))}; its steps: "
             f"{', '.join(sorted(known))}")
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:.2f}".rstrip("0")
-
-
-def _plural(n: float, word: str) -> str:
-    return f"{_number(n)} {word}{'' if n == 1 else 's'}"
-
-
-def step_total_problem(processing_days: int, step_time_limits: list[dict[str, Any]], minutes_per_day: int,
-                       ) -> str | None:
-    """The steps' allowances together must fit in the processing time: an internal process whose steps add up
-    to more than the version's processing days promises its officials time the law does not give the agency,
-    and a dossier whose every step is on time is then late. An allowance in hours counts working hours, so
-    `minutes_per_day` of them make a working day (8 hours by default, as app.workflow.steps counts them)."""
-    spent, total = [], 0
-    for limit in step_time_limits:
-        days, hours = limit.get("working_days"), limit.get("hours")
-        if days is not None:
-            total += int(days) * minutes_per_day
-            spent.append(f"{limit.get('step')} {_plural(days, 'working day')}")
-        elif hours is not None:
-            total += int(hours) * 60
-            spent.append(f"{limit.get('step')} {_plural(hours, 'working hour')}")
-    if total <= processing_days * minutes_per_day:
-        return None
-    day_hours = minutes_per_day / 60
-    in_days = _plural(total / minutes_per_day, "working day")
-    if total % minutes_per_day:
-        in_days = f"{_plural(total / 60, 'working hour')} ({in_days} of {_number(day_hours)} hours)"
-    return (f"the step allowances add up to {in_days}: {', '.join(spent)}; more than the version's "
-            f"{_plural(processing_days, 'processing day')} ({_plural(processing_days * day_hours, 'working hour')})"
-            f". Shorten the steps or lengthen processing_days.")
 
 
 def fee_stage_problem(workflow: str, fee_items: list[dict[str, Any]]) -> str | None:
@@ -210,24 +175,6 @@ class Announcement(Strict):
                                PLAIN] = Field(description="e.g. `1234/QĐ-UBND`.")
     decision_date: LegalDate = Field(description="The day the decision was signed.")
     effective_date: LegalDate = Field(description="The day the legal act the version implements takes effect.")
-
-
-def announcement_warnings(announcement: Announcement | None) -> list[str]:
-    """What looks odd about an announcement without being refused: no rule we encode orders the two dates."""
-    if announcement is not None and announcement.decision_date > announcement.effective_date:
-        return [f"the decision was signed on {announcement.decision_date}, after the legal act took effect on "
-                f"{announcement.effective_date}"]
-    return []
-
-
-def announcement_problem(announcement: dict[str, Any] | None, today: date) -> str | None:
-    """A decision cannot have been signed after today: a date ahead is a typo. Checked on new content only, as the
-    workflow's rules are (app.catalogue.content.rule_problems)."""
-    if announcement is None:
-        return None
-    signed = announcement["decision_date"]
-    signed = signed if isinstance(signed, date) else date.fromisoformat(str(signed))
-    return f"the decision is dated {signed}, after today ({today})" if signed > today else None
 
 
 def _unique(values: list[Any], what: str) -> list[Any]:
@@ -439,26 +386,3 @@ class ImportSummary(BaseModel):
         return any((self.agencies_created, self.agencies_updated, self.fields_created, self.fields_updated,
                     self.procedures_created, self.versions_published, self.versions_retired,
                     self.versions_rescheduled))
-
-
-class SigningKeyIn(Strict):
-    """An agency's signing key as its CA issued it: a PKCS#12 file (.p12 / .pfx), base64-encoded, and the
-    passphrase that opens it (used once, never stored)."""
-
-    pkcs12: str = Field(min_length=1, max_length=200_000, description="The PKCS#12 file, standard base64.")
-    passphrase: SecretStr = Field(max_length=1024, description="Opens the file; empty for an unencrypted one.")
-
-
-class SigningKeyOut(BaseModel):
-    """The certificate of an agency's signing key in force (never the key)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    agency_code: str
-    subject: str = Field(description="The certificate's subject, RFC 4514.")
-    issuer: str = Field(description="The issuing CA, RFC 4514.")
-    serial_number: str = Field(description="Hexadecimal.")
-    not_before: datetime
-    not_after: datetime
-    fingerprint_sha256: str = Field(description="SHA-256 of the certificate (DER), hexadecimal.")
-    uploaded_at: datetime

@@ -90,7 +90,7 @@ async def test_an_official_within_the_allowance_of_the_step_under_way_is_not_bla
 
 async def test_a_supplement_wait_stops_the_clock_of_the_step_under_way(client, flow, at):
     at.set(2025, 3, 3, 8, 0)
-    # The allowances fit in the processing days (app.catalogue.schemas.step_total_problem): the appraisal outlives
+    # The allowances fit in the processing days (app.catalogue.content.step_total_problem): the appraisal outlives
     # the dossier's deadline because it was assigned late, not because it was given more days than the dossier.
     code = await flow.procedure(processing_days=2, step_time_limits=[{"step": "appraise", "working_days": 2}])
     _, dossier = await flow.submitted(code)
