@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalogue.models import ProcedureVersion
 from app.core.db import UTCDateTime
 from app.core.settings import get_settings
-from app.reporting.figures import ReportQuery, local_midnight
+from app.reporting.figures import ReportQuery, is_postgres, local_midnight
 from app.workflow.calendar_service import deadline_window, load_calendar
 
 V = ProcedureVersion
@@ -48,13 +48,9 @@ class AnnouncedFigures:
                                 self.good + other.good)
 
 
-def _is_pg(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _filled(session: AsyncSession, column: Any) -> Any:
     """A JSON array column with at least one element."""
-    length = func.jsonb_array_length(column) if _is_pg(session) else func.json_array_length(column)
+    length = func.jsonb_array_length(column) if is_postgres(session) else func.json_array_length(column)
     return func.coalesce(length, 0) > 0
 
 
@@ -70,7 +66,9 @@ def _key(session: AsyncSession, query: ReportQuery) -> Any:
     if query.group_by == "procedure":
         return V.procedure_code
     if query.group_by == "month":
-        return func.to_char(effective_date, "YYYY-MM") if _is_pg(session) else func.strftime("%Y-%m", effective_date)
+        if is_postgres(session):
+            return func.to_char(effective_date, "YYYY-MM")
+        return func.strftime("%Y-%m", effective_date)
     return literal("")
 
 

@@ -66,19 +66,19 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
 
 
-def _is_pg(session: AsyncSession) -> bool:
+def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
 def _month_of_moment(session: AsyncSession, column: Any) -> Any:
     """The local month of a UTC timestamp column (Viet Nam has no daylight saving: a fixed +7 hours)."""
-    if _is_pg(session):
+    if is_postgres(session):
         return func.to_char(func.timezone("Asia/Ho_Chi_Minh", column), "YYYY-MM")
     return func.strftime("%Y-%m", column, "+7 hours")
 
 
 def _month_of_day_key(session: AsyncSession, column: Any) -> Any:
-    if _is_pg(session):
+    if is_postgres(session):
         # On a timestamp without time zone (no zone conversion per row); formatted in Python.
         return func.date_trunc("month", cast(column, DateTime(timezone=False)))
     return func.strftime("%Y-%m", column)
@@ -117,7 +117,7 @@ def _counter_key(session: AsyncSession, query: ReportQuery) -> Any:
 async def counter_sums(session: AsyncSession, query: ReportQuery) -> CounterFigures:
     """Two scans of the period's counter rows: the sums per key, and the (key, procedure) pairs that received
     an online dossier (at most procedures × months rows come back)."""
-    if _is_pg(session):  # room to hash-aggregate a province-year in memory
+    if is_postgres(session):  # room to hash-aggregate a province-year in memory
         await session.execute(text("SET LOCAL work_mem = '32MB'"))
     key = _counter_key(session, query).label("k")
     sums = [func.sum(getattr(ReportingCounter, c)).label(c) for c in COUNTER_COLUMNS]
