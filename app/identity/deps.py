@@ -227,6 +227,9 @@ class Acting:
     applicant_id: uuid.UUID
     applicant_kind: str  # "citizen" | "organisation"
     actor_id: uuid.UUID
+    # The mandate the actor acts under (on behalf only): what they may read of the organisation's account is
+    # narrowed to it (app.notifications.service).
+    mandate_id: uuid.UUID | None = None
 
     @property
     def on_behalf(self) -> bool:
@@ -255,7 +258,7 @@ async def acting_applicant(principal: Principal, on_behalf_of: uuid.UUID | None,
     if found is None:
         raise forbidden("not_a_representative", "You are not an authorised representative of that organisation "
                         "account (never authorised, withdrawn, expired or not yet in force).")
-    return Acting(on_behalf_of, "organisation", principal.account_id)
+    return Acting(on_behalf_of, "organisation", principal.account_id, mandate_id=found.id)
 
 
 async def current_acting(

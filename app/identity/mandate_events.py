@@ -6,7 +6,10 @@
   to renew it if it should go on; `representative.ending`, emitted with it, tells the citizen the same end (their own
   message: one event has one recipient). Once per term: `expiry_notice_for` holds the term end reminded of, so a
   term the organisation changes (extended, shortened, renewed) may be reminded of again when its new end comes near.
-  A term's start has no reminder of its own: the citizen is told it when the mandate is given or changed.
+- `representative.started` (to the citizen) and `representative.effective` (to the organisation): a term that starts
+  later than it was given (`valid_from`) has begun: the citizen may now act for the organisation. Once per start
+  (`start_notice_for` holds the start told of: a start moved later is told of again when it comes); a mandate in
+  force from when it was given (no `valid_from`) has none, its `representative.added` said so.
 Aggregate `representative` (the mandate's id; a withdrawn one's row is gone, its payload says everything): these
 are account data, never a dossier's, so webhooks and the national portal, which take dossier events only, ignore
 them.
@@ -68,4 +71,28 @@ async def remind_expiring(*, now: datetime | None = None) -> int:
     if rows:
         log.info("reminded organisations and representatives of %d mandate(s) ending by %s", len(rows),
                  horizon.isoformat())
+    return len(rows)
+
+
+async def announce_started(*, now: datetime | None = None) -> int:
+    """Emit `representative.started` (to the citizen) and `representative.effective` (to the organisation) for each
+    mandate whose later start has come, the term not over yet, and not told of that start; returns how many. The same
+    compare-and-set claim as `remind_expiring`, so several workers at once tell each start once."""
+    now = now or clock.now()
+    table: Table = Representative.__table__  # type: ignore[assignment]
+    c = table.c
+    claim = (update(table)
+             .where(c.valid_from.is_not(None), c.valid_from <= now,
+                    or_(c.valid_until.is_(None), c.valid_until > now),
+                    or_(c.start_notice_for.is_(None), c.start_notice_for != c.valid_from))
+             .values(start_notice_for=c.valid_from)
+             .returning(c.id, c.organisation_id, c.citizen_account_id, c.valid_from, c.valid_until))
+    async with get_database().write_sessions() as session, session.begin():
+        rows = (await session.execute(claim)).all()
+        for row in rows:
+            for event_type in ("representative.started", "representative.effective"):
+                await emit(session, event_type, aggregate_type="representative", aggregate_id=row.id,
+                           payload=_payload(row))
+    if rows:
+        log.info("told representatives and organisations of %d mandate(s) now in force", len(rows))
     return len(rows)

@@ -133,6 +133,9 @@ class Representative(Base):
     # The term end the organisation was reminded of (app.identity.mandate_events): a changed term may get its own
     # reminder. Written with a plain UPDATE, not through the version counter: a reminder changes no ETag.
     expiry_notice_for: Mapped[datetime | None] = mapped_column(default=None)
+    # The term start the citizen and the organisation were told of when it came (app.identity.mandate_events): a
+    # start moved later may be told of again. A plain UPDATE too; None for a mandate in force from when it was given.
+    start_notice_for: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

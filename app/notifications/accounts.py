@@ -2,7 +2,8 @@
 values. Today: a representative's mandate (app.identity.mandate_events).
 
 `representative.added` -> mandate_given, `.changed` -> mandate_changed, `.removed` -> mandate_withdrawn, `.ending` ->
-mandate_ending, each to the citizen; `representative.expiring` -> mandate_expiring, to the organisation. Their
+mandate_ending, `.started` -> mandate_started, each to the citizen; `representative.expiring` -> mandate_expiring and
+`.effective` -> mandate_started (worded for the organisation: `to_organisation`), to the organisation. Their
 message rows carry `account_id` (the recipient) instead of a dossier, and use the account's own addresses
 (app.notifications.preferences).
 """
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import LOCAL_TZ
 from app.core.outbox import OutboxEvent
-from app.identity.models import Account
+from app.identity.models import Account, AccountKind
 from app.notifications.compose import when
 
 # event type -> (message kind, the payload field naming the recipient account)
@@ -25,7 +26,9 @@ MESSAGES = {"representative.added": ("mandate_given", "citizen_account_id"),
             "representative.changed": ("mandate_changed", "citizen_account_id"),
             "representative.removed": ("mandate_withdrawn", "citizen_account_id"),
             "representative.expiring": ("mandate_expiring", "organisation_id"),
-            "representative.ending": ("mandate_ending", "citizen_account_id")}
+            "representative.ending": ("mandate_ending", "citizen_account_id"),
+            "representative.started": ("mandate_started", "citizen_account_id"),
+            "representative.effective": ("mandate_started", "organisation_id")}
 
 
 def message_for(event: OutboxEvent) -> tuple[str, uuid.UUID] | None:
@@ -68,6 +71,7 @@ async def context_for(session: AsyncSession, kind: str, language: str, recipient
     citizen = await session.get(Account, uuid.UUID(str(payload["citizen_account_id"])))
     return {
         "lang": language, "recipient_name": recipient.name,
+        "to_organisation": recipient.kind == AccountKind.organisation,
         "organisation_name": (organisation.name if organisation else None) or "-",
         "tax_code": (organisation.tax_code if organisation else None) or "-",
         "citizen_name": (citizen.name if citizen else None) or "-",

@@ -23,7 +23,8 @@ KINDS = ("submitted", "received", "supplement_requested", "payment_requested", "
          "payment_refunded", "payment_cancelled", "payment_failed", "apology", "refused", "stopped", "withdrawn",
          "result_ready", "returned", "complaint_answered")
 # Messages about an account, not a dossier (app.notifications.accounts): framed without a dossier's code.
-ACCOUNT_KINDS = ("mandate_given", "mandate_changed", "mandate_withdrawn", "mandate_expiring", "mandate_ending")
+ACCOUNT_KINDS = ("mandate_given", "mandate_changed", "mandate_withdrawn", "mandate_expiring", "mandate_ending",
+                 "mandate_started")
 
 
 @dataclass(frozen=True)

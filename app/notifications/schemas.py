@@ -40,7 +40,9 @@ class NotificationOut(BaseModel):
                                   "the provider reported another amount), apology, refused, stopped, withdrawn, "
                                   "result_ready, returned or complaint_answered; account messages: "
                                   "mandate_given, mandate_changed, mandate_withdrawn, mandate_expiring (to the "
-                                  "organisation), mandate_ending (the same term end, to the representative)")
+                                  "organisation), mandate_ending (the same term end, to the representative), "
+                                  "mandate_started (a term given in advance has begun: to the representative and "
+                                  "to the organisation)")
     channel: ChannelName
     recipient: str = Field(description="Masked: a***@example.vn, 09******78.")
     language: Language

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.delivery import DEAD, DELIVERED, Delivery
+from app.core.outbox import OutboxEvent
 from app.core.pagination import PageParams, keyset_page
 from app.core.problems import validation_problem
 from app.identity import service as identity
@@ -86,14 +87,28 @@ async def list_messages(session: AsyncSession, dossier_id: uuid.UUID, page: Page
     return [_out(message, delivery, show_errors=show_errors) for message, delivery in rows], cursor
 
 
-async def list_account_messages(session: AsyncSession, account_id: uuid.UUID,
-                                page: PageParams) -> tuple[list[NotificationOut], str | None]:
+def about_mandate(mandate_id: uuid.UUID) -> Any:
+    """The message was sent for an event about that mandate (its outbox event's aggregate): one indexed probe of
+    `ix_outbox_events_aggregate` per row, in the page's own statement."""
+    return exists().where(OutboxEvent.id == NotificationMessage.event_id,
+                          OutboxEvent.aggregate_type == "representative", OutboxEvent.aggregate_id == mandate_id)
+
+
+async def list_account_messages(session: AsyncSession, account_id: uuid.UUID, page: PageParams, *,
+                                mandate_id: uuid.UUID | None = None) -> tuple[list[NotificationOut], str | None]:
     """The account-level messages sent to `account_id` (mandates), newest first. Only rows naming the account
     as recipient and no dossier: a dossier's messages stay behind their own route and its access rules (a
     dossier's readers are not only its applicant, and a former representative must not keep reading them here).
-    Applicants only: no delivery errors."""
-    stmt = _with_delivery(and_(NotificationMessage.account_id == account_id,
-                               NotificationMessage.dossier_id.is_(None)))
+    Applicants only: no delivery errors.
+
+    A representative reading an organisation's messages (`mandate_id`: the mandate they act under) sees only those
+    about that mandate: an authorisation (Decree 45/2020) lets its holder act for the organisation, not read what
+    the organisation is told about its other representatives (their names, terms and withdrawals). Decided in the
+    statement, so pages and cursors count only what the reader may see."""
+    condition = and_(NotificationMessage.account_id == account_id, NotificationMessage.dossier_id.is_(None))
+    if mandate_id is not None:
+        condition = and_(condition, about_mandate(mandate_id))
+    stmt = _with_delivery(condition)
     rows, cursor = await keyset_page(session, stmt, order=[(NotificationMessage.id, True)], params=page,
                                      key=lambda row: (row[0].id,), scalars=False)
     return [_out(message, delivery, show_errors=False) for message, delivery in rows], cursor

@@ -103,3 +103,45 @@ async def test_messages_on_behalf_begin_with_the_term(client: httpx.AsyncClient,
     assert (await _read(client, rep, org)).status_code == 403
     _at(monkeypatch, 1)
     assert _kinds(await _read(client, rep, org)) == [("mandate_expiring", "o***@example.vn")]
+
+
+async def test_a_representative_reads_only_the_organisations_messages_about_their_own_mandate(
+        client: httpx.AsyncClient, accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.identity.mandate_events import announce_started
+
+    org = await accounts.organisation(email="org@example.vn")
+    rep = await accounts.citizen(name="Phạm Minh Tuấn", email="tuan@example.vn")
+    other = await accounts.citizen(name="Lê Thị Hoa", email="hoa@example.vn")
+    late = await accounts.citizen(name="Trần Văn Nam", email="nam@example.vn")
+    await accounts.representative(org, rep, valid_until=clock.now() + timedelta(days=3))
+    await accounts.representative(org, other, valid_until=clock.now() + timedelta(days=4))
+    await accounts.representative(org, late, valid_from=clock.now() + timedelta(hours=1),
+                                  valid_until=clock.now() + timedelta(days=5))
+    assert await remind_expiring() == 3
+    _at(monkeypatch, 1)
+    assert await announce_started() == 1
+    await deliver()
+
+    everything = (await _read(client, org)).json()["items"]
+    assert len(everything) == 4  # three reminders and one start, each naming its representative
+    for who, name in ((rep, "Phạm Minh Tuấn"), (other, "Lê Thị Hoa"), (late, "Trần Văn Nam")):
+        mine = (await _read(client, who, org)).json()
+        assert mine["next_cursor"] is None
+        assert all(name in item["subject"] for item in mine["items"]), mine
+        expected = [i for i in everything if name in i["subject"]]
+        assert mine["items"] == expected and expected
+    assert [i["kind"] for i in (await _read(client, late, org)).json()["items"]] == ["mandate_started",
+                                                                                      "mandate_expiring"]
+
+    # Paged one at a time, the cursor walks only what the representative may read: no empty page, no other's item.
+    seen, cursor = [], None
+    while True:
+        page = await client.get(MINE, params={"limit": 1, **({"cursor": cursor} if cursor else {})},
+                                headers={**late.headers, "X-On-Behalf-Of": str(org.id)})
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) == 1
+        seen += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert [i["id"] for i in seen] == [i["id"] for i in everything if "Trần Văn Nam" in i["subject"]]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.core import clock
 from app.core.db import get_database
 from app.core.outbox import OutboxEvent
-from app.identity.mandate_events import remind_expiring
+from app.identity.mandate_events import announce_started, remind_expiring
 from app.integration.schemas import WEBHOOK_EVENT_TYPES
 from app.integration.webhooks import WebhookConsumer
 from app.notifications.accounts import term_end, term_start
@@ -56,6 +56,10 @@ async def _events(event_type: str) -> list[OutboxEvent]:
     async with get_database().read_sessions() as session:
         stmt = select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id)
         return list((await session.execute(stmt)).scalars())
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
+    monkeypatch.setattr(clock, "now", lambda: moment)
 
 
 def _later(monkeypatch: pytest.MonkeyPatch, days: float) -> None:
@@ -195,6 +199,94 @@ async def test_the_worker_runs_the_reminder(client: httpx.AsyncClient, accounts:
     assert len(await _events("representative.expiring")) == 1
 
 
+async def _add_later(client: httpx.AsyncClient, org: Actor, citizen: Actor, start: datetime,
+                     until: datetime | None = None) -> httpx.Response:
+    body = {"citizen_id": citizen.citizen_id, "name": citizen.name, "valid_from": start.isoformat(),
+            **({"valid_until": until.isoformat()} if until else {})}
+    response = await client.post(REPS, headers=org.headers, json=body)
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def test_both_are_told_once_when_a_mandate_given_in_advance_begins(
+        client: httpx.AsyncClient, accounts: Accounts, mail, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = await accounts.organisation(email="org@example.vn")
+    citizen = await accounts.citizen(name="Lê Thị Hoa", email="hoa@example.vn")
+    at_once = await accounts.citizen(email="now@example.vn")
+    start, until = _midnight_after(10), _midnight_after(400)
+    await _add_later(client, org, citizen, start, until)
+    await _add(client, org, at_once, None)  # in force from when it is given: mandate_given said it all
+    assert await announce_started() == 0  # not begun yet
+    _at(monkeypatch, start - timedelta(microseconds=1))
+    assert await announce_started() == 0
+    _at(monkeypatch, start)  # in force from its start exactly (the gate's rule)
+    assert await announce_started() == 1
+    assert await announce_started() == 0  # once
+    _at(monkeypatch, start + timedelta(days=3))
+    assert await announce_started() == 0
+    await deliver()
+    day = until - timedelta(days=1)
+    [to_org] = mail.to("org@example.vn")
+    assert to_org["Subject"] == "Ủy quyền đại diện cho Lê Thị Hoa bắt đầu có hiệu lực"
+    assert (f"đã có hiệu lực từ ngày {start:%d/%m/%Y}: từ nay người này có thể nộp hồ sơ và xem hồ sơ của tổ chức, "
+            f"đến hết ngày {day:%d/%m/%Y}.") in _text(to_org)
+    given, started = mail.to("hoa@example.vn")
+    assert started["Subject"] == f"Ủy quyền đại diện cho {ORG} bắt đầu có hiệu lực"
+    assert _text(started).startswith("Kính gửi Lê Thị Hoa,") and f"mã số thuế {org.tax_code}" in _text(started)
+    assert "từ nay Ông/Bà có thể nộp hồ sơ" in _text(started)
+    assert [m["To"] for m in mail.to("now@example.vn")] == ["now@example.vn"]  # its mandate_given only
+    rows = [(r.kind, r.account_id, r.dossier_id) for r in await message_rows() if r.kind == "mandate_started"]
+    assert sorted(rows, key=str) == sorted([("mandate_started", citizen.id, None), ("mandate_started", org.id, None)],
+                                           key=str)
+    [citizen_event] = await _events("representative.started")
+    [org_event] = await _events("representative.effective")
+    assert citizen_event.payload == org_event.payload
+    assert citizen_event.payload["valid_from"] == clock.utc_text(start)
+
+
+async def test_a_start_moved_later_is_told_when_it_comes_and_an_ended_term_never(
+        client: httpx.AsyncClient, accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    org, citizen, brief = await accounts.organisation(), await accounts.citizen(), await accounts.citizen()
+    start = _midnight_after(2)
+    added = await _add_later(client, org, citizen, start)
+    await _add_later(client, org, brief, start, start + timedelta(hours=1))
+    etag = added.headers["etag"]
+    moved = await client.patch(added.headers["location"], json={"valid_from": (start + timedelta(days=5)).isoformat()},
+                               headers={**org.headers, "If-Match": etag})
+    assert moved.status_code == 200, moved.text
+    _at(monkeypatch, start + timedelta(hours=2))  # the brief term came and went while no worker ran: nothing to tell
+    assert await announce_started() == 0
+    _at(monkeypatch, start + timedelta(days=5))
+    assert await announce_started() == 1
+    [event] = await _events("representative.started")
+    assert event.payload["citizen_account_id"] == str(citizen.id)
+    # Told of: no change to the mandate, its ETag stays.
+    assert (await client.get(added.headers["location"], headers=org.headers)).headers["etag"] == moved.headers["etag"]
+
+
+async def test_workers_at_once_tell_each_start_once(client: httpx.AsyncClient, accounts: Accounts,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    org = await accounts.organisation()
+    for _ in range(3):
+        await _add_later(client, org, await accounts.citizen(), _midnight_after(1))
+    _later(monkeypatch, 2)
+    counts = await asyncio.gather(*(announce_started() for _ in range(4)))
+    assert sum(counts) == 3
+    assert len(await _events("representative.started")) == 3 and len(await _events("representative.effective")) == 3
+
+
+async def test_the_worker_tells_starts(client: httpx.AsyncClient, accounts: Accounts,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.identity.tasks  # noqa: F401  (registers the task, as `dvc worker` does at start)
+    from app.core.worker import registered_tasks, run_worker
+
+    org, citizen = await accounts.organisation(), await accounts.citizen()
+    await _add_later(client, org, citizen, _midnight_after(1))
+    _later(monkeypatch, 2)
+    assert await run_worker(asyncio.Event(), tasks=[registered_tasks()["identity.mandate_start"]], once=True) == []
+    assert len(await _events("representative.started")) == 1
+
+
 async def test_mandate_events_are_not_webhook_events(client: httpx.AsyncClient, accounts: Accounts) -> None:
     org, citizen = await accounts.organisation(), await accounts.citizen()
     await _add(client, org, citizen, None)
@@ -204,11 +296,13 @@ async def test_mandate_events_are_not_webhook_events(client: httpx.AsyncClient, 
         assert await WebhookConsumer().targets(session, event) == []
 
 
+@pytest.mark.parametrize("to_organisation", [False, True])
 @pytest.mark.parametrize("start", [None, "2027-03-01T00:00:00+07:00"])
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", ACCOUNT_KINDS)
-def test_every_mandate_template_renders(kind: str, language: str, start: str | None) -> None:
-    context = {"lang": language, "recipient_name": None, "organisation_name": ORG, "tax_code": "0101234567",
+def test_every_mandate_template_renders(kind: str, language: str, start: str | None, to_organisation: bool) -> None:
+    context = {"lang": language, "recipient_name": None, "to_organisation": to_organisation,
+               "organisation_name": ORG, "tax_code": "0101234567",
                "citizen_name": "Lê Thị Hoa", "valid_until": term_end("2028-01-01T00:00:00+07:00", language),
                "previous_valid_until": None, "valid_from": term_start(start, language),
                "previous_valid_from": term_start(start, language)}
