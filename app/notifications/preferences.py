@@ -21,7 +21,8 @@ The rule (documented in the API too):
   the account's number taken at intake goes stale when the account changes it. An account without a phone number
   gets no Zalo message, required or not (email and SMS still may).
 - Messages about an account rather than a dossier (a representative's mandate given, changed or withdrawn, sent
-  to the citizen; a mandate's term about to end, sent to the organisation) go to that account's own email address
+  to the citizen; a mandate's term about to end, sent to the organisation and to the citizen; a term given in advance
+  begun, sent to both) go to that account's own email address
   and phone number, by its choices. None is legally required: with every channel off, none is sent.
 """
 
