@@ -53,13 +53,12 @@ async def notifications_of_account(acting: ActingDep, page: PageDep,
                                    session: ReadSessionDep) -> Page[NotificationOut]:
     """Citizen and organisation accounts (403 `forbidden_role` for officials and clients): the messages about the
     account itself, newest first: a representative's mandate given, changed or withdrawn, or its term ending soon
-    (to the citizen), a term ending soon (to the organisation), a term given in advance now begun (to both). Same items as a dossier's notifications, recipients
-    masked, `last_error` always null. With `X-On-Behalf-Of`, a representative reads the organisation's messages
-    while their mandate is in force (403 `not_a_representative` otherwise, as for its dossiers), and only those
-    about their own mandate (its start, its end coming near), never those about the organisation's other
-    representatives. Messages about
-    dossiers are not here: read them per dossier (`GET /v1/dossiers/{id}/notifications`), where who may see them is
-    decided."""
+    (to the citizen), a term ending soon (to the organisation), a term given in advance now begun (to both). Same
+    items as a dossier's notifications, recipients masked, `last_error` always null. With `X-On-Behalf-Of`, a
+    representative reads the organisation's messages while their mandate is in force (403 `not_a_representative`
+    otherwise, as for its dossiers), and only those about their own mandate (its start, its end coming near), never
+    those about the organisation's other representatives. Messages about dossiers are not here: read them per
+    dossier (`GET /v1/dossiers/{id}/notifications`), where who may see them is decided."""
     items, cursor = await service.list_account_messages(session, acting.applicant_id, page,
                                                         mandate_id=acting.mandate_id)
     return Page[NotificationOut](items=items, next_cursor=cursor)
