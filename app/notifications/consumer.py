@@ -3,7 +3,8 @@
 Fan-out (`targets`, inside the delivery module's transaction) decides the message and its channels and writes
 one `notification_messages` row per channel; the delivery row for (consumer, event, channel) is unique, so a
 message is sent at most once per event and channel, however many workers run or retry. Each channel is its own
-target with its own ordering key (dossier and channel; an account-level message: account and channel): a channel
+target with its own ordering key (dossier and channel; an account-level message: account and channel; a message to
+an official, app.notifications.staff: that official, without a message row): a channel
 that keeps failing delays only its own later messages for that dossier, never another channel's, and never the
 dossier itself (the workflow does not wait for notifications). `deliver` renders outside any transaction, records
 what it sends, then sends.
@@ -33,6 +34,7 @@ from app.notifications.masking import mask, mask_text
 from app.notifications.models import NotificationMessage
 from app.notifications.preferences import REQUIRED_KINDS, Route, account_routes, fallback_route, routes_for
 from app.notifications.render import Rendered, render
+from app.notifications.staff import deliver_to_official, is_staff_target, staff_targets
 from app.workflow import notices as workflow_notices
 from app.workflow.models import Notice
 
@@ -54,9 +56,10 @@ class NotificationsConsumer:
     async def targets(self, session: AsyncSession, event: OutboxEvent) -> list[Target]:
         if event.aggregate_type != "dossier":
             return await _account_targets(session, event)
+        staff = await staff_targets(session, event)  # officials told of it (app.notifications.staff)
         found = await message_for(session, event)
         if found is None:
-            return []
+            return staff
         kind, notice = found
         dossier = await session.get(Dossier, event.aggregate_id)
         if dossier is None:
@@ -66,7 +69,7 @@ class NotificationsConsumer:
             level = logging.WARNING if kind in REQUIRED_KINDS else logging.INFO
             log.log(level, "no channel for %s message of dossier %s (event %s)", kind, dossier.code, event.id)
         return [_message(session, event, dossier, route, kind, language, notice.id if notice is not None else None)
-                for route in routes]
+                for route in routes] + staff
 
     async def replacements(self, session: AsyncSession, delivery: Delivery, event: OutboxEvent) -> list[Target]:
         """A legally required message must reach the applicant (issue 10): when its last live channel gives up,
@@ -96,6 +99,9 @@ class NotificationsConsumer:
         return [_message(session, event, dossier, route, dead.kind, dead.language, dead.notice_id)]
 
     async def deliver(self, delivery: Delivery, event: OutboxEvent) -> None:
+        if is_staff_target(delivery.target):
+            await deliver_to_official(delivery, event)
+            return
         try:
             message, outgoing = await self._prepare(delivery, event)
         except ChannelError:

@@ -2,7 +2,7 @@
 
 One template per event and language (`templates/<lang>/<kind>.txt.j2`) with the blocks `subject`, `content`
 and `short`; `_frame.txt.j2` wraps the content with the greeting and the footer (`_account_frame.txt.j2` for messages
-about an account rather than a dossier). The HTML body is the same text
+about an account rather than a dossier, `_staff_frame.txt.j2` for messages to officials). The HTML body is the same text
 laid out by `layout.html.j2`, which is autoescaped: officials' free text (reasons, items) and the applicant's
 name can never inject markup into an email.
 """
@@ -25,6 +25,8 @@ KINDS = ("submitted", "received", "supplement_requested", "payment_requested", "
 # Messages about an account, not a dossier (app.notifications.accounts): framed without a dossier's code.
 ACCOUNT_KINDS = ("mandate_given", "mandate_changed", "mandate_withdrawn", "mandate_expiring", "mandate_ending",
                  "mandate_started")
+# Messages to officials (app.notifications.staff): framed for the agency's staff.
+STAFF_KINDS = ("complaint_filed",)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def render(kind: str, language: str, context: dict[str, Any]) -> Rendered:
     template = env.get_template(f"{language}/{kind}.txt.j2")
     subject = _one_line(_block(template, "subject", context))
     content = _tidy(_block(template, "content", context))
-    frame = "_account_frame" if kind in ACCOUNT_KINDS else "_frame"
+    frame = "_account_frame" if kind in ACCOUNT_KINDS else "_staff_frame" if kind in STAFF_KINDS else "_frame"
     text = _tidy(env.get_template(f"{language}/{frame}.txt.j2").render({**context, "content": content}))
     html = env.get_template("layout.html.j2").render(lang=language, subject=subject, blocks=_html_blocks(text))
     return Rendered(subject=subject, text=text, html=html, short=_one_line(_block(template, "short", context)))

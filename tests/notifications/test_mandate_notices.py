@@ -230,7 +230,7 @@ async def test_both_are_told_once_when_a_mandate_given_in_advance_begins(
     assert to_org["Subject"] == "Ủy quyền đại diện cho Lê Thị Hoa bắt đầu có hiệu lực"
     assert (f"đã có hiệu lực từ ngày {start:%d/%m/%Y}: từ nay người này có thể nộp hồ sơ và xem hồ sơ của tổ chức, "
             f"đến hết ngày {day:%d/%m/%Y}.") in _text(to_org)
-    given, started = mail.to("hoa@example.vn")
+    _given, started = mail.to("hoa@example.vn")
     assert started["Subject"] == f"Ủy quyền đại diện cho {ORG} bắt đầu có hiệu lực"
     assert _text(started).startswith("Kính gửi Lê Thị Hoa,") and f"mã số thuế {org.tax_code}" in _text(started)
     assert "từ nay Ông/Bà có thể nộp hồ sơ" in _text(started)
